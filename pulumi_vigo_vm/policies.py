@@ -149,9 +149,20 @@ def _config_int(config: Mapping[str, Any], key: str, default: int) -> int:
 
 
 def _vm_label(props: Mapping[str, Any]) -> str:
-    """Name the VM in messages by its ``vm_name`` (what the operator typed)."""
-    name = props.get("vm_name")
+    """Name the VM in messages by its ``vm_name`` (what the operator typed).
+
+    An unknown ``vm_name`` must not hide a size violation, so it is only described.
+    """
+    try:
+        name = props.get("vm_name")
+    except UnknownValueError:
+        return "VM (vm_name unknown until apply)"
     return f"VM {name!r}" if isinstance(name, str) and name else "VM (no vm_name)"
+
+
+def _amount(number: int, unit: str) -> str:
+    """``number`` with its unit, if it has one."""
+    return f"{number} {unit}" if unit else str(number)
 
 
 def _limit_violation(
@@ -168,17 +179,20 @@ def _limit_violation(
             return None
         return (
             f"{_vm_label(props)}: {prop} is not set, and the assumed default of "
-            f"{assumed} {unit} exceeds the limit of {limit} {unit}"
+            f"{_amount(assumed, unit)} exceeds the limit of {_amount(limit, unit)}"
         )
     try:
         value = coerce_positive_int(raw)
     except ValueError:
         return (
             f"{_vm_label(props)}: {prop} {raw!r} is not a positive integer, so it cannot be "
-            f"checked against the limit of {limit} {unit}"
+            f"checked against the limit of {_amount(limit, unit)}"
         )
     if value > limit:
-        return f"{_vm_label(props)}: {prop} {value} {unit} exceeds the limit of {limit} {unit}"
+        return (
+            f"{_vm_label(props)}: {prop} {_amount(value, unit)} exceeds the limit of "
+            f"{_amount(limit, unit)}"
+        )
     return None
 
 
@@ -191,7 +205,7 @@ def memory_violation(props: Mapping[str, Any], config: Mapping[str, Any]) -> str
 def vcpu_violation(props: Mapping[str, Any], config: Mapping[str, Any]) -> str | None:
     """Why ``vcpu`` breaks the ``maxVcpu`` limit, or None when it does not."""
     limit = _config_int(config, "maxVcpu", DEFAULT_MAX_VCPU)
-    return _limit_violation(props, "vcpu", limit, "vCPU")
+    return _limit_violation(props, "vcpu", limit, "")
 
 
 def disk_violation(props: Mapping[str, Any], config: Mapping[str, Any]) -> str | None:
