@@ -233,7 +233,10 @@ def normalize_uri(uri: str) -> str:
     text = uri.strip()
     if "://" not in text:
         return text
-    parts = urlsplit(text)
+    try:
+        parts = urlsplit(text)
+    except ValueError:  # e.g. an unbalanced "[" in the host: compare it as written
+        return text
     userinfo, at, host = parts.netloc.rpartition("@")
     normalized = f"{parts.scheme.lower()}://{userinfo}{at}{host.lower()}{parts.path.rstrip('/')}"
     if parts.query:
