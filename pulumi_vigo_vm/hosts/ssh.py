@@ -1,0 +1,870 @@
+"""SshHost: a hypervisor reached over SSH. Commands run over exec channels, files over SFTP.
+
+Why it is shaped this way:
+
+* **One transport per (user, host, port) for the whole process.** The engine calls the
+  provider from up to ten threads at once; an SSH handshake costs tens to hundreds of
+  milliseconds and sshd rate-limits unauthenticated connections (``MaxStartups``). So
+  :func:`ssh_host_for_uri` hands out one cached :class:`SshHost` per target, which opens a
+  single paramiko transport lazily and reopens it when it is found dead.
+* **SFTP wherever it answers the question.** An exec channel starts a login shell on the
+  host (~100 ms); an SFTP request on an open channel is one round trip. ``stat``,
+  ``listdir``, ``makedirs``, ``remove``, ``rename``, reads and atomic writes are all SFTP.
+* **Shared, locked SFTP channels.** paramiko's ``SFTPClient`` must not be used by two
+  threads at once (a thread waiting for its reply may consume another's). A few channels
+  are opened on demand and each *request* holds its channel's lock; nothing holds a lock
+  across a ``yield`` or a caller's ``with`` block, so a thread copying a file from one path
+  of a host to another (a reader and a writer at once) cannot deadlock others.
+* **Session budget.** sshd allows ``MaxSessions`` (default 10) channels per connection;
+  SFTP channels plus concurrently running commands stay within it.
+* **Host keys are verified, never learnt.** Keys come from ``known_hosts`` files (the URI's
+  ``known_hosts=`` parameter, else the user's and the system's); an unknown key is refused
+  with the fingerprint and the fix. Trust-on-first-use would make a first deploy against
+  a spoofed host silently succeed.
+* **Reconnect once.** A call that finds the transport dead reconnects and retries once if
+  repeating it is harmless. Commands are retried only when they cannot have started.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import errno
+import getpass
+import io
+import itertools
+import os
+import secrets
+import shlex
+import socket
+import stat as stat_mod
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from functools import partial
+from typing import Any, BinaryIO, TypeVar, cast
+from urllib.parse import parse_qs, unquote, urlsplit
+
+import paramiko
+from paramiko.sftp import CMD_EXTENDED, CMD_HANDLE, CMD_OPEN
+from paramiko.sftp import SFTP_FLAG_CREATE as _CREATE
+from paramiko.sftp import SFTP_FLAG_EXCL as _EXCL
+from paramiko.sftp import SFTP_FLAG_TRUNC as _TRUNC
+from paramiko.sftp import SFTP_FLAG_WRITE as _WRITE
+from paramiko.sftp_attr import SFTPAttributes
+from paramiko.sftp_file import SFTPFile
+
+from ..errors import CommandError, HostError, HostUnreachableError
+from .base import CommandResult, FileStat
+
+__all__ = [
+    "SshHost",
+    "SshTarget",
+    "close_all_ssh_hosts",
+    "opened_ssh_connection_count",
+    "resolve_ssh_target",
+    "ssh_host_for_uri",
+]
+
+_T = TypeVar("_T")
+
+DEFAULT_PORT = 22
+CONNECT_TIMEOUT = 15.0
+"""Seconds for TCP connect, banner and authentication before the host counts as unreachable."""
+KEEPALIVE_INTERVAL = 15
+"""Seconds between keepalives: keeps NAT/firewall state alive and notices a dead peer."""
+SFTP_CHANNELS = 3
+"""SFTP channels per host; each serialises its own requests."""
+EXEC_CHANNELS = 7
+"""Commands running at once per host; with the SFTP channels this is sshd's MaxSessions (10)."""
+CHANNEL_TIMEOUT = 300.0
+"""Seconds an SFTP request may go unanswered before the connection is declared dead."""
+
+_SYSTEM_KNOWN_HOSTS = ("/etc/ssh/ssh_known_hosts", "/etc/ssh/ssh_known_hosts2")
+
+
+# --------------------------------------------------------------------------- targets
+
+
+@dataclass(frozen=True)
+class SshTarget:
+    """Where and how to connect, after merging the URI with ``~/.ssh/config``."""
+
+    alias: str
+    """The host as written in the URI (used in messages and for ssh_config lookup)."""
+    hostname: str
+    """The address actually dialled (ssh_config ``HostName``, else ``alias``)."""
+    port: int
+    user: str
+    key_files: tuple[str, ...]
+    """Private keys to offer first: the URI's ``keyfile`` then ssh_config ``IdentityFile``."""
+    known_hosts: tuple[str, ...]
+    """Files whose keys are trusted for this host."""
+    known_hosts_explicit: bool
+    """True when the URI named the known_hosts file (it must then exist)."""
+
+    @property
+    def key(self) -> tuple[str, str, int]:
+        """Identity of the transport: one connection per (user, hostname, port)."""
+        return (self.user, self.hostname, self.port)
+
+    @property
+    def name(self) -> str:
+        return f"{self.user}@{self.alias}:{self.port}"
+
+    @property
+    def known_hosts_name(self) -> str:
+        """How the host appears in known_hosts (OpenSSH writes ``[host]:port`` off port 22)."""
+        return self.hostname if self.port == DEFAULT_PORT else f"[{self.hostname}]:{self.port}"
+
+
+def _ssh_config_path() -> str:
+    return os.path.expanduser("~/.ssh/config")
+
+
+def resolve_ssh_target(uri: str) -> SshTarget:
+    """Parse a ``qemu+ssh://`` URI and apply ``~/.ssh/config`` the way ``ssh`` would.
+
+    URI values win over ssh_config (as ``ssh -p``/``-l``/``-i`` win over the file), so the
+    SFTP side and libvirt's own ``ssh`` process reach the same account.
+    """
+    parts = urlsplit(uri)
+    if not parts.hostname:
+        raise HostError(f"uri {uri!r} names no host; use qemu+ssh://[user@]host[:port]/system")
+    try:
+        uri_port = parts.port
+    except ValueError as exc:
+        raise HostError(f"uri {uri!r} has an invalid port") from exc
+    query = {k: v[-1] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
+    alias = parts.hostname
+
+    config: dict[str, Any] = {}
+    config_path = _ssh_config_path()
+    if os.path.isfile(config_path):
+        try:
+            config = dict(paramiko.SSHConfig.from_path(config_path).lookup(alias))
+        except (OSError, paramiko.SSHException) as exc:
+            raise HostError(f"cannot read {config_path}: {exc}") from exc
+
+    hostname = str(config.get("hostname") or alias)
+    port = uri_port or int(config.get("port") or DEFAULT_PORT)
+    user = unquote(parts.username) if parts.username else str(config.get("user") or "")
+    user = user or getpass.getuser()
+
+    key_files: list[str] = []
+    if query.get("keyfile"):
+        keyfile = os.path.expanduser(query["keyfile"])
+        if not os.path.isfile(keyfile):
+            raise HostUnreachableError(
+                f"keyfile {keyfile} from uri {_redact(uri)} does not exist on this machine"
+            )
+        key_files.append(keyfile)
+    # ssh_config lists IdentityFile entries that may not exist (defaults copied around);
+    # ssh skips those silently and so do we.
+    key_files += [
+        f
+        for f in (os.path.expanduser(p) for p in config.get("identityfile", []))
+        if os.path.isfile(f)
+    ]
+
+    if query.get("known_hosts"):
+        known_hosts: tuple[str, ...] = (os.path.expanduser(query["known_hosts"]),)
+        explicit = True
+    else:
+        user_files = str(
+            config.get("userknownhostsfile") or "~/.ssh/known_hosts ~/.ssh/known_hosts2"
+        )
+        global_files = str(config.get("globalknownhostsfile") or " ".join(_SYSTEM_KNOWN_HOSTS))
+        known_hosts = tuple(
+            os.path.expanduser(f) for f in (user_files + " " + global_files).split()
+        )
+        explicit = False
+    return SshTarget(alias, hostname, port, user, tuple(key_files), known_hosts, explicit)
+
+
+def _redact(uri: str) -> str:
+    """The URI without a password, should someone put one in it."""
+    parts = urlsplit(uri)
+    if parts.password is None:
+        return uri
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
+    return parts._replace(netloc=netloc).geturl()
+
+
+# --------------------------------------------------------------------------- connecting
+
+
+class _UnknownHostKeyError(paramiko.SSHException):  # type: ignore[misc]
+    """The server's key is in no known_hosts file; carries the key for the message."""
+
+    def __init__(self, key: paramiko.PKey) -> None:
+        super().__init__("unknown host key")
+        self.key = key
+
+
+class _RefuseUnknownHostKey(paramiko.RejectPolicy):  # type: ignore[misc]
+    """RejectPolicy that keeps the offered key, so the error can show its fingerprint."""
+
+    def missing_host_key(self, client: paramiko.SSHClient, hostname: str, key: Any) -> None:
+        raise _UnknownHostKeyError(key)
+
+
+_registry_lock = threading.Lock()
+_hosts: dict[tuple[str, str, int], SshHost] = {}
+_hosts_by_uri: dict[str, SshHost] = {}
+_opened = 0
+
+
+def _count_opened() -> None:
+    global _opened
+    with _registry_lock:
+        _opened += 1
+
+
+def opened_ssh_connection_count() -> int:
+    """SSH connections (transports) this process has opened; one per host per run is the goal."""
+    return _opened
+
+
+def ssh_host_for_uri(uri: str) -> SshHost:
+    """The process-wide :class:`SshHost` for ``uri``'s (user, host, port).
+
+    Every URI reaching the same account shares one host object and so one transport; the
+    first URI's keyfile and known_hosts are the ones used to connect.
+    """
+    with _registry_lock:
+        host = _hosts_by_uri.get(uri)
+        if host is not None:
+            return host
+    target = resolve_ssh_target(uri)
+    with _registry_lock:
+        host = _hosts.setdefault(target.key, SshHost(target))
+        _hosts_by_uri[uri] = host
+        return host
+
+
+def close_all_ssh_hosts() -> None:
+    """Close every cached transport and forget the hosts (at exit, and between tests)."""
+    with _registry_lock:
+        hosts = list(_hosts.values())
+        _hosts.clear()
+        _hosts_by_uri.clear()
+    for host in hosts:
+        host.close()
+
+
+# paramiko's transport threads are daemons, but closing them avoids a hang at interpreter
+# shutdown that paramiko documents for unclosed clients.
+atexit.register(close_all_ssh_hosts)
+
+
+def _connection_lost(exc: BaseException) -> bool:
+    """Whether ``exc`` means the transport or channel is gone (rather than an SFTP status).
+
+    SFTP status replies arrive as OSError with an errno (ENOENT, EACCES) or a bare text
+    ("Failure"); paramiko reports a dropped channel as SSHException/EOFError and a closed
+    socket as OSError("Socket is closed") or a timeout.
+    """
+    if isinstance(exc, paramiko.ChannelException):
+        return False
+    if isinstance(exc, (paramiko.SSHException, EOFError, socket.timeout, ConnectionError)):
+        return True
+    return isinstance(exc, OSError) and "closed" in str(exc).lower()
+
+
+class _SftpSlot:
+    """One SFTP channel and the lock that serialises its requests."""
+
+    def __init__(self) -> None:
+        self.lock = threading.RLock()
+        self.client: paramiko.SFTPClient | None = None
+        self.generation = -1
+
+
+class SshHost:
+    """A :class:`~pulumi_vigo_vm.hosts.base.Host` over one shared paramiko transport.
+
+    Thread-safe. Connects on first use; get instances from :func:`ssh_host_for_uri`.
+    """
+
+    def __init__(self, target: SshTarget) -> None:
+        self.target = target
+        self._lock = threading.Lock()  # guards _client and _generation; held while connecting
+        self._client: paramiko.SSHClient | None = None
+        self._generation = 0
+        self._slots = [_SftpSlot() for _ in range(SFTP_CHANNELS)]
+        self._turn = itertools.count()  # next() is atomic in CPython: no lock needed
+        self._exec_slots = threading.BoundedSemaphore(EXEC_CHANNELS)
+
+    @classmethod
+    def from_uri(cls, uri: str) -> SshHost:
+        """A new, uncached host for ``uri`` (tests; production code uses ssh_host_for_uri)."""
+        return cls(resolve_ssh_target(uri))
+
+    @property
+    def name(self) -> str:
+        return self.target.name
+
+    # ------------------------------------------------------------------ transport
+
+    def _transport(self) -> tuple[paramiko.Transport, int]:
+        """The live transport and its generation, connecting (once, for all threads) if needed."""
+        with self._lock:
+            client = self._client
+            if client is not None:
+                transport = client.get_transport()
+                if transport is not None and transport.is_active():
+                    return transport, self._generation
+                client.close()
+                self._client = None
+            self._client = self._connect()
+            self._generation += 1
+            transport = self._client.get_transport()
+            assert transport is not None
+            return transport, self._generation
+
+    def _connect(self) -> paramiko.SSHClient:
+        target = self.target
+        client = paramiko.SSHClient()
+        for path in target.known_hosts:
+            try:
+                client.load_system_host_keys(path)
+            except FileNotFoundError as exc:
+                if target.known_hosts_explicit:
+                    raise HostUnreachableError(
+                        f"known_hosts file {path} given for {target.name} does not exist"
+                    ) from exc
+            except (OSError, paramiko.SSHException) as exc:
+                raise HostUnreachableError(f"cannot read known_hosts file {path}: {exc}") from exc
+        client.set_missing_host_key_policy(_RefuseUnknownHostKey())
+        try:
+            client.connect(
+                target.hostname,
+                port=target.port,
+                username=target.user,
+                key_filename=list(target.key_files) or None,
+                allow_agent=True,
+                look_for_keys=True,
+                timeout=CONNECT_TIMEOUT,
+                banner_timeout=CONNECT_TIMEOUT,
+                auth_timeout=CONNECT_TIMEOUT,
+                channel_timeout=CONNECT_TIMEOUT,
+            )
+        except _UnknownHostKeyError as exc:
+            client.close()
+            raise HostUnreachableError(
+                f"SSH host key of {target.name} ({target.known_hosts_name}) is not in "
+                f"{' or '.join(target.known_hosts)}; refusing to connect. The server offered "
+                f"{exc.key.get_name()} {exc.key.fingerprint}. Verify that fingerprint with the "
+                f"host's administrator (ssh-keygen -lf /etc/ssh/ssh_host_*_key.pub on the "
+                f"host), then add it: ssh-keyscan -p {target.port} {target.hostname} >> "
+                f"{target.known_hosts[0]}"
+            ) from exc
+        except paramiko.BadHostKeyException as exc:
+            client.close()
+            raise HostUnreachableError(
+                f"SSH host key of {target.name} does NOT match known_hosts (offered "
+                f"{exc.key.fingerprint}, expected {exc.expected_key.fingerprint}); someone may "
+                f"be intercepting the connection. If the host was reinstalled, verify the new "
+                f"key, then run ssh-keygen -R '{target.known_hosts_name}' and add it again"
+            ) from exc
+        except paramiko.AuthenticationException as exc:
+            client.close()
+            offered = ", ".join(target.key_files) or "no keyfile"
+            raise HostUnreachableError(
+                f"SSH authentication as {target.user} on {target.name} was refused (offered "
+                f"{offered}, ssh-agent keys and ~/.ssh/id_*): {exc}. Put the public key in "
+                f"~{target.user}/.ssh/authorized_keys there, or name the key with ?keyfile="
+            ) from exc
+        except (OSError, paramiko.SSHException, EOFError) as exc:
+            client.close()
+            raise HostUnreachableError(
+                f"cannot reach SSH server {target.name} ({target.hostname}:{target.port}): "
+                f"{exc or type(exc).__name__}"
+            ) from exc
+        transport = client.get_transport()
+        assert transport is not None
+        transport.set_keepalive(KEEPALIVE_INTERVAL)
+        _count_opened()
+        return client
+
+    def _drop(self, generation: int) -> None:
+        """Forget the transport of ``generation`` (if still current) so the next call reconnects."""
+        with self._lock:
+            if self._client is not None and self._generation == generation:
+                self._client.close()
+                self._client = None
+
+    def close(self) -> None:
+        """Close SFTP channels and the transport. The host reconnects if used again."""
+        for slot in self._slots:
+            with slot.lock:
+                if slot.client is not None:
+                    with contextlib.suppress(Exception):
+                        slot.client.close()
+                    slot.client = None
+        with self._lock:
+            if self._client is not None:
+                self._client.close()
+                self._client = None
+
+    # ------------------------------------------------------------------ sftp plumbing
+
+    def _pick_slot(self) -> _SftpSlot:
+        """A free SFTP slot if there is one, else the next in turn (whose lock we then wait on)."""
+        for slot in self._slots:
+            if slot.lock.acquire(blocking=False):
+                return slot
+        slot = self._slots[next(self._turn) % len(self._slots)]
+        slot.lock.acquire()
+        return slot
+
+    def _sftp(self, slot: _SftpSlot) -> tuple[paramiko.SFTPClient, int]:
+        """The slot's SFTP client on the current transport (caller holds ``slot.lock``)."""
+        transport, generation = self._transport()
+        client = slot.client
+        if client is not None and slot.generation == generation and not client.sock.closed:
+            return client, generation
+        if client is not None:
+            with contextlib.suppress(Exception):
+                client.close()
+            slot.client = None
+        try:
+            client = paramiko.SFTPClient.from_transport(transport)
+        except paramiko.ChannelException as exc:
+            raise self._session_refused(exc) from exc
+        except (paramiko.SSHException, EOFError, OSError) as exc:
+            self._drop(generation)
+            raise _Lost(exc) from exc
+        if client is None:
+            raise HostError(f"SFTP subsystem unavailable on {self.name}")
+        client.get_channel().settimeout(CHANNEL_TIMEOUT)
+        slot.client, slot.generation = client, generation
+        return client, generation
+
+    def _session_refused(self, exc: paramiko.ChannelException) -> HostError:
+        return HostError(
+            f"SSH server {self.name} refused to open another session ({exc.text}); its "
+            f"sshd_config MaxSessions must be at least {SFTP_CHANNELS + EXEC_CHANNELS}"
+        )
+
+    def _sftp_call(
+        self, action: str, fn: Callable[[paramiko.SFTPClient], _T], *, retry: bool = True
+    ) -> _T:
+        """Run ``fn`` with an SFTP client; reconnect and retry once if the connection died.
+
+        ``fn`` handles the SFTP statuses it expects (ENOENT, ...); any other error is
+        translated here, once. A failure to open the channel is always retried (``fn`` has
+        not run); a failure inside ``fn`` only when ``retry`` says repeating it is harmless.
+        """
+        failure: BaseException | None = None
+        for _attempt in (1, 2):
+            slot = self._pick_slot()
+            try:
+                try:
+                    client, generation = self._sftp(slot)
+                except _Lost as lost:
+                    failure = lost.__cause__ or lost
+                    continue
+                try:
+                    return fn(client)
+                except Exception as exc:
+                    if not (_connection_lost(exc) or client.sock.closed):
+                        raise _translate(exc, action, self.name) from exc
+                    slot.client = None
+                    self._drop(generation)
+                    failure = exc
+                    if not retry:
+                        break
+            finally:
+                slot.lock.release()
+        raise HostUnreachableError(
+            f"lost the SSH connection to {self.name} during {action}: {failure}"
+        ) from failure
+
+    def _sftp_call_in_slot(
+        self, slot: _SftpSlot, action: str, fn: Callable[[paramiko.SFTPClient], _T]
+    ) -> tuple[_T, int]:
+        """Run ``fn`` on ``slot`` (whose lock the caller holds); translate errors; no retry."""
+        try:
+            client, generation = self._sftp(slot)
+        except _Lost as lost:
+            cause = lost.__cause__ or lost
+            raise HostUnreachableError(
+                f"lost the SSH connection to {self.name} during {action}: {cause}"
+            ) from cause
+        return self._on_handle(slot, generation, action, lambda: fn(client)), generation
+
+    def _on_handle(self, slot: _SftpSlot, generation: int, action: str, fn: Callable[[], _T]) -> _T:
+        """Run ``fn`` on an open remote file of ``slot``'s channel (caller holds the lock).
+
+        A file handle belongs to one SFTP channel: once that channel was replaced (the
+        connection dropped), the handle is gone and the operation cannot be resumed here.
+        """
+        client = slot.client
+        if client is None or slot.generation != generation:
+            raise HostUnreachableError(
+                f"lost the SSH connection to {self.name} during {action} (reconnected since)"
+            )
+        try:
+            return fn()
+        except Exception as exc:
+            if not (_connection_lost(exc) or client.sock.closed):
+                raise _translate(exc, action, self.name) from exc
+            slot.client = None
+            self._drop(generation)
+            raise HostUnreachableError(
+                f"lost the SSH connection to {self.name} during {action}: {exc}"
+            ) from exc
+
+    # ------------------------------------------------------------------ Host: files
+
+    def stat(self, path: str) -> FileStat | None:
+        def op(sftp: paramiko.SFTPClient) -> FileStat | None:
+            try:
+                st = sftp.stat(path)
+            except FileNotFoundError:
+                return None
+            mode = st.st_mode or 0
+            return FileStat(st.st_size or 0, stat_mod.S_IMODE(mode), stat_mod.S_ISREG(mode))
+
+        return self._sftp_call(f"stat {path}", op)
+
+    def listdir(self, path: str) -> list[str]:
+        def op(sftp: paramiko.SFTPClient) -> list[str]:
+            try:
+                return cast(list[str], sftp.listdir(path))
+            except FileNotFoundError:
+                return []
+
+        return self._sftp_call(f"listdir {path}", op)
+
+    def makedirs(self, path: str, mode: int = 0o755) -> None:
+        def op(sftp: paramiko.SFTPClient) -> None:
+            _sftp_makedirs(sftp, path, mode)
+
+        self._sftp_call(f"makedirs {path}", op)
+
+    def chmod(self, path: str, mode: int) -> None:
+        self._sftp_call(f"chmod {path}", lambda sftp: sftp.chmod(path, mode))
+
+    def remove(self, path: str) -> bool:
+        def op(sftp: paramiko.SFTPClient) -> bool:
+            try:
+                sftp.remove(path)
+            except FileNotFoundError:
+                return False
+            return True
+
+        # Not retried: if the first attempt removed the file before the reply was lost, a
+        # retry would report False for a file that did exist.
+        return self._sftp_call(f"remove {path}", op, retry=False)
+
+    def rename(self, src: str, dst: str) -> None:
+        # Not retried: a rename that happened before the reply was lost fails on retry.
+        self._sftp_call(
+            f"rename {src} to {dst}", lambda sftp: sftp.posix_rename(src, dst), retry=False
+        )
+
+    def write_atomic(self, path: str, data: bytes, mode: int) -> None:
+        leftovers: list[str] = []
+
+        def op(sftp: paramiko.SFTPClient) -> None:
+            # A temporary file stranded by a connection that died in attempt 1 is removed
+            # over the new connection before trying again.
+            while leftovers:
+                with contextlib.suppress(OSError):
+                    sftp.remove(leftovers.pop())
+            tmp = _temp_name(path)
+            leftovers.append(tmp)
+            remote = _create_exclusive(sftp, tmp, mode)
+            try:
+                remote.write(data)
+                _finish_write(remote)
+                sftp.posix_rename(tmp, path)
+            except BaseException:
+                with contextlib.suppress(Exception):
+                    remote.close()
+                with contextlib.suppress(Exception):
+                    sftp.remove(tmp)
+                raise
+            leftovers.clear()
+
+        self._sftp_call(f"write {path}", op)
+
+    @contextlib.contextmanager
+    def open_atomic_writer(self, path: str, mode: int) -> Iterator[BinaryIO]:
+        tmp = _temp_name(path)
+        slot = self._pick_slot()
+        try:
+            remote, generation = self._sftp_call_in_slot(
+                slot, f"create {tmp}", lambda sftp: _create_exclusive(sftp, tmp, mode)
+            )
+        finally:
+            slot.lock.release()
+        writer = _RemoteWriter(self, slot, generation, remote, path)
+        try:
+            yield cast(BinaryIO, writer)
+
+            def finish() -> None:
+                _finish_write(remote)
+                remote.sftp.posix_rename(tmp, path)
+
+            with slot.lock:
+                self._on_handle(slot, generation, f"write {path}", finish)
+        except BaseException:
+            with slot.lock, contextlib.suppress(Exception):
+                remote.close()
+            # Over a new connection if the old one died; best effort, the error that got us
+            # here is the one to report.
+            with contextlib.suppress(Exception):
+                self.remove(tmp)
+            raise
+        finally:
+            writer.closed_by_owner()
+
+    def read_chunks(self, path: str, chunk_size: int = 1 << 20) -> Iterator[bytes]:
+        """Stream ``path``; on a dropped connection, reconnect once and resume at the offset.
+
+        Each chunk is one locked SFTP call on the channel that opened the file, so other
+        threads' requests interleave with a long read instead of waiting for all of it.
+        """
+        offset = 0
+        for attempt in (1, 2):
+            slot = self._pick_slot()
+            try:
+                remote, generation = self._sftp_call_in_slot(
+                    slot, f"read {path}", partial(_open_at, path=path, offset=offset)
+                )
+            except HostUnreachableError:
+                if attempt == 2:
+                    raise
+                continue
+            finally:
+                slot.lock.release()
+            try:
+                while True:
+                    with slot.lock:
+                        chunk: bytes = self._on_handle(
+                            slot, generation, f"read {path}", partial(remote.read, chunk_size)
+                        )
+                    if not chunk:
+                        return
+                    offset += len(chunk)
+                    yield chunk
+            except HostUnreachableError:
+                if attempt == 2:
+                    raise
+            finally:
+                with slot.lock, contextlib.suppress(Exception):
+                    if slot.client is not None and slot.generation == generation:
+                        remote.close()
+
+    # ------------------------------------------------------------------ Host: commands
+
+    def run(self, argv: Sequence[str], *, check: bool = True) -> CommandResult:
+        if not argv:
+            raise ValueError("run() needs a command")
+        # The remote side hands this string to the login shell: every argument is quoted.
+        command = shlex.join(argv)
+        with self._exec_slots:
+            channel = self._open_exec_channel(command)
+            try:
+                result = self._collect(channel, argv)
+            finally:
+                channel.close()
+        if result.returncode == 127 and "not found" in result.stderr:
+            raise HostError(
+                f"{argv[0]} is not installed on {self.name}; install it (e.g. apt-get install "
+                f"qemu-utils) and retry"
+            )
+        if check and result.returncode != 0:
+            raise CommandError(self.name, argv, result.returncode, result.stderr)
+        return result
+
+    def _open_exec_channel(self, command: str) -> paramiko.Channel:
+        """An exec channel running ``command``. Retried once only if it did not start."""
+        for attempt in (1, 2):
+            transport, generation = self._transport()
+            try:
+                channel = transport.open_session(timeout=CONNECT_TIMEOUT)
+            except paramiko.ChannelException as exc:
+                raise self._session_refused(exc) from exc
+            except (paramiko.SSHException, EOFError, OSError) as exc:
+                # The channel never opened, so the command certainly did not run.
+                self._drop(generation)
+                if attempt == 2:
+                    raise HostUnreachableError(
+                        f"lost the SSH connection to {self.name} before running {command}: {exc}"
+                    ) from exc
+                continue
+            try:
+                channel.exec_command(command)
+                channel.shutdown_write()  # stdin at EOF: a command that reads it must not hang
+            except (paramiko.SSHException, EOFError, OSError) as exc:
+                channel.close()
+                self._drop(generation)
+                raise HostUnreachableError(
+                    f"lost the SSH connection to {self.name} starting {command} (it may or may "
+                    f"not have run): {exc}"
+                ) from exc
+            return channel
+        raise AssertionError("unreachable")
+
+    def _collect(self, channel: paramiko.Channel, argv: Sequence[str]) -> CommandResult:
+        """Read stdout and stderr to the end, concurrently, then the exit status.
+
+        Reading one stream to the end before the other would deadlock once the command fills
+        the channel window with output on the other stream.
+        """
+        errors: list[bytes] = []
+        failures: list[BaseException] = []
+
+        def read_stderr() -> None:
+            try:
+                errors.append(channel.makefile_stderr("rb").read())
+            except BaseException as exc:
+                failures.append(exc)
+
+        reader = threading.Thread(target=read_stderr, name=f"ssh-stderr {self.name}", daemon=True)
+        reader.start()
+        try:
+            out = channel.makefile("rb").read()
+        except (paramiko.SSHException, EOFError, OSError) as exc:
+            out = b""
+            failures.insert(0, exc)
+        reader.join()
+        status = channel.recv_exit_status()
+        transport = channel.get_transport()
+        if failures or (status == -1 and not (transport and transport.is_active())):
+            cause = failures[0] if failures else None
+            raise HostUnreachableError(
+                f"lost the SSH connection to {self.name} while running {shlex.join(argv)}; it "
+                f"may or may not have completed"
+            ) from cause
+        err = b"".join(errors)
+        return CommandResult(status, out.decode("utf-8", "replace"), err.decode("utf-8", "replace"))
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+class _Lost(Exception):
+    """Internal: the connection died while opening an SFTP channel (cause attached)."""
+
+
+def _translate(exc: BaseException, action: str, host: str) -> HostError:
+    """One HostError for an SFTP status reply, naming the action, the path and the host."""
+    if isinstance(exc, paramiko.ChannelException):
+        return HostError(f"{action} on {host}: SSH server refused a session ({exc.text})")
+    if isinstance(exc, OSError) and exc.errno is not None:
+        reason = os.strerror(exc.errno)
+    else:
+        reason = str(exc) or type(exc).__name__
+    return HostError(f"{action} failed on {host}: {reason}")
+
+
+def _temp_name(path: str) -> str:
+    directory, base = os.path.split(path)
+    return os.path.join(directory, f".{base}.{secrets.token_hex(6)}.tmp")
+
+
+def _create_exclusive(sftp: paramiko.SFTPClient, path: str, mode: int) -> SFTPFile:
+    """Create ``path`` (must not exist) readable only by its owner, then chmod it to ``mode``.
+
+    paramiko's ``open`` creates files with the server's default mode (0666 & umask), which
+    would leave a window in which cloud-init secrets are world-readable; passing the
+    permissions in the OPEN request itself, as LocalHost's mkstemp does, closes it.
+    """
+    attrs = SFTPAttributes()
+    attrs.st_mode = 0o600
+    kind, msg = sftp._request(CMD_OPEN, path, _WRITE | _CREATE | _EXCL | _TRUNC, attrs)
+    if kind != CMD_HANDLE:
+        raise paramiko.SFTPError(f"expected a handle opening {path}")
+    remote = SFTPFile(sftp, msg.get_binary(), "wb", -1)
+    remote.set_pipelined(True)  # writes do not wait for each acknowledgement
+    remote.chmod(mode)
+    return remote
+
+
+def _finish_write(remote: SFTPFile) -> None:
+    """Flush, fsync (where the server offers it) and close ``remote``.
+
+    The rename that follows must not expose a file whose bytes are still only in the page
+    cache of a host that then crashes.
+    """
+    remote.flush()
+    with contextlib.suppress(OSError):  # fsync@openssh.com unsupported: best effort
+        remote.sftp._request(CMD_EXTENDED, "fsync@openssh.com", remote.handle)
+    remote.close()
+
+
+def _open_at(sftp: paramiko.SFTPClient, path: str, offset: int) -> SFTPFile:
+    remote = sftp.open(path, "rb")
+    if offset:
+        remote.seek(offset)
+    return cast(SFTPFile, remote)
+
+
+def _sftp_makedirs(sftp: paramiko.SFTPClient, path: str, mode: int) -> None:
+    """``mkdir -p`` in SFTP requests: stat upwards to the first existing ancestor, then mkdir."""
+    missing: list[str] = []
+    current = path.rstrip("/") or "/"
+    while True:
+        try:
+            st = sftp.stat(current)
+        except FileNotFoundError:
+            missing.append(current)
+            parent = os.path.dirname(current)
+            if parent == current:
+                break
+            current = parent
+            continue
+        if not stat_mod.S_ISDIR(st.st_mode or 0):
+            raise FileExistsError(errno.EEXIST, f"{current} exists and is not a directory")
+        break
+    for directory in reversed(missing):
+        # Only the leaf gets ``mode``, as os.makedirs does since Python 3.7.
+        try:
+            sftp.mkdir(directory, mode if directory == missing[0] else 0o777)
+        except OSError:
+            # SFTPv3 reports EEXIST as a bare failure: another thread may have won the race.
+            st = sftp.stat(directory)
+            if not stat_mod.S_ISDIR(st.st_mode or 0):
+                raise
+
+
+class _RemoteWriter(io.BufferedIOBase):
+    """The stream ``open_atomic_writer`` hands out: each write holds its SFTP channel's lock.
+
+    Only the owning context manager finishes (flush, fsync, rename) or discards the file;
+    ``close()`` by the caller just stops further writes.
+    """
+
+    def __init__(
+        self, host: SshHost, slot: _SftpSlot, generation: int, remote: SFTPFile, path: str
+    ) -> None:
+        super().__init__()
+        self._host = host
+        self._slot = slot
+        self._generation = generation
+        self._remote = remote
+        self._path = path
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
+        if self.closed:
+            raise ValueError(f"write to {self._path} after its atomic writer was closed")
+        view = bytes(data)
+        remote = self._remote
+        with self._slot.lock:
+            self._host._on_handle(
+                self._slot, self._generation, f"write {self._path}", lambda: remote.write(view)
+            )
+        return len(view)
+
+    def closed_by_owner(self) -> None:
+        """Refuse further writes (the context manager has renamed or removed the file)."""
+        super().close()

@@ -1,0 +1,193 @@
+"""A private OpenSSH server on 127.0.0.1 for tests: real sshd, throwaway keys, no mocks.
+
+Used by ``tests/ssh/conftest.py`` as a fixture and runnable by hand or from CI::
+
+    python tests/ssh/sshd.py [WORKDIR]   # prints the URI and key paths, serves until Ctrl-C
+
+Needs the ``openssh-server`` (sshd) and ``openssh-client`` (ssh-keygen) packages and must
+run as root (sshd drops privileges per session and the tests log in as root). Everything
+lives in one directory: host key, client key, ``authorized_keys``, a ``known_hosts`` that
+trusts only this server, the config and the log. Nothing outside it is touched except
+``/run/sshd`` (the privilege-separation directory sshd insists on), created if missing.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = ["PrivateSshd", "SshdUnavailableError"]
+
+
+class SshdUnavailableError(RuntimeError):
+    """sshd could not be started; the message says what is missing and how to install it."""
+
+
+def _find(binary: str) -> str:
+    found = shutil.which(binary) or shutil.which(binary, path="/usr/sbin:/usr/bin:/sbin:/bin")
+    if found is None:
+        raise SshdUnavailableError(
+            f"{binary} not found; install it: apt-get install -y openssh-server openssh-client"
+        )
+    return found
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _keygen(path: Path) -> None:
+    subprocess.run(
+        [_find("ssh-keygen"), "-q", "-t", "ed25519", "-N", "", "-C", "vigo-test", "-f", str(path)],
+        check=True,
+        capture_output=True,
+    )
+
+
+@dataclass
+class PrivateSshd:
+    """One sshd process listening on ``127.0.0.1:port``, and the files a client needs."""
+
+    workdir: Path
+    port: int
+    host_key: Path
+    client_key: Path
+    known_hosts: Path
+    log: Path
+    process: subprocess.Popen[bytes]
+
+    @property
+    def uri(self) -> str:
+        """A libvirt URI reaching this server's machine (libvirtd is local) as root."""
+        return (
+            f"qemu+ssh://root@127.0.0.1:{self.port}/system"
+            f"?keyfile={self.client_key}&known_hosts={self.known_hosts}&no_tty=1"
+        )
+
+    @classmethod
+    def start(cls, workdir: Path | None = None, *, timeout: float = 10.0) -> PrivateSshd:
+        """Generate keys and config in ``workdir`` and start ``sshd -D`` there.
+
+        Raises SshdUnavailableError (never skips) when sshd is missing, we are not root,
+        or it does not accept connections within ``timeout`` seconds.
+        """
+        if os.geteuid() != 0:
+            raise SshdUnavailableError("the sshd test server must run as root (sudo pytest ...)")
+        sshd = _find("sshd")
+        workdir = Path(workdir or tempfile.mkdtemp(prefix="vigo-sshd-"))
+        workdir.mkdir(parents=True, exist_ok=True)
+        host_key, client_key = workdir / "host_ed25519", workdir / "client_ed25519"
+        for key in (host_key, client_key):
+            if not key.exists():
+                _keygen(key)
+        authorized = workdir / "authorized_keys"
+        authorized.write_text(client_key.with_suffix(".pub").read_text())
+        port = _free_port()
+        known_hosts = workdir / "known_hosts"
+        host_pub = host_key.with_suffix(".pub").read_text().split()
+        known_hosts.write_text(f"[127.0.0.1]:{port} {host_pub[0]} {host_pub[1]}\n")
+        config = workdir / "sshd_config"
+        log = workdir / "sshd.log"
+        config.write_text(
+            "\n".join(
+                [
+                    f"Port {port}",
+                    "ListenAddress 127.0.0.1",
+                    f"HostKey {host_key}",
+                    f"PidFile {workdir / 'sshd.pid'}",
+                    f"AuthorizedKeysFile {authorized}",
+                    "PermitRootLogin prohibit-password",
+                    "PubkeyAuthentication yes",
+                    "PasswordAuthentication no",
+                    "KbdInteractiveAuthentication no",
+                    "UsePAM no",
+                    # the work dir lives in /tmp; its modes are not what sshd wants for ~/.ssh
+                    "StrictModes no",
+                    "Subsystem sftp internal-sftp",
+                    "LogLevel VERBOSE",
+                    "",
+                ]
+            )
+        )
+        Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)
+        check = subprocess.run([sshd, "-t", "-f", str(config)], capture_output=True, text=True)
+        if check.returncode != 0:
+            raise SshdUnavailableError(f"sshd rejected its test config: {check.stderr.strip()}")
+        process = subprocess.Popen(
+            [sshd, "-D", "-e", "-f", str(config), "-E", str(log)],
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        server = cls(workdir, port, host_key, client_key, known_hosts, log, process)
+        server._wait_ready(timeout)
+        return server
+
+    def _wait_ready(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise SshdUnavailableError(
+                    f"sshd exited with {self.process.returncode}: {self.log_text()}"
+                )
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=1) as sock:
+                    if sock.recv(64).startswith(b"SSH-"):
+                        return
+            except OSError:
+                time.sleep(0.05)
+        self.stop()
+        raise SshdUnavailableError(f"sshd did not answer on port {self.port}: {self.log_text()}")
+
+    def log_text(self) -> str:
+        """sshd's log so far (for failure messages)."""
+        try:
+            return self.log.read_text(errors="replace")
+        except FileNotFoundError:
+            return "(no log)"
+
+    def session_pids(self) -> list[int]:
+        """Pids of the per-connection sshd children (kill one to drop that connection)."""
+        out = subprocess.run(
+            ["ps", "-o", "pid=", "--ppid", str(self.process.pid)],
+            capture_output=True,
+            text=True,
+            check=False,
+        ).stdout
+        return [int(pid) for pid in out.split()]
+
+    def stop(self) -> None:
+        """Stop the listener and every session it spawned (one process group)."""
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+
+
+def main() -> None:
+    server = PrivateSshd.start(Path(sys.argv[1]) if len(sys.argv) > 1 else None)
+    print(f"VIGO_SSHD_PORT={server.port}")
+    print(f"VIGO_SSHD_KEY={server.client_key}")
+    print(f"VIGO_SSHD_KNOWN_HOSTS={server.known_hosts}")
+    print(f"VIGO_SSHD_URI={server.uri}", flush=True)
+    try:
+        server.process.wait()
+    except KeyboardInterrupt:
+        server.stop()
+
+
+if __name__ == "__main__":
+    main()
