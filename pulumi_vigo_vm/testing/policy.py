@@ -369,6 +369,7 @@ class PolicyRunner:
 
     def close(self) -> None:
         """Stop the pack (the CLI kills its plugins too) and the fake engine."""
+        self._stub = None
         if self._channel is not None:
             self._channel.close()
             self._channel = None
