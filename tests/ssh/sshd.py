@@ -13,6 +13,7 @@ trusts only this server, the config and the log. Nothing outside it is touched e
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -156,15 +157,44 @@ class PrivateSshd:
         except FileNotFoundError:
             return "(no log)"
 
-    def session_pids(self) -> list[int]:
-        """Pids of the per-connection sshd children (kill one to drop that connection)."""
-        out = subprocess.run(
-            ["ps", "-o", "pid=", "--ppid", str(self.process.pid)],
-            capture_output=True,
-            text=True,
-            check=False,
-        ).stdout
-        return [int(pid) for pid in out.split()]
+    def kill_connection_from(self, client_port: int) -> list[int]:
+        """SIGKILL the sshd processes serving the client connected from ``client_port``.
+
+        Finds the server side of that TCP connection in /proc/net/tcp and every descendant
+        of this sshd holding the socket (the privsep monitor and the user's session), so
+        only that one connection drops, as when a host reboots or a firewall cuts it.
+        """
+        inodes = set()
+        for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+            with contextlib.suppress(FileNotFoundError), open(table) as lines:
+                for line in list(lines)[1:]:
+                    fields = line.split()
+                    local_port = int(fields[1].rsplit(":", 1)[1], 16)
+                    remote_port = int(fields[2].rsplit(":", 1)[1], 16)
+                    if local_port == self.port and remote_port == client_port:
+                        inodes.add(f"socket:[{fields[9]}]")
+        killed = []
+        for pid in self._descendants():
+            with contextlib.suppress(OSError):
+                fds = os.listdir(f"/proc/{pid}/fd")
+                if any(os.readlink(f"/proc/{pid}/fd/{fd}") in inodes for fd in fds):
+                    os.kill(pid, signal.SIGKILL)
+                    killed.append(pid)
+        return killed
+
+    def _descendants(self) -> list[int]:
+        parents: dict[int, int] = {}
+        for entry in os.listdir("/proc"):
+            if entry.isdigit():
+                with contextlib.suppress(OSError), open(f"/proc/{entry}/stat") as stat:
+                    # the command name may contain spaces; ppid is the 2nd field after ")"
+                    parents[int(entry)] = int(stat.read().rsplit(")", 1)[1].split()[1])
+        found, frontier = [], [self.process.pid]
+        while frontier:
+            children = [pid for pid, ppid in parents.items() if ppid in frontier]
+            found += children
+            frontier = children
+        return found
 
     def stop(self) -> None:
         """Stop the listener and every session it spawned (one process group)."""

@@ -1,0 +1,64 @@
+"""Fixtures: one private sshd for the session, and the same Host tests over local and SSH.
+
+The sshd runs on 127.0.0.1, so a path in ``tmp_path`` is the same file for LocalHost and
+SshHost: every Host assertion is written once and run against both implementations.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from pulumi_vigo_vm.hosts import LocalHost
+from pulumi_vigo_vm.hosts.base import Host
+from pulumi_vigo_vm.hosts.ssh import SshHost, close_all_ssh_hosts, ssh_host_for_uri
+
+from .sshd import PrivateSshd, SshdUnavailableError
+
+
+@pytest.fixture(scope="session")
+def sshd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrivateSshd]:
+    """A real sshd on a free port of 127.0.0.1. Fails (never skips) if it cannot start."""
+    try:
+        server = PrivateSshd.start(tmp_path_factory.mktemp("sshd"))
+    except SshdUnavailableError as exc:
+        pytest.fail(f"cannot start the test sshd: {exc}", pytrace=False)
+    yield server
+    close_all_ssh_hosts()
+    server.stop()
+
+
+@pytest.fixture(autouse=True)
+def isolated_home(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> Path:
+    """An empty HOME and no agent, so the developer's ~/.ssh never decides a test's outcome."""
+    home = tmp_path_factory.mktemp("home")
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.delenv("SSH_AUTH_SOCK", raising=False)
+    return home
+
+
+@pytest.fixture
+def ssh_host(sshd: PrivateSshd) -> SshHost:
+    """The process-wide cached host for the test sshd (one transport for the whole session)."""
+    return ssh_host_for_uri(sshd.uri)
+
+
+@pytest.fixture
+def fresh_ssh_host(sshd: PrivateSshd) -> Iterator[SshHost]:
+    """An uncached host with its own transport, closed after the test."""
+    host = SshHost.from_uri(sshd.uri)
+    yield host
+    host.close()
+
+
+@pytest.fixture(params=["local", "ssh"])
+def host(request: pytest.FixtureRequest) -> Host:
+    """Each Host test runs twice: LocalHost and SshHost must behave the same."""
+    if request.param == "local":
+        return LocalHost()
+    sshd: PrivateSshd = request.getfixturevalue("sshd")
+    return ssh_host_for_uri(sshd.uri)

@@ -1,0 +1,211 @@
+"""Every Host method, asserted once and run against LocalHost and SshHost on the same paths."""
+
+from __future__ import annotations
+
+import os
+import socket
+from pathlib import Path
+
+import pytest
+
+from pulumi_vigo_vm.errors import CommandError, HostError
+from pulumi_vigo_vm.hosts.base import Host
+
+# LocalHost lets OSError through for file-system failures; SshHost translates them into
+# HostError once. Callers treat both as "the host could not do it".
+HostFailure = (OSError, HostError)
+
+
+def leftovers(directory: Path) -> list[str]:
+    return sorted(name for name in os.listdir(directory) if name.endswith(".tmp"))
+
+
+# ------------------------------------------------------------------------- run
+
+
+def test_run_passes_arguments_verbatim_without_a_shell(host: Host, tmp_path: Path) -> None:
+    marker = tmp_path / "injected"
+    args = ["a b", "'quoted'", '"dq"', "$(touch " + str(marker) + ")", "; rm -rf /", "*", ""]
+    result = host.run(["printf", "%s\\n", *args])
+    assert result.returncode == 0
+    assert result.stdout.split("\n")[:-1] == args
+    assert not marker.exists()
+
+
+def test_run_reports_exit_status_and_stderr(host: Host) -> None:
+    result = host.run(["sh", "-c", "echo out; echo err >&2; exit 3"], check=False)
+    assert (result.returncode, result.stdout, result.stderr) == (3, "out\n", "err\n")
+    with pytest.raises(CommandError) as info:
+        host.run(["sh", "-c", "echo boom >&2; exit 4"])
+    assert info.value.returncode == 4
+    assert "boom" in info.value.stderr
+    assert info.value.host == host.name
+
+
+def test_run_missing_program_is_a_host_error_naming_it(host: Host) -> None:
+    with pytest.raises(HostError) as info:
+        host.run(["vigo-no-such-program", "x"], check=False)
+    assert not isinstance(info.value, CommandError)
+    assert "vigo-no-such-program" in str(info.value)
+
+
+def test_run_large_output_on_both_streams_does_not_deadlock(host: Host) -> None:
+    script = "head -c 3000000 /dev/zero | tr '\\0' o; head -c 3000000 /dev/zero | tr '\\0' e >&2"
+    result = host.run(["sh", "-c", script])
+    assert len(result.stdout) == 3_000_000
+    assert len(result.stderr) == 3_000_000
+
+
+def test_run_gives_commands_an_empty_stdin(host: Host) -> None:
+    assert host.run(["cat"]).stdout == ""
+
+
+# ------------------------------------------------------------------------- stat, listdir
+
+
+def test_stat_file_directory_missing_socket_and_symlink(host: Host, tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    data.write_bytes(b"x" * 1234)
+    data.chmod(0o640)
+    st = host.stat(str(data))
+    assert st is not None
+    assert (st.size, st.mode, st.is_file) == (1234, 0o640, True)
+
+    directory = host.stat(str(tmp_path))
+    assert directory is not None
+    assert directory.is_file is False
+
+    assert host.stat(str(tmp_path / "missing")) is None
+
+    sock_path = tmp_path / "libvirt-sock"
+    with socket.socket(socket.AF_UNIX) as sock:
+        sock.bind(str(sock_path))
+        sock_stat = host.stat(str(sock_path))
+    assert sock_stat is not None
+    assert sock_stat.is_file is False
+
+    (tmp_path / "link").symlink_to(data)
+    linked = host.stat(str(tmp_path / "link"))
+    assert linked is not None
+    assert (linked.size, linked.is_file) == (1234, True)
+    (tmp_path / "dangling").symlink_to(tmp_path / "nowhere")
+    assert host.stat(str(tmp_path / "dangling")) is None
+
+
+def test_listdir(host: Host, tmp_path: Path) -> None:
+    for name in ("b", ".hidden", "a b"):
+        (tmp_path / name).write_text(name)
+    (tmp_path / "sub").mkdir()
+    assert sorted(host.listdir(str(tmp_path))) == [".hidden", "a b", "b", "sub"]
+    assert host.listdir(str(tmp_path / "missing")) == []
+    assert host.listdir(str(tmp_path / "sub")) == []
+
+
+# ------------------------------------------------------------------------- makedirs, chmod
+
+
+def test_makedirs_creates_parents_is_idempotent_and_sets_leaf_mode(
+    host: Host, tmp_path: Path
+) -> None:
+    leaf = tmp_path / "a" / "b" / "c"
+    host.makedirs(str(leaf), 0o750)
+    host.makedirs(str(leaf), 0o750)
+    host.makedirs(str(leaf) + "/")
+    assert leaf.is_dir()
+    assert leaf.stat().st_mode & 0o777 == 0o750
+    (tmp_path / "file").write_text("")
+    with pytest.raises(HostFailure):
+        host.makedirs(str(tmp_path / "file" / "sub"))
+    with pytest.raises(HostFailure):
+        host.makedirs(str(tmp_path / "file"))
+
+
+def test_chmod(host: Host, tmp_path: Path) -> None:
+    target = tmp_path / "f"
+    target.write_text("")
+    host.chmod(str(target), 0o604)
+    assert target.stat().st_mode & 0o777 == 0o604
+    with pytest.raises(HostFailure):
+        host.chmod(str(tmp_path / "missing"), 0o600)
+
+
+# ------------------------------------------------------------------------- writing
+
+
+@pytest.mark.parametrize("mode", [0o644, 0o600, 0o400])
+def test_write_atomic_writes_mode_and_replaces(host: Host, tmp_path: Path, mode: int) -> None:
+    target = tmp_path / "user-data"
+    target.write_bytes(b"old")
+    host.write_atomic(str(target), b"new \x00 bytes", mode)
+    assert target.read_bytes() == b"new \x00 bytes"
+    assert target.stat().st_mode & 0o777 == mode
+    assert leftovers(tmp_path) == []
+
+
+def test_write_atomic_into_missing_directory_fails_cleanly(host: Host, tmp_path: Path) -> None:
+    with pytest.raises(HostFailure):
+        host.write_atomic(str(tmp_path / "missing" / "f"), b"x", 0o644)
+
+
+def test_open_atomic_writer_lands_only_on_success(host: Host, tmp_path: Path) -> None:
+    target = tmp_path / "disk.img"
+    with host.open_atomic_writer(str(target), 0o640) as out:
+        for i in range(100):
+            out.write(bytes([i]) * 10_000)
+        assert not target.exists()  # readers never see a partial file
+    assert target.read_bytes() == b"".join(bytes([i]) * 10_000 for i in range(100))
+    assert target.stat().st_mode & 0o777 == 0o640
+
+    class Boom(Exception):
+        pass
+
+    with pytest.raises(Boom), host.open_atomic_writer(str(target), 0o600) as out:
+        out.write(b"partial")
+        raise Boom
+    assert target.read_bytes()[:1] == b"\x00"  # the earlier file is untouched
+    assert leftovers(tmp_path) == []
+
+
+# ------------------------------------------------------------------------- reading
+
+
+def test_read_chunks(host: Host, tmp_path: Path) -> None:
+    payload = os.urandom(300_001)
+    (tmp_path / "blob").write_bytes(payload)
+    chunks = list(host.read_chunks(str(tmp_path / "blob"), chunk_size=65536))
+    assert b"".join(chunks) == payload
+    assert max(len(c) for c in chunks) <= 65536
+    (tmp_path / "empty").write_bytes(b"")
+    assert list(host.read_chunks(str(tmp_path / "empty"))) == []
+    with pytest.raises(HostFailure):
+        list(host.read_chunks(str(tmp_path / "missing")))
+
+
+def test_read_chunks_abandoned_midway_releases_the_file(host: Host, tmp_path: Path) -> None:
+    (tmp_path / "blob").write_bytes(b"y" * 100_000)
+    for _ in range(20):
+        stream = host.read_chunks(str(tmp_path / "blob"), chunk_size=1000)
+        assert next(stream) == b"y" * 1000
+        stream.close()
+    assert host.stat(str(tmp_path / "blob")) is not None
+
+
+# ------------------------------------------------------------------------- remove, rename
+
+
+def test_remove(host: Host, tmp_path: Path) -> None:
+    target = tmp_path / "f"
+    target.write_text("x")
+    assert host.remove(str(target)) is True
+    assert not target.exists()
+    assert host.remove(str(target)) is False
+
+
+def test_rename_replaces_destination(host: Host, tmp_path: Path) -> None:
+    (tmp_path / "src").write_text("new")
+    (tmp_path / "dst").write_text("old")
+    host.rename(str(tmp_path / "src"), str(tmp_path / "dst"))
+    assert (tmp_path / "dst").read_text() == "new"
+    assert not (tmp_path / "src").exists()
+    with pytest.raises(HostFailure):
+        host.rename(str(tmp_path / "src"), str(tmp_path / "other"))
