@@ -331,7 +331,7 @@ class PolicyRunner:
             self._spawn()
             self.info = self.stub.GetAnalyzerInfo(empty_pb2.Empty(), timeout=self.timeout)
             if self._configure:
-                self.stub.Configure(self.configure_request(), timeout=self.timeout)
+                self.configure(self.config)
         except BaseException:
             self.close()
             raise
@@ -414,42 +414,30 @@ class PolicyRunner:
 
     # ---------------------------------------------------------------- configure
 
-    def configure_request(self) -> analyzer_pb2.ConfigureAnalyzerRequest:
-        """The ``Configure`` request the CLI would send for ``self.config``."""
+    def configure(self, config: Mapping[str, Any]) -> None:
+        """(Re)configure the running pack with ``config``, as the CLI does at start."""
+        request = self.configure_request(config)
+        self.stub.Configure(request, timeout=self.timeout)
+        self.config = dict(config)
+
+    def configure_request(
+        self, config: Mapping[str, Any] | None = None
+    ) -> analyzer_pb2.ConfigureAnalyzerRequest:
+        """The ``Configure`` request the CLI would send for ``config`` (default: ours)."""
         if self.info is None:
             raise RuntimeError("PolicyRunner is not started")
+        config = self.config if config is None else config
         known = {p.name: p for p in self.info.policies}
-        unknown = sorted(set(self.config) - set(known) - {"all"})
+        unknown = sorted(set(config) - set(known) - {"all"})
         if unknown:
             raise ValueError(f"config names no such policy: {', '.join(unknown)}")
         request = analyzer_pb2.ConfigureAnalyzerRequest()
         for name, policy in known.items():
-            level, properties = self._policy_config(policy)
+            level, properties = _policy_config(policy, config)
             request.policyConfig[name].CopyFrom(
                 analyzer_pb2.PolicyConfig(enforcementLevel=level, properties=to_struct(properties))
             )
         return request
-
-    def _policy_config(self, policy: analyzer_pb2.PolicyInfo) -> tuple[_Level, dict[str, Any]]:
-        """Enforcement level and properties of one policy: schema defaults, then config."""
-        schema = json_format.MessageToDict(policy.configSchema.properties)
-        properties = {k: v["default"] for k, v in schema.items() if "default" in v}
-        level = policy.enforcementLevel
-        if "all" in self.config:
-            level = _level(self.config["all"])
-        given = self.config.get(policy.name)
-        if isinstance(given, str):
-            level = _level(given)
-        elif isinstance(given, Mapping):
-            extra = sorted(set(given) - set(schema) - {"enforcementLevel"})
-            if extra:
-                raise ValueError(f"{policy.name} has no config property {', '.join(extra)}")
-            if "enforcementLevel" in given:
-                level = _level(given["enforcementLevel"])
-            properties.update({k: v for k, v in given.items() if k != "enforcementLevel"})
-        elif given is not None:
-            raise ValueError(f"config for {policy.name} must be a level or an object")
-        return level, properties
 
     # ---------------------------------------------------------------- analyze
 
@@ -497,3 +485,27 @@ def _level(value: object) -> _Level:
     if not isinstance(value, str) or value not in _LEVEL_VALUES:
         raise ValueError(f"unknown enforcement level {value!r}; use one of {list(_LEVEL_VALUES)}")
     return _LEVEL_VALUES[value]
+
+
+def _policy_config(
+    policy: analyzer_pb2.PolicyInfo, config: Mapping[str, Any]
+) -> tuple[_Level, dict[str, Any]]:
+    """Enforcement level and properties of one policy: schema defaults, then config."""
+    schema = json_format.MessageToDict(policy.configSchema.properties)
+    properties = {k: v["default"] for k, v in schema.items() if "default" in v}
+    level = policy.enforcementLevel
+    if "all" in config:
+        level = _level(config["all"])
+    given = config.get(policy.name)
+    if isinstance(given, str):
+        level = _level(given)
+    elif isinstance(given, Mapping):
+        extra = sorted(set(given) - set(schema) - {"enforcementLevel"})
+        if extra:
+            raise ValueError(f"{policy.name} has no config property {', '.join(extra)}")
+        if "enforcementLevel" in given:
+            level = _level(given["enforcementLevel"])
+        properties.update({k: v for k, v in given.items() if k != "enforcementLevel"})
+    elif given is not None:
+        raise ValueError(f"config for {policy.name} must be a level or an object")
+    return level, properties

@@ -70,7 +70,8 @@ def test_enforce_raises_on_mandatory_and_returns_advisories() -> None:
 
 def test_all_level_and_per_policy_override() -> None:
     config = {"all": "advisory", MAX_MEMORY_POLICY: {"enforcementLevel": "mandatory"}}
-    with PolicyRunner(PACK_DIR, config) as runner:
+    with PolicyRunner(PACK_DIR) as runner:
+        runner.configure(config)
         levels = {
             d.policy_name: d.enforcement_level
             for d in runner.analyze(vm("x", memory_mib=10**6, vcpu=99))
@@ -95,9 +96,19 @@ def test_configure_request_fills_schema_defaults_like_the_cli(default_runner: Po
         ({MAX_VCPU_POLICY: 4}, "must be a level or an object"),
     ],
 )
-def test_bad_config_is_refused_before_analysis(config: dict[str, object], match: str) -> None:
+def test_bad_config_is_refused_before_analysis(
+    default_runner: PolicyRunner, config: dict[str, object], match: str
+) -> None:
     with pytest.raises(ValueError, match=match):
-        PolicyRunner(PACK_DIR, config).start()
+        default_runner.configure(config)
+    assert default_runner.config == {}  # unchanged
+
+
+def test_bad_config_stops_start() -> None:
+    runner = PolicyRunner(PACK_DIR, {"no-such-policy": "advisory"})
+    with pytest.raises(ValueError, match="no such policy"):
+        runner.start()
+    assert runner._process is None  # nothing left running
 
 
 def test_missing_pack_is_reported(tmp_path: Path) -> None:
