@@ -39,6 +39,7 @@ import shlex
 import socket
 import stat as stat_mod
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import partial
@@ -73,10 +74,13 @@ CONNECT_TIMEOUT = 15.0
 """Seconds for TCP connect, banner and authentication before the host counts as unreachable."""
 KEEPALIVE_INTERVAL = 15
 """Seconds between keepalives: keeps NAT/firewall state alive and notices a dead peer."""
-SFTP_CHANNELS = 3
+SFTP_CHANNELS = 2
 """SFTP channels per host; each serialises its own requests."""
-EXEC_CHANNELS = 7
-"""Commands running at once per host; with the SFTP channels this is sshd's MaxSessions (10)."""
+EXEC_CHANNELS = 6
+"""Commands running at once per host. With the SFTP channels this stays under sshd's default
+MaxSessions (10), leaving room for sessions that we closed but sshd has not yet released."""
+SESSION_WAIT = 10.0
+"""Seconds to keep retrying when sshd refuses a session because it is at MaxSessions."""
 CHANNEL_TIMEOUT = 300.0
 """Seconds an SFTP request may go unanswered before the connection is declared dead."""
 
@@ -430,9 +434,7 @@ class SshHost:
                 client.close()
             slot.client = None
         try:
-            client = paramiko.SFTPClient.from_transport(transport)
-        except paramiko.ChannelException as exc:
-            raise self._session_refused(exc) from exc
+            client = self._open_channel(lambda: paramiko.SFTPClient.from_transport(transport))
         except (paramiko.SSHException, EOFError, OSError) as exc:
             self._drop(generation)
             raise _Lost(exc) from exc
@@ -442,10 +444,28 @@ class SshHost:
         slot.client, slot.generation = client, generation
         return client, generation
 
+    def _open_channel(self, opener: Callable[[], _T]) -> _T:
+        """``opener()``, retried while sshd refuses the session for being at MaxSessions.
+
+        We close channels before opening others, but sshd frees a session only once it has
+        processed the close, so a burst of short commands can briefly find it full.
+        """
+        deadline = time.monotonic() + SESSION_WAIT
+        delay = 0.01
+        while True:
+            try:
+                return opener()
+            except paramiko.ChannelException as exc:
+                if time.monotonic() + delay > deadline:
+                    raise self._session_refused(exc) from exc
+            time.sleep(delay)
+            delay = min(delay * 2, 0.5)
+
     def _session_refused(self, exc: paramiko.ChannelException) -> HostError:
         return HostError(
-            f"SSH server {self.name} refused to open another session ({exc.text}); its "
-            f"sshd_config MaxSessions must be at least {SFTP_CHANNELS + EXEC_CHANNELS}"
+            f"SSH server {self.name} kept refusing to open another session ({exc.text}) for "
+            f"{SESSION_WAIT:.0f}s; its sshd_config MaxSessions must be at least "
+            f"{SFTP_CHANNELS + EXEC_CHANNELS + 2}"
         )
 
     def _sftp_call(
@@ -687,9 +707,9 @@ class SshHost:
         for attempt in (1, 2):
             transport, generation = self._transport()
             try:
-                channel = transport.open_session(timeout=CONNECT_TIMEOUT)
-            except paramiko.ChannelException as exc:
-                raise self._session_refused(exc) from exc
+                channel = self._open_channel(
+                    partial(transport.open_session, timeout=CONNECT_TIMEOUT)
+                )
             except (paramiko.SSHException, EOFError, OSError) as exc:
                 # The channel never opened, so the command certainly did not run.
                 self._drop(generation)

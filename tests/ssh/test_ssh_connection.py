@@ -1,0 +1,242 @@
+"""SshHost connection behaviour against the real test sshd: trust, auth, sharing, recovery."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from pulumi_vigo_vm.errors import HostUnreachableError
+from pulumi_vigo_vm.hosts import host_for_uri
+from pulumi_vigo_vm.hosts.ssh import (
+    SshHost,
+    close_all_ssh_hosts,
+    opened_ssh_connection_count,
+    ssh_host_for_uri,
+)
+
+from .sshd import PrivateSshd
+
+
+def uri_for(sshd: PrivateSshd, **params: str | Path) -> str:
+    query = {"keyfile": sshd.client_key, "known_hosts": sshd.known_hosts, **params}
+    encoded = "&".join(f"{k}={v}" for k, v in query.items() if v != "")
+    return f"qemu+ssh://root@127.0.0.1:{sshd.port}/system?{encoded}"
+
+
+def new_key(directory: Path, name: str) -> Path:
+    key = directory / name
+    subprocess.run(
+        ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)],
+        check=True,
+        capture_output=True,
+    )
+    return key
+
+
+# ------------------------------------------------------------------------- trust and auth
+
+
+def test_unknown_host_key_is_refused_with_fingerprint_and_fix(
+    sshd: PrivateSshd, tmp_path: Path
+) -> None:
+    empty = tmp_path / "known_hosts"
+    empty.write_text("")
+    before = opened_ssh_connection_count()
+    host = SshHost.from_uri(uri_for(sshd, known_hosts=empty))
+    with pytest.raises(HostUnreachableError) as info:
+        host.stat("/")
+    message = str(info.value)
+    assert "127.0.0.1" in message
+    assert "SHA256:" in message
+    assert f"ssh-keyscan -p {sshd.port} 127.0.0.1 >> {empty}" in message
+    assert empty.read_text() == ""  # never learnt
+    assert opened_ssh_connection_count() == before
+
+
+def test_changed_host_key_is_refused(sshd: PrivateSshd, tmp_path: Path) -> None:
+    other = new_key(tmp_path, "impostor")
+    kind, blob = other.with_suffix(".pub").read_text().split()[:2]
+    known = tmp_path / "known_hosts"
+    known.write_text(f"[127.0.0.1]:{sshd.port} {kind} {blob}\n")
+    with pytest.raises(HostUnreachableError, match="does NOT match"):
+        SshHost.from_uri(uri_for(sshd, known_hosts=known)).run(["true"])
+
+
+def test_wrong_client_key_is_refused(sshd: PrivateSshd, tmp_path: Path) -> None:
+    stranger = new_key(tmp_path, "stranger")
+    with pytest.raises(HostUnreachableError, match=r"authentication as root .* refused"):
+        SshHost.from_uri(uri_for(sshd, keyfile=stranger)).listdir("/")
+
+
+def test_missing_keyfile_is_named(sshd: PrivateSshd, tmp_path: Path) -> None:
+    with pytest.raises(HostUnreachableError, match="does not exist"):
+        SshHost.from_uri(uri_for(sshd, keyfile=tmp_path / "nope"))
+
+
+def test_unreachable_host_is_named(sshd: PrivateSshd) -> None:
+    closed_port = sshd.port + 1 if sshd.port < 65535 else sshd.port - 1
+    uri = f"qemu+ssh://root@127.0.0.1:{closed_port}/system?keyfile={sshd.client_key}"
+    with pytest.raises(HostUnreachableError, match=f"127.0.0.1:{closed_port}"):
+        SshHost.from_uri(uri).stat("/")
+
+
+def test_ssh_config_and_default_known_hosts(
+    sshd: PrivateSshd, isolated_home: Path, tmp_path: Path
+) -> None:
+    """~/.ssh/config supplies HostName, Port, User and IdentityFile, as for the ssh binary."""
+    dot_ssh = isolated_home / ".ssh"
+    dot_ssh.mkdir()
+    (dot_ssh / "known_hosts").write_text(sshd.known_hosts.read_text())
+    (dot_ssh / "config").write_text(
+        f"Host hv-alias\n  HostName 127.0.0.1\n  Port {sshd.port}\n  User root\n"
+        f"  IdentityFile {sshd.client_key}\n"
+    )
+    host = SshHost.from_uri("qemu+ssh://hv-alias/system")
+    try:
+        assert host.name == f"root@hv-alias:{sshd.port}"
+        assert host.run(["id", "-un"]).stdout.strip() == "root"
+    finally:
+        host.close()
+
+
+def test_ssh_agent_supplies_the_key(
+    sshd: PrivateSshd, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    agent_sock = tmp_path / "agent.sock"
+    agent = subprocess.Popen(["ssh-agent", "-D", "-a", str(agent_sock)], stdout=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 10
+        while not agent_sock.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        env = {**os.environ, "SSH_AUTH_SOCK": str(agent_sock)}
+        subprocess.run(["ssh-add", str(sshd.client_key)], env=env, check=True, capture_output=True)
+        monkeypatch.setenv("SSH_AUTH_SOCK", str(agent_sock))
+        host = SshHost.from_uri(uri_for(sshd, keyfile=""))
+        try:
+            assert host.run(["true"]).returncode == 0
+        finally:
+            host.close()
+    finally:
+        agent.terminate()
+        agent.wait()
+
+
+# ------------------------------------------------------------------------- sharing
+
+
+def test_one_transport_per_host_across_many_calls_and_uris(
+    sshd: PrivateSshd, tmp_path: Path
+) -> None:
+    close_all_ssh_hosts()
+    before = opened_ssh_connection_count()
+    first = ssh_host_for_uri(sshd.uri)
+    assert host_for_uri(sshd.uri) is first
+    assert ssh_host_for_uri(uri_for(sshd)) is first  # same (user, host, port), other URI text
+    (tmp_path / "f").write_bytes(b"z" * 10)
+    for _ in range(50):
+        assert first.stat(str(tmp_path / "f")) is not None
+        first.listdir(str(tmp_path))
+    for _ in range(5):
+        first.run(["true"])
+    first.write_atomic(str(tmp_path / "g"), b"g", 0o644)
+    assert b"".join(first.read_chunks(str(tmp_path / "g"))) == b"g"
+    assert opened_ssh_connection_count() == before + 1
+
+
+def test_ten_concurrent_operations(ssh_host: SshHost, tmp_path: Path) -> None:
+    ssh_host.stat("/")  # connected
+    before = opened_ssh_connection_count()
+
+    def work(i: int) -> None:
+        path = str(tmp_path / f"file{i}")
+        payload = os.urandom(50_000 + i)
+        ssh_host.write_atomic(path, payload, 0o600)
+        assert b"".join(ssh_host.read_chunks(path, chunk_size=8192)) == payload
+        st = ssh_host.stat(path)
+        assert st is not None
+        assert st.size == len(payload)
+        assert ssh_host.run(["wc", "-c", path]).stdout.split()[0] == str(len(payload))
+        assert f"file{i}" in ssh_host.listdir(str(tmp_path))
+        ssh_host.makedirs(str(tmp_path / "shared" / "dir"))
+        assert ssh_host.remove(path) is True
+
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        list(pool.map(work, range(40)))
+    assert opened_ssh_connection_count() == before
+    assert sorted(os.listdir(tmp_path)) == ["shared"]
+
+
+def test_concurrent_copies_on_one_host_do_not_deadlock(ssh_host: SshHost, tmp_path: Path) -> None:
+    """A reader and a writer at once in each of 10 threads (copying a file on the host)."""
+    (tmp_path / "src").write_bytes(os.urandom(400_000))
+
+    def copy(i: int) -> None:
+        with ssh_host.open_atomic_writer(str(tmp_path / f"dst{i}"), 0o644) as out:
+            for chunk in ssh_host.read_chunks(str(tmp_path / "src"), chunk_size=32768):
+                out.write(chunk)
+
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        futures = [pool.submit(copy, i) for i in range(10)]
+        for future in futures:
+            future.result(timeout=60)
+    source = (tmp_path / "src").read_bytes()
+    assert all((tmp_path / f"dst{i}").read_bytes() == source for i in range(10))
+
+
+# ------------------------------------------------------------------------- recovery
+
+
+def _client_port(host: SshHost) -> int:
+    client = host._client
+    assert client is not None
+    port: int = client.get_transport().sock.getsockname()[1]
+    return port
+
+
+def test_dropped_connection_is_reopened_for_the_next_operation(
+    sshd: PrivateSshd, fresh_ssh_host: SshHost, tmp_path: Path
+) -> None:
+    host = fresh_ssh_host
+    (tmp_path / "f").write_text("x")
+    assert host.stat(str(tmp_path / "f")) is not None
+    before = opened_ssh_connection_count()
+
+    assert sshd.kill_connection_from(_client_port(host)), "no sshd process held the connection"
+    assert host.stat(str(tmp_path / "f")) is not None  # SFTP: reconnect, retry once
+    assert opened_ssh_connection_count() == before + 1
+
+    assert sshd.kill_connection_from(_client_port(host))
+    time.sleep(0.2)  # the transport notices the EOF: the next command starts on a new one
+    assert host.run(["cat", str(tmp_path / "f")]).stdout == "x"
+    assert opened_ssh_connection_count() == before + 2
+
+
+def test_connection_dropped_while_a_command_runs_is_reported(
+    sshd: PrivateSshd, fresh_ssh_host: SshHost
+) -> None:
+    host = fresh_ssh_host
+    host.run(["true"])
+    port = _client_port(host)
+    killer = threading.Timer(0.5, sshd.kill_connection_from, args=(port,))
+    killer.start()
+    with pytest.raises(HostUnreachableError, match="may or may not have completed"):
+        host.run(["sleep", "30"])
+    killer.join()
+    assert host.run(["echo", "back"]).stdout == "back\n"
+
+
+def test_dropped_connection_during_a_read_resumes(
+    sshd: PrivateSshd, fresh_ssh_host: SshHost, tmp_path: Path
+) -> None:
+    payload = os.urandom(200_000)
+    (tmp_path / "blob").write_bytes(payload)
+    stream = fresh_ssh_host.read_chunks(str(tmp_path / "blob"), chunk_size=50_000)
+    first = next(stream)
+    sshd.kill_connection_from(_client_port(fresh_ssh_host))
+    assert first + b"".join(stream) == payload
