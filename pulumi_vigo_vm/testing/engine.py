@@ -1,0 +1,862 @@
+"""An in-process stand-in for the Pulumi engine, driving real dynamic providers.
+
+Why this exists: the Pulumi CLI cannot be installed here, yet dynamic providers must be tested
+the way ``pulumi up`` drives them, not by calling their methods directly. :class:`EngineHarness`
+does what the engine does, step for step:
+
+* the program runs in a child interpreter (:mod:`.languagehost`) under ``set_mocks``; each
+  resource registration comes back over gRPC to a ResourceMonitor served here;
+* each registration is turned into provider RPCs against one real ``python -m pulumi.dynamic``
+  process (:mod:`.providerhost`): ``Check``, then ``Diff`` against the checkpoint, then
+  ``Create``/``Update``/replace/nothing, following the engine's rules (see ``_plan``);
+* the checkpoint (:mod:`.state`) is written after every successful step; resources the program
+  no longer registers are deleted once it has finished, dependents first.
+
+Registrations arrive concurrently (the SDK issues them from a thread pool as soon as their inputs
+resolve, so independent resources are in flight together and dependent ones wait for the outputs
+they need); at most ``parallel`` steps run at once, like ``pulumi up --parallel``. Note that the
+dynamic provider process serves at most four RPCs at a time (its gRPC thread pool), exactly as it
+does under the real engine.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent import futures
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import IO, Any
+
+import grpc
+from google.protobuf import empty_pb2
+from pulumi.runtime.proto import provider_pb2, resource_pb2, resource_pb2_grpc
+
+from . import props
+from ._protocol import EXIT_ABORTED, STACK_TYPE
+from .errors import (
+    CheckFailedError,
+    DeploymentAborted,
+    HarnessError,
+    PolicyViolationError,
+    ProgramError,
+    UnsupportedResourceError,
+    Violation,
+)
+from .hooks import Analyzer, PlannedStep, StackResource
+from .providerhost import DynamicProviderHost
+from .results import Op, RunResult, Step, Verb
+from .state import ResourceState, Snapshot, load_snapshot, save_snapshot
+
+__all__ = ["DEFAULT_PARALLEL", "EngineHarness", "Program"]
+
+DEFAULT_PARALLEL = 10
+DYNAMIC_TYPE_PREFIX = "pulumi-python:dynamic"
+
+Program = str | os.PathLike[str] | Callable[[], object]
+"""A project directory holding ``__main__.py``, or a zero-argument callable (for tests).
+
+A callable is shipped to the child interpreter with ``dill``: module-level functions of
+importable modules travel by reference, closures by value.
+"""
+
+_DIFF_NONE = provider_pb2.DiffResponse.DIFF_NONE
+_DIFF_SOME = provider_pb2.DiffResponse.DIFF_SOME
+_DIFF_UNKNOWN = provider_pb2.DiffResponse.DIFF_UNKNOWN
+
+
+class EngineHarness:
+    """Run ``preview``/``up``/``refresh``/``destroy`` of one stack, like the Pulumi CLI would.
+
+    :param program: project directory (with ``__main__.py``; ``Pulumi.yaml``'s ``name`` is used
+        as the project name when ``project`` is not given) or a zero-argument callable.
+    :param state_file: the JSON checkpoint; created on first ``up``.
+    :param config: stack config, namespaced keys (``{"vigo:uri": "qemu:///system"}``), visible to
+        ``pulumi.Config`` in the program and sent to the provider's ``Configure``.
+    :param secret_config_keys: config keys to treat as secrets in the program.
+    :param project: project name (default: from ``Pulumi.yaml`` or ``"project"``).
+    :param stack: stack name.
+    :param parallel: maximum resource steps in flight (``pulumi up --parallel``).
+    :param env: extra environment variables for the program and provider processes, which
+        otherwise inherit the caller's environment (``PYTHONPATH`` included).
+    :param analyzers: policy hooks consulted before every resource step and at the end.
+    :param raise_on_error: raise the run's first error (with ``.result`` attached) instead of
+        only listing it in :attr:`RunResult.errors`.
+    :param echo: stream the program's output to stderr while it runs (the CLI does).
+    :param timeout: seconds after which the program process is killed (``None``: no limit).
+    :param rpc_timeout: seconds allowed per provider RPC (``None``: no limit).
+    """
+
+    def __init__(
+        self,
+        program: Program,
+        *,
+        state_file: str | os.PathLike[str],
+        config: Mapping[str, str] | None = None,
+        secret_config_keys: Iterable[str] = (),
+        project: str | None = None,
+        stack: str = "dev",
+        parallel: int = DEFAULT_PARALLEL,
+        env: Mapping[str, str] | None = None,
+        analyzers: Sequence[Analyzer] = (),
+        raise_on_error: bool = True,
+        echo: bool = False,
+        timeout: float | None = None,
+        rpc_timeout: float | None = None,
+    ) -> None:
+        if parallel < 1:
+            raise ValueError("parallel must be at least 1")
+        self.program = program
+        self.state_file = Path(state_file)
+        self.config = {str(k): str(v) for k, v in (config or {}).items()}
+        self.secret_config_keys = list(secret_config_keys)
+        self.program_dir: Path | None = None
+        if not callable(program):
+            self.program_dir = Path(program).resolve()
+            if not (self.program_dir / "__main__.py").is_file():
+                raise ProgramError(f"{self.program_dir} has no __main__.py")
+        self.project = project or _project_name(self.program_dir) or "project"
+        self.stack = stack
+        self.parallel = parallel
+        self.env = dict(env or {})
+        self.analyzers = list(analyzers)
+        self.raise_on_error = raise_on_error
+        self.echo = echo
+        self.timeout = timeout
+        self.rpc_timeout = rpc_timeout
+
+    # -- public verbs ----------------------------------------------------------------------------
+
+    def preview(self) -> RunResult:
+        """Run the program and compute the plan: ``Check`` and ``Diff`` only, nothing changes.
+
+        Outputs handed to the program follow the engine: unchanged resources get their recorded
+        outputs, updated ones their checked inputs, new and replaced ones their checked inputs
+        with the ID and any other output unknown.
+        """
+        return self._finish(_Deployment(self, "preview").run())
+
+    def up(self, *, preview_first: bool = False) -> RunResult:
+        """Deploy: run the program and create/update/replace/delete to match it.
+
+        With ``preview_first`` a preview runs first and the update only proceeds when it
+        succeeded (as ``pulumi up`` does by default); its errors are returned/raised instead.
+        """
+        if preview_first:
+            previewed = self.preview() if self.raise_on_error else self._quiet_preview()
+            if not previewed.ok:
+                return previewed
+        return self._finish(_Deployment(self, "up").run())
+
+    def refresh(self) -> RunResult:
+        """``Read`` every resource and record what is really there (gone ones are dropped)."""
+        return self._finish(_Deployment(self, "refresh").run())
+
+    def destroy(self) -> RunResult:
+        """Delete every resource, dependents first, and empty the state."""
+        return self._finish(_Deployment(self, "destroy").run())
+
+    def snapshot(self) -> Snapshot:
+        """The current checkpoint."""
+        return load_snapshot(self.state_file)
+
+    # -- internals ---------------------------------------------------------------------------------
+
+    def _quiet_preview(self) -> RunResult:
+        return _Deployment(self, "preview").run()
+
+    def _finish(self, result: RunResult) -> RunResult:
+        for error in result.errors:
+            error.result = result
+        if result.errors and self.raise_on_error:
+            raise result.errors[0]
+        return result
+
+    def _child_env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        env.update(self.env)
+        env["PULUMI_PROJECT"] = self.project
+        env["PULUMI_STACK"] = self.stack
+        env["PULUMI_CONFIG"] = json.dumps(self.config)
+        env["PULUMI_CONFIG_SECRET_KEYS"] = json.dumps(self.secret_config_keys)
+        return env
+
+    def _cwd(self) -> str:
+        return str(self.program_dir) if self.program_dir is not None else os.getcwd()
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """The engine's decision for one registered resource."""
+
+    op: Op
+    checked: props.PropertyMap
+    replaces: tuple[str, ...] = ()
+    diffs: tuple[str, ...] = ()
+    delete_before_replace: bool = False
+
+
+class _Deployment(resource_pb2_grpc.ResourceMonitorServicer):
+    """One verb's execution: the monitor servicer, step executor and checkpoint writer."""
+
+    def __init__(self, harness: EngineHarness, verb: Verb) -> None:
+        self.h = harness
+        self.verb: Verb = verb
+        self.preview = verb == "preview"
+        self.base = load_snapshot(harness.state_file)
+        self.state = self.base.copy()
+        self.state.project = harness.project
+        self.state.stack = harness.stack
+        self.result = RunResult(verb=verb)
+        self.lock = threading.RLock()
+        self.slots = threading.BoundedSemaphore(harness.parallel)
+        self.registered: set[str] = set()
+        self.aborted = False
+        self.in_flight = 0
+        self.idle = threading.Condition(self.lock)
+        self.stack_outputs: props.PropertyMap | None = None
+        # urn -> (type, id, outputs, dependencies) as returned to the program, for AnalyzeStack.
+        self.final: dict[str, tuple[str, str, props.PropertyMap, list[str]]] = {}
+        self._provider: DynamicProviderHost | None = None
+        self._provider_lock = threading.Lock()
+
+    # -- orchestration ---------------------------------------------------------------------------
+
+    def run(self) -> RunResult:
+        try:
+            if self.verb == "refresh":
+                self._refresh()
+            elif self.verb == "destroy":
+                self._delete_all(
+                    list(self.state.pending_deletes) + self.state.ordered(), clear_outputs=True
+                )
+            else:
+                self._deploy()
+        except HarnessError as exn:
+            self._error(exn)
+        finally:
+            if self._provider is not None:
+                self._provider.close()
+        return self.result
+
+    def _deploy(self) -> None:
+        if not self.preview and self.state.pending_deletes:
+            # Replaced resources whose deletion did not happen last time go first.
+            self._delete_batch(list(self.state.pending_deletes))
+            if self.result.errors:
+                return
+        exit_code, output = self._run_program()
+        self.result.program_output = output
+        if self.result.errors:
+            return
+        if exit_code != 0:
+            raise ProgramError(
+                f"the program failed (exit code {exit_code}):\n{_tail(output)}", output
+            )
+        self._analyze_stack()
+        if self.result.errors:
+            return
+        removed = [r for r in self.base.ordered() if r.urn not in self.registered]
+        with self.lock:
+            removed_now = [self.state.resources[r.urn] for r in removed]
+            condemned = list(self.state.pending_deletes) + removed_now
+        self._delete_all(condemned, clear_outputs=False)
+        if self.stack_outputs is not None and not self.result.errors:
+            self.result.outputs = props.unwrap_secrets(self.stack_outputs)
+            self.result.secret_outputs = frozenset(props.secret_keys(self.stack_outputs))
+            if not self.preview:
+                with self.lock:
+                    self.state.outputs = self.stack_outputs
+                    self._checkpoint()
+
+    def _run_program(self) -> tuple[int, str]:
+        """Serve the ResourceMonitor, run the program in a child process, wait for all steps."""
+        server = grpc.server(futures.ThreadPoolExecutor(max_workers=self.h.parallel + 4))
+        resource_pb2_grpc.add_ResourceMonitorServicer_to_server(self, server)
+        port = server.add_insecure_port("127.0.0.1:0")
+        server.start()
+        spec: dict[str, Any] = {
+            "monitor": f"127.0.0.1:{port}",
+            "project": self.h.project,
+            "stack": self.h.stack,
+            "preview": self.preview,
+            "config": self.h.config,
+            "secret_config_keys": self.h.secret_config_keys,
+            "parallel": self.h.parallel,
+            "program_dir": str(self.h.program_dir) if self.h.program_dir else None,
+            "program_callable": None,
+        }
+        if self.h.program_dir is None:
+            import dill
+
+            spec["program_callable"] = base64.b64encode(
+                dill.dumps(self.h.program, recurse=True)
+            ).decode()
+        fd, spec_path = tempfile.mkstemp(prefix="pulumi-harness-", suffix=".json")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                json.dump(spec, handle)
+            proc = subprocess.Popen(
+                [sys.executable, "-u", "-m", "pulumi_vigo_vm.testing.languagehost", spec_path],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                cwd=self.h._cwd(),
+                env=self.h._child_env(),
+            )
+            chunks: list[str] = []
+            assert proc.stdout is not None
+            reader = threading.Thread(
+                target=_collect, args=(proc.stdout, chunks, self.h.echo), daemon=True
+            )
+            reader.start()
+            try:
+                exit_code = proc.wait(timeout=self.h.timeout)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+                self._error(ProgramError(f"the program timed out after {self.h.timeout}s"))
+                exit_code = -9
+            reader.join(timeout=10)
+            # The program may end (e.g. after an aborted registration) while steps it started
+            # are still running: the engine lets them finish and checkpoints them.
+            with self.idle:
+                while self.in_flight:
+                    self.idle.wait()
+        finally:
+            server.stop(grace=None)
+            os.unlink(spec_path)
+        output = "".join(chunks)
+        if exit_code == EXIT_ABORTED and not self.result.errors:
+            self._error(ProgramError("the program was aborted by the engine", output))
+        return exit_code, output
+
+    # -- provider ---------------------------------------------------------------------------------
+
+    def provider(self) -> DynamicProviderHost:
+        """The run's provider process, started on first use and shut down when the run ends."""
+        with self._provider_lock:
+            if self._provider is None:
+                env = self.h._child_env()
+                host = DynamicProviderHost(
+                    config=self.h.config, env=env, cwd=self.h._cwd(), rpc_timeout=self.h.rpc_timeout
+                )
+                host.start()
+                host.remember_secrets(*(r.inputs for r in self.base.resources.values()))
+                host.remember_secrets(*(r.outputs for r in self.base.resources.values()))
+                self._provider = host
+            return self._provider
+
+    # -- ResourceMonitor servicer -----------------------------------------------------------------
+
+    def RegisterResource(
+        self, request: resource_pb2.RegisterResourceRequest, context: grpc.ServicerContext
+    ) -> resource_pb2.RegisterResourceResponse:
+        urn = self._urn(request)
+        with self.lock:
+            if self.aborted:
+                context.abort(grpc.StatusCode.UNAVAILABLE, "the deployment was aborted")
+            if urn in self.registered:
+                context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"duplicate resource URN {urn}")
+            self.registered.add(urn)
+            self.in_flight += 1
+        try:
+            if not request.custom:
+                # Components have no provider; the engine only records their URN.
+                return resource_pb2.RegisterResourceResponse(urn=urn)
+            with self.slots:
+                return self._register(request, urn)
+        except DeploymentAborted:
+            context.abort(grpc.StatusCode.UNAVAILABLE, "the deployment was aborted")
+        except HarnessError as exn:
+            self._error(exn, abort=True)
+            context.abort(grpc.StatusCode.UNAVAILABLE, "the deployment was aborted")
+        except Exception as exn:  # a harness bug must not hang the program
+            self._error(HarnessError(f"internal harness error on {urn}: {exn!r}"), abort=True)
+            context.abort(grpc.StatusCode.UNAVAILABLE, "the deployment was aborted")
+        finally:
+            with self.idle:
+                self.in_flight -= 1
+                self.idle.notify_all()
+        raise AssertionError("unreachable")  # context.abort always raises
+
+    def RegisterResourceOutputs(
+        self, request: resource_pb2.RegisterResourceOutputsRequest, context: grpc.ServicerContext
+    ) -> empty_pb2.Empty:
+        if _urn_type(request.urn) == STACK_TYPE:
+            with self.lock:
+                self.stack_outputs = props.from_struct(request.outputs)
+        return empty_pb2.Empty()
+
+    # -- the step generator and executor ----------------------------------------------------------
+
+    def _urn(self, request: resource_pb2.RegisterResourceRequest) -> str:
+        """The engine's URN: the parent's type is prefixed unless the parent is the root stack."""
+        qualified = request.type
+        if request.parent and _urn_type(request.parent) != STACK_TYPE:
+            qualified = f"{request.parent.split('::')[2]}${request.type}"
+        return f"urn:pulumi:{self.h.stack}::{self.h.project}::{qualified}::{request.name}"
+
+    def _register(
+        self, request: resource_pb2.RegisterResourceRequest, urn: str
+    ) -> resource_pb2.RegisterResourceResponse:
+        if not request.type.startswith(DYNAMIC_TYPE_PREFIX):
+            raise UnsupportedResourceError(
+                f"{urn}: only dynamic resources ({DYNAMIC_TYPE_PREFIX}...) are supported, "
+                "the harness has no provider plugin for other packages"
+            )
+        if request.importId:
+            raise UnsupportedResourceError(f"{urn}: import is not supported by the harness")
+        if self.aborted:
+            raise DeploymentAborted(urn)
+        provider = self.provider()
+        news = props.from_struct(request.object)
+        provider.remember_secrets(news)
+        old = self.base.resources.get(urn)
+        plan = self._plan(provider, request, urn, news, old)
+        self._analyze(request, urn, plan, old)
+
+        if self.preview:
+            return self._preview_response(request, urn, plan, old)
+
+        new = ResourceState(
+            urn=urn,
+            type=request.type,
+            id=old.id if old else "",
+            inputs=plan.checked,
+            outputs={},
+            order=0,
+            parent="" if _urn_type(request.parent) == STACK_TYPE else request.parent,
+            dependencies=_dependencies(request),
+            additional_secret_outputs=list(request.additionalSecretOutputs),
+            protect=bool(request.protect),
+            retain_on_delete=bool(request.retainOnDelete),
+        )
+        if plan.op == "same":
+            assert old is not None
+            new.outputs = old.outputs
+        elif plan.op == "update":
+            assert old is not None
+            if self.aborted:
+                raise DeploymentAborted(urn)
+            outs = provider.update(
+                urn,
+                old.id,
+                old_outputs=old.outputs,
+                old_inputs=old.inputs,
+                news=plan.checked,
+                ignore_changes=request.ignoreChanges,
+            )
+            new.outputs = self._secret_outputs(outs, plan.checked, request)
+        elif plan.op == "create":
+            if self.aborted:
+                raise DeploymentAborted(urn)
+            new.id, outs = provider.create(urn, plan.checked)
+            new.outputs = self._secret_outputs(outs, plan.checked, request)
+        else:  # replace
+            assert old is not None
+            if old.protect and request.protect:
+                raise HarnessError(f"unable to replace protected resource {urn}")
+            if self.aborted:
+                raise DeploymentAborted(urn)
+            if plan.delete_before_replace:
+                self._delete_one(old, record_step=False)
+            new.id, outs = provider.create(urn, plan.checked)
+            new.outputs = self._secret_outputs(outs, plan.checked, request)
+            if not plan.delete_before_replace:
+                # Create-before-delete: the old instance is deleted at the end of the run.
+                with self.lock:
+                    self.state.pending_deletes.append(old.copy())
+        self._commit(new)
+        self._record(
+            Step(
+                urn=urn,
+                name=new.name,
+                type=new.type,
+                op=plan.op,
+                replaces=plan.replaces,
+                diffs=plan.diffs,
+                id=new.id,
+                delete_before_replace=plan.delete_before_replace,
+            )
+        )
+        with self.lock:
+            self.final[urn] = (new.type, new.id, new.outputs, new.dependencies)
+        return resource_pb2.RegisterResourceResponse(
+            urn=urn, id=new.id, object=props.to_struct(new.outputs)
+        )
+
+    def _plan(
+        self,
+        provider: DynamicProviderHost,
+        request: resource_pb2.RegisterResourceRequest,
+        urn: str,
+        news: props.PropertyMap,
+        old: ResourceState | None,
+    ) -> _Plan:
+        """Decide the step as the engine's step generator does.
+
+        ``ignore_changes`` keeps the old input values (top-level keys); ``Check(olds=old
+        inputs, news)``; then for an existing resource ``Diff``. DIFF_UNKNOWN falls back to
+        comparing old and new inputs (the engine's ``diffResource``); ``replace_on_changes``
+        turns changed keys into replacements; the ``delete_before_replace`` option, when set,
+        overrides the provider's choice; a replacement re-runs ``Check`` without olds, so
+        defaults are recomputed for the new instance.
+        """
+        if old is not None and request.ignoreChanges:
+            news = _ignore_changes(news, old.inputs, list(request.ignoreChanges), urn)
+        checked = self._check(provider, urn, old.inputs if old else {}, news)
+        if old is None:
+            return _Plan(op="create", checked=checked)
+
+        diff = provider.diff(
+            urn,
+            old.id,
+            old_outputs=old.outputs,
+            old_inputs=old.inputs,
+            news=checked,
+            ignore_changes=request.ignoreChanges,
+        )
+        changes = diff.changes
+        diffs = list(diff.diffs)
+        if changes == _DIFF_UNKNOWN:
+            diffs = props.changed_keys(old.inputs, checked)
+            changes = _DIFF_SOME if diffs else _DIFF_NONE
+        elif changes == _DIFF_SOME and not diffs:
+            diffs = props.changed_keys(old.inputs, checked)
+        if changes != _DIFF_SOME:
+            return _Plan(op="same", checked=checked)
+
+        replaces = list(diff.replaces)
+        for key in request.replaceOnChanges:
+            for changed in diffs:
+                if (key == "*" or key == changed) and changed not in replaces:
+                    replaces.append(changed)
+        if not replaces:
+            return _Plan(op="update", checked=checked, diffs=tuple(diffs))
+
+        dbr = diff.delete_before_replace
+        if request.deleteBeforeReplaceDefined:
+            dbr = bool(request.deleteBeforeReplace)
+        elif request.deleteBeforeReplace:
+            dbr = True
+        checked = self._check(provider, urn, {}, news)
+        return _Plan(
+            op="replace",
+            checked=checked,
+            replaces=tuple(replaces),
+            diffs=tuple(diffs),
+            delete_before_replace=dbr,
+        )
+
+    def _check(
+        self,
+        provider: DynamicProviderHost,
+        urn: str,
+        olds: props.PropertyMap,
+        news: props.PropertyMap,
+    ) -> props.PropertyMap:
+        checked, failures = provider.check(urn, olds, news)
+        if failures:
+            raise CheckFailedError(urn, failures)
+        # The provider cannot see secrets; keep the secret bit on same-named inputs.
+        return props.annotate_secrets(checked, news)
+
+    @staticmethod
+    def _secret_outputs(
+        outs: props.PropertyMap,
+        checked: props.PropertyMap,
+        request: resource_pb2.RegisterResourceRequest,
+    ) -> props.PropertyMap:
+        annotated = props.annotate_secrets(outs, checked)
+        return props.mark_secret_keys(annotated, request.additionalSecretOutputs)
+
+    def _preview_response(
+        self,
+        request: resource_pb2.RegisterResourceRequest,
+        urn: str,
+        plan: _Plan,
+        old: ResourceState | None,
+    ) -> resource_pb2.RegisterResourceResponse:
+        """What the engine returns in a preview (providers without preview support)."""
+        if plan.op == "same":
+            assert old is not None
+            id_, outputs = old.id, old.outputs
+        elif plan.op == "update":
+            assert old is not None
+            id_, outputs = old.id, plan.checked
+        else:  # create / replace: no ID yet, unknown outputs beyond the inputs
+            id_, outputs = "", plan.checked
+        self._record(
+            Step(
+                urn=urn,
+                name=urn.split("::", 3)[-1],
+                type=_urn_type(urn),
+                op=plan.op,
+                replaces=plan.replaces,
+                diffs=plan.diffs,
+                id=id_,
+                delete_before_replace=plan.delete_before_replace,
+            )
+        )
+        with self.lock:
+            self.final[urn] = (request.type, id_, outputs, _dependencies(request))
+        return resource_pb2.RegisterResourceResponse(
+            urn=urn, id=id_, object=props.to_struct(outputs)
+        )
+
+    # -- analyzers ---------------------------------------------------------------------------------
+
+    def _analyze(
+        self,
+        request: resource_pb2.RegisterResourceRequest,
+        urn: str,
+        plan: _Plan,
+        old: ResourceState | None,
+    ) -> None:
+        if not self.h.analyzers:
+            return
+        inputs = {k: v for k, v in plan.checked.items() if k != props.PROVIDER_KEY}
+        olds = {k: v for k, v in (old.outputs if old else {}).items() if k != props.PROVIDER_KEY}
+        step = PlannedStep(
+            urn=urn,
+            name=request.name,
+            type=request.type,
+            op=plan.op,
+            inputs=props.unwrap_secrets(inputs),
+            old_outputs=props.unwrap_secrets(olds),
+            secret_inputs=frozenset(props.secret_keys(inputs)),
+            replaces=plan.replaces,
+            diffs=plan.diffs,
+            preview=self.preview,
+            properties=inputs,
+            dependencies=tuple(_dependencies(request)),
+            options={
+                "protect": bool(request.protect),
+                "delete_before_replace": bool(request.deleteBeforeReplace),
+                "ignore_changes": list(request.ignoreChanges),
+                "replace_on_changes": list(request.replaceOnChanges),
+                "retain_on_delete": bool(request.retainOnDelete),
+            },
+        )
+        violations: list[Violation] = []
+        for analyzer in self.h.analyzers:
+            violations += [v if v.urn else replace(v, urn=urn) for v in analyzer.analyze(step)]
+        self._judge(violations, stop=not self.preview)
+
+    def _analyze_stack(self) -> None:
+        if not self.h.analyzers:
+            return
+        with self.lock:
+            resources = []
+            for urn, (type_, id_, wire, deps) in self.final.items():
+                outputs = {k: v for k, v in wire.items() if k != props.PROVIDER_KEY}
+                resources.append(
+                    StackResource(
+                        urn=urn,
+                        name=urn.split("::", 3)[-1],
+                        type=type_,
+                        id=id_,
+                        outputs=props.unwrap_secrets(outputs),
+                        secret_outputs=frozenset(props.secret_keys(outputs)),
+                        properties=outputs,
+                        dependencies=tuple(deps),
+                    )
+                )
+        violations: list[Violation] = []
+        for analyzer in self.h.analyzers:
+            violations += list(analyzer.analyze_stack(resources))
+        self._judge(violations, stop=False)
+
+    def _judge(self, violations: list[Violation], *, stop: bool) -> None:
+        """Advisory violations become warnings; mandatory ones an error.
+
+        During an update a mandatory violation stops the step (raised); during a preview the
+        engine keeps going to show every violation, so it is only recorded.
+        """
+        mandatory = [v for v in violations if v.mandatory]
+        with self.lock:
+            self.result.warnings += [v for v in violations if not v.mandatory]
+        if not mandatory:
+            return
+        error = PolicyViolationError(mandatory)
+        if stop:
+            raise error
+        self._error(error)
+
+    # -- deletes, refresh ------------------------------------------------------------------------
+
+    def _delete_all(self, condemned: list[ResourceState], *, clear_outputs: bool) -> None:
+        """Delete resources dependents-first, each wave of independent ones concurrently.
+
+        Like the engine's ``ScheduleDeletes``: repeatedly take every condemned resource that no
+        other condemned resource depends on (or is parented to), delete that wave, continue.
+        Within a wave, later-registered resources start first. A failure stops further waves.
+        """
+        remaining = sorted(condemned, key=lambda r: r.order, reverse=True)
+        while remaining and not self.result.errors:
+            needed = {d for r in remaining for d in (*r.dependencies, r.parent)}
+            wave = [r for r in remaining if r.urn not in needed] or remaining[:1]
+            self._delete_batch(wave)
+            remaining = [r for r in remaining if all(r is not w for w in wave)]
+        if clear_outputs and not self.result.errors and not self.preview:
+            with self.lock:
+                self.state.outputs = {}
+                self._checkpoint()
+
+    def _delete_batch(self, batch: list[ResourceState]) -> None:
+        if len(batch) == 1 or self.h.parallel == 1:
+            for res in batch:
+                self._guarded(self._delete_one, res)
+            return
+        with futures.ThreadPoolExecutor(max_workers=self.h.parallel) as pool:
+            list(pool.map(lambda r: self._guarded(self._delete_one, r), batch))
+
+    def _guarded(self, fn: Callable[[ResourceState], None], res: ResourceState) -> None:
+        try:
+            fn(res)
+        except HarnessError as exn:
+            self._error(exn)
+
+    def _delete_one(self, res: ResourceState, *, record_step: bool = True) -> None:
+        """Delete one resource (unless retained) and drop it from the checkpoint."""
+        if res.protect and not self.preview:
+            raise HarnessError(
+                f"unable to delete protected resource {res.urn}; remove the protect option first"
+            )
+        if not self.preview and not res.retain_on_delete:
+            self.provider().delete(res.urn, res.id, outputs=res.outputs, inputs=res.inputs)
+        if not self.preview:
+            with self.lock:
+                pending = [p for p in self.state.pending_deletes if p is not res]
+                if len(pending) != len(self.state.pending_deletes):
+                    self.state.pending_deletes = pending
+                else:
+                    self.state.resources.pop(res.urn, None)
+                self._checkpoint()
+        if record_step:
+            self._record(Step(urn=res.urn, name=res.name, type=res.type, op="delete", id=res.id))
+
+    def _refresh(self) -> None:
+        """``Read`` each resource (concurrently); drop the gone, record what is there."""
+        resources = self.state.ordered()
+
+        def read(res: ResourceState) -> None:
+            id_, outs, ins = self.provider().read(
+                res.urn, res.id, outputs=res.outputs, inputs=res.inputs
+            )
+            with self.lock:
+                if not id_:
+                    del self.state.resources[res.urn]
+                    self._checkpoint()
+                    self._record(
+                        Step(urn=res.urn, name=res.name, type=res.type, op="delete", id=res.id)
+                    )
+                    return
+                new = res.copy()
+                new.id = id_
+                new.outputs = props.mark_secret_keys(
+                    props.annotate_secrets(outs, res.outputs), res.additional_secret_outputs
+                )
+                if ins is not None:
+                    new.inputs = props.annotate_secrets(ins, res.inputs)
+                self.state.resources[res.urn] = new
+                self._checkpoint()
+                self._record(
+                    Step(
+                        urn=res.urn,
+                        name=res.name,
+                        type=res.type,
+                        op="read",
+                        diffs=tuple(props.changed_keys(res.outputs, new.outputs)),
+                        id=id_,
+                    )
+                )
+
+        with futures.ThreadPoolExecutor(max_workers=self.h.parallel) as pool:
+            list(pool.map(lambda r: self._guarded(read, r), resources))
+
+    # -- bookkeeping -----------------------------------------------------------------------------
+
+    def _commit(self, new: ResourceState) -> None:
+        with self.lock:
+            new.order = self.state.next_order
+            self.state.next_order += 1
+            self.state.resources[new.urn] = new
+            self._checkpoint()
+
+    def _checkpoint(self) -> None:
+        if not self.preview:
+            with self.lock:
+                save_snapshot(self.h.state_file, self.state)
+
+    def _record(self, step: Step) -> None:
+        with self.lock:
+            self.result.steps.append(step)
+
+    def _error(self, error: HarnessError, *, abort: bool = False) -> None:
+        with self.lock:
+            self.result.errors.append(error)
+            if abort:
+                self.aborted = True
+
+
+def _dependencies(request: resource_pb2.RegisterResourceRequest) -> list[str]:
+    deps = set(request.dependencies)
+    for entry in request.propertyDependencies.values():
+        deps.update(entry.urns)
+    return sorted(deps)
+
+
+def _ignore_changes(
+    news: props.PropertyMap, old_inputs: props.PropertyMap, keys: list[str], urn: str
+) -> props.PropertyMap:
+    """Apply ``ignore_changes`` (top-level property names only) the engine's way."""
+    result = dict(news)
+    for key in keys:
+        if any(c in key for c in ".[]*"):
+            raise UnsupportedResourceError(
+                f"{urn}: ignore_changes path {key!r}: only top-level property names are supported"
+            )
+        if key in old_inputs:
+            result[key] = old_inputs[key]
+        else:
+            result.pop(key, None)
+    return result
+
+
+def _urn_type(urn: str) -> str:
+    parts = urn.split("::")
+    return parts[2].split("$")[-1] if len(parts) >= 4 else ""
+
+
+def _project_name(program_dir: Path | None) -> str | None:
+    """The ``name:`` of ``Pulumi.yaml`` in the project directory, if any."""
+    if program_dir is None:
+        return None
+    for candidate in ("Pulumi.yaml", "Pulumi.yml"):
+        file = program_dir / candidate
+        if file.is_file():
+            for line in file.read_text(encoding="utf-8").splitlines():
+                if line.startswith("name:"):
+                    return line.split(":", 1)[1].strip().strip("'\"") or None
+    return None
+
+
+def _collect(stream: IO[bytes], chunks: list[str], echo: bool) -> None:
+    for raw in iter(stream.readline, b""):
+        text = raw.decode(errors="replace")
+        chunks.append(text)
+        if echo:
+            sys.stderr.write(text)
+            sys.stderr.flush()
+
+
+def _tail(text: str, lines: int = 30) -> str:
+    return "\n".join(text.rstrip().splitlines()[-lines:])

@@ -1,0 +1,307 @@
+"""A real ``python -m pulumi.dynamic`` provider process, driven over gRPC like the engine does.
+
+The engine launches one provider plugin per provider for the whole deployment, reads the port it
+prints on stdout, calls ``Configure`` once and then issues ``Check``/``Diff``/``Create``/... RPCs,
+possibly concurrently. Doing exactly that (instead of unpickling the provider in-process) is what
+makes the harness trustworthy: the provider is deserialised by the SDK's own code in a fresh
+interpreter, sees floats for numbers, never sees secrets, and its thread pool (four workers in
+``pulumi/dynamic/__main__.py``) bounds concurrency the same way it does under ``pulumi up``.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+from collections import deque
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import IO, Any
+
+import grpc
+from pulumi.runtime.proto import provider_pb2, provider_pb2_grpc
+
+from . import props
+from .errors import CheckFailure, HarnessError, ProviderError
+
+_PORT_TIMEOUT = 60.0
+_LOG_LINES = 400
+
+
+@dataclass
+class DiffResult:
+    """The parts of a ``DiffResponse`` the engine acts on."""
+
+    changes: int
+    replaces: list[str] = field(default_factory=list)
+    diffs: list[str] = field(default_factory=list)
+    delete_before_replace: bool = False
+
+
+class DynamicProviderHost:
+    """Owns one dynamic provider process and a gRPC stub to it.
+
+    All methods take and return property bags in wire form (see :mod:`.props`); secrets are
+    stripped before sending because the dynamic provider answers ``acceptSecrets=False``.
+    Failures come back as :class:`~pulumi_vigo_vm.testing.errors.ProviderError` with the
+    provider's traceback, with every known secret plaintext redacted.
+    """
+
+    def __init__(
+        self,
+        *,
+        config: Mapping[str, str],
+        env: Mapping[str, str],
+        cwd: str | None,
+        rpc_timeout: float | None = None,
+    ) -> None:
+        self._config = dict(config)
+        self._env = dict(env)
+        self._cwd = cwd
+        self._rpc_timeout = rpc_timeout
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._channel: grpc.Channel | None = None
+        self._stub: provider_pb2_grpc.ResourceProviderStub | None = None
+        self._log: deque[str] = deque(maxlen=_LOG_LINES)
+        self._secrets: set[str] = set()
+        self._lock = threading.Lock()
+
+    # -- lifecycle -----------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Launch the provider, wait for its port, connect and ``Configure`` it."""
+        proc = subprocess.Popen(
+            [sys.executable, "-u", "-m", "pulumi.dynamic"],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            cwd=self._cwd,
+            env=self._env,
+        )
+        self._proc = proc
+        assert proc.stdout is not None and proc.stderr is not None
+        port_line: list[str] = []
+        got_port = threading.Event()
+
+        def read_stdout(stream: IO[bytes]) -> None:
+            for raw in iter(stream.readline, b""):
+                line = raw.decode(errors="replace").rstrip("\n")
+                if not got_port.is_set():
+                    port_line.append(line)
+                    got_port.set()
+                else:
+                    self._log.append(line)
+            got_port.set()
+
+        threading.Thread(target=read_stdout, args=(proc.stdout,), daemon=True).start()
+        threading.Thread(target=self._drain, args=(proc.stderr,), daemon=True).start()
+        if not got_port.wait(_PORT_TIMEOUT) or not port_line or not port_line[0].isdigit():
+            self.close()
+            raise HarnessError(
+                "the dynamic provider did not start (no port on stdout):\n" + self.log_tail()
+            )
+        self._channel = grpc.insecure_channel(f"127.0.0.1:{port_line[0]}")
+        grpc.channel_ready_future(self._channel).result(timeout=_PORT_TIMEOUT)
+        self._stub = provider_pb2_grpc.ResourceProviderStub(self._channel)
+        self.configure()
+
+    def _drain(self, stream: IO[bytes]) -> None:
+        for raw in iter(stream.readline, b""):
+            self._log.append(raw.decode(errors="replace").rstrip("\n"))
+
+    def log_tail(self, lines: int = 40) -> str:
+        """The last lines the provider printed (stdout after the port, and stderr)."""
+        return props.redact("\n".join(list(self._log)[-lines:]), self._secrets)
+
+    def close(self) -> None:
+        """Shut the provider down (the engine kills plugins when the deployment ends)."""
+        if self._channel is not None:
+            self._channel.close()
+            self._channel = None
+        proc, self._proc = self._proc, None
+        if proc is not None and proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+    # -- helpers -------------------------------------------------------------------------------
+
+    def remember_secrets(self, *bags: Any) -> None:
+        """Record secret plaintexts so they are redacted from error messages and logs."""
+        found = props.secret_strings(*bags)
+        if found:
+            with self._lock:
+                self._secrets |= found
+
+    def _wire(self, bag: Mapping[str, Any]) -> Any:
+        """A bag as the provider must receive it: secrets unwrapped (acceptSecrets=False)."""
+        self.remember_secrets(bag)
+        return props.to_struct(props.unwrap_secrets(dict(bag)))
+
+    def _call(self, method: str, urn: str, request: Any) -> Any:
+        if self._stub is None:
+            raise HarnessError("the dynamic provider is not running")
+        try:
+            return getattr(self._stub, method)(request, timeout=self._rpc_timeout)
+        except grpc.RpcError as exn:
+            details = exn.details() if hasattr(exn, "details") else str(exn)
+            message = details or str(exn)
+            if self._proc is not None and self._proc.poll() is not None:
+                message += "\n(provider process exited)\n" + self.log_tail()
+            raise ProviderError(method, urn, props.redact(message, self._secrets)) from None
+
+    # -- RPCs ----------------------------------------------------------------------------------
+
+    def configure(self) -> None:
+        """``Configure`` with the stack config, namespaced keys, as ``args`` (and ``variables``)."""
+        request = provider_pb2.ConfigureRequest(
+            variables=self._config,
+            args=props.to_struct(self._config),
+            acceptSecrets=True,
+            acceptResources=True,
+            sends_old_inputs=True,
+            sends_old_inputs_to_delete=True,
+        )
+        self._call("Configure", "(provider)", request)
+
+    def check(
+        self, urn: str, olds: Mapping[str, Any], news: Mapping[str, Any]
+    ) -> tuple[props.PropertyMap, list[CheckFailure]]:
+        """``Check(olds=previous inputs, news=new inputs)`` -> (checked inputs, failures)."""
+        name, type_ = _name_type(urn)
+        response = self._call(
+            "Check",
+            urn,
+            provider_pb2.CheckRequest(
+                urn=urn,
+                name=name,
+                type=type_,
+                olds=self._wire(olds),
+                news=self._wire(news),
+                randomSeed=os.urandom(32),
+            ),
+        )
+        failures = [CheckFailure(f.property, f.reason) for f in response.failures]
+        return props.from_struct(response.inputs), failures
+
+    def diff(
+        self,
+        urn: str,
+        id_: str,
+        *,
+        old_outputs: Mapping[str, Any],
+        old_inputs: Mapping[str, Any],
+        news: Mapping[str, Any],
+        ignore_changes: Iterable[str] = (),
+    ) -> DiffResult:
+        """``Diff(id, olds=previous outputs, news=checked inputs, old_inputs=previous inputs)``."""
+        name, type_ = _name_type(urn)
+        response = self._call(
+            "Diff",
+            urn,
+            provider_pb2.DiffRequest(
+                id=id_,
+                urn=urn,
+                name=name,
+                type=type_,
+                olds=self._wire(old_outputs),
+                news=self._wire(news),
+                old_inputs=self._wire(old_inputs),
+                ignoreChanges=list(ignore_changes),
+            ),
+        )
+        return DiffResult(
+            changes=int(response.changes),
+            replaces=list(response.replaces),
+            diffs=list(response.diffs),
+            delete_before_replace=bool(response.deleteBeforeReplace),
+        )
+
+    def create(self, urn: str, news: Mapping[str, Any]) -> tuple[str, props.PropertyMap]:
+        """``Create(properties=checked inputs)`` -> (id, outputs)."""
+        name, type_ = _name_type(urn)
+        response = self._call(
+            "Create",
+            urn,
+            provider_pb2.CreateRequest(urn=urn, name=name, type=type_, properties=self._wire(news)),
+        )
+        if not response.id:
+            raise ProviderError("Create", urn, "provider returned an empty resource ID")
+        return str(response.id), props.from_struct(response.properties)
+
+    def update(
+        self,
+        urn: str,
+        id_: str,
+        *,
+        old_outputs: Mapping[str, Any],
+        old_inputs: Mapping[str, Any],
+        news: Mapping[str, Any],
+        ignore_changes: Iterable[str] = (),
+    ) -> props.PropertyMap:
+        """``Update(id, olds=previous outputs, news=checked inputs)`` -> outputs."""
+        name, type_ = _name_type(urn)
+        response = self._call(
+            "Update",
+            urn,
+            provider_pb2.UpdateRequest(
+                id=id_,
+                urn=urn,
+                name=name,
+                type=type_,
+                olds=self._wire(old_outputs),
+                news=self._wire(news),
+                old_inputs=self._wire(old_inputs),
+                ignoreChanges=list(ignore_changes),
+            ),
+        )
+        return props.from_struct(response.properties)
+
+    def delete(
+        self, urn: str, id_: str, *, outputs: Mapping[str, Any], inputs: Mapping[str, Any]
+    ) -> None:
+        """``Delete(id, properties=outputs, old_inputs=inputs)``."""
+        name, type_ = _name_type(urn)
+        self._call(
+            "Delete",
+            urn,
+            provider_pb2.DeleteRequest(
+                id=id_,
+                urn=urn,
+                name=name,
+                type=type_,
+                properties=self._wire(outputs),
+                old_inputs=self._wire(inputs),
+            ),
+        )
+
+    def read(
+        self, urn: str, id_: str, *, outputs: Mapping[str, Any], inputs: Mapping[str, Any]
+    ) -> tuple[str, props.PropertyMap, props.PropertyMap | None]:
+        """``Read(id, properties=outputs, inputs=inputs)`` -> (id, "" if gone; outputs; inputs)."""
+        name, type_ = _name_type(urn)
+        response = self._call(
+            "Read",
+            urn,
+            provider_pb2.ReadRequest(
+                id=id_,
+                urn=urn,
+                name=name,
+                type=type_,
+                properties=self._wire(outputs),
+                inputs=self._wire(inputs),
+            ),
+        )
+        new_inputs = props.from_struct(response.inputs) if response.HasField("inputs") else None
+        return str(response.id), props.from_struct(response.properties), new_inputs
+
+
+def _name_type(urn: str) -> tuple[str, str]:
+    parts = urn.split("::")
+    if len(parts) < 4:
+        return urn, ""
+    return "::".join(parts[3:]), parts[2].split("$")[-1]
