@@ -99,6 +99,9 @@ GUEST_FILES: dict[str, str] = {
     "etc/cloud/cloud.cfg.d/90-vigo-datasource.cfg": (
         "# Written by tests/images/build.py: NoCloud seed ISO (label cidata) only.\n"
         "datasource_list: [NoCloud, None]\n"
+        "# No locales or sshd in the image: skip what would only fail or cost time.\n"
+        "locale: false\n"
+        "ssh_genkeytypes: []\n"
     ),
     # systemd-networkd does DHCP on whatever NIC exists (cloud-init renders its
     # fallback config for it); never hold the boot for a link that is absent.
