@@ -22,6 +22,7 @@ does under the real engine.
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
 import subprocess
@@ -223,6 +224,9 @@ class _Deployment(resource_pb2_grpc.ResourceMonitorServicer):
         self.stack_outputs: props.PropertyMap | None = None
         # urn -> (type, id, outputs, dependencies) as returned to the program, for AnalyzeStack.
         self.final: dict[str, tuple[str, str, props.PropertyMap, list[str]]] = {}
+        # Old instances replaced create-before-delete in this run; their deletion is part of
+        # the replace step, not a step of its own.
+        self.replaced: list[ResourceState] = []
         self._provider: DynamicProviderHost | None = None
         self._provider_lock = threading.Lock()
 
@@ -248,7 +252,7 @@ class _Deployment(resource_pb2_grpc.ResourceMonitorServicer):
     def _deploy(self) -> None:
         if not self.preview and self.state.pending_deletes:
             # Replaced resources whose deletion did not happen last time go first.
-            self._delete_batch(list(self.state.pending_deletes))
+            self._delete_all(list(self.state.pending_deletes), clear_outputs=False)
             if self.result.errors:
                 return
         exit_code, output = self._run_program()
@@ -277,6 +281,8 @@ class _Deployment(resource_pb2_grpc.ResourceMonitorServicer):
 
     def _run_program(self) -> tuple[int, str]:
         """Serve the ResourceMonitor, run the program in a child process, wait for all steps."""
+        # Start the provider while the program starts up; registrations wait for it anyway.
+        threading.Thread(target=self._warm_provider, daemon=True).start()
         server = grpc.server(futures.ThreadPoolExecutor(max_workers=self.h.parallel + 4))
         resource_pb2_grpc.add_ResourceMonitorServicer_to_server(self, server)
         port = server.add_insecure_port("127.0.0.1:0")
@@ -353,6 +359,11 @@ class _Deployment(resource_pb2_grpc.ResourceMonitorServicer):
                 self._provider = host
             return self._provider
 
+    def _warm_provider(self) -> None:
+        # A failure here is reported again, with context, by the first registration needing it.
+        with contextlib.suppress(HarnessError):
+            self.provider()
+
     # -- ResourceMonitor servicer -----------------------------------------------------------------
 
     def RegisterResource(
@@ -366,12 +377,14 @@ class _Deployment(resource_pb2_grpc.ResourceMonitorServicer):
                 context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"duplicate resource URN {urn}")
             self.registered.add(urn)
             self.in_flight += 1
+            order = self.state.next_order
+            self.state.next_order += 1
         try:
             if not request.custom:
                 # Components have no provider; the engine only records their URN.
                 return resource_pb2.RegisterResourceResponse(urn=urn)
             with self.slots:
-                return self._register(request, urn)
+                return self._register(request, urn, order)
         except DeploymentAborted:
             context.abort(grpc.StatusCode.UNAVAILABLE, "the deployment was aborted")
         except HarnessError as exn:
@@ -404,7 +417,7 @@ class _Deployment(resource_pb2_grpc.ResourceMonitorServicer):
         return f"urn:pulumi:{self.h.stack}::{self.h.project}::{qualified}::{request.name}"
 
     def _register(
-        self, request: resource_pb2.RegisterResourceRequest, urn: str
+        self, request: resource_pb2.RegisterResourceRequest, urn: str, order: int
     ) -> resource_pb2.RegisterResourceResponse:
         if not request.type.startswith(DYNAMIC_TYPE_PREFIX):
             raise UnsupportedResourceError(
@@ -431,7 +444,7 @@ class _Deployment(resource_pb2_grpc.ResourceMonitorServicer):
             id=old.id if old else "",
             inputs=plan.checked,
             outputs={},
-            order=0,
+            order=order,
             parent="" if _urn_type(request.parent) == STACK_TYPE else request.parent,
             dependencies=_dependencies(request),
             additional_secret_outputs=list(request.additionalSecretOutputs),
@@ -472,7 +485,9 @@ class _Deployment(resource_pb2_grpc.ResourceMonitorServicer):
             if not plan.delete_before_replace:
                 # Create-before-delete: the old instance is deleted at the end of the run.
                 with self.lock:
-                    self.state.pending_deletes.append(old.copy())
+                    condemned = old.copy()
+                    self.state.pending_deletes.append(condemned)
+                    self.replaced.append(condemned)
         self._commit(new)
         self._record(
             Step(
@@ -693,30 +708,45 @@ class _Deployment(resource_pb2_grpc.ResourceMonitorServicer):
     # -- deletes, refresh ------------------------------------------------------------------------
 
     def _delete_all(self, condemned: list[ResourceState], *, clear_outputs: bool) -> None:
-        """Delete resources dependents-first, each wave of independent ones concurrently.
+        """Delete resources in reverse registration order, dependents before dependencies.
 
-        Like the engine's ``ScheduleDeletes``: repeatedly take every condemned resource that no
-        other condemned resource depends on (or is parented to), delete that wave, continue.
-        Within a wave, later-registered resources start first. A failure stops further waves.
+        A resource's delete starts once every condemned resource depending on it (or parented
+        to it) is gone, so independent deletes overlap up to ``parallel`` at a time, as with
+        the engine's ``ScheduleDeletes``; with ``parallel=1`` the order is exactly the reverse
+        registration order. After a failure no further delete starts.
         """
-        remaining = sorted(condemned, key=lambda r: r.order, reverse=True)
-        while remaining and not self.result.errors:
-            needed = {d for r in remaining for d in (*r.dependencies, r.parent)}
-            wave = [r for r in remaining if r.urn not in needed] or remaining[:1]
-            self._delete_batch(wave)
-            remaining = [r for r in remaining if all(r is not w for w in wave)]
+        ordered = sorted(condemned, key=lambda r: r.order, reverse=True)
+        done = [threading.Event() for _ in ordered]
+        # Dependents register after what they depend on, so they come earlier in ``ordered``;
+        # only looking backwards also rules out waiting cycles.
+        waits = [
+            [
+                done[j]
+                for j, other in enumerate(ordered[:i])
+                if res.urn in other.dependencies or res.urn == other.parent
+            ]
+            for i, res in enumerate(ordered)
+        ]
+
+        def work(i: int) -> None:
+            try:
+                for event in waits[i]:
+                    event.wait()
+                if not self.result.errors:
+                    self._guarded(self._delete_one, ordered[i])
+            finally:
+                done[i].set()
+
+        if self.h.parallel == 1:
+            for i in range(len(ordered)):
+                work(i)
+        else:
+            with futures.ThreadPoolExecutor(max_workers=self.h.parallel) as pool:
+                list(pool.map(work, range(len(ordered))))
         if clear_outputs and not self.result.errors and not self.preview:
             with self.lock:
                 self.state.outputs = {}
                 self._checkpoint()
-
-    def _delete_batch(self, batch: list[ResourceState]) -> None:
-        if len(batch) == 1 or self.h.parallel == 1:
-            for res in batch:
-                self._guarded(self._delete_one, res)
-            return
-        with futures.ThreadPoolExecutor(max_workers=self.h.parallel) as pool:
-            list(pool.map(lambda r: self._guarded(self._delete_one, r), batch))
 
     def _guarded(self, fn: Callable[[ResourceState], None], res: ResourceState) -> None:
         try:
@@ -740,7 +770,7 @@ class _Deployment(resource_pb2_grpc.ResourceMonitorServicer):
                 else:
                     self.state.resources.pop(res.urn, None)
                 self._checkpoint()
-        if record_step:
+        if record_step and all(r is not res for r in self.replaced):
             self._record(Step(urn=res.urn, name=res.name, type=res.type, op="delete", id=res.id))
 
     def _refresh(self) -> None:
@@ -786,8 +816,6 @@ class _Deployment(resource_pb2_grpc.ResourceMonitorServicer):
 
     def _commit(self, new: ResourceState) -> None:
         with self.lock:
-            new.order = self.state.next_order
-            self.state.next_order += 1
             self.state.resources[new.urn] = new
             self._checkpoint()
 
