@@ -105,3 +105,21 @@ class File(dyn.Resource, module="harness", name="File"):
         self, name: str, props: dict[str, Any], opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__(FileProvider(), name, {"path": None, "written": None, **props}, opts)
+
+
+class PlainFileProvider(FileProvider):
+    """Like :class:`FileProvider` but without ``diff``: the SDK answers DIFF_UNKNOWN."""
+
+    def diff(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> dyn.DiffResult:
+        return dyn.ResourceProvider.diff(self, id_, olds, news)
+
+
+class PlainFile(dyn.Resource, module="harness", name="PlainFile"):
+    """A file managed by :class:`PlainFileProvider`."""
+
+    path: pulumi.Output[str]
+
+    def __init__(
+        self, name: str, props: dict[str, Any], opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__(PlainFileProvider(), name, {"path": None, **props}, opts)

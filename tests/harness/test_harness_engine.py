@@ -319,3 +319,15 @@ def test_up_with_preview_first_stops_before_changing(world: World) -> None:
     result = world.harness(items, analyzers=[analyzer], raise_on_error=False).up(preview_first=True)
     assert result.verb == "preview" and not result.ok
     assert world.files() == {}
+
+
+def test_unknown_diff_falls_back_to_comparing_inputs(world: World) -> None:
+    plain = {**A, "plain": True}
+    world.harness([plain]).up()
+    # DIFF_UNKNOWN with unchanged inputs is "same" (the engine's diffResource fallback) ...
+    assert world.harness([plain]).up().ops() == {"a": "same"}
+    assert world.ops() == [("create", "a.txt")]
+    # ... and with changed inputs an update of the changed keys.
+    result = world.harness([{**plain, "content": "changed"}]).up()
+    assert (result.step("a").op, result.step("a").diffs) == ("update", ("content",))
+    assert world.files() == {"a.txt": "changed"}
