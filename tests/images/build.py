@@ -194,9 +194,14 @@ def ensure_image(cache_dir: Path | None = None, force: bool = False) -> Path:
         if target.exists() and not force:
             return target  # another process built it while we waited
         started = time.monotonic()
-        with tempfile.TemporaryDirectory(prefix=".build-", dir=target.parent) as tmp:
-            built = _build(Path(tmp))
-            os.replace(built, target)
+        workdir = Path(tempfile.mkdtemp(prefix=".build-", dir=target.parent))
+        try:
+            os.replace(_build(workdir), target)
+        finally:
+            # Never rmtree through a mount left behind (mmdebstrap mounts /proc, /sys
+            # and /dev in the root while it runs).
+            _unmount_below(workdir)
+            shutil.rmtree(workdir)
         log(f"built {target} in {time.monotonic() - started:.0f} s")
     return target
 
@@ -325,6 +330,30 @@ def _loop_mount(image: Path, offset: int, size: int) -> Iterator[Path]:
                 run(["umount", mnt])
     finally:
         run(["losetup", "--detach", device])
+
+
+def _mounts_below(directory: Path) -> list[str]:
+    """Mount points at or below ``directory``, in the order they were mounted."""
+    prefix = os.path.realpath(directory)
+    mounts: list[str] = []
+    with open("/proc/self/mountinfo") as mountinfo:
+        for line in mountinfo:
+            # Field 5 is the mount point, with spaces etc. escaped as octal.
+            point = line.split()[4].encode().decode("unicode_escape")
+            if point == prefix or point.startswith(prefix + "/"):
+                mounts.append(point)
+    return mounts
+
+
+def _unmount_below(directory: Path) -> None:
+    """Unmount everything mounted at or below ``directory``, newest first."""
+    for _ in range(100):
+        mounts = _mounts_below(directory)
+        if not mounts:
+            return
+        log(f"unmounting leftover {mounts[-1]}")
+        run(["umount", "--lazy", mounts[-1]])
+    raise RuntimeError(f"could not unmount everything below {directory}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
