@@ -1,0 +1,35 @@
+"""pulumi_vigo_vm: libvirt KVM virtual machines as Pulumi resources, converged idempotently.
+
+``VigoVm(...)`` declares one VM (a libvirt domain, a qcow2 overlay over a shared base
+disk, a NoCloud cloud-init seed, one virtio NIC, a run state); its dynamic provider
+makes the hypervisor match it, locally or over ``qemu+ssh://``.
+"""
+
+from .errors import (
+    CommandError,
+    CuratorError,
+    HostError,
+    HostUnreachableError,
+    ImageError,
+    InputError,
+    LibvirtCallError,
+    NotOwnedError,
+    VigoError,
+)
+from .guard import host_is_libvirt
+from .resource import VigoVm, VigoVmArgs
+
+__all__ = [
+    "CommandError",
+    "CuratorError",
+    "HostError",
+    "HostUnreachableError",
+    "ImageError",
+    "InputError",
+    "LibvirtCallError",
+    "NotOwnedError",
+    "VigoError",
+    "VigoVm",
+    "VigoVmArgs",
+    "host_is_libvirt",
+]

@@ -1,0 +1,337 @@
+"""The four idempotency axes: what differs between a VmSpec and the host, and what to do.
+
+1. the domain is defined, and its definition matches (memory, vcpu, bridge, domain type);
+2. the overlay exists and is backed by the desired base;
+3. the seed ISO exists under the name that hashes the current user-data;
+4. the run state matches.
+
+:func:`diff` answers the engine's Diff (update or replace, per the spec's table) from the
+previous outputs, the new spec and, when the host was reachable, what it reports.
+:func:`plan_converge` and :func:`plan_remove` turn a spec and an observation into an
+ordered :class:`Plan` for the executor. Pure: no I/O; all host facts come in as values.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from .domain_xml import DomainConfig, LiveDomain
+from .errors import ImageError, NotOwnedError
+from .hypervisor import PowerState
+from .images import ImageInfo
+from .spec import RunState, VmSpec
+
+__all__ = [
+    "Action",
+    "DiffDecision",
+    "Identity",
+    "Observed",
+    "Plan",
+    "Recorded",
+    "ResolvedBase",
+    "desired_domain",
+    "diff",
+    "plan_converge",
+    "plan_remove",
+]
+
+_STOPPED_STATES = (PowerState.SHUTOFF, PowerState.CRASHED)
+
+
+@dataclass(frozen=True)
+class ResolvedBase:
+    """The base disk as found on the host. ``format`` is None while an artifact is not yet
+    materialised there (preview of a new artifact)."""
+
+    path: str
+    format: str | None
+    virtual_size: int | None
+    artifact_id: str | None = None
+
+    @classmethod
+    def from_image(cls, info: ImageInfo, artifact_id: str | None = None) -> ResolvedBase:
+        return cls(info.path, info.format, info.virtual_size, artifact_id)
+
+
+@dataclass(frozen=True)
+class Observed:
+    """What the host reports for one VM (axes 1-4), read without changing anything."""
+
+    domain: LiveDomain | None
+    power: PowerState | None
+    overlay: ImageInfo | None
+    seed_present: bool
+    stale_seeds: tuple[str, ...] = ()
+
+    @property
+    def observed_state(self) -> str:
+        """The run state as reported to the user: ``absent`` when no domain is defined."""
+        return "absent" if self.power is None else self.power.value
+
+
+@dataclass(frozen=True)
+class Identity:
+    """What must never change across redefines: the domain UUID and the NIC's MAC."""
+
+    uuid: str
+    mac_address: str
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """The previous outputs of a VM, as the engine hands them to Diff and Update."""
+
+    spec: VmSpec
+    base_path: str | None
+    base_format: str | None
+    artifact_id: str | None
+    identity: Identity | None
+
+
+class Action(StrEnum):
+    """One step of a plan. The executor runs them in the order the plan lists them."""
+
+    WRITE_SEED = "write-seed"
+    CREATE_OVERLAY = "create-overlay"
+    GROW_OVERLAY = "grow-overlay"
+    DEFINE = "define"
+    SHUTDOWN = "shutdown"
+    START = "start"
+    RESUME = "resume"
+    DESTROY = "destroy"
+    UNDEFINE = "undefine"
+    REMOVE_OVERLAY = "remove-overlay"
+    REMOVE_SEEDS = "remove-seeds"
+    REMOVE_STALE_SEEDS = "remove-stale-seeds"
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Ordered actions, and the definition a DEFINE action writes."""
+
+    actions: tuple[Action, ...]
+    domain: DomainConfig | None = None
+
+    @property
+    def mutates(self) -> bool:
+        return bool(self.actions)
+
+
+@dataclass(frozen=True)
+class DiffDecision:
+    """The engine-facing answer: which inputs force a replace, and why anything differs."""
+
+    replaces: tuple[str, ...] = ()
+    reasons: tuple[str, ...] = field(default=())
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.replaces or self.reasons)
+
+    @property
+    def delete_before_replace(self) -> bool:
+        """Everything but a rename shares the overlay path or domain name with the old VM."""
+        return bool(set(self.replaces) - {"vm_name"})
+
+
+def console_log_path(vm_name: str) -> str:
+    """Where libvirt's virtlogd keeps the serial console of ``vm_name``."""
+    return f"/var/log/libvirt/qemu/{vm_name}-console.log"
+
+
+def desired_domain(spec: VmSpec, identity: Identity) -> DomainConfig:
+    """The definition ``spec`` asks for, carrying ``identity``."""
+    return DomainConfig(
+        name=spec.vm_name,
+        uuid=identity.uuid,
+        memory_mib=spec.memory_mib,
+        vcpu=spec.vcpu,
+        domain_type=spec.domain_type,
+        overlay_path=spec.overlay_path,
+        seed_iso_path=spec.seed_iso_path,
+        network_bridge=spec.network_bridge,
+        mac_address=identity.mac_address if spec.network_bridge else None,
+        console_log_path=console_log_path(spec.vm_name),
+    )
+
+
+def _refuse_unowned(spec: VmSpec, observed: Observed) -> None:
+    if observed.domain is not None and not observed.domain.owned:
+        raise NotOwnedError(
+            f"vm_name: a domain named {spec.vm_name!r} already exists on {spec.uri} and was "
+            "not created by pulumi_vigo_vm; rename this VM or remove that domain yourself"
+        )
+
+
+def _overlay_actions(spec: VmSpec, overlay: ImageInfo | None, base: ResolvedBase) -> list[Action]:
+    if overlay is None:
+        return [Action.CREATE_OVERLAY]
+    if overlay.backing_file != base.path:
+        raise ImageError(
+            f"overlay {overlay.path} exists but is backed by {overlay.backing_file or 'nothing'}, "
+            f"not {base.path}; it may hold a VM's data, so it is left alone: move it away, "
+            "or replace the VM (pulumi up --replace) to rebuild it"
+        )
+    wanted = spec.disk_size_bytes
+    if wanted is None or wanted == overlay.virtual_size:
+        return []
+    if wanted > overlay.virtual_size:
+        return [Action.GROW_OVERLAY]
+    raise ImageError(
+        f"disk_size_gib: {spec.disk_size_gib} GiB is smaller than overlay {overlay.path} "
+        f"({overlay.virtual_size / 1024**3:.1f} GiB); shrinking would lose data, so the VM "
+        "must be replaced"
+    )
+
+
+def _power_actions(spec: VmSpec, power: PowerState | None, redefined: bool) -> list[Action]:
+    active = power is not None and power.is_active
+    if spec.state is RunState.STOPPED:
+        return [Action.SHUTDOWN] if active else []
+    if spec.state is not RunState.RUNNING:
+        return []
+    if (redefined and active) or power is PowerState.SHUTTING_DOWN:
+        return [Action.SHUTDOWN, Action.START]
+    if power is PowerState.PAUSED:
+        return [Action.RESUME]
+    if power is None or power in _STOPPED_STATES:
+        return [Action.START]
+    return []
+
+
+def plan_converge(spec: VmSpec, observed: Observed, base: ResolvedBase, identity: Identity) -> Plan:
+    """The actions that make the host match a spec whose state is running/stopped/defined.
+
+    Raises NotOwnedError for a same-named domain we did not create and ImageError where
+    going on could lose data (an overlay on another base, a shrink).
+    """
+    _refuse_unowned(spec, observed)
+    actions: list[Action] = []
+    if spec.seed_iso_path is not None and not observed.seed_present:
+        actions.append(Action.WRITE_SEED)
+    actions += _overlay_actions(spec, observed.overlay, base)
+    wanted = desired_domain(spec, identity)
+    live = observed.domain
+    redefine = live is None or live.config.structural() != wanted.structural()
+    if redefine:
+        actions.append(Action.DEFINE)
+    actions += _power_actions(spec, observed.power, redefine and live is not None)
+    if observed.stale_seeds:
+        actions.append(Action.REMOVE_STALE_SEEDS)
+    return Plan(tuple(actions), wanted if redefine else None)
+
+
+def plan_remove(spec: VmSpec, observed: Observed) -> Plan:
+    """The actions that make a VM absent: power off, undefine, remove overlay and seeds.
+
+    The base is never touched. A same-named domain we did not create is refused.
+    """
+    _refuse_unowned(spec, observed)
+    actions: list[Action] = []
+    if observed.power is not None and observed.power.is_active:
+        actions.append(Action.DESTROY)
+    if observed.domain is not None:
+        actions.append(Action.UNDEFINE)
+    if observed.overlay is not None:
+        actions.append(Action.REMOVE_OVERLAY)
+    if observed.seed_present or observed.stale_seeds:
+        actions.append(Action.REMOVE_SEEDS)
+    return Plan(tuple(actions))
+
+
+def _input_replaces(old: VmSpec, new: VmSpec) -> list[str]:
+    replaces = [
+        name
+        for name in ("vm_name", "uri", "images_dir")
+        if getattr(old, name) != getattr(new, name)
+    ]
+    if old.base != new.base:
+        replaces.append(new.base.input_name)
+    if old.seed_hash != new.seed_hash:
+        replaces.append("cloud_init_user_data")
+    return replaces
+
+
+def _input_updates(old: VmSpec, new: VmSpec) -> list[str]:
+    names = ("memory_mib", "vcpu", "network_bridge", "domain_type", "state", "shutdown_timeout_s")
+    return [name for name in names if getattr(old, name) != getattr(new, name)]
+
+
+def _size_decision(
+    old: VmSpec, new: VmSpec, overlay: ImageInfo | None, base: ResolvedBase | None
+) -> str | None:
+    """``"replace"``, ``"update"`` or None for the disk size axis."""
+    wanted = new.disk_size_bytes
+    if wanted is None and base is not None:
+        wanted = base.virtual_size
+    current = overlay.virtual_size if overlay is not None else old.disk_size_bytes
+    if wanted is not None and current is not None:
+        if wanted < current:
+            return "replace"
+        return "update" if wanted > current else None
+    return "update" if old.disk_size_gib != new.disk_size_gib else None
+
+
+def _live_replaces(
+    recorded: Recorded, new: VmSpec, observed: Observed, base: ResolvedBase
+) -> list[str]:
+    """Axis 2 on the host: the base resolves elsewhere, the overlay is gone or re-based."""
+    if recorded.spec.base != new.base:
+        return []  # already a replace from the inputs
+    resolved_elsewhere = (
+        (recorded.base_path is not None and base.path != recorded.base_path)
+        or (base.format is not None and recorded.base_format not in (None, base.format))
+        or (base.artifact_id is not None and recorded.artifact_id not in (None, base.artifact_id))
+    )
+    overlay = observed.overlay
+    was_built = recorded.spec.state is not RunState.ABSENT
+    rebased = overlay is not None and overlay.backing_file != base.path
+    if resolved_elsewhere or rebased or (overlay is None and was_built):
+        return [new.base.input_name]
+    return []
+
+
+def _live_updates(recorded: Recorded, new: VmSpec, observed: Observed) -> list[str]:
+    """Axes 1, 3 and 4 on the host: definition, seed file and run state."""
+    if new.state is RunState.ABSENT:
+        return ["state"] if observed.domain is not None or observed.overlay is not None else []
+    reasons: list[str] = []
+    live = observed.domain
+    if live is None:
+        reasons.append("domain missing on the host")
+    elif not live.owned:
+        reasons.append("same-named domain not owned by us")
+    else:
+        identity = recorded.identity or Identity(live.config.uuid, live.config.mac_address or "")
+        if live.config.structural() != desired_domain(new, identity).structural():
+            reasons.append("live definition drifted")
+    if new.seed_iso_path is not None and not observed.seed_present:
+        reasons.append("seed ISO missing")
+    power = observed.power
+    if new.state is RunState.RUNNING and power is not PowerState.RUNNING:
+        reasons.append(f"run state is {observed.observed_state}, want running")
+    if new.state is RunState.STOPPED and power is not None and power.is_active:
+        reasons.append(f"run state is {observed.observed_state}, want stopped")
+    return reasons
+
+
+def diff(
+    recorded: Recorded,
+    new: VmSpec,
+    observed: Observed | None = None,
+    base: ResolvedBase | None = None,
+) -> DiffDecision:
+    """The spec's diff table. ``observed``/``base`` are None when the host was unreachable."""
+    replaces = _input_replaces(recorded.spec, new)
+    reasons = _input_updates(recorded.spec, new)
+    overlay = observed.overlay if observed is not None else None
+    size = _size_decision(recorded.spec, new, overlay, base)
+    if size == "replace":
+        replaces.append("disk_size_gib")
+    elif size == "update":
+        reasons.append("disk_size_gib")
+    if observed is not None and base is not None and not replaces:
+        replaces += _live_replaces(recorded, new, observed, base)
+        reasons += _live_updates(recorded, new, observed)
+    return DiffDecision(tuple(dict.fromkeys(replaces)), tuple(dict.fromkeys(reasons)))

@@ -1,0 +1,50 @@
+"""The NoCloud seed: meta-data and the ISO 9660 image holding it, built in-process.
+
+cloud-init's NoCloud datasource looks for a filesystem labelled ``cidata`` carrying
+``user-data`` and ``meta-data``. We build it with pycdlib (no mkisofs on the host), with
+Joliet and Rock Ridge so the lower-case, dash-bearing names survive. Pure: returns bytes.
+"""
+
+from __future__ import annotations
+
+import io
+
+import pycdlib
+
+__all__ = ["SEED_VOLUME_ID", "build_seed_iso", "instance_id", "meta_data"]
+
+SEED_VOLUME_ID = "cidata"
+
+
+def instance_id(vm_name: str, seed_hash: str) -> str:
+    """A new instance-id for every user-data, so cloud-init treats an edit as a new instance."""
+    return f"{vm_name}-{seed_hash}"
+
+
+def meta_data(vm_name: str, seed_hash: str) -> str:
+    """NoCloud meta-data: instance-id and local-hostname (the VM name)."""
+    return f"instance-id: {instance_id(vm_name, seed_hash)}\nlocal-hostname: {vm_name}\n"
+
+
+def _add_file(iso: pycdlib.PyCdlib, name: str, data: bytes) -> None:
+    iso.add_fp(
+        io.BytesIO(data),
+        len(data),
+        f"/{name.upper().replace('-', '_')}.;1",
+        rr_name=name,
+        joliet_path=f"/{name}",
+    )
+
+
+def build_seed_iso(vm_name: str, user_data: str, seed_hash: str) -> bytes:
+    """The seed ISO's bytes: ``user-data`` as given, ``meta-data`` from :func:`meta_data`."""
+    iso = pycdlib.PyCdlib()
+    iso.new(interchange_level=3, joliet=3, rock_ridge="1.09", vol_ident=SEED_VOLUME_ID)
+    try:
+        _add_file(iso, "user-data", user_data.encode())
+        _add_file(iso, "meta-data", meta_data(vm_name, seed_hash).encode())
+        out = io.BytesIO()
+        iso.write_fp(out)
+        return out.getvalue()
+    finally:
+        iso.close()

@@ -1,0 +1,169 @@
+"""libvirt domain XML for one VM, built and parsed with ElementTree, never by formatting strings.
+
+:class:`DomainConfig` is the part of a definition this package decides. :func:`to_xml`
+renders it; :func:`from_xml` reads the same fields back from whatever libvirt reports, so
+drift is found by comparing two DomainConfig values, never two strings. No policy here.
+"""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass, replace
+
+__all__ = ["MARKER_NAMESPACE", "DomainConfig", "LiveDomain", "from_xml", "to_xml"]
+
+MARKER_NAMESPACE = "urn:pulumi-vigo-vm:domain:1"
+"""Namespace of the ownership marker in ``<metadata>``: its presence means "ours"."""
+
+_MARKER_PREFIX = "vigo"
+_MARKER_TAG = f"{{{MARKER_NAMESPACE}}}vm"
+ET.register_namespace(_MARKER_PREFIX, MARKER_NAMESPACE)
+
+_UNIT_TO_KIB = {
+    "b": 1 / 1024,
+    "bytes": 1 / 1024,
+    "k": 1,
+    "kib": 1,
+    "kb": 1000 / 1024,
+    "m": 1024,
+    "mib": 1024,
+    "mb": 1000**2 / 1024,
+    "g": 1024**2,
+    "gib": 1024**2,
+    "gb": 1000**3 / 1024,
+}
+
+
+@dataclass(frozen=True)
+class DomainConfig:
+    """The fields of a domain definition that this package owns and compares."""
+
+    name: str
+    uuid: str
+    memory_mib: int
+    vcpu: int
+    domain_type: str
+    overlay_path: str
+    seed_iso_path: str | None = None
+    network_bridge: str | None = None
+    mac_address: str | None = None
+    console_log_path: str | None = None
+
+    def structural(self) -> DomainConfig:
+        """This config without identity (uuid, mac): what a redefine may change."""
+        return replace(self, uuid="", mac_address=None)
+
+
+@dataclass(frozen=True)
+class LiveDomain:
+    """A definition read back from libvirt, and whether it carries our ownership marker."""
+
+    config: DomainConfig
+    owned: bool
+
+
+def _sub(parent: ET.Element, tag: str, text: str | None = None, **attrs: str) -> ET.Element:
+    element = ET.SubElement(parent, tag, attrs)
+    if text is not None:
+        element.text = text
+    return element
+
+
+def _file_disk(
+    devices: ET.Element, device: str, fmt: str, path: str, dev: str, bus: str
+) -> ET.Element:
+    disk = _sub(devices, "disk", type="file", device=device)
+    _sub(disk, "driver", name="qemu", type=fmt)
+    _sub(disk, "source", file=path)
+    _sub(disk, "target", dev=dev, bus=bus)
+    return disk
+
+
+def to_xml(config: DomainConfig) -> str:
+    """The full domain XML for ``config``."""
+    domain = ET.Element("domain", type=config.domain_type)
+    _sub(domain, "name", config.name)
+    _sub(domain, "uuid", config.uuid)
+    metadata = _sub(domain, "metadata")
+    marker = ET.SubElement(metadata, _MARKER_TAG)
+    marker.set("managed-by", "pulumi_vigo_vm")
+    _sub(domain, "memory", str(config.memory_mib), unit="MiB")
+    _sub(domain, "vcpu", str(config.vcpu), placement="static")
+    os_element = _sub(domain, "os")
+    _sub(os_element, "type", "hvm")
+    _sub(os_element, "boot", dev="hd")
+    features = _sub(domain, "features")
+    _sub(features, "acpi")  # graceful shutdown is an ACPI power-button press
+    _sub(features, "apic")
+    _sub(domain, "on_poweroff", "destroy")
+    _sub(domain, "on_reboot", "restart")
+    _sub(domain, "on_crash", "destroy")
+
+    devices = _sub(domain, "devices")
+    _file_disk(devices, "disk", "qcow2", config.overlay_path, "vda", "virtio")
+    if config.seed_iso_path is not None:
+        # Debian's cloud kernels have no AHCI driver: the seed must sit on virtio-scsi.
+        _sub(devices, "controller", type="scsi", index="0", model="virtio-scsi")
+        cdrom = _file_disk(devices, "cdrom", "raw", config.seed_iso_path, "sda", "scsi")
+        _sub(cdrom, "readonly")
+    if config.network_bridge is not None:
+        interface = _sub(devices, "interface", type="bridge")
+        if config.mac_address is not None:
+            _sub(interface, "mac", address=config.mac_address)
+        _sub(interface, "source", bridge=config.network_bridge)
+        _sub(interface, "model", type="virtio")
+    serial = _sub(devices, "serial", type="pty")
+    if config.console_log_path is not None:
+        _sub(serial, "log", file=config.console_log_path, append="on")
+    _sub(serial, "target", port="0")
+    console = _sub(devices, "console", type="pty")
+    _sub(console, "target", type="serial", port="0")
+    rng = _sub(devices, "rng", model="virtio")
+    _sub(rng, "backend", "/dev/urandom", model="random")
+    return ET.tostring(domain, encoding="unicode")
+
+
+def _memory_mib(element: ET.Element | None) -> int:
+    if element is None or element.text is None:
+        return 0
+    factor = _UNIT_TO_KIB.get(element.get("unit", "KiB").lower(), 1)
+    return int(int(element.text) * factor) // 1024
+
+
+def _disk_source(devices: ET.Element | None, device: str) -> str | None:
+    if devices is None:
+        return None
+    for disk in devices.findall("disk"):
+        if disk.get("device") == device:
+            source = disk.find("source")
+            return source.get("file") if source is not None else None
+    return None
+
+
+def from_xml(text: str) -> LiveDomain:
+    """Read a domain XML (as libvirt reports it) back into a :class:`LiveDomain`."""
+    domain = ET.fromstring(text)
+    devices = domain.find("devices")
+    bridge = mac = log = None
+    if devices is not None:
+        interface = devices.find("interface")
+        if interface is not None:
+            source, mac_element = interface.find("source"), interface.find("mac")
+            bridge = source.get("bridge") if source is not None else None
+            mac = mac_element.get("address") if mac_element is not None else None
+        log_element = devices.find("serial/log")
+        log = log_element.get("file") if log_element is not None else None
+    marker = domain.find(f"metadata/{_MARKER_TAG}")
+    config = DomainConfig(
+        name=domain.findtext("name", ""),
+        uuid=domain.findtext("uuid", ""),
+        memory_mib=_memory_mib(domain.find("memory")),
+        vcpu=int(domain.findtext("vcpu", "0")),
+        domain_type=domain.get("type", ""),
+        overlay_path=_disk_source(devices, "disk") or "",
+        seed_iso_path=_disk_source(devices, "cdrom"),
+        network_bridge=bridge,
+        mac_address=mac,
+        console_log_path=log,
+    )
+    return LiveDomain(config=config, owned=marker is not None)

@@ -1,0 +1,97 @@
+"""Every error this package raises, in one tree.
+
+::
+
+    VigoError                      base: catch this to catch everything of ours
+    ├── InputError                 an input is invalid; carries one (property, reason) per fault
+    ├── HostError                  the hypervisor host could not do what was asked
+    │   ├── HostUnreachableError   libvirt or SSH could not be reached (or auth/host key refused)
+    │   ├── CommandError           a host command (qemu-img, ...) exited non-zero
+    │   └── LibvirtCallError       a libvirt call failed; keeps libvirt's error code
+    ├── ImageError                 a base or overlay image is unusable (missing, chained, data file)
+    ├── NotOwnedError              a same-named domain or file exists that this package did not make
+    └── CuratorError               an artifact reference could not be parsed, resolved or fetched
+
+Lower-level errors (libvirt, subprocess, paramiko) are translated once, where they are
+raised, with ``raise ... from exc``. Messages name the input or object and the fix; they
+never contain cloud-init user-data.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+__all__ = [
+    "CommandError",
+    "CuratorError",
+    "HostError",
+    "HostUnreachableError",
+    "ImageError",
+    "InputError",
+    "InputFault",
+    "LibvirtCallError",
+    "NotOwnedError",
+    "VigoError",
+]
+
+
+class VigoError(Exception):
+    """Base of every error raised by pulumi_vigo_vm."""
+
+
+@dataclass(frozen=True)
+class InputFault:
+    """One invalid input: the property name as the user wrote it, and why it is refused."""
+
+    property: str
+    reason: str
+
+
+class InputError(VigoError):
+    """One or more inputs are invalid. Raised before anything on a host is touched."""
+
+    def __init__(self, faults: Sequence[InputFault]) -> None:
+        self.faults = tuple(faults)
+        super().__init__("; ".join(f"{f.property}: {f.reason}" for f in self.faults))
+
+
+class HostError(VigoError):
+    """The hypervisor host could not do what was asked."""
+
+
+class HostUnreachableError(HostError):
+    """libvirt or SSH on the host could not be reached, or refused us."""
+
+
+class CommandError(HostError):
+    """A command on the host exited non-zero. Keeps the argv, exit status and stderr."""
+
+    def __init__(self, host: str, argv: Sequence[str], returncode: int, stderr: str) -> None:
+        self.host = host
+        self.argv = tuple(argv)
+        self.returncode = returncode
+        self.stderr = stderr
+        super().__init__(
+            f"{' '.join(self.argv)} failed on {host} (exit {returncode}): {stderr.strip()}"
+        )
+
+
+class LibvirtCallError(HostError):
+    """A libvirt call failed. ``code`` is libvirt's error code (VIR_ERR_*), or None."""
+
+    def __init__(self, message: str, code: int | None) -> None:
+        self.code = code
+        super().__init__(message)
+
+
+class ImageError(VigoError):
+    """A base or overlay image cannot be used as asked (missing, chained, external data)."""
+
+
+class NotOwnedError(VigoError):
+    """A domain or file of the same name exists and was not made by this package."""
+
+
+class CuratorError(VigoError):
+    """An artifact reference could not be parsed, resolved, fetched or verified."""

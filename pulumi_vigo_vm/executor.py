@@ -1,0 +1,172 @@
+"""Apply a Plan on a host: the only code that changes a hypervisor.
+
+Each :class:`~pulumi_vigo_vm.axes.Action` maps to one method. With ``transactional``
+(create), everything the call made is undone in reverse order if a later step fails,
+so a failed create leaves the host as it was; what existed before is never removed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+
+import pulumi
+
+from .axes import Action, Plan, ResolvedBase
+from .cloudinit import build_seed_iso
+from .domain_xml import to_xml
+from .errors import VigoError
+from .hypervisor import Guest
+from .images import ImageInfo, create_overlay, grow_overlay
+from .observe import Target, seed_paths
+from .spec import VmSpec
+
+__all__ = ["Executor", "StepHook"]
+
+log = logging.getLogger(__name__)
+
+StepHook = Callable[[Action], None]
+"""Called before every action; tests use it to fail or kill a run at a step boundary."""
+
+SHUTDOWN_POLL_S = 0.25
+SHUTDOWN_RESEND_S = 10.0
+SEED_MODE = 0o600  # user-data may hold secrets: never world-readable
+
+
+class Executor:
+    """Runs one plan for one VM on one target."""
+
+    def __init__(
+        self,
+        target: Target,
+        spec: VmSpec,
+        base: ResolvedBase,
+        *,
+        before_step: StepHook | None = None,
+    ) -> None:
+        self._target = target
+        self._spec = spec
+        self._base = base
+        self._before_step = before_step
+        self._undo: list[Callable[[], None]] = []
+
+    def apply(self, plan: Plan, *, transactional: bool = False) -> None:
+        """Run ``plan``'s actions in order; undo what this call made on failure if asked."""
+        self._undo.clear()
+        try:
+            for action in plan.actions:
+                if self._before_step is not None:
+                    self._before_step(action)
+                self._run(action, plan)
+        except BaseException:
+            if transactional:
+                self._roll_back()
+            raise
+
+    def _run(self, action: Action, plan: Plan) -> None:
+        handlers: dict[Action, Callable[[], None]] = {
+            Action.WRITE_SEED: self._write_seed,
+            Action.CREATE_OVERLAY: self._create_overlay,
+            Action.GROW_OVERLAY: self._grow_overlay,
+            Action.DEFINE: lambda: self._define(plan),
+            Action.SHUTDOWN: self._shutdown,
+            Action.START: lambda: self._guest().start(),
+            Action.RESUME: lambda: self._guest().resume(),
+            Action.DESTROY: self._destroy,
+            Action.UNDEFINE: lambda: self._guest().undefine(),
+            Action.REMOVE_OVERLAY: lambda: self._remove(self._spec.overlay_path),
+            Action.REMOVE_SEEDS: self._remove_seeds,
+            Action.REMOVE_STALE_SEEDS: lambda: self._remove_seeds(keep_current=True),
+        }
+        handlers[action]()
+
+    def _roll_back(self) -> None:
+        for undo in reversed(self._undo):
+            try:
+                undo()
+            except Exception as exc:  # keep undoing; the original error is what matters
+                log.warning("rollback step failed for %s: %s", self._spec.vm_name, exc)
+        self._undo.clear()
+
+    def _guest(self) -> Guest:
+        guest = self._target.hypervisor.lookup(self._spec.vm_name)
+        if guest is None:
+            raise VigoError(f"domain {self._spec.vm_name} vanished from {self._spec.uri}")
+        return guest
+
+    def _remove(self, path: str) -> None:
+        self._target.host.remove(path)
+
+    def _write_seed(self) -> None:
+        spec = self._spec
+        assert spec.seed_iso_path and spec.cloud_init_user_data and spec.seed_hash
+        self._target.host.makedirs(spec.images_dir)
+        iso = build_seed_iso(spec.vm_name, spec.cloud_init_user_data, spec.seed_hash)
+        self._target.host.write_atomic(spec.seed_iso_path, iso, SEED_MODE)
+        path = spec.seed_iso_path
+        self._undo.append(lambda: self._remove(path))
+
+    def _create_overlay(self) -> None:
+        spec, base = self._spec, self._base
+        assert base.format is not None and base.virtual_size is not None
+        self._target.host.makedirs(spec.images_dir)
+        info = ImageInfo(base.path, base.format, base.virtual_size)
+        create_overlay(self._target.host, spec.overlay_path, info, spec.disk_size_bytes)
+        self._undo.append(lambda: self._remove(spec.overlay_path))
+
+    def _grow_overlay(self) -> None:
+        size = self._spec.disk_size_bytes
+        assert size is not None
+        guest = self._target.hypervisor.lookup(self._spec.vm_name)
+        if guest is not None and guest.power_state().is_active:
+            guest.block_resize("vda", size)  # qemu holds the image: resize through it
+        else:
+            grow_overlay(self._target.host, self._spec.overlay_path, size)
+
+    def _define(self, plan: Plan) -> None:
+        assert plan.domain is not None
+        existed = self._target.hypervisor.lookup(self._spec.vm_name) is not None
+        guest = self._target.hypervisor.define(to_xml(plan.domain))
+        if not existed:
+            self._undo.append(lambda: self._forget(guest))
+
+    def _forget(self, guest: Guest) -> None:
+        if guest.power_state().is_active:
+            guest.destroy()
+        guest.undefine()
+
+    def _destroy(self) -> None:
+        guest = self._guest()
+        with contextlib.suppress(VigoError):  # it may have stopped on its own meanwhile
+            guest.destroy()
+
+    def _shutdown(self) -> None:
+        """ACPI shutdown, polled and re-sent every 10 s; forced off after the timeout."""
+        guest = self._guest()
+        name, timeout = self._spec.vm_name, self._spec.shutdown_timeout_s
+        started = time.monotonic()
+        last_sent = -SHUTDOWN_RESEND_S
+        while guest.power_state().is_active:
+            elapsed = time.monotonic() - started
+            if elapsed >= timeout:
+                pulumi.log.warn(
+                    f"{name}: guest did not shut down within shutdown_timeout_s={timeout}; "
+                    "forcing power-off (the overlay is kept)"
+                )
+                self._destroy()
+                return
+            if elapsed - last_sent >= SHUTDOWN_RESEND_S:
+                if last_sent >= 0:
+                    pulumi.log.info(f"{name}: still shutting down after {elapsed:.0f}s")
+                with contextlib.suppress(VigoError):
+                    guest.shutdown()
+                last_sent = elapsed
+            time.sleep(SHUTDOWN_POLL_S)
+
+    def _remove_seeds(self, keep_current: bool = False) -> None:
+        keep = self._spec.seed_iso_path if keep_current else None
+        for path in seed_paths(self._target.host, self._spec):
+            if path != keep:
+                self._remove(path)

@@ -1,0 +1,35 @@
+"""Where files and commands of a hypervisor run: picked from the libvirt URI.
+
+``qemu:///system`` (and any URI without a remote transport) is this machine;
+``qemu+ssh://[user@]host[:port]/system[?keyfile=...]`` is a remote host over SSH.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from ..errors import HostError
+from .base import CommandResult, FileStat, Host
+from .local import LocalHost
+
+__all__ = ["CommandResult", "FileStat", "Host", "LocalHost", "host_for_uri", "is_remote_uri"]
+
+_LOCAL = LocalHost()
+
+
+def is_remote_uri(uri: str) -> bool:
+    """True when ``uri`` names a transport that reaches another machine (``qemu+ssh://``)."""
+    scheme = urlsplit(uri).scheme
+    return "+" in scheme and not scheme.endswith("+unix")
+
+
+def host_for_uri(uri: str) -> Host:
+    """The host that a libvirt URI reaches. Remote hosts are cached per URI and thread-safe."""
+    scheme = urlsplit(uri).scheme
+    if not is_remote_uri(uri):
+        return _LOCAL
+    if scheme.endswith("+ssh"):
+        from .ssh import ssh_host_for_uri
+
+        return ssh_host_for_uri(uri)
+    raise HostError(f"uri {uri!r}: transport {scheme!r} is not supported; use qemu+ssh://")

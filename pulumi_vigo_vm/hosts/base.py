@@ -1,0 +1,85 @@
+"""The one interface through which files and commands on a hypervisor host are reached.
+
+Code that needs qemu-img, a file's bytes or a directory listing receives a :class:`Host`;
+it never imports subprocess or paramiko itself. Two implementations exist: the local host
+(subprocess and the local filesystem) and an SSH host (paramiko exec and SFTP).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from typing import BinaryIO, Protocol
+
+__all__ = ["CommandResult", "FileStat", "Host"]
+
+
+@dataclass(frozen=True)
+class CommandResult:
+    """What a finished command printed and how it exited."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+@dataclass(frozen=True)
+class FileStat:
+    """The few facts about a file that convergence decisions need."""
+
+    size: int
+    mode: int
+    is_file: bool
+
+
+class Host(Protocol):
+    """A hypervisor host: run commands, read and write files. Implementations are thread-safe."""
+
+    @property
+    def name(self) -> str:
+        """A short human name for messages ("localhost", "root@hv1:22")."""
+        ...
+
+    def run(self, argv: Sequence[str], *, check: bool = True) -> CommandResult:
+        """Run ``argv`` (no shell). Raises CommandError on a non-zero exit when ``check``."""
+        ...
+
+    def stat(self, path: str) -> FileStat | None:
+        """Facts about ``path``, or None when it does not exist."""
+        ...
+
+    def listdir(self, path: str) -> list[str]:
+        """Names in directory ``path`` (empty when it does not exist)."""
+        ...
+
+    def makedirs(self, path: str, mode: int = 0o755) -> None:
+        """Create ``path`` and its parents if missing."""
+        ...
+
+    def write_atomic(self, path: str, data: bytes, mode: int) -> None:
+        """Write ``data`` to a temporary name in ``path``'s directory, chmod, then rename.
+
+        A reader never sees a partial file; a failure leaves no temporary file behind.
+        """
+        ...
+
+    def open_atomic_writer(self, path: str, mode: int) -> AbstractContextManager[BinaryIO]:
+        """A writable stream that lands at ``path`` by rename only if the block succeeds."""
+        ...
+
+    def read_chunks(self, path: str, chunk_size: int = 1 << 20) -> Iterator[bytes]:
+        """Stream ``path``'s bytes."""
+        ...
+
+    def chmod(self, path: str, mode: int) -> None:
+        """Set ``path``'s permission bits."""
+        ...
+
+    def remove(self, path: str) -> bool:
+        """Delete the file ``path``. Returns False when it did not exist."""
+        ...
+
+    def rename(self, src: str, dst: str) -> None:
+        """Atomically rename ``src`` to ``dst`` on the host (replacing ``dst``)."""
+        ...

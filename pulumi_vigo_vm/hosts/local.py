@@ -1,0 +1,91 @@
+"""LocalHost: the hypervisor is this machine; commands run as subprocesses, files are local."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import stat as stat_mod
+import subprocess
+import tempfile
+from collections.abc import Iterator, Sequence
+from typing import BinaryIO
+
+from ..errors import CommandError, HostError
+from .base import CommandResult, FileStat
+
+__all__ = ["LocalHost"]
+
+
+class LocalHost:
+    """The local machine as a :class:`~pulumi_vigo_vm.hosts.base.Host`. Stateless, thread-safe."""
+
+    @property
+    def name(self) -> str:
+        return "localhost"
+
+    def run(self, argv: Sequence[str], *, check: bool = True) -> CommandResult:
+        try:
+            proc = subprocess.run(list(argv), capture_output=True, text=True, check=False)
+        except FileNotFoundError as exc:
+            raise HostError(
+                f"{argv[0]} is not installed on localhost; install it (e.g. apt-get install "
+                f"qemu-utils) and retry"
+            ) from exc
+        result = CommandResult(proc.returncode, proc.stdout, proc.stderr)
+        if check and proc.returncode != 0:
+            raise CommandError(self.name, argv, proc.returncode, proc.stderr)
+        return result
+
+    def stat(self, path: str) -> FileStat | None:
+        try:
+            st = os.stat(path)
+        except FileNotFoundError:
+            return None
+        return FileStat(st.st_size, stat_mod.S_IMODE(st.st_mode), stat_mod.S_ISREG(st.st_mode))
+
+    def listdir(self, path: str) -> list[str]:
+        try:
+            return os.listdir(path)
+        except FileNotFoundError:
+            return []
+
+    def makedirs(self, path: str, mode: int = 0o755) -> None:
+        os.makedirs(path, mode=mode, exist_ok=True)
+
+    def write_atomic(self, path: str, data: bytes, mode: int) -> None:
+        with self.open_atomic_writer(path, mode) as out:
+            out.write(data)
+
+    @contextlib.contextmanager
+    def open_atomic_writer(self, path: str, mode: int) -> Iterator[BinaryIO]:
+        directory, base = os.path.split(path)
+        fd, tmp = tempfile.mkstemp(prefix=f".{base}.", suffix=".tmp", dir=directory or ".")
+        try:
+            os.fchmod(fd, mode)
+            with os.fdopen(fd, "wb") as out:
+                yield out
+                out.flush()
+                os.fsync(out.fileno())
+            os.rename(tmp, path)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+            raise
+
+    def read_chunks(self, path: str, chunk_size: int = 1 << 20) -> Iterator[bytes]:
+        with open(path, "rb") as src:
+            while chunk := src.read(chunk_size):
+                yield chunk
+
+    def chmod(self, path: str, mode: int) -> None:
+        os.chmod(path, mode)
+
+    def remove(self, path: str) -> bool:
+        try:
+            os.unlink(path)
+        except FileNotFoundError:
+            return False
+        return True
+
+    def rename(self, src: str, dst: str) -> None:
+        os.rename(src, dst)

@@ -1,0 +1,119 @@
+"""Disk images on a host through ``qemu-img``: inspect a base, create and grow an overlay.
+
+Every command runs through a :class:`~pulumi_vigo_vm.hosts.base.Host`, so the same code
+serves local and SSH hypervisors. ``-U`` (force-share) lets us inspect images that a
+running guest holds; the overlay's backing format is always explicit (``-F``).
+"""
+
+from __future__ import annotations
+
+import json
+import posixpath
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+from .errors import CommandError, ImageError
+from .hosts.base import Host
+
+__all__ = ["ImageInfo", "create_overlay", "grow_overlay", "image_info", "usable_base"]
+
+_BASE_FORMATS = ("qcow2", "raw")
+
+
+@dataclass(frozen=True)
+class ImageInfo:
+    """What ``qemu-img info`` reports about one image."""
+
+    path: str
+    format: str
+    virtual_size: int
+    backing_file: str | None = None
+    backing_format: str | None = None
+    data_file: str | None = None
+
+
+def _parse_info(path: str, report: dict[str, Any]) -> ImageInfo:
+    specific = report.get("format-specific", {}).get("data", {})
+    return ImageInfo(
+        path=path,
+        format=str(report["format"]),
+        virtual_size=int(report["virtual-size"]),
+        backing_file=report.get("full-backing-filename") or report.get("backing-filename"),
+        backing_format=report.get("backing-filename-format"),
+        data_file=specific.get("data-file"),
+    )
+
+
+def image_info(host: Host, path: str, fmt: str | None = None) -> ImageInfo | None:
+    """``qemu-img info`` of ``path``, or None when the file does not exist.
+
+    ``fmt`` pins the format (no probing) for images we made ourselves.
+    """
+    if host.stat(path) is None:
+        return None
+    argv = ["qemu-img", "info", "-U", "--output=json"]
+    if fmt is not None:
+        argv += ["-f", fmt]
+    try:
+        result = host.run([*argv, path])
+    except CommandError as exc:
+        if host.stat(path) is None:  # removed between the two calls
+            return None
+        raise ImageError(f"cannot read image {path} on {host.name}: {exc.stderr.strip()}") from exc
+    return _parse_info(path, json.loads(result.stdout))
+
+
+def usable_base(host: Host, path: str, input_name: str) -> ImageInfo:
+    """The base image at ``path``, refused unless it is a standalone qcow2 or raw file.
+
+    A base with its own backing file or an external data file would make every overlay
+    depend on files we neither track nor protect.
+    """
+    info = image_info(host, path)
+    if info is None:
+        raise ImageError(f"{input_name}: base image {path} does not exist on {host.name}")
+    if info.format not in _BASE_FORMATS:
+        raise ImageError(
+            f"{input_name}: base image {path} is {info.format}; use a qcow2 or raw image"
+        )
+    if info.backing_file:
+        raise ImageError(
+            f"{input_name}: base image {path} is itself an overlay of {info.backing_file}; "
+            "flatten it first (qemu-img convert -O qcow2 ...)"
+        )
+    if info.data_file:
+        raise ImageError(
+            f"{input_name}: base image {path} keeps its data in an external file "
+            f"({info.data_file}); convert it to a self-contained image first"
+        )
+    return info
+
+
+def create_overlay(host: Host, overlay_path: str, base: ImageInfo, size_bytes: int | None) -> None:
+    """Create ``overlay_path`` as a qcow2 overlay of ``base``, mode 0600, atomically.
+
+    Built under a temporary name and renamed, so a crash never leaves a half-made overlay
+    under the real name. Refuses a size smaller than the base's.
+    """
+    if size_bytes is not None and size_bytes < base.virtual_size:
+        raise ImageError(
+            f"disk_size_gib: {size_bytes // 1024**3} GiB is smaller than the base image "
+            f"{base.path} ({base.virtual_size / 1024**3:.1f} GiB); omit it or make it larger"
+        )
+    directory, name = posixpath.split(overlay_path)
+    temporary = posixpath.join(directory, f".{name}.{secrets.token_hex(4)}.tmp")
+    argv = ["qemu-img", "create", "-q", "-f", "qcow2", "-F", base.format, "-b", base.path]
+    argv += [temporary] + ([str(size_bytes)] if size_bytes is not None else [])
+    try:
+        host.run(argv)
+        host.chmod(temporary, 0o600)
+        host.rename(temporary, overlay_path)
+    except BaseException:
+        host.remove(temporary)
+        raise
+
+
+def grow_overlay(host: Host, overlay_path: str, size_bytes: int) -> None:
+    """Grow a qcow2 overlay that no running guest holds to ``size_bytes``."""
+    host.run(["qemu-img", "resize", "-q", "-f", "qcow2", overlay_path, str(size_bytes)])

@@ -1,0 +1,206 @@
+"""VmProvider: the Pulumi dynamic provider. Glue only.
+
+Every method does the same four things: parse the property bag into a VmSpec (numbers
+arrive as floats in every method, so parsing happens at the top of each), observe the
+host, plan with the pure axes, and apply with the executor. The provider object holds
+only plain data (it is pickled into the program's state); connections are opened inside
+calls from thread-safe caches.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+import pulumi
+from pulumi.dynamic import (
+    CheckFailure,
+    CheckResult,
+    ConfigureRequest,
+    CreateResult,
+    DiffResult,
+    ReadResult,
+    ResourceProvider,
+    UpdateResult,
+)
+
+from . import axes
+from .axes import Identity, Observed, Plan, Recorded, ResolvedBase
+from .errors import HostUnreachableError
+from .executor import Executor
+from .observe import Target, observe, resolve_base
+from .spec import ProviderDefaults, RunState, VmSpec, check_inputs, parse_spec
+
+__all__ = ["VmProvider"]
+
+log = logging.getLogger(__name__)
+
+# Inputs whose change (or unknown value in preview) means a new VM, not an update.
+_REPLACING_INPUTS = (
+    "vm_name",
+    "uri",
+    "images_dir",
+    "disk_path",
+    "artifact",
+    "cloud_init_user_data",
+)
+
+
+def _new_identity() -> Identity:
+    mac = "52:54:00:" + ":".join(f"{b:02x}" for b in secrets.token_bytes(3))
+    return Identity(str(uuid.uuid4()), mac)
+
+
+def _is_unknown(value: Any) -> bool:
+    return isinstance(value, pulumi.output.Unknown)
+
+
+class VmProvider(ResourceProvider):
+    """Converges one libvirt VM per resource. See the package README for the behaviour."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._defaults = ProviderDefaults()
+
+    def configure(self, req: ConfigureRequest) -> None:
+        """Take ``vigo:uri``, ``vigo:domainType``, ``vigo:imagesDir``, ``vigo:curator``,
+        ``vigo:puddle`` from stack config as defaults for omitted inputs."""
+        self._defaults = ProviderDefaults.from_config(lambda key: req.config.get(f"vigo:{key}"))
+
+    # --- engine methods ---------------------------------------------------------------
+
+    def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
+        """Validate every input; one CheckFailure per bad input. Never touches a host."""
+        inputs, faults = check_inputs(news, self._defaults)
+        return CheckResult(inputs, [CheckFailure(f.property, f.reason) for f in faults])
+
+    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
+        """The spec's diff table, from old-vs-new and the live host. Never mutates."""
+        unknown = [key for key, value in news.items() if _is_unknown(value)]
+        if unknown:
+            replaces = [key for key in unknown if key in _REPLACING_INPUTS]
+            return DiffResult(
+                changes=True,
+                replaces=replaces,
+                delete_before_replace=bool(set(replaces) - {"vm_name"}),
+            )
+        new = self._parse(news)
+        recorded = self._recorded(olds)
+        observed, base = self._look(new)
+        decision = axes.diff(recorded, new, observed, base)
+        if decision.changed:
+            log.info("%s differs: %s", new.vm_name, ", ".join(decision.replaces + decision.reasons))
+        return DiffResult(
+            changes=decision.changed,
+            replaces=list(decision.replaces),
+            delete_before_replace=decision.delete_before_replace,
+        )
+
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        """Build the VM. Transactional: on failure, whatever this call made is removed."""
+        spec = self._parse(props)
+        target = Target.for_uri(spec.uri)
+        outs = self._converge(target, spec, identity=None, transactional=True)
+        return CreateResult(outs["uuid"], outs)
+
+    def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        """Converge in place (redefine, grow, fix files, change run state); all outputs."""
+        spec = self._parse(news)
+        recorded = self._recorded(olds)
+        target = Target.for_uri(spec.uri)
+        outs = self._converge(target, spec, identity=recorded.identity, transactional=False)
+        return UpdateResult(outs)
+
+    def delete(self, _id: str, props: dict[str, Any]) -> None:
+        """Same as state absent: power off, undefine, remove overlay and seeds; keep the base."""
+        spec = self._parse(props)
+        target = Target.for_uri(spec.uri)
+        self._remove(target, spec)
+
+    def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
+        """Refresh: report the live run state; a vanished domain is "gone"."""
+        spec = self._parse(props)
+        target = Target.for_uri(spec.uri)
+        observed = observe(target, spec)
+        absent = observed.domain is None or not observed.domain.owned
+        if absent and spec.state is not RunState.ABSENT:
+            return ReadResult(None, {})
+        outs = dict(props)
+        outs["observed_state"] = "absent" if absent else observed.observed_state
+        if observed.domain is not None and not absent:
+            outs["uuid"] = observed.domain.config.uuid
+            outs["mac_address"] = observed.domain.config.mac_address or props.get("mac_address")
+        return ReadResult(id_, outs)
+
+    # --- helpers ----------------------------------------------------------------------
+
+    def _parse(self, props: Mapping[str, Any]) -> VmSpec:
+        return parse_spec(props, self._defaults)
+
+    def _recorded(self, olds: Mapping[str, Any]) -> Recorded:
+        uuid_, mac = olds.get("uuid"), olds.get("mac_address")
+        return Recorded(
+            spec=self._parse(olds),
+            base_path=olds.get("base_path"),
+            base_format=olds.get("base_format"),
+            artifact_id=olds.get("artifact_id"),
+            identity=Identity(uuid_, mac) if uuid_ and mac else None,
+        )
+
+    def _look(self, spec: VmSpec) -> tuple[Observed | None, ResolvedBase | None]:
+        """Observe without mutating; (None, None) when the host cannot be reached."""
+        try:
+            target = Target.for_uri(spec.uri)
+            return observe(target, spec), resolve_base(
+                target, spec, self._defaults, materialise=False
+            )
+        except HostUnreachableError as exc:
+            pulumi.log.warn(f"{spec.vm_name}: host not reachable, diffing inputs only: {exc}")
+            return None, None
+
+    def _converge(
+        self, target: Target, spec: VmSpec, identity: Identity | None, *, transactional: bool
+    ) -> dict[str, Any]:
+        if spec.state is RunState.ABSENT:
+            self._remove(target, spec)
+            return _outputs(spec, None, identity or _new_identity(), "absent")
+        base = resolve_base(target, spec, self._defaults, materialise=True)
+        observed = observe(target, spec)
+        if observed.domain is not None and observed.domain.owned:
+            live = observed.domain.config
+            identity = Identity(
+                live.uuid, live.mac_address or (identity or _new_identity()).mac_address
+            )
+        identity = identity or _new_identity()
+        plan = axes.plan_converge(spec, observed, base, identity)
+        Executor(target, spec, base).apply(plan, transactional=transactional)
+        guest = target.hypervisor.lookup(spec.vm_name)
+        state = guest.power_state().value if guest is not None else "absent"
+        return _outputs(spec, base, identity, state)
+
+    def _remove(self, target: Target, spec: VmSpec) -> Plan:
+        plan = axes.plan_remove(spec, observe(target, spec))
+        Executor(target, spec, ResolvedBase("", None, None)).apply(plan)
+        return plan
+
+
+def _outputs(
+    spec: VmSpec, base: ResolvedBase | None, identity: Identity, observed_state: str
+) -> dict[str, Any]:
+    """Every output: the normalised inputs plus what the host resolved and reports."""
+    return {
+        **spec.to_inputs(),
+        "uuid": identity.uuid,
+        "mac_address": identity.mac_address,
+        "base_path": base.path if base else None,
+        "base_format": base.format if base else None,
+        "artifact_id": base.artifact_id if base else None,
+        "overlay_path": spec.overlay_path,
+        "seed_iso_path": spec.seed_iso_path,
+        "seed_hash": spec.seed_hash,
+        "console_log_path": axes.console_log_path(spec.vm_name),
+        "observed_state": observed_state,
+    }

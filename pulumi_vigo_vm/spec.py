@@ -1,0 +1,415 @@
+"""VmSpec: the validated, normalised desired state of one VM, and every input error.
+
+The engine hands the provider loosely typed property bags: numbers arrive as floats in
+every method (even after ``check`` returned ints), integers may be numeric strings, and
+during preview any value may be unknown. This module turns such a bag into a
+:class:`VmSpec` or into one :class:`~pulumi_vigo_vm.errors.InputFault` per bad input, so
+``pulumi preview`` reports all of them at once, before any host is touched. Pure: no I/O.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import posixpath
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from enum import Enum, StrEnum
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+from .errors import InputError, InputFault
+
+__all__ = [
+    "DEFAULT_ARTIFACTS_DIR",
+    "DEFAULT_DOMAIN_TYPE",
+    "DEFAULT_IMAGES_DIR",
+    "DEFAULT_SHUTDOWN_TIMEOUT_S",
+    "DEFAULT_URI",
+    "BaseSource",
+    "ProviderDefaults",
+    "RunState",
+    "VmSpec",
+    "check_inputs",
+    "parse_spec",
+]
+
+DEFAULT_URI = "qemu:///system"
+DEFAULT_DOMAIN_TYPE = "kvm"
+DEFAULT_IMAGES_DIR = "/var/lib/libvirt/images"
+DEFAULT_SHUTDOWN_TIMEOUT_S = 120
+DEFAULT_ARTIFACTS_DIR = "/var/lib/vigo/artifacts"
+
+MAX_MEMORY_MIB = 16 * 1024 * 1024  # 16 TiB: beyond any host libvirt runs on
+MAX_VCPU = 4096  # libvirt's own ceiling for x86 guests
+MAX_DISK_SIZE_GIB = 64 * 1024  # 64 TiB
+MAX_SHUTDOWN_TIMEOUT_S = 24 * 3600
+MAX_USER_DATA_BYTES = 16 * 1024 * 1024  # what one NoCloud seed ISO reasonably carries
+
+_VM_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,62}")
+_BRIDGE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,14}")
+_POOL_OBJECT = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.+-]{0,254}")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_URI_SCHEMES = ("qemu", "qemu+ssh", "qemu+unix")
+_URI_PATHS = ("/system", "/session")
+
+
+class RunState(StrEnum):
+    """The desired run state of a VM."""
+
+    RUNNING = "running"
+    STOPPED = "stopped"
+    DEFINED = "defined"
+    ABSENT = "absent"
+
+
+@dataclass(frozen=True)
+class ProviderDefaults:
+    """Values taken from stack config (``vigo:*``) when an input is omitted."""
+
+    uri: str = DEFAULT_URI
+    domain_type: str = DEFAULT_DOMAIN_TYPE
+    images_dir: str = DEFAULT_IMAGES_DIR
+    curator: str | None = None
+    puddle: str | None = None
+    artifacts_dir: str = DEFAULT_ARTIFACTS_DIR
+
+    @classmethod
+    def from_config(cls, get: Callable[[str], str | None]) -> ProviderDefaults:
+        """Build from a config getter taking un-namespaced keys (``uri``, ``domainType``, ...)."""
+        return cls(
+            uri=get("uri") or DEFAULT_URI,
+            domain_type=get("domainType") or DEFAULT_DOMAIN_TYPE,
+            images_dir=get("imagesDir") or DEFAULT_IMAGES_DIR,
+            curator=get("curator") or None,
+            puddle=get("puddle") or None,
+            artifacts_dir=get("artifactsDir") or DEFAULT_ARTIFACTS_DIR,
+        )
+
+
+@dataclass(frozen=True)
+class BaseSource:
+    """Where the base disk comes from: a host file, a libvirt pool volume, or an artifact."""
+
+    kind: str  # "file" | "pool" | "artifact"
+    value: str  # the input as given (normalised)
+
+    @property
+    def input_name(self) -> str:
+        """The input that named this base, for messages and diff results."""
+        return "artifact" if self.kind == "artifact" else "disk_path"
+
+    @property
+    def pool_volume(self) -> tuple[str, str]:
+        """``(pool, volume)`` of a pool base."""
+        pool, _, volume = self.value.partition(":")
+        return pool, volume
+
+
+@dataclass(frozen=True)
+class VmSpec:
+    """One VM as the user declared it, validated and with defaults applied."""
+
+    vm_name: str
+    memory_mib: int
+    vcpu: int
+    base: BaseSource
+    state: RunState = RunState.RUNNING
+    disk_size_gib: int | None = None
+    network_bridge: str | None = None
+    cloud_init_user_data: str | None = field(default=None, repr=False)
+    uri: str = DEFAULT_URI
+    domain_type: str = DEFAULT_DOMAIN_TYPE
+    images_dir: str = DEFAULT_IMAGES_DIR
+    shutdown_timeout_s: int = DEFAULT_SHUTDOWN_TIMEOUT_S
+
+    @property
+    def overlay_path(self) -> str:
+        """``<images_dir>/<vm_name>.qcow2``: the VM's own writable disk."""
+        return posixpath.join(self.images_dir, f"{self.vm_name}.qcow2")
+
+    @property
+    def seed_hash(self) -> str | None:
+        """``sha256(user_data)[:8]``, or None without user-data."""
+        if not self.cloud_init_user_data:
+            return None
+        return hashlib.sha256(self.cloud_init_user_data.encode()).hexdigest()[:8]
+
+    @property
+    def seed_iso_prefix(self) -> str:
+        """The file-name prefix every seed ISO of this VM shares, whatever its hash."""
+        return f"{self.vm_name}-seed-"
+
+    @property
+    def seed_iso_path(self) -> str | None:
+        """``<images_dir>/<vm_name>-seed-<hash>.iso``, or None without user-data."""
+        if self.seed_hash is None:
+            return None
+        return posixpath.join(self.images_dir, f"{self.seed_iso_prefix}{self.seed_hash}.iso")
+
+    @property
+    def disk_size_bytes(self) -> int | None:
+        """The overlay's requested virtual size, or None for the base image's size."""
+        return None if self.disk_size_gib is None else self.disk_size_gib * 1024**3
+
+    def to_inputs(self) -> dict[str, Any]:
+        """The normalised inputs, as recorded in state and returned in outputs."""
+        return {
+            "vm_name": self.vm_name,
+            "memory_mib": self.memory_mib,
+            "vcpu": self.vcpu,
+            "disk_path": self.base.value if self.base.kind != "artifact" else None,
+            "artifact": self.base.value if self.base.kind == "artifact" else None,
+            "state": self.state.value,
+            "disk_size_gib": self.disk_size_gib,
+            "network_bridge": self.network_bridge,
+            "cloud_init_user_data": self.cloud_init_user_data,
+            "uri": self.uri,
+            "domain_type": self.domain_type,
+            "images_dir": self.images_dir,
+            "shutdown_timeout_s": self.shutdown_timeout_s,
+        }
+
+
+# --- field validators: each returns the normalised value or raises ValueError(reason) ---
+
+
+def _text(value: Any, what: str) -> str:
+    if not isinstance(value, str):
+        raise ValueError(f"must be a string ({what}), got {type(value).__name__}")
+    if _CONTROL.search(value):
+        raise ValueError("must not contain control characters")
+    return value
+
+
+def _integer(value: Any, low: int, high: int, unit: str = "") -> int:
+    """Accept ints, integral floats (the engine's numbers) and numeric strings."""
+    if isinstance(value, bool):
+        raise ValueError(f"must be a whole number, got {value!r}")
+    number: float | int
+    if isinstance(value, (int, float)):
+        number = value
+    elif isinstance(value, str) and re.fullmatch(r"\s*[+-]?\d+(\.0*)?\s*", value):
+        number = float(value) if "." in value else int(value)
+    else:
+        raise ValueError(f"must be a whole number{unit}, got {_shown(value)}")
+    if isinstance(number, float):
+        if not math.isfinite(number) or not number.is_integer():
+            raise ValueError(f"must be a whole number{unit}, got {_shown(value)}")
+        number = int(number)
+    if number < low:
+        raise ValueError(f"must be at least {low}{unit}, got {number}")
+    if number > high:
+        raise ValueError(f"must be at most {high}{unit}, got {number}")
+    return number
+
+
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _vm_name(value: Any) -> str:
+    name = _text(value, "the libvirt domain name")
+    if not _VM_NAME.fullmatch(name):
+        raise ValueError(
+            f"{_shown(name)} is not a valid VM name: use 1-63 characters from A-Z a-z 0-9 . _ -, "
+            "starting with a letter or digit (it also names the overlay and seed files)"
+        )
+    return name
+
+
+def _absolute_path(value: Any, what: str) -> str:
+    path = _text(value, what)
+    if not path.startswith("/"):
+        raise ValueError(f"must be an absolute path, got {_shown(path)}")
+    if ".." in path.split("/"):
+        raise ValueError(f"must not contain '..' components, got {_shown(path)}")
+    normalised = posixpath.normpath(path)
+    return "/" if normalised == "//" else normalised
+
+
+def _disk_path(value: Any) -> BaseSource:
+    text = _text(value, "an absolute path to a base image, or pool:volume")
+    if text.startswith("/"):
+        return BaseSource("file", _absolute_path(text, "a base image path"))
+    pool, sep, volume = text.partition(":")
+    if sep and _POOL_OBJECT.fullmatch(pool) and _POOL_OBJECT.fullmatch(volume):
+        return BaseSource("pool", text)
+    raise ValueError(
+        f"{_shown(text)} is neither an absolute file path nor pool:volume "
+        "(e.g. /var/lib/libvirt/images/base.qcow2 or default:base.qcow2)"
+    )
+
+
+def _artifact(value: Any) -> BaseSource:
+    text = _text(value, "a curator artifact reference")
+    from .curator.reference import parse_reference  # pure; imported late to keep import light
+
+    try:
+        parse_reference(text)
+    except Exception as exc:  # CuratorError carries the friendly reason
+        raise ValueError(str(exc)) from exc
+    return BaseSource("artifact", text)
+
+
+def _state(value: Any) -> RunState:
+    try:
+        return RunState(value)
+    except ValueError:
+        choices = ", ".join(s.value for s in RunState)
+        raise ValueError(f"must be one of {choices}; got {_shown(value)}") from None
+
+
+def _bridge(value: Any) -> str:
+    name = _text(value, "a host bridge interface name")
+    if not _BRIDGE.fullmatch(name) or name in (".", ".."):
+        raise ValueError(
+            f"{_shown(name)} is not a Linux interface name: 1-15 characters from "
+            "A-Z a-z 0-9 _ . - (no '/', ':' or spaces), e.g. br0 or virbr0"
+        )
+    return name
+
+
+def _user_data(value: Any) -> str:
+    if not isinstance(value, str):
+        raise ValueError(
+            f"must be a string (a #cloud-config document or a script), got {type(value).__name__}"
+        )
+    if len(value.encode()) > MAX_USER_DATA_BYTES:
+        raise ValueError(f"is larger than {MAX_USER_DATA_BYTES // (1024 * 1024)} MiB")
+    return value
+
+
+def _uri(value: Any) -> str:
+    uri = _text(value, "a libvirt URI")
+    parts = urlsplit(uri)
+    if parts.scheme not in _URI_SCHEMES:
+        raise ValueError(
+            f"{_shown(uri)} is not a supported libvirt URI: use qemu:///system or "
+            "qemu+ssh://[user@]host[:port]/system"
+        )
+    if parts.path not in _URI_PATHS:
+        raise ValueError(f"{_shown(uri)}: the path must be /system or /session")
+    remote = parts.scheme == "qemu+ssh"
+    if remote and not parts.hostname:
+        raise ValueError(f"{_shown(uri)}: qemu+ssh needs a host, e.g. qemu+ssh://root@hv1/system")
+    if not remote and parts.netloc:
+        raise ValueError(f"{_shown(uri)}: a local URI has no host; use {parts.scheme}:///system")
+    if any(ch in (parts.netloc or "") for ch in " \\"):
+        raise ValueError(f"{_shown(uri)}: the host part contains invalid characters")
+    parse_qsl(parts.query, strict_parsing=bool(parts.query))
+    return uri
+
+
+def _domain_type(value: Any) -> str:
+    if value not in ("kvm", "qemu"):
+        raise ValueError(f"must be kvm or qemu (software emulation), got {_shown(value)}")
+    return str(value)
+
+
+def _present(value: Any) -> bool:
+    return value is not None and value != ""
+
+
+def _is_unknown(value: Any) -> bool:
+    return type(value).__name__ == "Unknown"
+
+
+_Validators = dict[str, Callable[[Any], Any]]
+_FIELD_VALIDATORS: _Validators = {
+    "vm_name": _vm_name,
+    "memory_mib": lambda v: _integer(v, 1, MAX_MEMORY_MIB, " MiB"),
+    "vcpu": lambda v: _integer(v, 1, MAX_VCPU),
+    "state": _state,
+    "disk_size_gib": lambda v: _integer(v, 1, MAX_DISK_SIZE_GIB, " GiB"),
+    "network_bridge": _bridge,
+    "cloud_init_user_data": _user_data,
+    "uri": _uri,
+    "domain_type": _domain_type,
+    "images_dir": lambda v: _absolute_path(v, "a directory for overlays and seed ISOs"),
+    "shutdown_timeout_s": lambda v: _integer(v, 0, MAX_SHUTDOWN_TIMEOUT_S, " seconds"),
+    "disk_path": _disk_path,
+    "artifact": _artifact,
+}
+_REQUIRED = ("vm_name", "memory_mib", "vcpu")
+
+
+def _defaults_for(defaults: ProviderDefaults) -> dict[str, Any]:
+    return {
+        "state": RunState.RUNNING.value,
+        "uri": defaults.uri,
+        "domain_type": defaults.domain_type,
+        "images_dir": defaults.images_dir,
+        "shutdown_timeout_s": DEFAULT_SHUTDOWN_TIMEOUT_S,
+    }
+
+
+def check_inputs(
+    props: Mapping[str, Any], defaults: ProviderDefaults
+) -> tuple[dict[str, Any], list[InputFault]]:
+    """Validate ``props`` leniently: unknown (preview) values pass through unjudged.
+
+    Returns the normalised inputs (defaults applied) and one fault per bad input.
+    """
+    values = {**_defaults_for(defaults), **{k: v for k, v in props.items() if _present(v)}}
+    faults: list[InputFault] = []
+    normalised: dict[str, Any] = {}
+    for name in _REQUIRED:
+        if name not in values:
+            faults.append(InputFault(name, "is required"))
+    for name, validate in _FIELD_VALIDATORS.items():
+        if name not in values:
+            continue
+        value = values[name]
+        if _is_unknown(value):
+            normalised[name] = value
+            continue
+        try:
+            checked = validate(value)
+        except ValueError as exc:
+            faults.append(InputFault(name, str(exc)))
+            continue
+        normalised[name] = checked.value if isinstance(checked, Enum) else checked
+        if isinstance(checked, BaseSource):
+            normalised[name] = checked.value
+    has_disk, has_artifact = "disk_path" in values, "artifact" in values
+    if has_disk and has_artifact:
+        faults.append(
+            InputFault("artifact", "give exactly one of disk_path and artifact, not both")
+        )
+    elif not has_disk and not has_artifact:
+        faults.append(
+            InputFault("disk_path", "a base disk is required: set disk_path (or artifact)")
+        )
+    passthrough = {k: v for k, v in props.items() if k not in values}
+    return {**passthrough, **normalised}, faults
+
+
+def parse_spec(props: Mapping[str, Any], defaults: ProviderDefaults) -> VmSpec:
+    """The VmSpec for ``props``. Raises InputError listing every bad input."""
+    normalised, faults = check_inputs(props, defaults)
+    unknown = [k for k, v in normalised.items() if _is_unknown(v)]
+    faults += [InputFault(k, "is not known yet") for k in unknown]
+    if faults:
+        raise InputError(faults)
+    base = (
+        BaseSource("artifact", normalised["artifact"])
+        if normalised.get("artifact") is not None
+        else _disk_path(normalised["disk_path"])
+    )
+    return VmSpec(
+        vm_name=normalised["vm_name"],
+        memory_mib=normalised["memory_mib"],
+        vcpu=normalised["vcpu"],
+        base=base,
+        state=RunState(normalised["state"]),
+        disk_size_gib=normalised.get("disk_size_gib"),
+        network_bridge=normalised.get("network_bridge"),
+        cloud_init_user_data=normalised.get("cloud_init_user_data"),
+        uri=normalised["uri"],
+        domain_type=normalised["domain_type"],
+        images_dir=normalised["images_dir"],
+        shutdown_timeout_s=normalised["shutdown_timeout_s"],
+    )
