@@ -307,6 +307,8 @@ def _make_disk(raw: Path, rootfs: Path, root_uuid: str) -> None:
         raise RuntimeError(f"no syslinux mbr.bin in {MBR_CANDIDATES}: install syslinux-common")
     with open(raw, "r+b") as disk:
         disk.write(mbr.read_bytes()[:440])
+    # extlinux warns that a loop device has no geometry; harmless: mbr.bin hands the
+    # partition's start to the boot sector, so the offset it records does not matter.
     with _loop_mount(raw, offset, part_kib * 1024) as mnt:
         run(["extlinux", "--install", mnt / "boot" / "extlinux"])
 
