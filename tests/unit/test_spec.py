@@ -112,7 +112,7 @@ INTEGER_INPUTS = [
 ]
 
 
-@pytest.mark.parametrize(("name", "maximum"), INTEGER_INPUTS)
+@pytest.mark.parametrize("name", [name for name, _ in INTEGER_INPUTS])
 @pytest.mark.parametrize(
     ("given_value", "expected"),
     [
@@ -125,7 +125,7 @@ INTEGER_INPUTS = [
     ],
 )
 def test_positive_integer_forms_are_accepted_as_int(
-    name: str, maximum: int, given_value: Any, expected: int
+    name: str, given_value: Any, expected: int
 ) -> None:
     value = normalised(**{name: given_value})[name]
     assert value == expected
@@ -257,6 +257,12 @@ def test_both_disk_path_and_artifact_is_one_fault() -> None:
     faults = faults_for(artifact="ubuntu:1.4")
     assert len(faults) == 1
     assert faults[0].property in ("disk_path", "artifact")
+
+
+@pytest.mark.parametrize("artifact", ["Ubuntu:1.4", "ubuntu", 7])
+def test_invalid_artifact_next_to_disk_path_gets_one_fault_per_input(artifact: Any) -> None:
+    names = fault_names(artifact=artifact)
+    assert len(names) == len(set(names)), names
 
 
 @pytest.mark.parametrize("absent", [None, ""], ids=["None", "empty"])
@@ -577,7 +583,6 @@ def test_seed_iso_path_hashes_the_user_data(user_data: str) -> None:
 
 def test_seed_iso_path_of_a_known_user_data() -> None:
     spec = spec_of(cloud_init_user_data="#cloud-config\n")
-    # sha256(b"#cloud-config\n") = 7a1b3d6d...
     expected = hashlib.sha256(b"#cloud-config\n").hexdigest()[:8]
     assert spec.seed_iso_path == f"/var/lib/libvirt/images/web01-seed-{expected}.iso"
     assert spec.seed_iso_path.startswith(f"{DEFAULT_IMAGES_DIR}/{spec.seed_iso_prefix}")
