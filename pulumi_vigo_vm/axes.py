@@ -99,6 +99,7 @@ class Action(StrEnum):
     SHUTDOWN = "shutdown"
     START = "start"
     RESUME = "resume"
+    WAKEUP = "wakeup"
     DESTROY = "destroy"
     UNDEFINE = "undefine"
     REMOVE_OVERLAY = "remove-overlay"
@@ -191,10 +192,12 @@ def _power_actions(spec: VmSpec, power: PowerState | None, redefined: bool) -> l
         return [Action.SHUTDOWN] if active else []
     if spec.state is not RunState.RUNNING:
         return []
-    if (redefined and active) or power is PowerState.SHUTTING_DOWN:
+    if (redefined and active) or power in (PowerState.SHUTTING_DOWN, PowerState.UNKNOWN):
         return [Action.SHUTDOWN, Action.START]
     if power is PowerState.PAUSED:
         return [Action.RESUME]
+    if power is PowerState.SUSPENDED:
+        return [Action.WAKEUP]
     if power is None or power in _STOPPED_STATES:
         return [Action.START]
     return []

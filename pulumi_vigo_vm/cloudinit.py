@@ -8,6 +8,7 @@ Joliet and Rock Ridge so the lower-case, dash-bearing names survive. Pure: retur
 from __future__ import annotations
 
 import io
+import json
 
 import pycdlib
 
@@ -22,8 +23,13 @@ def instance_id(vm_name: str, seed_hash: str) -> str:
 
 
 def meta_data(vm_name: str, seed_hash: str) -> str:
-    """NoCloud meta-data: instance-id and local-hostname (the VM name)."""
-    return f"instance-id: {instance_id(vm_name, seed_hash)}\nlocal-hostname: {vm_name}\n"
+    """NoCloud meta-data: instance-id and local-hostname (the VM name).
+
+    Written as JSON, which is also YAML: every value stays a quoted string, so a VM named
+    ``yes`` or ``0123`` is not read back by cloud-init as a boolean or a number.
+    """
+    fields = {"instance-id": instance_id(vm_name, seed_hash), "local-hostname": vm_name}
+    return json.dumps(fields, indent=1) + "\n"
 
 
 def _add_file(iso: pycdlib.PyCdlib, name: str, data: bytes) -> None:

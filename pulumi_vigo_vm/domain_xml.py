@@ -20,18 +20,12 @@ _MARKER_TAG = f"{{{MARKER_NAMESPACE}}}vm"
 ET.register_namespace(_MARKER_PREFIX, MARKER_NAMESPACE)
 
 _UNIT_TO_KIB = {
-    "b": 1 / 1024,
-    "bytes": 1 / 1024,
-    "k": 1,
-    "kib": 1,
-    "kb": 1000 / 1024,
-    "m": 1024,
-    "mib": 1024,
-    "mb": 1000**2 / 1024,
-    "g": 1024**2,
-    "gib": 1024**2,
-    "gb": 1000**3 / 1024,
-}
+    "b": 1 / 1024, "bytes": 1 / 1024,
+    "k": 1, "kib": 1, "kb": 1000 / 1024,
+    "m": 1024, "mib": 1024, "mb": 1000**2 / 1024,
+    "g": 1024**2, "gib": 1024**2, "gb": 1000**3 / 1024,
+    "t": 1024**3, "tib": 1024**3, "tb": 1000**4 / 1024,
+}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -126,7 +120,10 @@ def to_xml(config: DomainConfig) -> str:
 def _memory_mib(element: ET.Element | None) -> int:
     if element is None or element.text is None:
         return 0
-    factor = _UNIT_TO_KIB.get(element.get("unit", "KiB").lower(), 1)
+    unit = element.get("unit", "KiB")
+    factor = _UNIT_TO_KIB.get(unit.lower())
+    if factor is None:
+        raise ValueError(f"unknown memory unit {unit!r} in domain XML")
     return int(int(element.text) * factor) // 1024
 
 

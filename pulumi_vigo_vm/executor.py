@@ -74,6 +74,7 @@ class Executor:
             Action.SHUTDOWN: self._shutdown,
             Action.START: lambda: self._guest().start(),
             Action.RESUME: lambda: self._guest().resume(),
+            Action.WAKEUP: lambda: self._guest().wakeup(),
             Action.DESTROY: self._destroy,
             Action.UNDEFINE: lambda: self._guest().undefine(),
             Action.REMOVE_OVERLAY: lambda: self._remove(self._spec.overlay_path),

@@ -179,6 +179,11 @@ class Guest:
         with self._call("resuming"):
             self._domain.resume()
 
+    def wakeup(self) -> None:
+        """Wake a guest from ACPI suspend (S3/S4 as libvirt's pmsuspended)."""
+        with self._call("waking up"):
+            self._domain.pMWakeup(0)
+
     def shutdown(self) -> None:
         """Ask the guest to power off (ACPI power button). Returns at once."""
         with self._call("shutting down"):

@@ -51,6 +51,7 @@ _VM_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,62}")
 _BRIDGE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,14}")
 _POOL_OBJECT = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.+-]{0,254}")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_XML_META = re.compile(r"[<>&\"']")
 _URI_SCHEMES = ("qemu", "qemu+ssh", "qemu+unix")
 _URI_PATHS = ("/system", "/session")
 
@@ -226,8 +227,9 @@ def _absolute_path(value: Any, what: str) -> str:
         raise ValueError(f"must be an absolute path, got {_shown(path)}")
     if ".." in path.split("/"):
         raise ValueError(f"must not contain '..' components, got {_shown(path)}")
-    normalised = posixpath.normpath(path)
-    return "/" if normalised == "//" else normalised
+    if _XML_META.search(path):
+        raise ValueError(f"must not contain any of < > & \" ', got {_shown(path)}")
+    return "/" + posixpath.normpath(path).lstrip("/")
 
 
 def _disk_path(value: Any) -> BaseSource:
@@ -297,8 +299,12 @@ def _uri(value: Any) -> str:
         raise ValueError(f"{_shown(uri)}: qemu+ssh needs a host, e.g. qemu+ssh://root@hv1/system")
     if not remote and parts.netloc:
         raise ValueError(f"{_shown(uri)}: a local URI has no host; use {parts.scheme}:///system")
-    if any(ch in (parts.netloc or "") for ch in " \\"):
-        raise ValueError(f"{_shown(uri)}: the host part contains invalid characters")
+    if _XML_META.search(uri) or any(ch in parts.netloc for ch in " \\"):
+        raise ValueError(f"{_shown(uri)}: contains characters a libvirt URI cannot hold")
+    try:
+        parts.port  # noqa: B018 - raises ValueError for a non-numeric or out-of-range port
+    except ValueError:
+        raise ValueError(f"{_shown(uri)}: the port must be a number from 1 to 65535") from None
     parse_qsl(parts.query, strict_parsing=bool(parts.query))
     return uri
 
@@ -375,7 +381,7 @@ def check_inputs(
         if isinstance(checked, BaseSource):
             normalised[name] = checked.value
     has_disk, has_artifact = "disk_path" in values, "artifact" in values
-    if has_disk and has_artifact:
+    if has_disk and has_artifact and not any(f.property == "artifact" for f in faults):
         faults.append(
             InputFault("artifact", "give exactly one of disk_path and artifact, not both")
         )

@@ -23,9 +23,9 @@ import urllib.parse
 from collections.abc import Iterator
 from typing import Any
 
-import oras.auth  # type: ignore[import-untyped]
-import oras.container  # type: ignore[import-untyped]
-import oras.provider  # type: ignore[import-untyped]
+import oras.auth
+import oras.container
+import oras.provider
 import requests
 import requests.adapters
 

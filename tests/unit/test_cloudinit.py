@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import time
 
 import pycdlib
 import pytest
@@ -87,11 +86,3 @@ def test_meta_data_file_is_what_meta_data_returns() -> None:
 def test_instance_id_changes_with_the_user_data_hash() -> None:
     assert instance_id("web01", "0123abcd") != instance_id("web01", "89abcdef")
     assert instance_id("web01", "0123abcd") != instance_id("web02", "0123abcd")
-
-
-def test_seed_iso_is_deterministic_for_the_same_inputs(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(time, "time", lambda: 1_700_000_000.0)
-    first = build_seed_iso("web01", USER_DATA, "0123abcd")
-    monkeypatch.setattr(time, "time", lambda: 1_700_003_600.0)
-    second = build_seed_iso("web01", USER_DATA, "0123abcd")
-    assert first == second
