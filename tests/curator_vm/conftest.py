@@ -1,0 +1,162 @@
+"""Fixtures: VMs in the local libvirtd whose base disk is a curator artifact.
+
+The registry is the curator tests' session ``docker-registry`` and the libvirt helpers are
+the integration tests' (both imported, not copied). Each test gets a fresh puddle, a
+world-traversable directory under /var/tmp (qemu runs as an unprivileged user and must
+reach the materialised base), its own ``vigo:artifactsDir`` there, and domain names
+starting with ``cur-`` (other suites share this libvirtd).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import subprocess
+import sys
+import tempfile
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import libvirt
+import pytest
+from curator.conftest import Registry, free_port, registry
+from integration.conftest import Lab, bridge, image_info, libvirt_conn, qemu_img
+
+from pulumi_vigo_vm.testing import EngineHarness
+
+__all__ = [
+    "ArtifactLab",
+    "Registry",
+    "bridge",
+    "free_port",
+    "image_info",
+    "libvirt_conn",
+    "qemu_img",
+    "registry",
+]
+
+PLATFORM = "linux-amd64"
+VIGO_CURATOR = Path(sys.executable).with_name("vigo-curator")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "curator_vm" in item.path.parts:
+            item.add_marker(pytest.mark.libvirt)
+
+
+@dataclass
+class ArtifactLab(Lab):
+    """A :class:`Lab` whose VMs are backed by artifacts of ``curator`` in ``puddle``."""
+
+    curator: str = ""
+    puddle: str = ""
+
+    @property
+    def artifacts_dir(self) -> Path:
+        return self.root / "artifacts"
+
+    def image(self, name: str, size: str = "64M", pattern: int | None = None) -> Path:
+        """A blank qcow2; with ``pattern``, 64 KiB of it written so the content differs."""
+        path = self.root / "src" / name
+        path.parent.mkdir(exist_ok=True)
+        qemu_img("create", "-q", "-f", "qcow2", str(path), size)
+        if pattern is not None:
+            subprocess.run(
+                ["qemu-io", "-f", "qcow2", "-c", f"write -P {pattern:#x} 0 64k", str(path)],
+                check=True,
+                capture_output=True,
+            )
+        return path
+
+    def push(self, image: Path, ref: str) -> str:
+        """``vigo-curator push --kind generic``; returns the new artifact id."""
+        proc = subprocess.run(
+            [str(VIGO_CURATOR), "push", "--kind", "generic", "--curator", self.curator,
+             "--puddle", self.puddle, str(image), ref],
+            capture_output=True, text=True, check=False,
+        )
+        assert proc.returncode == 0, proc.stderr
+        ids = [line.split()[1] for line in proc.stdout.splitlines() if line.startswith("artifact_id")]
+        assert len(ids) == 1, proc.stdout
+        return ids[0]
+
+    def materialised(self, artifact_id: str, name: str, version: str) -> Path:
+        """Where the provider must put this artifact's linux-amd64 blob."""
+        return self.artifacts_dir / artifact_id / name / version / PLATFORM
+
+    def artifact_files(self) -> list[Path]:
+        """Every regular file under the artifacts dir (blobs, sidecars, leftovers)."""
+        if not self.artifacts_dir.exists():
+            return []
+        return sorted(p for p in self.artifacts_dir.rglob("*") if p.is_file())
+
+    def vm(self, short: str, **args: Any) -> dict[str, Any]:
+        """Declare VM ``short`` on an artifact (defaults: small, ``defined``)."""
+        args.setdefault("state", "defined")
+        return super().vm(short, disk_path=None, **args)
+
+    def harness(self, **kwargs: Any) -> EngineHarness:
+        harness = super().harness(**kwargs)
+        harness.config.update({
+            "vigo:curator": self.curator,
+            "vigo:puddle": self.puddle,
+            "vigo:artifactsDir": str(self.artifacts_dir),
+        })
+        return harness
+
+    def outputs(self, short: str) -> dict[str, Any]:
+        """All recorded outputs of VM ``short`` (the program exports only a few)."""
+        for res in self.harness().snapshot().ordered():
+            if res.name == short:
+                return res.plain_outputs()
+        raise KeyError(short)
+
+    def leftovers(self) -> list[Path]:
+        """Files in images_dir (overlays, seeds, temporaries)."""
+        if not self.images_dir.exists():
+            return []
+        return sorted(self.images_dir.iterdir())
+
+
+def _new_lab(
+    request: pytest.FixtureRequest, conn: libvirt.virConnect, bridge_name: str, curator: str
+) -> ArtifactLab:
+    digest = hashlib.sha256(request.node.nodeid.encode()).hexdigest()[:6]
+    root = Path(tempfile.mkdtemp(prefix=f"vigo-cur-{digest}-", dir="/var/tmp"))
+    root.chmod(0o755)
+    return ArtifactLab(
+        root, "qemu:///system", bridge_name, conn, prefix=f"cur-{digest}",
+        curator=curator or str(root / "curator"), puddle="p" + uuid.uuid4().hex[:10],
+    )
+
+
+@pytest.fixture(params=["registry", "layout"])
+def alab(
+    request: pytest.FixtureRequest, libvirt_conn: libvirt.virConnect, bridge: str
+) -> Iterator[ArtifactLab]:
+    """One test's world, once with a real registry and once with a layout directory."""
+    curator = request.getfixturevalue("registry").location if request.param == "registry" else ""
+    yield from _lab_lifetime(_new_lab(request, libvirt_conn, bridge, curator))
+
+
+@pytest.fixture
+def rlab(
+    request: pytest.FixtureRequest, libvirt_conn: libvirt.virConnect, bridge: str,
+    registry: Registry,
+) -> Iterator[ArtifactLab]:
+    """One test's world against the real registry only."""
+    yield from _lab_lifetime(_new_lab(request, libvirt_conn, bridge, registry.location))
+
+
+def _lab_lifetime(lab: ArtifactLab) -> Iterator[ArtifactLab]:
+    lab.cleanup()
+    try:
+        yield lab
+    finally:
+        lab.cleanup()
+        # materialised bases are read-only (0444 files in 0755 dirs): root removes them
+        shutil.rmtree(lab.root, ignore_errors=True)
