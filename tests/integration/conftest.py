@@ -124,9 +124,7 @@ class Lab:
             "vigo:domainType": "qemu",
             "vigo:imagesDir": str(self.images_dir),
         }
-        return EngineHarness(
-            PROGRAM, state_file=self.root / "state.json", config=config, **kwargs
-        )
+        return EngineHarness(PROGRAM, state_file=self.root / "state.json", config=config, **kwargs)
 
     def up(self) -> RunResult:
         return self.harness().up()

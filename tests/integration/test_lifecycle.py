@@ -8,8 +8,12 @@ from conftest import Lab, has_marker, image_info, sha256, write_marker
 
 @pytest.mark.parametrize(
     ("state", "power", "files"),
-    [("running", "running", True), ("stopped", "stopped", True),
-     ("defined", "stopped", True), ("absent", "absent", False)],
+    [
+        ("running", "running", True),
+        ("stopped", "stopped", True),
+        ("defined", "stopped", True),
+        ("absent", "absent", False),
+    ],
 )
 def test_create_in_each_state(lab: Lab, state: str, power: str, files: bool) -> None:
     lab.vm("a", state=state, network_bridge=lab.bridge, cloud_init_user_data="#cloud-config\n")
@@ -34,8 +38,14 @@ def test_transitions_keep_every_byte_of_the_overlay(lab: Lab) -> None:
     write_marker(lab.overlay("a"))
     uuid = lab.domain("a").UUIDString()
 
-    for state, power in [("running", "running"), ("stopped", "stopped"), ("running", "running"),
-                         ("defined", "running"), ("stopped", "stopped"), ("defined", "stopped")]:
+    for state, power in [
+        ("running", "running"),
+        ("stopped", "stopped"),
+        ("running", "running"),
+        ("defined", "running"),
+        ("stopped", "stopped"),
+        ("defined", "stopped"),
+    ]:
         lab.vm("a", state=state)
         result = lab.up()
         assert result.ops() == {"a": "update"}, state
@@ -76,8 +86,7 @@ def test_destroy_is_absent_and_keeps_the_base(lab: Lab) -> None:
 
 
 def test_second_up_is_a_no_op_with_zero_host_mutations(lab: Lab) -> None:
-    lab.vm("a", network_bridge=lab.bridge, cloud_init_user_data="#cloud-config\n",
-           disk_size_gib=1)
+    lab.vm("a", network_bridge=lab.bridge, cloud_init_user_data="#cloud-config\n", disk_size_gib=1)
     lab.vm("b", state="stopped")
     lab.up()
     before = {p.name: (p.stat().st_mtime_ns, p.stat().st_ino) for p in lab.images_dir.iterdir()}

@@ -1,0 +1,165 @@
+"""The spec's diff table against a real libvirtd: what preview says, and what up then does."""
+
+from __future__ import annotations
+
+import subprocess
+
+import libvirt
+from conftest import Lab, has_marker, image_info, qemu_img, write_marker
+
+from pulumi_vigo_vm.domain_xml import from_xml
+
+USER_DATA = "#cloud-config\nhostname: first\n"
+
+
+def test_user_data_edit_replaces_with_a_new_seed_and_a_fresh_overlay(lab: Lab) -> None:
+    lab.vm("a", state="stopped", cloud_init_user_data=USER_DATA)
+    lab.up()
+    old_seed = lab.seeds("a")
+    write_marker(lab.overlay("a"))
+
+    lab.vm("a", state="stopped", cloud_init_user_data="#cloud-config\nhostname: second\n")
+    step = lab.preview().step("a")
+    assert (step.op, list(step.replaces), step.delete_before_replace) == (
+        "replace",
+        ["cloud_init_user_data"],
+        True,
+    )
+    assert lab.up().ops() == {"a": "replace"}
+
+    new_seed = lab.seeds("a")
+    assert len(new_seed) == 1 and new_seed != old_seed, "seed must be rebuilt under a new name"
+    assert not has_marker(lab.overlay("a")), "cloud-init must run again on a fresh overlay"
+    assert lab.harness().up().counts() == {"same": 1}
+
+
+def test_base_change_rebuilds_the_overlay_on_the_new_base(lab: Lab) -> None:
+    lab.vm("a", state="defined")
+    lab.up()
+    other = lab.base("other.qcow2", size="128M")
+
+    lab.vm("a", state="defined", disk_path=str(other))
+    step = lab.preview().step("a")
+    assert (step.op, list(step.replaces), step.delete_before_replace) == (
+        "replace",
+        ["disk_path"],
+        True,
+    )
+    lab.up()
+
+    assert image_info(lab.overlay("a"))["backing-filename"] == str(other)
+    assert image_info(lab.overlay("a"))["virtual-size"] == 128 * 1024**2
+
+
+def test_raw_base_gets_an_explicit_raw_backing_format(lab: Lab) -> None:
+    raw = lab.base("base.raw", fmt="raw")
+    lab.vm("a", state="defined", disk_path=str(raw))
+    outputs = lab.up().outputs
+    info = image_info(lab.overlay("a"))
+    assert (info["backing-filename"], info["backing-filename-format"]) == (str(raw), "raw")
+    assert lab.harness().snapshot().resources  # recorded
+    assert outputs["a"]["observed_state"] == "stopped"
+
+
+def test_memory_and_vcpu_change_redefines_keeping_uuid_mac_and_overlay(lab: Lab) -> None:
+    lab.vm("a", network_bridge=lab.bridge)
+    lab.up()
+    before = from_xml(lab.domain("a").XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE)).config
+    overlay_inode = lab.overlay("a").stat().st_ino
+    old_id = lab.domain("a").ID()
+
+    lab.vm("a", network_bridge=lab.bridge, memory_mib=96, vcpu=2)
+    step = lab.preview().step("a")
+    assert (step.op, list(step.replaces)) == ("update", [])
+    lab.up()
+
+    after = from_xml(lab.domain("a").XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE)).config
+    assert (after.memory_mib, after.vcpu) == (96, 2)
+    assert (after.uuid, after.mac_address) == (before.uuid, before.mac_address)
+    assert lab.overlay("a").stat().st_ino == overlay_inode
+    assert lab.power("a") == "running"
+    assert lab.domain("a").ID() != old_id, "a running VM restarts to pick up its new definition"
+    live = from_xml(lab.domain("a").XMLDesc()).config
+    assert live.memory_mib == 96, "the running guest uses the new definition"
+
+
+def test_disk_grows_in_place_and_shrinking_replaces(lab: Lab) -> None:
+    lab.vm("a", state="stopped", disk_size_gib=1)
+    lab.up()
+    write_marker(lab.overlay("a"))
+
+    lab.vm("a", state="stopped", disk_size_gib=2)
+    assert lab.preview().step("a").op == "update"
+    lab.up()
+    assert image_info(lab.overlay("a"))["virtual-size"] == 2 * 1024**3
+    assert has_marker(lab.overlay("a"))
+
+    lab.vm("a", state="running", disk_size_gib=3)  # grown while qemu holds the image
+    lab.up()
+    assert image_info(lab.overlay("a"))["virtual-size"] == 3 * 1024**3
+    assert has_marker(lab.overlay("a"))
+
+    lab.vm("a", state="running", disk_size_gib=1)
+    step = lab.preview().step("a")
+    assert (step.op, list(step.replaces)) == ("replace", ["disk_size_gib"])
+
+
+def test_out_of_band_drift_is_seen_by_preview_and_fixed_by_up(lab: Lab) -> None:
+    lab.vm("a", state="running", cloud_init_user_data=USER_DATA)
+    lab.up()
+    write_marker_later = lab.overlay("a")
+
+    cases = {
+        "domain stopped": lambda: lab.domain("a").destroy(),
+        "domain undefined": lambda: (lab.domain("a").destroy(), lab.domain("a").undefine()),
+        "seed ISO deleted": lambda: lab.seeds("a")[0].unlink(),
+        "memory changed with virsh": lambda: subprocess.run(
+            ["virsh", "-q", "setmaxmem", lab.name("a"), "80M", "--config"], check=True
+        ),
+    }
+    for what, drift in cases.items():
+        drift()
+        step = lab.preview().step("a")
+        assert (step.op, list(step.replaces)) == ("update", []), what
+        assert lab.up().ops() == {"a": "update"}, what
+        assert lab.power("a") == "running", what
+        assert len(lab.seeds("a")) == 1, what
+        config = from_xml(lab.domain("a").XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE)).config
+        assert config.memory_mib == 64, what
+        assert lab.harness().preview().counts() == {"same": 1}, f"not converged after {what}"
+    assert write_marker_later.exists()
+
+
+def test_overlay_deleted_or_rebased_out_of_band_is_a_replace(lab: Lab) -> None:
+    lab.vm("a", state="stopped")
+    lab.up()
+
+    lab.overlay("a").unlink()
+    step = lab.preview().step("a")
+    assert (step.op, list(step.replaces), step.delete_before_replace) == (
+        "replace",
+        ["disk_path"],
+        True,
+    )
+    lab.up()
+    assert image_info(lab.overlay("a"))["backing-filename"] == str(lab.base())
+
+    other = lab.base("other.qcow2")
+    qemu_img("rebase", "-u", "-f", "qcow2", "-F", "qcow2", "-b", str(other), str(lab.overlay("a")))
+    assert lab.preview().step("a").op == "replace"
+    lab.up()
+    assert image_info(lab.overlay("a"))["backing-filename"] == str(lab.base())
+    assert lab.harness().preview().counts() == {"same": 1}
+
+
+def test_refresh_of_a_vanished_domain_drops_it_and_up_rebuilds(lab: Lab) -> None:
+    lab.vm("a", state="defined")
+    lab.up()
+    lab.domain("a").undefine()
+
+    result = lab.harness().refresh()
+
+    assert result.ops() == {"a": "delete"}
+    assert lab.harness().snapshot().resources == {}
+    assert lab.up().ops() == {"a": "create"}
+    assert lab.power("a") == "stopped"

@@ -1,0 +1,121 @@
+"""Ownership and failure safety against a real libvirtd: never touch what is not ours,
+never leave orphans, refuse bad input before anything is touched."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import Lab, qemu_img
+
+from pulumi_vigo_vm.domain_xml import DomainConfig, to_xml
+from pulumi_vigo_vm.testing import CheckFailedError, ProviderError
+
+
+def _foreign_domain(lab: Lab, short: str) -> str:
+    """A same-named domain made by someone else: no ownership marker in its metadata."""
+    disk = lab.base("foreign.qcow2")
+    config = DomainConfig(lab.name(short), "", 64, 1, "qemu", str(disk))
+    xml = to_xml(config).replace("<uuid />", "")
+    xml = xml[: xml.index("<metadata>")] + xml[xml.index("</metadata>") + len("</metadata>") :]
+    lab.conn.defineXML(xml)
+    return str(lab.domain(short).XMLDesc())
+
+
+def test_an_unmarked_same_named_domain_is_refused_and_left_alone(lab: Lab) -> None:
+    foreign_xml = _foreign_domain(lab, "a")
+    lab.vm("a")
+
+    with pytest.raises(ProviderError, match=r"not created by pulumi_vigo_vm"):
+        lab.up()
+
+    assert lab.domain("a").XMLDesc() == foreign_xml
+    assert not lab.images_dir.exists() or list(lab.images_dir.iterdir()) == []
+    assert lab.harness().snapshot().resources == {}
+
+
+def test_a_marked_domain_from_a_lost_run_is_adopted_with_its_identity(lab: Lab) -> None:
+    lab.vm("a", state="defined", network_bridge=lab.bridge)
+    lab.up()
+    uuid = lab.domain("a").UUIDString()
+    (lab.root / "state.json").unlink()  # the stack forgot the VM; the host still has it
+
+    result = lab.up()
+
+    assert result.ops() == {"a": "create"}
+    assert lab.domain("a").UUIDString() == uuid
+    assert result.outputs["a"]["uuid"] == uuid
+
+
+def test_a_failed_create_leaves_no_domain_overlay_or_seed_and_a_rerun_converges(lab: Lab) -> None:
+    # A bridge that does not exist: the overlay, seed and definition are made, start fails.
+    lab.vm("a", network_bridge="nosuchbr0", cloud_init_user_data="#cloud-config\n")
+
+    with pytest.raises(ProviderError, match=r"nosuchbr0"):
+        lab.up()
+
+    assert lab.domain("a") is None
+    assert list(lab.images_dir.iterdir()) == []
+    assert lab.harness().snapshot().resources == {}
+
+    lab.vm("a", network_bridge=lab.bridge, cloud_init_user_data="#cloud-config\n")
+    assert lab.up().ops() == {"a": "create"}
+    assert lab.power("a") == "running"
+
+
+def test_every_bad_input_is_reported_at_once_before_any_host_call(lab: Lab) -> None:
+    lab.vm(
+        "a",
+        vm_name="../etc/passwd",
+        memory_mib="lots",
+        vcpu=0,
+        disk_size_gib=1.5,
+        network_bridge="br0/evil",
+        state="paused",
+        artifact="x:1",
+    )
+
+    with pytest.raises(CheckFailedError) as caught:
+        lab.up()
+
+    faulty = {failure.property for failure in caught.value.failures}
+    assert faulty >= {
+        "vm_name",
+        "memory_mib",
+        "vcpu",
+        "disk_size_gib",
+        "network_bridge",
+        "state",
+        "artifact",
+    }
+    assert not lab.images_dir.exists()
+
+
+@pytest.mark.parametrize("kind", ["overlay", "data-file"])
+def test_a_base_that_depends_on_other_files_is_refused(lab: Lab, kind: str) -> None:
+    chained = lab.root / "chained.qcow2"
+    if kind == "overlay":
+        qemu_img("create", "-q", "-f", "qcow2", "-F", "qcow2", "-b", str(lab.base()), str(chained))
+    else:
+        qemu_img(
+            "create",
+            "-q",
+            "-f",
+            "qcow2",
+            "-o",
+            f"data_file={lab.root / 'data.raw'}",
+            str(chained),
+            "64M",
+        )
+    lab.vm("a", disk_path=str(chained))
+
+    with pytest.raises(ProviderError, match=r"disk_path: base image .*chained.qcow2"):
+        lab.up()
+
+    assert lab.domain("a") is None
+    assert not lab.images_dir.exists() or list(lab.images_dir.iterdir()) == []
+
+
+def test_a_missing_base_is_a_clear_error(lab: Lab) -> None:
+    lab.vm("a", disk_path=str(lab.root / "nope.qcow2"))
+    with pytest.raises(ProviderError, match=r"nope.qcow2 does not exist"):
+        lab.up()
+    assert lab.domain("a") is None
