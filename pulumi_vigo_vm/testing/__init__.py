@@ -34,6 +34,7 @@ from .errors import (
     Violation,
 )
 from .hooks import Analyzer, PlannedStep, StackResource
+from .policy_analyzer import PolicyPackAnalyzer, PolicyPackError, load_policy_config
 from .props import UNKNOWN
 from .results import Op, RunResult, Step, Verb
 from .state import ResourceState, Snapshot, load_snapshot, save_snapshot
@@ -49,6 +50,8 @@ __all__ = [
     "HarnessError",
     "Op",
     "PlannedStep",
+    "PolicyPackAnalyzer",
+    "PolicyPackError",
     "PolicyViolationError",
     "Program",
     "ProgramError",
@@ -61,6 +64,7 @@ __all__ = [
     "UnsupportedResourceError",
     "Verb",
     "Violation",
+    "load_policy_config",
     "load_snapshot",
     "save_snapshot",
 ]

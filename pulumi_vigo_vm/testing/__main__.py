@@ -4,7 +4,8 @@ Usage::
 
     python -m pulumi_vigo_vm.testing {preview,up,refresh,destroy} PROJECT_DIR --state FILE \\
         [--config key=value ...] [--secret-config key=value ...] [--stack NAME] \\
-        [--project NAME] [--parallel N] [--skip-preview] [--quiet]
+        [--project NAME] [--parallel N] [--skip-preview] [--quiet] \\
+        [--policy-pack DIR [--policy-config FILE]]
 
 Prints the steps and stack outputs (secrets masked) and exits non-zero on any failure.
 """
@@ -12,11 +13,13 @@ Prints the steps and stack outputs (secrets masked) and exits non-zero on any fa
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from collections.abc import Sequence
 
 from .engine import DEFAULT_PARALLEL, EngineHarness
 from .errors import HarnessError
+from .policy_analyzer import PolicyPackAnalyzer, load_policy_config
 from .results import RunResult
 
 
@@ -68,12 +71,31 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--quiet", "-q", action="store_true", help="do not stream the program's output"
     )
+    parser.add_argument(
+        "--policy-pack",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="preview/up: run the policy pack in DIR before each step; repeatable",
+    )
+    parser.add_argument(
+        "--policy-config",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="JSON config of the n-th --policy-pack (as --policy-pack-config); repeatable",
+    )
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one verb; return the process exit code (0 on success)."""
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.policy_pack and args.verb not in ("preview", "up"):
+        parser.error("--policy-pack applies to preview and up only")
+    if len(args.policy_config) > len(args.policy_pack):
+        parser.error("each --policy-config needs a --policy-pack before it")
     config = dict(args.config)
     secrets = dict(args.secret_config)
     config.update(secrets)
@@ -90,14 +112,27 @@ def main(argv: Sequence[str] | None = None) -> int:
             echo=not args.quiet,
         )
         result: RunResult
-        if args.verb == "preview":
-            result = harness.preview()
-        elif args.verb == "up":
-            result = harness.up(preview_first=not args.skip_preview)
-        elif args.verb == "refresh":
-            result = harness.refresh()
-        else:
-            result = harness.destroy()
+        with contextlib.ExitStack() as packs:
+            for i, pack_dir in enumerate(args.policy_pack):
+                pack_config = (
+                    load_policy_config(args.policy_config[i]) if i < len(args.policy_config) else {}
+                )
+                analyzer = PolicyPackAnalyzer(
+                    pack_dir,
+                    pack_config,
+                    stack_config=config,
+                    project=harness.project,
+                    stack=harness.stack,
+                )
+                harness.analyzers.append(packs.enter_context(analyzer))
+            if args.verb == "preview":
+                result = harness.preview()
+            elif args.verb == "up":
+                result = harness.up(preview_first=not args.skip_preview)
+            elif args.verb == "refresh":
+                result = harness.refresh()
+            else:
+                result = harness.destroy()
     except HarnessError as exn:
         print(f"error: {exn}", file=sys.stderr)
         return 2
