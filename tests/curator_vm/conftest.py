@@ -10,6 +10,7 @@ starting with ``cur-`` (other suites share this libvirtd).
 from __future__ import annotations
 
 import hashlib
+import secrets
 import shutil
 import subprocess
 import sys
@@ -59,17 +60,21 @@ class ArtifactLab(Lab):
     def artifacts_dir(self) -> Path:
         return self.root / "artifacts"
 
-    def image(self, name: str, size: str = "64M", pattern: int | None = None) -> Path:
-        """A blank qcow2; with ``pattern``, 64 KiB of it written so the content differs."""
+    def image(self, name: str, size: str = "64M") -> Path:
+        """A small qcow2 with 512 random-pattern bytes at a random place in it.
+
+        Every image is different, so tests never share a blob in the session registry
+        (whose storage is content-addressed: corrupting a shared blob would leak).
+        """
         path = self.root / "src" / name
         path.parent.mkdir(exist_ok=True)
         qemu_img("create", "-q", "-f", "qcow2", str(path), size)
-        if pattern is not None:
-            subprocess.run(
-                ["qemu-io", "-f", "qcow2", "-c", f"write -P {pattern:#x} 0 64k", str(path)],
-                check=True,
-                capture_output=True,
-            )
+        offset, pattern = secrets.randbelow(64 * 2048) * 512, 1 + secrets.randbelow(255)
+        subprocess.run(
+            ["qemu-io", "-f", "qcow2", "-c", f"write -P {pattern} {offset} 512", str(path)],
+            check=True,
+            capture_output=True,
+        )
         return path
 
     def push(self, image: Path, ref: str) -> str:
@@ -80,7 +85,8 @@ class ArtifactLab(Lab):
             capture_output=True, text=True, check=False,
         )
         assert proc.returncode == 0, proc.stderr
-        ids = [line.split()[1] for line in proc.stdout.splitlines() if line.startswith("artifact_id")]
+        lines = proc.stdout.splitlines()
+        ids = [line.split()[1] for line in lines if line.startswith("artifact_id")]
         assert len(ids) == 1, proc.stdout
         return ids[0]
 
