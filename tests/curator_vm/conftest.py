@@ -10,6 +10,7 @@ starting with ``cur-`` (other suites share this libvirtd).
 from __future__ import annotations
 
 import hashlib
+import json
 import secrets
 import shutil
 import subprocess
@@ -24,7 +25,7 @@ from typing import Any
 import libvirt
 import pytest
 from curator.conftest import Registry, free_port, registry
-from integration.conftest import Lab, bridge, image_info, libvirt_conn, qemu_img
+from integration.conftest import PROGRAM, Lab, bridge, image_info, libvirt_conn, qemu_img
 
 from pulumi_vigo_vm.testing import EngineHarness
 
@@ -80,9 +81,21 @@ class ArtifactLab(Lab):
     def push(self, image: Path, ref: str) -> str:
         """``vigo-curator push --kind generic``; returns the new artifact id."""
         proc = subprocess.run(
-            [str(VIGO_CURATOR), "push", "--kind", "generic", "--curator", self.curator,
-             "--puddle", self.puddle, str(image), ref],
-            capture_output=True, text=True, check=False,
+            [
+                str(VIGO_CURATOR),
+                "push",
+                "--kind",
+                "generic",
+                "--curator",
+                self.curator,
+                "--puddle",
+                self.puddle,
+                str(image),
+                ref,
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
         )
         assert proc.returncode == 0, proc.stderr
         lines = proc.stdout.splitlines()
@@ -105,14 +118,20 @@ class ArtifactLab(Lab):
         args.setdefault("state", "defined")
         return super().vm(short, disk_path=None, **args)
 
-    def harness(self, **kwargs: Any) -> EngineHarness:
-        harness = super().harness(**kwargs)
-        harness.config.update({
+    def provider_config(self) -> dict[str, str]:
+        """The ``vigo:*`` stack config every program in this lab runs with."""
+        return {
+            "vigo:uri": self.uri,
+            "vigo:domainType": "qemu",
+            "vigo:imagesDir": str(self.images_dir),
             "vigo:curator": self.curator,
             "vigo:puddle": self.puddle,
             "vigo:artifactsDir": str(self.artifacts_dir),
-        })
-        return harness
+        }
+
+    def harness(self, **kwargs: Any) -> EngineHarness:
+        config = {"test:vms": json.dumps(self.vms), **self.provider_config()}
+        return EngineHarness(PROGRAM, state_file=self.root / "state.json", config=config, **kwargs)
 
     def outputs(self, short: str) -> dict[str, Any]:
         """All recorded outputs of VM ``short`` (the program exports only a few)."""
@@ -135,8 +154,13 @@ def _new_lab(
     root = Path(tempfile.mkdtemp(prefix=f"vigo-cur-{digest}-", dir="/var/tmp"))
     root.chmod(0o755)
     return ArtifactLab(
-        root, "qemu:///system", bridge_name, conn, prefix=f"cur-{digest}",
-        curator=curator or str(root / "curator"), puddle="p" + uuid.uuid4().hex[:10],
+        root,
+        "qemu:///system",
+        bridge_name,
+        conn,
+        prefix=f"cur-{digest}",
+        curator=curator or str(root / "curator"),
+        puddle="p" + uuid.uuid4().hex[:10],
     )
 
 
@@ -151,7 +175,9 @@ def alab(
 
 @pytest.fixture
 def rlab(
-    request: pytest.FixtureRequest, libvirt_conn: libvirt.virConnect, bridge: str,
+    request: pytest.FixtureRequest,
+    libvirt_conn: libvirt.virConnect,
+    bridge: str,
     registry: Registry,
 ) -> Iterator[ArtifactLab]:
     """One test's world against the real registry only."""

@@ -31,8 +31,8 @@ def test_registry_down_at_up_fails_naming_the_curator_and_writes_nothing(
         rlab.up()
 
     message = str(failed.value)
-    assert rlab.curator in message
-    assert "base" in message
+    assert f"curator registry http://{rlab.curator} is unreachable" in message
+    assert "vigo:curator" in message
     _assert_nothing_on_the_host(rlab, "a", "b")
     assert rlab.harness().snapshot().ordered() == []
 
