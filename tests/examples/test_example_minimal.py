@@ -1,0 +1,65 @@
+"""examples/minimal under the harness: up, a no-op preview, destroy."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from io import BytesIO
+
+import pycdlib
+
+from .examples_support import Stack, image_info, sha256
+
+
+def _seed_user_data(iso_path: str) -> str:
+    iso = pycdlib.PyCdlib()
+    iso.open(iso_path)
+    try:
+        buffer = BytesIO()
+        iso.get_file_from_iso_fp(buffer, joliet_path="/user-data")
+        return buffer.getvalue().decode()
+    finally:
+        iso.close()
+
+
+def test_minimal_up_preview_destroy(minimal: Stack) -> None:
+    base_digest = sha256(minimal.base)
+
+    result = minimal.up()
+
+    assert result.ops() == {"vm": "create"}
+    assert minimal.power() == "running"
+    dom = minimal.domain()
+    assert dom is not None
+    outputs = result.outputs
+    assert outputs == {
+        "name": minimal.vm_name,
+        "uuid": dom.UUIDString(),
+        "observed_state": "running",
+        "overlay_path": str(minimal.overlay),
+        "console_log_path": f"/var/log/libvirt/qemu/{minimal.vm_name}-console.log",
+    }
+    info = image_info(minimal.overlay)
+    assert info["backing-filename"] == str(minimal.base)
+    assert info["virtual-size"] == 1 << 30  # diskSizeGib=1
+    xml = ET.fromstring(dom.XMLDesc())
+    assert xml.get("type") == "qemu"
+    assert xml.find("./devices/interface/source").get("bridge") == "vigobr0"  # the default
+    (seed,) = minimal.seeds()
+    user_data = _seed_user_data(str(seed))
+    assert user_data.startswith("#cloud-config\n")
+    assert f"hostname: {minimal.vm_name}" in user_data
+    assert "VIGO-EXAMPLE-READY" in user_data and "/dev/ttyS0" in user_data
+
+    preview = minimal.preview()
+    assert preview.ok
+    assert preview.counts() == {"same": 1}
+    assert preview.outputs == outputs
+
+    result = minimal.destroy()
+
+    assert result.ops() == {"vm": "delete"}
+    assert minimal.domain() is None
+    assert not minimal.overlay.exists()
+    assert minimal.seeds() == []
+    assert list(minimal.images_dir.iterdir()) == []
+    assert sha256(minimal.base) == base_digest
