@@ -261,10 +261,12 @@ def test_compliant_stack_passes_and_the_pack_runs_once(world: World) -> None:
         harness = world.harness(vms, analyzer, standin=True)
         result = harness.up(preview_first=True)
         assert analyzer.starts == 1  # one process for the preview and the update
-        process = analyzer.runner._process if analyzer.runner else None
-        assert process is not None and process.poll() is None
+        runner = analyzer.runner
+        assert runner is not None and runner.policy_names
         again = harness.up()
-    assert not analyzer.running and process.poll() is not None
+    assert not analyzer.running
+    with pytest.raises(RuntimeError, match="not started"):
+        runner.stub  # noqa: B018 - the runner was closed with the analyzer
 
     assert result.ok and result.warnings == []
     assert result.ops() == {"web": "create", "db": "create"}
