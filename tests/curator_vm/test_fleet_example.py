@@ -36,7 +36,9 @@ def test_fleet_example_runs_every_vm_on_one_artifact_then_previews_unchanged_and
         assert out["name"] == name
         assert out["observed_state"] == "running"
         assert rlab.power(str(n)) == "running"
-        assert out["uuid"] == rlab.domain(str(n)).UUIDString()
+        domain = rlab.domain(str(n))
+        assert domain is not None
+        assert out["uuid"] == domain.UUIDString()
         assert out["overlay_path"] == str(rlab.overlay(str(n)))
         info = image_info(rlab.overlay(str(n)))
         assert info["backing-filename"] == blob
