@@ -51,6 +51,8 @@ _VM_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,62}")
 _BRIDGE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,14}")
 _POOL_OBJECT = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.+-]{0,254}")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_HOST = re.compile(r"[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?|[0-9A-Fa-f:.]+")
+_USER = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,31}")
 _XML_META = re.compile(r"[<>&\"']")
 _URI_SCHEMES = ("qemu", "qemu+ssh", "qemu+unix")
 _URI_PATHS = ("/system", "/session")
@@ -297,9 +299,13 @@ def _uri(value: Any) -> str:
     remote = parts.scheme == "qemu+ssh"
     if remote and not parts.hostname:
         raise ValueError(f"{_shown(uri)}: qemu+ssh needs a host, e.g. qemu+ssh://root@hv1/system")
+    if remote and not _HOST.fullmatch(parts.hostname or ""):
+        raise ValueError(f"{_shown(uri)}: {parts.hostname!r} is not a host name or address")
+    if parts.username is not None and not _USER.fullmatch(parts.username):
+        raise ValueError(f"{_shown(uri)}: {parts.username!r} is not a user name")
     if not remote and parts.netloc:
         raise ValueError(f"{_shown(uri)}: a local URI has no host; use {parts.scheme}:///system")
-    if _XML_META.search(uri) or any(ch in parts.netloc for ch in " \\"):
+    if re.search(r"[<>\"'\s\\]", uri):
         raise ValueError(f"{_shown(uri)}: contains characters a libvirt URI cannot hold")
     try:
         parts.port  # noqa: B018 - raises ValueError for a non-numeric or out-of-range port

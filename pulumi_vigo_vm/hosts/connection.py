@@ -9,10 +9,12 @@ and a connection found dead is replaced transparently on next use.
 from __future__ import annotations
 
 import threading
+import time
 
 import libvirt
 
 from ..errors import HostUnreachableError
+from . import is_remote_uri
 
 __all__ = ["forget_connection", "libvirt_connection", "opened_connection_count"]
 
@@ -33,17 +35,35 @@ def _silence_default_error_handler() -> None:
 _silence_default_error_handler()
 
 
+_OPEN_ATTEMPTS = 3
+_OPEN_BACKOFF_S = 0.5
+
+
 def _open(uri: str) -> libvirt.virConnect:
+    """Open ``uri``; a remote transport gets two more tries (an SSH session can be reset)."""
     global _opened
-    try:
-        conn = libvirt.open(uri)
-    except libvirt.libvirtError as exc:
-        raise HostUnreachableError(
-            f"cannot connect to libvirt at {uri}: {exc.get_error_message()}. Is libvirtd "
-            "running there, and may this user use its socket (root, or the libvirt group)?"
-        ) from exc
-    _opened += 1
-    return conn
+    attempts = _OPEN_ATTEMPTS if is_remote_uri(uri) else 1
+    for attempt in range(1, attempts + 1):
+        try:
+            conn = libvirt.open(uri)
+        except libvirt.libvirtError as exc:
+            transient = exc.get_error_code() == libvirt.VIR_ERR_SYSTEM_ERROR
+            if attempt < attempts and transient:
+                time.sleep(_OPEN_BACKOFF_S * attempt)
+                continue
+            raise HostUnreachableError(
+                f"cannot connect to libvirt at {_redacted(uri)}: {exc.get_error_message()}. "
+                "Is libvirtd running there, is the host key in known_hosts, and may this "
+                "user use its socket (root, or the libvirt group)?"
+            ) from exc
+        _opened += 1
+        return conn
+    raise AssertionError("unreachable")
+
+
+def _redacted(uri: str) -> str:
+    """``uri`` without its query (key paths and options are noise in an error)."""
+    return uri.split("?", 1)[0]
 
 
 def libvirt_connection(uri: str) -> libvirt.virConnect:

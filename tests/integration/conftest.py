@@ -20,7 +20,9 @@ from typing import Any
 import libvirt
 import pytest
 
+from pulumi_vigo_vm.hosts.ssh import close_all_ssh_hosts
 from pulumi_vigo_vm.testing import EngineHarness, RunResult
+from pulumi_vigo_vm.testing.sshd import PrivateSshd, SshdUnavailableError, trusted_by_ssh_binary
 
 PROGRAM = Path(__file__).resolve().parent / "program"
 BRIDGE = "vigobr0"
@@ -158,9 +160,29 @@ class Lab:
                 dom.undefineFlags(libvirt.VIR_DOMAIN_UNDEFINE_NVRAM)
 
 
-@pytest.fixture(params=["local"])
+@pytest.fixture(scope="session")
+def ssh_uri(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """``qemu+ssh://root@127.0.0.1:<port>/system?...`` to a real private sshd.
+
+    Both paramiko (files, qemu-img) and libvirt's own ssh transport go through it; the
+    latter checks root's known_hosts, so the server's key is trusted there for the session.
+    """
+    try:
+        server = PrivateSshd.start(tmp_path_factory.mktemp("sshd"))
+    except SshdUnavailableError as exc:
+        pytest.fail(f"cannot start the test sshd: {exc}", pytrace=False)
+    with trusted_by_ssh_binary(server):
+        yield server.uri
+    close_all_ssh_hosts()
+    server.stop()
+
+
+@pytest.fixture(params=["local", "ssh"])
 def uri(request: pytest.FixtureRequest) -> str:
-    return LOCAL_URI
+    """Every lifecycle and drift test runs against qemu:///system and over qemu+ssh."""
+    if request.param == "local":
+        return LOCAL_URI
+    return str(request.getfixturevalue("ssh_uri"))
 
 
 @pytest.fixture

@@ -14,8 +14,7 @@ import pytest
 from pulumi_vigo_vm.hosts import LocalHost
 from pulumi_vigo_vm.hosts.base import Host
 from pulumi_vigo_vm.hosts.ssh import SshHost, close_all_ssh_hosts, ssh_host_for_uri
-
-from .sshd import PrivateSshd, SshdUnavailableError
+from pulumi_vigo_vm.testing.sshd import PrivateSshd, SshdUnavailableError
 
 
 @pytest.fixture(scope="session")

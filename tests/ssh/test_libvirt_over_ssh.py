@@ -14,17 +14,13 @@ parameters make libvirt non-interactive *and* host-key verified:
 
 from __future__ import annotations
 
-import contextlib
-import os
-import pwd
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from .sshd import PrivateSshd
+from pulumi_vigo_vm.testing.sshd import PrivateSshd, trusted_by_ssh_binary
 
 pytestmark = pytest.mark.libvirt
 
@@ -39,26 +35,6 @@ def libvirt_open(uri: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-c", PROBE, uri], capture_output=True, text=True, timeout=60
     )
-
-
-@contextlib.contextmanager
-def trusted_by_ssh_binary(sshd: PrivateSshd) -> Iterator[None]:
-    """Add the test sshd's key to the invoking user's real known_hosts, and take it out after.
-
-    ssh resolves ``~`` from the passwd entry, so there is no way to point libvirt's ssh at a
-    private file; only our one line is added and removed.
-    """
-    home = Path(pwd.getpwuid(os.getuid()).pw_dir)
-    known = home / ".ssh" / "known_hosts"
-    known.parent.mkdir(mode=0o700, exist_ok=True)
-    line = sshd.known_hosts.read_text().strip() + "\n"
-    with known.open("a") as out:
-        out.write(line)
-    try:
-        yield
-    finally:
-        kept = [entry for entry in known.read_text().splitlines(True) if entry != line]
-        known.write_text("".join(kept))
 
 
 def test_qemu_ssh_unknown_host_key_fails_without_prompting(sshd: PrivateSshd) -> None:

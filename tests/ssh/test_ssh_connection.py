@@ -19,8 +19,7 @@ from pulumi_vigo_vm.hosts.ssh import (
     opened_ssh_connection_count,
     ssh_host_for_uri,
 )
-
-from .sshd import PrivateSshd
+from pulumi_vigo_vm.testing.sshd import PrivateSshd
 
 
 def uri_for(sshd: PrivateSshd, **params: str | Path) -> str:

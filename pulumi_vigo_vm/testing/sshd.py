@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import pwd
 import shutil
 import signal
 import socket
@@ -22,6 +23,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -205,6 +207,26 @@ class PrivateSshd:
             except subprocess.TimeoutExpired:
                 os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait()
+
+
+@contextlib.contextmanager
+def trusted_by_ssh_binary(sshd: PrivateSshd) -> Iterator[None]:
+    """Add the test sshd's key to the invoking user's real known_hosts, and take it out after.
+
+    ssh resolves ``~`` from the passwd entry, so there is no way to point libvirt's ssh at a
+    private file; only our one line is added and removed.
+    """
+    home = Path(pwd.getpwuid(os.getuid()).pw_dir)
+    known = home / ".ssh" / "known_hosts"
+    known.parent.mkdir(mode=0o700, exist_ok=True)
+    line = sshd.known_hosts.read_text().strip() + "\n"
+    with known.open("a") as out:
+        out.write(line)
+    try:
+        yield
+    finally:
+        kept = [entry for entry in known.read_text().splitlines(True) if entry != line]
+        known.write_text("".join(kept))
 
 
 def main() -> None:
