@@ -11,6 +11,7 @@
     ├── ImageError                 a base or overlay image is unusable (missing, chained, data file)
     ├── NotOwnedError              a same-named domain or file exists that this package did not make
     └── CuratorError               an artifact reference could not be parsed, resolved or fetched
+        └── CuratorUnreachableError  the curator (registry or layout directory) cannot be reached
 
 Lower-level errors (libvirt, subprocess, paramiko) are translated once, where they are
 raised, with ``raise ... from exc``. Messages name the input or object and the fix; they
@@ -25,6 +26,7 @@ from dataclasses import dataclass
 __all__ = [
     "CommandError",
     "CuratorError",
+    "CuratorUnreachableError",
     "HostError",
     "HostUnreachableError",
     "ImageError",
@@ -95,3 +97,7 @@ class NotOwnedError(VigoError):
 
 class CuratorError(VigoError):
     """An artifact reference could not be parsed, resolved, fetched or verified."""
+
+
+class CuratorUnreachableError(CuratorError):
+    """The curator cannot be reached right now; what was resolved before may still hold."""

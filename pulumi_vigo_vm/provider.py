@@ -29,7 +29,7 @@ from pulumi.dynamic import (
 
 from . import axes
 from .axes import Identity, Observed, Plan, Recorded, ResolvedBase
-from .errors import HostUnreachableError
+from .errors import CuratorUnreachableError, HostUnreachableError
 from .executor import Executor
 from .observe import Target, observe, resolve_base
 from .spec import ProviderDefaults, RunState, VmSpec, check_inputs, parse_spec
@@ -89,7 +89,7 @@ class VmProvider(ResourceProvider):
             )
         new = self._parse(news)
         recorded = self._recorded(olds)
-        observed, base = self._look(new)
+        observed, base = self._look(new, recorded)
         decision = axes.diff(recorded, new, observed, base)
         if decision.changed:
             log.info("%s differs: %s", new.vm_name, ", ".join(decision.replaces + decision.reasons))
@@ -150,16 +150,30 @@ class VmProvider(ResourceProvider):
             identity=Identity(uuid_, mac) if uuid_ and mac else None,
         )
 
-    def _look(self, spec: VmSpec) -> tuple[Observed | None, ResolvedBase | None]:
-        """Observe without mutating; (None, None) when the host cannot be reached."""
+    def _look(
+        self, spec: VmSpec, recorded: Recorded
+    ) -> tuple[Observed | None, ResolvedBase | None]:
+        """Observe without mutating; (None, None) when the host cannot be reached.
+
+        When only the curator is unreachable, the base recorded at the last run stands in,
+        so an outage of the registry does not block a diff of everything else.
+        """
+        target = Target.for_uri(spec.uri)
         try:
-            target = Target.for_uri(spec.uri)
-            return observe(target, spec), resolve_base(
-                target, spec, self._defaults, materialise=False
-            )
+            observed = observe(target, spec)
         except HostUnreachableError as exc:
             pulumi.log.warn(f"{spec.vm_name}: host not reachable, diffing inputs only: {exc}")
             return None, None
+        try:
+            return observed, resolve_base(target, spec, self._defaults, materialise=False)
+        except CuratorUnreachableError as exc:
+            if recorded.base_path is None or recorded.spec.base != spec.base:
+                raise
+            pulumi.log.warn(f"{spec.vm_name}: {exc}; assuming the artifact is unchanged")
+            base = ResolvedBase(
+                recorded.base_path, recorded.base_format, None, recorded.artifact_id
+            )
+            return observed, base
 
     def _converge(
         self, target: Target, spec: VmSpec, identity: Identity | None, *, transactional: bool

@@ -29,7 +29,7 @@ import oras.provider
 import requests
 import requests.adapters
 
-from ..errors import CuratorError
+from ..errors import CuratorError, CuratorUnreachableError
 from .manifest import MANIFEST_MEDIA_TYPE
 from .store import Readable
 
@@ -176,7 +176,7 @@ class RegistryStore:
                 f"set vigo:curator to http://{self._host}"
             ) from exc
         except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:
-            raise CuratorError(
+            raise CuratorUnreachableError(
                 f"curator registry {self._scheme}://{self._host} is unreachable ({_short(exc)}); "
                 f"check vigo:curator and that the registry is running"
             ) from exc

@@ -145,3 +145,17 @@ def test_a_new_vm_pinned_to_an_id_the_tag_never_had_is_refused_before_anything_i
 
     assert "pinned id 0123abcd does not match" in str(failed.value)
     _assert_nothing_on_the_host(rlab, "a")
+
+
+def test_a_registry_outage_does_not_block_previewing_other_changes(rlab: ArtifactLab) -> None:
+    rlab.push(rlab.image("base.qcow2"), "base:1.0")
+    rlab.vm("a", artifact="base:1.0", state="defined")
+    rlab.up()
+    base = rlab.artifact_files()
+    rlab.curator = f"127.0.0.1:{free_port()}"  # the registry goes away
+
+    rlab.vm("a", artifact="base:1.0", state="defined", memory_mib=96)
+    step = rlab.preview().step("a")
+
+    assert (step.op, list(step.replaces)) == ("update", [])
+    assert rlab.artifact_files() == base
