@@ -10,13 +10,22 @@ from __future__ import annotations
 import json
 import posixpath
 import secrets
+import threading
 from dataclasses import dataclass
 from typing import Any
 
 from .errors import CommandError, ImageError
 from .hosts.base import Host
+from .qcow2 import HEADER_READ_SIZE, parse_header
 
-__all__ = ["ImageInfo", "create_overlay", "grow_overlay", "image_info", "usable_base"]
+__all__ = [
+    "ImageInfo",
+    "create_overlay",
+    "grow_overlay",
+    "image_info",
+    "overlay_info",
+    "usable_base",
+]
 
 _BASE_FORMATS = ("qcow2", "raw")
 
@@ -64,12 +73,44 @@ def image_info(host: Host, path: str, fmt: str | None = None) -> ImageInfo | Non
     return _parse_info(path, json.loads(result.stdout))
 
 
+def overlay_info(host: Host, path: str) -> ImageInfo | None:
+    """Facts about one of our qcow2 overlays, read from its header (one small read, no
+    exec); ``qemu-img info`` answers when the header is unusual. None when missing."""
+    if host.stat(path) is None:
+        return None
+    chunks = host.read_chunks(path, HEADER_READ_SIZE)
+    head = next(chunks, b"")
+    getattr(chunks, "close", lambda: None)()  # release the file handle now, not at GC
+    header = parse_header(head)
+    if header is None:
+        return image_info(host, path, fmt="qcow2")
+    backing = header.backing_file
+    if backing is not None and not backing.startswith("/"):
+        backing = posixpath.join(posixpath.dirname(path), backing)
+    return ImageInfo(
+        path, "qcow2", header.virtual_size, backing, header.backing_format, header.data_file
+    )
+
+
+_base_cache: dict[tuple[str, str, int, float], ImageInfo] = {}
+_base_cache_lock = threading.Lock()
+
+
 def usable_base(host: Host, path: str, input_name: str) -> ImageInfo:
     """The base image at ``path``, refused unless it is a standalone qcow2 or raw file.
 
     A base with its own backing file or an external data file would make every overlay
-    depend on files we neither track nor protect.
+    depend on files we neither track nor protect. The answer is kept per process for as
+    long as the file's size and mtime stay the same: fleets share one base.
     """
+    stat = host.stat(path)
+    if stat is None:
+        raise ImageError(f"{input_name}: base image {path} does not exist on {host.name}")
+    key = (host.name, path, stat.size, stat.mtime)
+    with _base_cache_lock:
+        cached = _base_cache.get(key)
+    if cached is not None:
+        return cached
     info = image_info(host, path)
     if info is None:
         raise ImageError(f"{input_name}: base image {path} does not exist on {host.name}")
@@ -87,6 +128,8 @@ def usable_base(host: Host, path: str, input_name: str) -> ImageInfo:
             f"{input_name}: base image {path} keeps its data in an external file "
             f"({info.data_file}); convert it to a self-contained image first"
         )
+    with _base_cache_lock:
+        _base_cache[key] = info
     return info
 
 

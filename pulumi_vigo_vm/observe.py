@@ -15,7 +15,7 @@ from .domain_xml import from_xml
 from .errors import ImageError
 from .hosts import Host, host_for_uri
 from .hypervisor import Hypervisor
-from .images import image_info, usable_base
+from .images import overlay_info, usable_base
 from .spec import ProviderDefaults, VmSpec
 
 __all__ = ["Target", "observe", "resolve_base", "seed_paths"]
@@ -49,7 +49,7 @@ def observe(target: Target, spec: VmSpec) -> Observed:
     return Observed(
         domain=domain,
         power=power,
-        overlay=image_info(target.host, spec.overlay_path, fmt="qcow2"),
+        overlay=overlay_info(target.host, spec.overlay_path),
         seed_present=spec.seed_iso_path in seeds,
         stale_seeds=tuple(path for path in seeds if path != spec.seed_iso_path),
     )

@@ -31,6 +31,7 @@ class FileStat:
     size: int
     mode: int
     is_file: bool
+    mtime: float = 0.0
 
 
 class Host(Protocol):

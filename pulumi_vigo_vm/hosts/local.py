@@ -41,7 +41,8 @@ class LocalHost:
             st = os.stat(path)
         except FileNotFoundError:
             return None
-        return FileStat(st.st_size, stat_mod.S_IMODE(st.st_mode), stat_mod.S_ISREG(st.st_mode))
+        mode = st.st_mode
+        return FileStat(st.st_size, stat_mod.S_IMODE(mode), stat_mod.S_ISREG(mode), st.st_mtime)
 
     def listdir(self, path: str) -> list[str]:
         try:

@@ -546,7 +546,12 @@ class SshHost:
             except FileNotFoundError:
                 return None
             mode = st.st_mode or 0
-            return FileStat(st.st_size or 0, stat_mod.S_IMODE(mode), stat_mod.S_ISREG(mode))
+            return FileStat(
+                st.st_size or 0,
+                stat_mod.S_IMODE(mode),
+                stat_mod.S_ISREG(mode),
+                float(st.st_mtime or 0),
+            )
 
         return self._sftp_call(f"stat {path}", op)
 
