@@ -117,3 +117,17 @@ def test_pool_volume_base(lab: Lab) -> None:
     finally:
         lab.harness().destroy()
         pool.destroy()
+
+
+def test_ten_concurrent_creates_on_one_host_all_succeed(lab: Lab) -> None:
+    for index in range(10):
+        lab.vm(f"c{index}", state="defined", cloud_init_user_data=f"#cloud-config\n# {index}\n")
+
+    result = lab.harness(parallel=10).up()
+
+    assert result.counts() == {"create": 10}
+    for index in range(10):
+        assert lab.power(f"c{index}") == "stopped"
+        assert image_info(lab.overlay(f"c{index}"))["backing-filename"] == str(lab.base())
+        assert len(lab.seeds(f"c{index}")) == 1
+    assert lab.harness().up().counts() == {"same": 10}
