@@ -20,7 +20,10 @@ import pulumi
 from pulumi_vigo_vm import VigoVm
 
 MARKER = "VIGO-EXAMPLE-READY"
-"""cloud-init writes ``VIGO-EXAMPLE-READY hostname=<hostname>`` to the serial console."""
+"""cloud-init writes ``VIGO-EXAMPLE-READY hostname=<hostname> uuid=<uuid>`` to the serial
+console (the SMBIOS UUID, which is the libvirt domain's: it tells this boot from an earlier
+VM's lines in an appended console log)."""
+SMBIOS_UUID = "/sys/class/dmi/id/product_uuid"
 
 config = pulumi.Config()
 vm_name = config.get("vmName") or "ex-minimal"
@@ -32,7 +35,7 @@ if network_bridge is None:
 user_data = f"""#cloud-config
 hostname: {hostname}
 runcmd:
-  - [sh, -c, "echo {MARKER} hostname=$(hostname) > /dev/ttyS0"]
+  - [sh, -c, "echo {MARKER} hostname=$(hostname) uuid=$(cat {SMBIOS_UUID}) > /dev/ttyS0"]
 """
 
 vm = VigoVm(

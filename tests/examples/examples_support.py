@@ -15,6 +15,7 @@ from pulumi_vigo_vm.testing import EngineHarness, RunResult
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 LOCAL_URI = "qemu:///system"
+QEMU_LOG_DIR = Path("/var/log/libvirt/qemu")
 
 
 def sha256(path: Path) -> str:
@@ -118,3 +119,6 @@ class Stack:
             if dom.isActive():
                 dom.destroy()
             dom.undefineFlags(libvirt.VIR_DOMAIN_UNDEFINE_NVRAM)
+        # libvirt keeps the qemu and console logs of an undefined domain: drop this test's.
+        for log in (f"{self.vm_name}.log", f"{self.vm_name}-console.log"):
+            (QEMU_LOG_DIR / log).unlink(missing_ok=True)

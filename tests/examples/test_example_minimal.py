@@ -49,6 +49,7 @@ def test_minimal_up_preview_destroy(minimal: Stack) -> None:
     assert user_data.startswith("#cloud-config\n")
     assert f"hostname: {minimal.vm_name}" in user_data
     assert "VIGO-EXAMPLE-READY" in user_data and "/dev/ttyS0" in user_data
+    assert "uuid=$(cat /sys/class/dmi/id/product_uuid)" in user_data
 
     preview = minimal.preview()
     assert preview.ok
