@@ -1,0 +1,317 @@
+#!/usr/bin/env bash
+# Quickstart: from a fresh Debian 12 machine (as root) to a running VigoVm.
+#
+#   scripts/quickstart.sh         set up the host, build a base image, `up` examples/minimal
+#   scripts/quickstart.sh down    destroy the example VM (domain, overlay, seed ISO); the
+#                                 base image, packages, bridge and .venv stay
+#
+# Steps (each is skipped when already done, so a second run changes nothing):
+#   1. apt-get install libvirt, qemu, the build deps of libvirt-python and the image builder's
+#      host packages (tests/images/host-packages.txt)
+#   2. start virtlogd and libvirtd (systemctl under systemd, else as daemons) and wait for
+#      the libvirt socket
+#   3. let the kvm group use /dev/kvm; create the bridge the example's NIC plugs into
+#   4. .venv with `pip install -e '.[dev]'`
+#   5. build the small Debian 12 cloud-init image (tests/images/build.py) into a cache
+#      directory the qemu user (libvirt-qemu) can read
+#   6. `pulumi up --yes` examples/minimal (local backend) if the Pulumi CLI is on PATH,
+#      else the same through the engine harness (python -m pulumi_vigo_vm.testing up)
+#   7. wait for the guest's cloud-init marker on the serial console, print the outputs
+#
+# Environment (all optional):
+#   VIGO_VM_NAME           domain name (default ex-minimal)
+#   VIGO_BRIDGE            host bridge for the NIC (default vigobr0, created if missing)
+#   VIGO_DOMAIN_TYPE       kvm or qemu (default: kvm when /dev/kvm exists and the CPU
+#                          has vmx/svm, else qemu = software emulation)
+#   VIGO_TEST_IMAGE_CACHE  base image cache (default /var/lib/libvirt/images/vigo-cache)
+#   VIGO_QUICKSTART_DIR    the harness's state (default /var/lib/vigo-quickstart); the Pulumi
+#                          CLI keeps its stack in ~/.pulumi and examples/minimal/Pulumi.dev.yaml
+#   VIGO_BOOT_WAIT         seconds to wait for the console marker (default 600; 0: don't wait)
+#   VIGO_USE_HARNESS=1     use the engine harness even when `pulumi` is installed
+set -euo pipefail
+
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+EXAMPLE="$REPO/examples/minimal"
+PROJECT=vigo-minimal
+STACK=dev
+URI=qemu:///system
+VM_NAME=${VIGO_VM_NAME:-ex-minimal}
+BRIDGE=${VIGO_BRIDGE:-vigobr0}
+IMAGE_CACHE=${VIGO_TEST_IMAGE_CACHE:-/var/lib/libvirt/images/vigo-cache}
+WORK_DIR=${VIGO_QUICKSTART_DIR:-/var/lib/vigo-quickstart}
+BOOT_WAIT=${VIGO_BOOT_WAIT:-600}
+STATE_FILE="$WORK_DIR/$PROJECT-$STACK.json"
+ARGS_FILE="$WORK_DIR/$PROJECT-$STACK.args"   # the harness's --config arguments, one a line
+RUN_LOG="$WORK_DIR/$PROJECT-$STACK.up.log"   # the last harness `up` report
+PY="$REPO/.venv/bin/python"
+MARKER=VIGO-EXAMPLE-READY
+
+APT_PACKAGES=(libvirt-daemon-system libvirt-clients qemu-system-x86 qemu-utils libvirt-dev
+    pkg-config gcc python3-dev python3-venv iproute2)
+
+log() { printf '\n==> [%3ss] %s\n' "$SECONDS" "$*"; }
+note() { printf '    %s\n' "$*"; }
+die() { printf 'quickstart: error: %s\n' "$*" >&2; exit 1; }
+
+install_packages() {
+    log "Debian packages"
+    local wanted missing=() pkg
+    mapfile -t wanted < <(printf '%s\n' "${APT_PACKAGES[@]}"; grep -v '^\s*#' "$REPO/tests/images/host-packages.txt")
+    for pkg in "${wanted[@]}"; do
+        [[ -n "$pkg" ]] || continue
+        dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'ok installed' || missing+=("$pkg")
+    done
+    if ((${#missing[@]} == 0)); then
+        note "all ${#wanted[@]} installed"
+        return
+    fi
+    note "installing: ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -q
+    apt-get install -y -q --no-install-recommends "${missing[@]}"
+}
+
+libvirt_up() { virsh -c "$URI" version >/dev/null 2>&1; }
+
+start_libvirt() {
+    log "libvirtd"
+    if libvirt_up; then
+        note "already answering on $URI"
+        return
+    fi
+    if [[ -d /run/systemd/system ]]; then
+        note "starting virtlogd and libvirtd with systemctl"
+        systemctl start virtlogd.socket libvirtd.socket libvirtd.service
+    else
+        note "no systemd: starting virtlogd and libvirtd as daemons"
+        mkdir -p /run/libvirt
+        pgrep -x virtlogd >/dev/null || virtlogd -d
+        pgrep -x libvirtd >/dev/null || libvirtd -d
+    fi
+    local i
+    for i in $(seq 60); do
+        libvirt_up && { note "up after ${i}s"; return; }
+        sleep 1
+    done
+    die "libvirtd does not answer on $URI after 60 s"
+}
+
+fix_kvm() {
+    log "/dev/kvm"
+    if [[ ! -e /dev/kvm ]]; then
+        note "absent (VMs will use software emulation)"
+        return
+    fi
+    if [[ "$(stat -c %G:%a /dev/kvm)" == kvm:660 ]]; then
+        note "already group kvm, mode 0660"
+        return
+    fi
+    # Root-only /dev/kvm makes libvirtd re-probe qemu on every define (~48 s each).
+    getent group kvm >/dev/null || groupadd --system kvm
+    chgrp kvm /dev/kvm
+    chmod 0660 /dev/kvm
+    note "now group kvm, mode 0660"
+}
+
+choose_domain_type() {
+    local why
+    if [[ -n "${VIGO_DOMAIN_TYPE:-}" ]]; then
+        DOMAIN_TYPE=$VIGO_DOMAIN_TYPE why="from VIGO_DOMAIN_TYPE"
+    elif [[ -e /dev/kvm ]] && grep -qwE 'vmx|svm' /proc/cpuinfo; then
+        DOMAIN_TYPE=kvm why="hardware virtualization"
+    else
+        DOMAIN_TYPE=qemu why="no usable KVM: software emulation, slow but works"
+    fi
+    note "domain type: $DOMAIN_TYPE ($why)"
+}
+
+make_bridge() {
+    log "bridge $BRIDGE"
+    if [[ -e "/sys/class/net/$BRIDGE" ]]; then
+        note "exists"
+    else
+        ip link add "$BRIDGE" type bridge
+        note "created (isolated: no uplink, no DHCP)"
+    fi
+    ip link set "$BRIDGE" up
+}
+
+make_venv() {
+    log "Python environment $REPO/.venv"
+    [[ -x "$PY" ]] || python3 -m venv "$REPO/.venv"
+    if "$PY" -c 'import pulumi, pulumi_vigo_vm, libvirt, pytest' 2>/dev/null; then
+        note "pulumi_vigo_vm already installed (editable)"
+    else
+        "$PY" -m pip install -q --upgrade pip
+        "$PY" -m pip install -q -e "${REPO}[dev]"
+        note "installed pulumi_vigo_vm and its dev tools"
+    fi
+}
+
+build_image() {
+    log "base image (cache $IMAGE_CACHE)"
+    # qemu runs as libvirt-qemu: every directory above the image must be traversable.
+    mkdir -p "$IMAGE_CACHE"
+    chmod 0755 "$IMAGE_CACHE"
+    # Progress lines only; mmdebstrap's chatter goes to the build log.
+    local build_log="$WORK_DIR/image-build.log"
+    if ! BASE_PATH=$(VIGO_TEST_IMAGE_CACHE="$IMAGE_CACHE" "$PY" "$REPO/tests/images/build.py" \
+        --cache-dir "$IMAGE_CACHE" 2> >(tee "$build_log" | grep --line-buffered '^\[test-image\]' >&2) |
+        tail -n 1); then
+        tail -n 30 "$build_log" >&2
+        die "the image build failed; full log: $build_log"
+    fi
+    [[ -f "$BASE_PATH" ]] || die "the image builder printed no image path; see $build_log"
+    note "$BASE_PATH"
+}
+
+# -- the example, through the Pulumi CLI or the engine harness ---------------------------------
+
+use_cli() { [[ -z "${VIGO_USE_HARNESS:-}" ]] && command -v pulumi >/dev/null; }
+
+pulumi_cli() {
+    # A local backend and an empty passphrase: this is a throwaway single-user stack.
+    PATH="$REPO/.venv/bin:$PATH" VIRTUAL_ENV="$REPO/.venv" \
+        PULUMI_CONFIG_PASSPHRASE="${PULUMI_CONFIG_PASSPHRASE-}" PULUMI_SKIP_UPDATE_CHECK=1 \
+        pulumi --cwd "$EXAMPLE" --non-interactive "$@"
+}
+
+harness() {
+    "$PY" -m pulumi_vigo_vm.testing "$1" "$EXAMPLE" --state "$STATE_FILE" "${HARNESS_CONFIG[@]}"
+}
+
+harness_config() {
+    HARNESS_CONFIG=(--stack "$STACK"
+        --config "vigo:uri=$URI" --config "vigo:domainType=$DOMAIN_TYPE"
+        --config "$PROJECT:vmName=$VM_NAME" --config "$PROJECT:networkBridge=$BRIDGE"
+        --config "$PROJECT:basePath=$BASE_PATH")
+    printf '%s\n' "${HARNESS_CONFIG[@]}" >"$ARGS_FILE"
+}
+
+deploy() {
+    log "examples/minimal: up"
+    if use_cli; then
+        DRIVER=cli
+        pulumi_cli login --local
+        pulumi_cli stack select --create "$STACK"
+        local key value
+        while read -r key value; do
+            pulumi_cli config set --stack "$STACK" "$key" "$value"
+        done <<EOF
+vigo:uri $URI
+vigo:domainType $DOMAIN_TYPE
+vmName $VM_NAME
+networkBridge $BRIDGE
+basePath $BASE_PATH
+EOF
+        pulumi_cli up --yes --stack "$STACK"
+        OUTPUTS=$(pulumi_cli stack output --stack "$STACK" --json)
+    else
+        DRIVER=harness
+        note "no Pulumi CLI on PATH: using the engine harness (python -m pulumi_vigo_vm.testing)"
+        harness_config
+        harness up | tee "$RUN_LOG"
+        OUTPUTS=$(sed -n '/^Outputs:/,/^Resources:/p' "$RUN_LOG" | sed '1d;$d')
+        SUMMARY=$(grep '^Resources:' "$RUN_LOG" || true)
+    fi
+}
+
+output() {  # output KEY: one stack output's value
+    if [[ $DRIVER == cli ]]; then
+        pulumi_cli stack output --stack "$STACK" "$1"
+    else
+        sed -n "s/^ *$1: \"\\(.*\\)\"\$/\\1/p" <<<"$OUTPUTS"
+    fi
+}
+
+wait_for_console() {
+    # The marker carries the guest's SMBIOS UUID (= the domain's): an earlier VM's lines in
+    # the appended console log do not count.
+    local console_log=$1 uuid=$2 i
+    ((BOOT_WAIT > 0)) || return 0
+    log "waiting up to ${BOOT_WAIT}s for '$MARKER ... uuid=$uuid' on the serial console"
+    for ((i = 0; i < BOOT_WAIT; i += 5)); do
+        if grep -a -i -m1 "$MARKER .*uuid=$uuid" "$console_log" 2>/dev/null; then
+            note "seen after ${i}s"
+            return
+        fi
+        sleep 5
+    done
+    tail -n 20 "$console_log" 2>/dev/null || true
+    die "no '$MARKER' in $console_log after ${BOOT_WAIT}s (the VM is still there; see above)"
+}
+
+teardown_command() {
+    if [[ $DRIVER == cli ]]; then
+        echo "pulumi --cwd examples/minimal destroy --yes --stack $STACK"
+    else
+        printf '%q ' .venv/bin/python -m pulumi_vigo_vm.testing destroy examples/minimal \
+            --state "$STATE_FILE" "${HARNESS_CONFIG[@]}"
+        echo
+    fi
+}
+
+report() {
+    local console_log
+    console_log=$(output console_log_path)
+    wait_for_console "$console_log" "$(output uuid)"
+    log "done"
+    cat <<EOF
+    Set up: packages, libvirtd ($URI), /dev/kvm, bridge $BRIDGE, .venv, base image
+      $BASE_PATH
+    Deployed examples/minimal (stack $STACK, via $DRIVER, domain type $DOMAIN_TYPE)${SUMMARY:+: $SUMMARY}
+
+Stack outputs:
+$OUTPUTS
+
+Watch the console:
+    virsh -c $URI console $VM_NAME          (Ctrl+] to leave)
+    tail -f $console_log
+
+Tear it down (keeps the base image):
+    scripts/quickstart.sh down
+  which runs
+    $(teardown_command)
+EOF
+}
+
+down() {
+    if use_cli && pulumi_cli stack select "$STACK" >/dev/null 2>&1; then
+        log "examples/minimal: destroy (Pulumi CLI)"
+        pulumi_cli destroy --yes --stack "$STACK"
+        pulumi_cli stack rm --yes --stack "$STACK"   # also removes Pulumi.$STACK.yaml
+    elif [[ -f "$STATE_FILE" ]]; then
+        log "examples/minimal: destroy (engine harness)"
+        mapfile -t HARNESS_CONFIG <"$ARGS_FILE"
+        harness destroy
+        rm -f "$STATE_FILE" "$ARGS_FILE" "$RUN_LOG"
+    else
+        note "nothing to destroy: no $STATE_FILE"
+    fi
+}
+
+main() {
+    [[ $EUID -eq 0 ]] || die "run as root (apt-get, libvirtd, /dev/kvm, the bridge, the image build)"
+    cd "$REPO"
+    mkdir -p "$WORK_DIR"
+    chmod 0700 "$WORK_DIR"
+    SECONDS=0
+    case "${1:-up}" in
+    up)
+        install_packages
+        start_libvirt
+        fix_kvm
+        choose_domain_type
+        make_bridge
+        make_venv
+        build_image
+        deploy
+        report
+        ;;
+    down) down ;;
+    *) die "usage: $0 [up|down]" ;;
+    esac
+    printf '\n(quickstart %s took %ss)\n' "${1:-up}" "$SECONDS"
+}
+
+main "$@"
