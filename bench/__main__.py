@@ -1,0 +1,81 @@
+"""``python -m bench [--quick] [--n 1,10,50] [--reps 3] [--transports local,ssh]``.
+
+Prints the machine, then the table (see :mod:`bench.report` for the columns). Progress
+goes to stderr. ``--profile`` also profiles the provider's methods in-process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+from . import machine, report
+from .runner import Bench, Results, log
+from .world import LOCAL_URI, World
+
+
+@contextlib.contextmanager
+def _ssh_uri() -> Iterator[tuple[str, Path]]:
+    """A private sshd on 127.0.0.1 (libvirtd is local) trusted by libvirt's ssh."""
+    from pulumi_vigo_vm.hosts.ssh import close_all_ssh_hosts
+    from pulumi_vigo_vm.testing.sshd import PrivateSshd, trusted_by_ssh_binary
+
+    server = PrivateSshd.start(Path(tempfile.mkdtemp(prefix="bench-sshd-", dir="/var/tmp")))
+    try:
+        with trusted_by_ssh_binary(server):
+            yield server.uri, server.log
+    finally:
+        close_all_ssh_hosts()
+        server.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="N=1,10, one repetition, no ssh")
+    parser.add_argument("--n", default="1,10,50", help="stack sizes (comma-separated)")
+    parser.add_argument("--reps", type=int, default=3, help="repetitions (median taken)")
+    parser.add_argument("--transports", default="local,ssh")
+    parser.add_argument("--no-peer", action="store_true", help="skip virt-install")
+    parser.add_argument("--profile", action="store_true", help="cProfile the provider too")
+    parser.add_argument("--json", type=Path, help="also write raw samples here")
+    args = parser.parse_args(argv)
+    ns = [int(x) for x in args.n.split(",")]
+    reps, transports = args.reps, args.transports.split(",")
+    if args.quick:
+        ns, reps, transports = [1, 10], 1, ["local"]
+
+    desc = machine.describe()
+    print("\n".join(f"- {k}: {v}" for k, v in desc.items()))
+    results = Results()
+    for transport in transports:
+        with contextlib.ExitStack() as stack:
+            uri, ssh_log = LOCAL_URI, None
+            if transport == "ssh":
+                uri, ssh_log = stack.enter_context(_ssh_uri())
+            world = stack.enter_context(World.create(uri))
+            bench = Bench(
+                world, transport, results, ssh_log, peer=not args.no_peer and transport == "local"
+            )
+            for n in ns:
+                log(f"{transport} N={n}")
+                bench.run(n, reps)
+    print()
+    print(report.render(results, transports, ns))
+    if args.json:
+        raw = {"|".join(map(str, k)): v.values for k, v in results.times.items()}
+        args.json.write_text(json.dumps({"machine": desc, "times": raw}, indent=1))
+    if args.profile:
+        from . import profile
+
+        print()
+        print(profile.run())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,122 @@
+"""Profile the provider in-process: its methods called directly with the props the engine
+sends (numbers as floats), under cProfile, against a real libvirtd.
+
+This separates the provider's own work from the harness (gRPC, processes): per-VM wall time
+of ``diff`` (the whole no-op preview cost per VM, minus Check) and ``create``, next to the
+number of subprocesses (qemu-img) each spawns, and the top of the cumulative profile.
+"""
+
+from __future__ import annotations
+
+import cProfile
+import io
+import pstats
+import subprocess
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from pulumi_vigo_vm.provider import VmProvider
+from pulumi_vigo_vm.spec import ProviderDefaults
+
+from .floor import Floor
+from .stats import timed
+from .world import LOCAL_URI, World
+
+N = 10
+
+
+@contextmanager
+def counting_subprocesses() -> Iterator[list[list[str]]]:
+    """Record every ``subprocess.run`` argv made inside the block."""
+    calls: list[list[str]] = []
+    original = subprocess.run
+
+    def run(argv: Any, *args: Any, **kwargs: Any) -> Any:
+        calls.append(list(argv))
+        return original(argv, *args, **kwargs)
+
+    subprocess.run = run  # type: ignore[assignment]
+    try:
+        yield calls
+    finally:
+        subprocess.run = original
+
+
+def _wire(props: dict[str, Any]) -> dict[str, Any]:
+    """What the engine sends: every number a float."""
+    return {
+        k: float(v) if isinstance(v, int) and not isinstance(v, bool) else v
+        for k, v in props.items()
+    }
+
+
+def _profiled(fn: Callable[[], None]) -> tuple[float, str]:
+    profiler = cProfile.Profile()
+    seconds, _ = timed(lambda: profiler.runcall(fn))
+    out = io.StringIO()
+    stats = pstats.Stats(profiler, stream=out)
+    stats.sort_stats("cumulative").print_stats(22)
+    return seconds, out.getvalue()
+
+
+def run() -> str:
+    """Profile create and diff for N VMs; compare with the floor doing the same, in-process."""
+    report: list[str] = []
+    with World.create(LOCAL_URI) as world:
+        tag = "pr"
+        images = str(world.images_dir(tag))
+        cfg = {"uri": LOCAL_URI, "domainType": "qemu", "imagesDir": images}
+        provider = VmProvider()
+        provider._defaults = ProviderDefaults.from_config(cfg.get)
+        declared = world.declarations(tag, N, "defined")
+        checked = {name: _wire(provider.check({}, _wire(d)).inputs) for name, d in declared.items()}
+        outs: dict[str, dict[str, Any]] = {}
+
+        def create_all() -> None:
+            for name, props in checked.items():
+                outs[name] = _wire(provider.create(props).outs)
+
+        with counting_subprocesses() as calls:
+            seconds, text = _profiled(create_all)
+        report.append(
+            f"## provider.create, {N} VMs in-process: {seconds / N * 1000:.1f} ms/VM, "
+            f"{len(calls) / N:.1f} subprocesses/VM: {_kinds(calls)}"
+        )
+        report.append(text)
+
+        def diff_all() -> None:
+            for name, props in checked.items():
+                result = provider.diff(outs[name]["uuid"], outs[name], props)
+                assert not result.changes, name
+
+        with counting_subprocesses() as calls:
+            seconds, text = _profiled(diff_all)
+        report.append(
+            f"## provider.diff (no-op), {N} VMs in-process: {seconds / N * 1000:.1f} "
+            f"ms/VM, {len(calls) / N:.1f} subprocesses/VM: {_kinds(calls)}"
+        )
+        report.append(text)
+        world.cleanup(tag)
+
+        floor_tag = "pf"
+        floor = Floor(
+            LOCAL_URI, str(world.images_dir(floor_tag)), str(world.base), world.names(floor_tag, N)
+        )
+        floor.create(start=False)
+        with counting_subprocesses() as calls:
+            seconds, _ = timed(floor.observe)
+        report.append(
+            f"## floor observe, {N} VMs (4 threads): {seconds / N * 1000:.1f} ms/VM, "
+            f"{len(calls) / N:.1f} subprocesses/VM: {_kinds(calls)}"
+        )
+        world.cleanup(floor_tag)
+    return "\n".join(report)
+
+
+def _kinds(calls: list[list[str]]) -> str:
+    kinds: dict[str, int] = {}
+    for argv in calls:
+        key = " ".join(argv[:2])
+        kinds[key] = kinds.get(key, 0) + 1
+    return ", ".join(f"{k} x{v}" for k, v in sorted(kinds.items()))
