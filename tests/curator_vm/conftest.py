@@ -25,7 +25,8 @@ from typing import Any
 import libvirt
 import pytest
 from curator.conftest import Registry, free_port, registry
-from integration.conftest import PROGRAM, Lab, bridge, image_info, libvirt_conn, qemu_img
+from integration.conftest import bridge, libvirt_conn
+from integration.vmlab import PROGRAM, Lab, image_info, qemu_img
 
 from pulumi_vigo_vm.testing import EngineHarness
 

@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import World
+from harness_world import World
 
 MAIN = """\
 from harness_programs import files_program

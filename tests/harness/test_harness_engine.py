@@ -11,8 +11,8 @@ import time
 from typing import Any
 
 import pytest
-from conftest import World
 from harness_programs import failing_program
+from harness_world import World
 
 from pulumi_vigo_vm.testing import (
     UNKNOWN,

@@ -5,9 +5,10 @@ from __future__ import annotations
 import subprocess
 
 import libvirt
-from conftest import Lab, has_marker, image_info, qemu_img, write_marker
 
 from pulumi_vigo_vm.domain_xml import from_xml
+
+from .vmlab import Lab, has_marker, image_info, qemu_img, write_marker
 
 USER_DATA = "#cloud-config\nhostname: first\n"
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from conftest import Lab, has_marker, image_info, sha256, write_marker
+
+from .vmlab import Lab, has_marker, image_info, sha256, write_marker
 
 
 @pytest.mark.parametrize(

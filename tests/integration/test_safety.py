@@ -4,10 +4,11 @@ never leave orphans, refuse bad input before anything is touched."""
 from __future__ import annotations
 
 import pytest
-from conftest import Lab, qemu_img
 
 from pulumi_vigo_vm.domain_xml import DomainConfig, to_xml
 from pulumi_vigo_vm.testing import CheckFailedError, ProviderError
+
+from .vmlab import Lab, qemu_img
 
 
 def _foreign_domain(lab: Lab, short: str) -> str:
