@@ -46,72 +46,9 @@ RUN_LOG="$WORK_DIR/$PROJECT-$STACK.up.log"   # the last harness `up` report
 PY="$REPO/.venv/bin/python"
 MARKER=VIGO-EXAMPLE-READY
 
-APT_PACKAGES=(libvirt-daemon-system libvirt-clients qemu-system-x86 qemu-utils libvirt-dev
-    pkg-config gcc python3-dev python3-venv iproute2)
-
 log() { printf '\n==> [%3ss] %s\n' "$SECONDS" "$*"; }
 note() { printf '    %s\n' "$*"; }
 die() { printf 'quickstart: error: %s\n' "$*" >&2; exit 1; }
-
-install_packages() {
-    log "Debian packages"
-    local wanted missing=() pkg
-    mapfile -t wanted < <(printf '%s\n' "${APT_PACKAGES[@]}"; grep -v '^\s*#' "$REPO/tests/images/host-packages.txt")
-    for pkg in "${wanted[@]}"; do
-        [[ -n "$pkg" ]] || continue
-        dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'ok installed' || missing+=("$pkg")
-    done
-    if ((${#missing[@]} == 0)); then
-        note "all ${#wanted[@]} installed"
-        return
-    fi
-    note "installing: ${missing[*]}"
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update -q
-    apt-get install -y -q --no-install-recommends "${missing[@]}"
-}
-
-libvirt_up() { virsh -c "$URI" version >/dev/null 2>&1; }
-
-start_libvirt() {
-    log "libvirtd"
-    if libvirt_up; then
-        note "already answering on $URI"
-        return
-    fi
-    if [[ -d /run/systemd/system ]]; then
-        note "starting virtlogd and libvirtd with systemctl"
-        systemctl start virtlogd.socket libvirtd.socket libvirtd.service
-    else
-        note "no systemd: starting virtlogd and libvirtd as daemons"
-        mkdir -p /run/libvirt
-        pgrep -x virtlogd >/dev/null || virtlogd -d
-        pgrep -x libvirtd >/dev/null || libvirtd -d
-    fi
-    local i
-    for i in $(seq 60); do
-        libvirt_up && { note "up after ${i}s"; return; }
-        sleep 1
-    done
-    die "libvirtd does not answer on $URI after 60 s"
-}
-
-fix_kvm() {
-    log "/dev/kvm"
-    if [[ ! -e /dev/kvm ]]; then
-        note "absent (VMs will use software emulation)"
-        return
-    fi
-    if [[ "$(stat -c %G:%a /dev/kvm)" == kvm:660 ]]; then
-        note "already group kvm, mode 0660"
-        return
-    fi
-    # Root-only /dev/kvm makes libvirtd re-probe qemu on every define (~48 s each).
-    getent group kvm >/dev/null || groupadd --system kvm
-    chgrp kvm /dev/kvm
-    chmod 0660 /dev/kvm
-    note "now group kvm, mode 0660"
-}
 
 choose_domain_type() {
     local why
@@ -123,29 +60,6 @@ choose_domain_type() {
         DOMAIN_TYPE=qemu why="no usable KVM: software emulation, slow but works"
     fi
     note "domain type: $DOMAIN_TYPE ($why)"
-}
-
-make_bridge() {
-    log "bridge $BRIDGE"
-    if [[ -e "/sys/class/net/$BRIDGE" ]]; then
-        note "exists"
-    else
-        ip link add "$BRIDGE" type bridge
-        note "created (isolated: no uplink, no DHCP)"
-    fi
-    ip link set "$BRIDGE" up
-}
-
-make_venv() {
-    log "Python environment $REPO/.venv"
-    [[ -x "$PY" ]] || python3 -m venv "$REPO/.venv"
-    if "$PY" -c 'import pulumi, pulumi_vigo_vm, libvirt, pytest' 2>/dev/null; then
-        note "pulumi_vigo_vm already installed (editable)"
-    else
-        "$PY" -m pip install -q --upgrade pip
-        "$PY" -m pip install -q -e "${REPO}[dev]"
-        note "installed pulumi_vigo_vm and its dev tools"
-    fi
 }
 
 build_image() {
@@ -298,12 +212,9 @@ main() {
     SECONDS=0
     case "${1:-up}" in
     up)
-        install_packages
-        start_libvirt
-        fix_kvm
+        log "host set-up (scripts/setup-host.sh)"
+        VIGO_BRIDGE=$BRIDGE "$REPO/scripts/setup-host.sh"
         choose_domain_type
-        make_bridge
-        make_venv
         build_image
         deploy
         report

@@ -35,14 +35,20 @@ install_packages() {
 
 start_daemons() {
     if [ -e /dev/kvm ]; then
+        getent group kvm >/dev/null || groupadd --system kvm
         chgrp kvm /dev/kvm && chmod 0660 /dev/kvm
     fi
     if ! virsh -c qemu:///system version >/dev/null 2>&1; then
-        say "starting virtlogd and libvirtd"
-        mkdir -p /run/libvirt
-        pgrep -x virtlogd >/dev/null || virtlogd -d
-        pgrep -x libvirtd >/dev/null || libvirtd -d
-        for _ in $(seq 50); do
+        if [ -d /run/systemd/system ]; then
+            say "starting virtlogd and libvirtd with systemctl"
+            systemctl start virtlogd.socket libvirtd.socket libvirtd.service
+        else
+            say "no systemd: starting virtlogd and libvirtd as daemons"
+            mkdir -p /run/libvirt
+            pgrep -x virtlogd >/dev/null || virtlogd -d
+            pgrep -x libvirtd >/dev/null || libvirtd -d
+        fi
+        for _ in $(seq 300); do
             virsh -c qemu:///system version >/dev/null 2>&1 && break
             sleep 0.2
         done
