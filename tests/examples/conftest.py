@@ -18,10 +18,11 @@ from pathlib import Path
 
 import libvirt
 import pytest
+from integration.conftest import bridge, libvirt_conn
 
 from .examples_support import LOCAL_URI, Stack
 
-BRIDGE = "vigobr0"
+__all__ = ["bridge", "libvirt_conn"]
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -31,20 +32,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 @pytest.fixture(scope="session")
-def conn() -> libvirt.virConnect:
-    try:
-        return libvirt.open(LOCAL_URI)
-    except libvirt.libvirtError as exc:
-        pytest.fail(f"libvirtd is not reachable at {LOCAL_URI} ({exc}); start it (see .ci/run)")
-
-
-@pytest.fixture(scope="session")
-def bridge() -> str:
-    """The examples' default bridge (created if missing: these tests run as root)."""
-    if not Path(f"/sys/class/net/{BRIDGE}").exists():
-        subprocess.run(["ip", "link", "add", BRIDGE, "type", "bridge"], check=True)
-        subprocess.run(["ip", "link", "set", BRIDGE, "up"], check=True)
-    return BRIDGE
+def conn(libvirt_conn: libvirt.virConnect) -> libvirt.virConnect:
+    return libvirt_conn
 
 
 def _stack(

@@ -2,53 +2,19 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import libvirt
+from integration.vmlab import has_marker, image_info, sha256, write_marker
 
 from pulumi_vigo_vm.testing import EngineHarness, RunResult
+
+__all__ = ["EXAMPLES", "Stack", "has_marker", "image_info", "sha256", "write_marker"]
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 LOCAL_URI = "qemu:///system"
 QEMU_LOG_DIR = Path("/var/log/libvirt/qemu")
-
-
-def sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def image_info(path: Path) -> dict[str, Any]:
-    out = subprocess.run(
-        ["qemu-img", "info", "-U", "--output=json", str(path)],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
-    return json.loads(out)  # type: ignore[no-any-return]
-
-
-def write_marker(overlay: Path) -> None:
-    """Write 64 KiB of 0xab at 1 MiB into the VM's disk (the guest must be powered off)."""
-    subprocess.run(
-        ["qemu-io", "-f", "qcow2", "-c", "write -P 0xab 1M 64k", str(overlay)],
-        check=True,
-        capture_output=True,
-    )
-
-
-def has_marker(overlay: Path) -> bool:
-    """Whether the marker is still there (readable while the guest runs: -U, read-only)."""
-    proc = subprocess.run(
-        ["qemu-io", "-r", "-U", "-f", "qcow2", "-c", "read -P 0xab 1M 64k", str(overlay)],
-        capture_output=True,
-        text=True,
-    )
-    return proc.returncode == 0 and "Pattern verification failed" not in proc.stdout
 
 
 @dataclass
