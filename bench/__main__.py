@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import signal
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -41,9 +42,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reps", type=int, default=3, help="repetitions (median taken)")
     parser.add_argument("--transports", default="local,ssh")
     parser.add_argument("--no-peer", action="store_true", help="skip virt-install")
+    parser.add_argument(
+        "--peer-n", default="1,10", help="N at which virt-install runs (it is sequential, slow)"
+    )
     parser.add_argument("--profile", action="store_true", help="cProfile the provider too")
     parser.add_argument("--json", type=Path, help="also write raw samples here")
     args = parser.parse_args(argv)
+    # `kill` (SIGTERM) unwinds like Ctrl-C, so every bench- domain, pool and file is removed.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     ns = [int(x) for x in args.n.split(",")]
     reps, transports = args.reps, args.transports.split(",")
     if args.quick:
@@ -58,11 +64,13 @@ def main(argv: list[str] | None = None) -> int:
             if transport == "ssh":
                 uri, ssh_log = stack.enter_context(_ssh_uri())
             world = stack.enter_context(World.create(uri))
+            peer_ns = {int(x) for x in args.peer_n.split(",")}
             bench = Bench(
                 world, transport, results, ssh_log, peer=not args.no_peer and transport == "local"
             )
             for n in ns:
                 log(f"{transport} N={n}")
+                bench.peer = not args.no_peer and transport == "local" and n in peer_ns
                 bench.run(n, reps)
     print()
     print(report.render(results, transports, ns))

@@ -34,7 +34,13 @@ def describe(uri: str = "qemu:///system") -> dict[str, str]:
     finally:
         conn.close()
     qemu_img = subprocess.run(["qemu-img", "--version"], capture_output=True, text=True)
+    rev = subprocess.run(
+        ["git", "log", "-1", "--format=%h %s", "--", "pulumi_vigo_vm"],
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
     return {
+        "pulumi_vigo_vm commit": rev or "?",
         "cpu": _first("/proc/cpuinfo", "model name"),
         "cores": str(os.cpu_count()),
         "ram": f"{mem_kib / 1024**2:.1f} GiB",
