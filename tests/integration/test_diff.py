@@ -8,7 +8,7 @@ import libvirt
 
 from pulumi_vigo_vm.domain_xml import from_xml
 
-from .vmlab import Lab, has_marker, image_info, qemu_img, write_marker
+from .vmlab import LOCAL_URI, Lab, has_marker, image_info, qemu_img, write_marker
 
 USER_DATA = "#cloud-config\nhostname: first\n"
 
@@ -164,3 +164,38 @@ def test_refresh_of_a_vanished_domain_drops_it_and_up_rebuilds(lab: Lab) -> None
     assert lab.harness().snapshot().resources == {}
     assert lab.up().ops() == {"a": "create"}
     assert lab.power("a") == "stopped"
+
+
+def test_renaming_a_vm_builds_the_new_one_then_removes_the_old(lab: Lab) -> None:
+    lab.vm("a", state="defined")
+    lab.up()
+    old_name = lab.name("a")
+
+    lab.vm("a", state="defined", vm_name=lab.name("b"))
+    step = lab.preview().step("a")
+    assert (step.op, list(step.replaces), step.delete_before_replace) == (
+        "replace",
+        ["vm_name"],
+        False,
+    )
+    lab.up()
+
+    assert lab.domain("b") is not None
+    assert lab.domain("a") is None, f"{old_name} must be removed after the replace"
+    assert [p.name for p in lab.images_dir.iterdir()] == [f"{lab.name('b')}.qcow2"]
+
+
+def test_moving_a_vm_to_another_uri_replaces_it_delete_first(lab: Lab, ssh_uri: str) -> None:
+    other = ssh_uri if lab.uri == LOCAL_URI else LOCAL_URI
+    lab.vm("a", state="defined", uri=lab.uri)
+    lab.up()
+    old_uuid = lab.domain("a").UUIDString()
+
+    lab.vm("a", state="defined", uri=other)
+    step = lab.preview().step("a")
+    assert (step.op, list(step.replaces), step.delete_before_replace) == ("replace", ["uri"], True)
+    result = lab.up()
+
+    assert result.outputs["a"]["observed_state"] == "stopped"
+    assert lab.domain("a").UUIDString() != old_uuid  # a new VM: new identity
+    assert lab.harness().preview().counts() == {"same": 1}
