@@ -167,15 +167,13 @@ class Guest:
         with self._call("reading the definition of"):
             return str(self._domain.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE))
 
-    def uuid(self) -> str:
-        with self._call("reading the UUID of"):
-            return str(self._domain.UUIDString())
-
     def start(self) -> None:
+        """Boot the domain from its persistent definition."""
         with self._call("starting"):
             self._domain.create()
 
     def resume(self) -> None:
+        """Continue a paused domain."""
         with self._call("resuming"):
             self._domain.resume()
 
