@@ -21,9 +21,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import GIB, Guest, tail
 
 from pulumi_vigo_vm.testing import RunResult
+
+from .support import GIB, Guest, console_log_path, tail
 
 pytestmark = pytest.mark.slow
 
@@ -107,7 +108,7 @@ def test_guest_boots_from_nocloud_seed_applies_hostname_and_grows_root(
     log = boot.log
     assert boot.result.ops() == {"vm": "create"}
     assert boot.outputs["observed_state"] == "running"  # what `up` left behind
-    assert boot.outputs["console_log_path"] == f"/var/log/libvirt/qemu/{guest.name}-console.log"
+    assert boot.outputs["console_log_path"] == str(console_log_path(guest.name))
 
     assert_nocloud_seed_used(log)
     # user-data's hostname wins over meta-data's local-hostname (the vm_name)
