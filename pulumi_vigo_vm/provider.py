@@ -33,6 +33,7 @@ from .errors import CuratorUnreachableError, HostUnreachableError
 from .executor import Executor
 from .observe import Target, observe, resolve_base
 from .spec import ProviderDefaults, RunState, VmSpec, check_inputs, parse_spec
+from .testing.faults import hook_from_env  # test hook: inert unless VIGO_FAULT_INJECT is set
 
 __all__ = ["VmProvider"]
 
@@ -190,14 +191,17 @@ class VmProvider(ResourceProvider):
             )
         identity = identity or _new_identity()
         plan = axes.plan_converge(spec, observed, base, identity)
-        Executor(target, spec, base).apply(plan, transactional=transactional)
+        Executor(target, spec, base, before_step=hook_from_env(spec.vm_name)).apply(
+            plan, transactional=transactional
+        )
         guest = target.hypervisor.lookup(spec.vm_name)
         state = guest.power_state().value if guest is not None else "absent"
         return _outputs(spec, base, identity, state)
 
     def _remove(self, target: Target, spec: VmSpec) -> Plan:
         plan = axes.plan_remove(spec, observe(target, spec))
-        Executor(target, spec, ResolvedBase("", None, None)).apply(plan)
+        base = ResolvedBase("", None, None)
+        Executor(target, spec, base, before_step=hook_from_env(spec.vm_name)).apply(plan)
         return plan
 
 
