@@ -46,7 +46,10 @@ def main(argv: list[str] | None = None) -> int:
         "--peer-n", default="1,10", help="N at which virt-install runs (it is sequential, slow)"
     )
     parser.add_argument("--profile", action="store_true", help="cProfile the provider too")
-    parser.add_argument("--json", type=Path, help="also write raw samples here")
+    parser.add_argument("--json", type=Path, help="write raw samples here (after every N)")
+    parser.add_argument(
+        "--report", type=Path, nargs="+", help="only print the table of saved --json runs"
+    )
     args = parser.parse_args(argv)
     # `kill` (SIGTERM) unwinds like Ctrl-C, so every bench- domain, pool and file is removed.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
@@ -55,6 +58,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.quick:
         ns, reps, transports = [1, 10], 1, ["local"]
 
+    if args.report:
+        merged = Results()
+        for path in args.report:
+            merged.merge_json(json.loads(path.read_text())["results"])
+        seen = sorted({k[0] for k in merged.times}, key=["local", "ssh"].index)
+        print(report.render(merged, seen, sorted({k[3] for k in merged.times})))
+        return 0
     desc = machine.describe()
     print("\n".join(f"- {k}: {v}" for k, v in desc.items()))
     results = Results()
@@ -72,16 +82,18 @@ def main(argv: list[str] | None = None) -> int:
                 log(f"{transport} N={n}")
                 bench.peer = not args.no_peer and transport == "local" and n in peer_ns
                 bench.run(n, reps)
+                if args.json:
+                    saved = {"machine": desc, "results": results.to_json()}
+                    args.json.write_text(json.dumps(saved, indent=1))
     print()
     print(report.render(results, transports, ns))
-    if args.json:
-        raw = {"|".join(map(str, k)): v.values for k, v in results.times.items()}
-        args.json.write_text(json.dumps({"machine": desc, "times": raw}, indent=1))
     if args.profile:
         from . import profile
 
         print()
         print(profile.run())
+        print()
+        print(profile.attribution())
     return 0
 
 

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import cProfile
 import io
+import math
 import pstats
+import resource
 import subprocess
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -19,8 +21,10 @@ from typing import Any
 from pulumi_vigo_vm.provider import VmProvider
 from pulumi_vigo_vm.spec import ProviderDefaults
 
+from . import floor as floor_module
 from .floor import Floor
 from .stats import timed
+from .subject import MEMORY, Subject
 from .world import LOCAL_URI, World
 
 N = 10
@@ -105,15 +109,63 @@ def run() -> str:
         floor = Floor(
             LOCAL_URI, str(world.images_dir(floor_tag)), str(world.base), world.names(floor_tag, N)
         )
-        floor.create(start=False)
-        with counting_subprocesses() as calls:
-            seconds, _ = timed(floor.observe)
-        report.append(
-            f"## floor observe, {N} VMs (4 threads): {seconds / N * 1000:.1f} ms/VM, "
-            f"{len(calls) / N:.1f} subprocesses/VM: {_kinds(calls)}"
-        )
+        saved, floor_module.WORKERS = floor_module.WORKERS, 1  # sequential, like the above
+        try:
+            with counting_subprocesses() as calls:
+                seconds, _ = timed(lambda: floor.create(start=False))
+            report.append(
+                f"## floor create, {N} VMs, sequential: {seconds / N * 1000:.1f} ms/VM, "
+                f"{len(calls) / N:.1f} subprocesses/VM: {_kinds(calls)}"
+            )
+            with counting_subprocesses() as calls:
+                seconds, _ = timed(floor.observe)
+            report.append(
+                f"## floor observe, {N} VMs, sequential: {seconds / N * 1000:.1f} ms/VM, "
+                f"{len(calls) / N:.1f} subprocesses/VM: {_kinds(calls)}"
+            )
+        finally:
+            floor_module.WORKERS = saved
         world.cleanup(floor_tag)
     return "\n".join(report)
+
+
+def attribution(ns: tuple[int, int] = (10, 50)) -> str:
+    """Where the harness wall time goes: CPU seconds of the provider process (its own, not
+    qemu-img) and of this process (the engine harness: gRPC, protobuf, checkpoints), per
+    verb at two N; the marginal difference per VM is free of start-up costs."""
+    rows = ["| verb | N | wall s | provider CPU s | harness CPU s |", "|---|---:|---:|---:|---:|"]
+    per_n: dict[tuple[str, int], tuple[float, float, float]] = {}
+    with World.create(LOCAL_URI) as world:
+        for n in ns:
+            subject = Subject(world, "at", n)
+            subject.state_file.unlink(missing_ok=True)
+            try:
+                for verb, fn in (
+                    ("up (create defined)", lambda s=subject: s.up("defined")),
+                    ("preview (no-op)", lambda s=subject: s.preview("defined")),
+                    ("fixed (1 new VM preview)", subject.empty_preview),
+                ):
+                    before = resource.getrusage(resource.RUSAGE_SELF)
+                    wall, _ = timed(fn)
+                    after = resource.getrusage(resource.RUSAGE_SELF)
+                    harness = (after.ru_utime - before.ru_utime) + (
+                        after.ru_stime - before.ru_stime
+                    )
+                    provider = MEMORY.take_cpu() or math.nan
+                    MEMORY.take()
+                    per_n[(verb, n)] = (wall, provider, harness)
+                    rows.append(f"| {verb} | {n} | {wall:.3f} | {provider:.3f} | {harness:.3f} |")
+            finally:
+                world.cleanup("at")
+    lo, hi = ns
+    for verb in ("up (create defined)", "preview (no-op)"):
+        a, b = per_n[(verb, lo)], per_n[(verb, hi)]
+        marg = [(y - x) / (hi - lo) * 1000 for x, y in zip(a, b, strict=True)]
+        rows.append(
+            f"| {verb}: marginal ms/VM | {lo}->{hi} | {marg[0]:.1f} | {marg[1]:.1f} | "
+            f"{marg[2]:.1f} |"
+        )
+    return "\n".join(rows)
 
 
 def _cold() -> None:

@@ -9,9 +9,10 @@ from __future__ import annotations
 import contextlib
 import sys
 from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from . import peer
 from .floor import Floor
@@ -48,6 +49,33 @@ class Results:
 
     def add(self, key: Key, seconds: float) -> None:
         self.times[key].add(seconds)
+
+    def to_json(self) -> dict[str, Any]:
+        def keyed(mapping: Mapping[Any, Any]) -> dict[str, Any]:
+            return {"|".join(map(str, k)): v for k, v in mapping.items()}
+
+        return {
+            "times": keyed({k: v.values for k, v in self.times.items()}),
+            "storage": keyed(self.storage),
+            "base_bytes": list(self.base_bytes),
+            "memory_kib": keyed(self.memory_kib),
+            "ssh_connections": keyed(self.ssh_connections),
+        }
+
+    def merge_json(self, data: dict[str, Any]) -> None:
+        """Add a saved run (``to_json``) to these results."""
+
+        def key(text: str) -> tuple[Any, ...]:
+            return tuple(int(p) if p.isdigit() else p for p in text.split("|"))
+
+        for k, values in data["times"].items():
+            for value in values:
+                self.add(key(k), value)  # type: ignore[arg-type]
+        self.storage.update({key(k): tuple(v) for k, v in data["storage"].items()})  # type: ignore[misc]
+        self.base_bytes = tuple(data["base_bytes"])  # type: ignore[assignment]
+        self.memory_kib.update({key(k): v for k, v in data["memory_kib"].items()})  # type: ignore[misc]
+        for k, counts in data["ssh_connections"].items():
+            self.ssh_connections[key(k)].extend(counts)  # type: ignore[index]
 
 
 def log(message: str) -> None:
@@ -91,7 +119,10 @@ class Bench:
             if self.peer:
                 actors.insert(1, self._peer)
             for actor in actors:
-                actor(n)
+                try:
+                    actor(n)
+                except Exception as exc:  # e.g. libvirtd restarted by a colleague: go on
+                    log(f"  {self.transport} n={n} {actor.__name__} rep {rep} FAILED: {exc!r}")
 
     @contextlib.contextmanager
     def _tidy(self, tag: str) -> Iterator[None]:

@@ -9,6 +9,7 @@ time therefore includes that fixed start-up, which :meth:`Subject.empty_preview`
 from __future__ import annotations
 
 import json
+import os
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,10 +24,18 @@ PROGRAM = Path(__file__).resolve().parent.parent / "tests" / "integration" / "pr
 
 @dataclass
 class ProviderMemory:
-    """Peak resident memory (VmHWM, KiB) of each provider process, read just before it ends."""
+    """Peak resident memory (VmHWM, KiB) of each provider process, read just before it ends,
+    and its CPU time (user + system, its own: not its qemu-img children)."""
 
     peaks_kib: list[int] = field(default_factory=list)
+    cpu_seconds: list[float] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def take_cpu(self) -> float | None:
+        with self._lock:
+            last = self.cpu_seconds[-1] if self.cpu_seconds else None
+            self.cpu_seconds.clear()
+            return last
 
     def take(self) -> int | None:
         """The peak of the most recent provider process (and forget the others)."""
@@ -50,6 +59,15 @@ def _vm_hwm_kib(pid: int) -> int | None:
     return None
 
 
+def _cpu_seconds(pid: int) -> float | None:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _install_memory_probe() -> None:
     """Wrap DynamicProviderHost.close (in this process only) to read the provider's VmHWM."""
     original = DynamicProviderHost.close
@@ -59,10 +77,12 @@ def _install_memory_probe() -> None:
     def close(self: DynamicProviderHost) -> None:
         proc = self._proc
         if proc is not None and proc.poll() is None:
-            peak = _vm_hwm_kib(proc.pid)
-            if peak is not None:
-                with MEMORY._lock:
+            peak, cpu = _vm_hwm_kib(proc.pid), _cpu_seconds(proc.pid)
+            with MEMORY._lock:
+                if peak is not None:
                     MEMORY.peaks_kib.append(peak)
+                if cpu is not None:
+                    MEMORY.cpu_seconds.append(cpu)
         original(self)
 
     close._bench_probe = True  # type: ignore[attr-defined]

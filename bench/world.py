@@ -46,7 +46,7 @@ class World:
 
     root: Path
     uri: str
-    conn: libvirt.virConnect  # always local: for cleanup and storage checks
+    _conn: libvirt.virConnect  # always local: for cleanup and storage checks
     token: str = field(default_factory=lambda: secrets.token_hex(2))
 
     @classmethod
@@ -61,8 +61,20 @@ class World:
             yield world
         finally:
             world.cleanup()
-            conn.close()
+            with contextlib.suppress(libvirt.libvirtError):
+                world.conn.close()
             shutil.rmtree(root, ignore_errors=True)
+
+    @property
+    def conn(self) -> libvirt.virConnect:
+        """The local connection, reopened if libvirtd restarted meanwhile."""
+        try:
+            if self._conn.isAlive() == 1:
+                return self._conn
+        except libvirt.libvirtError:
+            pass
+        self._conn = libvirt.open(LOCAL_URI)
+        return self._conn
 
     def _make_base(self) -> None:
         self.bridge()
