@@ -27,6 +27,13 @@ from .errors import CheckFailure, HarnessError, ProviderError
 
 _PORT_TIMEOUT = 60.0
 _LOG_LINES = 400
+# The engine talks to providers with a 400 MiB message limit (pulumi's _MAX_RPC_MESSAGE_SIZE);
+# gRPC's default of 4 MiB would fail a Check that echoes a large (valid) user-data.
+_MAX_MESSAGE_BYTES = 400 * 1024 * 1024
+_CHANNEL_OPTIONS = [
+    ("grpc.max_receive_message_length", _MAX_MESSAGE_BYTES),
+    ("grpc.max_send_message_length", _MAX_MESSAGE_BYTES),
+]
 
 
 @dataclass
@@ -101,7 +108,7 @@ class DynamicProviderHost:
             raise HarnessError(
                 "the dynamic provider did not start (no port on stdout):\n" + self.log_tail()
             )
-        self._channel = grpc.insecure_channel(f"127.0.0.1:{port_line[0]}")
+        self._channel = grpc.insecure_channel(f"127.0.0.1:{port_line[0]}", options=_CHANNEL_OPTIONS)
         grpc.channel_ready_future(self._channel).result(timeout=_PORT_TIMEOUT)
         self._stub = provider_pb2_grpc.ResourceProviderStub(self._channel)
         self.configure()
