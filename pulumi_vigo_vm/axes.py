@@ -48,10 +48,13 @@ class ResolvedBase:
     format: str | None
     virtual_size: int | None
     artifact_id: str | None = None
+    stamp: str | None = None
+    """Size and mtime of the base file (see ImageInfo.stamp): a base replaced in place
+    under the same path and format is told apart by it."""
 
     @classmethod
     def from_image(cls, info: ImageInfo, artifact_id: str | None = None) -> ResolvedBase:
-        return cls(info.path, info.format, info.virtual_size, artifact_id)
+        return cls(info.path, info.format, info.virtual_size, artifact_id, info.stamp)
 
 
 @dataclass(frozen=True)
@@ -87,6 +90,7 @@ class Recorded:
     base_format: str | None
     artifact_id: str | None
     identity: Identity | None
+    base_stamp: str | None = None
 
 
 class Action(StrEnum):
@@ -286,6 +290,7 @@ def _live_replaces(
         (recorded.base_path is not None and base.path != recorded.base_path)
         or (base.format is not None and recorded.base_format not in (None, base.format))
         or (base.artifact_id is not None and recorded.artifact_id not in (None, base.artifact_id))
+        or (base.stamp is not None and recorded.base_stamp not in (None, base.stamp))
     )
     overlay = observed.overlay
     was_built = recorded.spec.state is not RunState.ABSENT

@@ -11,7 +11,7 @@ import json
 import posixpath
 import secrets
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from .errors import CommandError, ImageError
@@ -40,6 +40,8 @@ class ImageInfo:
     backing_file: str | None = None
     backing_format: str | None = None
     data_file: str | None = None
+    stamp: str | None = None
+    """``<file size>:<mtime in whole seconds>``: changes when the file is replaced or written."""
 
 
 def _parse_info(path: str, report: dict[str, Any]) -> ImageInfo:
@@ -59,7 +61,8 @@ def image_info(host: Host, path: str, fmt: str | None = None) -> ImageInfo | Non
 
     ``fmt`` pins the format (no probing) for images we made ourselves.
     """
-    if host.stat(path) is None:
+    st = host.stat(path)
+    if st is None:
         return None
     argv = ["qemu-img", "info", "-U", "--output=json"]
     if fmt is not None:
@@ -70,7 +73,8 @@ def image_info(host: Host, path: str, fmt: str | None = None) -> ImageInfo | Non
         if host.stat(path) is None:  # removed between the two calls
             return None
         raise ImageError(f"cannot read image {path} on {host.name}: {exc.stderr.strip()}") from exc
-    return _parse_info(path, json.loads(result.stdout))
+    info = _parse_info(path, json.loads(result.stdout))
+    return replace(info, stamp=f"{st.size}:{int(st.mtime)}")
 
 
 def overlay_info(host: Host, path: str) -> ImageInfo | None:

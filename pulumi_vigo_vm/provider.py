@@ -148,6 +148,7 @@ class VmProvider(ResourceProvider):
             base_path=olds.get("base_path"),
             base_format=olds.get("base_format"),
             artifact_id=olds.get("artifact_id"),
+            base_stamp=olds.get("base_stamp"),
             identity=Identity(uuid_, mac) if uuid_ and mac else None,
         )
 
@@ -216,6 +217,7 @@ def _outputs(
         "base_path": base.path if base else None,
         "base_format": base.format if base else None,
         "artifact_id": base.artifact_id if base else None,
+        "base_stamp": base.stamp if base else None,
         "overlay_path": spec.overlay_path,
         "seed_iso_path": spec.seed_iso_path,
         "seed_hash": spec.seed_hash,
