@@ -16,8 +16,8 @@ import pulumi
 
 from .axes import Action, Plan, ResolvedBase
 from .cloudinit import build_seed_iso
-from .domain_xml import to_xml
-from .errors import VigoError
+from .domain_xml import from_xml, to_xml
+from .errors import NotOwnedError, VigoError
 from .hypervisor import Guest
 from .images import ImageInfo, create_overlay, grow_overlay
 from .observe import Target, seed_paths
@@ -129,9 +129,33 @@ class Executor:
     def _define(self, plan: Plan) -> None:
         assert plan.domain is not None
         existed = self._target.hypervisor.lookup(self._spec.vm_name) is not None
+        if not existed:
+            existed = self._reclaim_renamed(plan.domain.uuid)
         guest = self._target.hypervisor.define(to_xml(plan.domain))
         if not existed:
             self._undo.append(lambda: self._forget(guest))
+
+    def _reclaim_renamed(self, uuid: str) -> bool:
+        """Our domain renamed out of band (same UUID, another name) gets its name back,
+        so it is redefined in place instead of being shadowed by a second domain on the
+        same overlay. Returns whether there was one."""
+        guest = self._target.hypervisor.lookup_uuid(uuid) if uuid else None
+        if guest is None:
+            return False
+        name, uri = self._spec.vm_name, self._spec.uri
+        if not from_xml(guest.xml()).owned:
+            raise NotOwnedError(
+                f"vm_name: domain {guest.name!r} on {uri} has the UUID {uuid} recorded for "
+                f"{name!r} but was not created by pulumi_vigo_vm; remove or re-UUID it"
+            )
+        if guest.power_state().is_active:
+            raise VigoError(
+                f"vm_name: domain {name!r} was renamed to {guest.name!r} on {uri} and is "
+                f"running; stop it (or run virsh domrename {guest.name} {name}) and retry"
+            )
+        pulumi.log.warn(f"{name}: domain was renamed to {guest.name!r} out of band; renaming back")
+        guest.rename(name)
+        return True
 
     def _forget(self, guest: Guest) -> None:
         if guest.power_state().is_active:

@@ -117,6 +117,20 @@ class Hypervisor:
         domain = self._read(f"looking up domain {name}", find)
         return None if domain is None else Guest(self, domain)
 
+    def lookup_uuid(self, uuid: str) -> Guest | None:
+        """The domain whose UUID is ``uuid``, whatever its name, or None."""
+
+        def find(conn: libvirt.virConnect) -> libvirt.virDomain | None:
+            try:
+                return conn.lookupByUUIDString(uuid)
+            except libvirt.libvirtError as exc:
+                if exc.get_error_code() == libvirt.VIR_ERR_NO_DOMAIN:
+                    return None
+                raise
+
+        domain = self._read(f"looking up domain {uuid}", find)
+        return None if domain is None else Guest(self, domain)
+
     def define(self, xml: str) -> Guest:
         """Define (or redefine, same name and UUID) a persistent domain."""
         with self._call("defining a domain") as conn:
@@ -196,6 +210,12 @@ class Guest:
         """Forget the definition, with the flags managed-save, snapshots and NVRAM need."""
         with self._call("undefining"):
             self._domain.undefineFlags(_UNDEFINE_FLAGS)
+
+    def rename(self, new_name: str) -> None:
+        """Rename the (inactive) domain; libvirt refuses for a running one."""
+        with self._call("renaming"):
+            self._domain.rename(new_name, 0)
+        self.name = new_name
 
     def block_resize(self, target: str, size_bytes: int) -> None:
         """Grow a disk of the running guest (its overlay) to ``size_bytes``."""
