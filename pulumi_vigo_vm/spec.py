@@ -311,7 +311,13 @@ def _uri(value: Any) -> str:
         parts.port  # noqa: B018 - raises ValueError for a non-numeric or out-of-range port
     except ValueError:
         raise ValueError(f"{_shown(uri)}: the port must be a number from 1 to 65535") from None
-    parse_qsl(parts.query, strict_parsing=bool(parts.query))
+    query = dict(parse_qsl(parts.query, strict_parsing=bool(parts.query)))
+    if query.get("no_verify", "0") != "0":
+        # libvirt's ssh transport would then auto-accept (and save) unknown host keys
+        raise ValueError(
+            f"{_shown(uri)}: no_verify is refused; SSH host keys are always verified "
+            "(add the host's key to known_hosts instead)"
+        )
     return uri
 
 
