@@ -110,7 +110,7 @@ class Lab:
 
     def domain(self, short: str) -> libvirt.virDomain | None:
         try:
-            return self.conn.lookupByName(self.name(short))
+            return self.live_conn().lookupByName(self.name(short))
         except libvirt.libvirtError:
             return None
 
@@ -120,8 +120,18 @@ class Lab:
             return "absent"
         return "running" if dom.isActive() else "stopped"
 
+    def live_conn(self) -> libvirt.virConnect:
+        """The local libvirt connection, reopened if libvirtd restarted since it was made."""
+        try:
+            if self.conn.isAlive():
+                return self.conn
+        except libvirt.libvirtError:
+            pass
+        self.conn = libvirt.open(LOCAL_URI)
+        return self.conn
+
     def cleanup(self) -> None:
-        for dom in self.conn.listAllDomains():
+        for dom in self.live_conn().listAllDomains():
             if dom.name().startswith(self.prefix + "-"):
                 if dom.isActive():
                     dom.destroy()
