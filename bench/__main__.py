@@ -94,6 +94,9 @@ def main(argv: list[str] | None = None) -> int:
         print(profile.run())
         print()
         print(profile.attribution())
+        with _ssh_uri() as (uri, _log):
+            print()
+            print(profile.run(uri))
     return 0
 
 

@@ -64,13 +64,13 @@ def _profiled(fn: Callable[[], None]) -> tuple[float, str]:
     return seconds, out.getvalue()
 
 
-def run() -> str:
+def run(uri: str = LOCAL_URI) -> str:
     """Profile create and diff for N VMs; compare with the floor doing the same, in-process."""
-    report: list[str] = []
-    with World.create(LOCAL_URI) as world:
+    report: list[str] = [f"# in-process profile against {uri.split('?')[0]}"]
+    with World.create(uri) as world:
         tag = "pr"
         images = str(world.images_dir(tag))
-        cfg = {"uri": LOCAL_URI, "domainType": "qemu", "imagesDir": images}
+        cfg = {"uri": uri, "domainType": "qemu", "imagesDir": images}
         provider = VmProvider()
         provider._defaults = ProviderDefaults.from_config(cfg.get)
         declared = world.declarations(tag, N, "defined")
@@ -107,7 +107,7 @@ def run() -> str:
 
         floor_tag = "pf"
         floor = Floor(
-            LOCAL_URI, str(world.images_dir(floor_tag)), str(world.base), world.names(floor_tag, N)
+            uri, str(world.images_dir(floor_tag)), str(world.base), world.names(floor_tag, N)
         )
         saved, floor_module.WORKERS = floor_module.WORKERS, 1  # sequential, like the above
         try:
@@ -133,8 +133,11 @@ def attribution(ns: tuple[int, int] = (10, 50)) -> str:
     """Where the harness wall time goes: CPU seconds of the provider process (its own, not
     qemu-img) and of this process (the engine harness: gRPC, protobuf, checkpoints), per
     verb at two N; the marginal difference per VM is free of start-up costs."""
-    rows = ["| verb | N | wall s | provider CPU s | harness CPU s |", "|---|---:|---:|---:|---:|"]
-    per_n: dict[tuple[str, int], tuple[float, float, float]] = {}
+    rows = [
+        "| verb | N | wall s | provider CPU s | harness CPU s | program+qemu-img CPU s |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    per_n: dict[tuple[str, int], tuple[float, float, float, float]] = {}
     with World.create(LOCAL_URI) as world:
         for n in ns:
             subject = Subject(world, "at", n)
@@ -145,16 +148,19 @@ def attribution(ns: tuple[int, int] = (10, 50)) -> str:
                     ("preview (no-op)", lambda s=subject: s.preview("defined")),
                     ("fixed (1 new VM preview)", subject.empty_preview),
                 ):
-                    before = resource.getrusage(resource.RUSAGE_SELF)
+                    before, kids = _cpu(resource.RUSAGE_SELF), _cpu(resource.RUSAGE_CHILDREN)
                     wall, _ = timed(fn)
-                    after = resource.getrusage(resource.RUSAGE_SELF)
-                    harness = (after.ru_utime - before.ru_utime) + (
-                        after.ru_stime - before.ru_stime
-                    )
+                    harness = _cpu(resource.RUSAGE_SELF) - before
                     provider = MEMORY.take_cpu() or math.nan
+                    # children reaped during the verb: the program, the provider and what the
+                    # provider reaped (qemu-img); minus the provider's own share
+                    others = _cpu(resource.RUSAGE_CHILDREN) - kids - provider
                     MEMORY.take()
-                    per_n[(verb, n)] = (wall, provider, harness)
-                    rows.append(f"| {verb} | {n} | {wall:.3f} | {provider:.3f} | {harness:.3f} |")
+                    per_n[(verb, n)] = (wall, provider, harness, others)
+                    rows.append(
+                        f"| {verb} | {n} | {wall:.3f} | {provider:.3f} | {harness:.3f} "
+                        f"| {others:.3f} |"
+                    )
             finally:
                 world.cleanup("at")
     lo, hi = ns
@@ -163,9 +169,14 @@ def attribution(ns: tuple[int, int] = (10, 50)) -> str:
         marg = [(y - x) / (hi - lo) * 1000 for x, y in zip(a, b, strict=True)]
         rows.append(
             f"| {verb}: marginal ms/VM | {lo}->{hi} | {marg[0]:.1f} | {marg[1]:.1f} | "
-            f"{marg[2]:.1f} |"
+            f"{marg[2]:.1f} | {marg[3]:.1f} |"
         )
     return "\n".join(rows)
+
+
+def _cpu(who: int) -> float:
+    usage = resource.getrusage(who)
+    return usage.ru_utime + usage.ru_stime
 
 
 def _cold() -> None:
@@ -175,8 +186,11 @@ def _cold() -> None:
 
     with images._base_cache_lock:
         images._base_cache.clear()
+    from pulumi_vigo_vm.hosts.ssh import close_all_ssh_hosts
+
     with connection._lock:
         connection._connections.clear()
+    close_all_ssh_hosts()
 
 
 def _kinds(calls: list[list[str]]) -> str:

@@ -5,7 +5,7 @@ Columns (per VM, medians over repetitions):
 * ``subject`` — harness wall time / N, including the harness's fixed start-up
   (program process + provider process);
 * ``net`` — (harness wall time - harness fixed cost) / N: the provider's own cost (fixed
-  cost = preview of a stack declaring one new VM, median pooled over N);
+  cost = preview of a stack declaring one new VM, measured beside each N);
 * ``floor`` — the minimal libvirt-python script / N (same hypervisor work);
 * ``net/floor`` and ``subj/floor`` — the ratios the targets are about;
 * ``peer`` — ``virt-install`` / N (running create only).
@@ -37,21 +37,17 @@ def per_vm(results: Results, transport: str, op: str, who: str, n: int) -> float
     )
 
 
-def fixed_cost(results: Results, transport: str) -> float:
-    """The harness's fixed cost per run: median over every N's samples."""
-    return median(
-        value
-        for (t, op, _who, _n), samples in results.times.items()
-        if t == transport and op == "harness_fixed"
-        for value in samples.values
-    )
+def fixed_cost(results: Results, transport: str, n: int) -> float:
+    """The harness's fixed cost per run, measured next to the N-VM runs (same load)."""
+    samples = results.times.get((transport, "harness_fixed", "subject", n))
+    return samples.median if samples is not None else math.nan
 
 
 def net_per_vm(results: Results, transport: str, op: str, n: int) -> float:
     gross = results.times.get((transport, op, "subject", n))
     if gross is None:
         return math.nan
-    return (gross.median - fixed_cost(results, transport)) / n
+    return (gross.median - fixed_cost(results, transport, n)) / n
 
 
 def marginal_per_vm(results: Results, transport: str, op: str, who: str, lo: int, hi: int) -> float:
@@ -69,8 +65,11 @@ def table(results: Results, transports: list[str], ns: list[int]) -> str:
         "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for transport in transports:
-        fixed = fixed_cost(results, transport)
-        lines.append(f"| {transport} | harness fixed cost (per run) | any | {_fmt(fixed)} |||||||")
+        for n in ns:
+            fixed = fixed_cost(results, transport, n)
+            lines.append(
+                f"| {transport} | harness fixed cost (per run) | {n} | {_fmt(fixed)} |||||||"
+            )
         for op in OPS:
             for n in ns:
                 subj = per_vm(results, transport, op, "subject", n)
@@ -94,8 +93,9 @@ def growth(results: Results, transports: list[str], ns: list[int]) -> str:
         return "(growth needs two N >= 10)"
     lo, hi = ref[0], ref[-1]
     lines = [
-        f"| transport | op | net s/VM N={lo} | net s/VM N={hi} | growth | floor growth |",
-        "|---|---|---:|---:|---:|---:|",
+        f"| transport | op | net s/VM N={lo} | net s/VM N={hi} | growth | floor growth "
+        f"| marginal s/VM {lo}->{hi} | floor marginal | marginal ratio |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for transport in transports:
         for op in OPS:
