@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import shutil
 import signal
 import sys
 import tempfile
@@ -26,13 +27,15 @@ def _ssh_uri() -> Iterator[tuple[str, Path]]:
     from pulumi_vigo_vm.hosts.ssh import close_all_ssh_hosts
     from pulumi_vigo_vm.testing.sshd import PrivateSshd, trusted_by_ssh_binary
 
-    server = PrivateSshd.start(Path(tempfile.mkdtemp(prefix="bench-sshd-", dir="/var/tmp")))
+    workdir = Path(tempfile.mkdtemp(prefix="bench-sshd-", dir="/var/tmp"))
+    server = PrivateSshd.start(workdir)
     try:
         with trusted_by_ssh_binary(server):
             yield server.uri, server.log
     finally:
         close_all_ssh_hosts()
         server.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
 def main(argv: list[str] | None = None) -> int:
