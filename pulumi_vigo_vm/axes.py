@@ -117,6 +117,8 @@ class Plan:
 
     actions: tuple[Action, ...]
     domain: DomainConfig | None = None
+    domain_is_new: bool = False
+    """DEFINE makes a domain that did not exist (so a failed create must undefine it)."""
 
     @property
     def mutates(self) -> bool:
@@ -226,7 +228,7 @@ def plan_converge(spec: VmSpec, observed: Observed, base: ResolvedBase, identity
     actions += _power_actions(spec, observed.power, redefine and live is not None)
     if observed.stale_seeds:
         actions.append(Action.REMOVE_STALE_SEEDS)
-    return Plan(tuple(actions), wanted if redefine else None)
+    return Plan(tuple(actions), wanted if redefine else None, domain_is_new=live is None)
 
 
 def plan_remove(spec: VmSpec, observed: Observed) -> Plan:

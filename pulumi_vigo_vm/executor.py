@@ -12,13 +12,14 @@ import logging
 import time
 from collections.abc import Callable
 
+import libvirt
 import pulumi
 
 from .axes import Action, Plan, ResolvedBase
 from .cloudinit import build_seed_iso
 from .domain_xml import from_xml, to_xml
-from .errors import NotOwnedError, VigoError
-from .hypervisor import Guest
+from .errors import LibvirtCallError, NotOwnedError, VigoError
+from .hypervisor import Guest, PowerState
 from .images import ImageInfo, create_overlay, grow_overlay
 from .observe import Target, seed_paths
 from .spec import VmSpec
@@ -51,6 +52,7 @@ class Executor:
         self._base = base
         self._before_step = before_step
         self._undo: list[Callable[[], None]] = []
+        self._known_guest: Guest | None = None
 
     def apply(self, plan: Plan, *, transactional: bool = False) -> None:
         """Run ``plan``'s actions in order; undo what this call made on failure if asked."""
@@ -76,7 +78,7 @@ class Executor:
             Action.RESUME: lambda: self._guest().resume(),
             Action.WAKEUP: lambda: self._guest().wakeup(),
             Action.DESTROY: self._destroy,
-            Action.UNDEFINE: lambda: self._guest().undefine(),
+            Action.UNDEFINE: self._undefine,
             Action.REMOVE_OVERLAY: lambda: self._remove(self._spec.overlay_path),
             Action.REMOVE_SEEDS: self._remove_seeds,
             Action.REMOVE_STALE_SEEDS: lambda: self._remove_seeds(keep_current=True),
@@ -92,10 +94,17 @@ class Executor:
         self._undo.clear()
 
     def _guest(self) -> Guest:
-        guest = self._target.hypervisor.lookup(self._spec.vm_name)
-        if guest is None:
+        """The VM's domain: the one this run defined, else looked up once."""
+        if self._known_guest is None:
+            self._known_guest = self._target.hypervisor.lookup(self._spec.vm_name)
+        if self._known_guest is None:
             raise VigoError(f"domain {self._spec.vm_name} vanished from {self._spec.uri}")
-        return guest
+        return self._known_guest
+
+    def guest_power(self) -> PowerState | None:
+        """The domain's run state after the plan (None when there is no domain)."""
+        guest = self._known_guest or self._target.hypervisor.lookup(self._spec.vm_name)
+        return None if guest is None else guest.power_state()
 
     def _remove(self, path: str) -> None:
         self._target.host.remove(path)
@@ -120,19 +129,33 @@ class Executor:
     def _grow_overlay(self) -> None:
         size = self._spec.disk_size_bytes
         assert size is not None
-        guest = self._target.hypervisor.lookup(self._spec.vm_name)
+        guest = self._known_guest or self._target.hypervisor.lookup(self._spec.vm_name)
         if guest is not None and guest.power_state().is_active:
             guest.block_resize("vda", size)  # qemu holds the image: resize through it
         else:
             grow_overlay(self._target.host, self._spec.overlay_path, size)
 
+    def _undefine(self) -> None:
+        self._guest().undefine()
+        self._known_guest = None
+
     def _define(self, plan: Plan) -> None:
         assert plan.domain is not None
-        existed = self._target.hypervisor.lookup(self._spec.vm_name) is not None
-        if not existed:
-            existed = self._reclaim_renamed(plan.domain.uuid)
-        guest = self._target.hypervisor.define(to_xml(plan.domain))
-        if not existed:
+        xml = to_xml(plan.domain)
+        try:
+            guest = self._target.hypervisor.define(xml)
+            is_new = plan.domain_is_new
+        except LibvirtCallError as exc:
+            # "already defined with uuid": our domain renamed out of band. Rare, so it is
+            # handled here rather than probed for on every define.
+            if exc.code != libvirt.VIR_ERR_OPERATION_FAILED or not plan.domain_is_new:
+                raise
+            if not self._reclaim_renamed(plan.domain.uuid):
+                raise
+            guest = self._target.hypervisor.define(xml)
+            is_new = False
+        self._known_guest = guest
+        if is_new:
             self._undo.append(lambda: self._forget(guest))
 
     def _reclaim_renamed(self, uuid: str) -> bool:

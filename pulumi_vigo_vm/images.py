@@ -77,23 +77,28 @@ def image_info(host: Host, path: str, fmt: str | None = None) -> ImageInfo | Non
     return replace(info, stamp=f"{st.size}:{int(st.mtime)}")
 
 
-def overlay_info(host: Host, path: str) -> ImageInfo | None:
-    """Facts about one of our qcow2 overlays, read from its header (one small read, no
-    exec); ``qemu-img info`` answers when the header is unusual. None when missing."""
-    if host.stat(path) is None:
-        return None
+def _header_info(host: Host, path: str) -> ImageInfo | None:
+    """ImageInfo from a qcow2 header (one small read, no exec), or None if it is not one."""
     chunks = host.read_chunks(path, HEADER_READ_SIZE)
     head = next(chunks, b"")
     getattr(chunks, "close", lambda: None)()  # release the file handle now, not at GC
     header = parse_header(head)
     if header is None:
-        return image_info(host, path, fmt="qcow2")
+        return None
     backing = header.backing_file
     if backing is not None and not backing.startswith("/"):
         backing = posixpath.join(posixpath.dirname(path), backing)
     return ImageInfo(
         path, "qcow2", header.virtual_size, backing, header.backing_format, header.data_file
     )
+
+
+def overlay_info(host: Host, path: str) -> ImageInfo | None:
+    """Facts about one of our qcow2 overlays, read from its header; ``qemu-img info``
+    answers when the header is unusual. None when missing."""
+    if host.stat(path) is None:
+        return None
+    return _header_info(host, path) or image_info(host, path, fmt="qcow2")
 
 
 _base_cache: dict[tuple[str, str, int, float], ImageInfo] = {}
@@ -115,7 +120,10 @@ def usable_base(host: Host, path: str, input_name: str) -> ImageInfo:
         cached = _base_cache.get(key)
     if cached is not None:
         return cached
-    info = image_info(host, path)
+    # qcow2 bases are read from their header; anything else is probed by qemu-img.
+    header = _header_info(host, path)
+    stamp = f"{stat.size}:{int(stat.mtime)}"
+    info = replace(header, stamp=stamp) if header is not None else image_info(host, path)
     if info is None:
         raise ImageError(f"{input_name}: base image {path} does not exist on {host.name}")
     if info.format not in _BASE_FORMATS:

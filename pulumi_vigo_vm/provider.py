@@ -192,12 +192,10 @@ class VmProvider(ResourceProvider):
             )
         identity = identity or _new_identity()
         plan = axes.plan_converge(spec, observed, base, identity)
-        Executor(target, spec, base, before_step=hook_from_env(spec.vm_name)).apply(
-            plan, transactional=transactional
-        )
-        guest = target.hypervisor.lookup(spec.vm_name)
-        state = guest.power_state().value if guest is not None else "absent"
-        return _outputs(spec, base, identity, state)
+        executor = Executor(target, spec, base, before_step=hook_from_env(spec.vm_name))
+        executor.apply(plan, transactional=transactional)
+        power = executor.guest_power()
+        return _outputs(spec, base, identity, "absent" if power is None else power.value)
 
     def _remove(self, target: Target, spec: VmSpec) -> Plan:
         plan = axes.plan_remove(spec, observe(target, spec))

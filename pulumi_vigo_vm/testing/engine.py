@@ -229,6 +229,7 @@ class _Deployment(resource_pb2_grpc.ResourceMonitorServicer):
         self.replaced: list[ResourceState] = []
         self._provider: DynamicProviderHost | None = None
         self._provider_lock = threading.Lock()
+        self._warm_up: threading.Thread | None = None
 
     # -- orchestration ---------------------------------------------------------------------------
 
@@ -245,6 +246,8 @@ class _Deployment(resource_pb2_grpc.ResourceMonitorServicer):
         except HarnessError as exn:
             self._error(exn)
         finally:
+            if self._warm_up is not None:
+                self._warm_up.join()  # else a provider started late would outlive the run
             if self._provider is not None:
                 self._provider.close()
         return self.result
@@ -282,7 +285,8 @@ class _Deployment(resource_pb2_grpc.ResourceMonitorServicer):
     def _run_program(self) -> tuple[int, str]:
         """Serve the ResourceMonitor, run the program in a child process, wait for all steps."""
         # Start the provider while the program starts up; registrations wait for it anyway.
-        threading.Thread(target=self._warm_provider, daemon=True).start()
+        self._warm_up = threading.Thread(target=self._warm_provider, daemon=True)
+        self._warm_up.start()
         server = grpc.server(futures.ThreadPoolExecutor(max_workers=self.h.parallel + 4))
         resource_pb2_grpc.add_ResourceMonitorServicer_to_server(self, server)
         port = server.add_insecure_port("127.0.0.1:0")
