@@ -25,8 +25,8 @@ from typing import Any
 import libvirt
 import pytest
 from curator.conftest import Registry, free_port, registry
-from integration.conftest import bridge, libvirt_conn
-from integration.vmlab import PROGRAM, Lab, image_info, qemu_img
+from integration.conftest import bridge, libvirt_conn, ssh_uri
+from integration.vmlab import LOCAL_URI, PROGRAM, Lab, image_info, qemu_img
 
 from pulumi_vigo_vm.testing import EngineHarness
 
@@ -39,6 +39,7 @@ __all__ = [
     "libvirt_conn",
     "qemu_img",
     "registry",
+    "ssh_uri",
 ]
 
 PLATFORM = "linux-amd64"
@@ -149,14 +150,18 @@ class ArtifactLab(Lab):
 
 
 def _new_lab(
-    request: pytest.FixtureRequest, conn: libvirt.virConnect, bridge_name: str, curator: str
+    request: pytest.FixtureRequest,
+    conn: libvirt.virConnect,
+    bridge_name: str,
+    curator: str,
+    uri: str = "qemu:///system",
 ) -> ArtifactLab:
     digest = hashlib.sha256(request.node.nodeid.encode()).hexdigest()[:6]
     root = Path(tempfile.mkdtemp(prefix=f"vigo-cur-{digest}-", dir="/var/tmp"))
     root.chmod(0o755)
     return ArtifactLab(
         root,
-        "qemu:///system",
+        uri,
         bridge_name,
         conn,
         prefix=f"cur-{digest}",
@@ -165,13 +170,16 @@ def _new_lab(
     )
 
 
-@pytest.fixture(params=["registry", "layout"])
+@pytest.fixture(params=["registry", "layout", "registry-over-ssh"])
 def alab(
     request: pytest.FixtureRequest, libvirt_conn: libvirt.virConnect, bridge: str
 ) -> Iterator[ArtifactLab]:
-    """One test's world, once with a real registry and once with a layout directory."""
-    curator = request.getfixturevalue("registry").location if request.param == "registry" else ""
-    yield from _lab_lifetime(_new_lab(request, libvirt_conn, bridge, curator))
+    """One test's world: a real registry, a layout directory, and the registry with the
+    hypervisor reached over qemu+ssh (the artifact is materialised through SFTP)."""
+    registry = request.param.startswith("registry")
+    curator = request.getfixturevalue("registry").location if registry else ""
+    uri = request.getfixturevalue("ssh_uri") if request.param.endswith("ssh") else LOCAL_URI
+    yield from _lab_lifetime(_new_lab(request, libvirt_conn, bridge, curator, uri))
 
 
 @pytest.fixture
