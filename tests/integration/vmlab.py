@@ -123,12 +123,11 @@ class Lab:
     def live_conn(self) -> libvirt.virConnect:
         """The local libvirt connection, reopened if libvirtd restarted since it was made."""
         try:
-            if self.conn.isAlive():
-                return self.conn
+            self.conn.getLibVersion()  # a round trip: isAlive() misses a dead socket
+            return self.conn
         except libvirt.libvirtError:
-            pass
-        self.conn = libvirt.open(LOCAL_URI)
-        return self.conn
+            self.conn = libvirt.open(LOCAL_URI)
+            return self.conn
 
     def cleanup(self) -> None:
         for dom in self.live_conn().listAllDomains():
