@@ -43,7 +43,7 @@ def base_image() -> Path:
     """The cached base image, built on first use (needs root)."""
     builder = _load_builder()
     if os.geteuid() != 0 and not builder.image_path().exists():
-        pytest.skip("building the test image needs root")
+        pytest.fail("building the test image needs root (run the tests as root, as CI does)")
     image: Path = builder.ensure_image()
     return image
 
