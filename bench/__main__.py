@@ -68,6 +68,8 @@ def main(argv: list[str] | None = None) -> int:
         seen = sorted({k[0] for k in merged.times}, key=["local", "ssh"].index)
         print(report.render(merged, seen, sorted({k[3] for k in merged.times})))
         return 0
+    if not args.no_peer and shutil.which("virt-install") is None:
+        parser.error("virt-install is missing: apt-get install virtinst xorriso (or --no-peer)")
     desc = machine.describe()
     print("\n".join(f"- {k}: {v}" for k, v in desc.items()))
     results = Results()
