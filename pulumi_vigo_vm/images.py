@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from .errors import CommandError, ImageError
-from .hosts.base import Host
+from .hosts.base import FileStat, Host
 from .qcow2 import HEADER_READ_SIZE, parse_header
 
 __all__ = [
@@ -41,7 +41,8 @@ class ImageInfo:
     backing_format: str | None = None
     data_file: str | None = None
     stamp: str | None = None
-    """``<file size>:<mtime in whole seconds>``: changes when the file is replaced or written."""
+    """``<file size>:<mtime>:<virtual size>``: changes when the file is replaced or written
+    (see :func:`_stamp`)."""
 
 
 def _parse_info(path: str, report: dict[str, Any]) -> ImageInfo:
@@ -74,7 +75,14 @@ def image_info(host: Host, path: str, fmt: str | None = None) -> ImageInfo | Non
             return None
         raise ImageError(f"cannot read image {path} on {host.name}: {exc.stderr.strip()}") from exc
     info = _parse_info(path, json.loads(result.stdout))
-    return replace(info, stamp=f"{st.size}:{int(st.mtime)}")
+    return replace(info, stamp=_stamp(st, info.virtual_size))
+
+
+def _stamp(stat: FileStat, virtual_size: int) -> str:
+    """What tells a base replaced in place: file size, mtime (as precise as the host's
+    stat gives it) and virtual size. Two qcow2 files of different virtual sizes can have the
+    same file size and be written within one second; the virtual size tells them apart."""
+    return f"{stat.size}:{stat.mtime:.6f}:{virtual_size}"
 
 
 def _header_info(host: Host, path: str) -> ImageInfo | None:
@@ -122,8 +130,10 @@ def usable_base(host: Host, path: str, input_name: str) -> ImageInfo:
         return cached
     # qcow2 bases are read from their header; anything else is probed by qemu-img.
     header = _header_info(host, path)
-    stamp = f"{stat.size}:{int(stat.mtime)}"
-    info = replace(header, stamp=stamp) if header is not None else image_info(host, path)
+    if header is not None:
+        info: ImageInfo | None = replace(header, stamp=_stamp(stat, header.virtual_size))
+    else:
+        info = image_info(host, path)
     if info is None:
         raise ImageError(f"{input_name}: base image {path} does not exist on {host.name}")
     if info.format not in _BASE_FORMATS:

@@ -35,12 +35,12 @@ def _silence_default_error_handler() -> None:
 _silence_default_error_handler()
 
 
-_OPEN_ATTEMPTS = 3
+_OPEN_ATTEMPTS = 5
 _OPEN_BACKOFF_S = 0.5
 
 
 def _open(uri: str) -> libvirt.virConnect:
-    """Open ``uri``; a remote transport gets two more tries (an SSH session can be reset)."""
+    """Open ``uri``; a remote transport gets four more tries (an SSH session can be reset)."""
     global _opened
     attempts = _OPEN_ATTEMPTS if is_remote_uri(uri) else 1
     for attempt in range(1, attempts + 1):
