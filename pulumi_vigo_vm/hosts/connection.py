@@ -16,11 +16,10 @@ import libvirt
 from ..errors import HostUnreachableError
 from . import is_remote_uri
 
-__all__ = ["forget_connection", "libvirt_connection", "opened_connection_count"]
+__all__ = ["forget_connection", "libvirt_connection"]
 
 _lock = threading.Lock()
 _connections: dict[str, libvirt.virConnect] = {}
-_opened = 0
 
 
 def _silence_default_error_handler() -> None:
@@ -41,7 +40,6 @@ _OPEN_BACKOFF_S = 0.5
 
 def _open(uri: str) -> libvirt.virConnect:
     """Open ``uri``; a remote transport gets four more tries (an SSH session can be reset)."""
-    global _opened
     attempts = _OPEN_ATTEMPTS if is_remote_uri(uri) else 1
     for attempt in range(1, attempts + 1):
         try:
@@ -56,7 +54,6 @@ def _open(uri: str) -> libvirt.virConnect:
                 "Is libvirtd running there, is the host key in known_hosts, and may this "
                 "user use its socket (root, or the libvirt group)?"
             ) from exc
-        _opened += 1
         return conn
     raise AssertionError("unreachable")
 
@@ -87,8 +84,3 @@ def forget_connection(uri: str, conn: libvirt.virConnect | None = None) -> None:
         cached = _connections.get(uri)
         if cached is not None and (conn is None or cached is conn):
             del _connections[uri]
-
-
-def opened_connection_count() -> int:
-    """How many libvirt connections this process has opened (for benchmarks and tests)."""
-    return _opened
