@@ -9,7 +9,6 @@ and a connection found dead is replaced transparently on next use.
 from __future__ import annotations
 
 import threading
-import time
 
 import libvirt
 
@@ -34,28 +33,20 @@ def _silence_default_error_handler() -> None:
 _silence_default_error_handler()
 
 
-_OPEN_ATTEMPTS = 5
-_OPEN_BACKOFF_S = 0.5
-
-
 def _open(uri: str) -> libvirt.virConnect:
-    """Open ``uri``; a remote transport gets four more tries (an SSH session can be reset)."""
-    attempts = _OPEN_ATTEMPTS if is_remote_uri(uri) else 1
-    for attempt in range(1, attempts + 1):
-        try:
-            conn = libvirt.open(uri)
-        except libvirt.libvirtError as exc:
-            transient = exc.get_error_code() == libvirt.VIR_ERR_SYSTEM_ERROR
-            if attempt < attempts and transient:
-                time.sleep(_OPEN_BACKOFF_S * attempt)
-                continue
-            raise HostUnreachableError(
-                f"cannot connect to libvirt at {_redacted(uri)}: {exc.get_error_message()}. "
-                "Is libvirtd running there, is the host key in known_hosts, and may this "
-                "user use its socket (root, or the libvirt group)?"
-            ) from exc
-        return conn
-    raise AssertionError("unreachable")
+    """Open ``uri``; a remote one rides on the host's shared SSH transport."""
+    if is_remote_uri(uri):
+        from .libvirt_tunnel import open_libvirt_over_ssh
+
+        return open_libvirt_over_ssh(uri)
+    try:
+        return libvirt.open(uri)
+    except libvirt.libvirtError as exc:
+        raise HostUnreachableError(
+            f"cannot connect to libvirt at {_redacted(uri)}: {exc.get_error_message()}. "
+            "Is libvirtd running, and may this user use its socket (root, or the libvirt "
+            "group)?"
+        ) from exc
 
 
 def _redacted(uri: str) -> str:

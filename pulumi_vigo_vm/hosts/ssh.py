@@ -16,7 +16,9 @@ Why it is shaped this way:
   across a ``yield`` or a caller's ``with`` block, so a thread copying a file from one path
   of a host to another (a reader and a writer at once) cannot deadlock others.
 * **Session budget.** sshd allows ``MaxSessions`` (default 10) channels per connection;
-  SFTP channels plus concurrently running commands stay within it.
+  SFTP channels, concurrently running commands and the libvirt stream stay within it.
+* **libvirt rides on the same transport** (:mod:`.libvirt_tunnel`), so a run opens one SSH
+  connection per host, verified by the same known_hosts rules.
 * **Host keys are verified, never learnt.** Keys come from ``known_hosts`` files (the URI's
   ``known_hosts=`` parameter, else the user's and the system's); an unknown key is refused
   with the fingerprint and the fix. Trust-on-first-use would make a first deploy against
@@ -76,9 +78,12 @@ KEEPALIVE_INTERVAL = 15
 """Seconds between keepalives: keeps NAT/firewall state alive and notices a dead peer."""
 SFTP_CHANNELS = 2
 """SFTP channels per host; each serialises its own requests."""
-EXEC_CHANNELS = 6
-"""Commands running at once per host. With the SFTP channels this stays under sshd's default
-MaxSessions (10), leaving room for sessions that we closed but sshd has not yet released."""
+EXEC_CHANNELS = 5
+"""Commands running at once per host. With the SFTP channels and one libvirt stream this stays
+under sshd's default MaxSessions (10), leaving room for sessions that we closed but sshd has
+not yet released."""
+LIBVIRT_STREAMS = 1
+"""libvirt connections per host in a normal run (one per distinct URI; see libvirt_tunnel)."""
 SESSION_WAIT = 10.0
 """Seconds to keep retrying when sshd refuses a session because it is at MaxSessions."""
 CHANNEL_TIMEOUT = 300.0
@@ -465,7 +470,7 @@ class SshHost:
         return HostError(
             f"SSH server {self.name} kept refusing to open another session ({exc.text}) for "
             f"{SESSION_WAIT:.0f}s; its sshd_config MaxSessions must be at least "
-            f"{SFTP_CHANNELS + EXEC_CHANNELS + 2}"
+            f"{SFTP_CHANNELS + EXEC_CHANNELS + LIBVIRT_STREAMS + 2}"
         )
 
     def _sftp_call(
@@ -707,7 +712,15 @@ class SshHost:
             raise CommandError(self.name, argv, result.returncode, result.stderr)
         return result
 
-    def _open_exec_channel(self, command: str) -> paramiko.Channel:
+    def open_stream(self, command: str) -> paramiko.Channel:
+        """A channel running ``command`` with its stdin open: a byte pipe to a remote program.
+
+        For long-lived conversations (libvirt's RPC stream rides on one for the whole run), so
+        it is not counted against the budget of concurrently running commands.
+        """
+        return self._open_exec_channel(command, keep_stdin=True)
+
+    def _open_exec_channel(self, command: str, *, keep_stdin: bool = False) -> paramiko.Channel:
         """An exec channel running ``command``. Retried once only if it did not start."""
         for attempt in (1, 2):
             transport, generation = self._transport()
@@ -725,7 +738,8 @@ class SshHost:
                 continue
             try:
                 channel.exec_command(command)
-                channel.shutdown_write()  # stdin at EOF: a command that reads it must not hang
+                if not keep_stdin:
+                    channel.shutdown_write()  # stdin at EOF: a command reading it must not hang
             except (paramiko.SSHException, EOFError, OSError) as exc:
                 channel.close()
                 self._drop(generation)

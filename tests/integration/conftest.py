@@ -18,7 +18,7 @@ import libvirt
 import pytest
 
 from pulumi_vigo_vm.hosts.ssh import close_all_ssh_hosts
-from pulumi_vigo_vm.testing.sshd import PrivateSshd, SshdUnavailableError, trusted_by_ssh_binary
+from pulumi_vigo_vm.testing.sshd import PrivateSshd, SshdUnavailableError
 
 from .vmlab import BRIDGE, LOCAL_URI, Lab
 
@@ -50,15 +50,14 @@ def bridge() -> str:
 def ssh_uri(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """``qemu+ssh://root@127.0.0.1:<port>/system?...`` to a real private sshd.
 
-    Both paramiko (files, qemu-img) and libvirt's own ssh transport go through it; the
-    latter checks root's known_hosts, so the server's key is trusted there for the session.
+    Files, qemu-img and libvirt all ride on one paramiko connection, which trusts only the
+    URI's ``known_hosts=`` file: nothing is added to root's own known_hosts.
     """
     try:
         server = PrivateSshd.start(tmp_path_factory.mktemp("sshd"))
     except SshdUnavailableError as exc:
         pytest.fail(f"cannot start the test sshd: {exc}", pytrace=False)
-    with trusted_by_ssh_binary(server):
-        yield server.uri
+    yield server.uri
     close_all_ssh_hosts()
     server.stop()
 
