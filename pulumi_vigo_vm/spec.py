@@ -318,6 +318,8 @@ def _uri(value: Any) -> str:
             f"{_shown(uri)}: no_verify is refused; SSH host keys are always verified "
             "(add the host's key to known_hosts instead)"
         )
+    if query.get("proxy", "auto") not in ("auto", "native", "netcat"):
+        raise ValueError(f"{_shown(uri)}: proxy must be auto, native (virt-ssh-helper) or netcat")
     return uri
 
 

@@ -159,6 +159,10 @@ class PrivateSshd:
         except FileNotFoundError:
             return "(no log)"
 
+    def accepted_connections(self) -> int:
+        """SSH connections this server has authenticated so far (from its log)."""
+        return self.log_text().count("Accepted publickey")
+
     def kill_connection_from(self, client_port: int) -> list[int]:
         """SIGKILL the sshd processes serving the client connected from ``client_port``.
 
@@ -176,7 +180,7 @@ class PrivateSshd:
                     if local_port == self.port and remote_port == client_port:
                         inodes.add(f"socket:[{fields[9]}]")
         killed = []
-        for pid in self._descendants():
+        for pid in self.descendants():
             with contextlib.suppress(OSError):
                 fds = os.listdir(f"/proc/{pid}/fd")
                 if any(os.readlink(f"/proc/{pid}/fd/{fd}") in inodes for fd in fds):
@@ -184,7 +188,8 @@ class PrivateSshd:
                     killed.append(pid)
         return killed
 
-    def _descendants(self) -> list[int]:
+    def descendants(self) -> list[int]:
+        """Every process this sshd spawned (listener's children, sessions, their commands)."""
         parents: dict[int, int] = {}
         for entry in os.listdir("/proc"):
             if entry.isdigit():

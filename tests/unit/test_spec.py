@@ -312,6 +312,8 @@ def test_bridge_breaking_linux_interface_rules_is_refused(bad: Any) -> None:
         "qemu+ssh://hv1/system",
         "qemu+ssh://host:2222/system?keyfile=/k",
         "qemu+ssh://root@10.0.0.5:22/system?keyfile=/root/.ssh/id_ed25519",
+        "qemu+ssh://hv1/system?proxy=netcat&socket=/run/libvirt/libvirt-sock",
+        "qemu+ssh://hv1/system?proxy=native",
     ],
 )
 def test_supported_libvirt_uri_is_accepted_verbatim(uri: str) -> None:
@@ -332,6 +334,7 @@ def test_supported_libvirt_uri_is_accepted_verbatim(uri: str) -> None:
         "qemu+ssh://h v1/system",
         "qemu+ssh://hv1:abc/system",
         "qemu+ssh://hv1:99999/system",
+        "qemu+ssh://hv1/system?proxy=telnet",
         "garbage",
         "qemu",
         "/system",
