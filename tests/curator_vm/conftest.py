@@ -25,7 +25,7 @@ from typing import Any
 import libvirt
 import pytest
 from curator.conftest import Registry, free_port, registry
-from integration.conftest import bridge, libvirt_conn, ssh_uri
+from integration.conftest import bridge, libvirt_conn, ssh_uri, sshd
 from integration.vmlab import LOCAL_URI, PROGRAM, Lab, image_info, qemu_img
 
 from pulumi_vigo_vm.testing import EngineHarness
@@ -40,6 +40,7 @@ __all__ = [
     "qemu_img",
     "registry",
     "ssh_uri",
+    "sshd",
 ]
 
 PLATFORM = "linux-amd64"

@@ -47,19 +47,25 @@ def bridge() -> str:
 
 
 @pytest.fixture(scope="session")
-def ssh_uri(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """``qemu+ssh://root@127.0.0.1:<port>/system?...`` to a real private sshd.
-
-    Files, qemu-img and libvirt all ride on one paramiko connection, which trusts only the
-    URI's ``known_hosts=`` file: nothing is added to root's own known_hosts.
-    """
+def sshd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrivateSshd]:
+    """A real private sshd on 127.0.0.1 whose host is this machine (and its libvirtd)."""
     try:
         server = PrivateSshd.start(tmp_path_factory.mktemp("sshd"))
     except SshdUnavailableError as exc:
         pytest.fail(f"cannot start the test sshd: {exc}", pytrace=False)
-    yield server.uri
+    yield server
     close_all_ssh_hosts()
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def ssh_uri(sshd: PrivateSshd) -> str:
+    """``qemu+ssh://root@127.0.0.1:<port>/system?...`` to the private sshd.
+
+    Files, qemu-img and libvirt all ride on one paramiko connection, which trusts only the
+    URI's ``known_hosts=`` file: nothing is added to root's own known_hosts.
+    """
+    return sshd.uri
 
 
 @pytest.fixture(params=["local", "ssh"])

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from pulumi_vigo_vm.testing.sshd import PrivateSshd
+
 from .vmlab import Lab, has_marker, image_info, sha256, write_marker
 
 
@@ -118,6 +120,21 @@ def test_pool_volume_base(lab: Lab) -> None:
     finally:
         lab.harness().destroy()
         pool.destroy()
+
+
+@pytest.mark.parametrize("uri", ["ssh"], indirect=True)
+def test_a_run_opens_one_ssh_connection_per_host(lab: Lab, sshd: PrivateSshd) -> None:
+    """Creating 20 remote VMs, and a no-op up of them, each cost one SSH connection: libvirt,
+    SFTP and qemu-img share the provider's transport."""
+    for index in range(20):
+        lab.vm(f"s{index}", state="stopped" if index % 2 else "defined")
+
+    before = sshd.accepted_connections()
+    assert lab.harness(parallel=10).up().counts() == {"create": 20}
+    after_create = sshd.accepted_connections()
+    assert lab.harness(parallel=10).up().counts() == {"same": 20}
+
+    assert (after_create - before, sshd.accepted_connections() - after_create) == (1, 1)
 
 
 def test_ten_concurrent_creates_on_one_host_all_succeed(lab: Lab) -> None:
