@@ -23,7 +23,8 @@ from .world import LOCAL_URI, World
 
 @contextlib.contextmanager
 def _ssh_uri() -> Iterator[tuple[str, Path]]:
-    """A private sshd on 127.0.0.1 (libvirtd is local) trusted by libvirt's ssh."""
+    """A private sshd on 127.0.0.1 (libvirtd is local), also trusted by the ssh binary that
+    libvirt's own qemu+ssh transport spawns for the hand-written floor."""
     from pulumi_vigo_vm.hosts.ssh import close_all_ssh_hosts
     from pulumi_vigo_vm.testing.sshd import PrivateSshd, trusted_by_ssh_binary
 

@@ -211,7 +211,8 @@ class Floor:
 
     def _session(self, work: Callable[[libvirt.virConnect, Files, str], Any]) -> list[Any]:
         """Open the connections, do ``work`` for every VM (4 at a time), close them."""
-        conn = libvirt.open(self.uri)
+        # libvirt's own transport spawns ssh; no_tty=1 keeps it from ever prompting
+        conn = libvirt.open(f"{self.uri}&no_tty=1" if "+ssh" in self.uri else self.uri)
         files: Files = SshFiles(self.uri) if "+ssh" in self.uri else LocalFiles()
         try:
             with ThreadPoolExecutor(WORKERS) as pool:

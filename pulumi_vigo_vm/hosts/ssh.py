@@ -134,8 +134,8 @@ def _ssh_config_path() -> str:
 def resolve_ssh_target(uri: str) -> SshTarget:
     """Parse a ``qemu+ssh://`` URI and apply ``~/.ssh/config`` the way ``ssh`` would.
 
-    URI values win over ssh_config (as ``ssh -p``/``-l``/``-i`` win over the file), so the
-    SFTP side and libvirt's own ``ssh`` process reach the same account.
+    URI values win over ssh_config (as ``ssh -p``/``-l``/``-i`` win over the file), so a URI
+    reaches the account ``virsh -c`` with it would.
     """
     parts = urlsplit(uri)
     if not parts.hostname:

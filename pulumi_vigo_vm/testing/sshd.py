@@ -75,7 +75,7 @@ class PrivateSshd:
         """A libvirt URI reaching this server's machine (libvirtd is local) as root."""
         return (
             f"qemu+ssh://root@127.0.0.1:{self.port}/system"
-            f"?keyfile={self.client_key}&known_hosts={self.known_hosts}&no_tty=1"
+            f"?keyfile={self.client_key}&known_hosts={self.known_hosts}"
         )
 
     @classmethod
