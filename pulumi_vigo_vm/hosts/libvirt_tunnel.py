@@ -122,7 +122,11 @@ def open_libvirt_over_ssh(uri: str) -> libvirt.virConnect:
     host = ssh_host_for_uri(uri)
     daemon = RemoteDaemon.from_uri(uri)
     channel = host.open_stream(daemon.command())
-    relay = _Relay(channel, host)
+    try:
+        relay = _Relay(channel, host)
+    except OSError as exc:
+        channel.close()
+        raise HostError(f"cannot create a private socket for libvirt: {exc}") from exc
     try:
         return libvirt.open(daemon.local_uri(relay.socket_path))
     except libvirt.libvirtError as exc:
@@ -133,6 +137,9 @@ def open_libvirt_over_ssh(uri: str) -> libvirt.virConnect:
             f"{said or exc.get_error_message()}. Is libvirtd (or virtqemud) running there, and "
             f"may {host.target.user} use its socket (root, or the libvirt group)?"
         ) from exc
+    except BaseException:
+        relay.close()
+        raise
     finally:
         relay.forget_socket()
 
@@ -146,11 +153,15 @@ class _Relay:
         self._channel = channel
         self._host = host
         self._stderr = bytearray()
-        self._dir = tempfile.mkdtemp(prefix="vigo-libvirt-")  # 0700
+        self._dir = tempfile.mkdtemp(prefix="vigo-libvirt-", dir=_socket_parent())  # 0700
         self.socket_path = os.path.join(self._dir, "sock")
         self._listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self._listener.bind(self.socket_path)
-        self._listener.listen(1)
+        try:
+            self._listener.bind(self.socket_path)
+            self._listener.listen(1)
+        except OSError:
+            self.forget_socket()
+            raise
         self._listener.settimeout(ACCEPT_TIMEOUT)
         self._local: socket.socket | None = None
         threading.Thread(target=self._serve, name=f"libvirt-relay {host.name}", daemon=True).start()
@@ -219,6 +230,15 @@ class _Relay:
         except (OSError, EOFError, paramiko.SSHException):
             pass
         self.close()
+
+
+def _socket_parent() -> str:
+    """The temporary directory, unless its path is too long for a UNIX socket (108 bytes)."""
+    parent = tempfile.gettempdir()
+    return parent if len(parent) <= _MAX_SOCKET_PARENT else "/tmp"
+
+
+_MAX_SOCKET_PARENT = 80  # + "/vigo-libvirt-XXXXXXXX/sock"
 
 
 def _peer_pid(conn: socket.socket) -> int:
