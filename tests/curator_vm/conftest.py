@@ -9,13 +9,11 @@ starting with ``cur-`` (other suites share this libvirtd).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import secrets
 import shutil
 import subprocess
 import sys
-import tempfile
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -26,7 +24,7 @@ import libvirt
 import pytest
 from curator.conftest import Registry, free_port, registry
 from integration.conftest import bridge, libvirt_conn, ssh_uri, sshd
-from integration.vmlab import LOCAL_URI, PROGRAM, Lab, image_info, qemu_img
+from integration.vmlab import LOCAL_URI, PROGRAM, Lab, image_info, qemu_img, world_root
 
 from pulumi_vigo_vm.testing import EngineHarness
 
@@ -157,9 +155,7 @@ def _new_lab(
     curator: str,
     uri: str = "qemu:///system",
 ) -> ArtifactLab:
-    digest = hashlib.sha256(request.node.nodeid.encode()).hexdigest()[:6]
-    root = Path(tempfile.mkdtemp(prefix=f"vigo-cur-{digest}-", dir="/var/tmp"))
-    root.chmod(0o755)
+    root, digest = world_root("cur", request.node.nodeid)
     return ArtifactLab(
         root,
         uri,

@@ -10,17 +10,15 @@ The libvirt fixtures (``libvirt_conn``, ``bridge``) are the integration suite's.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
-import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import libvirt
 import pytest
 from integration.conftest import bridge, libvirt_conn
-from integration.vmlab import LOCAL_URI, Lab
+from integration.vmlab import LOCAL_URI, Lab, world_root
 
 from .support import (
     DEFAULT_IMAGE_CACHE,
@@ -59,9 +57,7 @@ def make_guest(
     labs: list[tuple[Lab, Path]] = []
 
     def make(key: str) -> Guest:
-        digest = hashlib.sha256(key.encode()).hexdigest()[:6]
-        root = Path(tempfile.mkdtemp(prefix=f"vigo-e2e-{digest}-", dir="/var/tmp"))
-        root.chmod(0o755)
+        root, digest = world_root("e2e", key)
         lab = Lab(root, LOCAL_URI, bridge, libvirt_conn, prefix=f"e2e-{digest}")
         lab.cleanup()
         labs.append((lab, root))

@@ -9,16 +9,14 @@ which cannot enter pytest's tmp_path. If libvirtd is unreachable the tests FAIL,
 
 from __future__ import annotations
 
-import hashlib
 import shutil
 import subprocess
-import tempfile
 from collections.abc import Iterator
-from pathlib import Path
 
 import libvirt
 import pytest
 from integration.conftest import bridge, libvirt_conn
+from integration.vmlab import world_root
 
 from .examples_support import LOCAL_URI, Stack
 
@@ -39,9 +37,7 @@ def conn(libvirt_conn: libvirt.virConnect) -> libvirt.virConnect:
 def _stack(
     example: str, request: pytest.FixtureRequest, conn: libvirt.virConnect
 ) -> Iterator[Stack]:
-    digest = hashlib.sha256(request.node.nodeid.encode()).hexdigest()[:6]
-    root = Path(tempfile.mkdtemp(prefix=f"vigo-ex-{digest}-", dir="/var/tmp"))
-    root.chmod(0o755)
+    root, digest = world_root("ex", request.node.nodeid)
     subprocess.run(
         ["qemu-img", "create", "-q", "-f", "qcow2", str(root / "base.qcow2"), "64M"], check=True
     )

@@ -7,10 +7,8 @@ If libvirtd is not reachable the tests FAIL: CI must never pass by skipping them
 
 from __future__ import annotations
 
-import hashlib
 import shutil
 import subprocess
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,7 +18,7 @@ import pytest
 from pulumi_vigo_vm.hosts.ssh import close_all_ssh_hosts
 from pulumi_vigo_vm.testing.sshd import PrivateSshd, SshdUnavailableError
 
-from .vmlab import BRIDGE, LOCAL_URI, Lab
+from .vmlab import BRIDGE, LOCAL_URI, Lab, world_root
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -80,11 +78,8 @@ def uri(request: pytest.FixtureRequest) -> str:
 def lab(
     uri: str, bridge: str, libvirt_conn: libvirt.virConnect, request: pytest.FixtureRequest
 ) -> Iterator[Lab]:
-    """A fresh world per test. Its directory is world-traversable (unlike pytest's tmp_path)
-    because qemu runs as an unprivileged user that must reach the disk files."""
-    digest = hashlib.sha256(request.node.nodeid.encode()).hexdigest()[:6]
-    root = Path(tempfile.mkdtemp(prefix=f"vigo-{digest}-", dir="/var/tmp"))
-    root.chmod(0o755)
+    """A fresh world per test (see :func:`vmlab.world_root`)."""
+    root, digest = world_root("it", request.node.nodeid)
     world = Lab(root, uri, bridge, libvirt_conn, prefix=f"it{digest}")
     world.cleanup()
     yield world

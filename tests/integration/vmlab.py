@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 import subprocess
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,16 @@ from pulumi_vigo_vm.testing import EngineHarness, RunResult
 PROGRAM = Path(__file__).resolve().parent / "program"
 BRIDGE = "vigobr0"
 LOCAL_URI = "qemu:///system"
+
+
+def world_root(kind: str, key: str) -> tuple[Path, str]:
+    """A fresh directory for one test's world, and a short digest of ``key`` (a test id)
+    to name its domains by. Under /var/tmp and world-traversable (unlike pytest's tmp_path)
+    because qemu runs as an unprivileged user that must reach the disk files."""
+    digest = hashlib.sha256(key.encode()).hexdigest()[:6]
+    root = Path(tempfile.mkdtemp(prefix=f"vigo-{kind}-{digest}-", dir="/var/tmp"))
+    root.chmod(0o755)
+    return root, digest
 
 
 def qemu_img(*args: str) -> str:

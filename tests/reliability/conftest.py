@@ -9,23 +9,21 @@ Prerequisites missing (libvirtd, qemu-img, mount, sshd) FAIL the tests; nothing 
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 import shutil
-import tempfile
 from collections.abc import Iterator
-from pathlib import Path
 
 import libvirt
 import pytest
-from integration.conftest import bridge
+from integration.conftest import bridge, sshd
+from integration.vmlab import world_root
 
 from pulumi_vigo_vm.testing import props as harness_props
 from pulumi_vigo_vm.testing.providerhost import DynamicProviderHost
 
 from .rellab import LOCAL_URI, PROGRAM, CheckRpc, ProviderLog, RelLab
 
-__all__ = ["bridge"]
+__all__ = ["bridge", "sshd"]  # fixtures shared with tests/integration
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -52,9 +50,7 @@ def rlab(
     bridge: str, libvirt_conn: libvirt.virConnect, request: pytest.FixtureRequest
 ) -> Iterator[RelLab]:
     """A fresh local world per test, domain names ``rel<digest>-...``."""
-    digest = hashlib.sha256(request.node.nodeid.encode()).hexdigest()[:6]
-    root = Path(tempfile.mkdtemp(prefix=f"vigo-rel-{digest}-", dir="/var/tmp"))
-    root.chmod(0o755)
+    root, digest = world_root("rel", request.node.nodeid)
     world = RelLab(root, LOCAL_URI, bridge, libvirt_conn, prefix=f"rel{digest}")
     world.cleanup()
     yield world

@@ -7,17 +7,16 @@ from __future__ import annotations
 import json
 import secrets
 import stat
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from pulumi_vigo_vm.hosts.local import LocalHost
-from pulumi_vigo_vm.hosts.ssh import SshHost, close_all_ssh_hosts
+from pulumi_vigo_vm.hosts.ssh import SshHost
 from pulumi_vigo_vm.testing import ProviderError
 from pulumi_vigo_vm.testing import props as harness_props
-from pulumi_vigo_vm.testing.sshd import PrivateSshd, SshdUnavailableError
+from pulumi_vigo_vm.testing.sshd import PrivateSshd
 
 from .rellab import CheckRpc, ProviderLog, RelLab
 
@@ -119,18 +118,6 @@ def test_temporary_files_are_not_world_readable_while_written(
 
 
 # --------------------------------------------------------------------------- SSH host keys
-
-
-@pytest.fixture(scope="module")
-def sshd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrivateSshd]:
-    """A private sshd whose key is in NO known_hosts but its own file (not trusted)."""
-    try:
-        server = PrivateSshd.start(tmp_path_factory.mktemp("rel-sshd"))
-    except SshdUnavailableError as exc:
-        pytest.fail(f"cannot start the test sshd: {exc}", pytrace=False)
-    yield server
-    close_all_ssh_hosts()
-    server.stop()
 
 
 def test_an_unknown_ssh_host_key_is_refused_and_nothing_is_made(

@@ -10,23 +10,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from integration.conftest import sshd
 
 from pulumi_vigo_vm.hosts import LocalHost
 from pulumi_vigo_vm.hosts.base import Host
-from pulumi_vigo_vm.hosts.ssh import SshHost, close_all_ssh_hosts, ssh_host_for_uri
-from pulumi_vigo_vm.testing.sshd import PrivateSshd, SshdUnavailableError
+from pulumi_vigo_vm.hosts.ssh import SshHost, ssh_host_for_uri
+from pulumi_vigo_vm.testing.sshd import PrivateSshd
 
-
-@pytest.fixture(scope="session")
-def sshd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrivateSshd]:
-    """A real sshd on a free port of 127.0.0.1. Fails (never skips) if it cannot start."""
-    try:
-        server = PrivateSshd.start(tmp_path_factory.mktemp("sshd"))
-    except SshdUnavailableError as exc:
-        pytest.fail(f"cannot start the test sshd: {exc}", pytrace=False)
-    yield server
-    close_all_ssh_hosts()
-    server.stop()
+__all__ = ["sshd"]  # the session's one private sshd, shared with tests/integration
 
 
 @pytest.fixture(autouse=True)
@@ -59,5 +50,5 @@ def host(request: pytest.FixtureRequest) -> Host:
     """Each Host test runs twice: LocalHost and SshHost must behave the same."""
     if request.param == "local":
         return LocalHost()
-    sshd: PrivateSshd = request.getfixturevalue("sshd")
-    return ssh_host_for_uri(sshd.uri)
+    server: PrivateSshd = request.getfixturevalue("sshd")
+    return ssh_host_for_uri(server.uri)
