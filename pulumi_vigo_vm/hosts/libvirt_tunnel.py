@@ -41,6 +41,8 @@ STDERR_LIMIT = 4096
 """Bytes of the remote helper's stderr kept for error messages."""
 
 SYSTEM_SOCKET = "/var/run/libvirt/libvirt-sock"
+_MAX_SOCKET_PARENT = 80
+"""Longest temporary directory for our socket: + "/vigo-libvirt-XXXXXXXX/sock" < 108 bytes."""
 
 # URI parameters libvirt's remote driver consumes itself (virt-remote docs); any other
 # parameter belongs to the remote URI and is passed through in ``name``.
@@ -236,9 +238,6 @@ def _socket_parent() -> str:
     """The temporary directory, unless its path is too long for a UNIX socket (108 bytes)."""
     parent = tempfile.gettempdir()
     return parent if len(parent) <= _MAX_SOCKET_PARENT else "/tmp"
-
-
-_MAX_SOCKET_PARENT = 80  # + "/vigo-libvirt-XXXXXXXX/sock"
 
 
 def _peer_pid(conn: socket.socket) -> int:
