@@ -134,10 +134,15 @@ def open_libvirt_over_ssh(uri: str) -> libvirt.virConnect:
     except libvirt.libvirtError as exc:
         said = relay.remote_stderr()
         relay.close()
+        hint = (
+            "Install virt-ssh-helper (package libvirt-daemon) or netcat-openbsd there"
+            if "not found" in said
+            else "Is libvirtd (or virtqemud) running there, and may "
+            f"{host.target.user} use its socket (root, or the libvirt group)?"
+        )
         raise HostUnreachableError(
             f"cannot connect to libvirt on {host.name} ({daemon.name}): "
-            f"{said or exc.get_error_message()}. Is libvirtd (or virtqemud) running there, and "
-            f"may {host.target.user} use its socket (root, or the libvirt group)?"
+            f"{said or exc.get_error_message()}. {hint}"
         ) from exc
     except BaseException:
         relay.close()
@@ -180,7 +185,9 @@ class _Relay:
         if self._local is not None:
             with contextlib.suppress(OSError):
                 self._local.shutdown(socket.SHUT_RDWR)
-        self._channel.close()
+        # closing a channel sends a message: the transport may already be gone
+        with contextlib.suppress(OSError, EOFError, paramiko.SSHException):
+            self._channel.close()
 
     def remote_stderr(self) -> str:
         """What the remote helper wrote to stderr (after the channel ended), trimmed."""

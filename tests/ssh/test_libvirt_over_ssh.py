@@ -113,6 +113,12 @@ def test_unreachable_daemon_error_names_the_host_and_quotes_the_helper(
     assert "Is libvirtd" in message
 
 
+def test_missing_helper_error_says_what_to_install(sshd: PrivateSshd, fresh: str) -> None:
+    with pytest.raises(HostUnreachableError, match="netcat-openbsd") as caught:
+        libvirt_connection(f"{fresh}&proxy=netcat&netcat=/nonexistent/nc")
+    assert "/nonexistent/nc" in str(caught.value)
+
+
 def test_private_socket_is_removed_once_libvirt_is_connected(fresh: str) -> None:
     conn = libvirt_connection(fresh)
     path = Path(parse_qs(urlsplit(conn.getURI()).query)["socket"][0])
