@@ -47,6 +47,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--transports", default="local,ssh")
     parser.add_argument("--no-peer", action="store_true", help="skip virt-install")
     parser.add_argument(
+        "--defined-only",
+        action="store_true",
+        help="only create, no-op preview and delete of defined VMs (no boots, no peer)",
+    )
+    parser.add_argument(
         "--peer-n", default="1,10", help="N at which virt-install runs (it is sequential, slow)"
     )
     parser.add_argument("--profile", action="store_true", help="cProfile the provider too")
@@ -81,12 +86,14 @@ def main(argv: list[str] | None = None) -> int:
                 uri, ssh_log = stack.enter_context(_ssh_uri())
             world = stack.enter_context(World.create(uri))
             peer_ns = {int(x) for x in args.peer_n.split(",")}
-            bench = Bench(
-                world, transport, results, ssh_log, peer=not args.no_peer and transport == "local"
-            )
+            bench = Bench(world, transport, results, ssh_log, running=not args.defined_only)
             for n in ns:
                 log(f"{transport} N={n}")
-                bench.peer = not args.no_peer and transport == "local" and n in peer_ns
+                bench.peer = (
+                    not (args.no_peer or args.defined_only)
+                    and transport == "local"
+                    and n in peer_ns
+                )
                 bench.run(n, reps)
                 if args.json:
                     saved = {"machine": desc, "results": results.to_json()}

@@ -91,6 +91,7 @@ class Bench:
     results: Results
     ssh_log: Path | None = None  # sshd's log, to count accepted connections
     peer: bool = True
+    running: bool = True  # False: only the defined cycle (create, no-op preview, delete)
 
     def _connections(self) -> int:
         if self.ssh_log is None:
@@ -141,6 +142,8 @@ class Bench:
             self._storage(tag, n)
             self._measure("preview_noop", "subject", n, lambda: subject.preview("defined"))
             self._measure("delete_defined", "subject", n, subject.destroy)
+            if not self.running:
+                return
             self._measure("create_running", "subject", n, lambda: subject.up("running"))
             self._measure("stop", "subject", n, lambda: subject.up("stopped"))
             self._measure("start", "subject", n, lambda: subject.up("running"))
@@ -163,6 +166,8 @@ class Bench:
             self._measure("create_defined", "floor", n, lambda: floor.create(start=False))
             self._measure("preview_noop", "floor", n, floor.observe)
             self._measure("delete_defined", "floor", n, floor.delete)
+            if not self.running:
+                return
             self._measure("create_running", "floor", n, lambda: floor.create(start=True))
             self._measure("stop", "floor", n, floor.stop)
             self._measure("start", "floor", n, floor.start)
