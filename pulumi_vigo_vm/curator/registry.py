@@ -110,6 +110,37 @@ class _TimeoutAdapter(requests.adapters.HTTPAdapter):
         )
 
 
+class _Auth(oras.auth.TokenAuth):  # type: ignore[misc]
+    """oras's token auth, answering an HTTP Basic challenge too.
+
+    ``TokenAuth`` takes every 401 for a Bearer challenge and fetches a token from its realm;
+    ``Www-Authenticate: Basic realm="..."`` (distribution's htpasswd, Zot, Nexus) has a label
+    there, not a URL, so logged in it failed as "unreachable" (oras-py issue #85). Once the
+    registry asked for Basic, the login goes with every request: a streamed upload body
+    must not be spent on a 401.
+    """
+
+    basic = False
+
+    def authenticate_request(
+        self, original: requests.Response, headers: dict[str, str], refresh: bool = False
+    ) -> tuple[dict[str, str], bool]:
+        challenge = original.headers.get("Www-Authenticate", "")
+        if challenge.partition(" ")[0].lower() != "basic":
+            result: tuple[dict[str, str], bool] = super().authenticate_request(
+                original, headers, refresh
+            )
+            return result
+        self.basic = True
+        login = self.basic_header()
+        return {**(headers or {}), **login}, bool(login)
+
+    def basic_header(self) -> dict[str, str]:
+        """The Basic login to send unasked, once the registry has asked for it."""
+        login = getattr(self, "_basic_auth", None)
+        return {"Authorization": f"Basic {login}"} if self.basic and login else {}
+
+
 class _Body:
     """A sized, streamed request body: requests sends it in blocks and sets Content-Length."""
 
@@ -137,10 +168,15 @@ class RegistryStore:
         self._oras: Any = oras.provider.Registry(
             hostname=self._host, insecure=self._scheme == "http"
         )
+        self._auth = _Auth()
+        self._auth.session = self._oras.auth.session
+        self._auth.prefix = self._oras.auth.prefix
+        self._auth._tls_verify = self._oras.auth._tls_verify
+        self._oras.auth = self._auth
         adapter = _TimeoutAdapter(timeout)
         self._oras.session.mount("http://", adapter)
         self._oras.session.mount("https://", adapter)
-        self._configs_loaded: set[str] = set()
+        self._logins_read = False
 
     @property
     def location(self) -> str:
@@ -162,13 +198,15 @@ class RegistryStore:
         stream: bool = False,
     ) -> requests.Response:
         """One request, errors translated here once. Returns any HTTP status to the caller."""
-        if repository is not None and repository not in self._configs_loaded:
-            # docker/oras login credentials for this host, read once per repository.
-            self._oras.auth.load_configs(oras.container.Container(repository, registry=self._host))
-            self._configs_loaded.add(repository)
+        if not self._logins_read:
+            # docker/oras login credentials for this host (oras-py keys them by host alone).
+            where = oras.container.Container(repository or "_catalog", registry=self._host)
+            self._auth.load_configs(where)
+            self._logins_read = True
+        headers = {**(headers or {}), **self._auth.basic_header()}
         try:
             response: requests.Response = _do_request(
-                self._oras, url, method, data=data, headers=dict(headers or {}), stream=stream
+                self._oras, url, method, data=data, headers=headers, stream=stream
             )
         except requests.exceptions.SSLError as exc:
             raise CuratorError(
