@@ -1,4 +1,5 @@
-"""push -> resolve -> materialise, against a layout directory and a real docker-registry."""
+"""push -> resolve -> materialise, against a layout directory and real docker-registries
+(open, and behind a password with the user logged in)."""
 
 from __future__ import annotations
 
@@ -182,7 +183,7 @@ def corrupt(curator: str, registry: Registry | None, resolved: ResolvedArtifact)
 
 
 def test_corrupted_blob_is_refused(
-    request: pytest.FixtureRequest,
+    served_by: Registry | None,
     store: ArtifactStore,
     curator: str,
     puddle: str,
@@ -191,8 +192,7 @@ def test_corrupted_blob_is_refused(
 ) -> None:
     publish(store, make_image(), "u:1", puddle)
     resolved = resolve("u:1", curator, puddle, "linux-amd64")
-    registry = None if curator.startswith("/") else request.getfixturevalue("registry")
-    corrupt(curator, registry, resolved)
+    corrupt(curator, served_by, resolved)
     root = tmp_path / "artifacts"
     with pytest.raises(CuratorError, match="is corrupt: expected 65536 bytes with that digest"):
         materialise(LocalHost(), resolved, str(root))
