@@ -43,7 +43,7 @@ import stat as stat_mod
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from typing import Any, BinaryIO, TypeVar, cast
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -74,6 +74,8 @@ _T = TypeVar("_T")
 DEFAULT_PORT = 22
 CONNECT_TIMEOUT = 15.0
 """Seconds for TCP connect, banner and authentication before the host counts as unreachable."""
+MAX_JUMP_HOPS = 8
+"""ProxyJump chains longer than this are refused."""
 KEEPALIVE_INTERVAL = 15
 """Seconds between keepalives: keeps NAT/firewall state alive and notices a dead peer."""
 SFTP_CHANNELS = 2
@@ -111,11 +113,18 @@ class SshTarget:
     """Files whose keys are trusted for this host."""
     known_hosts_explicit: bool
     """True when the URI named the known_hosts file (it must then exist)."""
+    proxy_jump: str = ""
+    """ssh_config ``ProxyJump``: ``[user@]host[:port]`` hops, comma-separated, tried in order."""
+    proxy_command: str = ""
+    """ssh_config ``ProxyCommand`` (tokens expanded): its stdin/stdout carry the connection."""
+    reached_for: tuple[str, ...] = ()
+    """Names of the hosts this one is a jump host for, nearest last (guards ProxyJump loops)."""
 
     @property
-    def key(self) -> tuple[str, str, int]:
-        """Identity of the transport: one connection per (user, hostname, port)."""
-        return (self.user, self.hostname, self.port)
+    def key(self) -> tuple[str, str, int, str, str]:
+        """Identity of the transport: one connection per (user, hostname, port) and route (a
+        host reached through a jump host is not the jump host, even at the same address)."""
+        return (self.user, self.hostname, self.port, self.proxy_jump, self.proxy_command)
 
     @property
     def name(self) -> str:
@@ -145,8 +154,20 @@ def resolve_ssh_target(uri: str) -> SshTarget:
     except ValueError as exc:
         raise HostError(f"uri {uri!r} has an invalid port") from exc
     query = {k: v[-1] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
-    alias = parts.hostname
+    return _resolve(
+        parts.hostname,
+        user=unquote(parts.username) if parts.username else "",
+        port=uri_port,
+        keyfile=query.get("keyfile", ""),
+        known_hosts=query.get("known_hosts", ""),
+        shown=_redact(uri),
+    )
 
+
+def _resolve(
+    alias: str, *, user: str, port: int | None, keyfile: str, known_hosts: str, shown: str
+) -> SshTarget:
+    """``alias`` with ssh_config applied; explicit ``user``/``port``/``keyfile`` win."""
     config: dict[str, Any] = {}
     config_path = _ssh_config_path()
     if os.path.isfile(config_path):
@@ -156,16 +177,15 @@ def resolve_ssh_target(uri: str) -> SshTarget:
             raise HostError(f"cannot read {config_path}: {exc}") from exc
 
     hostname = str(config.get("hostname") or alias)
-    port = uri_port or int(config.get("port") or DEFAULT_PORT)
-    user = unquote(parts.username) if parts.username else str(config.get("user") or "")
-    user = user or getpass.getuser()
+    port = port or int(config.get("port") or DEFAULT_PORT)
+    user = user or str(config.get("user") or "") or getpass.getuser()
 
     key_files: list[str] = []
-    if query.get("keyfile"):
-        keyfile = os.path.expanduser(query["keyfile"])
+    if keyfile:
+        keyfile = os.path.expanduser(keyfile)
         if not os.path.isfile(keyfile):
             raise HostUnreachableError(
-                f"keyfile {keyfile} from uri {_redact(uri)} does not exist on this machine"
+                f"keyfile {keyfile} from uri {shown} does not exist on this machine"
             )
         key_files.append(keyfile)
     # ssh_config lists IdentityFile entries that may not exist (defaults copied around);
@@ -176,19 +196,70 @@ def resolve_ssh_target(uri: str) -> SshTarget:
         if os.path.isfile(f)
     ]
 
-    if query.get("known_hosts"):
-        known_hosts: tuple[str, ...] = (os.path.expanduser(query["known_hosts"]),)
+    if known_hosts:
+        known_files: tuple[str, ...] = (os.path.expanduser(known_hosts),)
         explicit = True
     else:
         user_files = str(
             config.get("userknownhostsfile") or "~/.ssh/known_hosts ~/.ssh/known_hosts2"
         )
         global_files = str(config.get("globalknownhostsfile") or " ".join(_SYSTEM_KNOWN_HOSTS))
-        known_hosts = tuple(
+        known_files = tuple(
             os.path.expanduser(f) for f in (user_files + " " + global_files).split()
         )
         explicit = False
-    return SshTarget(alias, hostname, port, user, tuple(key_files), known_hosts, explicit)
+    proxy_command = str(config.get("proxycommand") or "")
+    return SshTarget(
+        alias,
+        hostname,
+        port,
+        user,
+        tuple(key_files),
+        known_files,
+        explicit,
+        proxy_jump="" if config.get("proxyjump", "none") == "none" else str(config["proxyjump"]),
+        proxy_command="" if proxy_command == "none" else proxy_command,
+    )
+
+
+def _jump_target(target: SshTarget) -> SshTarget:
+    """The last ``ProxyJump`` hop of ``target`` (reached through the hops before it).
+
+    Each hop is looked up in ssh_config like any host; it is trusted by the same known_hosts
+    files as the target, and the target's keys are offered to it too.
+    """
+    *earlier, last = [hop.strip() for hop in target.proxy_jump.split(",")]
+    spec = last.removeprefix("ssh://")
+    user, _, hostport = spec.rpartition("@")
+    host, _, port = hostport.partition(":")
+    if hostport.startswith("["):  # [v6]:port
+        host, _, rest = hostport[1:].partition("]")
+        port = rest.removeprefix(":")
+    if not host or (port and not port.isdigit()):
+        raise HostError(f"ProxyJump {target.proxy_jump!r} for {target.alias} is not understood")
+    hop = _resolve(
+        host,
+        user=user,
+        port=int(port) if port else None,
+        keyfile="",
+        known_hosts="",
+        shown=f"ProxyJump of {target.alias}",
+    )
+    jump = replace(
+        hop,
+        key_files=tuple(dict.fromkeys(hop.key_files + target.key_files)),
+        known_hosts=target.known_hosts,
+        known_hosts_explicit=target.known_hosts_explicit,
+        proxy_jump=",".join(earlier) if earlier else hop.proxy_jump,
+        reached_for=(*target.reached_for, target.name),
+    )
+    if jump.name in jump.reached_for or len(jump.reached_for) > MAX_JUMP_HOPS:
+        raise HostError(
+            f"ProxyJump loop: {' -> '.join((*jump.reached_for, jump.name))}; a Host pattern in "
+            f"~/.ssh/config probably applies ProxyJump to the jump host itself (exclude it, "
+            f"e.g. Host * !{jump.alias})"
+        )
+    return jump
 
 
 def _redact(uri: str) -> str:
@@ -219,7 +290,7 @@ class _RefuseUnknownHostKey(paramiko.RejectPolicy):  # type: ignore[misc]
 
 
 _registry_lock = threading.Lock()
-_hosts: dict[tuple[str, str, int], SshHost] = {}
+_hosts: dict[tuple[str, str, int, str, str], SshHost] = {}
 _hosts_by_uri: dict[str, SshHost] = {}
 _opened = 0
 
@@ -245,11 +316,16 @@ def ssh_host_for_uri(uri: str) -> SshHost:
         host = _hosts_by_uri.get(uri)
         if host is not None:
             return host
-    target = resolve_ssh_target(uri)
+    host = _host_for_target(resolve_ssh_target(uri))
     with _registry_lock:
-        host = _hosts.setdefault(target.key, SshHost(target))
         _hosts_by_uri[uri] = host
-        return host
+    return host
+
+
+def _host_for_target(target: SshTarget) -> SshHost:
+    """The process-wide host for ``target``'s (user, hostname, port)."""
+    with _registry_lock:
+        return _hosts.setdefault(target.key, SshHost(target))
 
 
 def close_all_ssh_hosts() -> None:
@@ -347,9 +423,11 @@ class SshHost:
                 raise HostUnreachableError(f"cannot read known_hosts file {path}: {exc}") from exc
         client.set_missing_host_key_policy(_RefuseUnknownHostKey())
         try:
+            sock = self._proxy_socket()
             client.connect(
                 target.hostname,
                 port=target.port,
+                sock=sock,
                 username=target.user,
                 key_filename=list(target.key_files) or None,
                 allow_agent=True,
@@ -396,6 +474,34 @@ class SshHost:
         transport.set_keepalive(KEEPALIVE_INTERVAL)
         _count_opened()
         return client
+
+    def _proxy_socket(self) -> paramiko.Channel | paramiko.ProxyCommand | None:
+        """What carries the connection when ssh_config says to go through a proxy.
+
+        ``ProxyJump``: a direct-tcpip channel on the jump host's own (shared, cached) transport,
+        so a fleet behind one bastion costs one bastion connection. ``ProxyCommand``: the
+        command's stdin/stdout, as ssh would run it.
+        """
+        target = self.target
+        if target.proxy_jump:
+            jump = _host_for_target(_jump_target(target))
+            transport, _ = jump._transport()
+            try:
+                channel: paramiko.Channel = transport.open_channel(
+                    "direct-tcpip",
+                    (target.hostname, target.port),
+                    ("127.0.0.1", 0),
+                    timeout=CONNECT_TIMEOUT,
+                )
+            except (paramiko.SSHException, OSError, EOFError) as exc:
+                raise HostUnreachableError(
+                    f"jump host {jump.name} could not reach {target.hostname}:{target.port} "
+                    f"for {target.name}: {exc}"
+                ) from exc
+            return channel
+        if target.proxy_command:
+            return paramiko.ProxyCommand(target.proxy_command)
+        return None
 
     def _drop(self, generation: int) -> None:
         """Forget the transport of ``generation`` (if still current) so the next call reconnects."""

@@ -9,16 +9,19 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import paramiko
 import pytest
 
-from pulumi_vigo_vm.errors import HostUnreachableError
+from pulumi_vigo_vm.errors import HostError, HostUnreachableError
 from pulumi_vigo_vm.hosts import host_for_uri
+from pulumi_vigo_vm.hosts.connection import forget_connection
 from pulumi_vigo_vm.hosts.ssh import (
     SshHost,
     close_all_ssh_hosts,
     opened_ssh_connection_count,
     ssh_host_for_uri,
 )
+from pulumi_vigo_vm.hypervisor import Hypervisor
 from pulumi_vigo_vm.testing.sshd import PrivateSshd
 
 
@@ -102,6 +105,63 @@ def test_ssh_config_and_default_known_hosts(
         assert host.run(["id", "-un"]).stdout.strip() == "root"
     finally:
         host.close()
+
+
+def _config_for(sshd: PrivateSshd, home: Path, alias: str, extra: str) -> None:
+    """~/.ssh/config naming the test sshd as ``alias`` (plus ``extra`` lines), and its key
+    in ~/.ssh/known_hosts."""
+    dot_ssh = home / ".ssh"
+    dot_ssh.mkdir(exist_ok=True)
+    (dot_ssh / "known_hosts").write_text(sshd.known_hosts.read_text())
+    (dot_ssh / "config").write_text(
+        f"Host {alias}\n  HostName 127.0.0.1\n  Port {sshd.port}\n  User root\n"
+        f"  IdentityFile {sshd.client_key}\n{extra}"
+    )
+
+
+def test_proxy_command_carries_the_connection(
+    sshd: PrivateSshd, isolated_home: Path, tmp_path: Path
+) -> None:
+    trace = tmp_path / "proxy-used"
+    proxy = f"sh -c 'echo %h:%p >> {trace}; exec nc %h %p'"
+    _config_for(sshd, isolated_home, "hv-cmd", f"  ProxyCommand {proxy}\n")
+    host = SshHost.from_uri("qemu+ssh://hv-cmd/system")
+    try:
+        assert host.run(["id", "-un"]).stdout.strip() == "root"
+    finally:
+        host.close()
+    assert trace.read_text() == f"127.0.0.1:{sshd.port}\n"
+
+
+def test_proxy_jump_goes_through_the_jump_hosts_transport(
+    sshd: PrivateSshd, isolated_home: Path
+) -> None:
+    """The jump host is the same sshd: two authenticated connections, the second one carried
+    by a direct-tcpip channel of the first; libvirt rides through both."""
+    _config_for(sshd, isolated_home, "hv-jumped", f"  ProxyJump root@127.0.0.1:{sshd.port}\n")
+    (isolated_home / ".ssh" / "config").write_text(
+        (isolated_home / ".ssh" / "config").read_text()
+        + f"Host 127.0.0.1\n  IdentityFile {sshd.client_key}\n"
+    )
+    close_all_ssh_hosts()
+    before = sshd.accepted_connections()
+    uri = "qemu+ssh://hv-jumped/system"
+    try:
+        host = host_for_uri(uri)
+        assert host.run(["id", "-un"]).stdout.strip() == "root"
+        assert Hypervisor(uri).architecture() == Hypervisor("qemu:///system").architecture()
+        assert sshd.accepted_connections() - before == 2
+        # the hypervisor's transport runs over a channel of the jump host's, not a socket
+        assert isinstance(host._client.get_transport().sock, paramiko.Channel)  # type: ignore[attr-defined,union-attr]
+    finally:
+        forget_connection(uri)
+        close_all_ssh_hosts()
+
+
+def test_proxy_jump_loop_is_refused_with_a_hint(sshd: PrivateSshd, isolated_home: Path) -> None:
+    _config_for(sshd, isolated_home, "*", "  ProxyJump hv-loop\n")
+    with pytest.raises(HostError, match=r"ProxyJump loop: root@hv-loop:\d+ -> root@hv-loop"):
+        SshHost.from_uri("qemu+ssh://hv-loop/system").run(["true"])
 
 
 def test_ssh_agent_supplies_the_key(
