@@ -19,6 +19,8 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import ipaddress
+import json
+import os
 import urllib.parse
 from collections.abc import Iterator
 from typing import Any
@@ -141,6 +143,32 @@ class _Auth(oras.auth.TokenAuth):  # type: ignore[misc]
         return {"Authorization": f"Basic {login}"} if self.basic and login else {}
 
 
+def _docker_config_logins() -> dict[str, Any] | None:
+    """The logins in ``$DOCKER_CONFIG/config.json`` when that variable is set, as docker and
+    oras (Go) read them; None to let oras-py read its default, ``~/.docker/config.json``.
+
+    oras-py ignores ``$DOCKER_CONFIG``, which CI jobs commonly set for ``docker login``.
+    """
+    directory = os.environ.get("DOCKER_CONFIG")
+    if not directory:
+        return None
+    path = os.path.join(directory, "config.json")
+    try:
+        with open(path, encoding="utf-8") as file:
+            config = json.load(file)
+    except FileNotFoundError:
+        config = {}
+    except (OSError, ValueError) as exc:
+        raise CuratorError(
+            f"cannot read registry logins from {path} ($DOCKER_CONFIG): {exc}"
+        ) from exc
+    return {
+        "auths": config.get("auths", {}),
+        "credsStore": config.get("credsStore"),
+        "credHelpers": config.get("credHelpers", {}),
+    }
+
+
 class _Body:
     """A sized, streamed request body: requests sends it in blocks and sets Content-Length."""
 
@@ -201,6 +229,9 @@ class RegistryStore:
         if not self._logins_read:
             # docker/oras login credentials for this host (oras-py keys them by host alone).
             where = oras.container.Container(repository or "_catalog", registry=self._host)
+            override = _docker_config_logins()
+            if override is not None:
+                self._auth._auth_config = override  # load_configs keeps a config already set
             self._auth.load_configs(where)
             self._logins_read = True
         headers = {**(headers or {}), **self._auth.basic_header()}

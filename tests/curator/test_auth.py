@@ -127,3 +127,27 @@ def test_passwords_never_shown(
     for secret in (password, wrong):
         basic = base64.b64encode(f"{user}:{secret}".encode()).decode()
         assert secret not in shown and basic not in shown
+
+
+def test_docker_config_variable_names_the_logins_as_for_docker(
+    auth_registry: Registry,
+    docker_home: Path,
+    puddle: str,
+    make_image: MakeImage,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """With $DOCKER_CONFIG set, its config.json is the one read (~/.docker is not)."""
+    host, user, password = auth_registry.location, auth_registry.user, auth_registry.password
+    assert user is not None and password is not None
+    docker_login(docker_home, host, user, "stale-" + secrets.token_urlsafe(8))
+    elsewhere = tmp_path / "ci-docker"
+    elsewhere.mkdir()
+    docker_login(elsewhere, host, user, password)
+    monkeypatch.setenv("DOCKER_CONFIG", str(elsewhere / ".docker"))
+
+    publish(open_store(host), make_image(), "d:1", puddle)
+    assert resolve("d:1", host, puddle, "linux-amd64").digest.startswith("sha256:")
+
+    (elsewhere / ".docker/config.json").unlink()
+    says_how_to_log_in(refusal(lambda: resolve("d:1", host, puddle, "linux-amd64")), host)
