@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import secrets
-import shutil
 import subprocess
 import sys
 import uuid
@@ -176,7 +175,7 @@ def alab(
     registry = request.param.startswith("registry")
     curator = request.getfixturevalue("registry").location if registry else ""
     uri = request.getfixturevalue("ssh_uri") if request.param.endswith("ssh") else LOCAL_URI
-    yield from _lab_lifetime(_new_lab(request, libvirt_conn, bridge, curator, uri))
+    yield from _new_lab(request, libvirt_conn, bridge, curator, uri).lifetime()
 
 
 @pytest.fixture
@@ -187,14 +186,4 @@ def rlab(
     registry: Registry,
 ) -> Iterator[ArtifactLab]:
     """One test's world against the real registry only."""
-    yield from _lab_lifetime(_new_lab(request, libvirt_conn, bridge, registry.location))
-
-
-def _lab_lifetime(lab: ArtifactLab) -> Iterator[ArtifactLab]:
-    lab.cleanup()
-    try:
-        yield lab
-    finally:
-        lab.cleanup()
-        # materialised bases are read-only (0444 files in 0755 dirs): root removes them
-        shutil.rmtree(lab.root, ignore_errors=True)
+    yield from _new_lab(request, libvirt_conn, bridge, registry.location).lifetime()

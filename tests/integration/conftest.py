@@ -7,7 +7,6 @@ If libvirtd is not reachable the tests FAIL: CI must never pass by skipping them
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -80,8 +79,4 @@ def lab(
 ) -> Iterator[Lab]:
     """A fresh world per test (see :func:`vmlab.world_root`)."""
     root, digest = world_root("it", request.node.nodeid)
-    world = Lab(root, uri, bridge, libvirt_conn, prefix=f"it{digest}")
-    world.cleanup()
-    yield world
-    world.cleanup()
-    shutil.rmtree(root, ignore_errors=True)
+    yield from Lab(root, uri, bridge, libvirt_conn, prefix=f"it{digest}").lifetime()

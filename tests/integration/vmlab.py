@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 import subprocess
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import libvirt
 
@@ -146,3 +148,14 @@ class Lab:
                 if dom.isActive():
                     dom.destroy()
                 dom.undefineFlags(libvirt.VIR_DOMAIN_UNDEFINE_NVRAM)
+
+    def lifetime(self) -> Iterator[Self]:
+        """A fixture's whole use of this world (``yield from lab.lifetime()``): leftovers of
+        an earlier run of the same test removed first; domains and files removed after
+        (root removes the read-only materialised bases too)."""
+        self.cleanup()
+        try:
+            yield self
+        finally:
+            self.cleanup()
+            shutil.rmtree(self.root, ignore_errors=True)

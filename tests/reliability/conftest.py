@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 from collections.abc import Iterator
 
 import libvirt
@@ -51,11 +50,7 @@ def rlab(
 ) -> Iterator[RelLab]:
     """A fresh local world per test, domain names ``rel<digest>-...``."""
     root, digest = world_root("rel", request.node.nodeid)
-    world = RelLab(root, LOCAL_URI, bridge, libvirt_conn, prefix=f"rel{digest}")
-    world.cleanup()
-    yield world
-    world.cleanup()
-    shutil.rmtree(root, ignore_errors=True)
+    yield from RelLab(root, LOCAL_URI, bridge, libvirt_conn, prefix=f"rel{digest}").lifetime()
 
 
 @pytest.fixture

@@ -145,14 +145,18 @@ def test_a_guest_ignoring_acpi_is_forced_off_after_the_timeout_with_a_warning(
 # --------------------------------------------------------------------------- base image
 
 
-def test_base_deleted_after_vms_were_built_is_reported_and_nothing_is_rebuilt(
-    rlab: RelLab,
-) -> None:
+def _stopped_vm_with_data(rlab: RelLab) -> tuple[Path, str]:
+    """VM ``a`` built, stopped, with data written into its disk: (its base, the disk's hash)."""
     rlab.vm("a", state="stopped")
     rlab.up()
     write_marker(rlab.overlay("a"))
-    before = sha256(rlab.overlay("a"))
-    base = rlab.base()
+    return rlab.base(), sha256(rlab.overlay("a"))
+
+
+def test_base_deleted_after_vms_were_built_is_reported_and_nothing_is_rebuilt(
+    rlab: RelLab,
+) -> None:
+    base, before = _stopped_vm_with_data(rlab)
     base.rename(base.with_suffix(".away"))
 
     for verb in ("preview", "up"):
@@ -170,11 +174,7 @@ def test_base_deleted_after_vms_were_built_is_reported_and_nothing_is_rebuilt(
 def test_base_replaced_after_vms_were_built_shows_a_replace_in_preview(
     rlab: RelLab, replacement: str
 ) -> None:
-    rlab.vm("a", state="stopped")
-    rlab.up()
-    write_marker(rlab.overlay("a"))
-    before = sha256(rlab.overlay("a"))
-    base = rlab.base()
+    base, before = _stopped_vm_with_data(rlab)
     base.unlink()
     if replacement == "raw":
         qemu_img("create", "-q", "-f", "raw", str(base), "64M")
