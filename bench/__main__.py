@@ -15,14 +15,18 @@ import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from . import machine, report
 from .runner import Bench, Results, log
 from .world import LOCAL_URI, World
 
+if TYPE_CHECKING:
+    from pulumi_vigo_vm.testing.sshd import PrivateSshd
+
 
 @contextlib.contextmanager
-def _ssh_uri() -> Iterator[tuple[str, Path]]:
+def _sshd() -> Iterator[PrivateSshd]:
     """A private sshd on 127.0.0.1 (libvirtd is local), also trusted by the ssh binary that
     libvirt's own qemu+ssh transport spawns for the hand-written floor."""
     from pulumi_vigo_vm.hosts.ssh import close_all_ssh_hosts
@@ -32,7 +36,7 @@ def _ssh_uri() -> Iterator[tuple[str, Path]]:
     server = PrivateSshd.start(workdir)
     try:
         with trusted_by_ssh_binary(server):
-            yield server.uri, server.log
+            yield server
     finally:
         close_all_ssh_hosts()
         server.stop()
@@ -81,12 +85,13 @@ def main(argv: list[str] | None = None) -> int:
     results = Results()
     for transport in transports:
         with contextlib.ExitStack() as stack:
-            uri, ssh_log = LOCAL_URI, None
+            uri, sshd = LOCAL_URI, None
             if transport == "ssh":
-                uri, ssh_log = stack.enter_context(_ssh_uri())
+                sshd = stack.enter_context(_sshd())
+                uri = sshd.uri
             world = stack.enter_context(World.create(uri))
             peer_ns = {int(x) for x in args.peer_n.split(",")}
-            bench = Bench(world, transport, results, ssh_log, running=not args.defined_only)
+            bench = Bench(world, transport, results, sshd, running=not args.defined_only)
             for n in ns:
                 log(f"{transport} N={n}")
                 bench.peer = (
@@ -107,9 +112,9 @@ def main(argv: list[str] | None = None) -> int:
         print(profile.run())
         print()
         print(profile.attribution())
-        with _ssh_uri() as (uri, _log):
+        with _sshd() as server:
             print()
-            print(profile.run(uri))
+            print(profile.run(server.uri))
     return 0
 
 

@@ -11,14 +11,16 @@ import sys
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import peer
 from .floor import Floor
 from .stats import Samples, timed
 from .subject import MEMORY, Subject
 from .world import World
+
+if TYPE_CHECKING:
+    from pulumi_vigo_vm.testing.sshd import PrivateSshd
 
 OPS = (
     "create_defined",
@@ -89,20 +91,18 @@ class Bench:
     world: World
     transport: str
     results: Results
-    ssh_log: Path | None = None  # sshd's log, to count accepted connections
+    sshd: PrivateSshd | None = None  # over SSH: the server, to count accepted connections
     peer: bool = True
     running: bool = True  # False: only the defined cycle (create, no-op preview, delete)
 
     def _connections(self) -> int:
-        if self.ssh_log is None:
-            return 0
-        return self.ssh_log.read_text(errors="replace").count("Accepted publickey")
+        return 0 if self.sshd is None else self.sshd.accepted_connections()
 
     def _measure(self, op: str, who: str, n: int, fn: Callable[[], None]) -> None:
         before = self._connections()
         seconds, _ = timed(fn)
         self.results.add((self.transport, op, who, n), seconds)
-        if self.ssh_log is not None:
+        if self.sshd is not None:
             key = (self.transport, op, who, n)
             self.results.ssh_connections[key].append(self._connections() - before)
         if who == "subject":
