@@ -84,3 +84,13 @@ class Host(Protocol):
     def rename(self, src: str, dst: str) -> None:
         """Atomically rename ``src`` to ``dst`` on the host (replacing ``dst``)."""
         ...
+
+    def rename_noreplace(self, src: str, dst: str) -> None:
+        """Atomically move the file ``src`` to ``dst`` only if ``dst`` does not exist.
+
+        For exclusive creation: build a file under a temporary name, then claim its real
+        name with this; of two writers racing for one name exactly one wins, and the other
+        gets FileExistsError with its ``src`` left in place for it to remove. Regular files
+        only (both implementations use a hard link, as OpenSSH's sftp-server does).
+        """
+        ...

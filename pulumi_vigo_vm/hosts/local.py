@@ -90,3 +90,16 @@ class LocalHost:
 
     def rename(self, src: str, dst: str) -> None:
         os.rename(src, dst)
+
+    def rename_noreplace(self, src: str, dst: str) -> None:
+        # link() refuses an existing target (EEXIST -> FileExistsError) atomically; the
+        # same semantics SSH hosts get from sftp-server's rename. follow_symlinks=False
+        # links a symlink itself, as rename would move it.
+        os.link(src, dst, follow_symlinks=False)
+        try:
+            os.unlink(src)
+        except BaseException:
+            # Both names now refer to the file: take back the claim rather than leave it.
+            with contextlib.suppress(OSError):
+                os.unlink(dst)
+            raise

@@ -698,9 +698,34 @@ class SshHost:
 
     def rename(self, src: str, dst: str) -> None:
         # Not retried: a rename that happened before the reply was lost fails on retry.
+        # posix-rename@openssh.com is rename(2); plain SSH_FXP_RENAME would not replace dst.
         self._sftp_call(
             f"rename {src} to {dst}", lambda sftp: sftp.posix_rename(src, dst), retry=False
         )
+
+    def rename_noreplace(self, src: str, dst: str) -> None:
+        """SFTP's plain SSH_FXP_RENAME: OpenSSH's sftp-server does link() + unlink() for a
+        regular file, so it fails, atomically, when ``dst`` exists."""
+
+        def op(sftp: paramiko.SFTPClient) -> bool:
+            try:
+                sftp.rename(src, dst)
+                return True
+            except OSError as exc:
+                # SFTPv3 has no "exists" status: the refusal arrives as a bare "Failure"
+                # (no errno; a missing src or EACCES do carry one). Is dst what stopped it?
+                if exc.errno is not None:
+                    raise
+                refusal = exc
+            try:
+                sftp.lstat(dst)
+            except FileNotFoundError:
+                raise refusal from None
+            return False
+
+        # Not retried: a move whose reply was lost would look like "dst exists" on retry.
+        if not self._sftp_call(f"rename {src} to {dst} (no replace)", op, retry=False):
+            raise FileExistsError(errno.EEXIST, f"{dst} exists on {self.name}", dst)
 
     def write_atomic(self, path: str, data: bytes, mode: int) -> None:
         leftovers: list[str] = []

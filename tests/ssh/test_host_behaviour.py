@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -209,3 +210,50 @@ def test_rename_replaces_destination(host: Host, tmp_path: Path) -> None:
     assert not (tmp_path / "src").exists()
     with pytest.raises(HostFailure):
         host.rename(str(tmp_path / "src"), str(tmp_path / "other"))
+
+
+def test_rename_noreplace_moves_when_the_destination_is_absent(host: Host, tmp_path: Path) -> None:
+    (tmp_path / "src").write_bytes(b"overlay")
+    host.rename_noreplace(str(tmp_path / "src"), str(tmp_path / "dst"))
+    assert (tmp_path / "dst").read_bytes() == b"overlay"
+    assert not (tmp_path / "src").exists()
+
+
+def test_rename_noreplace_refuses_an_existing_destination(host: Host, tmp_path: Path) -> None:
+    (tmp_path / "src").write_bytes(b"mine")
+    (tmp_path / "dst").write_bytes(b"theirs")
+    with pytest.raises(FileExistsError):
+        host.rename_noreplace(str(tmp_path / "src"), str(tmp_path / "dst"))
+    assert (tmp_path / "src").read_bytes() == b"mine"  # left for the caller to remove
+    assert (tmp_path / "dst").read_bytes() == b"theirs"
+    assert sorted(os.listdir(tmp_path)) == ["dst", "src"]
+
+
+def test_rename_noreplace_of_a_missing_source_is_not_file_exists(
+    host: Host, tmp_path: Path
+) -> None:
+    (tmp_path / "dst").write_bytes(b"theirs")
+    with pytest.raises(HostFailure) as info:
+        host.rename_noreplace(str(tmp_path / "missing"), str(tmp_path / "dst"))
+    assert not isinstance(info.value, FileExistsError)
+    assert (tmp_path / "dst").read_bytes() == b"theirs"
+
+
+def test_rename_noreplace_race_has_exactly_one_winner(host: Host, tmp_path: Path) -> None:
+    sources = [tmp_path / f"src{i}" for i in range(8)]
+    for i, src in enumerate(sources):
+        src.write_text(str(i))
+
+    def claim(src: Path) -> bool:
+        try:
+            host.rename_noreplace(str(src), str(tmp_path / "dst"))
+        except FileExistsError:
+            return False
+        return True
+
+    with ThreadPoolExecutor(max_workers=len(sources)) as pool:
+        won = list(pool.map(claim, sources))
+    assert won.count(True) == 1
+    winner = won.index(True)
+    assert (tmp_path / "dst").read_text() == str(winner)
+    assert [src.exists() for src in sources] == [i != winner for i in range(len(sources))]
