@@ -55,7 +55,7 @@ from .providerhost import DynamicProviderHost
 from .results import Op, RunResult, Step, Verb
 from .state import ResourceState, Snapshot, load_snapshot, save_snapshot
 
-__all__ = ["DEFAULT_PARALLEL", "EngineHarness", "Program"]
+__all__ = ["DEFAULT_PARALLEL", "AliasError", "EngineHarness", "Program"]
 
 DEFAULT_PARALLEL = 10
 DYNAMIC_TYPE_PREFIX = "pulumi-python:dynamic"
@@ -203,6 +203,16 @@ class _Plan:
     delete_before_replace: bool = False
 
 
+class AliasError(HarnessError):
+    """A registration's aliases conflict: the engine reports each conflict (diagnostics 2008
+    and 2016) and bails with ``resource <urn> is invalid`` (step_generator.go)."""
+
+    def __init__(self, urn: str, problems: list[str]) -> None:
+        self.urn = urn
+        self.problems = list(problems)
+        super().__init__("\n".join([*problems, f"resource {urn} is invalid"]))
+
+
 class _Deployment(resource_pb2_grpc.ResourceMonitorServicer):
     """One verb's execution: the monitor servicer, step executor and checkpoint writer."""
 
@@ -218,6 +228,19 @@ class _Deployment(resource_pb2_grpc.ResourceMonitorServicer):
         self.lock = threading.RLock()
         self.slots = threading.BoundedSemaphore(harness.parallel)
         self.registered: set[str] = set()
+        # The step generator's alias bookkeeping (pkg/resource/deploy/step_generator.go):
+        # ``aliased`` maps an old URN to the new URN that claimed it through an alias,
+        # ``aliases`` a new URN to the old URN it was found under (sg.aliased / sg.aliases).
+        self.aliased: dict[str, str] = {}
+        self.aliases: dict[str, str] = {}
+        # Components are not recorded in the harness's checkpoint; the trace an old component
+        # leaves is the ``parent`` of the resources recorded under it, so those URNs stand for
+        # the engine's old component states when a component's aliases are resolved.
+        self.old_components: set[str] = {
+            r.parent
+            for r in [*self.base.resources.values(), *self.base.pending_deletes]
+            if r.parent and r.parent not in self.base.resources
+        }
         self.aborted = False
         self.in_flight = 0
         self.idle = threading.Condition(self.lock)
@@ -269,7 +292,13 @@ class _Deployment(resource_pb2_grpc.ResourceMonitorServicer):
         self._analyze_stack()
         if self.result.errors:
             return
-        removed = [r for r in self.base.ordered() if r.urn not in self.registered]
+        # An old resource claimed through an alias lives on under its new URN (the engine's
+        # GenerateDeletes skips what isOperatedOn, which follows sg.aliased).
+        removed = [
+            r
+            for r in self.base.ordered()
+            if r.urn not in self.registered and r.urn not in self.aliased
+        ]
         with self.lock:
             removed_now = [self.state.resources[r.urn] for r in removed]
             condemned = list(self.state.pending_deletes) + removed_now
@@ -383,12 +412,17 @@ class _Deployment(resource_pb2_grpc.ResourceMonitorServicer):
             self.in_flight += 1
             order = self.state.next_order
             self.state.next_order += 1
+            # Under the lock, in registration order, as the engine's single-threaded step
+            # generator does right after generateURN: a child's lookup sees its parent's alias.
+            old, old_urn, problems = self._get_old_resource(request, urn)
         try:
+            if problems:
+                raise AliasError(urn, problems)
             if not request.custom:
                 # Components have no provider; the engine only records their URN.
                 return resource_pb2.RegisterResourceResponse(urn=urn)
             with self.slots:
-                return self._register(request, urn, order)
+                return self._register(request, urn, order, old, old_urn)
         except DeploymentAborted:
             context.abort(grpc.StatusCode.UNAVAILABLE, "the deployment was aborted")
         except HarnessError as exn:
@@ -420,8 +454,125 @@ class _Deployment(resource_pb2_grpc.ResourceMonitorServicer):
             qualified = f"{request.parent.split('::')[2]}${request.type}"
         return f"urn:pulumi:{self.h.stack}::{self.h.project}::{qualified}::{request.name}"
 
+    # -- aliases (pkg/resource/deploy/step_generator.go) ------------------------------------------
+
+    def _collapse_alias_to_urn(self, name: str, typ: str, res_parent: str, alias: _Alias) -> str:
+        """The engine's ``collapseAliasToUrn``: fill an alias spec's blanks from the resource.
+
+        An unset name/type is the resource's own; an unset parent the resource's parent, and a
+        given parent that was itself found under an alias stands for that old URN (the child's
+        old URN was built from it); no parent, or the root stack, means a top-level URN; an
+        unset project/stack is this deployment's.
+        """
+        if alias.urn:
+            return alias.urn
+        # A given parent that was found under an alias stands for its old URN.
+        parent = self.aliases.get(alias.parent, alias.parent) if alias.parent else res_parent
+        if alias.no_parent or (parent and _urn_qualified_type(parent) == STACK_TYPE):
+            parent = ""
+        return _create_urn(
+            alias.name or name,
+            alias.type or typ,
+            parent,
+            alias.project or self.h.project,
+            alias.stack or self.h.stack,
+        )
+
+    def _inherited_child_alias(
+        self, child_type: str, child_name: str, parent_name: str, parent_alias: str
+    ) -> str:
+        """The engine's ``inheritedChildAlias``: a child's old URN under its parent's old URN.
+
+        A child named after its parent (``{parent}-suffix``) is assumed to have been named after
+        the parent's old name too, so the prefix is swapped for the alias's name.
+        """
+        alias_name = child_name
+        if child_name.startswith(parent_name):
+            alias_name = _urn_name(parent_alias) + child_name[len(parent_name) :]
+        return _new_urn(
+            self.h.stack, self.h.project, _urn_qualified_type(parent_alias), child_type, alias_name
+        )
+
+    def _generate_aliases(
+        self, name: str, typ: str, parent: str, res_aliases: list[_Alias]
+    ) -> list[str]:
+        """The engine's ``generateAliases``: the resource's own aliases, then, when its parent
+        was found under an alias, the inherited ones (for its current and each aliased
+        name/type), without duplicates, in that order."""
+        result: list[str] = []
+
+        def add(alias_urn: str) -> None:
+            if alias_urn not in result:
+                result.append(alias_urn)
+
+        for alias in res_aliases:
+            add(self._collapse_alias_to_urn(name, typ, parent, alias))
+        parent_alias = self.aliases.get(parent) if parent else None
+        if parent_alias is not None:
+            parent_name = _urn_name(parent)
+            add(self._inherited_child_alias(typ, name, parent_name, parent_alias))
+            for alias in res_aliases:
+                child_alias = self._collapse_alias_to_urn(name, typ, parent, alias)
+                add(
+                    self._inherited_child_alias(
+                        _urn_type(child_alias), _urn_name(child_alias), parent_name, parent_alias
+                    )
+                )
+        return result
+
+    def _get_old_resource(
+        self, request: resource_pb2.RegisterResourceRequest, urn: str
+    ) -> tuple[ResourceState | None, str, list[str]]:
+        """The engine's ``getOldResource``: (old state, the alias it was found under, errors).
+
+        The URN is looked up first, then each alias in order; the first alias with an old state
+        is claimed (recorded so the old one is not deleted, and so children inherit it). A
+        claim on an old URN that is also registered in this deployment, or that another
+        resource already claimed, and a registration of a URN already claimed as an alias, are
+        the engine's diagnostics 2008 and 2016 (sdk/go/common/diag/errors.go, worded alike).
+        The engine keeps going to ``Check`` and the analyzers before it bails with ``resource
+        <urn> is invalid``; the harness stops at once, as nothing further could succeed.
+        Must be called with ``self.lock`` held, in registration order.
+        """
+        problems: list[str] = []
+        aliases = self._generate_aliases(
+            request.name, request.type, request.parent, _request_aliases(request)
+        )
+        previous = self.aliased.get(urn)
+        if previous is not None:
+            problems.append(
+                f"Duplicate resource URN '{urn}' conflicting with alias on resource with URN "
+                f"'{previous}'"
+            )
+        for candidate in [urn, *aliases]:
+            old: ResourceState | None = None
+            if request.custom:
+                old = self.base.resources.get(candidate)
+                found = old is not None
+            else:
+                found = candidate in self.old_components
+            if not found:
+                continue
+            if candidate == urn:
+                return old, "", problems
+            if candidate in self.registered:
+                # The engine passes the new URN twice here (GetDuplicateResourceAliasError).
+                problems.append(_duplicate_alias(candidate, urn, urn))
+            claimed_by = self.aliased.get(candidate)
+            if claimed_by is not None:
+                problems.append(_duplicate_alias(candidate, urn, claimed_by))
+            self.aliased[candidate] = urn
+            self.aliases[urn] = candidate
+            return old, candidate, problems
+        return None, "", problems
+
     def _register(
-        self, request: resource_pb2.RegisterResourceRequest, urn: str, order: int
+        self,
+        request: resource_pb2.RegisterResourceRequest,
+        urn: str,
+        order: int,
+        old: ResourceState | None,
+        old_urn: str,
     ) -> resource_pb2.RegisterResourceResponse:
         if not request.type.startswith(DYNAMIC_TYPE_PREFIX):
             raise UnsupportedResourceError(
@@ -435,12 +586,11 @@ class _Deployment(resource_pb2_grpc.ResourceMonitorServicer):
         provider = self.provider()
         news = props.from_struct(request.object)
         provider.remember_secrets(news)
-        old = self.base.resources.get(urn)
         plan = self._plan(provider, request, urn, news, old)
         self._analyze(request, urn, plan, old)
 
         if self.preview:
-            return self._preview_response(request, urn, plan, old)
+            return self._preview_response(request, urn, plan, old, old_urn)
 
         new = ResourceState(
             urn=urn,
@@ -492,7 +642,7 @@ class _Deployment(resource_pb2_grpc.ResourceMonitorServicer):
                     condemned = old.copy()
                     self.state.pending_deletes.append(condemned)
                     self.replaced.append(condemned)
-        self._commit(new)
+        self._commit(new, old_urn=old_urn)
         self._record(
             Step(
                 urn=urn,
@@ -503,6 +653,7 @@ class _Deployment(resource_pb2_grpc.ResourceMonitorServicer):
                 diffs=plan.diffs,
                 id=new.id,
                 delete_before_replace=plan.delete_before_replace,
+                old_urn=old_urn,
             )
         )
         with self.lock:
@@ -602,6 +753,7 @@ class _Deployment(resource_pb2_grpc.ResourceMonitorServicer):
         urn: str,
         plan: _Plan,
         old: ResourceState | None,
+        old_urn: str,
     ) -> resource_pb2.RegisterResourceResponse:
         """What the engine returns in a preview (providers without preview support)."""
         if plan.op == "same":
@@ -622,6 +774,7 @@ class _Deployment(resource_pb2_grpc.ResourceMonitorServicer):
                 diffs=plan.diffs,
                 id=id_,
                 delete_before_replace=plan.delete_before_replace,
+                old_urn=old_urn,
             )
         )
         with self.lock:
@@ -818,8 +971,17 @@ class _Deployment(resource_pb2_grpc.ResourceMonitorServicer):
 
     # -- bookkeeping -----------------------------------------------------------------------------
 
-    def _commit(self, new: ResourceState) -> None:
+    def _commit(self, new: ResourceState, *, old_urn: str = "") -> None:
+        """Record ``new``; if its old state was found under the alias ``old_urn``, that entry
+        is gone and every reference to it names the new URN (the snapshot's
+        ``NormalizeURNReferences``, pkg/resource/deploy/snapshot.go)."""
         with self.lock:
+            if old_urn:
+                self.state.resources.pop(old_urn, None)
+                for res in [*self.state.resources.values(), *self.state.pending_deletes]:
+                    res.dependencies = [new.urn if d == old_urn else d for d in res.dependencies]
+                    if res.parent == old_urn:
+                        res.parent = new.urn
             self.state.resources[new.urn] = new
             self._checkpoint()
 
@@ -861,6 +1023,81 @@ def _ignore_changes(
         else:
             result.pop(key, None)
     return result
+
+
+@dataclass(frozen=True)
+class _Alias:
+    """One alias, as the engine's ``resource.Alias`` (sdk/go/common/resource/alias.go): either
+    a whole old ``urn`` or a spec whose empty fields default to the resource's own."""
+
+    urn: str = ""
+    name: str = ""
+    type: str = ""
+    project: str = ""
+    stack: str = ""
+    parent: str = ""
+    no_parent: bool = False
+
+
+def _request_aliases(request: resource_pb2.RegisterResourceRequest) -> list[_Alias]:
+    """A registration's aliases, read as the engine's ResourceMonitor does (source_eval.go's
+    RegisterResource): ``aliasURNs`` (SDKs talking to monitors without the ``aliasSpecs``
+    feature send full URNs they computed, parent aliases included), then ``aliases``, each a
+    URN or a spec (what the Python SDK sends here: the harness's monitor, like the CLI's,
+    reports RESOURCE_MONITOR_FEATURE_ALIAS_SPECS, so the engine computes the URNs)."""
+    result = [_Alias(urn=alias_urn) for alias_urn in request.aliasURNs]
+    for alias in request.aliases:
+        if alias.WhichOneof("alias") == "spec":
+            spec = alias.spec
+            which = spec.WhichOneof("parent")
+            result.append(
+                _Alias(
+                    name=spec.name,
+                    type=spec.type,
+                    project=spec.project,
+                    stack=spec.stack,
+                    parent=spec.parentUrn if which == "parentUrn" else "",
+                    no_parent=which == "noParent" and spec.noParent,
+                )
+            )
+        elif alias.urn:
+            result.append(_Alias(urn=alias.urn))
+    return result
+
+
+def _create_urn(name: str, typ: str, parent: str, project: str, stack: str) -> str:
+    """``resource.CreateURN``: under a parent, the parent URN's prefix (its stack, project and
+    qualified type) and ``$``; else ``urn:pulumi:<stack>::<project>::``."""
+    prefix = parent[: parent.rindex("::")] + "$" if parent else f"urn:pulumi:{stack}::{project}::"
+    return f"{prefix}{typ}::{name}"
+
+
+def _new_urn(stack: str, project: str, parent_type: str, base_type: str, name: str) -> str:
+    """``urn.New``: the parent's qualified type prefixes the type unless it is the stack's."""
+    typ = base_type
+    if parent_type and parent_type != STACK_TYPE:
+        typ = f"{parent_type}${base_type}"
+    return f"urn:pulumi:{stack}::{project}::{typ}::{name}"
+
+
+def _urn_name(urn: str) -> str:
+    """``URN.Name``: everything after the third ``::`` (a name may itself contain ``::``)."""
+    parts = urn.split("::", 3)
+    return parts[3] if len(parts) == 4 else ""
+
+
+def _urn_qualified_type(urn: str) -> str:
+    """``URN.QualifiedType``: the type with its parents' types, ``$``-separated."""
+    parts = urn.split("::", 3)
+    return parts[2] if len(parts) == 4 else ""
+
+
+def _duplicate_alias(alias_urn: str, urn: str, other: str) -> str:
+    """The engine's diagnostic 2008 (``GetDuplicateResourceAliasError``)."""
+    return (
+        f"Duplicate resource alias '{alias_urn}' applied to resource with URN '{urn}' "
+        f"conflicting with resource with URN '{other}'"
+    )
 
 
 def _urn_type(urn: str) -> str:

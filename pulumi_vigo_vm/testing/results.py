@@ -20,7 +20,9 @@ class Step:
     ``op`` is what happened (or, in a preview, what would happen). ``replaces`` is the diff's
     ``replaces`` list; ``diffs`` the keys the diff reported as changed (or, when the provider
     does not say, the top-level input keys that differ, as ``pulumi`` displays them).
-    ``delete_before_replace`` tells which order a replace used.
+    ``delete_before_replace`` tells which order a replace used. ``old_urn`` is the URN the
+    resource's old state was found under when that was one of its aliases (the engine shows
+    such a step against the old state, with the new URN recorded).
     """
 
     urn: str
@@ -32,6 +34,7 @@ class Step:
     id: str = ""
     delete_before_replace: bool = False
     failed: bool = False
+    old_urn: str = ""
 
     def describe(self) -> str:
         """A one-line human summary."""
@@ -50,6 +53,8 @@ class Step:
                 text += " (delete before replace)"
         elif self.diffs:
             text += f" [diff: {', '.join(self.diffs)}]"
+        if self.old_urn:
+            text += f" [was {self.old_urn}]"
         if self.failed:
             text += " FAILED"
         return text
