@@ -17,9 +17,20 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from .domain_xml import DomainConfig, LiveDomain
-from .errors import ImageError, NotOwnedError
+from .errors import ImageError
 from .hypervisor import PowerState
 from .images import ImageInfo
+from .ownership import (
+    Candidates,
+    DomainOwner,
+    FileFacts,
+    Identity,
+    Recorded,
+    console_log_path,
+    domain_owner,
+    removable_files,
+    require_ours,
+)
 from .spec import RunState, VmSpec
 
 __all__ = [
@@ -30,6 +41,7 @@ __all__ = [
     "Plan",
     "Recorded",
     "ResolvedBase",
+    "console_log_path",
     "desired_domain",
     "diff",
     "plan_converge",
@@ -59,38 +71,25 @@ class ResolvedBase:
 
 @dataclass(frozen=True)
 class Observed:
-    """What the host reports for one VM (axes 1-4), read without changing anything."""
+    """What the host reports for one VM (axes 1-4), read without changing anything.
+
+    ``domain`` is the persistent definition (what the next boot uses; drift is judged on
+    it); ``running`` the definition an active domain runs with now."""
 
     domain: LiveDomain | None
     power: PowerState | None
     overlay: ImageInfo | None
     seed_present: bool
-    stale_seeds: tuple[str, ...] = ()
+    running: DomainConfig | None = None
 
     @property
     def observed_state(self) -> str:
         """The run state as reported to the user: ``absent`` when no domain is defined."""
         return "absent" if self.power is None else self.power.value
 
-
-@dataclass(frozen=True)
-class Identity:
-    """What must never change across redefines: the domain UUID and the NIC's MAC."""
-
-    uuid: str
-    mac_address: str
-
-
-@dataclass(frozen=True)
-class Recorded:
-    """The previous outputs of a VM, as the engine hands them to Diff and Update."""
-
-    spec: VmSpec
-    base_path: str | None
-    base_format: str | None
-    artifact_id: str | None
-    identity: Identity | None
-    base_stamp: str | None = None
+    def owner(self, spec: VmSpec, recorded: Recorded | None) -> DomainOwner:
+        """Whose the same-named domain is, for ``spec``'s claim and ``recorded`` UUID."""
+        return domain_owner(self.domain, spec.claim, recorded.uuid if recorded else None)
 
 
 class Action(StrEnum):
@@ -100,15 +99,14 @@ class Action(StrEnum):
     CREATE_OVERLAY = "create-overlay"
     GROW_OVERLAY = "grow-overlay"
     DEFINE = "define"
+    WRITE_MARKER = "write-marker"
     SHUTDOWN = "shutdown"
     START = "start"
     RESUME = "resume"
     WAKEUP = "wakeup"
     DESTROY = "destroy"
     UNDEFINE = "undefine"
-    REMOVE_OVERLAY = "remove-overlay"
-    REMOVE_SEEDS = "remove-seeds"
-    REMOVE_STALE_SEEDS = "remove-stale-seeds"
+    REMOVE_FILES = "remove-files"
 
 
 @dataclass(frozen=True)
@@ -119,10 +117,17 @@ class Plan:
     domain: DomainConfig | None = None
     domain_is_new: bool = False
     """DEFINE makes a domain that did not exist (so a failed create must undefine it)."""
+    removals: tuple[str, ...] = ()
+    """The files REMOVE_FILES deletes: each one proven ours (see ownership.py)."""
 
     @property
     def mutates(self) -> bool:
         return bool(self.actions)
+
+    @property
+    def boots(self) -> bool:
+        """The guest (re)starts from its persistent definition in this plan."""
+        return Action.START in self.actions
 
 
 @dataclass(frozen=True)
@@ -138,13 +143,9 @@ class DiffDecision:
 
     @property
     def delete_before_replace(self) -> bool:
-        """Everything but a rename shares the overlay path or domain name with the old VM."""
-        return bool(set(self.replaces) - {"vm_name"})
-
-
-def console_log_path(vm_name: str) -> str:
-    """Where libvirt's virtlogd keeps the serial console of ``vm_name``."""
-    return f"/var/log/libvirt/qemu/{vm_name}-console.log"
+        """Every replace: two domains of one name cannot coexist, and a create-before-delete
+        would adopt the live domain (same owner) and then delete it."""
+        return bool(self.replaces)
 
 
 def desired_domain(spec: VmSpec, identity: Identity) -> DomainConfig:
@@ -163,17 +164,33 @@ def desired_domain(spec: VmSpec, identity: Identity) -> DomainConfig:
     )
 
 
-def _refuse_unowned(spec: VmSpec, observed: Observed) -> None:
-    if observed.domain is not None and not observed.domain.owned:
-        raise NotOwnedError(
-            f"vm_name: a domain named {spec.vm_name!r} already exists on {spec.uri} and was "
-            "not created by pulumi_vigo_vm; rename this VM or remove that domain yourself"
+def _overlay_actions(
+    spec: VmSpec,
+    observed: Observed,
+    base: ResolvedBase,
+    recorded: Recorded | None,
+) -> list[Action]:
+    overlay = observed.overlay
+    if base.path == spec.overlay_path:
+        raise ImageError(
+            f"disk_path: the base {base.path} is this VM's own overlay path; keep bases out of "
+            "<images_dir>/<vm_name>.qcow2 (move the base, or change vm_name or images_dir)"
         )
-
-
-def _overlay_actions(spec: VmSpec, overlay: ImageInfo | None, base: ResolvedBase) -> list[Action]:
     if overlay is None:
         return [Action.CREATE_OVERLAY]
+    referenced = observed.domain is not None and observed.domain.config.overlay_path == overlay.path
+    recorded_here = (
+        recorded is not None
+        and recorded.overlay_path == overlay.path
+        and overlay.backing_file is not None
+        and overlay.backing_file == recorded.base_path
+    )
+    if not (referenced or recorded_here):
+        raise ImageError(
+            f"overlay {overlay.path} already exists, but no domain of this VM references it and "
+            "this stack did not record it; it may hold another VM's data, so it is left alone: "
+            "move it away (or choose another vm_name) and run again"
+        )
     if overlay.backing_file != base.path:
         raise ImageError(
             f"overlay {overlay.path} exists but is backed by {overlay.backing_file or 'nothing'}, "
@@ -209,44 +226,65 @@ def _power_actions(spec: VmSpec, power: PowerState | None, redefined: bool) -> l
     return []
 
 
-def plan_converge(spec: VmSpec, observed: Observed, base: ResolvedBase, identity: Identity) -> Plan:
+def plan_converge(
+    spec: VmSpec,
+    observed: Observed,
+    base: ResolvedBase,
+    identity: Identity,
+    recorded: Recorded | None = None,
+) -> Plan:
     """The actions that make the host match a spec whose state is running/stopped/defined.
 
-    Raises NotOwnedError for a same-named domain we did not create and ImageError where
-    going on could lose data (an overlay on another base, a shrink).
+    A new domain is defined first, marked with our claim, before any file is made: a
+    crashed create then leaves something the next run recognises as its own, and of two
+    creates of one VM at once only the first define succeeds (the loser has made nothing).
+
+    Raises NotOwnedError for a same-named domain that is not ours and ImageError where
+    going on could lose data (an overlay we cannot prove ours, one on another base, a
+    shrink).
     """
-    _refuse_unowned(spec, observed)
-    actions: list[Action] = []
-    if spec.seed_iso_path is not None and not observed.seed_present:
-        actions.append(Action.WRITE_SEED)
-    actions += _overlay_actions(spec, observed.overlay, base)
+    require_ours(observed.owner(spec, recorded), observed.domain, spec)
     wanted = desired_domain(spec, identity)
     live = observed.domain
+    actions: list[Action] = [Action.DEFINE] if live is None else []
+    if spec.seed_iso_path is not None and not observed.seed_present:
+        actions.append(Action.WRITE_SEED)
+    actions += _overlay_actions(spec, observed, base, recorded)
     redefine = live is None or live.config.structural() != wanted.structural()
-    if redefine:
-        actions.append(Action.DEFINE)
-    actions += _power_actions(spec, observed.power, redefine and live is not None)
-    if observed.stale_seeds:
-        actions.append(Action.REMOVE_STALE_SEEDS)
+    if live is not None:
+        if redefine:
+            actions.append(Action.DEFINE)
+        if live.claim != spec.claim:
+            actions.append(Action.WRITE_MARKER)
+    running = observed.running
+    restart = running is not None and running.boot_relevant() != wanted.boot_relevant()
+    actions += _power_actions(spec, observed.power, restart)
     return Plan(tuple(actions), wanted if redefine else None, domain_is_new=live is None)
 
 
-def plan_remove(spec: VmSpec, observed: Observed) -> Plan:
-    """The actions that make a VM absent: power off, undefine, remove overlay and seeds.
+def plan_remove(
+    spec: VmSpec,
+    observed: Observed,
+    recorded: Recorded | None,
+    candidates: Candidates,
+    facts: FileFacts,
+) -> Plan:
+    """The actions that make a VM absent: power off, undefine, remove the files proven ours.
 
-    The base is never touched. A same-named domain we did not create is refused.
+    The base is never touched, nor any file only a name pattern points at; with no domain
+    of ours and nothing recorded (``state="absent"`` for a VM that never existed), nothing
+    is removed. A same-named domain that is not ours is refused.
     """
-    _refuse_unowned(spec, observed)
+    require_ours(observed.owner(spec, recorded), observed.domain, spec)
     actions: list[Action] = []
     if observed.power is not None and observed.power.is_active:
         actions.append(Action.DESTROY)
     if observed.domain is not None:
         actions.append(Action.UNDEFINE)
-    if observed.overlay is not None:
-        actions.append(Action.REMOVE_OVERLAY)
-    if observed.seed_present or observed.stale_seeds:
-        actions.append(Action.REMOVE_SEEDS)
-    return Plan(tuple(actions))
+    removals = removable_files(spec, candidates, facts, recorded)
+    if removals:
+        actions.append(Action.REMOVE_FILES)
+    return Plan(tuple(actions), removals=removals)
 
 
 def _input_replaces(old: VmSpec, new: VmSpec) -> list[str]:
@@ -263,7 +301,15 @@ def _input_replaces(old: VmSpec, new: VmSpec) -> list[str]:
 
 
 def _input_updates(old: VmSpec, new: VmSpec) -> list[str]:
-    names = ("memory_mib", "vcpu", "network_bridge", "domain_type", "state", "shutdown_timeout_s")
+    names = (
+        "memory_mib",
+        "vcpu",
+        "network_bridge",
+        "domain_type",
+        "state",
+        "shutdown_timeout_s",
+        "claim",
+    )
     return [name for name in names if getattr(old, name) != getattr(new, name)]
 
 
@@ -305,14 +351,23 @@ def _live_replaces(
 def _live_updates(recorded: Recorded, new: VmSpec, observed: Observed) -> list[str]:
     """Axes 1, 3 and 4 on the host: definition, seed file and run state."""
     if new.state is RunState.ABSENT:
-        return ["state"] if observed.domain is not None or observed.overlay is not None else []
+        overlay = observed.overlay
+        recorded_overlay = (
+            overlay is not None
+            and overlay.path == recorded.overlay_path
+            and overlay.backing_file is not None
+            and overlay.backing_file == recorded.base_path
+        )
+        return ["state"] if observed.domain is not None or recorded_overlay else []
     reasons: list[str] = []
     live = observed.domain
     if live is None:
         reasons.append("domain missing on the host")
-    elif not live.owned:
+    elif observed.owner(new, recorded) is not DomainOwner.OURS:
         reasons.append("same-named domain not owned by us")
     else:
+        if live.claim != new.claim:
+            reasons.append("ownership marker names another claim")
         identity = recorded.identity or Identity(live.config.uuid, live.config.mac_address or "")
         if live.config.structural() != desired_domain(new, identity).structural():
             reasons.append("live definition drifted")

@@ -9,12 +9,25 @@ from __future__ import annotations
 
 import io
 import json
+from dataclasses import dataclass
 
 import pycdlib
 
-__all__ = ["SEED_VOLUME_ID", "build_seed_iso", "instance_id", "meta_data"]
+__all__ = [
+    "MAX_SEED_BYTES",
+    "SEED_VOLUME_ID",
+    "SeedIdentity",
+    "build_seed_iso",
+    "instance_id",
+    "meta_data",
+    "read_seed_identity",
+]
 
 SEED_VOLUME_ID = "cidata"
+MAX_SEED_BYTES = 64 * 1024 * 1024
+"""The most of a file at a seed path read to tell whether it is ours (user-data is capped at
+16 MiB; an ISO of that is a little larger)."""
+MAX_META_DATA_BYTES = 64 * 1024
 
 
 def instance_id(vm_name: str, seed_hash: str) -> str:
@@ -52,5 +65,38 @@ def build_seed_iso(vm_name: str, user_data: str, seed_hash: str) -> bytes:
         out = io.BytesIO()
         iso.write_fp(out)
         return out.getvalue()
+    finally:
+        iso.close()
+
+
+@dataclass(frozen=True)
+class SeedIdentity:
+    """What tells a seed ISO apart: its volume label and the ``instance-id`` in its meta-data."""
+
+    volume_id: str
+    instance_id: str | None
+
+
+def read_seed_identity(data: bytes) -> SeedIdentity | None:
+    """The identity of an ISO's bytes, or None when they are not an ISO 9660 image at all.
+
+    The file is untrusted (anyone with write access to images_dir may have put it there):
+    every failure to parse means "not one of ours", never an exception.
+    """
+    iso = pycdlib.PyCdlib()
+    try:
+        iso.open_fp(io.BytesIO(data))
+    except Exception:  # pycdlib raises several unrelated types for malformed images
+        return None
+    try:
+        volume_id = iso.pvd.volume_identifier.decode("ascii", "replace").rstrip(" \x00")
+        out = io.BytesIO()
+        try:
+            iso.get_file_from_iso_fp(out, rr_path="/meta-data")
+            fields = json.loads(out.getvalue()[:MAX_META_DATA_BYTES])
+        except Exception:
+            return SeedIdentity(volume_id, None)
+        found = fields.get("instance-id") if isinstance(fields, dict) else None
+        return SeedIdentity(volume_id, found if isinstance(found, str) else None)
     finally:
         iso.close()

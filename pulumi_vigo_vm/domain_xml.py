@@ -10,14 +10,24 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, replace
 
-__all__ = ["MARKER_NAMESPACE", "DomainConfig", "LiveDomain", "from_xml", "to_xml"]
+__all__ = [
+    "MARKER_NAMESPACE",
+    "MARKER_PREFIX",
+    "DomainConfig",
+    "LiveDomain",
+    "from_xml",
+    "marker_xml",
+    "to_xml",
+]
 
 MARKER_NAMESPACE = "urn:pulumi-vigo-vm:domain:1"
-"""Namespace of the ownership marker in ``<metadata>``: its presence means "ours"."""
+"""Namespace of the ownership marker in ``<metadata>``: ``<vigo:vm claim="URN"/>`` names the
+resource that owns the domain (the previous release wrote the element without a claim)."""
 
-_MARKER_PREFIX = "vigo"
+MARKER_PREFIX = "vigo"
 _MARKER_TAG = f"{{{MARKER_NAMESPACE}}}vm"
-ET.register_namespace(_MARKER_PREFIX, MARKER_NAMESPACE)
+_CLAIM_ATTRIBUTE = "claim"
+ET.register_namespace(MARKER_PREFIX, MARKER_NAMESPACE)
 
 _UNIT_TO_KIB = {
     "b": 1 / 1024, "bytes": 1 / 1024,
@@ -47,13 +57,25 @@ class DomainConfig:
         """This config without identity (uuid, mac): what a redefine may change."""
         return replace(self, uuid="", mac_address=None)
 
+    def boot_relevant(self) -> DomainConfig:
+        """The structural fields whose change is worth a restart of a running guest.
+
+        Package defaults (the console log's name) reach the persistent definition at once
+        and the guest at its next boot: an upgrade of this package restarts nothing.
+        """
+        return replace(self.structural(), console_log_path=None)
+
 
 @dataclass(frozen=True)
 class LiveDomain:
-    """A definition read back from libvirt, and whether it carries our ownership marker."""
+    """A definition read back from libvirt, and what its ownership marker says.
+
+    ``marked``: the ``<vigo:vm>`` element is there. ``claim``: the owner it names (None for a
+    marker of the previous release, which named no owner)."""
 
     config: DomainConfig
-    owned: bool
+    marked: bool
+    claim: str | None = None
 
 
 def _sub(parent: ET.Element, tag: str, text: str | None = None, **attrs: str) -> ET.Element:
@@ -73,14 +95,25 @@ def _file_disk(
     return disk
 
 
-def to_xml(config: DomainConfig) -> str:
-    """The full domain XML for ``config``."""
+def _marker(claim: str) -> ET.Element:
+    marker = ET.Element(_MARKER_TAG)
+    marker.set("managed-by", "pulumi_vigo_vm")
+    marker.set(_CLAIM_ATTRIBUTE, claim)
+    return marker
+
+
+def marker_xml(claim: str) -> str:
+    """The marker element alone, for ``virDomainSetMetadata`` (rewrites it in place)."""
+    return ET.tostring(_marker(claim), encoding="unicode")
+
+
+def to_xml(config: DomainConfig, claim: str) -> str:
+    """The full domain XML for ``config``, marked as owned by ``claim``."""
     domain = ET.Element("domain", type=config.domain_type)
     _sub(domain, "name", config.name)
     _sub(domain, "uuid", config.uuid)
     metadata = _sub(domain, "metadata")
-    marker = ET.SubElement(metadata, _MARKER_TAG)
-    marker.set("managed-by", "pulumi_vigo_vm")
+    metadata.append(_marker(claim))
     _sub(domain, "memory", str(config.memory_mib), unit="MiB")
     _sub(domain, "vcpu", str(config.vcpu), placement="static")
     os_element = _sub(domain, "os")
@@ -163,4 +196,5 @@ def from_xml(text: str) -> LiveDomain:
         mac_address=mac,
         console_log_path=log,
     )
-    return LiveDomain(config=config, owned=marker is not None)
+    claim = marker.get(_CLAIM_ATTRIBUTE) if marker is not None else None
+    return LiveDomain(config=config, marked=marker is not None, claim=claim)

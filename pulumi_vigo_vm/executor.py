@@ -16,12 +16,13 @@ import libvirt
 import pulumi
 
 from .axes import Action, Plan, ResolvedBase
-from .cloudinit import build_seed_iso
-from .domain_xml import from_xml, to_xml
-from .errors import LibvirtCallError, NotOwnedError, VigoError
+from .cloudinit import build_seed_iso, instance_id, read_seed_identity
+from .domain_xml import MARKER_NAMESPACE, MARKER_PREFIX, from_xml, marker_xml, to_xml
+from .errors import ImageError, LibvirtCallError, NotOwnedError, VigoError
 from .hypervisor import Guest, PowerState
-from .images import ImageInfo, create_overlay, grow_overlay
-from .observe import Target, seed_paths
+from .images import ImageInfo, create_overlay, grow_overlay, temporary_name
+from .observe import Target
+from .ownership import CONSOLE_LOG_DIR
 from .spec import VmSpec
 
 __all__ = ["Executor", "StepHook"]
@@ -73,15 +74,14 @@ class Executor:
             Action.CREATE_OVERLAY: self._create_overlay,
             Action.GROW_OVERLAY: self._grow_overlay,
             Action.DEFINE: lambda: self._define(plan),
+            Action.WRITE_MARKER: self._write_marker,
             Action.SHUTDOWN: self._shutdown,
             Action.START: lambda: self._guest().start(),
             Action.RESUME: lambda: self._guest().resume(),
             Action.WAKEUP: lambda: self._guest().wakeup(),
             Action.DESTROY: self._destroy,
             Action.UNDEFINE: self._undefine,
-            Action.REMOVE_OVERLAY: lambda: self._remove(self._spec.overlay_path),
-            Action.REMOVE_SEEDS: self._remove_seeds,
-            Action.REMOVE_STALE_SEEDS: lambda: self._remove_seeds(keep_current=True),
+            Action.REMOVE_FILES: lambda: self._remove_files(plan.removals),
         }
         handlers[action]()
 
@@ -110,13 +110,34 @@ class Executor:
         self._target.host.remove(path)
 
     def _write_seed(self) -> None:
-        spec = self._spec
+        """Write the seed under its name only if nothing is there (never over a file: a
+        concurrent create of the same VM may have just written it); an identical seed
+        already there is used, and is not ours to remove on rollback."""
+        spec, host = self._spec, self._target.host
         assert spec.seed_iso_path and spec.cloud_init_user_data and spec.seed_hash
-        self._target.host.makedirs(spec.images_dir)
+        host.makedirs(spec.images_dir)
         iso = build_seed_iso(spec.vm_name, spec.cloud_init_user_data, spec.seed_hash)
-        self._target.host.write_atomic(spec.seed_iso_path, iso, SEED_MODE)
         path = spec.seed_iso_path
+        temporary = temporary_name(path)
+        host.write_atomic(temporary, iso, SEED_MODE)
+        try:
+            host.rename_noreplace(temporary, path)
+        except FileExistsError:
+            host.remove(temporary)
+            self._require_our_seed(path)
+            return
         self._undo.append(lambda: self._remove(path))
+
+    def _require_our_seed(self, path: str) -> None:
+        spec = self._spec
+        assert spec.seed_hash is not None
+        data = b"".join(self._target.host.read_chunks(path))
+        identity = read_seed_identity(data)
+        if identity is None or identity.instance_id != instance_id(spec.vm_name, spec.seed_hash):
+            raise ImageError(
+                f"{path} already exists and is not this VM's seed; it is left alone: move it "
+                "away and run again"
+            )
 
     def _create_overlay(self) -> None:
         spec, base = self._spec, self._base
@@ -135,28 +156,46 @@ class Executor:
         else:
             grow_overlay(self._target.host, self._spec.overlay_path, size)
 
+    def _write_marker(self) -> None:
+        assert self._spec.claim is not None
+        self._guest().set_marker(marker_xml(self._spec.claim), MARKER_PREFIX, MARKER_NAMESPACE)
+
     def _undefine(self) -> None:
         self._guest().undefine()
         self._known_guest = None
 
     def _define(self, plan: Plan) -> None:
-        assert plan.domain is not None
-        xml = to_xml(plan.domain)
+        assert plan.domain is not None and self._spec.claim is not None
+        xml = to_xml(plan.domain, self._spec.claim)
+        self._target.host.makedirs(CONSOLE_LOG_DIR)  # virtlogd creates the file, not its folder
         try:
             guest = self._target.hypervisor.define(xml)
             is_new = plan.domain_is_new
         except LibvirtCallError as exc:
-            # "already defined with uuid": our domain renamed out of band. Rare, so it is
-            # handled here rather than probed for on every define.
+            # "already exists with uuid": another create of this name won a race, or our
+            # domain was renamed out of band. Rare, so handled here, not probed on every define.
             if exc.code != libvirt.VIR_ERR_OPERATION_FAILED or not plan.domain_is_new:
                 raise
             if not self._reclaim_renamed(plan.domain.uuid):
-                raise
+                self._refuse_race_winner(exc)
             guest = self._target.hypervisor.define(xml)
             is_new = False
         self._known_guest = guest
         if is_new:
             self._undo.append(lambda: self._forget(guest))
+
+    def _refuse_race_winner(self, exc: LibvirtCallError) -> None:
+        """Another create defined a domain of this name first: it has won, and this run
+        has made nothing yet (the define comes before any file), so nothing is undone."""
+        winner = self._target.hypervisor.lookup(self._spec.vm_name)
+        if winner is None:
+            raise exc
+        owner = from_xml(winner.xml()).claim or "a domain not created for this stack"
+        raise NotOwnedError(
+            f"vm_name: a domain named {self._spec.vm_name!r} was just defined on "
+            f"{self._spec.uri} by {owner}; two resources cannot manage one VM: choose another "
+            "vm_name"
+        ) from exc
 
     def _reclaim_renamed(self, uuid: str) -> bool:
         """Our domain renamed out of band (same UUID, another name) gets its name back,
@@ -166,7 +205,7 @@ class Executor:
         if guest is None:
             return False
         name, uri = self._spec.vm_name, self._spec.uri
-        if not from_xml(guest.xml()).owned:
+        if not from_xml(guest.xml()).marked:
             raise NotOwnedError(
                 f"vm_name: domain {guest.name!r} on {uri} has the UUID {uuid} recorded for "
                 f"{name!r} but was not created by pulumi_vigo_vm; remove or re-UUID it"
@@ -213,8 +252,6 @@ class Executor:
                 last_sent = elapsed
             time.sleep(SHUTDOWN_POLL_S)
 
-    def _remove_seeds(self, keep_current: bool = False) -> None:
-        keep = self._spec.seed_iso_path if keep_current else None
-        for path in seed_paths(self._target.host, self._spec):
-            if path != keep:
-                self._remove(path)
+    def _remove_files(self, paths: tuple[str, ...]) -> None:
+        for path in paths:
+            self._remove(path)

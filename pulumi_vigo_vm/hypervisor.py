@@ -181,6 +181,23 @@ class Guest:
         with self._call("reading the definition of"):
             return str(self._domain.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE))
 
+    def running_xml(self) -> str:
+        """The definition the running domain was started with (differs from :meth:`xml`
+        until the next boot after a redefine)."""
+        with self._call("reading the running definition of"):
+            return str(self._domain.XMLDesc(0))
+
+    def set_marker(self, xml: str, prefix: str, namespace: str) -> None:
+        """Rewrite our ``<metadata>`` element in place, in the persistent definition and,
+        when it runs, the live one: no redefine, no restart."""
+        flags = libvirt.VIR_DOMAIN_AFFECT_CONFIG
+        if self._domain.isActive():
+            flags |= libvirt.VIR_DOMAIN_AFFECT_LIVE
+        with self._call("marking"):
+            self._domain.setMetadata(
+                libvirt.VIR_DOMAIN_METADATA_ELEMENT, xml, prefix, namespace, flags
+            )
+
     def start(self) -> None:
         """Boot the domain from its persistent definition."""
         with self._call("starting"):

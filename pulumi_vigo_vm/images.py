@@ -16,7 +16,7 @@ from typing import Any
 
 from .errors import CommandError, ImageError
 from .hosts.base import FileStat, Host
-from .qcow2 import HEADER_READ_SIZE, parse_header
+from .qcow2 import HEADER_READ_SIZE, QCOW2_MAGIC, parse_header
 
 __all__ = [
     "ImageInfo",
@@ -28,6 +28,23 @@ __all__ = [
 ]
 
 _BASE_FORMATS = ("qcow2", "raw")
+
+# qemu-img parses untrusted images: cap its memory and CPU time as Nova does
+# (nova/virt/images.py QEMU_IMG_LIMITS: 1 GiB address space, 30 s of CPU).
+_QEMU_IMG = ("prlimit", f"--as={1 << 30}", "--cpu=30", "qemu-img")
+
+# Magic numbers of image formats that are neither qcow2 nor raw. Such a file is refused,
+# never handed to qemu-img to probe: a VMDK descriptor, for one, makes qemu-img open any host
+# path it names (a FIFO there hangs it). What carries none of them is raw.
+_FOREIGN_MAGIC: tuple[tuple[int, bytes, str], ...] = (
+    (0, b"KDMV", "vmdk"),
+    (0, b"COWD", "vmdk"),
+    (0, b"# Disk DescriptorFile", "vmdk"),
+    (0, b"vhdxfile", "vhdx"),
+    (0, b"conectix", "vpc"),
+    (0, b"QED\x00", "qed"),
+    (64, b"\x7f\x10\xda\xbe", "vdi"),
+)
 
 
 @dataclass(frozen=True)
@@ -57,17 +74,13 @@ def _parse_info(path: str, report: dict[str, Any]) -> ImageInfo:
     )
 
 
-def image_info(host: Host, path: str, fmt: str | None = None) -> ImageInfo | None:
-    """``qemu-img info`` of ``path``, or None when the file does not exist.
-
-    ``fmt`` pins the format (no probing) for images we made ourselves.
-    """
+def image_info(host: Host, path: str, fmt: str) -> ImageInfo | None:
+    """``qemu-img info`` of ``path`` read as ``fmt`` (never probed), or None when the file
+    does not exist."""
     st = host.stat(path)
     if st is None:
         return None
-    argv = ["qemu-img", "info", "-U", "--output=json"]
-    if fmt is not None:
-        argv += ["-f", fmt]
+    argv = [*_QEMU_IMG, "info", "-U", "--output=json", "-f", fmt]
     try:
         result = host.run([*argv, path])
     except CommandError as exc:
@@ -85,11 +98,16 @@ def _stamp(stat: FileStat, virtual_size: int) -> str:
     return f"{stat.size}:{stat.mtime:.6f}:{virtual_size}"
 
 
-def _header_info(host: Host, path: str) -> ImageInfo | None:
-    """ImageInfo from a qcow2 header (one small read, no exec), or None if it is not one."""
+def _head(host: Host, path: str) -> bytes:
+    """The file's first bytes (one small read, no exec)."""
     chunks = host.read_chunks(path, HEADER_READ_SIZE)
     head = next(chunks, b"")
     getattr(chunks, "close", lambda: None)()  # release the file handle now, not at GC
+    return head
+
+
+def _header_info(path: str, head: bytes) -> ImageInfo | None:
+    """ImageInfo from a qcow2 header, or None if ``head`` is not one we can read."""
     header = parse_header(head)
     if header is None:
         return None
@@ -106,7 +124,7 @@ def overlay_info(host: Host, path: str) -> ImageInfo | None:
     answers when the header is unusual. None when missing."""
     if host.stat(path) is None:
         return None
-    return _header_info(host, path) or image_info(host, path, fmt="qcow2")
+    return _header_info(path, _head(host, path)) or image_info(host, path, fmt="qcow2")
 
 
 _base_cache: dict[tuple[str, str, int, float], ImageInfo] = {}
@@ -128,17 +146,15 @@ def usable_base(host: Host, path: str, input_name: str) -> ImageInfo:
         cached = _base_cache.get(key)
     if cached is not None:
         return cached
-    # qcow2 bases are read from their header; anything else is probed by qemu-img.
-    header = _header_info(host, path)
-    if header is not None:
-        info: ImageInfo | None = replace(header, stamp=_stamp(stat, header.virtual_size))
-    else:
-        info = image_info(host, path)
+    if not stat.is_file:
+        raise ImageError(f"{input_name}: base image {path} on {host.name} is not a regular file")
+    info = _probe_base(host, path, stat)
     if info is None:
         raise ImageError(f"{input_name}: base image {path} does not exist on {host.name}")
     if info.format not in _BASE_FORMATS:
         raise ImageError(
-            f"{input_name}: base image {path} is {info.format}; use a qcow2 or raw image"
+            f"{input_name}: base image {path} is {info.format}; use a qcow2 or raw image "
+            f"(qemu-img convert -O qcow2 {path} <new file>)"
         )
     if info.backing_file:
         raise ImageError(
@@ -155,6 +171,23 @@ def usable_base(host: Host, path: str, input_name: str) -> ImageInfo:
     return info
 
 
+def _probe_base(host: Host, path: str, stat: FileStat) -> ImageInfo | None:
+    """Tell a base's format from its magic alone, safely: a qcow2 is read from its header
+    (``qemu-img info -f qcow2`` only when the header is unusual), a known foreign format is
+    named (and refused by the caller), anything else is raw: its size is the file's. The
+    image is never handed to qemu-img's format probing."""
+    head = _head(host, path)
+    if head.startswith(QCOW2_MAGIC):
+        header = _header_info(path, head)
+        if header is None:
+            return image_info(host, path, fmt="qcow2")
+        return replace(header, stamp=_stamp(stat, header.virtual_size))
+    for offset, magic, fmt in _FOREIGN_MAGIC:
+        if head[offset : offset + len(magic)] == magic:
+            return ImageInfo(path, fmt, 0)
+    return ImageInfo(path, "raw", stat.size, stamp=_stamp(stat, stat.size))
+
+
 def create_overlay(host: Host, overlay_path: str, base: ImageInfo, size_bytes: int | None) -> None:
     """Create ``overlay_path`` as a qcow2 overlay of ``base``, mode 0600, atomically.
 
@@ -166,19 +199,30 @@ def create_overlay(host: Host, overlay_path: str, base: ImageInfo, size_bytes: i
             f"disk_size_gib: {size_bytes // 1024**3} GiB is smaller than the base image "
             f"{base.path} ({base.virtual_size / 1024**3:.1f} GiB); omit it or make it larger"
         )
-    directory, name = posixpath.split(overlay_path)
-    temporary = posixpath.join(directory, f".{name}.{secrets.token_hex(4)}.tmp")
-    argv = ["qemu-img", "create", "-q", "-f", "qcow2", "-F", base.format, "-b", base.path]
+    temporary = temporary_name(overlay_path)
+    argv = [*_QEMU_IMG, "create", "-q", "-f", "qcow2", "-F", base.format, "-b", base.path]
     argv += [temporary] + ([str(size_bytes)] if size_bytes is not None else [])
     try:
         host.run(argv)
         host.chmod(temporary, 0o600)
-        host.rename(temporary, overlay_path)
+        host.rename_noreplace(temporary, overlay_path)
+    except FileExistsError:
+        host.remove(temporary)
+        raise ImageError(
+            f"overlay {overlay_path} appeared while this VM was being created (another run "
+            "creating the same VM?); it is left alone"
+        ) from None
     except BaseException:
         host.remove(temporary)
         raise
 
 
+def temporary_name(path: str) -> str:
+    """A fresh hidden name beside ``path`` to build it under before it is moved into place."""
+    directory, name = posixpath.split(path)
+    return posixpath.join(directory, f".{name}.{secrets.token_hex(4)}.tmp")
+
+
 def grow_overlay(host: Host, overlay_path: str, size_bytes: int) -> None:
     """Grow a qcow2 overlay that no running guest holds to ``size_bytes``."""
-    host.run(["qemu-img", "resize", "-q", "-f", "qcow2", overlay_path, str(size_bytes)])
+    host.run([*_QEMU_IMG, "resize", "-q", "-f", "qcow2", overlay_path, str(size_bytes)])

@@ -6,19 +6,19 @@ so ``pulumi preview`` can compare against the live host without mutating it.
 
 from __future__ import annotations
 
-import posixpath
-import re
 from dataclasses import dataclass
 
 from .axes import Observed, ResolvedBase
+from .cloudinit import MAX_SEED_BYTES, SeedIdentity, read_seed_identity
 from .domain_xml import from_xml
 from .errors import ImageError
 from .hosts import Host, host_for_uri
 from .hypervisor import Hypervisor
 from .images import overlay_info, usable_base
+from .ownership import Candidates, FileFacts
 from .spec import ProviderDefaults, VmSpec
 
-__all__ = ["Target", "observe", "resolve_base", "seed_paths"]
+__all__ = ["Target", "observe", "observe_files", "resolve_base"]
 
 
 @dataclass(frozen=True)
@@ -33,26 +33,40 @@ class Target:
         return cls(host_for_uri(uri), Hypervisor(uri))
 
 
-def seed_paths(host: Host, spec: VmSpec) -> list[str]:
-    """Every seed ISO of this VM in images_dir, whatever user-data it was built from."""
-    pattern = re.compile(re.escape(spec.seed_iso_prefix) + r"[0-9a-f]{8}\.iso")
-    names = sorted(n for n in host.listdir(spec.images_dir) if pattern.fullmatch(n))
-    return [posixpath.join(spec.images_dir, name) for name in names]
-
-
 def observe(target: Target, spec: VmSpec) -> Observed:
     """The four axes as the host reports them for ``spec``'s VM."""
     guest = target.hypervisor.lookup(spec.vm_name)
     domain = from_xml(guest.xml()) if guest is not None else None
     power = guest.power_state() if guest is not None else None
-    seeds = seed_paths(target.host, spec)
+    running = None
+    if guest is not None and power is not None and power.is_active:
+        running = from_xml(guest.running_xml()).config
+    seed = spec.seed_iso_path
     return Observed(
         domain=domain,
         power=power,
         overlay=overlay_info(target.host, spec.overlay_path),
-        seed_present=spec.seed_iso_path in seeds,
-        stale_seeds=tuple(path for path in seeds if path != spec.seed_iso_path),
+        seed_present=seed is not None and target.host.stat(seed) is not None,
+        running=running,
     )
+
+
+def _seed_identity(host: Host, path: str) -> SeedIdentity | None:
+    data = bytearray()
+    for chunk in host.read_chunks(path):
+        data += chunk
+        if len(data) > MAX_SEED_BYTES:
+            return None  # larger than any seed we write: not ours
+    return read_seed_identity(bytes(data))
+
+
+def observe_files(target: Target, spec: VmSpec, candidates: Candidates) -> FileFacts:
+    """What is at each path a VM might remove: enough to prove (or not) that it is ours."""
+    host = target.host
+    present = frozenset(p for p in candidates.all if host.stat(p) is not None)
+    overlay = overlay_info(host, spec.overlay_path) if candidates.overlays else None
+    seeds = {p: _seed_identity(host, p) for p in candidates.seeds if p in present}
+    return FileFacts(overlay=overlay, seeds=seeds, present=present)
 
 
 def resolve_base(

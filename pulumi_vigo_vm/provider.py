@@ -31,7 +31,8 @@ from . import axes
 from .axes import Identity, Observed, Plan, Recorded, ResolvedBase
 from .errors import CuratorUnreachableError, HostUnreachableError
 from .executor import Executor
-from .observe import Target, observe, resolve_base
+from .observe import Target, observe, observe_files, resolve_base
+from .ownership import DomainOwner, removal_candidates
 from .spec import ProviderDefaults, RunState, VmSpec, check_inputs, parse_spec
 from .testing.faults import hook_from_env  # test hook: inert unless VIGO_FAULT_INJECT is set
 
@@ -83,11 +84,7 @@ class VmProvider(ResourceProvider):
         unknown = [key for key, value in news.items() if _is_unknown(value)]
         if unknown:
             replaces = [key for key in unknown if key in _REPLACING_INPUTS]
-            return DiffResult(
-                changes=True,
-                replaces=replaces,
-                delete_before_replace=bool(set(replaces) - {"vm_name"}),
-            )
+            return DiffResult(changes=True, replaces=replaces, delete_before_replace=bool(replaces))
         new = self._parse(news)
         recorded = self._recorded(olds)
         observed, base = self._look(new, recorded)
@@ -104,7 +101,7 @@ class VmProvider(ResourceProvider):
         """Build the VM. Transactional: on failure, whatever this call made is removed."""
         spec = self._parse(props)
         target = Target.for_uri(spec.uri)
-        outs = self._converge(target, spec, identity=None, transactional=True)
+        outs = self._converge(target, spec, recorded=None, transactional=True)
         return CreateResult(outs["uuid"], outs)
 
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
@@ -112,21 +109,22 @@ class VmProvider(ResourceProvider):
         spec = self._parse(news)
         recorded = self._recorded(olds)
         target = Target.for_uri(spec.uri)
-        outs = self._converge(target, spec, identity=recorded.identity, transactional=False)
+        outs = self._converge(target, spec, recorded=recorded, transactional=False)
         return UpdateResult(outs)
 
     def delete(self, _id: str, props: dict[str, Any]) -> None:
-        """Same as state absent: power off, undefine, remove overlay and seeds; keep the base."""
+        """Same as state absent: power off, undefine, remove the files proven ours; keep
+        the base. ``props`` are the recorded outputs."""
         spec = self._parse(props)
         target = Target.for_uri(spec.uri)
-        self._remove(target, spec)
+        self._remove(target, spec, self._recorded(props))
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         """Refresh: report the live run state; a vanished domain is "gone"."""
         spec = self._parse(props)
         target = Target.for_uri(spec.uri)
         observed = observe(target, spec)
-        absent = observed.domain is None or not observed.domain.owned
+        absent = observed.owner(spec, self._recorded(props)) is not DomainOwner.OURS
         if absent and spec.state is not RunState.ABSENT:
             return ReadResult(None, {})
         outs = dict(props)
@@ -150,6 +148,9 @@ class VmProvider(ResourceProvider):
             artifact_id=olds.get("artifact_id"),
             base_stamp=olds.get("base_stamp"),
             identity=Identity(uuid_, mac) if uuid_ and mac else None,
+            overlay_path=olds.get("overlay_path"),
+            seed_iso_path=olds.get("seed_iso_path"),
+            console_log_path=olds.get("console_log_path"),
         )
 
     def _look(
@@ -178,27 +179,39 @@ class VmProvider(ResourceProvider):
             return observed, base
 
     def _converge(
-        self, target: Target, spec: VmSpec, identity: Identity | None, *, transactional: bool
+        self, target: Target, spec: VmSpec, recorded: Recorded | None, *, transactional: bool
     ) -> dict[str, Any]:
+        identity = recorded.identity if recorded is not None else None
         if spec.state is RunState.ABSENT:
-            self._remove(target, spec)
+            self._remove(target, spec, recorded)
             return _outputs(spec, None, identity or _new_identity(), "absent")
         base = resolve_base(target, spec, self._defaults, materialise=True)
         observed = observe(target, spec)
-        if observed.domain is not None and observed.domain.owned:
+        if observed.domain is not None and observed.owner(spec, recorded) is DomainOwner.OURS:
             live = observed.domain.config
             identity = Identity(
                 live.uuid, live.mac_address or (identity or _new_identity()).mac_address
             )
         identity = identity or _new_identity()
-        plan = axes.plan_converge(spec, observed, base, identity)
+        plan = axes.plan_converge(spec, observed, base, identity, recorded)
         executor = Executor(target, spec, base, before_step=hook_from_env(spec.vm_name))
         executor.apply(plan, transactional=transactional)
         power = executor.guest_power()
-        return _outputs(spec, base, identity, "absent" if power is None else power.value)
+        outs = _outputs(spec, base, identity, "absent" if power is None else power.value)
+        if observed.running is not None and not plan.boots:
+            # Still running the definition it was started with: its log is that one's.
+            outs["console_log_path"] = observed.running.console_log_path
+        return outs
 
-    def _remove(self, target: Target, spec: VmSpec) -> Plan:
-        plan = axes.plan_remove(spec, observe(target, spec))
+    def _remove(self, target: Target, spec: VmSpec, recorded: Recorded | None) -> Plan:
+        observed = observe(target, spec)
+        ours = observed.owner(spec, recorded) is DomainOwner.OURS
+        running_log = observed.running.console_log_path if observed.running else None
+        candidates = removal_candidates(
+            spec, observed.domain if ours else None, recorded, [running_log]
+        )
+        facts = observe_files(target, spec, candidates)
+        plan = axes.plan_remove(spec, observed, recorded, candidates, facts)
         base = ResolvedBase("", None, None)
         Executor(target, spec, base, before_step=hook_from_env(spec.vm_name)).apply(plan)
         return plan

@@ -11,12 +11,12 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 
-__all__ = ["HEADER_READ_SIZE", "Qcow2Header", "parse_header"]
+__all__ = ["HEADER_READ_SIZE", "QCOW2_MAGIC", "Qcow2Header", "parse_header"]
 
 HEADER_READ_SIZE = 64 * 1024
 """Enough for the header, its extensions and the backing file name of images qemu makes."""
 
-_MAGIC = b"QFI\xfb"
+QCOW2_MAGIC = b"QFI\xfb"
 _EXT_END = 0x00000000
 _EXT_BACKING_FORMAT = 0xE2792ACA
 _EXT_DATA_FILE = 0x44415441
@@ -36,7 +36,7 @@ class Qcow2Header:
 def parse_header(data: bytes) -> Qcow2Header | None:
     """Parse ``data`` (the image's first bytes). None if it is not a qcow2 image or if the
     fields we need lie beyond ``data`` (the caller then asks qemu-img)."""
-    if len(data) < 72 or data[:4] != _MAGIC:
+    if len(data) < 72 or data[:4] != QCOW2_MAGIC:
         return None
     version, backing_offset, backing_size = struct.unpack_from(">IQI", data, 4)
     (virtual_size,) = struct.unpack_from(">Q", data, 24)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 import pulumi
@@ -12,6 +12,12 @@ from pulumi.dynamic import Resource
 from .provider import VmProvider
 
 __all__ = ["VigoVm", "VigoVmArgs"]
+
+TYPE_TOKEN = "pulumi-python:dynamic/vigo:VigoVm"
+_ROOT_STACK_TYPE = "pulumi:pulumi:Stack"
+_SECRET_OUTPUTS = ["cloud_init_user_data", "seed_hash", "seed_iso_path"]
+"""The seed's hash and name are derived from secret user-data (a short unsalted digest of
+it): state travels further than host access, so they are secret like the user-data."""
 
 _OUTPUT_ONLY = (
     "uuid",
@@ -24,6 +30,7 @@ _OUTPUT_ONLY = (
     "seed_hash",
     "console_log_path",
     "observed_state",
+    "base_stamp",
 )
 
 
@@ -77,9 +84,13 @@ class VigoVm(Resource, module="vigo", name="VigoVm"):
     seed_iso_path: Output[str | None]
     seed_hash: Output[str | None]
     console_log_path: Output[str]
-    """Where the host keeps the guest's serial console output."""
+    """Where the host keeps the serial console output of the guest's current boot."""
     observed_state: Output[str]
     """What the host reported after the last operation (running, stopped, absent...)."""
+    base_stamp: Output[str | None]
+    """The base file's size, mtime and virtual size when the overlay was built on it."""
+    claim: Output[str]
+    """The owner named in the domain's marker: this resource's URN (set by VigoVm)."""
 
     def __init__(
         self,
@@ -88,14 +99,52 @@ class VigoVm(Resource, module="vigo", name="VigoVm"):
         opts: ResourceOptions | None = None,
         **kwargs: Any,
     ) -> None:
-        """Declare a VM. Give either ``args`` or the same fields as keyword arguments."""
-        props: dict[str, Any] = asdict(args) if args is not None else {}
+        """Declare a VM. Give either ``args`` or the same fields as keyword arguments.
+
+        Every replace of a VigoVm is delete-before-replace: the old and the new VM share
+        the domain name, and a create-before-delete would adopt the live domain and then
+        have the engine delete it.
+        """
+        # Shallow on purpose: dataclasses.asdict deep-copies, which an Output refuses.
+        props: dict[str, Any] = (
+            {f.name: getattr(args, f.name) for f in fields(args)} if args is not None else {}
+        )
         unknown = set(kwargs) - set(VigoVmArgs.__dataclass_fields__)
         if unknown:
             raise TypeError(f"VigoVm got unexpected arguments: {', '.join(sorted(unknown))}")
+        if opts is not None and opts.delete_before_replace is False:
+            raise ValueError(
+                f"VigoVm {resource_name!r}: delete_before_replace=False is refused; the old and "
+                "the new VM share one domain name, so a replace must delete first"
+            )
         props.update(kwargs)
         if props.get("cloud_init_user_data") is not None:
             props["cloud_init_user_data"] = pulumi.Output.secret(props["cloud_init_user_data"])
         props.update({name: None for name in _OUTPUT_ONLY})
-        secret = ResourceOptions(additional_secret_outputs=["cloud_init_user_data"])
-        super().__init__(VmProvider(), resource_name, props, ResourceOptions.merge(secret, opts))
+        props["claim"] = _claim(resource_name, opts.parent if opts is not None else None)
+        defaults = ResourceOptions(
+            additional_secret_outputs=_SECRET_OUTPUTS, delete_before_replace=True
+        )
+        super().__init__(VmProvider(), resource_name, props, ResourceOptions.merge(defaults, opts))
+
+
+def _claim(resource_name: str, parent: pulumi.Resource | None) -> Input[str]:
+    """The owner written into the domain's marker: this resource's URN (as the engine will
+    name it), prefixed by the organization. The provider process cannot know it, so the
+    program computes it at declaration."""
+    organization = pulumi.get_organization()
+    if parent is None:
+        return _claim_text(organization, resource_name, None)
+    return parent.urn.apply(lambda urn: _claim_text(organization, resource_name, urn))
+
+
+def _claim_text(organization: str, resource_name: str, parent_urn: str | None) -> str:
+    """``<organization>/<urn>``; a child's URN type is its parents' types joined by ``$``
+    (as the engine's ``resource.NewURN`` builds it), except under the root stack."""
+    stack, project = pulumi.get_stack(), pulumi.get_project()
+    qualified = TYPE_TOKEN
+    if parent_urn is not None:
+        parent_type = parent_urn.split("::")[2] if parent_urn.count("::") >= 3 else ""
+        if parent_type and parent_type != _ROOT_STACK_TYPE:
+            qualified = f"{parent_type}${TYPE_TOKEN}"
+    return f"{organization}/urn:pulumi:{stack}::{project}::{qualified}::{resource_name}"

@@ -51,6 +51,10 @@ _VM_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,62}")
 _BRIDGE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,14}")
 _POOL_OBJECT = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.+-]{0,254}")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# Characters XML 1.0 cannot carry at all (beyond the control characters): text inputs end up
+# in domain XML, so they are refused at check time, before any file is written.
+_NOT_XML = re.compile("[\ud800-\udfff\ufffe\uffff]")
+MAX_CLAIM_LENGTH = 2048
 _HOST = re.compile(r"[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?|[0-9A-Fa-f:.]+")
 _USER = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,31}")
 _XML_META = re.compile(r"[<>&\"']")
@@ -126,6 +130,9 @@ class VmSpec:
     domain_type: str = DEFAULT_DOMAIN_TYPE
     images_dir: str = DEFAULT_IMAGES_DIR
     shutdown_timeout_s: int = DEFAULT_SHUTDOWN_TIMEOUT_S
+    claim: str | None = None
+    """The owner named in the domain's marker: the resource's URN, computed by VigoVm.
+    None only in state written by the previous release."""
 
     @property
     def overlay_path(self) -> str:
@@ -172,6 +179,7 @@ class VmSpec:
             "domain_type": self.domain_type,
             "images_dir": self.images_dir,
             "shutdown_timeout_s": self.shutdown_timeout_s,
+            "claim": self.claim,
         }
 
 
@@ -183,6 +191,8 @@ def _text(value: Any, what: str) -> str:
         raise ValueError(f"must be a string ({what}), got {type(value).__name__}")
     if _CONTROL.search(value):
         raise ValueError("must not contain control characters")
+    if _NOT_XML.search(value):
+        raise ValueError("must not contain characters XML cannot hold (U+FFFE, U+FFFF, surrogates)")
     return value
 
 
@@ -289,6 +299,11 @@ def _user_data(value: Any) -> str:
 def _uri(value: Any) -> str:
     uri = _text(value, "a libvirt URI")
     parts = urlsplit(uri)
+    if parts.password is not None:  # checked first: no message below may echo it
+        raise ValueError(
+            "holds a password, which would be stored in the stack's state in plain text; "
+            "use keyfile= or ssh-agent instead"
+        )
     if parts.scheme not in _URI_SCHEMES:
         raise ValueError(
             f"{_shown(uri)} is not a supported libvirt URI: use qemu:///system or "
@@ -323,6 +338,19 @@ def _uri(value: Any) -> str:
     return uri
 
 
+def _claim(value: Any) -> str:
+    claim = _text(value, "the owner VigoVm computes from its URN")
+    if not claim or len(claim) > MAX_CLAIM_LENGTH or "urn:pulumi:" not in claim:
+        raise ValueError(_CLAIM_REASON)
+    return claim
+
+
+_CLAIM_REASON = (
+    "is set by VigoVm from the resource's URN: declare VMs with pulumi_vigo_vm.VigoVm "
+    "(never set it yourself)"
+)
+
+
 def _domain_type(value: Any) -> str:
     if value not in ("kvm", "qemu"):
         raise ValueError(f"must be kvm or qemu (software emulation), got {_shown(value)}")
@@ -352,6 +380,7 @@ _FIELD_VALIDATORS: _Validators = {
     "shutdown_timeout_s": lambda v: _integer(v, 0, MAX_SHUTDOWN_TIMEOUT_S, " seconds"),
     "disk_path": _disk_path,
     "artifact": _artifact,
+    "claim": _claim,
 }
 _REQUIRED = ("vm_name", "memory_mib", "vcpu")
 
@@ -367,11 +396,13 @@ def _defaults_for(defaults: ProviderDefaults) -> dict[str, Any]:
 
 
 def check_inputs(
-    props: Mapping[str, Any], defaults: ProviderDefaults
+    props: Mapping[str, Any], defaults: ProviderDefaults, *, require_claim: bool = True
 ) -> tuple[dict[str, Any], list[InputFault]]:
     """Validate ``props`` leniently: unknown (preview) values pass through unjudged.
 
-    Returns the normalised inputs (defaults applied) and one fault per bad input.
+    Returns the normalised inputs (defaults applied) and one fault per bad input. New
+    inputs must carry a ``claim``; recorded outputs of the previous release have none
+    (``require_claim=False`` when parsing those).
     """
     values = {**_defaults_for(defaults), **{k: v for k, v in props.items() if _present(v)}}
     faults: list[InputFault] = []
@@ -379,6 +410,8 @@ def check_inputs(
     for name in _REQUIRED:
         if name not in values:
             faults.append(InputFault(name, "is required"))
+    if require_claim and "claim" not in values:
+        faults.append(InputFault("claim", _CLAIM_REASON))
     for name, validate in _FIELD_VALIDATORS.items():
         if name not in values:
             continue
@@ -403,13 +436,31 @@ def check_inputs(
         faults.append(
             InputFault("disk_path", "a base disk is required: set disk_path (or artifact)")
         )
+    faults += _overlay_conflicts(normalised)
     passthrough = {k: v for k, v in props.items() if k not in values}
     return {**passthrough, **normalised}, faults
 
 
+def _overlay_conflicts(normalised: Mapping[str, Any]) -> list[InputFault]:
+    """A base at the VM's own overlay path would be deleted with the VM: refuse it."""
+    base, name, images = (normalised.get(k) for k in ("disk_path", "vm_name", "images_dir"))
+    if not all(isinstance(v, str) for v in (base, name, images)):
+        return []
+    overlay = posixpath.join(str(images), f"{name}.qcow2")
+    if base != overlay:
+        return []
+    return [
+        InputFault(
+            "disk_path",
+            f"{base} is this VM's own overlay path (<images_dir>/<vm_name>.qcow2); keep bases "
+            "out of that name: move the base, or change vm_name or images_dir",
+        )
+    ]
+
+
 def parse_spec(props: Mapping[str, Any], defaults: ProviderDefaults) -> VmSpec:
     """The VmSpec for ``props``. Raises InputError listing every bad input."""
-    normalised, faults = check_inputs(props, defaults)
+    normalised, faults = check_inputs(props, defaults, require_claim=False)
     unknown = [k for k, v in normalised.items() if _is_unknown(v)]
     faults += [InputFault(k, "is not known yet") for k in unknown]
     if faults:
@@ -432,4 +483,5 @@ def parse_spec(props: Mapping[str, Any], defaults: ProviderDefaults) -> VmSpec:
         domain_type=normalised["domain_type"],
         images_dir=normalised["images_dir"],
         shutdown_timeout_s=normalised["shutdown_timeout_s"],
+        claim=normalised.get("claim"),
     )

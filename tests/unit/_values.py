@@ -15,12 +15,14 @@ GIB = 1024**3
 BASE_PATH = "/var/lib/libvirt/images/base.qcow2"
 IDENTITY = Identity("6f1c2a4e-9b0d-4c1e-8f3a-2b5d7e9a1c3f", "52:54:00:12:34:56")
 USER_DATA = "#cloud-config\nhostname: web01\n"
+CLAIM = "organization/urn:pulumi:dev::proj::pulumi-python:dynamic/vigo:VigoVm::web01"
 
 VALID_PROPS: dict[str, Any] = {
     "vm_name": "web01",
     "memory_mib": 4096,
     "vcpu": 4,
     "disk_path": BASE_PATH,
+    "claim": CLAIM,
 }
 
 
@@ -38,6 +40,7 @@ def make_spec(**changes: Any) -> VmSpec:
         uri="qemu:///system",
         domain_type="kvm",
         images_dir="/var/lib/libvirt/images",
+        claim=CLAIM,
     )
     return replace(spec, **changes)
 
@@ -50,7 +53,15 @@ def make_base(**changes: Any) -> ResolvedBase:
 def make_recorded(spec: VmSpec, base: ResolvedBase | None = None) -> Recorded:
     """The outputs a successful create of ``spec`` on ``base`` recorded."""
     base = base or make_base()
-    return Recorded(spec, base.path, base.format, base.artifact_id, IDENTITY)
+    return Recorded(
+        spec,
+        base.path,
+        base.format,
+        base.artifact_id,
+        IDENTITY,
+        overlay_path=spec.overlay_path,
+        seed_iso_path=spec.seed_iso_path,
+    )
 
 
 def power_for(state: RunState) -> PowerState:
@@ -70,7 +81,7 @@ def converged(spec: VmSpec, base: ResolvedBase | None = None, **changes: Any) ->
     """What a host that fully matches ``spec`` reports; ``changes`` override single axes."""
     base = base or make_base()
     observed = Observed(
-        domain=LiveDomain(desired_domain(spec, IDENTITY), owned=True),
+        domain=LiveDomain(desired_domain(spec, IDENTITY), marked=True, claim=spec.claim),
         power=power_for(spec.state),
         overlay=overlay_for(spec, base),
         seed_present=spec.seed_iso_path is not None,

@@ -1,0 +1,235 @@
+"""What is ours on a hypervisor: the domain a resource owns, and the files a VM may remove.
+
+The reference page's rule, "vm_name is the idempotency key — two configurations can't
+manage the same domain", made precise (see the README's "Ownership and safety"):
+
+* a domain is ours when its marker names our claim (the resource's URN), or when its UUID is
+  the one our recorded outputs name (state of the previous release, whose marker named no
+  owner; a rename with aliases, whose claim changed);
+* a file is ours when our own domain references it, or our recorded outputs name it, *and*
+  its content still says so: an overlay is a qcow2 with a backing file (the recorded base,
+  when only the outputs vouch for it), a seed is a ``cidata`` ISO carrying our
+  ``instance-id``, a console log sits at one of our log names. Nothing is ever removed
+  because its name matches a pattern, and a base never is.
+
+Pure: the facts come in as values (see :mod:`pulumi_vigo_vm.observe`).
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+
+from .cloudinit import SEED_VOLUME_ID, SeedIdentity, instance_id
+from .domain_xml import LiveDomain
+from .errors import NotOwnedError
+from .images import ImageInfo
+from .spec import VmSpec
+
+__all__ = [
+    "CONSOLE_LOG_DIR",
+    "Candidates",
+    "DomainOwner",
+    "FileFacts",
+    "Identity",
+    "Recorded",
+    "console_log_path",
+    "domain_owner",
+    "removable_files",
+    "removal_candidates",
+    "require_ours",
+]
+
+CONSOLE_LOG_DIR = "/var/log/libvirt/vigo"
+"""Serial console logs live in a folder of their own: a domain name cannot contain ``/``, so
+no log libvirt keeps for any domain (``/var/log/libvirt/qemu/<name>.log``) can collide."""
+_LEGACY_CONSOLE_LOG = "/var/log/libvirt/qemu/{}-console.log"  # the previous release's name
+
+
+def console_log_path(vm_name: str) -> str:
+    """Where virtlogd keeps the serial console of ``vm_name``."""
+    return posixpath.join(CONSOLE_LOG_DIR, f"{vm_name}.console.log")
+
+
+@dataclass(frozen=True)
+class Identity:
+    """What must never change across redefines: the domain UUID and the NIC's MAC."""
+
+    uuid: str
+    mac_address: str
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """The previous outputs of a VM, as the engine hands them to Diff, Update and Delete."""
+
+    spec: VmSpec
+    base_path: str | None
+    base_format: str | None
+    artifact_id: str | None
+    identity: Identity | None
+    base_stamp: str | None = None
+    overlay_path: str | None = None
+    seed_iso_path: str | None = None
+    console_log_path: str | None = None
+
+    @property
+    def uuid(self) -> str | None:
+        return self.identity.uuid if self.identity is not None else None
+
+
+class DomainOwner(StrEnum):
+    """Whose a same-named domain is, as far as this resource can tell."""
+
+    NONE = "none"  # no such domain
+    OURS = "ours"
+    UNMARKED = "unmarked"  # not made by pulumi_vigo_vm
+    UNCLAIMED = "unclaimed"  # made by the previous release, for an owner it did not record
+    OTHER = "other"  # claimed by another resource or stack
+
+
+def domain_owner(
+    live: LiveDomain | None, claim: str | None, recorded_uuid: str | None
+) -> DomainOwner:
+    """Classify ``live`` for the resource with ``claim`` whose outputs name ``recorded_uuid``."""
+    if live is None:
+        return DomainOwner.NONE
+    if recorded_uuid and live.config.uuid == recorded_uuid:
+        return DomainOwner.OURS
+    if not live.marked:
+        return DomainOwner.UNMARKED
+    if live.claim is None:
+        return DomainOwner.UNCLAIMED
+    return DomainOwner.OURS if claim is not None and live.claim == claim else DomainOwner.OTHER
+
+
+def require_ours(owner: DomainOwner, live: LiveDomain | None, spec: VmSpec) -> None:
+    """Raise NotOwnedError, naming the owner where known, unless the domain is ours or absent."""
+    if owner in (DomainOwner.NONE, DomainOwner.OURS) or live is None:
+        return
+    where = f"a domain named {spec.vm_name!r} already exists on {spec.uri}"
+    if owner == DomainOwner.UNMARKED:
+        why = "and was not created by pulumi_vigo_vm"
+    elif owner == DomainOwner.UNCLAIMED:
+        why = (
+            "and was created by an earlier pulumi_vigo_vm for an owner it did not record "
+            "(not this stack's state)"
+        )
+    else:
+        why = f"and belongs to {live.claim}"
+    raise NotOwnedError(
+        f"vm_name: {where} {why}; it is left alone: choose another vm_name, or remove that "
+        "domain yourself if it is no longer wanted"
+    )
+
+
+@dataclass(frozen=True)
+class FileFacts:
+    """What the host holds at the paths a VM might remove (see :func:`removal_candidates`).
+
+    ``overlay``: the image at the VM's overlay path; ``seeds``: the identity of each
+    candidate seed that exists (None: not an ISO); ``present``: every candidate that exists.
+    """
+
+    overlay: ImageInfo | None
+    seeds: Mapping[str, SeedIdentity | None]
+    present: frozenset[str]
+
+
+@dataclass(frozen=True)
+class Candidates:
+    """Paths a VM might own, each vouched for by its domain or by its recorded outputs."""
+
+    overlays: tuple[str, ...]
+    seeds: tuple[str, ...]
+    logs: tuple[str, ...]
+    by_domain: frozenset[str]
+
+    @property
+    def all(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(self.overlays + self.seeds + self.logs))
+
+
+def _domain_paths(domain: LiveDomain | None, running: Iterable[str | None]) -> list[str | None]:
+    if domain is None:
+        return []
+    config = domain.config
+    return [config.overlay_path, config.seed_iso_path, config.console_log_path, *running]
+
+
+def removal_candidates(
+    spec: VmSpec,
+    owned: LiveDomain | None,
+    recorded: Recorded | None,
+    running_logs: Iterable[str | None] = (),
+) -> Candidates:
+    """The paths worth inspecting before removing a VM's files: those ``owned`` (our domain)
+    references and those ``recorded`` names, limited to this VM's own file names."""
+    by_domain = {p for p in _domain_paths(owned, running_logs) if p}
+    named = set(by_domain)
+    if recorded is not None:
+        named |= {
+            p
+            for p in (recorded.overlay_path, recorded.seed_iso_path, recorded.console_log_path)
+            if p
+        }
+    logs = (console_log_path(spec.vm_name), _LEGACY_CONSOLE_LOG.format(spec.vm_name))
+    return Candidates(
+        overlays=(spec.overlay_path,) if spec.overlay_path in named else (),
+        seeds=tuple(sorted(p for p in named if _seed_hash_of(spec, p) is not None)),
+        logs=tuple(p for p in logs if p in named),
+        by_domain=frozenset(by_domain),
+    )
+
+
+def _seed_hash_of(spec: VmSpec, path: str) -> str | None:
+    """The hash in ``path`` when it is one of this VM's seed names in its images_dir."""
+    directory, name = posixpath.split(path)
+    if directory != spec.images_dir:
+        return None
+    match = re.fullmatch(re.escape(spec.seed_iso_prefix) + r"([0-9a-f]{8})\.iso", name)
+    return match.group(1) if match else None
+
+
+def _overlay_is_ours(
+    path: str, info: ImageInfo | None, by_domain: bool, recorded: Recorded | None
+) -> bool:
+    if info is None or info.backing_file is None:
+        return False  # no backing file where an overlay is expected: maybe a base; never
+    if recorded is not None and path == recorded.base_path:
+        return False
+    if by_domain:
+        return True
+    return recorded is not None and info.backing_file == recorded.base_path
+
+
+def _seed_is_ours(spec: VmSpec, path: str, identity: SeedIdentity | None) -> bool:
+    seed_hash = _seed_hash_of(spec, path)
+    return (
+        seed_hash is not None
+        and identity is not None
+        and identity.volume_id.lower() == SEED_VOLUME_ID
+        and identity.instance_id == instance_id(spec.vm_name, seed_hash)
+    )
+
+
+def removable_files(
+    spec: VmSpec,
+    candidates: Candidates,
+    facts: FileFacts,
+    recorded: Recorded | None,
+    keep: Iterable[str | None] = (),
+) -> tuple[str, ...]:
+    """The candidates that exist, are provably ours, and are not in ``keep``."""
+    kept = {p for p in keep if p}
+    removable = [
+        path
+        for path in candidates.overlays
+        if _overlay_is_ours(path, facts.overlay, path in candidates.by_domain, recorded)
+    ]
+    removable += [p for p in candidates.seeds if _seed_is_ours(spec, p, facts.seeds.get(p))]
+    removable += [p for p in candidates.logs if p in facts.present]
+    return tuple(p for p in removable if p in facts.present and p not in kept)
