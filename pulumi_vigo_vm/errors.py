@@ -7,6 +7,7 @@
     ├── HostError                  the hypervisor host could not do what was asked
     │   ├── HostUnreachableError   libvirt or SSH could not be reached (or auth/host key refused)
     │   ├── CommandError           a host command (qemu-img, ...) exited non-zero
+    │   ├── CommandTimeoutError    a host command ran past its timeout and was killed
     │   └── LibvirtCallError       a libvirt call failed; keeps libvirt's error code
     ├── ImageError                 a base or overlay image is unusable (missing, chained, data file)
     ├── NotOwnedError              a same-named domain or file exists that this package did not make
@@ -25,6 +26,7 @@ from dataclasses import dataclass
 
 __all__ = [
     "CommandError",
+    "CommandTimeoutError",
     "CuratorError",
     "CuratorUnreachableError",
     "HostError",
@@ -76,6 +78,24 @@ class CommandError(HostError):
         self.stderr = stderr
         super().__init__(
             f"{' '.join(self.argv)} failed on {host} (exit {returncode}): {stderr.strip()}"
+        )
+
+
+class CommandTimeoutError(HostError):
+    """A command on the host ran longer than its timeout and was killed.
+
+    Not a CommandError: callers read a CommandError's exit status and stderr as what the
+    command said; a killed command said nothing, and its timeout must not be mistaken for,
+    or hidden behind, a complaint about the input.
+    """
+
+    def __init__(self, host: str, argv: Sequence[str], timeout: float) -> None:
+        self.host = host
+        self.argv = tuple(argv)
+        self.timeout = timeout
+        super().__init__(
+            f"{' '.join(self.argv)} on {host} did not finish within {timeout:g}s and was "
+            f"killed; the host may be overloaded or its storage hung"
         )
 
 

@@ -12,7 +12,21 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import BinaryIO, Protocol
 
-__all__ = ["CommandResult", "FileStat", "Host"]
+__all__ = ["COMMAND_TIMEOUT", "CommandResult", "FileStat", "Host", "command_timeout"]
+
+COMMAND_TIMEOUT = 300.0
+"""Seconds a host command may run when the caller names no timeout. Generous for what we
+run (qemu-img on metadata, sha256sum of an artifact), yet a hung NFS mount or a wedged
+qemu-img ends in an error instead of a provider thread blocked forever."""
+
+
+def command_timeout(timeout: float | None) -> float:
+    """The limit a ``Host.run`` call gets: ``timeout``, else :data:`COMMAND_TIMEOUT` (read at
+    call time). There is no "unbounded": a caller that needs longer names a longer limit."""
+    limit = COMMAND_TIMEOUT if timeout is None else timeout
+    if not limit > 0:
+        raise ValueError(f"command timeout must be a positive number of seconds, not {limit!r}")
+    return limit
 
 
 @dataclass(frozen=True)
@@ -42,8 +56,14 @@ class Host(Protocol):
         """A short human name for messages ("localhost", "root@hv1:22")."""
         ...
 
-    def run(self, argv: Sequence[str], *, check: bool = True) -> CommandResult:
-        """Run ``argv`` (no shell). Raises CommandError on a non-zero exit when ``check``."""
+    def run(
+        self, argv: Sequence[str], *, check: bool = True, timeout: float | None = None
+    ) -> CommandResult:
+        """Run ``argv`` (no shell). Raises CommandError on a non-zero exit when ``check``.
+
+        Every command is bounded: after ``timeout`` seconds (:data:`COMMAND_TIMEOUT` when
+        None) it and the processes it started are killed and CommandTimeoutError is raised.
+        """
         ...
 
     def stat(self, path: str) -> FileStat | None:

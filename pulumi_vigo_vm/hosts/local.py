@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import stat as stat_mod
 import subprocess
 import tempfile
 from collections.abc import Iterator, Sequence
 from typing import BinaryIO
 
-from ..errors import CommandError, HostError
-from .base import CommandResult, FileStat
+from ..errors import CommandError, CommandTimeoutError, HostError
+from .base import CommandResult, FileStat, command_timeout
 
 __all__ = ["LocalHost"]
 
@@ -23,17 +24,36 @@ class LocalHost:
     def name(self) -> str:
         return "localhost"
 
-    def run(self, argv: Sequence[str], *, check: bool = True) -> CommandResult:
+    def run(
+        self, argv: Sequence[str], *, check: bool = True, timeout: float | None = None
+    ) -> CommandResult:
+        limit = command_timeout(timeout)
         try:
-            proc = subprocess.run(list(argv), capture_output=True, text=True, check=False)
+            # Its own process group, so expiry kills what the command started as well.
+            proc = subprocess.Popen(
+                list(argv),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                process_group=0,
+            )
         except FileNotFoundError as exc:
             raise HostError(
                 f"{argv[0]} is not installed on localhost; install it (e.g. apt-get install "
                 f"qemu-utils) and retry"
             ) from exc
-        result = CommandResult(proc.returncode, proc.stdout, proc.stderr)
+        with proc:
+            try:
+                stdout, stderr = proc.communicate(timeout=limit)
+            except subprocess.TimeoutExpired as exc:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()  # leaving the with block closes the pipes unread
+                raise CommandTimeoutError(self.name, argv, limit) from exc
+        result = CommandResult(proc.returncode, stdout, stderr)
         if check and proc.returncode != 0:
-            raise CommandError(self.name, argv, proc.returncode, proc.stderr)
+            raise CommandError(self.name, argv, proc.returncode, stderr)
         return result
 
     def stat(self, path: str) -> FileStat | None:

@@ -57,8 +57,8 @@ from paramiko.sftp import SFTP_FLAG_WRITE as _WRITE
 from paramiko.sftp_attr import SFTPAttributes
 from paramiko.sftp_file import SFTPFile
 
-from ..errors import CommandError, HostError, HostUnreachableError
-from .base import CommandResult, FileStat
+from ..errors import CommandError, CommandTimeoutError, HostError, HostUnreachableError
+from .base import CommandResult, FileStat, command_timeout
 
 __all__ = [
     "SshHost",
@@ -823,17 +823,30 @@ class SshHost:
 
     # ------------------------------------------------------------------ Host: commands
 
-    def run(self, argv: Sequence[str], *, check: bool = True) -> CommandResult:
+    def run(
+        self, argv: Sequence[str], *, check: bool = True, timeout: float | None = None
+    ) -> CommandResult:
         if not argv:
             raise ValueError("run() needs a command")
+        limit = command_timeout(timeout)
         # The remote side hands this string to the login shell: every argument is quoted.
-        command = shlex.join(argv)
+        shown = shlex.join(argv)
         with self._exec_slots:
-            channel = self._open_exec_channel(command)
+            channel = self._open_exec_channel(
+                shlex.join(["sh", "-c", _BOUND_TO_CHANNEL, "sh", *argv]), shown=shown
+            )
+            deadline = _Deadline(channel, limit)
             try:
                 result = self._collect(channel, argv)
+            except HostUnreachableError as exc:
+                if deadline.settle():  # our own close at the deadline, not a lost connection
+                    raise CommandTimeoutError(self.name, argv, limit) from exc
+                raise
             finally:
+                expired = deadline.settle()
                 channel.close()
+        if expired:
+            raise CommandTimeoutError(self.name, argv, limit)
         if result.returncode == 127 and "not found" in result.stderr:
             raise HostError(
                 f"{argv[0]} is not installed on {self.name}; install it (e.g. apt-get install "
@@ -849,10 +862,11 @@ class SshHost:
         For long-lived conversations (libvirt's RPC stream rides on one for the whole run), so
         it is not counted against the budget of concurrently running commands.
         """
-        return self._open_exec_channel(command, keep_stdin=True)
+        return self._open_exec_channel(command, shown=command)
 
-    def _open_exec_channel(self, command: str, *, keep_stdin: bool = False) -> paramiko.Channel:
-        """An exec channel running ``command``. Retried once only if it did not start."""
+    def _open_exec_channel(self, command: str, *, shown: str) -> paramiko.Channel:
+        """An exec channel running ``command`` (``shown`` in messages), its stdin left open.
+        Retried once only if it did not start."""
         for attempt in (1, 2):
             transport, generation = self._transport()
             try:
@@ -864,18 +878,16 @@ class SshHost:
                 self._drop(generation)
                 if attempt == 2:
                     raise HostUnreachableError(
-                        f"lost the SSH connection to {self.name} before running {command}: {exc}"
+                        f"lost the SSH connection to {self.name} before running {shown}: {exc}"
                     ) from exc
                 continue
             try:
                 channel.exec_command(command)
-                if not keep_stdin:
-                    channel.shutdown_write()  # stdin at EOF: a command reading it must not hang
             except (paramiko.SSHException, EOFError, OSError) as exc:
                 channel.close()
                 self._drop(generation)
                 raise HostUnreachableError(
-                    f"lost the SSH connection to {self.name} starting {command} (it may or may "
+                    f"lost the SSH connection to {self.name} starting {shown} (it may or may "
                     f"not have run): {exc}"
                 ) from exc
             return channel
@@ -917,6 +929,47 @@ class SshHost:
 
 
 # --------------------------------------------------------------------------- helpers
+
+
+_BOUND_TO_CHANNEL = (
+    "exec 3<&0; { read -r _ <&3; kill -KILL 0; } >/dev/null 2>&1 & "
+    '"$@" </dev/null 3<&-; status=$?; kill $! 2>/dev/null; exit $status'
+)
+"""``sh -c`` script that runs its arguments as the command, tied to the exec channel's life.
+
+sshd leaves a command without a pty running when its channel closes (no SIGHUP, and the
+"signal" request is refused by many servers), so a command we gave up on would run on. The
+command gets an empty stdin; a watcher blocks reading the channel's stdin, which we never
+write to or close: EOF there means the channel is gone (closed on timeout, or the connection
+died), and the watcher kills the session's process group (sshd makes each session its own),
+so the command and whatever it started go too. A command that finishes stops the watcher."""
+
+
+class _Deadline:
+    """Closes an exec channel whose command is still running ``seconds`` after it started."""
+
+    def __init__(self, channel: paramiko.Channel, seconds: float) -> None:
+        self._channel = channel
+        self._lock = threading.Lock()
+        self._settled = False
+        self._expired = False
+        self._timer = threading.Timer(seconds, self._expire)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def _expire(self) -> None:
+        with self._lock:
+            if self._settled:
+                return
+            self._expired = True
+        self._channel.close()
+
+    def settle(self) -> bool:
+        """Stop the clock (idempotent); True when it ran out first and cut the command off."""
+        self._timer.cancel()
+        with self._lock:
+            self._settled = True
+            return self._expired
 
 
 class _Lost(Exception):

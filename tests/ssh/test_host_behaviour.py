@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import os
+import secrets
+import shlex
 import socket
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
-from pulumi_vigo_vm.errors import CommandError, HostError
+from pulumi_vigo_vm.errors import CommandError, CommandTimeoutError, HostError
+from pulumi_vigo_vm.hosts import base
 from pulumi_vigo_vm.hosts.base import Host
 
 # LocalHost lets OSError through for file-system failures; SshHost translates them into
@@ -59,6 +63,66 @@ def test_run_large_output_on_both_streams_does_not_deadlock(host: Host) -> None:
 
 def test_run_gives_commands_an_empty_stdin(host: Host) -> None:
     assert host.run(["cat"]).stdout == ""
+
+
+# ------------------------------------------------------------------------- run: timeout
+
+
+def running(argv: list[str]) -> list[int]:
+    """Pids of processes on this machine (where the test sshd runs commands too) with this
+    exact command line."""
+    wanted = "\0".join(argv).encode() + b"\0"
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as cmdline:
+                if cmdline.read() == wanted:
+                    found.append(int(pid))
+        except OSError:
+            pass
+    return found
+
+
+def wait_gone(argv: list[str], within: float = 5.0) -> list[int]:
+    deadline = time.monotonic() + within
+    while (left := running(argv)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return left
+
+
+def test_run_timeout_kills_the_command_and_what_it_started(host: Host) -> None:
+    token = f"{secrets.randbelow(10**6) + 1000}.5"
+    child, command = ["sleep", f"{token}1"], ["sleep", f"{token}2"]
+    started = time.monotonic()
+    with pytest.raises(CommandTimeoutError) as info:
+        host.run(["sh", "-c", f"{shlex.join(child)} & {shlex.join(command)}"], timeout=0.5)
+    assert time.monotonic() - started < 5
+    assert (info.value.host, info.value.timeout) == (host.name, 0.5)
+    assert f"sh -c sleep {token}1 & sleep {token}2 on {host.name}" in str(info.value)
+    assert "within 0.5s" in str(info.value)
+    assert wait_gone(command) == []
+    assert wait_gone(child) == []  # the whole process group, not just the direct child
+
+
+def test_run_without_a_timeout_gets_the_module_default(
+    host: Host, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(base, "COMMAND_TIMEOUT", 0.5)
+    token = f"{secrets.randbelow(10**6) + 1000}.25"
+    with pytest.raises(CommandTimeoutError, match=r"within 0\.5s"):
+        host.run(["sleep", token])
+    assert wait_gone(["sleep", token]) == []
+
+
+def test_run_finishing_in_time_is_unaffected(host: Host) -> None:
+    result = host.run(["sh", "-c", "sleep 0.2; echo done; exit 3"], check=False, timeout=10)
+    assert (result.returncode, result.stdout) == (3, "done\n")
+
+
+@pytest.mark.parametrize("timeout", [0, -1.0])
+def test_run_refuses_a_timeout_that_is_not_positive(host: Host, timeout: float) -> None:
+    with pytest.raises(ValueError, match="positive"):
+        host.run(["true"], timeout=timeout)
 
 
 # ------------------------------------------------------------------------- stat, listdir
