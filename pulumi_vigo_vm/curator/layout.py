@@ -15,13 +15,14 @@ import fcntl
 import hashlib
 import json
 import os
+import stat
 import tempfile
 from collections.abc import Iterator
 from typing import Any, BinaryIO
 
 from ..errors import CuratorError
-from .manifest import MANIFEST_MEDIA_TYPE
-from .store import Readable
+from .manifest import MANIFEST_MEDIA_TYPE, check_digest, load_json_object
+from .store import MAX_METADATA_BYTES, Readable
 
 __all__ = ["LayoutStore"]
 
@@ -47,23 +48,26 @@ class LayoutStore:
         return os.path.join(self._root, *repository.split("/"))
 
     def _blob_path(self, repository: str, digest: str) -> str:
-        algorithm, _, hexdigest = digest.partition(":")
-        if algorithm != "sha256" or len(hexdigest) != 64:
-            raise CuratorError(f"{self._location}: unsupported digest {digest!r}")
-        return os.path.join(self._repo(repository), "blobs", "sha256", hexdigest)
+        """The file of ``digest``; the digest is checked first, as it becomes a file name."""
+        check_digest(f"{self._location}: {repository}", digest)
+        return os.path.join(self._repo(repository), "blobs", "sha256", digest[len("sha256:") :])
 
     def _read_index(self, repository: str) -> dict[str, Any] | None:
-        try:
-            with open(os.path.join(self._repo(repository), "index.json"), "rb") as src:
-                index = json.load(src)
-        except FileNotFoundError:
+        """``index.json``, every entry a JSON object; None when the repository has none."""
+        where = f"{self._location}: {repository}/index.json"
+        data = _read_metadata(os.path.join(self._repo(repository), "index.json"), where)
+        if data is None:
             return None
-        except (OSError, ValueError) as exc:
+        index = load_json_object(where, data, "OCI index")
+        entries = index.get("manifests")
+        if not isinstance(entries, list) or not all(
+            isinstance(entry, dict) and isinstance(entry.get("annotations") or {}, dict)
+            for entry in entries
+        ):
             raise CuratorError(
-                f"{self._location}: {repository}/index.json is unreadable: {exc}"
-            ) from exc
-        if not isinstance(index, dict) or not isinstance(index.get("manifests"), list):
-            raise CuratorError(f"{self._location}: {repository}/index.json is not an OCI index")
+                f'{where} is not an OCI index ("manifests" must be a list of objects with '
+                f"object annotations); repair or re-create the layout"
+            )
         return index
 
     # -- reading -------------------------------------------------------------------------
@@ -77,22 +81,18 @@ class LayoutStore:
             for entry in index["manifests"]:
                 annotations = entry.get("annotations") or {}
                 if annotations.get(_REF_NAME) == reference:
-                    digest = str(entry.get("digest", ""))
+                    where = f"{self._location}: {repository}/index.json tag {reference}"
+                    digest = check_digest(where, entry.get("digest"))
             if digest is None:
                 return None
-        try:
-            with open(self._blob_path(repository, digest), "rb") as src:
-                return src.read()
-        except FileNotFoundError:
-            return None
-        except OSError as exc:
-            raise CuratorError(f"{self._location}: cannot read manifest {digest}: {exc}") from exc
+        where = f"{self._location}: manifest {digest} of {repository}"
+        return _read_metadata(self._blob_path(repository, digest), where)
 
     @contextlib.contextmanager
     def open_blob(self, repository: str, digest: str) -> Iterator[Iterator[bytes]]:
         path = self._blob_path(repository, digest)
         try:
-            src = open(path, "rb")  # noqa: SIM115 - held open across the yield
+            src = _open_regular(path)
         except OSError as exc:
             raise CuratorError(
                 f"{self._location}: blob {digest} of {repository} cannot be read: {exc}"
@@ -174,6 +174,33 @@ class LayoutStore:
                 _write_atomic(os.path.join(repo, "index.json"), json.dumps(index).encode())
         except OSError as exc:
             raise CuratorError(f"{self._location}: cannot tag {repository}:{tag}: {exc}") from exc
+
+
+def _open_regular(path: str) -> BinaryIO:
+    """Open ``path`` for reading, refusing anything but a regular file (a device, a FIFO)."""
+    src = open(path, "rb")  # noqa: SIM115 - returned to the caller, who closes it
+    if not stat.S_ISREG(os.fstat(src.fileno()).st_mode):
+        src.close()
+        raise OSError(f"{path} is not a regular file")
+    return src
+
+
+def _read_metadata(path: str, where: str) -> bytes | None:
+    """The bytes of a manifest or index file, at most :data:`MAX_METADATA_BYTES`; None if
+    it does not exist. Read to the limit and no further, so a huge file costs nothing."""
+    try:
+        with _open_regular(path) as src:
+            data = src.read(MAX_METADATA_BYTES + 1)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise CuratorError(f"{where} cannot be read: {exc}") from exc
+    if len(data) > MAX_METADATA_BYTES:
+        raise CuratorError(
+            f"{where} is larger than {MAX_METADATA_BYTES} bytes (MAX_METADATA_BYTES); refusing "
+            f"to read it. It is not a curator manifest: check the layout directory"
+        )
+    return data
 
 
 @contextlib.contextmanager

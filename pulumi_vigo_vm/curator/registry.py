@@ -8,7 +8,8 @@ monolithic ``put_upload`` reads the whole blob into memory (a 2 GiB image must s
 ``pull`` writes local files (we stream to a hypervisor through ``Host``), and its request
 wrapper retries connection errors with sleeps adding up to two minutes (``pulumi preview``
 must say "registry down" at once). So the distribution-spec calls below are made through
-oras's un-retried request method, with a connect/read timeout on the session.
+oras's un-retried request method, with a connect/read timeout on the session, an overall
+deadline per request and a size limit on every body read whole.
 
 A bare ``host[:port]`` is HTTPS, except loopback (localhost, 127.0.0.0/8, ::1) which is
 plain HTTP as in Docker; ``http://`` or ``https://`` in front says so explicitly.
@@ -21,6 +22,8 @@ import hashlib
 import ipaddress
 import json
 import os
+import socket
+import threading
 import urllib.parse
 from collections.abc import Iterator
 from typing import Any
@@ -30,12 +33,20 @@ import oras.container
 import oras.provider
 import requests
 import requests.adapters
+import urllib3
 
 from ..errors import CuratorError, CuratorUnreachableError
-from .manifest import MANIFEST_MEDIA_TYPE
-from .store import Readable
+from .manifest import MANIFEST_MEDIA_TYPE, check_digest, load_json_object
+from .store import MAX_METADATA_BYTES, Readable
 
-__all__ = ["RegistryStore", "parse_registry_location"]
+__all__ = [
+    "CONNECT_TIMEOUT",
+    "IDLE_TIMEOUT",
+    "MAX_REDIRECTS",
+    "METADATA_DEADLINE",
+    "RegistryStore",
+    "parse_registry_location",
+]
 
 _ACCEPT = ", ".join(
     [
@@ -46,6 +57,21 @@ _ACCEPT = ", ".join(
     ]
 )
 _CHUNK = 1 << 20
+_METADATA_CHUNK = 64 << 10
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+_RECUT = 0.25  # seconds between cuts of a request whose deadline has passed
+_DETAIL = 300  # characters of a registry's error text quoted in a message
+
+#: Seconds to wait for a TCP (and TLS) connection to the registry.
+CONNECT_TIMEOUT = 5.0
+#: Seconds any read may wait for its next byte, blob downloads and uploads included.
+IDLE_TIMEOUT = 60.0
+#: Seconds one request other than a blob transfer (manifest, listing page, upload start;
+#: the headers of a blob download) may take in all, however steadily the registry drips:
+#: ``pulumi preview`` resolves through these, and must fail instead of hanging.
+METADATA_DEADLINE = 30.0
+#: Redirects followed per request; more is a loop (requests' own default is 30).
+MAX_REDIRECTS = 5
 # oras decorates do_request with a sleeping retry loop; the undecorated function is kept.
 _do_request = getattr(
     oras.provider.Registry.do_request, "__wrapped__", oras.provider.Registry.do_request
@@ -86,12 +112,90 @@ def _is_loopback(hostport: str) -> bool:
         return False
 
 
-class _TimeoutAdapter(requests.adapters.HTTPAdapter):
-    """Give every request a timeout: oras's session sets none, and a hung registry must fail."""
+class _Watch:
+    """An overall deadline for one request, however steadily its server drips bytes.
 
-    def __init__(self, timeout: tuple[float, float]) -> None:
-        super().__init__()
-        self._timeout = timeout
+    A socket timeout bounds each read, not their sum: a registry sending a byte a second
+    never trips it. While a watch is armed on a thread, every connection urllib3 hands
+    out there is recorded (see :class:`_WatchedHTTPPool`); once the deadline passes, their
+    sockets are shut down, and again every :data:`_RECUT` seconds until the watch is
+    disarmed (a connection made after expiry is cut too), which ends a blocked read at once.
+    """
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.expired = False
+        self._conns: list[Any] = []
+        self._lock = threading.Lock()
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="curator-deadline", daemon=True)
+
+    def add(self, conn: Any) -> None:
+        with self._lock:
+            self._conns.append(conn)
+
+    def _run(self) -> None:
+        if self._done.wait(self.seconds):
+            return
+        self.expired = True
+        while True:
+            with self._lock:
+                for conn in self._conns:
+                    sock = getattr(conn, "sock", None)
+                    if sock is not None:
+                        with contextlib.suppress(OSError):
+                            # socket.socket's own shutdown: an SSLSocket's would also drop
+                            # its TLS state under the reading thread's feet.
+                            socket.socket.shutdown(sock, socket.SHUT_RDWR)
+            if self._done.wait(_RECUT):
+                return
+
+    @contextlib.contextmanager
+    def armed(self) -> Iterator[_Watch]:
+        """Watch the requests this thread makes inside the block."""
+        _current.watch = self
+        self._thread.start()
+        try:
+            yield self
+        finally:
+            _current.watch = None
+            self._done.set()
+
+
+_current = threading.local()
+
+
+def _watched(conn: Any) -> Any:
+    watch: _Watch | None = getattr(_current, "watch", None)
+    if watch is not None:
+        watch.add(conn)
+    return conn
+
+
+class _WatchedHTTPPool(urllib3.HTTPConnectionPool):
+    """A pool that shows the connection of each request to the thread's :class:`_Watch`."""
+
+    def _get_conn(self, timeout: float | None = None) -> Any:
+        return _watched(super()._get_conn(timeout))
+
+
+class _WatchedHTTPSPool(urllib3.HTTPSConnectionPool):
+    """The HTTPS twin of :class:`_WatchedHTTPPool`."""
+
+    def _get_conn(self, timeout: float | None = None) -> Any:
+        return _watched(super()._get_conn(timeout))
+
+
+class _Adapter(requests.adapters.HTTPAdapter):
+    """Every request gets connect and idle timeouts (oras's session sets none, and a hung
+    registry must fail), and its connections are watched for the overall deadline."""
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {
+            "http": _WatchedHTTPPool,
+            "https": _WatchedHTTPSPool,
+        }
 
     def send(
         self,
@@ -105,11 +209,28 @@ class _TimeoutAdapter(requests.adapters.HTTPAdapter):
         return super().send(
             request,
             stream=stream,
-            timeout=self._timeout if timeout is None else timeout,
+            timeout=(CONNECT_TIMEOUT, IDLE_TIMEOUT) if timeout is None else timeout,
             verify=verify,
             cert=cert,
             proxies=proxies,
         )
+
+
+def _drop_redirect_body(response: requests.Response, *args: Any, **kwargs: Any) -> None:
+    """Close a redirect unread: requests would read its whole body only to discard it."""
+    if response.is_redirect:
+        response.raw.close()
+
+
+def _origin(url: str) -> tuple[str, str, int | None]:
+    """``(scheme, host, port)``, the default port made explicit: what credentials belong to."""
+    parts = urllib.parse.urlsplit(url)
+    scheme = parts.scheme.lower()
+    try:
+        port = parts.port or _DEFAULT_PORTS.get(scheme)
+    except ValueError:
+        port = None
+    return scheme, (parts.hostname or "").lower(), port
 
 
 class _Auth(oras.auth.TokenAuth):  # type: ignore[misc]
@@ -120,13 +241,24 @@ class _Auth(oras.auth.TokenAuth):  # type: ignore[misc]
     there, not a URL, so logged in it failed as "unreachable" (oras-py issue #85). Once the
     registry asked for Basic, the login goes with every request: a streamed upload body
     must not be spent on a 401.
+
+    Only the registry's own origin is answered: a 401 from a host a redirect led to must
+    not get the login, nor pick the token realm the login is sent to.
     """
 
     basic = False
+    origin: tuple[str, str, int | None] = ("", "", None)
 
     def authenticate_request(
         self, original: requests.Response, headers: dict[str, str], refresh: bool = False
     ) -> tuple[dict[str, str], bool]:
+        if _origin(original.url) != self.origin:
+            raise CuratorError(
+                f"curator registry {self.origin[1]}: {original.url}, another origin reached by "
+                f"a redirect, asked for credentials (HTTP {original.status_code}); they are only "
+                f"ever sent to the registry itself. Fix the registry's redirect or its storage "
+                f"permissions"
+            )
         challenge = original.headers.get("Www-Authenticate", "")
         if challenge.partition(" ")[0].lower() != "basic":
             result: tuple[dict[str, str], bool] = super().authenticate_request(
@@ -188,11 +320,20 @@ class _Body:
 
 
 class RegistryStore:
-    """A distribution-spec registry (Docker's ``registry``, Harbor, Zot, GHCR, ...)."""
+    """A distribution-spec registry (Docker's ``registry``, Harbor, Zot, GHCR, ...).
 
-    def __init__(self, curator: str, *, timeout: tuple[float, float] = (5.0, 60.0)) -> None:
+    Every request but a blob download or upload is bounded in time (``deadline``, default
+    :data:`METADATA_DEADLINE`) and every body read whole is bounded in size
+    (:data:`MAX_METADATA_BYTES`); blobs are streamed and bounded by :data:`IDLE_TIMEOUT`.
+    Requests go only to the registry's own origin: a URL it names elsewhere (a ``Link``
+    page, an upload ``Location``) is refused, as credentials go with every request.
+    """
+
+    def __init__(self, curator: str, *, deadline: float = METADATA_DEADLINE) -> None:
         self._location = curator
+        self._deadline = deadline
         self._scheme, self._host = parse_registry_location(curator)
+        self._origin = _origin(f"{self._scheme}://{self._host}/")
         self._oras: Any = oras.provider.Registry(
             hostname=self._host, insecure=self._scheme == "http"
         )
@@ -200,10 +341,14 @@ class RegistryStore:
         self._auth.session = self._oras.auth.session
         self._auth.prefix = self._oras.auth.prefix
         self._auth._tls_verify = self._oras.auth._tls_verify
+        self._auth.origin = self._origin
         self._oras.auth = self._auth
-        adapter = _TimeoutAdapter(timeout)
-        self._oras.session.mount("http://", adapter)
-        self._oras.session.mount("https://", adapter)
+        session: requests.Session = self._oras.session
+        session.max_redirects = MAX_REDIRECTS
+        session.hooks["response"].append(_drop_redirect_body)
+        adapter = _Adapter()
+        session.mount("http://", adapter)
+        session.mount("https://", adapter)
         self._logins_read = False
 
     @property
@@ -215,17 +360,63 @@ class RegistryStore:
     def _url(self, repository: str, tail: str) -> str:
         return f"{self._scheme}://{self._host}/v2/{repository}/{tail}"
 
-    def _request(
+    def _blob_url(self, repository: str, digest: str) -> str:
+        """A blob's URL; the digest is checked first, as it becomes part of the URL path."""
+        check_digest(f"curator registry {self._host}: {repository}", digest)
+        return self._url(repository, f"blobs/{digest}")
+
+    def _fetch(
         self,
         method: str,
         url: str,
         repository: str | None,
+        what: str,
         *,
         headers: dict[str, str] | None = None,
         data: Any = None,
-        stream: bool = False,
+        timed: bool = True,
+    ) -> tuple[requests.Response, bytes]:
+        """One request and its whole body (at most MAX_METADATA_BYTES), all within the
+        store's deadline unless not ``timed`` (an upload: its idle timeout bounds it).
+
+        Returns any HTTP status to the caller; every failure is a CuratorError naming
+        ``what``.
+        """
+        watch = _Watch(self._deadline) if timed else None
+        with contextlib.ExitStack() as stack:
+            if watch is not None:
+                stack.enter_context(watch.armed())
+            with self._translated(method, url, what, watch):
+                response = self._send(method, url, repository, what, headers, data)
+                with response:
+                    body = self._read_capped(response, what)
+        return response, body
+
+    @contextlib.contextmanager
+    def _open(self, url: str, repository: str, what: str) -> Iterator[requests.Response]:
+        """A GET whose body is left to stream: the deadline covers getting the headers, the
+        idle timeout each read of the body after that (a 2 GiB blob takes its time)."""
+        watch = _Watch(self._deadline)
+        with watch.armed(), self._translated("GET", url, what, watch):
+            response = self._send("GET", url, repository, what, None, None)
+        with response:
+            yield response
+
+    def _send(
+        self,
+        method: str,
+        url: str,
+        repository: str | None,
+        what: str,
+        headers: dict[str, str] | None,
+        data: Any,
     ) -> requests.Response:
-        """One request, errors translated here once. Returns any HTTP status to the caller."""
+        if _origin(url) != self._origin:
+            raise CuratorError(
+                f"curator registry {self._host}: {what} leads to {url}, which is not on "
+                f"{self._scheme}://{self._host}; refusing to send the registry's credentials "
+                f"to another origin. Fix the registry's configured external URL"
+            )
         if not self._logins_read:
             # docker/oras login credentials for this host (oras-py keys them by host alone).
             where = oras.container.Container(repository or "_catalog", registry=self._host)
@@ -235,37 +426,94 @@ class RegistryStore:
             self._auth.load_configs(where)
             self._logins_read = True
         headers = {**(headers or {}), **self._auth.basic_header()}
-        try:
-            response: requests.Response = _do_request(
-                self._oras, url, method, data=data, headers=headers, stream=stream
-            )
-        except requests.exceptions.SSLError as exc:
-            raise CuratorError(
-                f"curator registry {self._host}: TLS failed ({exc}); for a plain-HTTP registry "
-                f"set vigo:curator to http://{self._host}"
-            ) from exc
-        except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:
-            raise CuratorUnreachableError(
-                f"curator registry {self._scheme}://{self._host} is unreachable ({_short(exc)}); "
-                f"check vigo:curator and that the registry is running"
-            ) from exc
-        except (ValueError, oras.auth.AuthenticationException) as exc:
-            raise CuratorError(
-                f"curator registry {self._host} refused authentication ({exc}); log in with "
-                f"`oras login {self._host}` or `docker login {self._host}`"
-            ) from exc
+        response: requests.Response = _do_request(
+            self._oras, url, method, data=data, headers=headers, stream=True
+        )
         if response.status_code in (401, 403):
+            response.close()
             raise CuratorError(
                 f"curator registry {self._host} denied {method} {urllib.parse.urlsplit(url).path}"
                 f" (HTTP {response.status_code}); log in with `oras login {self._host}`"
             )
         return response
 
-    def _fail(self, response: requests.Response, what: str) -> CuratorError:
+    @contextlib.contextmanager
+    def _translated(self, method: str, url: str, what: str, watch: _Watch | None) -> Iterator[None]:
+        """Translate every failure of requests, urllib3 and oras into a CuratorError, once."""
+        path = urllib.parse.urlsplit(url).path
+        try:
+            yield
+        except CuratorError:
+            raise
+        except Exception as exc:
+            if watch is not None and watch.expired:
+                raise CuratorUnreachableError(
+                    f"curator registry {self._scheme}://{self._host}: {what} did not finish "
+                    f"within {watch.seconds:g} s ({method} {path}); the registry is overloaded "
+                    f"or misbehaving. Try again, or check vigo:curator"
+                ) from exc
+            raise self._translate(exc, method, path, what) from exc
+
+    def _translate(self, exc: Exception, method: str, path: str, what: str) -> CuratorError:
+        if isinstance(exc, requests.exceptions.SSLError):
+            return CuratorError(
+                f"curator registry {self._host}: TLS failed ({exc}); for a plain-HTTP registry "
+                f"set vigo:curator to http://{self._host}"
+            )
+        if isinstance(exc, requests.exceptions.TooManyRedirects):
+            return CuratorError(
+                f"curator registry {self._host}: {what} was redirected more than "
+                f"{MAX_REDIRECTS} times ({method} {path}), a redirect loop; the registry or "
+                f"its storage is misconfigured"
+            )
+        if isinstance(
+            exc,
+            requests.exceptions.ConnectionError
+            | requests.exceptions.Timeout
+            | requests.exceptions.ChunkedEncodingError,
+        ):
+            return CuratorUnreachableError(
+                f"curator registry {self._scheme}://{self._host} is unreachable ({_short(exc)}); "
+                f"check vigo:curator and that the registry is running"
+            )
+        if isinstance(
+            exc, ValueError | AttributeError | TypeError | oras.auth.AuthenticationException
+        ) and not isinstance(exc, requests.exceptions.RequestException):
+            # oras answering the auth challenge: no usable login, or a malformed challenge
+            # or token response (oras reads those unchecked).
+            return CuratorError(
+                f"curator registry {self._host} refused authentication ({_short(exc)}); log in "
+                f"with `oras login {self._host}` or `docker login {self._host}`"
+            )
+        return CuratorError(
+            f"curator registry {self._host}: {what} failed ({method} {path}: "
+            f"{type(exc).__name__}: {_short(exc)}); check the registry"
+        )
+
+    def _read_capped(self, response: requests.Response, what: str) -> bytes:
+        """The whole body, refused as soon as it is known to exceed MAX_METADATA_BYTES."""
+        declared = response.headers.get("Content-Length", "")
+        body = bytearray()
+        if not (declared.isdigit() and int(declared) > MAX_METADATA_BYTES):
+            for chunk in response.iter_content(_METADATA_CHUNK):
+                body += chunk
+                if len(body) > MAX_METADATA_BYTES:
+                    break
+            else:
+                return bytes(body)
+        raise CuratorError(
+            f"curator registry {self._host}: {what} sent more than {MAX_METADATA_BYTES} bytes "
+            f"({response.url}; MAX_METADATA_BYTES is the limit); refusing it. That is no "
+            f"manifest or listing: check the registry"
+        )
+
+    def _fail(self, response: requests.Response, body: bytes, what: str) -> CuratorError:
         detail = response.reason
-        with contextlib.suppress(ValueError, AttributeError, TypeError):
-            errors = response.json().get("errors") or []
-            detail = "; ".join(str(e.get("message", e)) for e in errors) or detail
+        with contextlib.suppress(CuratorError):
+            errors = load_json_object(what, body, "error").get("errors")
+            if isinstance(errors, list):
+                messages = (e.get("message", e) if isinstance(e, dict) else e for e in errors)
+                detail = "; ".join(str(m) for m in messages)[:_DETAIL] or detail
         return CuratorError(
             f"curator registry {self._host}: {what} failed (HTTP {response.status_code}: {detail})"
         )
@@ -273,93 +521,119 @@ class RegistryStore:
     # -- reading -------------------------------------------------------------------------
 
     def get_manifest(self, repository: str, reference: str) -> bytes | None:
+        what = f"fetching manifest {repository}:{reference}"
+        if reference.startswith("sha256:"):
+            check_digest(f"curator registry {self._host}: {repository}", reference)
         url = self._url(repository, f"manifests/{reference}")
-        response = self._request("GET", url, repository, headers={"Accept": _ACCEPT})
+        response, data = self._fetch("GET", url, repository, what, headers={"Accept": _ACCEPT})
         if response.status_code == 404:
             return None
         if response.status_code != 200:
-            raise self._fail(response, f"fetching manifest {repository}:{reference}")
-        data = response.content
+            raise self._fail(response, data, what)
         actual = "sha256:" + hashlib.sha256(data).hexdigest()
         claimed = reference if reference.startswith("sha256:") else None
         claimed = claimed or response.headers.get("Docker-Content-Digest")
         if claimed and claimed.startswith("sha256:") and claimed != actual:
             raise CuratorError(
                 f"curator registry {self._host}: manifest {repository}:{reference} has digest "
-                f"{actual}, but {claimed} was announced; refusing it"
+                f"{actual}, but {claimed[:80]} was announced; refusing it"
             )
         return data
 
     @contextlib.contextmanager
     def open_blob(self, repository: str, digest: str) -> Iterator[Iterator[bytes]]:
-        url = self._url(repository, f"blobs/{digest}")
-        response = self._request("GET", url, repository, stream=True)
-        with response:
+        what = f"fetching blob {digest} of {repository}"
+        with self._open(self._blob_url(repository, digest), repository, what) as response:
             if response.status_code != 200:
-                raise self._fail(response, f"fetching blob {digest} of {repository}")
+                raise self._fail(response, self._error_body(response, what), what)
             yield self._chunks(response, digest)
+
+    def _error_body(self, response: requests.Response, what: str) -> bytes:
+        """The body of a streamed response that failed, bounded like any metadata."""
+        watch = _Watch(self._deadline)
+        with watch.armed(), self._translated("GET", response.url, what, watch):
+            body = self._read_capped(response, what)
+        return body
 
     def _chunks(self, response: requests.Response, digest: str) -> Iterator[bytes]:
         try:
             yield from response.iter_content(_CHUNK)
         except requests.exceptions.RequestException as exc:
             raise CuratorError(
-                f"curator registry {self._host}: download of {digest} broke off ({_short(exc)})"
+                f"curator registry {self._host}: download of {digest} broke off ({_short(exc)}; "
+                f"no byte for {IDLE_TIMEOUT:g} s ends it too); try again"
             ) from exc
 
     def has_blob(self, repository: str, digest: str) -> bool:
-        response = self._request("HEAD", self._url(repository, f"blobs/{digest}"), repository)
+        what = f"checking for blob {digest} of {repository}"
+        response, _ = self._fetch("HEAD", self._blob_url(repository, digest), repository, what)
         return response.status_code == 200
 
     def repositories(self) -> list[str]:
-        found: list[str] = []
-        url: str | None = f"{self._scheme}://{self._host}/v2/_catalog?n=1000"
-        while url:
-            response = self._request("GET", url, None)
-            if response.status_code != 200:
-                raise self._fail(response, "listing repositories (_catalog)")
-            found.extend(response.json().get("repositories") or [])
-            url = self._next(response, url)
-        return sorted(found)
+        return self._listing(
+            f"{self._scheme}://{self._host}/v2/_catalog?n=1000",
+            None,
+            "repositories",
+            "listing repositories (_catalog)",
+        )
 
     def tags(self, repository: str) -> list[str]:
+        return self._listing(
+            self._url(repository, "tags/list?n=1000"),
+            repository,
+            "tags",
+            f"listing tags of {repository}",
+        )
+
+    def _listing(self, url: str, repository: str | None, key: str, what: str) -> list[str]:
+        """Every page of a ``_catalog`` or ``tags/list``, following ``Link: rel="next"``
+        on the registry's own origin only; [] when the repository does not exist."""
         found: list[str] = []
-        url: str | None = self._url(repository, "tags/list?n=1000")
-        while url:
-            response = self._request("GET", url, repository)
-            if response.status_code == 404:
+        next_url: str | None = url
+        while next_url:
+            response, body = self._fetch("GET", next_url, repository, what)
+            if response.status_code == 404 and repository is not None:
                 return []
             if response.status_code != 200:
-                raise self._fail(response, f"listing tags of {repository}")
-            found.extend(response.json().get("tags") or [])
-            url = self._next(response, url)
+                raise self._fail(response, body, what)
+            names = load_json_object(f"curator registry {self._host}: {what}", body, "listing")
+            page = names.get(key) or []
+            if not isinstance(page, list) or not all(isinstance(name, str) for name in page):
+                raise CuratorError(
+                    f"curator registry {self._host}: {what} answered a {key!r} that is not a "
+                    f"list of strings; refusing it. Check the registry"
+                )
+            found.extend(page)
+            link = response.links.get("next", {}).get("url")
+            next_url = urllib.parse.urljoin(next_url, link) if link else None
+            what = f"{what.removesuffix(' (next page)')} (next page)"
         return sorted(found)
-
-    @staticmethod
-    def _next(response: requests.Response, url: str) -> str | None:
-        link = response.links.get("next", {}).get("url")
-        return urllib.parse.urljoin(url, link) if link else None
 
     # -- writing -------------------------------------------------------------------------
 
     def put_blob(self, repository: str, digest: str, size: int, source: Readable) -> None:
-        start = self._request("POST", self._url(repository, "blobs/uploads/"), repository)
+        what = f"starting the upload of {digest}"
+        start, body = self._fetch("POST", self._url(repository, "blobs/uploads/"), repository, what)
         location = start.headers.get("Location")
         if start.status_code != 202 or not location:
-            raise self._fail(start, f"starting the upload of {digest}")
+            raise self._fail(start, body, what)
         url = urllib.parse.urljoin(start.url, location)
         url += ("&" if "?" in url else "?") + urllib.parse.urlencode({"digest": digest})
+        what = f"uploading blob {digest}"
         headers = {"Content-Type": "application/octet-stream"}
-        done = self._request("PUT", url, repository, headers=headers, data=_Body(source, size))
+        done, body = self._fetch(
+            "PUT", url, repository, what, headers=headers, data=_Body(source, size), timed=False
+        )
         if done.status_code not in (201, 204):
-            raise self._fail(done, f"uploading blob {digest}")
+            raise self._fail(done, body, what)
 
     def put_manifest(self, repository: str, tag: str, data: bytes, media_type: str) -> None:
+        what = f"tagging {repository}:{tag}"
         url = self._url(repository, f"manifests/{tag}")
         headers = {"Content-Type": media_type}
-        response = self._request("PUT", url, repository, headers=headers, data=data)
+        response, body = self._fetch("PUT", url, repository, what, headers=headers, data=data)
         if response.status_code not in (200, 201):
-            raise self._fail(response, f"tagging {repository}:{tag}")
+            raise self._fail(response, body, what)
 
 
 def _short(exc: BaseException) -> str:

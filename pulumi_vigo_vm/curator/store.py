@@ -12,7 +12,19 @@ from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from typing import Protocol
 
-__all__ = ["ArtifactStore", "Readable", "default_curator", "is_layout_location", "open_store"]
+__all__ = [
+    "MAX_METADATA_BYTES",
+    "ArtifactStore",
+    "Readable",
+    "default_curator",
+    "is_layout_location",
+    "open_store",
+]
+
+#: The most bytes a store reads for one manifest, ``index.json``, catalog or tag-list page
+#: (4 MiB, the manifest size the OCI distribution spec tells registries to accept). These
+#: are read whole and parsed, also by ``pulumi preview``, so anything larger is refused.
+MAX_METADATA_BYTES = 4 << 20
 
 
 class Readable(Protocol):
@@ -32,7 +44,10 @@ class ArtifactStore(Protocol):
         ...
 
     def get_manifest(self, repository: str, reference: str) -> bytes | None:
-        """The raw manifest bytes for a tag or ``sha256:`` digest, or None if absent."""
+        """The raw manifest bytes for a tag or ``sha256:`` digest, or None if absent.
+
+        Raises CuratorError when it is larger than :data:`MAX_METADATA_BYTES`.
+        """
         ...
 
     def open_blob(self, repository: str, digest: str) -> AbstractContextManager[Iterator[bytes]]:

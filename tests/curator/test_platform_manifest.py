@@ -46,7 +46,7 @@ def test_manifest_is_canonical_and_order_free() -> None:
     ("body", "fragment"),
     [
         (b"not json", "not JSON"),
-        (b"[]", "not a JSON object"),
+        (b"[]", "is a JSON array, not an object"),
         (json.dumps({"mediaType": "application/vnd.oci.image.index.v1+json"}), "image indexes"),
         (json.dumps({"layers": None}), "no layers"),
         (json.dumps({"layers": [{"digest": DIGEST, "size": 1}]}), "no io.vigo.platform"),
@@ -58,7 +58,7 @@ def test_manifest_is_canonical_and_order_free() -> None:
                     ]
                 }
             ),
-            "no sha256 digest",
+            r"digest 'md5:x' is not sha256:<64 lowercase hex digits>",
         ),
     ],
 )
