@@ -29,7 +29,7 @@ from pulumi_vigo_vm.spec import (
     parse_spec,
 )
 
-from ._values import BASE_PATH, VALID_PROPS
+from ._values import BASE_PATH, CLAIM, VALID_PROPS
 
 DEFAULTS = ProviderDefaults()
 NAME_CHARS = string.ascii_letters + string.digits + "._-"
@@ -65,7 +65,47 @@ def test_minimal_valid_inputs_give_a_spec_with_every_default() -> None:
         domain_type=DEFAULT_DOMAIN_TYPE,
         images_dir=DEFAULT_IMAGES_DIR,
         shutdown_timeout_s=120,
+        claim=CLAIM,
     )
+
+
+# --- claim ---
+
+
+def test_claim_missing_from_new_inputs_is_a_fault_naming_it() -> None:
+    props = {k: v for k, v in VALID_PROPS.items() if k != "claim"}
+    faults = check_inputs(props, DEFAULTS)[1]
+    assert [f.property for f in faults] == ["claim"]
+    assert "VigoVm" in faults[0].reason
+
+
+@pytest.mark.parametrize("missing", [None, ""], ids=["None", "empty"])
+def test_claim_none_or_empty_is_a_fault_naming_it(missing: Any) -> None:
+    assert fault_names(claim=missing) == ["claim"]
+
+
+def test_recorded_outputs_without_claim_parse_with_claim_none() -> None:
+    """State written by the previous release carries no claim: parse_spec must read it."""
+    props = {k: v for k, v in VALID_PROPS.items() if k != "claim"}
+    spec = parse_spec(props, DEFAULTS)
+    assert spec.claim is None
+    assert spec == replace(spec_of(), claim=None)
+
+
+def test_claim_is_kept_verbatim_and_round_trips() -> None:
+    spec = spec_of()
+    assert spec.claim == CLAIM
+    assert spec.to_inputs()["claim"] == CLAIM
+    assert parse_spec(spec.to_inputs(), DEFAULTS) == spec
+
+
+@pytest.mark.parametrize(
+    "bad",
+    ["organization/web01", "web01", "x" * 2100 + "urn:pulumi:", 42, ["urn:pulumi:a"]],
+    ids=["no-urn", "bare-name", "too-long", "int", "list"],
+)
+def test_claim_that_is_not_an_organization_and_urn_is_refused(bad: Any) -> None:
+    assert fault_names(claim=bad) == ["claim"]
 
 
 # --- vm_name ---
@@ -253,6 +293,41 @@ def test_malformed_artifact_is_refused(bad: Any) -> None:
     ]
 
 
+@pytest.mark.parametrize(
+    ("disk_path", "images_dir", "vm_name"),
+    [
+        ("/var/lib/libvirt/images/web01.qcow2", None, "web01"),
+        ("/var/lib/libvirt/images//web01.qcow2", None, "web01"),
+        ("/srv/vms/db.qcow2", "/srv/vms/", "db"),
+        ("/srv/./vms/db.qcow2", "/srv/vms", "db"),
+    ],
+)
+def test_disk_path_at_the_vms_own_overlay_path_is_refused(
+    disk_path: str, images_dir: str | None, vm_name: str
+) -> None:
+    props: dict[str, Any] = {"disk_path": disk_path, "vm_name": vm_name}
+    if images_dir is not None:
+        props["images_dir"] = images_dir
+    faults = faults_for(**props)
+    assert [f.property for f in faults] == ["disk_path"]
+    assert "overlay" in faults[0].reason
+    with pytest.raises(InputError):
+        spec_of(**props)
+
+
+@pytest.mark.parametrize(
+    "disk_path",
+    [
+        "/var/lib/libvirt/images/web02.qcow2",
+        "/var/lib/libvirt/images/web01.qcow2.orig",
+        "/srv/web01.qcow2",
+        "default:web01.qcow2",
+    ],
+)
+def test_disk_path_beside_but_not_at_the_overlay_path_is_accepted(disk_path: str) -> None:
+    assert faults_for(disk_path=disk_path) == []
+
+
 def test_both_disk_path_and_artifact_is_one_fault() -> None:
     faults = faults_for(artifact="ubuntu:1.4")
     assert len(faults) == 1
@@ -345,6 +420,26 @@ def test_unsupported_or_malformed_uri_is_refused(bad: Any) -> None:
     assert fault_names(uri=bad) == ["uri"]
 
 
+@pytest.mark.parametrize(
+    "uri",
+    [
+        "qemu+ssh://root:hunter2secret@hv1/system",
+        "qemu+ssh://root:hunter2secret@hv1:22/system?keyfile=/k",
+        "qemu+ssh://:hunter2secret@hv1/system",
+        "http://root:hunter2secret@hv1/system",
+        "qemu+ssh://root:hunter2secret@/system",
+    ],
+)
+def test_uri_with_a_password_is_refused_without_echoing_the_password(uri: str) -> None:
+    faults = faults_for(uri=uri)
+    assert [f.property for f in faults] == ["uri"]
+    assert "password" in faults[0].reason
+    assert "hunter2" not in faults[0].reason
+    with pytest.raises(InputError) as caught:
+        spec_of(uri=uri)
+    assert "hunter2" not in str(caught.value)
+
+
 @pytest.mark.parametrize("domain_type", ["kvm", "qemu"])
 def test_domain_type_kvm_or_qemu_is_accepted(domain_type: str) -> None:
     assert spec_of(domain_type=domain_type).domain_type == domain_type
@@ -389,9 +484,10 @@ STRING_INPUT_TEMPLATES = {
     "images_dir": "/srv/v{}ms",
 }
 HOSTILE = ["\x00", "\n", "\r", "\t", "\x1b", "\x7f", "<", ">", "&", '"', "'"]
+NOT_XML = ["\ufffe", "\uffff", "\ud800", "\udfff"]
 
 
-@pytest.mark.parametrize("char", HOSTILE, ids=repr)
+@pytest.mark.parametrize("char", HOSTILE + NOT_XML, ids=repr)
 @pytest.mark.parametrize("name", list(STRING_INPUT_TEMPLATES))
 def test_control_or_xml_metacharacter_in_a_string_input_is_a_fault_naming_it(
     name: str, char: str
@@ -400,6 +496,16 @@ def test_control_or_xml_metacharacter_in_a_string_input_is_a_fault_naming_it(
     if name == "artifact":
         del props["disk_path"]
     assert name in [f.property for f in check_inputs(props, DEFAULTS)[1]]
+
+
+@pytest.mark.parametrize("char", ["\x00", "\n", "\x7f", *NOT_XML], ids=repr)
+def test_control_or_non_xml_character_in_the_claim_is_a_fault_naming_it(char: str) -> None:
+    assert fault_names(claim=CLAIM[:20] + char + CLAIM[20:]) == ["claim"]
+
+
+def test_non_xml_character_fault_says_which_characters() -> None:
+    (fault,) = faults_for(vm_name="web\ufffe01")
+    assert "U+FFFE" in fault.reason
 
 
 def test_user_data_with_control_and_xml_characters_is_kept_verbatim() -> None:
@@ -429,6 +535,7 @@ def test_every_bad_input_gets_exactly_one_fault_all_reported_together() -> None:
         "domain_type": "xen",
         "images_dir": "vms",
         "shutdown_timeout_s": -1,
+        "claim": "web01",
     }
     names = [fault.property for fault in check_inputs(bad, DEFAULTS)[1]]
     assert sorted(names) == sorted(bad)
@@ -493,6 +600,7 @@ ALL_INPUTS = [
     "domain_type",
     "images_dir",
     "shutdown_timeout_s",
+    "claim",
 ]
 
 
@@ -543,6 +651,7 @@ VALID_INPUTS = st.fixed_dictionaries(
         "domain_type": st.sampled_from(["kvm", "qemu"]),
         "images_dir": st.sampled_from(["/var/lib/libvirt/images", "/srv/vms/", "/a/./b"]),
         "shutdown_timeout_s": st.integers(0, 3600),
+        "claim": st.sampled_from([CLAIM, CLAIM.replace("web01", "db-2")]),
     },
 ).flatmap(
     lambda props: st.sampled_from(
@@ -639,5 +748,7 @@ def test_fuzzed_properties_only_ever_produce_faults_or_input_error(props: dict[s
     except InputError as exc:
         assert exc.faults
     else:
-        assert faults == []
+        # parse_spec reads recorded outputs, which may lack the claim new inputs need
+        assert [f.property for f in faults] in ([], ["claim"])
+        assert check_inputs(props, DEFAULTS, require_claim=False)[1] == []
         assert isinstance(spec, VmSpec)
