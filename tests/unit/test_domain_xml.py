@@ -4,13 +4,23 @@ from __future__ import annotations
 
 import os
 import xml.etree.ElementTree as ET
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pulumi_vigo_vm.domain_xml import MARKER_NAMESPACE, DomainConfig, from_xml, to_xml
+from pulumi_vigo_vm.domain_xml import (
+    MARKER_NAMESPACE,
+    DomainConfig,
+    from_xml,
+    marker_xml,
+    to_xml,
+)
+
+from ._values import CLAIM
 
 DATA = Path(__file__).parent / "data"
 REGEN = os.environ.get("VIGO_REGEN_XML") == "1"
@@ -35,10 +45,13 @@ MINIMAL = DomainConfig(
     domain_type="qemu",
     overlay_path="/srv/vms/ci-1.qcow2",
 )
+MINIMAL_CLAIM = "o/urn:pulumi:ci::proj::pulumi-python:dynamic/vigo:VigoVm::ci-1"
+CLAIMS = {FULL.name: CLAIM, MINIMAL.name: MINIMAL_CLAIM}
+MARKER_TAG = f"{{{MARKER_NAMESPACE}}}vm"
 
 
 def tree(config: DomainConfig) -> ET.Element:
-    return ET.fromstring(to_xml(config))
+    return ET.fromstring(to_xml(config, CLAIMS.get(config.name, CLAIM)))
 
 
 def disk(root: ET.Element, device: str) -> ET.Element:
@@ -119,7 +132,27 @@ def test_serial_and_console_are_ptys_on_port_0() -> None:
 def test_ownership_marker_sits_in_metadata_in_the_marker_namespace() -> None:
     metadata = tree(FULL).find("metadata")
     assert metadata is not None
-    assert [child.tag for child in metadata] == [f"{{{MARKER_NAMESPACE}}}vm"]
+    assert [child.tag for child in metadata] == [MARKER_TAG]
+
+
+def test_ownership_marker_names_the_claim() -> None:
+    marker = tree(FULL).find(f"metadata/{MARKER_TAG}")
+    assert marker is not None
+    assert marker.attrib == {"managed-by": "pulumi_vigo_vm", "claim": CLAIM}
+
+
+def test_marker_xml_is_the_marker_element_alone() -> None:
+    marker = ET.fromstring(marker_xml(CLAIM))
+    assert marker.tag == MARKER_TAG
+    assert marker.attrib == {"managed-by": "pulumi_vigo_vm", "claim": CLAIM}
+    assert list(marker) == []
+
+
+def test_marker_xml_is_the_same_element_to_xml_writes() -> None:
+    in_domain = tree(FULL).find(f"metadata/{MARKER_TAG}")
+    assert in_domain is not None
+    alone = ET.fromstring(marker_xml(CLAIM))
+    assert (alone.tag, alone.attrib) == (in_domain.tag, in_domain.attrib)
 
 
 # --- expected output files ---
@@ -135,11 +168,12 @@ def canonical(xml_text: str) -> str:
 def test_to_xml_matches_the_expected_output_file(file_name: str, config: DomainConfig) -> None:
     """Regenerate with VIGO_REGEN_XML=1 after an intended change, then review the diff."""
     path = DATA / file_name
+    claim = CLAIMS[config.name]
     if REGEN:
-        element = ET.fromstring(to_xml(config))
+        element = ET.fromstring(to_xml(config, claim))
         ET.indent(element)
         path.write_text(ET.tostring(element, encoding="unicode") + "\n")
-    assert canonical(to_xml(config)) == canonical(path.read_text())
+    assert canonical(to_xml(config, claim)) == canonical(path.read_text())
 
 
 # --- from_xml ---
@@ -219,7 +253,21 @@ LIBVIRT_XML = """<domain type='kvm' id='3'>
 )
 def test_from_xml_reads_libvirt_xml_converting_memory_units(unit: str, amount: int) -> None:
     live = from_xml(LIBVIRT_XML.format(unit=unit, amount=amount))
-    assert live.owned
+    assert live.marked
+    assert live.config == FULL
+
+
+def test_marker_of_the_previous_release_is_marked_without_a_claim() -> None:
+    live = from_xml(LIBVIRT_XML.format(unit="KiB", amount=4194304))
+    assert (live.marked, live.claim) == (True, None)
+
+
+def test_marker_with_a_claim_is_read_back_with_it() -> None:
+    old_marker = 'managed-by="pulumi_vigo_vm"/>'
+    text = LIBVIRT_XML.format(unit="KiB", amount=4194304)
+    assert old_marker in text
+    live = from_xml(text.replace(old_marker, f'managed-by="pulumi_vigo_vm" claim="{CLAIM}"/>'))
+    assert (live.marked, live.claim) == (True, CLAIM)
     assert live.config == FULL
 
 
@@ -247,12 +295,21 @@ def test_domain_without_our_marker_is_not_owned(metadata: str) -> None:
     original = LIBVIRT_XML.format(unit="KiB", amount=4194304)
     start, end = original.index("<metadata>"), original.index("</metadata>") + len("</metadata>")
     live = from_xml(original[:start] + metadata + original[end:])
-    assert not live.owned
+    assert (live.marked, live.claim) == (False, None)
     assert live.config == FULL
 
 
-def test_to_xml_output_is_owned_when_read_back() -> None:
-    assert from_xml(to_xml(FULL)).owned
+def test_claim_attribute_outside_our_namespace_claims_nothing() -> None:
+    original = LIBVIRT_XML.format(unit="KiB", amount=4194304)
+    start, end = original.index("<metadata>"), original.index("</metadata>") + len("</metadata>")
+    foreign = f"<metadata><o:vm xmlns:o='urn:someone-else' claim='{CLAIM}'/></metadata>"
+    live = from_xml(original[:start] + foreign + original[end:])
+    assert (live.marked, live.claim) == (False, None)
+
+
+def test_to_xml_output_is_marked_with_its_claim_when_read_back() -> None:
+    live = from_xml(to_xml(FULL, CLAIM))
+    assert (live.marked, live.claim) == (True, CLAIM)
 
 
 # --- round trips and escaping ---
@@ -285,7 +342,15 @@ def configs(draw: st.DrawFn) -> DomainConfig:
 @settings(max_examples=200)
 @given(configs())
 def test_from_xml_of_to_xml_is_the_same_config(config: DomainConfig) -> None:
-    assert from_xml(to_xml(config)).config == config
+    assert from_xml(to_xml(config, CLAIM)).config == config
+
+
+@settings(max_examples=200)
+@given(SAFE_TEXT)
+def test_any_claim_survives_to_xml_and_marker_xml(claim: str) -> None:
+    live = from_xml(to_xml(FULL, claim))
+    assert (live.marked, live.claim, live.config) == (True, claim, FULL)
+    assert ET.fromstring(marker_xml(claim)).get("claim") == claim
 
 
 INJECTIONS = [
@@ -314,4 +379,43 @@ def test_xml_metacharacters_in_paths_survive_and_inject_nothing(path: str) -> No
     assert [d.get("device") for d in root.findall("devices/disk")] == ["disk", "cdrom"]
     assert len(root.findall("devices/interface")) == 1
     assert [child.tag for child in root.iter() if "evil" in child.tag] == []
-    assert from_xml(to_xml(config)).config == config
+    assert from_xml(to_xml(config, CLAIM)).config == config
+
+
+@pytest.mark.parametrize("claim", INJECTIONS)
+def test_xml_metacharacters_in_the_claim_survive_and_inject_nothing(claim: str) -> None:
+    root = ET.fromstring(to_xml(FULL, claim))
+    assert [d.get("device") for d in root.findall("devices/disk")] == ["disk", "cdrom"]
+    assert len(root.findall("devices/interface")) == 1
+    metadata = root.find("metadata")
+    assert metadata is not None and [child.tag for child in metadata] == [MARKER_TAG]
+    assert from_xml(to_xml(FULL, claim)).claim == claim
+    marker = ET.fromstring(marker_xml(claim))
+    assert (list(marker), marker.get("claim")) == ([], claim)
+
+
+# --- what a restart is worth ---
+
+
+def test_boot_relevant_ignores_identity_and_the_console_log_name() -> None:
+    moved_log = replace(
+        FULL, uuid="other", mac_address=None, console_log_path="/var/log/libvirt/vigo/x.log"
+    )
+    assert moved_log.boot_relevant() == FULL.boot_relevant()
+    assert moved_log.structural() != FULL.structural()
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"memory_mib": 1},
+        {"vcpu": 9},
+        {"domain_type": "qemu"},
+        {"overlay_path": "/x.qcow2"},
+        {"seed_iso_path": None},
+        {"network_bridge": "br9"},
+    ],
+    ids=lambda c: next(iter(c)),
+)
+def test_boot_relevant_sees_every_other_structural_field(changes: dict[str, Any]) -> None:
+    assert replace(FULL, **changes).boot_relevant() != FULL.boot_relevant()
