@@ -27,7 +27,7 @@ from .cloudinit import SEED_VOLUME_ID, SeedIdentity, instance_id
 from .domain_xml import LiveDomain
 from .errors import NotOwnedError
 from .images import ImageInfo
-from .spec import VmSpec
+from .spec import RunState, VmSpec
 
 __all__ = [
     "CONSOLE_LOG_DIR",
@@ -170,7 +170,8 @@ def removal_candidates(
     references and those ``recorded`` names, limited to this VM's own file names."""
     by_domain = {p for p in _domain_paths(owned, running_logs) if p}
     named = set(by_domain)
-    if recorded is not None:
+    if recorded is not None and recorded.spec.state is not RunState.ABSENT:
+        # (outputs of an absent VM say where its files would be, not that they exist)
         named |= {
             p
             for p in (recorded.overlay_path, recorded.seed_iso_path, recorded.console_log_path)

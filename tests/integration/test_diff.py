@@ -5,8 +5,10 @@ from __future__ import annotations
 import subprocess
 
 import libvirt
+import pytest
 
 from pulumi_vigo_vm.domain_xml import from_xml
+from pulumi_vigo_vm.testing import ProviderError
 
 from .vmlab import LOCAL_URI, Lab, has_marker, image_info, qemu_img, write_marker
 
@@ -153,20 +155,29 @@ def test_overlay_deleted_or_rebased_out_of_band_is_a_replace(lab: Lab) -> None:
     assert lab.harness().preview().counts() == {"same": 1}
 
 
-def test_refresh_of_a_vanished_domain_drops_it_and_up_rebuilds(lab: Lab) -> None:
+def test_refresh_of_a_vanished_domain_drops_it_and_up_keeps_its_overlay_until_moved(
+    lab: Lab,
+) -> None:
     lab.vm("a", state="defined")
     lab.up()
+    write_marker(lab.overlay("a"))
     lab.domain("a").undefine()
 
     result = lab.harness().refresh()
 
     assert result.ops() == {"a": "delete"}
     assert lab.harness().snapshot().resources == {}
+    # Neither a domain of ours nor the state vouches for the overlay any more: it may be
+    # anyone's data now, so it is neither adopted nor overwritten.
+    with pytest.raises(ProviderError, match=r"no domain of this VM references it"):
+        lab.up()
+    assert has_marker(lab.overlay("a"))
+    lab.overlay("a").rename(lab.root / "kept.qcow2")
     assert lab.up().ops() == {"a": "create"}
     assert lab.power("a") == "stopped"
 
 
-def test_renaming_a_vm_builds_the_new_one_then_removes_the_old(lab: Lab) -> None:
+def test_renaming_a_vm_removes_the_old_one_then_builds_the_new(lab: Lab) -> None:
     lab.vm("a", state="defined")
     lab.up()
     old_name = lab.name("a")
@@ -176,7 +187,7 @@ def test_renaming_a_vm_builds_the_new_one_then_removes_the_old(lab: Lab) -> None
     assert (step.op, list(step.replaces), step.delete_before_replace) == (
         "replace",
         ["vm_name"],
-        False,
+        True,
     )
     lab.up()
 

@@ -100,14 +100,17 @@ class Lab:
         self.vms[short] = {k: v for k, v in declared.items() if v is not None}
         return self.vms[short]
 
-    def harness(self, **kwargs: Any) -> EngineHarness:
+    def harness(self, stack: str = "dev", **kwargs: Any) -> EngineHarness:
+        """The engine harness for this world's program; another ``stack`` has its own state
+        file (and so its own claims)."""
+        state = self.root / ("state.json" if stack == "dev" else f"state-{stack}.json")
         config = {
             "test:vms": json.dumps(self.vms),
             "vigo:uri": self.uri,
             "vigo:domainType": "qemu",
             "vigo:imagesDir": str(self.images_dir),
         }
-        return EngineHarness(PROGRAM, state_file=self.root / "state.json", config=config, **kwargs)
+        return EngineHarness(PROGRAM, state_file=state, config=config, stack=stack, **kwargs)
 
     def up(self) -> RunResult:
         return self.harness().up()

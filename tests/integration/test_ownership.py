@@ -1,0 +1,184 @@
+"""Ownership against a real libvirtd: the marker names its owner, files are removed only when
+proven ours, and two claimants of one VM never hurt each other (fleet spec §1)."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+from pathlib import Path
+
+import libvirt
+import pytest
+
+from pulumi_vigo_vm.cloudinit import build_seed_iso
+from pulumi_vigo_vm.domain_xml import from_xml
+from pulumi_vigo_vm.ownership import console_log_path
+from pulumi_vigo_vm.testing import CheckFailedError, ProviderError, RunResult
+from pulumi_vigo_vm.testing.faults import ENV_VAR
+
+from .vmlab import Lab, has_marker, qemu_img, sha256, write_marker
+
+
+def _claim(lab: Lab, short: str) -> str | None:
+    return from_xml(lab.domain(short).XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE)).claim
+
+
+def test_the_marker_names_the_resource_urn_with_its_stack(lab: Lab) -> None:
+    lab.vm("a", state="defined")
+    lab.up()
+
+    claim = _claim(lab, "a")
+
+    assert claim is not None
+    assert claim.endswith("/urn:pulumi:dev::vigo-integration::pulumi-python:dynamic/vigo:VigoVm::a")
+    assert lab.harness().snapshot().resources[claim.split("/", 1)[1]].plain_outputs()["claim"] == (
+        claim
+    )
+
+
+def test_absent_for_a_vm_that_never_existed_removes_nothing(lab: Lab) -> None:
+    # Files at exactly the names this VM would use, none of them ours: an overlay of the
+    # same base, and a seed that even carries the instance-id this VM would give it.
+    lab.images_dir.mkdir()
+    base = lab.base()
+    qemu_img("create", "-q", "-f", "qcow2", "-F", "qcow2", "-b", str(base), str(lab.overlay("a")))
+    user_data = "#cloud-config\n"
+    seed_hash = hashlib.sha256(user_data.encode()).hexdigest()[:8]
+    seed = lab.images_dir / f"{lab.name('a')}-seed-{seed_hash}.iso"
+    seed.write_bytes(build_seed_iso(lab.name("a"), user_data, seed_hash))
+    before = {p: sha256(p) for p in (lab.overlay("a"), seed)}
+    lab.vm("a", state="absent", cloud_init_user_data=user_data)
+
+    assert lab.up().ops() == {"a": "create"}
+    lab.harness().destroy()
+
+    assert {p: sha256(p) for p in before} == before
+
+
+def test_a_base_at_the_overlay_path_is_refused_at_check(lab: Lab) -> None:
+    lab.images_dir.mkdir()
+    base = lab.overlay("a")
+    qemu_img("create", "-q", "-f", "qcow2", str(base), "16M")
+    lab.vm("a", state="absent", disk_path=str(base))
+
+    with pytest.raises(CheckFailedError) as caught:
+        lab.up()
+
+    assert [f.property for f in caught.value.failures] == ["disk_path"]
+    assert base.exists()
+
+
+def test_a_second_stack_is_refused_the_first_stacks_vm_and_its_destroy_spares_it(
+    lab: Lab,
+) -> None:
+    lab.vm("a", state="defined")
+    lab.up()
+    write_marker(lab.overlay("a"))
+    uuid = lab.domain("a").UUIDString()
+
+    with pytest.raises(ProviderError, match=r"belongs to .*urn:pulumi:dev::"):
+        lab.harness(stack="other").up()
+    lab.harness(stack="other").destroy()
+
+    assert lab.domain("a").UUIDString() == uuid
+    assert has_marker(lab.overlay("a"))
+    assert lab.harness(stack="other").snapshot().resources == {}
+    assert lab.harness().preview().counts() == {"same": 1}
+
+
+def test_two_creates_of_one_vm_at_once_one_wins_and_the_loser_removes_nothing(
+    lab: Lab, ssh_uri: str
+) -> None:
+    # Two stacks, and two URIs that reach the same libvirtd; both pass observation (the
+    # step hook holds each before its define), so the race is decided by libvirt itself.
+    lab.vm("a", state="defined", cloud_init_user_data="#cloud-config\n")
+    env = {ENV_VAR: "sleep-before:define"}
+    runs = {
+        "dev": lab.harness(env=env, raise_on_error=False),
+        "other": lab.harness(stack="other", env=env, raise_on_error=False),
+    }
+    runs["other"].config["vigo:uri"] = ssh_uri if lab.uri != ssh_uri else "qemu:///system"
+    results: dict[str, RunResult] = {}
+    threads = [
+        threading.Thread(target=lambda s=stack: results.__setitem__(s, runs[s].up()))
+        for stack in runs
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    winners = [s for s, r in results.items() if not r.errors]
+    assert len(winners) == 1, {s: r.errors for s, r in results.items()}
+    loser = next(s for s in runs if s not in winners)
+    assert any(
+        "two resources cannot manage one VM" in str(e) or "belongs to" in str(e)
+        for e in results[loser].errors
+    )
+    assert _claim(lab, "a") is not None and f"urn:pulumi:{winners[0]}::" in (_claim(lab, "a") or "")
+    assert lab.overlay("a").exists() and len(lab.seeds("a")) == 1
+    assert runs[loser].snapshot().resources == {}
+    assert runs[winners[0]].preview().counts() == {"same": 1}
+
+
+def test_console_logs_live_in_their_own_folder_and_go_with_the_vm(lab: Lab) -> None:
+    lab.vm("a", state="running")
+    result = lab.up()
+    log = Path(console_log_path(lab.name("a")))
+
+    assert result.outputs["a"]["observed_state"] == "running"
+    assert lab.harness().snapshot().ordered()[0].plain_outputs()["console_log_path"] == str(log)
+    assert log.exists()
+
+    lab.harness().destroy()
+
+    assert not log.exists()
+
+
+def test_seed_hash_and_seed_path_are_secret_in_state(lab: Lab) -> None:
+    lab.vm("a", state="defined", cloud_init_user_data="#cloud-config\npassword: 123456\n")
+    lab.up()
+
+    resource = lab.harness().snapshot().ordered()[0]
+
+    assert {"cloud_init_user_data", "seed_hash", "seed_iso_path"} <= set(resource.secret_outputs)
+
+
+def test_a_vmdk_descriptor_posing_as_a_raw_base_is_refused_without_opening_what_it_names(
+    lab: Lab,
+) -> None:
+    fifo = lab.root / "fifo"
+    os.mkfifo(fifo)  # qemu-img probing the descriptor would block on this forever
+    base = lab.root / "evil.img"
+    base.write_text(
+        "# Disk DescriptorFile\nversion=1\nCID=fffffffe\nparentCID=ffffffff\n"
+        f'createType="monolithicFlat"\nRW 2048 FLAT "{fifo}" 0\n'
+    )
+    lab.vm("a", state="defined", disk_path=str(base))
+
+    with pytest.raises(ProviderError, match=r"is vmdk; use a qcow2 or raw image"):
+        lab.harness(timeout=120).up()
+
+    assert lab.domain("a") is None
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "secret"),
+    [
+        ("images_dir", "/var/tmp/images\ufffe", None),
+        ("uri", "qemu+ssh://root:hunter2@hv1/system", "hunter2"),
+    ],
+)
+def test_inputs_xml_or_state_cannot_hold_are_refused_at_check(
+    lab: Lab, field: str, value: str, secret: str | None
+) -> None:
+    lab.vm("a", state="defined", **{field: value})
+
+    with pytest.raises(CheckFailedError) as caught:
+        lab.up()
+
+    assert [f.property for f in caught.value.failures] == [field]
+    if secret is not None:
+        assert secret not in str(caught.value)
+    assert not lab.images_dir.exists()
