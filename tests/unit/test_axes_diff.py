@@ -12,7 +12,9 @@ from pulumi_vigo_vm.domain_xml import LiveDomain
 from pulumi_vigo_vm.hypervisor import PowerState
 from pulumi_vigo_vm.spec import BaseSource, RunState, VmSpec
 
-from ._values import GIB, NOTHING, converged, make_base, make_recorded, make_spec
+from ._values import CLAIM, GIB, NOTHING, converged, make_base, make_recorded, make_spec
+
+OTHER_CLAIM = CLAIM.replace("::web01", "::web01-renamed")
 
 ARTIFACT = BaseSource("artifact", "alexander4/ubuntu-22.04-cloud:1.4")
 ID_A = "a" * 64
@@ -56,6 +58,8 @@ UPDATE_ROWS: dict[str, tuple[dict[str, Any], dict[str, Any], str]] = {
     "running-to-defined": ({}, {"state": RunState.DEFINED}, "state"),
     "running-to-absent": ({}, {"state": RunState.ABSENT}, "state"),
     "shutdown-timeout": ({}, {"shutdown_timeout_s": 300}, "shutdown_timeout_s"),
+    "claim": ({}, {"claim": OTHER_CLAIM}, "claim"),
+    "claim-added-to-previous-release-state": ({"claim": None}, {}, "claim"),
 }
 
 WITH_AND_WITHOUT_HOST = pytest.mark.parametrize(
@@ -98,9 +102,36 @@ def test_converged_vm_in_each_state_is_no_change(state: RunState, host_reachable
 
 
 @WITH_AND_WITHOUT_HOST
-def test_vm_name_change_is_replace_without_delete_before_replace(host_reachable: bool) -> None:
+def test_vm_name_change_is_replace_with_delete_before_replace(host_reachable: bool) -> None:
+    """Every replace deletes first: a create-before-delete would adopt the live domain."""
     decision = decide(make_spec(), make_spec(vm_name="web02"), host_reachable)
     assert decision.replaces == ("vm_name",)
+    assert decision.delete_before_replace
+
+
+@WITH_AND_WITHOUT_HOST
+@pytest.mark.parametrize(
+    "new",
+    [
+        {"vm_name": "web02"},
+        {"uri": "qemu+ssh://root@hv2/system"},
+        {"images_dir": "/srv/vms"},
+        {"disk_size_gib": 10},
+        {"cloud_init_user_data": None},
+        {"base": ARTIFACT},
+    ],
+    ids=lambda c: next(iter(c)),
+)
+def test_every_replace_is_delete_before_replace(new: dict[str, Any], host_reachable: bool) -> None:
+    decision = decide(make_spec(), make_spec(**new), host_reachable)
+    assert decision.replaces
+    assert decision.delete_before_replace
+
+
+@WITH_AND_WITHOUT_HOST
+def test_update_alone_is_not_delete_before_replace(host_reachable: bool) -> None:
+    decision = decide(make_spec(), make_spec(memory_mib=1024, claim=OTHER_CLAIM), host_reachable)
+    assert decision.changed and decision.replaces == ()
     assert not decision.delete_before_replace
 
 
@@ -327,8 +358,70 @@ def test_absent_vm_whose_domain_is_still_on_the_host_is_update() -> None:
     assert decision.changed
 
 
-def test_unowned_same_named_domain_on_the_host_is_not_silently_converged() -> None:
+OTHER_UUID = "11111111-2222-4333-8444-555555555555"
+
+
+@pytest.mark.parametrize(
+    ("marked", "claim"),
+    [(False, None), (True, None), (True, OTHER_CLAIM)],
+    ids=["unmarked", "unclaimed", "other-claim"],
+)
+def test_same_named_domain_not_ours_on_the_host_is_not_silently_converged(
+    marked: bool, claim: str | None
+) -> None:
+    """Another UUID than the recorded one, and a marker that does not name our claim."""
+    live = drifted_domain(SPEC, uuid=OTHER_UUID)
+    observed = converged(SPEC, domain=replace(live, marked=marked, claim=claim))
+    decision = diff(recorded_for(SPEC), SPEC, observed, make_base())
+    assert decision.replaces == ()
+    assert "same-named domain not owned by us" in decision.reasons
+
+
+def test_domain_marked_with_our_claim_under_another_uuid_is_ours() -> None:
+    observed = converged(SPEC, domain=drifted_domain(SPEC, uuid=OTHER_UUID))
+    assert not diff(recorded_for(SPEC), SPEC, observed, make_base()).changed
+
+
+@pytest.mark.parametrize(
+    ("marked", "claim"),
+    [(False, None), (True, None), (True, OTHER_CLAIM)],
+    ids=["unmarked", "previous-release-marker", "renamed-with-alias"],
+)
+def test_domain_with_the_recorded_uuid_is_ours_and_its_marker_is_an_update(
+    marked: bool, claim: str | None
+) -> None:
     live = converged(SPEC).domain
     assert live is not None
-    observed = converged(SPEC, domain=replace(live, owned=False))
-    assert diff(recorded_for(SPEC), SPEC, observed, make_base()).changed
+    observed = converged(SPEC, domain=replace(live, marked=marked, claim=claim))
+    decision = diff(recorded_for(SPEC), SPEC, observed, make_base())
+    assert decision.replaces == ()
+    assert decision.reasons == ("ownership marker names another claim",)
+
+
+def test_state_of_the_previous_release_gets_the_claim_written_as_an_update() -> None:
+    old = make_spec(claim=None)
+    live = converged(old).domain
+    assert live is not None and live.claim is None
+    decision = diff(recorded_for(old), SPEC, converged(old), make_base())
+    assert decision.replaces == ()
+    assert set(decision.reasons) == {"claim", "ownership marker names another claim"}
+
+
+@pytest.mark.parametrize(
+    "backing",
+    [None, "/srv/someone-elses-base.qcow2"],
+    ids=["no-backing-file", "another-base"],
+)
+def test_absent_vm_with_an_unproven_overlay_at_its_path_is_no_update(backing: str | None) -> None:
+    """Only an overlay the outputs vouch for (on the recorded base) is worth removing."""
+    spec = make_spec(state=RunState.ABSENT)
+    overlay = replace(converged(SPEC).overlay, backing_file=backing)
+    observed = converged(SPEC, domain=None, power=None, overlay=overlay)
+    assert diff(recorded_for(spec), spec, observed, make_base()).reasons == ()
+
+
+def test_absent_vm_with_its_recorded_overlay_left_is_update() -> None:
+    spec = make_spec(state=RunState.ABSENT)
+    observed = converged(SPEC, domain=None, power=None)
+    decision = diff(recorded_for(spec), spec, observed, make_base())
+    assert decision.reasons == ("state",)
