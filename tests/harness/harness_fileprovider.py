@@ -7,7 +7,8 @@ how many calls overlapped in time.
 
 Inputs: ``dir`` and ``filename`` (changing either forces a replacement), ``content`` (updated in
 place), optional ``size`` (a number), ``secret_value``, ``delay`` (seconds to sleep in create),
-``fail_on_create`` (raise instead of creating) and ``dbr`` (ask for delete-before-replace).
+``fail_on_create`` (raise instead of creating), ``dbr`` (ask for delete-before-replace) and
+``log_diffs`` (log each ``diff`` call with what it was given, to prove which old state it saw).
 """
 
 from __future__ import annotations
@@ -47,6 +48,8 @@ class FileProvider(dyn.ResourceProvider):
     def diff(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> dyn.DiffResult:
         replaces = [k for k in REPLACE_KEYS if olds.get(k) != news.get(k)]
         changed = [k for k in UPDATE_KEYS if olds.get(k) != news.get(k)]
+        if news.get("log_diffs"):
+            _log(news, "diff", id=id_, olds=sorted(olds), old_path=olds.get("path"))
         return dyn.DiffResult(
             changes=bool(replaces or changed),
             replaces=replaces,
@@ -100,6 +103,7 @@ class File(dyn.Resource, module="harness", name="File"):
     path: pulumi.Output[str]
     written: pulumi.Output[float]
     content: pulumi.Output[str]
+    filename: pulumi.Output[str]
 
     def __init__(
         self, name: str, props: dict[str, Any], opts: pulumi.ResourceOptions | None = None
@@ -118,8 +122,16 @@ class PlainFile(dyn.Resource, module="harness", name="PlainFile"):
     """A file managed by :class:`PlainFileProvider`."""
 
     path: pulumi.Output[str]
+    filename: pulumi.Output[str]
 
     def __init__(
         self, name: str, props: dict[str, Any], opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__(PlainFileProvider(), name, {"path": None, **props}, opts)
+
+
+class Group(pulumi.ComponentResource):
+    """A component to parent files under (type ``harness:index:Group``)."""
+
+    def __init__(self, name: str, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("harness:index:Group", name, None, opts)
