@@ -22,7 +22,9 @@ Why it is shaped this way:
 * **Host keys are verified, never learnt.** Keys come from ``known_hosts`` files (the URI's
   ``known_hosts=`` parameter, else the user's and the system's); an unknown key is refused
   with the fingerprint and the fix. Trust-on-first-use would make a first deploy against
-  a spoofed host silently succeed.
+  a spoofed host silently succeed. ``@revoked`` lines are honoured; ``@cert-authority``
+  lines are not usable (paramiko cannot verify host certificates) and only explain why a
+  host known solely through them is refused.
 * **Reconnect once.** A call that finds the transport dead reconnects and retries once if
   repeating it is harmless. Commands are retried only when they cannot have started.
 """
@@ -30,12 +32,15 @@ Why it is shaped this way:
 from __future__ import annotations
 
 import atexit
+import base64
 import contextlib
 import errno
 import getpass
+import hmac
 import io
 import itertools
 import os
+import re
 import secrets
 import shlex
 import socket
@@ -49,6 +54,7 @@ from typing import Any, BinaryIO, TypeVar, cast
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import paramiko
+from paramiko.pkey import UnknownKeyType
 from paramiko.sftp import CMD_EXTENDED, CMD_HANDLE, CMD_OPEN
 from paramiko.sftp import SFTP_FLAG_CREATE as _CREATE
 from paramiko.sftp import SFTP_FLAG_EXCL as _EXCL
@@ -289,6 +295,102 @@ class _RefuseUnknownHostKey(paramiko.RejectPolicy):  # type: ignore[misc]
         raise _UnknownHostKeyError(key)
 
 
+@dataclass(frozen=True)
+class _HostTrust:
+    """What the known_hosts files say about one host, read the way OpenSSH reads them."""
+
+    trusted: tuple[paramiko.PKey, ...]
+    """Plain entries for the host, minus any key that is also revoked."""
+    revoked: dict[bytes, str]
+    """Public key blob -> the file whose ``@revoked`` line lists it for this host."""
+    cert_authority_files: tuple[str, ...]
+    """Files with ``@cert-authority`` lines for this host (paramiko cannot verify host
+    certificates, so these only explain a refusal)."""
+
+
+def _read_known_hosts(target: SshTarget) -> _HostTrust:
+    """The entries of ``target``'s known_hosts files that concern it.
+
+    Parsed here, line by line, instead of by paramiko's ``HostKeys.load``, which raises on
+    the first ``@cert-authority`` or ``@revoked`` line and so would break every connection
+    of a user whose file has one. A line that cannot be parsed (a key type paramiko does not
+    know, damaged base64, a marker we do not know) is skipped, as ssh skips it.
+    """
+    host = target.known_hosts_name
+    trusted: list[paramiko.PKey] = []
+    revoked: dict[bytes, str] = {}
+    cert_authority: list[str] = []
+    for path in target.known_hosts:
+        try:
+            with open(path, "rb") as file:
+                text = file.read().decode("utf-8", "replace")
+        except FileNotFoundError as exc:
+            if target.known_hosts_explicit:
+                raise HostUnreachableError(
+                    f"known_hosts file {path} given for {target.name} does not exist"
+                ) from exc
+            continue
+        except OSError as exc:
+            raise HostUnreachableError(f"cannot read known_hosts file {path}: {exc}") from exc
+        for line in text.splitlines():
+            fields = line.split()
+            if not fields or fields[0].startswith("#"):
+                continue
+            marker = fields.pop(0) if fields[0].startswith("@") else ""
+            if len(fields) < 3 or not _host_matches(fields[0], host):
+                continue
+            if marker == "@cert-authority":
+                cert_authority.append(path)
+                continue
+            key = _parse_public_key(fields[1], fields[2])
+            if key is None:
+                continue
+            if marker == "@revoked":
+                revoked.setdefault(key.asbytes(), path)
+            elif not marker:
+                trusted.append(key)
+    return _HostTrust(
+        tuple(k for k in trusted if k.asbytes() not in revoked),
+        revoked,
+        tuple(dict.fromkeys(cert_authority)),
+    )
+
+
+def _host_matches(names: str, host: str) -> bool:
+    """Whether a known_hosts name field (``a,b*,!c`` or one hashed ``|1|salt|hash``) names
+    ``host``, with OpenSSH's rules: ``*``/``?`` wildcards, case-insensitive, and a matching
+    negated pattern excludes the host whatever else matches."""
+    host = host.lower()
+    if names.startswith("|1|"):  # HashKnownHosts: |1|base64(salt)|base64(HMAC-SHA1(host))
+        salt, _, digest = names[3:].partition("|")
+        try:
+            expected = base64.b64decode(digest, validate=True)
+            actual = hmac.new(base64.b64decode(salt, validate=True), host.encode(), "sha1")
+        except ValueError:  # damaged line
+            return False
+        return hmac.compare_digest(actual.digest(), expected)
+    matched = False
+    for pattern in names.split(","):
+        negated = pattern.startswith("!")
+        regex = "".join(
+            ".*" if c == "*" else "." if c == "?" else re.escape(c)
+            for c in pattern.removeprefix("!").lower()
+        )
+        if re.fullmatch(regex, host):
+            if negated:
+                return False
+            matched = True
+    return matched
+
+
+def _parse_public_key(key_type: str, blob: str) -> paramiko.PKey | None:
+    """The key of a known_hosts line, or None when paramiko cannot use it."""
+    try:
+        return paramiko.PKey.from_type_string(key_type, base64.b64decode(blob, validate=True))
+    except (ValueError, paramiko.SSHException, UnknownKeyType):
+        return None
+
+
 _registry_lock = threading.Lock()
 _hosts: dict[tuple[str, str, int, str, str], SshHost] = {}
 _hosts_by_uri: dict[str, SshHost] = {}
@@ -410,17 +512,12 @@ class SshHost:
 
     def _connect(self) -> paramiko.SSHClient:
         target = self.target
+        trust = _read_known_hosts(target)
         client = paramiko.SSHClient()
-        for path in target.known_hosts:
-            try:
-                client.load_system_host_keys(path)
-            except FileNotFoundError as exc:
-                if target.known_hosts_explicit:
-                    raise HostUnreachableError(
-                        f"known_hosts file {path} given for {target.name} does not exist"
-                    ) from exc
-            except (OSError, paramiko.SSHException) as exc:
-                raise HostUnreachableError(f"cannot read known_hosts file {path}: {exc}") from exc
+        for key in trust.trusted:
+            client.get_host_keys().add(target.known_hosts_name, key.get_name(), key)
+        # Both refusals below happen before authentication: a revoked key is not trusted,
+        # so it reaches the policy (or mismatches a trusted key of its type).
         client.set_missing_host_key_policy(_RefuseUnknownHostKey())
         try:
             sock = self._proxy_socket()
@@ -437,24 +534,9 @@ class SshHost:
                 auth_timeout=CONNECT_TIMEOUT,
                 channel_timeout=CONNECT_TIMEOUT,
             )
-        except _UnknownHostKeyError as exc:
+        except (_UnknownHostKeyError, paramiko.BadHostKeyException) as exc:
             client.close()
-            raise HostUnreachableError(
-                f"SSH host key of {target.name} ({target.known_hosts_name}) is not in "
-                f"{' or '.join(target.known_hosts)}; refusing to connect. The server offered "
-                f"{exc.key.get_name()} {exc.key.fingerprint}. Verify that fingerprint with the "
-                f"host's administrator (ssh-keygen -lf /etc/ssh/ssh_host_*_key.pub on the "
-                f"host), then add it: ssh-keyscan -p {target.port} {target.hostname} >> "
-                f"{target.known_hosts[0]}"
-            ) from exc
-        except paramiko.BadHostKeyException as exc:
-            client.close()
-            raise HostUnreachableError(
-                f"SSH host key of {target.name} does NOT match known_hosts (offered "
-                f"{exc.key.fingerprint}, expected {exc.expected_key.fingerprint}); someone may "
-                f"be intercepting the connection. If the host was reinstalled, verify the new "
-                f"key, then run ssh-keygen -R '{target.known_hosts_name}' and add it again"
-            ) from exc
+            raise self._host_key_refused(trust, exc) from exc
         except paramiko.AuthenticationException as exc:
             client.close()
             offered = ", ".join(target.key_files) or "no keyfile"
@@ -474,6 +556,46 @@ class SshHost:
         transport.set_keepalive(KEEPALIVE_INTERVAL)
         _count_opened()
         return client
+
+    def _host_key_refused(
+        self, trust: _HostTrust, exc: _UnknownHostKeyError | paramiko.BadHostKeyException
+    ) -> HostUnreachableError:
+        """Why the key the server offered is not accepted, and what to do about it."""
+        target = self.target
+        key: paramiko.PKey = exc.key
+        offered = f"{key.get_name()} {key.fingerprint}"
+        revoked_in = trust.revoked.get(key.asbytes())
+        if revoked_in is not None:
+            return HostUnreachableError(
+                f"SSH host key of {target.name} ({target.known_hosts_name}), {offered}, is "
+                f"marked @revoked in {revoked_in}; refusing to connect. A revoked key may be "
+                f"in an attacker's hands: the host's administrator must replace it (then "
+                f"add the new key to known_hosts)"
+            )
+        if isinstance(exc, paramiko.BadHostKeyException):
+            return HostUnreachableError(
+                f"SSH host key of {target.name} does NOT match known_hosts (offered "
+                f"{exc.key.fingerprint}, expected {exc.expected_key.fingerprint}); someone may "
+                f"be intercepting the connection. If the host was reinstalled, verify the new "
+                f"key, then run ssh-keygen -R '{target.known_hosts_name}' and add it again"
+            )
+        add_it = (
+            f"Verify that fingerprint with the host's administrator (ssh-keygen -lf "
+            f"/etc/ssh/ssh_host_*_key.pub on the host), then add it: ssh-keyscan -p "
+            f"{target.port} {target.hostname} >> {target.known_hosts[0]}"
+        )
+        if trust.cert_authority_files:
+            return HostUnreachableError(
+                f"SSH host {target.name} ({target.known_hosts_name}) is trusted only through "
+                f"@cert-authority lines in {' and '.join(trust.cert_authority_files)}; "
+                f"certificate-based host verification is not supported, so the host's plain "
+                f"key must be in known_hosts. The server offered {offered}. {add_it}"
+            )
+        return HostUnreachableError(
+            f"SSH host key of {target.name} ({target.known_hosts_name}) is not in "
+            f"{' or '.join(target.known_hosts)}; refusing to connect. The server offered "
+            f"{offered}. {add_it}"
+        )
 
     def _proxy_socket(self) -> paramiko.Channel | paramiko.ProxyCommand | None:
         """What carries the connection when ssh_config says to go through a proxy.
