@@ -95,16 +95,18 @@ def _file_disk(
     return disk
 
 
-def _marker(claim: str) -> ET.Element:
-    marker = ET.Element(_MARKER_TAG)
+def _marker(claim: str, tag: str = _MARKER_TAG) -> ET.Element:
+    marker = ET.Element(tag)
     marker.set("managed-by", "pulumi_vigo_vm")
     marker.set(_CLAIM_ATTRIBUTE, claim)
     return marker
 
 
 def marker_xml(claim: str) -> str:
-    """The marker element alone, for ``virDomainSetMetadata`` (rewrites it in place)."""
-    return ET.tostring(_marker(claim), encoding="unicode")
+    """The marker element alone, for ``virDomainSetMetadata`` (rewrites it in place).
+
+    Without its namespace: libvirt puts the element into the namespace it is given."""
+    return ET.tostring(_marker(claim, _MARKER_TAG.rpartition("}")[2]), encoding="unicode")
 
 
 def to_xml(config: DomainConfig, claim: str) -> str:
