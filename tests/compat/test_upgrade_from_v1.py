@@ -14,12 +14,11 @@ from pathlib import Path
 
 import libvirt
 import pytest
+from integration.vmlab import PROGRAM, has_marker, sha256, write_marker
 
 from pulumi_vigo_vm.domain_xml import from_xml
 from pulumi_vigo_vm.ownership import console_log_path
 from pulumi_vigo_vm.testing import EngineHarness
-
-from integration.vmlab import PROGRAM, has_marker, sha256, write_marker
 
 pytestmark = pytest.mark.libvirt
 
