@@ -2,11 +2,13 @@
 
 Why it is shaped this way:
 
-* **One transport per (user, host, port) for the whole process.** The engine calls the
-  provider from up to ten threads at once; an SSH handshake costs tens to hundreds of
-  milliseconds and sshd rate-limits unauthenticated connections (``MaxStartups``). So
+* **One transport per target for the whole process.** The engine calls the provider from
+  up to ten threads at once; an SSH handshake costs tens to hundreds of milliseconds and
+  sshd rate-limits unauthenticated connections (``MaxStartups``). So
   :func:`ssh_host_for_uri` hands out one cached :class:`SshHost` per target, which opens a
-  single paramiko transport lazily and reopens it when it is found dead.
+  single paramiko transport lazily and reopens it when it is found dead. A target is the
+  account, the route and the trust inputs (keys, known_hosts files): URIs that differ in
+  those are verified and authenticated separately.
 * **SFTP wherever it answers the question.** An exec channel starts a login shell on the
   host (~100 ms); an SFTP request on an open channel is one round trip. ``stat``,
   ``listdir``, ``makedirs``, ``remove``, ``rename``, reads and atomic writes are all SFTP.
@@ -102,6 +104,9 @@ _SYSTEM_KNOWN_HOSTS = ("/etc/ssh/ssh_known_hosts", "/etc/ssh/ssh_known_hosts2")
 
 # --------------------------------------------------------------------------- targets
 
+_TargetKey = tuple[str, str, int, str, str, tuple[str, ...], tuple[str, ...]]
+"""(user, hostname, port, ProxyJump, ProxyCommand, key files, known_hosts files)."""
+
 
 @dataclass(frozen=True)
 class SshTarget:
@@ -127,10 +132,22 @@ class SshTarget:
     """Names of the hosts this one is a jump host for, nearest last (guards ProxyJump loops)."""
 
     @property
-    def key(self) -> tuple[str, str, int, str, str]:
-        """Identity of the transport: one connection per (user, hostname, port) and route (a
-        host reached through a jump host is not the jump host, even at the same address)."""
-        return (self.user, self.hostname, self.port, self.proxy_jump, self.proxy_command)
+    def key(self) -> _TargetKey:
+        """Identity of the transport: one connection per account, route and trust.
+
+        A host reached through a jump host is not the jump host, even at the same address;
+        and a URI naming other known_hosts files or keys must be verified and authenticated
+        with those, not ride on a connection that another URI's files let through.
+        """
+        return (
+            self.user,
+            self.hostname,
+            self.port,
+            self.proxy_jump,
+            self.proxy_command,
+            self.key_files,
+            self.known_hosts,
+        )
 
     @property
     def name(self) -> str:
@@ -392,7 +409,7 @@ def _parse_public_key(key_type: str, blob: str) -> paramiko.PKey | None:
 
 
 _registry_lock = threading.Lock()
-_hosts: dict[tuple[str, str, int, str, str], SshHost] = {}
+_hosts: dict[_TargetKey, SshHost] = {}
 _hosts_by_uri: dict[str, SshHost] = {}
 _opened = 0
 
@@ -409,10 +426,11 @@ def opened_ssh_connection_count() -> int:
 
 
 def ssh_host_for_uri(uri: str) -> SshHost:
-    """The process-wide :class:`SshHost` for ``uri``'s (user, host, port).
+    """The process-wide :class:`SshHost` for ``uri``'s target (see :attr:`SshTarget.key`).
 
-    Every URI reaching the same account shares one host object and so one transport; the
-    first URI's keyfile and known_hosts are the ones used to connect.
+    Every URI reaching the same account with the same keys and known_hosts files shares one
+    host object and so one transport; a URI that differs in those gets its own, verified
+    and authenticated with its own files.
     """
     with _registry_lock:
         host = _hosts_by_uri.get(uri)
@@ -425,7 +443,7 @@ def ssh_host_for_uri(uri: str) -> SshHost:
 
 
 def _host_for_target(target: SshTarget) -> SshHost:
-    """The process-wide host for ``target``'s (user, hostname, port)."""
+    """The process-wide host for ``target.key``."""
     with _registry_lock:
         return _hosts.setdefault(target.key, SshHost(target))
 

@@ -208,6 +208,40 @@ def test_one_transport_per_host_across_many_calls_and_uris(
     assert opened_ssh_connection_count() == before + 1
 
 
+def test_uris_with_other_trust_or_identity_get_their_own_verified_connection(
+    sshd: PrivateSshd, tmp_path: Path
+) -> None:
+    """A later URI's known_hosts= and keyfile= are honoured, not masked by a connection that
+    an earlier URI to the same account opened with its own files."""
+    close_all_ssh_hosts()
+    empty = tmp_path / "empty_known_hosts"
+    empty.write_text("")
+    stranger = new_key(tmp_path, "stranger")
+    copy = tmp_path / "copy_known_hosts"
+    copy.write_text(sshd.known_hosts.read_text())
+    try:
+        first = ssh_host_for_uri(sshd.uri)
+        first.run(["true"])
+        before = opened_ssh_connection_count()
+
+        untrusting = ssh_host_for_uri(uri_for(sshd, known_hosts=empty))
+        assert untrusting is not first
+        with pytest.raises(HostUnreachableError, match="is not in"):
+            untrusting.run(["true"])
+        with pytest.raises(HostUnreachableError, match=r"authentication as root .* refused"):
+            host_for_uri(uri_for(sshd, keyfile=stranger)).stat("/")
+
+        other_file = ssh_host_for_uri(uri_for(sshd, known_hosts=copy))
+        assert other_file is not first
+        other_file.run(["true"])
+        assert opened_ssh_connection_count() == before + 1
+        # URIs that agree keep sharing, whatever the order of their query
+        agreeing = f"{sshd.uri.split('?')[0]}?known_hosts={copy}&keyfile={sshd.client_key}"
+        assert ssh_host_for_uri(agreeing) is other_file
+    finally:
+        close_all_ssh_hosts()
+
+
 def test_ten_concurrent_operations(ssh_host: SshHost, tmp_path: Path) -> None:
     ssh_host.stat("/")  # connected
     before = opened_ssh_connection_count()
