@@ -6,9 +6,11 @@ from dataclasses import replace
 from typing import Any
 
 from pulumi_vigo_vm.axes import Identity, Observed, Recorded, ResolvedBase, desired_domain
+from pulumi_vigo_vm.cloudinit import SEED_VOLUME_ID, SeedIdentity, instance_id
 from pulumi_vigo_vm.domain_xml import LiveDomain
 from pulumi_vigo_vm.hypervisor import PowerState
 from pulumi_vigo_vm.images import ImageInfo
+from pulumi_vigo_vm.ownership import FileFacts
 from pulumi_vigo_vm.spec import BaseSource, RunState, VmSpec
 
 GIB = 1024**3
@@ -91,3 +93,22 @@ def converged(spec: VmSpec, base: ResolvedBase | None = None, **changes: Any) ->
 
 NOTHING = Observed(domain=None, power=None, overlay=None, seed_present=False)
 """A host that holds nothing of the VM."""
+
+
+def our_seed(spec: VmSpec) -> SeedIdentity:
+    """What read_seed_identity reports for the seed ISO ``spec`` writes."""
+    assert spec.seed_hash is not None
+    return SeedIdentity(SEED_VOLUME_ID, instance_id(spec.vm_name, spec.seed_hash))
+
+
+def host_files(spec: VmSpec, observed: Observed, *extra: str) -> FileFacts:
+    """The files a host matching ``observed`` holds: the overlay and seed it reports (the
+    seed being the one ``spec`` writes) and ``extra`` paths present with unknown content."""
+    present = set(extra)
+    seeds: dict[str, SeedIdentity | None] = {}
+    if observed.overlay is not None:
+        present.add(observed.overlay.path)
+    if observed.seed_present and spec.seed_iso_path is not None:
+        present.add(spec.seed_iso_path)
+        seeds[spec.seed_iso_path] = our_seed(spec)
+    return FileFacts(overlay=observed.overlay, seeds=seeds, present=frozenset(present))

@@ -141,18 +141,23 @@ def test_ownership_marker_names_the_claim() -> None:
     assert marker.attrib == {"managed-by": "pulumi_vigo_vm", "claim": CLAIM}
 
 
-def test_marker_xml_is_the_marker_element_alone() -> None:
+def test_marker_xml_is_the_marker_element_alone_without_its_namespace() -> None:
+    """virDomainSetMetadata is given the namespace separately and applies it itself."""
     marker = ET.fromstring(marker_xml(CLAIM))
-    assert marker.tag == MARKER_TAG
+    assert marker.tag == "vm"
     assert marker.attrib == {"managed-by": "pulumi_vigo_vm", "claim": CLAIM}
     assert list(marker) == []
+    assert "xmlns" not in marker_xml(CLAIM)
 
 
-def test_marker_xml_is_the_same_element_to_xml_writes() -> None:
+def test_marker_xml_is_the_element_to_xml_writes_once_put_in_the_namespace() -> None:
     in_domain = tree(FULL).find(f"metadata/{MARKER_TAG}")
     assert in_domain is not None
     alone = ET.fromstring(marker_xml(CLAIM))
-    assert (alone.tag, alone.attrib) == (in_domain.tag, in_domain.attrib)
+    assert (f"{{{MARKER_NAMESPACE}}}{alone.tag}", alone.attrib) == (
+        in_domain.tag,
+        in_domain.attrib,
+    )
 
 
 # --- expected output files ---
