@@ -250,6 +250,9 @@ class _Deployment(resource_pb2_grpc.ResourceMonitorServicer):
         # Old instances replaced create-before-delete in this run; their deletion is part of
         # the replace step, not a step of its own.
         self.replaced: list[ResourceState] = []
+        # Old URN -> replace keys of dependents deleted ahead of a delete-before-replace; when
+        # they register again they are re-created (the engine's sg.deletes/"recreating").
+        self.recreating: dict[str, tuple[str, ...]] = {}
         self._provider: DynamicProviderHost | None = None
         self._provider_lock = threading.Lock()
         self._warm_up: threading.Thread | None = None
@@ -299,6 +302,13 @@ class _Deployment(resource_pb2_grpc.ResourceMonitorServicer):
             for r in self.base.ordered()
             if r.urn not in self.registered and r.urn not in self.aliased
         ]
+        for gone in [r for r in removed if r.urn in self.recreating]:
+            # Deleted ahead of a delete-before-replace and not registered again: that delete
+            # was its delete step.
+            self._record(
+                Step(urn=gone.urn, name=gone.name, type=gone.type, op="delete", id=gone.id)
+            )
+        removed = [r for r in removed if r.urn not in self.recreating]
         with self.lock:
             removed_now = [self.state.resources[r.urn] for r in removed]
             condemned = list(self.state.pending_deletes) + removed_now
@@ -601,6 +611,9 @@ class _Deployment(resource_pb2_grpc.ResourceMonitorServicer):
             order=order,
             parent="" if _urn_type(request.parent) == STACK_TYPE else request.parent,
             dependencies=_dependencies(request),
+            property_dependencies={
+                key: sorted(entry.urns) for key, entry in request.propertyDependencies.items()
+            },
             additional_secret_outputs=list(request.additionalSecretOutputs),
             protect=bool(request.protect),
             retain_on_delete=bool(request.retainOnDelete),
@@ -632,11 +645,14 @@ class _Deployment(resource_pb2_grpc.ResourceMonitorServicer):
                 raise HarnessError(f"unable to replace protected resource {urn}")
             if self.aborted:
                 raise DeploymentAborted(urn)
-            if plan.delete_before_replace:
+            if old.urn in self.recreating:
+                pass  # deleted already, ahead of the delete-before-replace it depended on
+            elif plan.delete_before_replace:
+                self._delete_dependents_first(provider, old)
                 self._delete_one(old, record_step=False)
             new.id, outs = provider.create(urn, plan.checked)
             new.outputs = self._secret_outputs(outs, plan.checked, request)
-            if not plan.delete_before_replace:
+            if not plan.delete_before_replace and old.urn not in self.recreating:
                 # Create-before-delete: the old instance is deleted at the end of the run.
                 with self.lock:
                     condemned = old.copy()
@@ -679,6 +695,15 @@ class _Deployment(resource_pb2_grpc.ResourceMonitorServicer):
         overrides the provider's choice; a replacement re-runs ``Check`` without olds, so
         defaults are recomputed for the new instance.
         """
+        if old is not None and old.urn in self.recreating:
+            # The engine's "Case 1: recreating": deleted earlier in this run as a dependent of a
+            # delete-before-replace, so it is a replacement; Check without olds, no Diff.
+            return _Plan(
+                op="replace",
+                checked=self._check(provider, urn, {}, news),
+                replaces=self.recreating[old.urn],
+                delete_before_replace=True,
+            )
         if old is not None and request.ignoreChanges:
             news = _ignore_changes(news, old.inputs, list(request.ignoreChanges), urn)
         checked = self._check(provider, urn, old.inputs if old else {}, news)
@@ -904,6 +929,48 @@ class _Deployment(resource_pb2_grpc.ResourceMonitorServicer):
             with self.lock:
                 self.state.outputs = {}
                 self._checkpoint()
+
+    def _delete_dependents_first(self, provider: DynamicProviderHost, root: ResourceState) -> None:
+        """Delete, dependents first, what a delete-before-replace of ``root`` would break.
+
+        The engine's ``calculateDependentReplacements`` (step_generator.go): of the resources
+        transitively depending on ``root`` (not yet registered in this run, so their recorded
+        dependencies still hold), those a replacement would replace: the inputs whose property
+        dependencies are in the replace set become unknown and the provider's ``Diff`` decides.
+        They are deleted now, in reverse dependency order, and re-created when they register.
+        """
+        with self.lock:
+            candidates = [r for r in self.state.ordered() if r.urn not in self.registered]
+        dependents: set[str] = {root.urn}
+        replace_set: set[str] = {root.urn}
+        to_replace: list[tuple[ResourceState, tuple[str, ...]]] = []
+        for res in candidates:  # registration order is dependency order
+            if res.urn == root.urn or not dependents.intersection(res.dependencies):
+                continue
+            dependents.add(res.urn)
+            inputs = dict(res.inputs)
+            touched = False
+            for key, urns in res.property_dependencies.items():
+                if key in inputs and replace_set.intersection(urns):
+                    inputs[key] = props.UNKNOWN
+                    touched = True
+            if not touched:
+                continue
+            diff = provider.diff(
+                res.urn, res.id, old_outputs=res.outputs, old_inputs=res.inputs, news=inputs
+            )
+            if diff.changes == _DIFF_SOME and diff.replaces:
+                replace_set.add(res.urn)
+                to_replace.append((res, tuple(diff.replaces)))
+        for res, keys in reversed(to_replace):
+            if res.protect:
+                raise HarnessError(
+                    f"unable to replace resource {res.urn!r} as part of replacing {root.urn!r} "
+                    "as it is currently marked for protection"
+                )
+            self._delete_one(res, record_step=False)
+            with self.lock:
+                self.recreating[res.urn] = keys
 
     def _guarded(self, fn: Callable[[ResourceState], None], res: ResourceState) -> None:
         try:

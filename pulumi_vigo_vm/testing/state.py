@@ -35,6 +35,9 @@ class ResourceState:
     order: int
     parent: str = ""
     dependencies: list[str] = field(default_factory=list)
+    property_dependencies: dict[str, list[str]] = field(default_factory=dict)
+    """Input key -> URNs its value came from; the engine uses them to tell which dependents a
+    delete-before-replace must replace too (``calculateDependentReplacements``)."""
     additional_secret_outputs: list[str] = field(default_factory=list)
     protect: bool = False
     retain_on_delete: bool = False
@@ -77,6 +80,7 @@ class ResourceState:
             "order": self.order,
             "parent": self.parent,
             "dependencies": list(self.dependencies),
+            "property_dependencies": {k: list(v) for k, v in self.property_dependencies.items()},
             "protect": self.protect,
             "retain_on_delete": self.retain_on_delete,
             "additional_secret_outputs": list(self.additional_secret_outputs),
@@ -98,6 +102,10 @@ class ResourceState:
             order=int(data.get("order", 0)),
             parent=str(data.get("parent", "")),
             dependencies=[str(d) for d in data.get("dependencies", [])],
+            property_dependencies={
+                str(k): [str(u) for u in v]
+                for k, v in dict(data.get("property_dependencies") or {}).items()
+            },
             additional_secret_outputs=[str(k) for k in data.get("additional_secret_outputs", [])],
             protect=bool(data.get("protect", False)),
             retain_on_delete=bool(data.get("retain_on_delete", False)),

@@ -331,3 +331,27 @@ def test_unknown_diff_falls_back_to_comparing_inputs(world: World) -> None:
     result = world.harness([{**plain, "content": "changed"}]).up()
     assert (result.step("a").op, result.step("a").diffs) == ("update", ("content",))
     assert world.files() == {"a.txt": "changed"}
+
+
+def test_delete_before_replace_replaces_dependents_first(world: World) -> None:
+    # b's filename (a replacing input) comes from a; c's content (updated in place) from a.
+    a = {**A, "dbr": True}
+    b = {**B, "name_after": "a"}
+    c = {**C, "after": "a"}
+    world.harness([a, b, c], parallel=1).up()
+    assert world.files().keys() == {"a.txt", "a.txt.dep", "c.txt"}
+
+    result = world.harness([{**a, "filename": "a2.txt"}, b, c], parallel=1).up()
+    # As the engine's calculateDependentReplacements decides: b would be replaced by a's
+    # replacement, so it is deleted before a and re-created after; c is only updated.
+    assert result.ops() == {"a": "replace", "b": "replace", "c": "update"}
+    assert result.step("b").delete_before_replace and result.step("b").replaces == ("filename",)
+    changes = [e for e in world.ops()[3:] if e[0] != "update"]
+    assert changes == [
+        ("delete", "a.txt.dep"),
+        ("delete", "a.txt"),
+        ("create", "a2.txt"),
+        ("create", "a2.txt.dep"),
+    ]
+    assert world.files().keys() == {"a2.txt", "a2.txt.dep", "c.txt"}
+    assert world.state()["pending_deletes"] == []
