@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from pulumi_vigo_vm.errors import HostError
-from pulumi_vigo_vm.hosts.ssh import _jump_target, resolve_ssh_target
+from pulumi_vigo_vm.hosts.ssh import _host_matches, _jump_target, resolve_ssh_target
 
 
 @pytest.fixture
@@ -81,3 +81,45 @@ def test_unparseable_jump_is_refused(ssh_config: Path, jump: str) -> None:
     ssh_config.write_text(f"Host hv1\n  ProxyJump {jump}\n")
     with pytest.raises(HostError, match=r"ProxyJump .* is not understood"):
         _jump_target(resolve_ssh_target("qemu+ssh://hv1/system"))
+
+
+def test_trust_and_identity_are_part_of_the_connection_key(
+    ssh_config: Path, tmp_path: Path
+) -> None:
+    (tmp_path / "a").write_text("")
+    (tmp_path / "b").write_text("")
+    base = "qemu+ssh://root@hv1:2222/system"
+    keys = {
+        resolve_ssh_target(f"{base}?{query}").key
+        for query in (
+            "",
+            f"known_hosts={tmp_path}/kh1",
+            f"keyfile={tmp_path}/a",
+            f"keyfile={tmp_path}/b",
+            f"keyfile={tmp_path}/b&known_hosts={tmp_path}/kh1",
+        )
+    }
+    assert len(keys) == 5
+    assert (
+        resolve_ssh_target(f"{base}?keyfile={tmp_path}/a&known_hosts={tmp_path}/kh1").key
+        == resolve_ssh_target(f"{base}?known_hosts={tmp_path}/kh1&keyfile={tmp_path}/a").key
+    )
+
+
+@pytest.mark.parametrize(
+    ("names", "expected"),
+    [
+        ("[hv1]:2222", True),
+        ("HV1.example.com,[HV1]:2222", True),  # case-insensitive, any of a list
+        ("[hv1]:22", False),
+        ("[hv?]:*", True),
+        ("*", True),
+        ("*,![hv1]:2222", False),  # a matching negation wins
+        ("![other]:2222,*", True),
+        ("[hv1]:2222.", False),  # "." is literal, not a regex
+        ("|1|not-base64|x", False),
+        ("|1|", False),
+    ],
+)
+def test_known_hosts_name_patterns(names: str, expected: bool) -> None:
+    assert _host_matches(names, "[hv1]:2222") is expected
