@@ -10,7 +10,14 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pulumi_vigo_vm.cloudinit import SEED_VOLUME_ID, build_seed_iso, instance_id, meta_data
+from pulumi_vigo_vm.cloudinit import (
+    SEED_VOLUME_ID,
+    SeedIdentity,
+    build_seed_iso,
+    instance_id,
+    meta_data,
+    read_seed_identity,
+)
 
 USER_DATA = "#cloud-config\nusers:\n  - name: ünïcødé ✓ 🚀\nruncmd: ['echo <a>&b']\n"
 
@@ -86,3 +93,96 @@ def test_meta_data_file_is_what_meta_data_returns() -> None:
 def test_instance_id_changes_with_the_user_data_hash() -> None:
     assert instance_id("web01", "0123abcd") != instance_id("web01", "89abcdef")
     assert instance_id("web01", "0123abcd") != instance_id("web02", "0123abcd")
+
+
+# --- read_seed_identity: untrusted bytes at a seed path ---
+
+SEED = build_seed_iso("web01", USER_DATA, "0123abcd")
+
+
+def iso_with(meta: bytes | None, label: str = "cidata") -> bytes:
+    """An ISO like a seed, with ``meta`` as its meta-data file (None: no meta-data)."""
+    iso = pycdlib.PyCdlib()
+    iso.new(interchange_level=3, rock_ridge="1.09", vol_ident=label)
+    try:
+        files = {"user-data": USER_DATA.encode(), **({"meta-data": meta} if meta else {})}
+        for name, data in files.items():
+            iso.add_fp(
+                io.BytesIO(data), len(data), f"/{name.upper().replace('-', '_')}.;1", rr_name=name
+            )
+        out = io.BytesIO()
+        iso.write_fp(out)
+        return out.getvalue()
+    finally:
+        iso.close()
+
+
+def test_read_seed_identity_of_our_seed_is_its_label_and_instance_id() -> None:
+    assert read_seed_identity(SEED) == SeedIdentity("cidata", instance_id("web01", "0123abcd"))
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"",
+        b"\x00" * 100,
+        b"QFI\xfb\x00\x00\x00\x03" + b"\x00" * 4096,
+        b"garbage" * 10000,
+        b"\x00" * 32768 + b"\x01CD001\x01" + b"\xff" * 2041,
+    ],
+    ids=["empty", "zeros", "qcow2-header", "text", "broken-descriptor"],
+)
+def test_read_seed_identity_of_bytes_that_are_no_iso_is_none(data: bytes) -> None:
+    assert read_seed_identity(data) is None
+
+
+@pytest.mark.parametrize("size", [1, 2048, 16 * 2048, 17 * 2048, 20 * 2048, len(SEED) // 2])
+def test_read_seed_identity_of_a_truncated_seed_is_none(size: int) -> None:
+    assert read_seed_identity(SEED[:size]) is None
+
+
+def test_iso_without_meta_data_has_no_instance_id() -> None:
+    assert read_seed_identity(iso_with(None)) == SeedIdentity("cidata", None)
+
+
+@pytest.mark.parametrize(
+    "meta",
+    [b"not json {", b"[1, 2]", b'"web01-0123abcd"', b'{"instance-id": 7}', b'{"other": "x"}'],
+    ids=["not-json", "list", "string", "int-id", "no-id"],
+)
+def test_meta_data_without_a_string_instance_id_has_none(meta: bytes) -> None:
+    assert read_seed_identity(iso_with(meta)) == SeedIdentity("cidata", None)
+
+
+def test_label_is_read_as_written() -> None:
+    meta = meta_data("web01", "0123abcd").encode()
+    assert read_seed_identity(iso_with(meta, label="OTHER")) == SeedIdentity(
+        "OTHER", instance_id("web01", "0123abcd")
+    )
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.binary(max_size=40 * 2048))
+def test_read_seed_identity_never_raises_on_arbitrary_bytes(data: bytes) -> None:
+    result = read_seed_identity(data)
+    assert result is None or isinstance(result, SeedIdentity)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        # mostly the volume descriptors and directory records, where parsing goes wrong
+        st.tuples(
+            st.integers(16 * 2048, 24 * 2048) | st.integers(0, len(SEED) - 1), st.integers(0, 255)
+        ),
+        min_size=1,
+        max_size=30,
+    )
+)
+def test_read_seed_identity_never_raises_on_a_damaged_seed(edits: list[tuple[int, int]]) -> None:
+    data = bytearray(SEED)
+    for position, value in edits:
+        data[position] = value
+    result = read_seed_identity(bytes(data))
+    assert result is None or isinstance(result, SeedIdentity)
+    assert result is None or isinstance(result.instance_id, (str, type(None)))
