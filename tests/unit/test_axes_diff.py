@@ -12,7 +12,16 @@ from pulumi_vigo_vm.domain_xml import LiveDomain
 from pulumi_vigo_vm.hypervisor import PowerState
 from pulumi_vigo_vm.spec import BaseSource, RunState, VmSpec
 
-from ._values import CLAIM, GIB, NOTHING, converged, make_base, make_recorded, make_spec
+from ._values import (
+    CLAIM,
+    GIB,
+    NOTHING,
+    converged,
+    make_base,
+    make_recorded,
+    make_spec,
+    overlay_for,
+)
 
 OTHER_CLAIM = CLAIM.replace("::web01", "::web01-renamed")
 
@@ -184,7 +193,7 @@ def test_several_replacing_inputs_are_all_named() -> None:
 
 SPEC = make_spec()
 ARTIFACT_SPEC = make_spec(base=ARTIFACT)
-OTHER_DEFINITION = {
+OTHER_DEFINITION: dict[str, dict[str, Any]] = {
     "memory": {"memory_mib": 2048},
     "vcpu": {"vcpu": 1},
     "bridge": {"network_bridge": "br9"},
@@ -225,7 +234,7 @@ LIVE_REPLACE_ROWS: dict[str, tuple[VmSpec, ResolvedBase, Observed, str]] = {
     "overlay-backed-by-another-file": (
         SPEC,
         make_base(),
-        converged(SPEC, overlay=replace(converged(SPEC).overlay, backing_file="/srv/old.qcow2")),
+        converged(SPEC, overlay=overlay_for(SPEC, make_base(), backing_file="/srv/old.qcow2")),
         "disk_path",
     ),
     "overlay-of-artifact-missing": (
@@ -334,7 +343,7 @@ def test_vm_without_explicit_disk_size_is_converged_at_the_base_size() -> None:
 
 def test_explicit_disk_size_smaller_than_the_live_overlay_is_replace() -> None:
     old = make_spec(disk_size_gib=None)
-    observed = converged(old, overlay=replace(converged(old).overlay, virtual_size=50 * GIB))
+    observed = converged(old, overlay=overlay_for(old, make_base(), virtual_size=50 * GIB))
     decision = diff(recorded_for(old), make_spec(disk_size_gib=40), observed, make_base())
     assert decision.replaces == ("disk_size_gib",)
 
@@ -415,7 +424,7 @@ def test_state_of_the_previous_release_gets_the_claim_written_as_an_update() -> 
 def test_absent_vm_with_an_unproven_overlay_at_its_path_is_no_update(backing: str | None) -> None:
     """Only an overlay the outputs vouch for (on the recorded base) is worth removing."""
     spec = make_spec(state=RunState.ABSENT)
-    overlay = replace(converged(SPEC).overlay, backing_file=backing)
+    overlay = overlay_for(SPEC, make_base(), backing_file=backing)
     observed = converged(SPEC, domain=None, power=None, overlay=overlay)
     assert diff(recorded_for(spec), spec, observed, make_base()).reasons == ()
 

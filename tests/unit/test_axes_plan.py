@@ -34,6 +34,7 @@ from ._values import (
     make_base,
     make_recorded,
     make_spec,
+    overlay_for,
 )
 
 A = Action
@@ -277,7 +278,7 @@ def test_overlay_no_domain_references_and_nothing_recorded_is_refused() -> None:
     "backing", [None, "/srv/another-base.qcow2"], ids=["no-backing-file", "another-base"]
 )
 def test_recorded_overlay_not_on_the_recorded_base_is_not_adopted(backing: str | None) -> None:
-    overlay = replace(converged(RUNNING).overlay, backing_file=backing)
+    overlay = overlay_for(RUNNING, make_base(), backing_file=backing)
     observed = converged(RUNNING, domain=None, power=None, overlay=overlay)
     with pytest.raises(ImageError, match=RUNNING.overlay_path):
         plan_converge(RUNNING, observed, BASE, IDENTITY, make_recorded(RUNNING, BASE))
@@ -363,13 +364,13 @@ def test_smaller_disk_is_refused_with_image_error(new_gib: int) -> None:
 
 @pytest.mark.parametrize("backing", ["/srv/old-base.qcow2", None], ids=["other-file", "none"])
 def test_overlay_on_another_base_is_refused_with_image_error(backing: str | None) -> None:
-    overlay = replace(converged(RUNNING).overlay, backing_file=backing)
+    overlay = overlay_for(RUNNING, make_base(), backing_file=backing)
     with pytest.raises(ImageError, match=RUNNING.overlay_path):
         plan_converge(RUNNING, converged(RUNNING, overlay=overlay), BASE, IDENTITY)
 
 
 def test_overlay_grown_past_the_request_is_refused_not_shrunk() -> None:
-    overlay = replace(converged(RUNNING).overlay, virtual_size=31 * GIB)
+    overlay = overlay_for(RUNNING, make_base(), virtual_size=31 * GIB)
     with pytest.raises(ImageError):
         plan_converge(RUNNING, converged(RUNNING, overlay=overlay), BASE, IDENTITY)
 
@@ -530,7 +531,7 @@ def test_console_log_nobody_names_is_kept() -> None:
 
 def test_overlay_without_backing_file_is_never_removed() -> None:
     """A file without backing file at the overlay path may be a base: never removed."""
-    overlay = replace(converged(RUNNING).overlay, backing_file=None)
+    overlay = overlay_for(RUNNING, make_base(), backing_file=None)
     result = remove(RUNNING, converged(RUNNING, overlay=overlay), make_recorded(RUNNING))
     assert OVERLAY not in result.removals
     assert result.removals == (SEED,)
@@ -549,6 +550,6 @@ def test_remove_plan_never_touches_the_base(spec: VmSpec) -> None:
 def test_recorded_base_at_the_overlay_path_is_never_removed() -> None:
     """Outputs where the base sits at the overlay path: the file is kept, domain or not."""
     recorded = replace(make_recorded(RUNNING), base_path=OVERLAY)
-    overlay = replace(converged(RUNNING).overlay, backing_file="/srv/some-backing.qcow2")
+    overlay = overlay_for(RUNNING, make_base(), backing_file="/srv/some-backing.qcow2")
     result = remove(RUNNING, converged(RUNNING, overlay=overlay), recorded)
     assert OVERLAY not in result.removals

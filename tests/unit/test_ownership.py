@@ -44,8 +44,14 @@ OTHER_CLAIM = "organization/urn:pulumi:prod::other::pulumi-python:dynamic/vigo:V
 OTHER_UUID = "11111111-2222-4333-8444-555555555555"
 IMAGES = "/var/lib/libvirt/images"
 OVERLAY = SPEC.overlay_path
-SEED = SPEC.seed_iso_path
-assert SEED is not None
+
+
+def _seed_path(spec: VmSpec) -> str:
+    assert spec.seed_iso_path is not None
+    return spec.seed_iso_path
+
+
+SEED = _seed_path(SPEC)
 LOG = console_log_path("web01")
 LEGACY_LOG = "/var/log/libvirt/qemu/web01-console.log"
 OLD_SEED = f"{IMAGES}/web01-seed-00c0ffee.iso"
