@@ -253,8 +253,8 @@ def plan_converge(
     redefine = live is None or live.config.structural() != wanted.structural()
     if live is not None:
         if redefine:
-            actions.append(Action.DEFINE)
-        if live.claim != spec.claim:
+            actions.append(Action.DEFINE)  # the definition carries the claim
+        elif live.claim != spec.claim:
             actions.append(Action.WRITE_MARKER)
     running = observed.running
     restart = running is not None and running.boot_relevant() != wanted.boot_relevant()
@@ -332,8 +332,8 @@ def _live_replaces(
     recorded: Recorded, new: VmSpec, observed: Observed, base: ResolvedBase
 ) -> list[str]:
     """Axis 2 on the host: the base resolves elsewhere, the overlay is gone or re-based."""
-    if recorded.spec.base != new.base:
-        return []  # already a replace from the inputs
+    if recorded.spec.base != new.base or new.state is RunState.ABSENT:
+        return []  # already a replace from the inputs; or no overlay wanted at all
     resolved_elsewhere = (
         (recorded.base_path is not None and base.path != recorded.base_path)
         or (base.format is not None and recorded.base_format not in (None, base.format))

@@ -151,6 +151,8 @@ def usable_base(host: Host, path: str, input_name: str) -> ImageInfo:
     info = _probe_base(host, path, stat)
     if info is None:
         raise ImageError(f"{input_name}: base image {path} does not exist on {host.name}")
+    if info.virtual_size == 0 and info.format == "raw":
+        raise ImageError(f"{input_name}: base image {path} on {host.name} is empty")
     if info.format not in _BASE_FORMATS:
         raise ImageError(
             f"{input_name}: base image {path} is {info.format}; use a qcow2 or raw image "

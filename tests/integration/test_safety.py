@@ -15,7 +15,7 @@ def _foreign_domain(lab: Lab, short: str) -> str:
     """A same-named domain made by someone else: no ownership marker in its metadata."""
     disk = lab.base("foreign.qcow2")
     config = DomainConfig(lab.name(short), "", 64, 1, "qemu", str(disk))
-    xml = to_xml(config).replace("<uuid />", "")
+    xml = to_xml(config, "nobody").replace("<uuid />", "")
     xml = xml[: xml.index("<metadata>")] + xml[xml.index("</metadata>") + len("</metadata>") :]
     lab.conn.defineXML(xml)
     return str(lab.domain(short).XMLDesc())

@@ -433,11 +433,11 @@ def test_domain_with_the_recorded_uuid_is_ours_and_gets_our_claim_in_place(
     assert result.domain is None  # the marker is rewritten in place, no redefine
 
 
-def test_marker_rewrite_and_drift_are_fixed_together() -> None:
+def test_marker_rewrite_and_drift_are_fixed_together_by_the_redefine() -> None:
     live = replace(with_live(RUNNING, vcpu=1), claim=None)
     observed = converged(RUNNING, domain=live, power=PowerState.SHUTOFF)
     result = plan_converge(RUNNING, observed, BASE, IDENTITY, make_recorded(RUNNING))
-    assert set(result.actions) == {A.DEFINE, A.WRITE_MARKER, A.START}
+    assert set(result.actions) == {A.DEFINE, A.START}  # the new definition carries the claim
     assert result.actions.index(A.START) == len(result.actions) - 1
     assert result.domain == desired_domain(RUNNING, IDENTITY)
 
