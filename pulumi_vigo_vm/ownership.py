@@ -119,10 +119,25 @@ def require_ours(owner: DomainOwner, live: LiveDomain | None, spec: VmSpec) -> N
             "(not this stack's state)"
         )
     else:
-        why = f"and belongs to {live.claim}"
+        why = f"and belongs to {live.claim}{_rename_hint(live.claim, spec.claim)}"
     raise NotOwnedError(
         f"vm_name: {where} {why}; it is left alone: choose another vm_name, or remove that "
         "domain yourself if it is no longer wanted"
+    )
+
+
+def _rename_hint(theirs: str | None, ours: str | None) -> str:
+    """A claim of this very stack and type under another name is most likely this resource
+    before a rename in the program: say how to keep its identity."""
+    if not theirs or not ours:
+        return ""
+    their_scope, _, their_name = theirs.rpartition("::")
+    our_scope, _, _ = ours.rpartition("::")
+    if their_scope != our_scope:
+        return ""
+    return (
+        f" (this stack's resource {their_name!r}: if you renamed it, keep its VM with "
+        f"opts=pulumi.ResourceOptions(aliases=[pulumi.Alias(name={their_name!r})]))"
     )
 
 

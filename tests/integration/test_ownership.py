@@ -182,3 +182,30 @@ def test_inputs_xml_or_state_cannot_hold_are_refused_at_check(
     if secret is not None:
         assert secret not in str(caught.value)
     assert not lab.images_dir.exists()
+
+
+def test_a_rename_with_an_alias_rewrites_the_marker_in_place(lab: Lab) -> None:
+    lab.vm("a", state="running")
+    lab.up()
+    domain_id, uuid = lab.domain("a").ID(), lab.domain("a").UUIDString()
+
+    lab.vms["b"] = {**lab.vms.pop("a"), "_aliases": ["a"]}
+    result = lab.up()
+
+    assert result.ops() == {"b": "update"}
+    assert (_claim(lab, "a") or "").endswith("VigoVm::b")
+    assert (lab.domain("a").ID(), lab.domain("a").UUIDString()) == (domain_id, uuid)
+    assert lab.harness().preview().counts() == {"same": 1}
+
+
+def test_a_rename_without_an_alias_is_refused_with_a_hint_and_keeps_the_vm(lab: Lab) -> None:
+    lab.vm("a", state="defined")
+    lab.up()
+    uuid = lab.domain("a").UUIDString()
+
+    lab.vms["b"] = lab.vms.pop("a")
+    with pytest.raises(ProviderError, match=r"aliases=\[pulumi.Alias\(name='a'\)\]"):
+        lab.up()
+
+    assert lab.domain("a").UUIDString() == uuid
+    assert lab.overlay("a").exists()
