@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import posixpath
 import time
 from collections.abc import Callable
 
@@ -22,7 +23,7 @@ from .errors import ImageError, LibvirtCallError, NotOwnedError, VigoError
 from .hypervisor import Guest, PowerState
 from .images import ImageInfo, create_overlay, grow_overlay, temporary_name
 from .observe import Target
-from .ownership import CONSOLE_LOG_DIR
+from .ownership import CONSOLE_LOG_DIR, stale_temporaries
 from .spec import VmSpec
 
 __all__ = ["Executor", "StepHook"]
@@ -54,6 +55,7 @@ class Executor:
         self._before_step = before_step
         self._undo: list[Callable[[], None]] = []
         self._known_guest: Guest | None = None
+        self._swept = False
 
     def apply(self, plan: Plan, *, transactional: bool = False) -> None:
         """Run ``plan``'s actions in order; undo what this call made on failure if asked."""
@@ -116,6 +118,7 @@ class Executor:
         spec, host = self._spec, self._target.host
         assert spec.seed_iso_path and spec.cloud_init_user_data and spec.seed_hash
         host.makedirs(spec.images_dir)
+        self._sweep_temporaries()
         iso = build_seed_iso(spec.vm_name, spec.cloud_init_user_data, spec.seed_hash)
         path = spec.seed_iso_path
         temporary = temporary_name(path)
@@ -139,10 +142,29 @@ class Executor:
                 "away and run again"
             )
 
+    def _sweep_temporaries(self) -> None:
+        """Remove what a killed run left half-written under this VM's file names (once per
+        plan, and only when this plan writes such a file)."""
+        if self._swept:
+            return
+        self._swept = True
+        spec, host = self._spec, self._target.host
+        finals = [posixpath.basename(p) for p in (spec.overlay_path, spec.seed_iso_path) if p]
+        entries = {}
+        for name in host.listdir(spec.images_dir):
+            if name.startswith(".") and name.endswith(".tmp"):
+                st = host.stat(posixpath.join(spec.images_dir, name))
+                if st is not None and st.is_file:
+                    entries[name] = st.mtime
+        for path in stale_temporaries(spec.images_dir, finals, entries, time.time()):
+            log.info("%s: removing %s, left by an interrupted run", spec.vm_name, path)
+            self._remove(path)
+
     def _create_overlay(self) -> None:
         spec, base = self._spec, self._base
         assert base.format is not None and base.virtual_size is not None
         self._target.host.makedirs(spec.images_dir)
+        self._sweep_temporaries()
         info = ImageInfo(base.path, base.format, base.virtual_size)
         create_overlay(self._target.host, spec.overlay_path, info, spec.disk_size_bytes)
         self._undo.append(lambda: self._remove(spec.overlay_path))

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import os
 import threading
+import time
 from pathlib import Path
 
 import libvirt
@@ -209,3 +210,20 @@ def test_a_rename_without_an_alias_is_refused_with_a_hint_and_keeps_the_vm(lab: 
 
     assert lab.domain("a").UUIDString() == uuid
     assert lab.overlay("a").exists()
+
+
+def test_temporaries_a_killed_run_left_are_swept_and_nothing_else(lab: Lab) -> None:
+    lab.images_dir.mkdir()
+    overlay = lab.overlay("a").name
+    dead = [f".{overlay}.0badc0de.tmp", f"..{overlay}.0badc0de.tmp.k3x_9q2a.tmp"]
+    kept = [f".{overlay}.feedf00d.tmp", f".{lab.name('b')}.qcow2.0badc0de.tmp", f".{overlay}"]
+    hours_ago = time.time() - 7200
+    for name in dead + kept:
+        (lab.images_dir / name).write_bytes(b"half")
+        if name != kept[0]:  # kept[0] is being written right now by someone
+            os.utime(lab.images_dir / name, (hours_ago, hours_ago))
+    lab.vm("a", state="defined")
+
+    lab.up()
+
+    assert sorted(p.name for p in lab.images_dir.iterdir()) == sorted([overlay, *kept])

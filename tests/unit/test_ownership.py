@@ -15,6 +15,7 @@ from pulumi_vigo_vm.errors import NotOwnedError
 from pulumi_vigo_vm.images import ImageInfo
 from pulumi_vigo_vm.ownership import (
     CONSOLE_LOG_DIR,
+    TEMPORARY_MAX_AGE_S,
     Candidates,
     DomainOwner,
     FileFacts,
@@ -24,6 +25,7 @@ from pulumi_vigo_vm.ownership import (
     removable_files,
     removal_candidates,
     require_ours,
+    stale_temporaries,
 )
 from pulumi_vigo_vm.spec import VmSpec
 
@@ -414,3 +416,24 @@ def test_vm_without_user_data_removes_no_seed() -> None:
     domain = converged(spec).domain
     host = facts(seeds={SEED: our_seed(SPEC)}, present={OVERLAY, SEED})
     assert removable(domain, make_recorded(spec), host, spec=spec) == {OVERLAY}
+
+
+def test_stale_temporaries_are_only_old_hidden_tokens_of_our_own_names() -> None:
+    now = 10_000.0
+    old = now - TEMPORARY_MAX_AGE_S - 1
+    entries = {
+        ".web01.qcow2.1a2b3c4d.tmp": old,
+        "..web01-seed-0a1b2c3d.iso.1a2b3c4d.tmp.abc_123x.tmp": old,
+        ".web01.qcow2.1a2b3c4d.tmp.extra": old,
+        ".web01.qcow2.5e6f7a8b.tmp": now - 5,
+        ".web011.qcow2.1a2b3c4d.tmp": old,
+        "web01.qcow2": old,
+    }
+    finals = ["web01.qcow2", "web01-seed-0a1b2c3d.iso"]
+
+    stale = stale_temporaries("/images", finals, entries, now)
+
+    assert stale == (
+        "/images/..web01-seed-0a1b2c3d.iso.1a2b3c4d.tmp.abc_123x.tmp",
+        "/images/.web01.qcow2.1a2b3c4d.tmp",
+    )
