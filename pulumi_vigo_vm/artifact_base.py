@@ -1,35 +1,38 @@
 """A curator artifact as a VM's base disk: resolve it, and fetch it onto the hypervisor.
 
-Resolution is read-only (it runs during ``pulumi preview``); materialisation writes the
-shared, read-only base under the artifacts root and happens only in create/update.
+Resolution is read-only (it runs during ``pulumi preview``); fetching writes the shared,
+read-only base under the artifacts root and is an executor step (``Action.FETCH_BASE``),
+run only in create/update.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-from .axes import ResolvedBase
-from .curator import default_curator, materialise, platform_for_machine, resolve
+from .curator import ResolvedArtifact, default_curator, materialise, platform_for_machine, resolve
 from .images import usable_base
+from .model import ResolvedBase
 from .spec import ProviderDefaults, VmSpec
+from .target import Target
 
-if TYPE_CHECKING:
-    from .observe import Target
-
-__all__ = ["resolve_artifact_base"]
+__all__ = ["fetch_artifact_base", "resolve_artifact_base"]
 
 
-def resolve_artifact_base(
-    target: Target, spec: VmSpec, defaults: ProviderDefaults, *, materialise_now: bool
-) -> ResolvedBase:
-    """The artifact's base on ``target``; ``format`` is None while it is not fetched yet."""
+def _resolve(target: Target, spec: VmSpec, defaults: ProviderDefaults) -> ResolvedArtifact:
     platform = platform_for_machine(target.hypervisor.architecture())
     curator = defaults.curator or default_curator()
-    artifact = resolve(spec.base.value, curator, defaults.puddle or "", platform)
+    return resolve(spec.base.value, curator, defaults.puddle or "", platform)
+
+
+def resolve_artifact_base(target: Target, spec: VmSpec, defaults: ProviderDefaults) -> ResolvedBase:
+    """The artifact's base on ``target``; ``format`` is None while it is not fetched yet."""
+    artifact = _resolve(target, spec, defaults)
     path = artifact.path(defaults.artifacts_dir)
-    if materialise_now:
-        path = materialise(target.host, artifact, defaults.artifacts_dir)
-    elif target.host.stat(path) is None:
+    if target.host.stat(path) is None:
         return ResolvedBase(path, None, None, artifact.artifact_id)
-    info = usable_base(target.host, path, "artifact")
-    return ResolvedBase.from_image(info, artifact.artifact_id)
+    return ResolvedBase.from_image(usable_base(target.host, path, "artifact"), artifact.artifact_id)
+
+
+def fetch_artifact_base(target: Target, spec: VmSpec, defaults: ProviderDefaults) -> ResolvedBase:
+    """Fetch the artifact onto ``target`` (streamed, verified) and return it as a base."""
+    artifact = _resolve(target, spec, defaults)
+    path = materialise(target.host, artifact, defaults.artifacts_dir)
+    return ResolvedBase.from_image(usable_base(target.host, path, "artifact"), artifact.artifact_id)

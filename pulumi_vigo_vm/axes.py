@@ -16,18 +16,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from .domain_xml import DomainConfig, LiveDomain
+from .domain_xml import DomainConfig
 from .errors import ImageError
-from .hypervisor import PowerState
-from .images import ImageInfo
+from .model import Identity, ImageInfo, Observed, PowerState, Recorded, ResolvedBase
 from .ownership import (
     Candidates,
     DomainOwner,
     FileFacts,
-    Identity,
-    Recorded,
     console_log_path,
-    domain_owner,
+    owner_of,
     removable_files,
     require_ours,
 )
@@ -51,50 +48,10 @@ __all__ = [
 _STOPPED_STATES = (PowerState.SHUTOFF, PowerState.CRASHED)
 
 
-@dataclass(frozen=True)
-class ResolvedBase:
-    """The base disk as found on the host. ``format`` is None while an artifact is not yet
-    materialised there (preview of a new artifact)."""
-
-    path: str
-    format: str | None
-    virtual_size: int | None
-    artifact_id: str | None = None
-    stamp: str | None = None
-    """Size and mtime of the base file (see ImageInfo.stamp): a base replaced in place
-    under the same path and format is told apart by it."""
-
-    @classmethod
-    def from_image(cls, info: ImageInfo, artifact_id: str | None = None) -> ResolvedBase:
-        return cls(info.path, info.format, info.virtual_size, artifact_id, info.stamp)
-
-
-@dataclass(frozen=True)
-class Observed:
-    """What the host reports for one VM (axes 1-4), read without changing anything.
-
-    ``domain`` is the persistent definition (what the next boot uses; drift is judged on
-    it); ``running`` the definition an active domain runs with now."""
-
-    domain: LiveDomain | None
-    power: PowerState | None
-    overlay: ImageInfo | None
-    seed_present: bool
-    running: DomainConfig | None = None
-
-    @property
-    def observed_state(self) -> str:
-        """The run state as reported to the user: ``absent`` when no domain is defined."""
-        return "absent" if self.power is None else self.power.value
-
-    def owner(self, spec: VmSpec, recorded: Recorded | None) -> DomainOwner:
-        """Whose the same-named domain is, for ``spec``'s claim and ``recorded`` UUID."""
-        return domain_owner(self.domain, spec.claim, recorded.uuid if recorded else None)
-
-
 class Action(StrEnum):
     """One step of a plan. The executor runs them in the order the plan lists them."""
 
+    FETCH_BASE = "fetch-base"
     WRITE_SEED = "write-seed"
     CREATE_OVERLAY = "create-overlay"
     GROW_OVERLAY = "grow-overlay"
@@ -243,10 +200,12 @@ def plan_converge(
     going on could lose data (an overlay we cannot prove ours, one on another base, a
     shrink).
     """
-    require_ours(observed.owner(spec, recorded), observed.domain, spec)
+    require_ours(owner_of(observed, spec, recorded), observed.domain, spec)
     wanted = desired_domain(spec, identity)
     live = observed.domain
-    actions: list[Action] = [Action.DEFINE] if live is None else []
+    actions: list[Action] = [Action.FETCH_BASE] if base.format is None else []
+    if live is None:
+        actions.append(Action.DEFINE)
     if spec.seed_iso_path is not None and not observed.seed_present:
         actions.append(Action.WRITE_SEED)
     actions += _overlay_actions(spec, observed, base, recorded)
@@ -275,7 +234,7 @@ def plan_remove(
     of ours and nothing recorded (``state="absent"`` for a VM that never existed), nothing
     is removed. A same-named domain that is not ours is refused.
     """
-    require_ours(observed.owner(spec, recorded), observed.domain, spec)
+    require_ours(owner_of(observed, spec, recorded), observed.domain, spec)
     actions: list[Action] = []
     if observed.power is not None and observed.power.is_active:
         actions.append(Action.DESTROY)
@@ -363,7 +322,7 @@ def _live_updates(recorded: Recorded, new: VmSpec, observed: Observed) -> list[s
     live = observed.domain
     if live is None:
         reasons.append("domain missing on the host")
-    elif observed.owner(new, recorded) is not DomainOwner.OURS:
+    elif owner_of(observed, new, recorded) is not DomainOwner.OURS:
         reasons.append("same-named domain not owned by us")
     else:
         if live.claim != new.claim:

@@ -22,9 +22,9 @@ from .domain_xml import MARKER_NAMESPACE, MARKER_PREFIX, from_xml, marker_xml, t
 from .errors import ImageError, LibvirtCallError, NotOwnedError, VigoError
 from .hypervisor import Guest, PowerState
 from .images import ImageInfo, create_overlay, grow_overlay, temporary_name
-from .observe import Target
 from .ownership import CONSOLE_LOG_DIR, stale_temporaries
 from .spec import VmSpec
+from .target import Target
 
 __all__ = ["Executor", "StepHook"]
 
@@ -48,8 +48,10 @@ class Executor:
         base: ResolvedBase,
         *,
         before_step: StepHook | None = None,
+        fetch_base: Callable[[], ResolvedBase] | None = None,
     ) -> None:
         self._target = target
+        self._fetch_base = fetch_base
         self._spec = spec
         self._base = base
         self._before_step = before_step
@@ -72,6 +74,7 @@ class Executor:
 
     def _run(self, action: Action, plan: Plan) -> None:
         handlers: dict[Action, Callable[[], None]] = {
+            Action.FETCH_BASE: self._fetch,
             Action.WRITE_SEED: self._write_seed,
             Action.CREATE_OVERLAY: self._create_overlay,
             Action.GROW_OVERLAY: self._grow_overlay,
@@ -102,6 +105,16 @@ class Executor:
         if self._known_guest is None:
             raise VigoError(f"domain {self._spec.vm_name} vanished from {self._spec.uri}")
         return self._known_guest
+
+    @property
+    def base(self) -> ResolvedBase:
+        """The base as the plan left it (fetched onto the host by FETCH_BASE, if it ran)."""
+        return self._base
+
+    def _fetch(self) -> None:
+        if self._fetch_base is None:
+            raise VigoError(f"{self._spec.vm_name}: the base is not on {self._spec.uri}")
+        self._base = self._fetch_base()
 
     def guest_power(self) -> PowerState | None:
         """The domain's run state after the plan (None when there is no domain)."""

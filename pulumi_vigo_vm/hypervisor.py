@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterator
-from enum import StrEnum
 from typing import TypeVar
 
 import libvirt
 
 from .errors import LibvirtCallError
 from .hosts.connection import forget_connection, libvirt_connection
+from .model import PowerState
 
 __all__ = ["Guest", "Hypervisor", "PowerState"]
 
@@ -37,29 +37,6 @@ _UNDEFINE_FLAGS = (
     | libvirt.VIR_DOMAIN_UNDEFINE_NVRAM
     | getattr(libvirt, "VIR_DOMAIN_UNDEFINE_CHECKPOINTS_METADATA", 0)
 )
-
-
-class PowerState(StrEnum):
-    """A domain's run state as libvirt reports it, in our vocabulary."""
-
-    RUNNING = "running"
-    PAUSED = "paused"
-    SHUTTING_DOWN = "shutting-down"
-    SHUTOFF = "stopped"
-    CRASHED = "crashed"
-    SUSPENDED = "pmsuspended"
-    UNKNOWN = "unknown"
-
-    @property
-    def is_active(self) -> bool:
-        """True while a qemu process exists for the domain."""
-        return self in (
-            PowerState.RUNNING,
-            PowerState.PAUSED,
-            PowerState.SHUTTING_DOWN,
-            PowerState.SUSPENDED,
-            PowerState.UNKNOWN,
-        )
 
 
 _POWER_STATES = {

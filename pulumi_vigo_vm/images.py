@@ -11,11 +11,12 @@ import json
 import posixpath
 import secrets
 import threading
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any
 
 from .errors import CommandError, ImageError
 from .hosts.base import FileStat, Host
+from .model import ImageInfo
 from .qcow2 import HEADER_READ_SIZE, QCOW2_MAGIC, parse_header
 
 __all__ = [
@@ -45,21 +46,6 @@ _FOREIGN_MAGIC: tuple[tuple[int, bytes, str], ...] = (
     (0, b"QED\x00", "qed"),
     (64, b"\x7f\x10\xda\xbe", "vdi"),
 )
-
-
-@dataclass(frozen=True)
-class ImageInfo:
-    """What ``qemu-img info`` reports about one image."""
-
-    path: str
-    format: str
-    virtual_size: int
-    backing_file: str | None = None
-    backing_format: str | None = None
-    data_file: str | None = None
-    stamp: str | None = None
-    """``<file size>:<mtime>:<virtual size>``: changes when the file is replaced or written
-    (see :func:`_stamp`)."""
 
 
 def _parse_info(path: str, report: dict[str, Any]) -> ImageInfo:

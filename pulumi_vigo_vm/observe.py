@@ -1,36 +1,26 @@
 """Read what a host holds for one VM, and resolve its base disk. Reads only, never writes.
 
+(``Target`` lives in :mod:`pulumi_vigo_vm.target`; it is re-exported here for callers
+of the previous release.)
+
 This is everything ``diff`` and ``read`` need, and what ``create``/``update`` plan from,
 so ``pulumi preview`` can compare against the live host without mutating it.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-from .axes import Observed, ResolvedBase
+from .artifact_base import resolve_artifact_base
 from .cloudinit import MAX_SEED_BYTES, SeedIdentity, read_seed_identity
 from .domain_xml import from_xml
 from .errors import ImageError
-from .hosts import Host, host_for_uri
-from .hypervisor import Hypervisor
+from .hosts import Host
 from .images import overlay_info, usable_base
+from .model import Observed, ResolvedBase
 from .ownership import Candidates, FileFacts
 from .spec import ProviderDefaults, VmSpec
+from .target import Target
 
 __all__ = ["Target", "observe", "observe_files", "resolve_base"]
-
-
-@dataclass(frozen=True)
-class Target:
-    """A hypervisor as two views: files and commands (``host``) and libvirt (``hypervisor``)."""
-
-    host: Host
-    hypervisor: Hypervisor
-
-    @classmethod
-    def for_uri(cls, uri: str) -> Target:
-        return cls(host_for_uri(uri), Hypervisor(uri))
 
 
 def observe(target: Target, spec: VmSpec) -> Observed:
@@ -69,13 +59,11 @@ def observe_files(target: Target, spec: VmSpec, candidates: Candidates) -> FileF
     return FileFacts(overlay=overlay, seeds=seeds, present=present)
 
 
-def resolve_base(
-    target: Target, spec: VmSpec, defaults: ProviderDefaults, *, materialise: bool
-) -> ResolvedBase:
+def resolve_base(target: Target, spec: VmSpec, defaults: ProviderDefaults) -> ResolvedBase:
     """Find the base disk on the host (and check it is usable as a backing file).
 
-    An artifact is resolved against the curator; with ``materialise`` it is also fetched
-    onto the host (the one write this module allows, and only when asked: never in diff).
+    An artifact is resolved against the curator; one not yet on the host comes back with
+    ``format`` None, and the plan fetches it (``Action.FETCH_BASE``).
     """
     base = spec.base
     if base.kind == "file":
@@ -89,6 +77,4 @@ def resolve_base(
                 f"{spec.uri} (virsh vol-list {pool})"
             )
         return ResolvedBase.from_image(usable_base(target.host, path, "disk_path"))
-    from .artifact_base import resolve_artifact_base
-
-    return resolve_artifact_base(target, spec, defaults, materialise_now=materialise)
+    return resolve_artifact_base(target, spec, defaults)

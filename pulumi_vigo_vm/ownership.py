@@ -26,7 +26,7 @@ from enum import StrEnum
 from .cloudinit import SEED_VOLUME_ID, SeedIdentity, instance_id
 from .domain_xml import LiveDomain
 from .errors import NotOwnedError
-from .images import ImageInfo
+from .model import ImageInfo, Observed, Recorded
 from .spec import RunState, VmSpec
 
 __all__ = [
@@ -35,10 +35,9 @@ __all__ = [
     "Candidates",
     "DomainOwner",
     "FileFacts",
-    "Identity",
-    "Recorded",
     "console_log_path",
     "domain_owner",
+    "owner_of",
     "removable_files",
     "removal_candidates",
     "require_ours",
@@ -54,33 +53,6 @@ _LEGACY_CONSOLE_LOG = "/var/log/libvirt/qemu/{}-console.log"  # the previous rel
 def console_log_path(vm_name: str) -> str:
     """Where virtlogd keeps the serial console of ``vm_name``."""
     return posixpath.join(CONSOLE_LOG_DIR, f"{vm_name}.console.log")
-
-
-@dataclass(frozen=True)
-class Identity:
-    """What must never change across redefines: the domain UUID and the NIC's MAC."""
-
-    uuid: str
-    mac_address: str
-
-
-@dataclass(frozen=True)
-class Recorded:
-    """The previous outputs of a VM, as the engine hands them to Diff, Update and Delete."""
-
-    spec: VmSpec
-    base_path: str | None
-    base_format: str | None
-    artifact_id: str | None
-    identity: Identity | None
-    base_stamp: str | None = None
-    overlay_path: str | None = None
-    seed_iso_path: str | None = None
-    console_log_path: str | None = None
-
-    @property
-    def uuid(self) -> str | None:
-        return self.identity.uuid if self.identity is not None else None
 
 
 class DomainOwner(StrEnum):
@@ -106,6 +78,11 @@ def domain_owner(
     if live.claim is None:
         return DomainOwner.UNCLAIMED
     return DomainOwner.OURS if claim is not None and live.claim == claim else DomainOwner.OTHER
+
+
+def owner_of(observed: Observed, spec: VmSpec, recorded: Recorded | None) -> DomainOwner:
+    """Whose the domain ``observed`` holds is, for ``spec``'s claim and ``recorded`` UUID."""
+    return domain_owner(observed.domain, spec.claim, recorded.uuid if recorded else None)
 
 
 def require_ours(owner: DomainOwner, live: LiveDomain | None, spec: VmSpec) -> None:

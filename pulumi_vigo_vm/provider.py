@@ -28,13 +28,15 @@ from pulumi.dynamic import (
 )
 
 from . import axes
+from ._faults import hook_from_env  # test hook: inert unless VIGO_FAULT_INJECT is set
+from .artifact_base import fetch_artifact_base
 from .axes import Identity, Observed, Plan, Recorded, ResolvedBase
 from .errors import CuratorUnreachableError, HostUnreachableError
 from .executor import Executor
-from .observe import Target, observe, observe_files, resolve_base
-from .ownership import DomainOwner, removal_candidates
+from .observe import observe, observe_files, resolve_base
+from .ownership import DomainOwner, owner_of, removal_candidates
 from .spec import ProviderDefaults, RunState, VmSpec, check_inputs, parse_spec
-from .testing.faults import hook_from_env  # test hook: inert unless VIGO_FAULT_INJECT is set
+from .target import Target
 
 __all__ = ["VmProvider"]
 
@@ -124,7 +126,7 @@ class VmProvider(ResourceProvider):
         spec = self._parse(props)
         target = Target.for_uri(spec.uri)
         observed = observe(target, spec)
-        absent = observed.owner(spec, self._recorded(props)) is not DomainOwner.OURS
+        absent = owner_of(observed, spec, self._recorded(props)) is not DomainOwner.OURS
         if absent and spec.state is not RunState.ABSENT:
             return ReadResult(None, {})
         outs = dict(props)
@@ -168,7 +170,7 @@ class VmProvider(ResourceProvider):
             pulumi.log.warn(f"{spec.vm_name}: host not reachable, diffing inputs only: {exc}")
             return None, None
         try:
-            return observed, resolve_base(target, spec, self._defaults, materialise=False)
+            return observed, resolve_base(target, spec, self._defaults)
         except CuratorUnreachableError as exc:
             if recorded.base_path is None or recorded.spec.base != spec.base:
                 raise
@@ -185,19 +187,26 @@ class VmProvider(ResourceProvider):
         if spec.state is RunState.ABSENT:
             self._remove(target, spec, recorded)
             return _outputs(spec, None, identity or _new_identity(), "absent")
-        base = resolve_base(target, spec, self._defaults, materialise=True)
+        base = resolve_base(target, spec, self._defaults)
         observed = observe(target, spec)
-        if observed.domain is not None and observed.owner(spec, recorded) is DomainOwner.OURS:
+        if observed.domain is not None and owner_of(observed, spec, recorded) is DomainOwner.OURS:
             live = observed.domain.config
             identity = Identity(
                 live.uuid, live.mac_address or (identity or _new_identity()).mac_address
             )
         identity = identity or _new_identity()
         plan = axes.plan_converge(spec, observed, base, identity, recorded)
-        executor = Executor(target, spec, base, before_step=hook_from_env(spec.vm_name))
+        executor = Executor(
+            target,
+            spec,
+            base,
+            before_step=hook_from_env(spec.vm_name),
+            fetch_base=lambda: fetch_artifact_base(target, spec, self._defaults),
+        )
         executor.apply(plan, transactional=transactional)
         power = executor.guest_power()
-        outs = _outputs(spec, base, identity, "absent" if power is None else power.value)
+        state = "absent" if power is None else power.value
+        outs = _outputs(spec, executor.base, identity, state)
         if observed.running is not None and not plan.boots:
             # Still running the definition it was started with: its log is that one's.
             outs["console_log_path"] = observed.running.console_log_path
@@ -205,7 +214,7 @@ class VmProvider(ResourceProvider):
 
     def _remove(self, target: Target, spec: VmSpec, recorded: Recorded | None) -> Plan:
         observed = observe(target, spec)
-        ours = observed.owner(spec, recorded) is DomainOwner.OURS
+        ours = owner_of(observed, spec, recorded) is DomainOwner.OURS
         running_log = observed.running.console_log_path if observed.running else None
         candidates = removal_candidates(
             spec, observed.domain if ours else None, recorded, [running_log]

@@ -20,7 +20,7 @@ from pulumi_vigo_vm.axes import (
 from pulumi_vigo_vm.domain_xml import LiveDomain
 from pulumi_vigo_vm.errors import ImageError, NotOwnedError
 from pulumi_vigo_vm.hypervisor import PowerState
-from pulumi_vigo_vm.ownership import console_log_path, removal_candidates
+from pulumi_vigo_vm.ownership import console_log_path, owner_of, removal_candidates
 from pulumi_vigo_vm.spec import RunState, VmSpec
 
 from ._values import (
@@ -456,7 +456,7 @@ NO_SEED = make_spec(cloud_init_user_data=None)
 
 def remove(spec: VmSpec, observed: Observed, recorded: Recorded | None, *extra: str) -> Plan:
     """plan_remove as the provider runs it: candidates from our domain and the outputs."""
-    owned = observed.domain if observed.owner(spec, recorded).value == "ours" else None
+    owned = observed.domain if owner_of(observed, spec, recorded).value == "ours" else None
     running_logs = [observed.running.console_log_path] if observed.running else []
     candidates = removal_candidates(spec, owned, recorded, running_logs)
     return plan_remove(spec, observed, recorded, candidates, host_files(spec, observed, *extra))
@@ -553,3 +553,10 @@ def test_recorded_base_at_the_overlay_path_is_never_removed() -> None:
     overlay = overlay_for(RUNNING, make_base(), backing_file="/srv/some-backing.qcow2")
     result = remove(RUNNING, converged(RUNNING, overlay=overlay), recorded)
     assert OVERLAY not in result.removals
+
+
+def test_a_base_not_yet_on_the_host_is_fetched_first_by_the_plan() -> None:
+    missing = replace(BASE, format=None, virtual_size=None)
+    result = plan_converge(RUNNING, NOTHING, missing, IDENTITY)
+    assert result.actions[0] is A.FETCH_BASE
+    assert A.FETCH_BASE not in plan_converge(RUNNING, NOTHING, BASE, IDENTITY).actions

@@ -1,0 +1,117 @@
+"""The value types the pure core decides with: what a host reports, what the state
+recorded, what a VM's identity is. Plain frozen dataclasses and enums; this module imports
+nothing with effects (no libvirt, no paramiko, no subprocess), so every pure module can
+depend on it and tests can build any situation from values.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from .domain_xml import DomainConfig, LiveDomain
+from .spec import VmSpec
+
+__all__ = ["Identity", "ImageInfo", "Observed", "PowerState", "Recorded", "ResolvedBase"]
+
+
+class PowerState(StrEnum):
+    """A domain's run state as libvirt reports it, in our vocabulary."""
+
+    RUNNING = "running"
+    PAUSED = "paused"
+    SHUTTING_DOWN = "shutting-down"
+    SHUTOFF = "stopped"
+    CRASHED = "crashed"
+    SUSPENDED = "pmsuspended"
+    UNKNOWN = "unknown"
+
+    @property
+    def is_active(self) -> bool:
+        """True while a qemu process exists for the domain."""
+        return self in (
+            PowerState.RUNNING,
+            PowerState.PAUSED,
+            PowerState.SHUTTING_DOWN,
+            PowerState.SUSPENDED,
+            PowerState.UNKNOWN,
+        )
+
+
+@dataclass(frozen=True)
+class ImageInfo:
+    """What ``qemu-img info`` reports about one image."""
+
+    path: str
+    format: str
+    virtual_size: int
+    backing_file: str | None = None
+    backing_format: str | None = None
+    data_file: str | None = None
+    stamp: str | None = None
+    """``<file size>:<mtime>:<virtual size>``: changes when the file is replaced or written
+    (see ``images._stamp``)."""
+
+
+@dataclass(frozen=True)
+class ResolvedBase:
+    """The base disk as found on the host. ``format`` is None while an artifact is not yet
+    materialised there (preview of a new artifact)."""
+
+    path: str
+    format: str | None
+    virtual_size: int | None
+    artifact_id: str | None = None
+    stamp: str | None = None
+    """Size and mtime of the base file (see ImageInfo.stamp): a base replaced in place
+    under the same path and format is told apart by it."""
+
+    @classmethod
+    def from_image(cls, info: ImageInfo, artifact_id: str | None = None) -> ResolvedBase:
+        return cls(info.path, info.format, info.virtual_size, artifact_id, info.stamp)
+
+
+@dataclass(frozen=True)
+class Observed:
+    """What the host reports for one VM (axes 1-4), read without changing anything.
+
+    ``domain`` is the persistent definition (what the next boot uses; drift is judged on
+    it); ``running`` the definition an active domain runs with now."""
+
+    domain: LiveDomain | None
+    power: PowerState | None
+    overlay: ImageInfo | None
+    seed_present: bool
+    running: DomainConfig | None = None
+
+    @property
+    def observed_state(self) -> str:
+        """The run state as reported to the user: ``absent`` when no domain is defined."""
+        return "absent" if self.power is None else self.power.value
+
+
+@dataclass(frozen=True)
+class Identity:
+    """What must never change across redefines: the domain UUID and the NIC's MAC."""
+
+    uuid: str
+    mac_address: str
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """The previous outputs of a VM, as the engine hands them to Diff, Update and Delete."""
+
+    spec: VmSpec
+    base_path: str | None
+    base_format: str | None
+    artifact_id: str | None
+    identity: Identity | None
+    base_stamp: str | None = None
+    overlay_path: str | None = None
+    seed_iso_path: str | None = None
+    console_log_path: str | None = None
+
+    @property
+    def uuid(self) -> str | None:
+        return self.identity.uuid if self.identity is not None else None
