@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The test command: prepare the host, lint, type-check, then every test (libvirt, SSH, registry,
-# booted guests included; nothing is skipped). Run as root on Debian.  Extra args go to pytest.
+# The test command: prepare the host, lint, type-check, check the import layers, then every
+# test (libvirt, SSH, registry, booted guests included; nothing is skipped). Run as root on Debian.  Extra args go to pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,5 +14,7 @@ echo "==> ruff"
 .venv/bin/ruff format --check .
 echo "==> mypy"
 .venv/bin/mypy
+echo "==> import contracts"
+.venv/bin/lint-imports --no-cache
 echo "==> pytest"
 exec .venv/bin/pytest -q "$@"
