@@ -34,6 +34,7 @@ import oras.provider
 import requests
 import requests.adapters
 import urllib3
+import urllib3.connection
 
 from ..errors import CuratorError, CuratorUnreachableError
 from .manifest import MANIFEST_MEDIA_TYPE, check_digest, load_json_object
@@ -116,23 +117,25 @@ class _Watch:
     """An overall deadline for one request, however steadily its server drips bytes.
 
     A socket timeout bounds each read, not their sum: a registry sending a byte a second
-    never trips it. While a watch is armed on a thread, every connection urllib3 hands
-    out there is recorded (see :class:`_WatchedHTTPPool`); once the deadline passes, their
-    sockets are shut down, and again every :data:`_RECUT` seconds until the watch is
-    disarmed (a connection made after expiry is cut too), which ends a blocked read at once.
+    never trips it. While a watch is armed on a thread, every socket that thread's requests
+    use is recorded (a pooled one when urllib3 hands its connection out, a new one when it
+    connects; see :class:`_WatchedHTTPPool`). Once the deadline passes they are shut down,
+    and again every :data:`_RECUT` seconds until the watch is disarmed (a socket connected
+    after expiry is cut too), which ends a blocked read at once.
     """
 
     def __init__(self, seconds: float) -> None:
         self.seconds = seconds
         self.expired = False
-        self._conns: list[Any] = []
+        self._sockets: list[socket.socket] = []
         self._lock = threading.Lock()
         self._done = threading.Event()
         self._thread = threading.Thread(target=self._run, name="curator-deadline", daemon=True)
 
-    def add(self, conn: Any) -> None:
-        with self._lock:
-            self._conns.append(conn)
+    def add(self, sock: socket.socket | None) -> None:
+        if sock is not None:
+            with self._lock:
+                self._sockets.append(sock)
 
     def _run(self) -> None:
         if self._done.wait(self.seconds):
@@ -140,13 +143,11 @@ class _Watch:
         self.expired = True
         while True:
             with self._lock:
-                for conn in self._conns:
-                    sock = getattr(conn, "sock", None)
-                    if sock is not None:
-                        with contextlib.suppress(OSError):
-                            # socket.socket's own shutdown: an SSLSocket's would also drop
-                            # its TLS state under the reading thread's feet.
-                            socket.socket.shutdown(sock, socket.SHUT_RDWR)
+                for sock in self._sockets:
+                    with contextlib.suppress(OSError):
+                        # socket.socket's own shutdown: an SSLSocket's would also drop its
+                        # TLS state under the reading thread's feet.
+                        socket.socket.shutdown(sock, socket.SHUT_RDWR)
             if self._done.wait(_RECUT):
                 return
 
@@ -165,25 +166,48 @@ class _Watch:
 _current = threading.local()
 
 
-def _watched(conn: Any) -> Any:
+def _watch_socket(sock: socket.socket | None) -> None:
     watch: _Watch | None = getattr(_current, "watch", None)
     if watch is not None:
-        watch.add(conn)
-    return conn
+        watch.add(sock)
+
+
+class _WatchedHTTPConnection(urllib3.connection.HTTPConnection):
+    """Shows each socket it connects to the thread's :class:`_Watch`."""
+
+    def connect(self) -> None:
+        super().connect()
+        _watch_socket(self.sock)
+
+
+class _WatchedHTTPSConnection(urllib3.connection.HTTPSConnection):
+    """The HTTPS twin of :class:`_WatchedHTTPConnection`."""
+
+    def connect(self) -> None:
+        super().connect()
+        _watch_socket(self.sock)
 
 
 class _WatchedHTTPPool(urllib3.HTTPConnectionPool):
-    """A pool that shows the connection of each request to the thread's :class:`_Watch`."""
+    """A pool whose connections are watched, the pooled ones as they are handed out."""
+
+    ConnectionCls = _WatchedHTTPConnection
 
     def _get_conn(self, timeout: float | None = None) -> Any:
-        return _watched(super()._get_conn(timeout))
+        conn = super()._get_conn(timeout)
+        _watch_socket(getattr(conn, "sock", None))
+        return conn
 
 
 class _WatchedHTTPSPool(urllib3.HTTPSConnectionPool):
     """The HTTPS twin of :class:`_WatchedHTTPPool`."""
 
+    ConnectionCls = _WatchedHTTPSConnection
+
     def _get_conn(self, timeout: float | None = None) -> Any:
-        return _watched(super()._get_conn(timeout))
+        conn = super()._get_conn(timeout)
+        _watch_socket(getattr(conn, "sock", None))
+        return conn
 
 
 class _Adapter(requests.adapters.HTTPAdapter):
@@ -429,6 +453,14 @@ class RegistryStore:
         response: requests.Response = _do_request(
             self._oras, url, method, data=data, headers=headers, stream=True
         )
+        if response.status_code in (401, 403) and _origin(response.url) != self._origin:
+            response.close()
+            raise CuratorError(
+                f"curator registry {self._host}: {what} was redirected to {response.url}, "
+                f"another origin reached by a redirect, which denied it (HTTP "
+                f"{response.status_code}); credentials are only ever sent to the registry "
+                f"itself. Fix the registry's redirect or its storage permissions"
+            )
         if response.status_code in (401, 403):
             response.close()
             raise CuratorError(
@@ -441,18 +473,23 @@ class RegistryStore:
     def _translated(self, method: str, url: str, what: str, watch: _Watch | None) -> Iterator[None]:
         """Translate every failure of requests, urllib3 and oras into a CuratorError, once."""
         path = urllib.parse.urlsplit(url).path
+        late = (
+            f"curator registry {self._scheme}://{self._host}: {what} did not finish within "
+            f"{watch.seconds if watch else 0:g} s ({method} {path}); the registry is overloaded "
+            f"or misbehaving. Try again, or check vigo:curator"
+        )
         try:
             yield
         except CuratorError:
             raise
         except Exception as exc:
             if watch is not None and watch.expired:
-                raise CuratorUnreachableError(
-                    f"curator registry {self._scheme}://{self._host}: {what} did not finish "
-                    f"within {watch.seconds:g} s ({method} {path}); the registry is overloaded "
-                    f"or misbehaving. Try again, or check vigo:curator"
-                ) from exc
+                raise CuratorUnreachableError(late) from exc
             raise self._translate(exc, method, path, what) from exc
+        # A cut can also look like an answer that ended early (headers cut short, a body
+        # without a length): what arrived after the deadline is never used.
+        if watch is not None and watch.expired:
+            raise CuratorUnreachableError(late)
 
     def _translate(self, exc: Exception, method: str, path: str, what: str) -> CuratorError:
         if isinstance(exc, requests.exceptions.SSLError):
