@@ -15,14 +15,25 @@ sidecar naming another digest, a size mismatch or a failed full check (done once
 the sidecar is missing, e.g. after a crash between the two renames) is an error and the
 file is never overwritten. Concurrent callers are safe: threads of one process are
 serialised per (host, path) so the blob is fetched once; separate processes at worst
-fetch it twice and rename identical verified bytes over each other atomically.
+fetch it twice, and the second never replaces the first's file (that would change its
+mtime, and with it the base stamp every VM on it recorded, so all of them would preview a
+replace): the download lands in ``.incoming/`` and claims the final name with
+:meth:`Host.rename_noreplace`; a loser verifies the winner's file and discards its own.
+
+A killed download leaves its temporary behind. Every materialisation sweeps the
+artifact's directory of temporaries that are provably ours and stale: named as this
+module (or the host's atomic writer, for the sidecar) names them, and older than
+:data:`STALE_AFTER`, which no download still running reaches between two writes.
 """
 
 from __future__ import annotations
 
 import hashlib
 import posixpath
+import re
+import secrets
 import threading
+import time
 from collections.abc import Callable, Iterator
 
 from ..errors import CuratorError, HostError
@@ -34,6 +45,21 @@ __all__ = ["materialise", "sidecar_path"]
 
 _FILE_MODE = 0o444
 _DIR_MODE = 0o755
+
+#: Seconds after its last write a temporary in an artifact directory is taken for a dead
+#: download's and removed. A live download writes every few seconds at worst (its idle
+#: timeout is a minute), so an hour leaves a wide margin, also for host clock skew.
+STALE_AFTER = 3600.0
+#: Where downloads are written before they claim their final name.
+INCOMING = ".incoming"
+_TOKEN_BYTES = 8
+# Host atomic writers name temporaries ".<name>.<random>.tmp" (6 to 16 characters).
+_HOST_TMP = r"\.[A-Za-z0-9_]{6,16}\.tmp"
+_PLATFORM = r"[a-z0-9]+-[a-z0-9_]+"
+# In .incoming/: a download "<platform>.<token>", or the host writer's temporary of it.
+_INCOMING_TEMP = re.compile(rf"\.?{_PLATFORM}\.[0-9a-f]{{{2 * _TOKEN_BYTES}}}(?:{_HOST_TMP})?")
+# Beside the blobs: the host writer's temporary of a blob or sidecar written in place.
+_PLACED_TEMP = re.compile(rf"\.{_PLATFORM}(?:\.sha256)?{_HOST_TMP}")
 
 _locks_guard = threading.Lock()
 _locks: dict[tuple[str, str], threading.Lock] = {}
@@ -62,17 +88,58 @@ def materialise(
     within a process; raises CuratorError when a file is there with other content.
     """
     path = resolved.path(root)
+    directory = posixpath.dirname(path)
     with _lock_for(host, path):
         if _already_there(host, resolved, path):
+            _sweep_stale(host, directory)
             return path
         store = store or open_store(resolved.curator)
         # Open the curator's stream first: if it is down, the host is not touched at all.
         with store.open_blob(resolved.repository, resolved.digest) as chunks:
-            host.makedirs(posixpath.dirname(path), _DIR_MODE)
-            with host.open_atomic_writer(path, _FILE_MODE) as out:
+            incoming = posixpath.join(directory, INCOMING)
+            host.makedirs(incoming, _DIR_MODE)
+            _sweep_stale(host, directory)
+            token = secrets.token_hex(_TOKEN_BYTES)
+            staged = posixpath.join(incoming, f"{resolved.platform}.{token}")
+            with host.open_atomic_writer(staged, _FILE_MODE) as out:
                 _copy_verified(chunks, out.write, resolved, store.location)
+        try:
+            host.rename_noreplace(staged, path)
+        except FileExistsError:
+            # Another process got there first; its file is kept untouched if it verifies.
+            host.remove(staged)
+            if not _already_there(host, resolved, path):
+                raise CuratorError(
+                    f"{path} on {host.name} appeared and vanished while artifact "
+                    f"{resolved.reference} was materialised; something else is removing "
+                    f"artifacts there. Run again"
+                ) from None
+            return path
+        except BaseException:
+            host.remove(staged)
+            raise
         _write_sidecar(host, path, resolved)
     return path
+
+
+def _sweep_stale(host: Host, directory: str) -> None:
+    """Remove the temporaries of dead downloads in an artifact ``directory``: only names
+    this module or the host's atomic writer give, and only when :data:`STALE_AFTER` old."""
+    incoming = posixpath.join(directory, INCOMING)
+    candidates = [
+        posixpath.join(incoming, name)
+        for name in host.listdir(incoming)
+        if _INCOMING_TEMP.fullmatch(name)
+    ] + [
+        posixpath.join(directory, name)
+        for name in host.listdir(directory)
+        if _PLACED_TEMP.fullmatch(name)
+    ]
+    cutoff = time.time() - STALE_AFTER
+    for candidate in candidates:
+        st = host.stat(candidate)
+        if st is not None and st.is_file and st.mtime < cutoff:
+            host.remove(candidate)
 
 
 def _copy_verified(
