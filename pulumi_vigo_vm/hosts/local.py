@@ -7,12 +7,11 @@ import os
 import signal
 import stat as stat_mod
 import subprocess
-import tempfile
 from collections.abc import Iterator, Sequence
 from typing import BinaryIO
 
 from ..errors import CommandError, CommandTimeoutError, HostError
-from .base import CommandResult, FileStat, command_timeout
+from .base import CommandResult, FileStat, command_timeout, temporary_name
 
 __all__ = ["LocalHost"]
 
@@ -79,8 +78,7 @@ class LocalHost:
 
     @contextlib.contextmanager
     def open_atomic_writer(self, path: str, mode: int) -> Iterator[BinaryIO]:
-        directory, base = os.path.split(path)
-        fd, tmp = tempfile.mkstemp(prefix=f".{base}.", suffix=".tmp", dir=directory or ".")
+        tmp, fd = _create_temporary(path)
         try:
             os.fchmod(fd, mode)
             with os.fdopen(fd, "wb") as out:
@@ -123,3 +121,22 @@ class LocalHost:
             with contextlib.suppress(OSError):
                 os.unlink(dst)
             raise
+
+
+_TEMPORARY_ATTEMPTS = 100
+"""Fresh names tried when one is taken (as :func:`tempfile.mkstemp` does); with 48 random
+bits a second attempt is already vanishingly rare."""
+
+
+def _create_temporary(path: str) -> tuple[str, int]:
+    """Create :func:`~.base.temporary_name` of ``path``, exclusively and readable only by its
+    owner (the caller then chmods it), exactly as :func:`tempfile.mkstemp` would create it:
+    a symlink planted at the name is not followed."""
+    flags = os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+    for _attempt in range(_TEMPORARY_ATTEMPTS):
+        tmp = temporary_name(path)
+        try:
+            return tmp, os.open(tmp, flags, 0o600)
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"no free temporary name beside {path}")

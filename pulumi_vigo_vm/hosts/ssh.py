@@ -43,7 +43,6 @@ import io
 import itertools
 import os
 import re
-import secrets
 import shlex
 import socket
 import stat as stat_mod
@@ -66,7 +65,7 @@ from paramiko.sftp_attr import SFTPAttributes
 from paramiko.sftp_file import SFTPFile
 
 from ..errors import CommandError, CommandTimeoutError, HostError, HostUnreachableError
-from .base import CommandResult, FileStat, command_timeout
+from .base import CommandResult, FileStat, command_timeout, temporary_name
 
 __all__ = [
     "SshHost",
@@ -876,7 +875,7 @@ class SshHost:
             while leftovers:
                 with contextlib.suppress(OSError):
                     sftp.remove(leftovers.pop())
-            tmp = _temp_name(path)
+            tmp = temporary_name(path)
             leftovers.append(tmp)
             remote = _create_exclusive(sftp, tmp, mode)
             try:
@@ -895,7 +894,7 @@ class SshHost:
 
     @contextlib.contextmanager
     def open_atomic_writer(self, path: str, mode: int) -> Iterator[BinaryIO]:
-        tmp = _temp_name(path)
+        tmp = temporary_name(path)
         slot = self._pick_slot()
         try:
             remote, generation = self._sftp_call_in_slot(
@@ -1125,11 +1124,6 @@ def _translate(exc: BaseException, action: str, host: str) -> HostError:
     else:
         reason = str(exc) or type(exc).__name__
     return HostError(f"{action} failed on {host}: {reason}")
-
-
-def _temp_name(path: str) -> str:
-    directory, base = os.path.split(path)
-    return os.path.join(directory, f".{base}.{secrets.token_hex(6)}.tmp")
 
 
 def _create_exclusive(sftp: paramiko.SFTPClient, path: str, mode: int) -> SFTPFile:

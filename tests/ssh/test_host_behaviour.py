@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import shlex
 import socket
@@ -15,6 +16,7 @@ import pytest
 from pulumi_vigo_vm.errors import CommandError, CommandTimeoutError, HostError
 from pulumi_vigo_vm.hosts import base
 from pulumi_vigo_vm.hosts.base import Host
+from pulumi_vigo_vm.ownership import stale_temporaries
 
 # LocalHost lets OSError through for file-system failures; SshHost translates them into
 # HostError once. Callers treat both as "the host could not do it".
@@ -228,6 +230,19 @@ def test_open_atomic_writer_lands_only_on_success(host: Host, tmp_path: Path) ->
         out.write(b"partial")
         raise Boom
     assert target.read_bytes()[:1] == b"\x00"  # the earlier file is untouched
+    assert leftovers(tmp_path) == []
+
+
+def test_atomic_writers_build_beside_the_target_under_the_shared_temporary_name(
+    host: Host, tmp_path: Path
+) -> None:
+    # One naming recipe for every host: what ownership.stale_temporaries later recognises.
+    target = tmp_path / "web01.qcow2"
+    with host.open_atomic_writer(str(target), 0o600) as out:
+        out.write(b"x")
+        (building,) = leftovers(tmp_path)
+    assert re.fullmatch(r"\.web01\.qcow2\.[0-9a-f]{12}\.tmp", building)
+    assert stale_temporaries(str(tmp_path), ["web01.qcow2"], {building: 0.0}, now=1e9)
     assert leftovers(tmp_path) == []
 
 
