@@ -36,10 +36,9 @@ the VM whose ``uri`` or ``vm_name`` is unknown and still checks the others.
 
 from __future__ import annotations
 
-import re
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
 from typing import Any, Final
 from urllib.parse import urlsplit
 
@@ -55,6 +54,8 @@ from pulumi_policy import (
     StackValidationPolicy,
 )
 from pulumi_policy.proxy import UnknownValueError
+
+from .numbers import whole_number
 
 __all__ = [
     "DEFAULT_DISK_SIZE_GIB",
@@ -97,37 +98,22 @@ MAX_VCPU_POLICY: Final = "vigo-vm-max-vcpu"
 MAX_DISK_POLICY: Final = "vigo-vm-max-disk"
 UNIQUE_DOMAIN_POLICY: Final = "vigo-vm-unique-domain"
 
-_NUMBER_RE: Final = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
-
-
 # --------------------------------------------------------------------------- numbers
 
 
 def coerce_positive_int(value: object) -> int:
     """Return ``value`` as a positive int, as the provider reads it, or raise ``ValueError``.
 
-    The engine carries every number as a double, and programs may pass numeric strings,
-    so ``4096``, ``4096.0``, ``"4096"`` and ``" 4096.0 "`` all mean 4096. Booleans,
-    fractions, NaN/infinity, zero and negatives are refused: they are not sizes.
+    The grammar is the provider's own (:func:`pulumi_vigo_vm.numbers.whole_number`): the
+    engine carries every number as a double, and programs may pass numeric strings, so
+    ``4096``, ``4096.0``, ``"4096"`` and ``" 4096.0 "`` all mean 4096. Booleans, exponents
+    (``"4e3"``), fractions, NaN/infinity, zero and negatives are refused: the provider would
+    not read them as sizes either.
     """
-    if isinstance(value, bool):
-        raise ValueError(f"{value!r} is not a positive integer")
-    if isinstance(value, int):
-        number = Decimal(value)
-    elif isinstance(value, float):
-        if value != value or value in (float("inf"), float("-inf")):
-            raise ValueError(f"{value!r} is not a positive integer")
-        number = Decimal(value)
-    elif isinstance(value, str) and _NUMBER_RE.fullmatch(value.strip()):
-        try:
-            number = Decimal(value.strip())
-        except InvalidOperation as exc:  # pragma: no cover - the regex admits only decimals
-            raise ValueError(f"{value!r} is not a positive integer") from exc
-    else:
-        raise ValueError(f"{value!r} is not a positive integer")
-    if number != number.to_integral_value() or number <= 0:
-        raise ValueError(f"{value!r} is not a positive integer")
-    return int(number)
+    try:
+        return whole_number(value, 1, math.inf)
+    except ValueError as exc:
+        raise ValueError(f"{value!r} is not a positive integer") from exc
 
 
 def _config_int(config: Mapping[str, Any], key: str, default: int) -> int:

@@ -161,6 +161,15 @@ def test_malformed_number_is_a_mandatory_violation(default_runner: PolicyRunner)
     assert "'lots' is not a positive integer" in d.message
 
 
+@pytest.mark.parametrize("memory", ["4e3", "4.5", True])
+def test_a_number_the_provider_refuses_is_a_mandatory_violation(
+    default_runner: PolicyRunner, memory: object
+) -> None:
+    [d] = default_runner.analyze(sized("e", memory=memory))
+    assert d.policy_name == MAX_MEMORY_POLICY and d.mandatory
+    assert f"memory_mib {memory!r} is not a positive integer" in d.message
+
+
 def test_missing_disk_size_uses_the_default(default_runner: PolicyRunner) -> None:
     assert default_runner.analyze(vm("nodisk", memory_mib=1024, vcpu=1)) == []
 

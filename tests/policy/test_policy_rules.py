@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 from pulumi_policy import (
     EnforcementLevel,
@@ -15,6 +15,7 @@ from pulumi_policy import (
 from pulumi_policy.proxy import UnknownValueError, unknown_checking_proxy
 
 from pulumi_vigo_vm import policies
+from pulumi_vigo_vm.errors import InputFault
 from pulumi_vigo_vm.policies import (
     DEFAULT_DISK_SIZE_GIB,
     DEFAULT_MAX_DISK_SIZE_GIB,
@@ -31,8 +32,21 @@ from pulumi_vigo_vm.policies import (
     normalize_uri,
     vcpu_violation,
 )
+from pulumi_vigo_vm.spec import ProviderDefaults, check_inputs
+
+try:
+    from pulumi_vigo_vm.spec import MAX_VCPU
+except ImportError:  # spec.py is being split; the limit may live in inputs.py
+    from pulumi_vigo_vm.inputs import MAX_VCPU  # type: ignore[import-not-found,no-redef]
 
 UNKNOWN_STRING = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
+VALID_INPUTS = {"vm_name": "vm", "memory_mib": 4096, "vcpu": 2, "disk_path": "/srv/base.qcow2"}
+
+
+def provider_faults(**props: Any) -> list[InputFault]:
+    """What the provider's own input check says of ``props`` (over valid VM inputs)."""
+    return check_inputs({**VALID_INPUTS, **props}, ProviderDefaults(), require_claim=False)[1]
+
 
 # ------------------------------------------------------------------ coerce_positive_int
 
@@ -45,10 +59,44 @@ def test_every_wire_form_of_a_positive_int_means_that_int(n: int) -> None:
         assert coerce_positive_int(form) == n
 
 
-def test_exponent_and_huge_numbers_are_exact() -> None:
-    assert coerce_positive_int("4e3") == 4000
+def test_huge_numbers_are_exact() -> None:
     assert coerce_positive_int("99999999999999999999") == 99999999999999999999
     assert coerce_positive_int(str(2**53 + 1)) == 2**53 + 1  # no detour through a double
+
+
+@pytest.mark.parametrize("value", ["4e3", "4E3", "1.5e3", "+4e3", " 4e3 "])
+def test_exponents_are_refused_as_the_provider_refuses_them(value: str) -> None:
+    with pytest.raises(ValueError, match="not a positive integer"):
+        coerce_positive_int(value)
+    [fault] = [f for f in provider_faults(memory_mib=value) if f.property == "memory_mib"]
+    assert fault.reason == f"must be a whole number MiB, got {value!r}"
+    message = memory_violation({"vm_name": "vm", "memory_mib": value}, {})
+    assert message == (
+        f"VM 'vm': memory_mib {value!r} is not a positive integer, so it cannot be checked "
+        f"against the limit of {DEFAULT_MAX_MEMORY_MIB} MiB"
+    )
+
+
+SIZE_FORMS = st.one_of(
+    st.integers(-3, 10**6),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.booleans(),
+    st.from_regex(r"\A\s?[+-]?\d{0,5}(\.\d{0,2})?([eE][+-]?\d)?\s?\Z"),
+    st.text(max_size=6),
+)
+
+
+@given(SIZE_FORMS)
+def test_policy_reads_a_size_exactly_when_the_provider_does(value: object) -> None:
+    assume(value != "")  # the provider reads an empty string as an absent input
+    provider_reads = all(f.property != "vcpu" for f in provider_faults(vcpu=value))
+    try:
+        read = coerce_positive_int(value)
+    except ValueError:
+        policy_reads = False
+    else:
+        policy_reads = read <= MAX_VCPU
+    assert policy_reads == provider_reads
 
 
 @pytest.mark.parametrize(
