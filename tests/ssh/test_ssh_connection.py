@@ -21,6 +21,7 @@ from pulumi_vigo_vm.hosts.ssh import (
     opened_ssh_connection_count,
     ssh_host_for_uri,
 )
+from pulumi_vigo_vm.hosts.ssh._paramiko import create_private, fsync
 from pulumi_vigo_vm.hypervisor import Hypervisor
 from pulumi_vigo_vm.testing.sshd import PrivateSshd
 
@@ -152,7 +153,7 @@ def test_proxy_jump_goes_through_the_jump_hosts_transport(
         assert Hypervisor(uri).architecture() == Hypervisor("qemu:///system").architecture()
         assert sshd.accepted_connections() - before == 2
         # the hypervisor's transport runs over a channel of the jump host's, not a socket
-        assert isinstance(host._client.get_transport().sock, paramiko.Channel)  # type: ignore[attr-defined,union-attr]
+        assert isinstance(host.connection.client.get_transport().sock, paramiko.Channel)  # type: ignore[attr-defined,union-attr]
     finally:
         forget_connection(uri)
         close_all_ssh_hosts()
@@ -282,11 +283,37 @@ def test_concurrent_copies_on_one_host_do_not_deadlock(ssh_host: SshHost, tmp_pa
     assert all((tmp_path / f"dst{i}").read_bytes() == source for i in range(10))
 
 
+# ------------------------------------------------------------------------- private API
+
+
+def test_paramiko_private_requests_work_against_openssh(
+    fresh_ssh_host: SshHost, tmp_path: Path
+) -> None:
+    # The two requests made through paramiko's private API: if an upgrade breaks them,
+    # atomic writes would silently lose their 0600-from-creation or their fsync.
+    transport, _ = fresh_ssh_host.connection.transport()
+    sftp = paramiko.SFTPClient.from_transport(transport)
+    assert sftp is not None
+    path = tmp_path / "private"
+    try:
+        remote = create_private(sftp, str(path))
+        assert path.stat().st_mode & 0o777 == 0o600
+        remote.write(b"durable")
+        remote.flush()
+        assert fsync(remote), "the server did not confirm fsync@openssh.com"
+        remote.close()
+        with pytest.raises(OSError):  # exclusive: an existing name is refused
+            create_private(sftp, str(path))
+    finally:
+        sftp.close()
+    assert path.read_bytes() == b"durable"
+
+
 # ------------------------------------------------------------------------- recovery
 
 
 def _client_port(host: SshHost) -> int:
-    client = host._client
+    client = host.connection.client
     assert client is not None
     port: int = client.get_transport().sock.getsockname()[1]
     return port

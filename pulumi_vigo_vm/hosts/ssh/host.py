@@ -1,0 +1,236 @@
+"""SshHost: the :class:`~pulumi_vigo_vm.hosts.base.Host` operations on a host reached over SSH.
+
+Commands run over exec channels (:mod:`.commands`); everything else is SFTP, on the host's
+shared channels (:mod:`.sftp_pool`): an exec channel starts a login shell on the host
+(~100 ms), while an SFTP request on an open channel is one round trip. So ``stat``,
+``listdir``, ``makedirs``, ``remove``, ``rename``, reads and atomic writes (:mod:`.atomic`)
+are all SFTP. Each operation says whether repeating it after a lost connection is harmless:
+only those are retried (once), so a retry never reports a wrong answer, such as "absent"
+for a file the first attempt removed before its reply was lost.
+
+Get hosts from :func:`~.registry.ssh_host_for_uri`: one per target for the whole process.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import stat as stat_mod
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager
+from functools import partial
+from typing import BinaryIO, cast
+
+import paramiko
+from paramiko.sftp_file import SFTPFile
+
+from ...errors import HostUnreachableError
+from ..base import CommandResult, FileStat
+from . import atomic
+from .commands import CommandRunner
+from .sftp_pool import SftpPool
+from .target import SshTarget, resolve_ssh_target
+from .transport import SshConnection
+
+__all__ = ["SshHost"]
+
+
+class SshHost:
+    """A :class:`~pulumi_vigo_vm.hosts.base.Host` over one shared paramiko transport.
+
+    Thread-safe. Connects on first use; get instances from :func:`ssh_host_for_uri`.
+    """
+
+    def __init__(self, target: SshTarget) -> None:
+        self.target = target
+        self.connection = SshConnection(target)
+        """The host's one transport (a jump host's is shared with the hosts behind it)."""
+        self._sftp = SftpPool(self.connection)
+        self._commands = CommandRunner(self.connection)
+
+    @classmethod
+    def from_uri(cls, uri: str) -> SshHost:
+        """A new, uncached host for ``uri`` (tests; production code uses ssh_host_for_uri)."""
+        return cls(resolve_ssh_target(uri))
+
+    @property
+    def name(self) -> str:
+        return self.target.name
+
+    def close(self) -> None:
+        """Close SFTP channels and the transport. The host reconnects if used again."""
+        self._sftp.close()
+        self.connection.close()
+
+    # ------------------------------------------------------------------ Host: commands
+
+    def run(
+        self, argv: Sequence[str], *, check: bool = True, timeout: float | None = None
+    ) -> CommandResult:
+        return self._commands.run(argv, check=check, timeout=timeout)
+
+    def open_stream(self, command: str) -> paramiko.Channel:
+        """A channel running ``command`` with its stdin open: a byte pipe to a remote program.
+
+        For long-lived conversations (libvirt's RPC stream rides on one for the whole run), so
+        it is not counted against the budget of concurrently running commands.
+        """
+        return self._commands.open_stream(command)
+
+    # ------------------------------------------------------------------ Host: files
+
+    def stat(self, path: str) -> FileStat | None:
+        def op(sftp: paramiko.SFTPClient) -> FileStat | None:
+            try:
+                st = sftp.stat(path)
+            except FileNotFoundError:
+                return None
+            mode = st.st_mode or 0
+            return FileStat(
+                st.st_size or 0,
+                stat_mod.S_IMODE(mode),
+                stat_mod.S_ISREG(mode),
+                float(st.st_mtime or 0),
+            )
+
+        return self._sftp.call(f"stat {path}", op)
+
+    def listdir(self, path: str) -> list[str]:
+        def op(sftp: paramiko.SFTPClient) -> list[str]:
+            try:
+                return cast(list[str], sftp.listdir(path))
+            except FileNotFoundError:
+                return []
+
+        return self._sftp.call(f"listdir {path}", op)
+
+    def makedirs(self, path: str, mode: int = 0o755) -> None:
+        def op(sftp: paramiko.SFTPClient) -> None:
+            _sftp_makedirs(sftp, path, mode)
+
+        self._sftp.call(f"makedirs {path}", op)
+
+    def chmod(self, path: str, mode: int) -> None:
+        self._sftp.call(f"chmod {path}", lambda sftp: sftp.chmod(path, mode))
+
+    def remove(self, path: str) -> bool:
+        def op(sftp: paramiko.SFTPClient) -> bool:
+            try:
+                sftp.remove(path)
+            except FileNotFoundError:
+                return False
+            return True
+
+        # Not retried: if the first attempt removed the file before the reply was lost, a
+        # retry would report False for a file that did exist.
+        return self._sftp.call(f"remove {path}", op, retry=False)
+
+    def rename(self, src: str, dst: str) -> None:
+        # Not retried: a rename that happened before the reply was lost fails on retry.
+        # posix-rename@openssh.com is rename(2); plain SSH_FXP_RENAME would not replace dst.
+        self._sftp.call(
+            f"rename {src} to {dst}", lambda sftp: sftp.posix_rename(src, dst), retry=False
+        )
+
+    def rename_noreplace(self, src: str, dst: str) -> None:
+        """SFTP's plain SSH_FXP_RENAME: OpenSSH's sftp-server does link() + unlink() for a
+        regular file, so it fails, atomically, when ``dst`` exists."""
+
+        def op(sftp: paramiko.SFTPClient) -> bool:
+            try:
+                sftp.rename(src, dst)
+                return True
+            except OSError as exc:
+                # SFTPv3 has no "exists" status: the refusal arrives as a bare "Failure"
+                # (no errno; a missing src or EACCES do carry one). Is dst what stopped it?
+                if exc.errno is not None:
+                    raise
+                refusal = exc
+            try:
+                sftp.lstat(dst)
+            except FileNotFoundError:
+                raise refusal from None
+            return False
+
+        # Not retried: a move whose reply was lost would look like "dst exists" on retry.
+        if not self._sftp.call(f"rename {src} to {dst} (no replace)", op, retry=False):
+            raise FileExistsError(errno.EEXIST, f"{dst} exists on {self.name}", dst)
+
+    def write_atomic(self, path: str, data: bytes, mode: int) -> None:
+        atomic.write_atomic(self._sftp, path, data, mode)
+
+    def open_atomic_writer(self, path: str, mode: int) -> AbstractContextManager[BinaryIO]:
+        return atomic.open_atomic_writer(self._sftp, path, mode)
+
+    def read_chunks(self, path: str, chunk_size: int = 1 << 20) -> Iterator[bytes]:
+        """Stream ``path``; on a dropped connection, reconnect once and resume at the offset.
+
+        Each chunk is one locked SFTP call on the channel that opened the file, so other
+        threads' requests interleave with a long read instead of waiting for all of it.
+        """
+        offset = 0
+        for attempt in (1, 2):
+            slot = self._sftp.pick_slot()
+            try:
+                remote, generation = self._sftp.call_in_slot(
+                    slot, f"read {path}", partial(_open_at, path=path, offset=offset)
+                )
+            except HostUnreachableError:
+                if attempt == 2:
+                    raise
+                continue
+            finally:
+                slot.lock.release()
+            try:
+                while True:
+                    with slot.lock:
+                        chunk: bytes = self._sftp.on_handle(
+                            slot, generation, f"read {path}", partial(remote.read, chunk_size)
+                        )
+                    if not chunk:
+                        return
+                    offset += len(chunk)
+                    yield chunk
+            except HostUnreachableError:
+                if attempt == 2:
+                    raise
+            finally:
+                with slot.lock, contextlib.suppress(Exception):
+                    if slot.client is not None and slot.generation == generation:
+                        remote.close()
+
+
+def _open_at(sftp: paramiko.SFTPClient, path: str, offset: int) -> SFTPFile:
+    remote = sftp.open(path, "rb")
+    if offset:
+        remote.seek(offset)
+    return cast(SFTPFile, remote)
+
+
+def _sftp_makedirs(sftp: paramiko.SFTPClient, path: str, mode: int) -> None:
+    """``mkdir -p`` in SFTP requests: stat upwards to the first existing ancestor, then mkdir."""
+    missing: list[str] = []
+    current = path.rstrip("/") or "/"
+    while True:
+        try:
+            st = sftp.stat(current)
+        except FileNotFoundError:
+            missing.append(current)
+            parent = os.path.dirname(current)
+            if parent == current:
+                break
+            current = parent
+            continue
+        if not stat_mod.S_ISDIR(st.st_mode or 0):
+            raise FileExistsError(errno.EEXIST, f"{current} exists and is not a directory")
+        break
+    for directory in reversed(missing):
+        # Only the leaf gets ``mode``, as os.makedirs does since Python 3.7.
+        try:
+            sftp.mkdir(directory, mode if directory == missing[0] else 0o777)
+        except OSError:
+            # SFTPv3 reports EEXIST as a bare failure: another thread may have won the race.
+            st = sftp.stat(directory)
+            if not stat_mod.S_ISDIR(st.st_mode or 0):
+                raise
