@@ -13,11 +13,14 @@ ordered :class:`Plan` for the executor. Pure: no I/O; all host facts come in as 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Literal
 
 from .domain_xml import DomainConfig
 from .errors import ImageError
+from .fields import INPUTS, Change
 from .model import Identity, ImageInfo, Observed, PowerState, Recorded, ResolvedBase
 from .ownership import (
     Candidates,
@@ -246,36 +249,28 @@ def plan_remove(
     return Plan(tuple(actions), removals=removals)
 
 
-def _input_replaces(old: VmSpec, new: VmSpec) -> list[str]:
-    replaces = [
-        name
-        for name in ("vm_name", "uri", "images_dir")
-        if getattr(old, name) != getattr(new, name)
-    ]
-    if old.base != new.base:
-        replaces.append(new.base.input_name)
-    if old.seed_hash != new.seed_hash:
-        replaces.append("cloud_init_user_data")
-    return replaces
+Decision = Literal["replace", "update"] | None
+Rule = Callable[[str, VmSpec, VmSpec, ImageInfo | None, ResolvedBase | None], Decision]
 
 
-def _input_updates(old: VmSpec, new: VmSpec) -> list[str]:
-    names = (
-        "memory_mib",
-        "vcpu",
-        "network_bridge",
-        "domain_type",
-        "state",
-        "shutdown_timeout_s",
-        "claim",
-    )
-    return [name for name in names if getattr(old, name) != getattr(new, name)]
+def _base_rule(
+    name: str, old: VmSpec, new: VmSpec, _overlay: ImageInfo | None, _b: ResolvedBase | None
+) -> Decision:
+    """Another base is a new VM (reported under the input that names the new base)."""
+    return "replace" if old.base != new.base and name == new.base.input_name else None
 
 
-def _size_decision(
-    old: VmSpec, new: VmSpec, overlay: ImageInfo | None, base: ResolvedBase | None
-) -> str | None:
-    """``"replace"``, ``"update"`` or None for the disk size axis."""
+def _seed_rule(
+    _name: str, old: VmSpec, new: VmSpec, _overlay: ImageInfo | None, _b: ResolvedBase | None
+) -> Decision:
+    """New user-data is a fresh overlay, so cloud-init runs again (the reference page)."""
+    return "replace" if old.seed_hash != new.seed_hash else None
+
+
+def _size_rule(
+    _name: str, old: VmSpec, new: VmSpec, overlay: ImageInfo | None, base: ResolvedBase | None
+) -> Decision:
+    """Larger grows in place; smaller than the overlay (or the base) is a new VM."""
     wanted = new.disk_size_bytes
     if wanted is None and base is not None:
         wanted = base.virtual_size
@@ -285,6 +280,32 @@ def _size_decision(
             return "replace"
         return "update" if wanted > current else None
     return "update" if old.disk_size_gib != new.disk_size_gib else None
+
+
+INPUT_RULES: dict[str, Rule] = {"base": _base_rule, "seed": _seed_rule, "size": _size_rule}
+"""The inputs whose change depends on other fields or the host (``Change.RULE`` in the
+field table), by rule name."""
+
+
+def _input_decisions(
+    old: VmSpec, new: VmSpec, overlay: ImageInfo | None, base: ResolvedBase | None
+) -> tuple[list[str], list[str]]:
+    """(replaces, updates) from the inputs alone, as the field table says."""
+    replaces: list[str] = []
+    updates: list[str] = []
+    for f in INPUTS:
+        if f.change is Change.RULE:
+            assert f.rule is not None
+            decision = INPUT_RULES[f.rule](f.name, old, new, overlay, base)
+        elif getattr(old, f.name) != getattr(new, f.name):
+            decision = "replace" if f.change is Change.REPLACE else "update"
+        else:
+            decision = None
+        if decision == "replace":
+            replaces.append(f.name)
+        elif decision == "update":
+            updates.append(f.name)
+    return replaces, updates
 
 
 def _live_replaces(
@@ -347,14 +368,8 @@ def diff(
     base: ResolvedBase | None = None,
 ) -> DiffDecision:
     """The spec's diff table. ``observed``/``base`` are None when the host was unreachable."""
-    replaces = _input_replaces(recorded.spec, new)
-    reasons = _input_updates(recorded.spec, new)
     overlay = observed.overlay if observed is not None else None
-    size = _size_decision(recorded.spec, new, overlay, base)
-    if size == "replace":
-        replaces.append("disk_size_gib")
-    elif size == "update":
-        reasons.append("disk_size_gib")
+    replaces, reasons = _input_decisions(recorded.spec, new, overlay, base)
     if observed is not None and base is not None and not replaces:
         replaces += _live_replaces(recorded, new, observed, base)
         reasons += _live_updates(recorded, new, observed)

@@ -20,8 +20,9 @@ from .axes import Action, Plan, ResolvedBase
 from .cloudinit import build_seed_iso, instance_id, read_seed_identity
 from .domain_xml import MARKER_NAMESPACE, MARKER_PREFIX, from_xml, marker_xml, to_xml
 from .errors import ImageError, LibvirtCallError, NotOwnedError, VigoError
+from .hosts.base import temporary_name
 from .hypervisor import Guest, PowerState
-from .images import ImageInfo, create_overlay, grow_overlay, temporary_name
+from .images import ImageInfo, create_overlay, grow_overlay
 from .ownership import CONSOLE_LOG_DIR, stale_temporaries
 from .spec import VmSpec
 from .target import Target

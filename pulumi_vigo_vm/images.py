@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import json
 import posixpath
-import secrets
 import threading
 from dataclasses import replace
 from typing import Any
 
 from .errors import CommandError, ImageError
-from .hosts.base import FileStat, Host
+from .hosts.base import FileStat, Host, temporary_name
 from .model import ImageInfo
 from .qcow2 import HEADER_READ_SIZE, QCOW2_MAGIC, parse_header
 
@@ -203,12 +202,6 @@ def create_overlay(host: Host, overlay_path: str, base: ImageInfo, size_bytes: i
     except BaseException:
         host.remove(temporary)
         raise
-
-
-def temporary_name(path: str) -> str:
-    """A fresh hidden name beside ``path`` to build it under before it is moved into place."""
-    directory, name = posixpath.split(path)
-    return posixpath.join(directory, f".{name}.{secrets.token_hex(4)}.tmp")
 
 
 def grow_overlay(host: Host, overlay_path: str, size_bytes: int) -> None:

@@ -33,6 +33,7 @@ from .artifact_base import fetch_artifact_base
 from .axes import Identity, Observed, Plan, Recorded, ResolvedBase
 from .errors import CuratorUnreachableError, HostUnreachableError
 from .executor import Executor
+from .fields import INPUTS
 from .observe import observe, observe_files, resolve_base
 from .ownership import DomainOwner, owner_of, removal_candidates
 from .spec import ProviderDefaults, RunState, VmSpec, check_inputs, parse_spec
@@ -42,15 +43,8 @@ __all__ = ["VmProvider"]
 
 log = logging.getLogger(__name__)
 
-# Inputs whose change (or unknown value in preview) means a new VM, not an update.
-_REPLACING_INPUTS = (
-    "vm_name",
-    "uri",
-    "images_dir",
-    "disk_path",
-    "artifact",
-    "cloud_init_user_data",
-)
+# Inputs whose unknown value in preview means a new VM, not an update.
+_REPLACING_INPUTS = frozenset(f.name for f in INPUTS if f.replaces_when_unknown)
 
 
 def _new_identity() -> Identity:

@@ -9,29 +9,16 @@ import pulumi
 from pulumi import Input, Output, ResourceOptions
 from pulumi.dynamic import Resource
 
+from .fields import INPUTS, OUTPUTS
 from .provider import VmProvider
 
 __all__ = ["VigoVm", "VigoVmArgs"]
 
 TYPE_TOKEN = "pulumi-python:dynamic/vigo:VigoVm"
 _ROOT_STACK_TYPE = "pulumi:pulumi:Stack"
-_SECRET_OUTPUTS = ["cloud_init_user_data", "seed_hash", "seed_iso_path"]
-"""The seed's hash and name are derived from secret user-data (a short unsalted digest of
-it): state travels further than host access, so they are secret like the user-data."""
-
-_OUTPUT_ONLY = (
-    "uuid",
-    "mac_address",
-    "base_path",
-    "base_format",
-    "artifact_id",
-    "overlay_path",
-    "seed_iso_path",
-    "seed_hash",
-    "console_log_path",
-    "observed_state",
-    "base_stamp",
-)
+_OUTPUT_ONLY = tuple(f.name for f in OUTPUTS)
+_SECRET_OUTPUTS = [f.name for f in INPUTS if f.secret] + [f.name for f in OUTPUTS if f.secret]
+"""Secret in state: user-data, and the seed's hash and name derived from it (see fields.py)."""
 
 
 @dataclass

@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 from integration.vmlab import Lab
 
+from pulumi_vigo_vm import ownership
 from pulumi_vigo_vm.testing import RunResult
 
 TESTS = Path(__file__).resolve().parents[1]
@@ -53,7 +54,7 @@ KERNEL_BANNER = "Linux version "
 
 def console_log_path(vm_name: str) -> Path:
     """Where libvirt logs the serial console (also the resource's ``console_log_path``)."""
-    return Path(f"/var/log/libvirt/qemu/{vm_name}-console.log")
+    return Path(ownership.console_log_path(vm_name))
 
 
 def require_readable_by_others(image: Path) -> None:

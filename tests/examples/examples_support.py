@@ -8,6 +8,7 @@ from pathlib import Path
 import libvirt
 from integration.vmlab import has_marker, image_info, sha256, write_marker
 
+from pulumi_vigo_vm.ownership import console_log_path
 from pulumi_vigo_vm.testing import EngineHarness, RunResult
 
 __all__ = ["EXAMPLES", "Stack", "has_marker", "image_info", "sha256", "write_marker"]
@@ -85,6 +86,7 @@ class Stack:
             if dom.isActive():
                 dom.destroy()
             dom.undefineFlags(libvirt.VIR_DOMAIN_UNDEFINE_NVRAM)
-        # libvirt keeps the qemu and console logs of an undefined domain: drop this test's.
-        for log in (f"{self.vm_name}.log", f"{self.vm_name}-console.log"):
-            (QEMU_LOG_DIR / log).unlink(missing_ok=True)
+        # libvirt keeps the qemu log of an undefined domain, and a failed test may leave
+        # the console log behind: drop this test's.
+        (QEMU_LOG_DIR / f"{self.vm_name}.log").unlink(missing_ok=True)
+        Path(console_log_path(self.vm_name)).unlink(missing_ok=True)

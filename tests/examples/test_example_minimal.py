@@ -7,6 +7,8 @@ from io import BytesIO
 
 import pycdlib
 
+from pulumi_vigo_vm.ownership import console_log_path
+
 from .examples_support import Stack, image_info, sha256
 
 
@@ -36,7 +38,7 @@ def test_minimal_up_preview_destroy(minimal: Stack) -> None:
         "uuid": dom.UUIDString(),
         "observed_state": "running",
         "overlay_path": str(minimal.overlay),
-        "console_log_path": f"/var/log/libvirt/qemu/{minimal.vm_name}-console.log",
+        "console_log_path": console_log_path(minimal.vm_name),
     }
     info = image_info(minimal.overlay)
     assert info["backing-filename"] == str(minimal.base)

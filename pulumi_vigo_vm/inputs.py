@@ -1,0 +1,267 @@
+"""What each VM input may be: its value types, limits and validator. Pure: no I/O.
+
+Every validator takes the loosely typed value the engine hands over (numbers arrive as
+floats in every method, integers may be numeric strings) and returns the normalised value,
+or raises ``ValueError(reason)``; :mod:`pulumi_vigo_vm.spec` turns reasons into one
+:class:`~pulumi_vigo_vm.errors.InputFault` per input. :mod:`pulumi_vigo_vm.fields` says
+which validator belongs to which input.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+from .numbers import shown, whole_number
+
+__all__ = [
+    "CLAIM_REASON",
+    "DEFAULT_ARTIFACTS_DIR",
+    "DEFAULT_DOMAIN_TYPE",
+    "DEFAULT_IMAGES_DIR",
+    "DEFAULT_SHUTDOWN_TIMEOUT_S",
+    "DEFAULT_URI",
+    "MAX_DISK_SIZE_GIB",
+    "MAX_MEMORY_MIB",
+    "MAX_SHUTDOWN_TIMEOUT_S",
+    "MAX_USER_DATA_BYTES",
+    "MAX_VCPU",
+    "BaseSource",
+    "RunState",
+    "artifact",
+    "claim",
+    "cloud_init_user_data",
+    "disk_path",
+    "disk_size_gib",
+    "domain_type",
+    "images_dir",
+    "memory_mib",
+    "network_bridge",
+    "shutdown_timeout_s",
+    "state",
+    "uri",
+    "vcpu",
+    "vm_name",
+]
+
+DEFAULT_URI = "qemu:///system"
+DEFAULT_DOMAIN_TYPE = "kvm"
+DEFAULT_IMAGES_DIR = "/var/lib/libvirt/images"
+DEFAULT_SHUTDOWN_TIMEOUT_S = 120
+DEFAULT_ARTIFACTS_DIR = "/var/lib/vigo/artifacts"
+
+MAX_MEMORY_MIB = 16 * 1024 * 1024  # 16 TiB: beyond any host libvirt runs on
+MAX_VCPU = 4096  # libvirt's own ceiling for x86 guests
+MAX_DISK_SIZE_GIB = 64 * 1024  # 64 TiB
+MAX_SHUTDOWN_TIMEOUT_S = 24 * 3600
+MAX_USER_DATA_BYTES = 16 * 1024 * 1024  # what one NoCloud seed ISO reasonably carries
+
+_VM_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,62}")
+_BRIDGE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,14}")
+_POOL_OBJECT = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.+-]{0,254}")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# Characters XML 1.0 cannot carry at all (beyond the control characters): text inputs end up
+# in domain XML, so they are refused at check time, before any file is written.
+_NOT_XML = re.compile("[\ud800-\udfff\ufffe\uffff]")
+MAX_CLAIM_LENGTH = 2048
+_HOST = re.compile(r"[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?|[0-9A-Fa-f:.]+")
+_USER = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,31}")
+_XML_META = re.compile(r"[<>&\"']")
+_URI_SCHEMES = ("qemu", "qemu+ssh", "qemu+unix")
+_URI_PATHS = ("/system", "/session")
+
+
+class RunState(StrEnum):
+    """The desired run state of a VM."""
+
+    RUNNING = "running"
+    STOPPED = "stopped"
+    DEFINED = "defined"
+    ABSENT = "absent"
+
+
+@dataclass(frozen=True)
+class BaseSource:
+    """Where the base disk comes from: a host file, a libvirt pool volume, or an artifact."""
+
+    kind: str  # "file" | "pool" | "artifact"
+    value: str  # the input as given (normalised)
+
+    @property
+    def input_name(self) -> str:
+        """The input that named this base, for messages and diff results."""
+        return "artifact" if self.kind == "artifact" else "disk_path"
+
+    @property
+    def pool_volume(self) -> tuple[str, str]:
+        """``(pool, volume)`` of a pool base."""
+        pool, _, volume = self.value.partition(":")
+        return pool, volume
+
+
+def _text(value: Any, what: str) -> str:
+    if not isinstance(value, str):
+        raise ValueError(f"must be a string ({what}), got {type(value).__name__}")
+    if _CONTROL.search(value):
+        raise ValueError("must not contain control characters")
+    if _NOT_XML.search(value):
+        raise ValueError("must not contain characters XML cannot hold (U+FFFE, U+FFFF, surrogates)")
+    return value
+
+
+def vm_name(value: Any) -> str:
+    name = _text(value, "the libvirt domain name")
+    if not _VM_NAME.fullmatch(name):
+        raise ValueError(
+            f"{shown(name)} is not a valid VM name: use 1-63 characters from A-Z a-z 0-9 . _ -, "
+            "starting with a letter or digit (it also names the overlay and seed files)"
+        )
+    return name
+
+
+def _absolute_path(value: Any, what: str) -> str:
+    path = _text(value, what)
+    if not path.startswith("/"):
+        raise ValueError(f"must be an absolute path, got {shown(path)}")
+    if ".." in path.split("/"):
+        raise ValueError(f"must not contain '..' components, got {shown(path)}")
+    if _XML_META.search(path):
+        raise ValueError(f"must not contain any of < > & \" ', got {shown(path)}")
+    return "/" + posixpath.normpath(path).lstrip("/")
+
+
+def disk_path(value: Any) -> BaseSource:
+    text = _text(value, "an absolute path to a base image, or pool:volume")
+    if text.startswith("/"):
+        return BaseSource("file", _absolute_path(text, "a base image path"))
+    pool, sep, volume = text.partition(":")
+    if sep and _POOL_OBJECT.fullmatch(pool) and _POOL_OBJECT.fullmatch(volume):
+        return BaseSource("pool", text)
+    raise ValueError(
+        f"{shown(text)} is neither an absolute file path nor pool:volume "
+        "(e.g. /var/lib/libvirt/images/base.qcow2 or default:base.qcow2)"
+    )
+
+
+def artifact(value: Any) -> BaseSource:
+    text = _text(value, "a curator artifact reference")
+    from .curator.reference import parse_reference  # pure; imported late to keep import light
+
+    try:
+        parse_reference(text)
+    except Exception as exc:  # CuratorError carries the friendly reason
+        raise ValueError(str(exc)) from exc
+    return BaseSource("artifact", text)
+
+
+def state(value: Any) -> RunState:
+    try:
+        return RunState(value)
+    except ValueError:
+        choices = ", ".join(s.value for s in RunState)
+        raise ValueError(f"must be one of {choices}; got {shown(value)}") from None
+
+
+def network_bridge(value: Any) -> str:
+    name = _text(value, "a host bridge interface name")
+    if not _BRIDGE.fullmatch(name) or name in (".", ".."):
+        raise ValueError(
+            f"{shown(name)} is not a Linux interface name: 1-15 characters from "
+            "A-Z a-z 0-9 _ . - (no '/', ':' or spaces), e.g. br0 or virbr0"
+        )
+    return name
+
+
+def cloud_init_user_data(value: Any) -> str:
+    if not isinstance(value, str):
+        raise ValueError(
+            f"must be a string (a #cloud-config document or a script), got {type(value).__name__}"
+        )
+    if len(value.encode()) > MAX_USER_DATA_BYTES:
+        raise ValueError(f"is larger than {MAX_USER_DATA_BYTES // (1024 * 1024)} MiB")
+    return value
+
+
+def uri(value: Any) -> str:
+    uri = _text(value, "a libvirt URI")
+    parts = urlsplit(uri)
+    if parts.password is not None:  # checked first: no message below may echo it
+        raise ValueError(
+            "holds a password, which would be stored in the stack's state in plain text; "
+            "use keyfile= or ssh-agent instead"
+        )
+    if parts.scheme not in _URI_SCHEMES:
+        raise ValueError(
+            f"{shown(uri)} is not a supported libvirt URI: use qemu:///system or "
+            "qemu+ssh://[user@]host[:port]/system"
+        )
+    if parts.path not in _URI_PATHS:
+        raise ValueError(f"{shown(uri)}: the path must be /system or /session")
+    remote = parts.scheme == "qemu+ssh"
+    if remote and not parts.hostname:
+        raise ValueError(f"{shown(uri)}: qemu+ssh needs a host, e.g. qemu+ssh://root@hv1/system")
+    if remote and not _HOST.fullmatch(parts.hostname or ""):
+        raise ValueError(f"{shown(uri)}: {parts.hostname!r} is not a host name or address")
+    if parts.username is not None and not _USER.fullmatch(parts.username):
+        raise ValueError(f"{shown(uri)}: {parts.username!r} is not a user name")
+    if not remote and parts.netloc:
+        raise ValueError(f"{shown(uri)}: a local URI has no host; use {parts.scheme}:///system")
+    if re.search(r"[<>\"'\s\\]", uri):
+        raise ValueError(f"{shown(uri)}: contains characters a libvirt URI cannot hold")
+    try:
+        parts.port  # noqa: B018 - raises ValueError for a non-numeric or out-of-range port
+    except ValueError:
+        raise ValueError(f"{shown(uri)}: the port must be a number from 1 to 65535") from None
+    query = dict(parse_qsl(parts.query, strict_parsing=bool(parts.query)))
+    if query.get("no_verify", "0") != "0":
+        # libvirt's ssh transport would then auto-accept (and save) unknown host keys
+        raise ValueError(
+            f"{shown(uri)}: no_verify is refused; SSH host keys are always verified "
+            "(add the host's key to known_hosts instead)"
+        )
+    if query.get("proxy", "auto") not in ("auto", "native", "netcat"):
+        raise ValueError(f"{shown(uri)}: proxy must be auto, native (virt-ssh-helper) or netcat")
+    return uri
+
+
+def claim(value: Any) -> str:
+    claim = _text(value, "the owner VigoVm computes from its URN")
+    if not claim or len(claim) > MAX_CLAIM_LENGTH or "urn:pulumi:" not in claim:
+        raise ValueError(CLAIM_REASON)
+    return claim
+
+
+CLAIM_REASON = (
+    "is set by VigoVm from the resource's URN: declare VMs with pulumi_vigo_vm.VigoVm "
+    "(never set it yourself)"
+)
+
+
+def domain_type(value: Any) -> str:
+    if value not in ("kvm", "qemu"):
+        raise ValueError(f"must be kvm or qemu (software emulation), got {shown(value)}")
+    return str(value)
+
+
+def memory_mib(value: Any) -> int:
+    return whole_number(value, 1, MAX_MEMORY_MIB, " MiB")
+
+
+def vcpu(value: Any) -> int:
+    return whole_number(value, 1, MAX_VCPU)
+
+
+def disk_size_gib(value: Any) -> int:
+    return whole_number(value, 1, MAX_DISK_SIZE_GIB, " GiB")
+
+
+def images_dir(value: Any) -> str:
+    return _absolute_path(value, "a directory for overlays and seed ISOs")
+
+
+def shutdown_timeout_s(value: Any) -> int:
+    return whole_number(value, 0, MAX_SHUTDOWN_TIMEOUT_S, " seconds")

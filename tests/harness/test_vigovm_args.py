@@ -1,0 +1,44 @@
+"""VigoVmArgs holding Outputs in every field, through the engine harness: the program must
+declare the VM (dataclasses.asdict would deep-copy the Outputs, which they refuse)."""
+
+from __future__ import annotations
+
+import pulumi
+from harness_world import World
+
+from pulumi_vigo_vm.testing import EngineHarness
+
+VALUES = {
+    "vm_name": "web01",
+    "memory_mib": 512,
+    "vcpu": 1,
+    "disk_path": "/var/lib/libvirt/images/base.qcow2",
+    "state": "defined",
+    "disk_size_gib": 4,
+    "network_bridge": "br0",
+    "cloud_init_user_data": "#cloud-config\n",
+    "uri": "qemu:///system",
+    "domain_type": "qemu",
+    "images_dir": "/var/lib/libvirt/images",
+    "shutdown_timeout_s": 5,
+}
+
+
+def outputs_program() -> None:
+    from pulumi_vigo_vm import VigoVm, VigoVmArgs
+
+    as_outputs = {k: pulumi.Output.from_input(v) for k, v in VALUES.items()}
+    vm = VigoVm("web01", VigoVmArgs(**as_outputs, artifact=pulumi.Output.from_input(None)))
+    pulumi.export("vm", {name: getattr(vm, name) for name in VALUES})
+
+
+def test_outputs_in_every_field_of_vigovmargs_reach_check_unchanged(world: World) -> None:
+    from pulumi_vigo_vm.fields import INPUTS
+
+    assert set(VALUES) | {"artifact"} == {f.name for f in INPUTS if not f.set_by_resource}
+    harness = EngineHarness(outputs_program, state_file=world.state_file)
+
+    result = harness.preview()
+
+    assert result.step("web01").op == "create"
+    assert result.outputs["vm"] == VALUES  # the checked inputs, as a preview shows them

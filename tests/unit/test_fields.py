@@ -1,0 +1,66 @@
+"""The field table (pulumi_vigo_vm/fields.py) is the one list of a VigoVm's fields: these
+tests fail when anything that spells the fields out again disagrees with it (the way
+virt-manager's test suite checks every XML property is covered)."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from pathlib import Path
+
+
+from pulumi_vigo_vm import VigoVm, VigoVmArgs
+from pulumi_vigo_vm.axes import INPUT_RULES
+from pulumi_vigo_vm.fields import INPUTS, OUTPUTS, Change
+from pulumi_vigo_vm.provider import _outputs
+
+from ._values import IDENTITY, make_base, make_spec
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+USER_INPUTS = [f for f in INPUTS if not f.set_by_resource]
+ALL_NAMES = {f.name for f in INPUTS} | {f.name for f in OUTPUTS}
+
+
+def test_vigovmargs_declares_exactly_the_user_inputs_in_table_order() -> None:
+    declared = [(f.name, f.type) for f in dataclasses.fields(VigoVmArgs)]
+    expected = [
+        (f.name, f"Input[{f.annotation}]" + ("" if f.required else " | None")) for f in USER_INPUTS
+    ]
+    assert declared == expected
+
+
+def test_vigovm_declares_every_input_and_output_as_an_output_attribute() -> None:
+    declared = VigoVm.__annotations__  # strings: the module uses postponed annotations
+    outputs = {name for name, hint in declared.items() if str(hint).startswith("Output[")}
+    assert outputs == ALL_NAMES
+    types = {f.name: f.annotation for f in OUTPUTS}
+    for name, annotation in types.items():
+        assert declared[name] == f"Output[{annotation}]", name
+
+
+def test_the_provider_returns_exactly_the_table_s_fields() -> None:
+    assert set(_outputs(make_spec(), make_base(), IDENTITY, "running")) == ALL_NAMES
+
+
+def test_a_spec_records_exactly_the_inputs() -> None:
+    assert list(make_spec().to_inputs()) == [f.name for f in INPUTS]
+
+
+def test_every_input_has_a_diff_rule() -> None:
+    for f in INPUTS:
+        if f.change is Change.RULE:
+            assert f.rule in INPUT_RULES, f.name
+        else:
+            assert f.rule is None, f.name
+            getattr(make_spec(), f.name)  # compared attribute by attribute
+    assert {f.rule for f in INPUTS if f.rule} == set(INPUT_RULES)
+
+
+def test_the_readme_documents_every_input_and_output() -> None:
+    text = README.read_text()
+    rows = re.findall(r"^\| `([a-z_]+)`(?:, `([a-z_]+)`)? \|", text, re.MULTILINE)
+    documented = {name for row in rows for name in row if name}
+    assert {f.name for f in INPUTS} <= documented
+    outputs_paragraph = text[text.index("Outputs: every input") :].split("\n\n", 1)[0]
+    for f in OUTPUTS:
+        assert f"`{f.name}`" in outputs_paragraph, f.name
