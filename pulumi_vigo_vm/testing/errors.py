@@ -8,10 +8,12 @@ of the run in ``result`` once the run is over, because the steps that did succee
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from .policy import Diagnostic
     from .results import RunResult
 
 
@@ -81,10 +83,20 @@ class Violation:
 
 
 class PolicyViolationError(HarnessError):
-    """A mandatory policy violation stopped a resource step (or the stack)."""
+    """A mandatory policy violation stopped a resource step (or the stack).
 
-    def __init__(self, violations: list[Violation]) -> None:
-        self.violations = violations
+    Raised by the engine harness for its analyzers' violations and by
+    :class:`~pulumi_vigo_vm.testing.policy.PolicyRunner`'s ``enforce`` for a pack's: one
+    class, so one ``except`` catches a policy refusal however the pack was asked.
+    ``violations`` are the mandatory findings; ``diagnostics`` every diagnostic of the pack
+    call that raised it (advisories too), empty when no pack call did.
+    """
+
+    def __init__(
+        self, violations: Sequence[Violation], diagnostics: Sequence[Diagnostic] = ()
+    ) -> None:
+        self.violations = list(violations)
+        self.diagnostics = list(diagnostics)
         super().__init__("policy violations:\n" + "\n".join(f"  - {v}" for v in violations))
 
 

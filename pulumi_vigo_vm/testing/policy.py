@@ -33,8 +33,11 @@ from types import TracebackType
 from typing import IO, TYPE_CHECKING, Any, Final, Protocol, Self, TypeAlias
 
 import grpc
-from google.protobuf import empty_pb2, json_format, struct_pb2
+from google.protobuf import empty_pb2, json_format
 from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc, engine_pb2, engine_pb2_grpc
+
+from .errors import PolicyViolationError, Violation
+from .props import UNKNOWN, Secret, to_struct
 
 if TYPE_CHECKING:
     _Level: TypeAlias = analyzer_pb2.EnforcementLevel.ValueType
@@ -52,14 +55,13 @@ __all__ = [
     "mandatory_violations",
     "raise_on_mandatory",
     "to_struct",
+    "to_violation",
 ]
 
-UNKNOWN_SENTINEL: Final = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
+UNKNOWN_SENTINEL: Final = UNKNOWN
 """How the engine marshals any unknown (computed) value for an analyzer: KeepUnknowns
-turns every unknown into the *string* unknown sentinel, whatever its eventual type."""
-
-_SIG_KEY: Final = "4dabf18193072939515e22adb298388d"
-_SECRET_SIG: Final = "1b47061264138c4ac30d75fd1eb44270"
+turns every unknown into the *string* unknown sentinel, whatever its eventual type. It is
+:data:`UNKNOWN` itself: put it in a resource's properties to send an unknown value."""
 
 _LEVEL_NAMES: Final[dict[_Level, str]] = {
     analyzer_pb2.ADVISORY: "advisory",
@@ -68,24 +70,6 @@ _LEVEL_NAMES: Final[dict[_Level, str]] = {
     analyzer_pb2.REMEDIATE: "remediate",
 }
 _LEVEL_VALUES: Final[dict[str, _Level]] = {name: value for value, name in _LEVEL_NAMES.items()}
-
-
-class _Unknown:
-    """Type of :data:`UNKNOWN`: a property value not known until the update runs."""
-
-    def __repr__(self) -> str:
-        return "UNKNOWN"
-
-
-UNKNOWN: Final = _Unknown()
-"""Put this in a resource's properties to send an unknown (preview-time) value."""
-
-
-@dataclass(frozen=True)
-class Secret:
-    """Wrap a property value to send it marked secret, as the engine does (KeepSecrets)."""
-
-    value: Any
 
 
 class AnalyzedResource(Protocol):
@@ -148,13 +132,14 @@ class Diagnostic:
         return self.enforcement_level == "mandatory"
 
 
-class PolicyViolationError(Exception):
-    """Raised when a mandatory policy is violated; carries every diagnostic of the call."""
-
-    def __init__(self, diagnostics: Sequence[Diagnostic]) -> None:
-        self.diagnostics = list(diagnostics)
-        lines = [f"[{d.policy_name}] {d.message}" for d in mandatory_violations(diagnostics)]
-        super().__init__("mandatory policy violation:\n" + "\n".join(lines))
+def to_violation(diagnostic: Diagnostic) -> Violation:
+    """A pack diagnostic as a harness violation: only ``mandatory`` ones block a step."""
+    return Violation(
+        policy=diagnostic.policy_name,
+        message=diagnostic.message,
+        urn=diagnostic.urn,
+        mandatory=diagnostic.mandatory,
+    )
 
 
 def mandatory_violations(diagnostics: Iterable[Diagnostic]) -> list[Diagnostic]:
@@ -163,32 +148,13 @@ def mandatory_violations(diagnostics: Iterable[Diagnostic]) -> list[Diagnostic]:
 
 
 def raise_on_mandatory(diagnostics: Sequence[Diagnostic]) -> None:
-    """Raise :class:`PolicyViolationError` if any diagnostic is mandatory."""
-    if mandatory_violations(diagnostics):
-        raise PolicyViolationError(diagnostics)
+    """Raise :class:`PolicyViolationError` if any diagnostic is mandatory.
 
-
-# --------------------------------------------------------------------------- marshalling
-
-
-def _marshal(value: Any) -> Any:
-    """A property value as the engine marshals it for an analyzer (JSON-like)."""
-    if isinstance(value, _Unknown):
-        return UNKNOWN_SENTINEL
-    if isinstance(value, Secret):
-        return {_SIG_KEY: _SECRET_SIG, "value": _marshal(value.value)}
-    if isinstance(value, Mapping):
-        return {str(k): _marshal(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_marshal(v) for v in value]
-    return value
-
-
-def to_struct(properties: Mapping[str, Any]) -> struct_pb2.Struct:
-    """Properties as a protobuf Struct (numbers become doubles, as on the wire)."""
-    struct = struct_pb2.Struct()
-    struct.update(_marshal(properties))
-    return struct
+    The error's ``violations`` are the mandatory ones; its ``diagnostics`` all of them.
+    """
+    mandatory = mandatory_violations(diagnostics)
+    if mandatory:
+        raise PolicyViolationError([to_violation(d) for d in mandatory], diagnostics)
 
 
 def _diagnostic(d: analyzer_pb2.AnalyzeDiagnostic, default_urn: str = "") -> Diagnostic:
@@ -200,6 +166,31 @@ def _diagnostic(d: analyzer_pb2.AnalyzeDiagnostic, default_urn: str = "") -> Dia
         description=d.description,
         policy_pack_name=d.policyPackName,
     )
+
+
+# --------------------------------------------------------------------------- lifecycle
+
+
+class StartsAndCloses:
+    """A context manager over ``start()`` and ``close()``: ``with`` starts, leaving closes."""
+
+    def start(self) -> object:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
 
 
 # --------------------------------------------------------------------------- fake engine
@@ -268,7 +259,7 @@ def _drain(stream: IO[bytes]) -> None:
         pass
 
 
-class PolicyRunner:
+class PolicyRunner(StartsAndCloses):
     """Starts the policy pack in ``pack_dir`` as the CLI does; a context manager.
 
     ``config`` is the pack config in the CLI's ``--policy-pack-config`` form:
@@ -310,18 +301,6 @@ class PolicyRunner:
         self._stub: analyzer_pb2_grpc.AnalyzerStub | None = None
 
     # ---------------------------------------------------------------- lifecycle
-
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def start(self) -> None:
         """Start the fake engine and the pack, connect, read its info and configure it."""

@@ -32,28 +32,17 @@ import threading
 import weakref
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 from .errors import HarnessError, Violation
 from .hooks import PlannedStep, StackResource
-from .policy import AnalyzedResource, Diagnostic, PolicyRunner
+from .policy import AnalyzedResource, Diagnostic, PolicyRunner, StartsAndCloses, to_violation
 
 __all__ = ["PolicyPackAnalyzer", "PolicyPackError", "load_policy_config", "to_violation"]
 
 
 class PolicyPackError(HarnessError):
     """The policy pack could not be started, configured or asked (not a policy violation)."""
-
-
-def to_violation(diagnostic: Diagnostic) -> Violation:
-    """A pack diagnostic as a harness violation: only ``mandatory`` ones block a step."""
-    return Violation(
-        policy=diagnostic.policy_name,
-        message=diagnostic.message,
-        urn=diagnostic.urn,
-        mandatory=diagnostic.mandatory,
-    )
 
 
 def load_policy_config(path: str | os.PathLike[str]) -> dict[str, Any]:
@@ -71,7 +60,7 @@ def load_policy_config(path: str | os.PathLike[str]) -> dict[str, Any]:
     return data
 
 
-class PolicyPackAnalyzer:
+class PolicyPackAnalyzer(StartsAndCloses):
     """An :class:`~pulumi_vigo_vm.testing.hooks.Analyzer` backed by a real policy pack.
 
     :param pack_dir: the pack directory (holding ``PulumiPolicy.yaml``), as for
@@ -112,18 +101,6 @@ class PolicyPackAnalyzer:
         self._lock = threading.Lock()
 
     # ---------------------------------------------------------------- lifecycle
-
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def start(self) -> PolicyRunner:
         """Start and configure the pack unless it is running; return its runner."""

@@ -11,7 +11,8 @@ program (which understands secrets) or, with secrets stripped, to a provider tha
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any, TypeAlias
 
 from google.protobuf import struct_pb2
@@ -58,10 +59,35 @@ def _from_value(value: struct_pb2.Value) -> Any:
     return None
 
 
+@dataclass(frozen=True)
+class Secret:
+    """Wrap a property value to send it marked secret, as the engine does (KeepSecrets).
+
+    :func:`to_struct` turns it into the wire form ``{SIG_KEY: SECRET_SIG, "value": ...}``.
+    """
+
+    value: Any
+
+
+def _marshal(value: Any) -> Any:
+    """``value`` in wire form: :class:`Secret` wrappers marked, mappings and tuples plain."""
+    if isinstance(value, Secret):
+        return {SIG_KEY: SECRET_SIG, "value": _marshal(value.value)}
+    if isinstance(value, Mapping):
+        return {str(k): _marshal(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_marshal(v) for v in value]
+    return value
+
+
 def to_struct(props: Mapping[str, Any]) -> struct_pb2.Struct:
-    """Convert a wire-form bag to a protobuf ``Struct`` (ints become floats, as on the wire)."""
+    """Convert a bag to a protobuf ``Struct`` (ints become floats, as on the wire).
+
+    A wire-form bag passes unchanged; a :class:`Secret` anywhere inside is sent marked secret
+    and :data:`UNKNOWN` is sent as the engine sends an unknown (its sentinel string).
+    """
     struct = struct_pb2.Struct()
-    struct.update(dict(props))
+    struct.update(_marshal(props))
     return struct
 
 
@@ -82,26 +108,25 @@ def is_plain_object(value: Any) -> bool:
     return isinstance(value, dict) and SIG_KEY not in value
 
 
-def contains_secret(value: Any) -> bool:
-    """Whether a secret appears anywhere inside ``value``."""
-    if is_secret(value):
+def _contains(value: Any, found: Callable[[Any], bool]) -> bool:
+    """Whether ``found`` holds for ``value`` or anything inside its objects and lists."""
+    if found(value):
         return True
     if isinstance(value, dict):
-        return any(contains_secret(v) for v in value.values())
+        return any(_contains(v, found) for v in value.values())
     if isinstance(value, list):
-        return any(contains_secret(v) for v in value)
+        return any(_contains(v, found) for v in value)
     return False
+
+
+def contains_secret(value: Any) -> bool:
+    """Whether a secret appears anywhere inside ``value``."""
+    return _contains(value, is_secret)
 
 
 def contains_unknown(value: Any) -> bool:
     """Whether an unknown appears anywhere inside ``value``."""
-    if value == UNKNOWN:
-        return True
-    if isinstance(value, dict):
-        return any(contains_unknown(v) for v in value.values())
-    if isinstance(value, list):
-        return any(contains_unknown(v) for v in value)
-    return False
+    return _contains(value, lambda v: v == UNKNOWN)
 
 
 def unwrap_secrets(value: Any) -> Any:

@@ -161,6 +161,45 @@ class DynamicProviderHost:
                 message += "\n(provider process exited)\n" + self.log_tail()
             raise ProviderError(method, urn, props.redact(message, self._secrets)) from None
 
+    def _resource_call(
+        self,
+        method: str,
+        urn: str,
+        *,
+        bags: Mapping[str, Mapping[str, Any]],
+        **fields: Any,
+    ) -> Any:
+        """Call ``method`` about the resource ``urn`` with a ``<method>Request``.
+
+        The request names the resource (``urn``, ``name``, ``type``) and carries ``fields``
+        as given and each of ``bags`` (request field -> property bag) as :meth:`_wire` sends
+        it, secrets stripped.
+        """
+        name, type_ = _name_type(urn)
+        request_type = getattr(provider_pb2, f"{method}Request")
+        wired = {key: self._wire(bag) for key, bag in bags.items()}
+        request = request_type(urn=urn, name=name, type=type_, **wired, **fields)
+        return self._call(method, urn, request)
+
+    def _change_call(
+        self,
+        method: str,
+        urn: str,
+        id_: str,
+        old_outputs: Mapping[str, Any],
+        old_inputs: Mapping[str, Any],
+        news: Mapping[str, Any],
+        ignore_changes: Iterable[str],
+    ) -> Any:
+        """``Diff`` and ``Update`` are asked about the same change, in the same request shape."""
+        return self._resource_call(
+            method,
+            urn,
+            id=id_,
+            bags={"olds": old_outputs, "news": news, "old_inputs": old_inputs},
+            ignoreChanges=list(ignore_changes),
+        )
+
     # -- RPCs ----------------------------------------------------------------------------------
 
     def configure(self) -> None:
@@ -179,18 +218,8 @@ class DynamicProviderHost:
         self, urn: str, olds: Mapping[str, Any], news: Mapping[str, Any]
     ) -> tuple[props.PropertyMap, list[CheckFailure]]:
         """``Check(olds=previous inputs, news=new inputs)`` -> (checked inputs, failures)."""
-        name, type_ = _name_type(urn)
-        response = self._call(
-            "Check",
-            urn,
-            provider_pb2.CheckRequest(
-                urn=urn,
-                name=name,
-                type=type_,
-                olds=self._wire(olds),
-                news=self._wire(news),
-                randomSeed=os.urandom(32),
-            ),
+        response = self._resource_call(
+            "Check", urn, bags={"olds": olds, "news": news}, randomSeed=os.urandom(32)
         )
         failures = [CheckFailure(f.property, f.reason) for f in response.failures]
         return props.from_struct(response.inputs), failures
@@ -206,20 +235,8 @@ class DynamicProviderHost:
         ignore_changes: Iterable[str] = (),
     ) -> DiffResult:
         """``Diff(id, olds=previous outputs, news=checked inputs, old_inputs=previous inputs)``."""
-        name, type_ = _name_type(urn)
-        response = self._call(
-            "Diff",
-            urn,
-            provider_pb2.DiffRequest(
-                id=id_,
-                urn=urn,
-                name=name,
-                type=type_,
-                olds=self._wire(old_outputs),
-                news=self._wire(news),
-                old_inputs=self._wire(old_inputs),
-                ignoreChanges=list(ignore_changes),
-            ),
+        response = self._change_call(
+            "Diff", urn, id_, old_outputs, old_inputs, news, ignore_changes
         )
         return DiffResult(
             changes=int(response.changes),
@@ -230,12 +247,7 @@ class DynamicProviderHost:
 
     def create(self, urn: str, news: Mapping[str, Any]) -> tuple[str, props.PropertyMap]:
         """``Create(properties=checked inputs)`` -> (id, outputs)."""
-        name, type_ = _name_type(urn)
-        response = self._call(
-            "Create",
-            urn,
-            provider_pb2.CreateRequest(urn=urn, name=name, type=type_, properties=self._wire(news)),
-        )
+        response = self._resource_call("Create", urn, bags={"properties": news})
         if not response.id:
             raise ProviderError("Create", urn, "provider returned an empty resource ID")
         return str(response.id), props.from_struct(response.properties)
@@ -251,20 +263,8 @@ class DynamicProviderHost:
         ignore_changes: Iterable[str] = (),
     ) -> props.PropertyMap:
         """``Update(id, olds=previous outputs, news=checked inputs)`` -> outputs."""
-        name, type_ = _name_type(urn)
-        response = self._call(
-            "Update",
-            urn,
-            provider_pb2.UpdateRequest(
-                id=id_,
-                urn=urn,
-                name=name,
-                type=type_,
-                olds=self._wire(old_outputs),
-                news=self._wire(news),
-                old_inputs=self._wire(old_inputs),
-                ignoreChanges=list(ignore_changes),
-            ),
+        response = self._change_call(
+            "Update", urn, id_, old_outputs, old_inputs, news, ignore_changes
         )
         return props.from_struct(response.properties)
 
@@ -272,36 +272,16 @@ class DynamicProviderHost:
         self, urn: str, id_: str, *, outputs: Mapping[str, Any], inputs: Mapping[str, Any]
     ) -> None:
         """``Delete(id, properties=outputs, old_inputs=inputs)``."""
-        name, type_ = _name_type(urn)
-        self._call(
-            "Delete",
-            urn,
-            provider_pb2.DeleteRequest(
-                id=id_,
-                urn=urn,
-                name=name,
-                type=type_,
-                properties=self._wire(outputs),
-                old_inputs=self._wire(inputs),
-            ),
+        self._resource_call(
+            "Delete", urn, id=id_, bags={"properties": outputs, "old_inputs": inputs}
         )
 
     def read(
         self, urn: str, id_: str, *, outputs: Mapping[str, Any], inputs: Mapping[str, Any]
     ) -> tuple[str, props.PropertyMap, props.PropertyMap | None]:
         """``Read(id, properties=outputs, inputs=inputs)`` -> (id, "" if gone; outputs; inputs)."""
-        name, type_ = _name_type(urn)
-        response = self._call(
-            "Read",
-            urn,
-            provider_pb2.ReadRequest(
-                id=id_,
-                urn=urn,
-                name=name,
-                type=type_,
-                properties=self._wire(outputs),
-                inputs=self._wire(inputs),
-            ),
+        response = self._resource_call(
+            "Read", urn, id=id_, bags={"properties": outputs, "inputs": inputs}
         )
         new_inputs = props.from_struct(response.inputs) if response.HasField("inputs") else None
         return str(response.id), props.from_struct(response.properties), new_inputs

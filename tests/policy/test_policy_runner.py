@@ -42,6 +42,31 @@ def test_to_struct_marshals_unknowns_secrets_and_numbers_like_the_engine() -> No
     assert list(as_dict["l"])[:1] == [UNKNOWN_SENTINEL]
 
 
+def test_each_harness_fact_has_one_home() -> None:
+    from pulumi_vigo_vm import testing
+    from pulumi_vigo_vm.testing import errors, policy, policy_analyzer, props
+
+    assert policy.UNKNOWN is props.UNKNOWN is testing.UNKNOWN == UNKNOWN_SENTINEL
+    assert policy.PolicyViolationError is errors.PolicyViolationError
+    assert policy.to_struct is props.to_struct and policy.Secret is props.Secret
+    assert policy_analyzer.to_violation is policy.to_violation
+
+
+def test_a_runner_refusal_is_the_harness_policy_error() -> None:
+    advisory = Diagnostic("p", "fine", "advisory", "urn:a")
+    mandatory = Diagnostic("q", "too big", "mandatory", "urn:b")
+    with pytest.raises(PolicyViolationError) as error:
+        raise_on_mandatory([advisory, mandatory])
+    [violation] = error.value.violations
+    assert (violation.policy, violation.message, violation.urn, violation.mandatory) == (
+        "q",
+        "too big",
+        "urn:b",
+        True,
+    )
+    assert "q (urn:b): too big" in str(error.value) and "fine" not in str(error.value)
+
+
 def test_mandatory_helpers() -> None:
     advisory = Diagnostic("p", "m", "advisory", "urn:a")
     mandatory = Diagnostic("p", "m", "mandatory", "urn:b")
