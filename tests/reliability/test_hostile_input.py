@@ -15,7 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pulumi_vigo_vm.spec import MAX_USER_DATA_BYTES
+from pulumi_vigo_vm.inputs import MAX_USER_DATA_BYTES
 from pulumi_vigo_vm.testing import CheckFailedError, ProviderError
 
 from .rellab import CheckRpc, RelLab, qemu_img, sha256

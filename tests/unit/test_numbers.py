@@ -10,13 +10,9 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
+from pulumi_vigo_vm.inputs import MAX_VCPU
 from pulumi_vigo_vm.numbers import shown, whole_number
 from pulumi_vigo_vm.spec import ProviderDefaults, check_inputs
-
-try:
-    from pulumi_vigo_vm.spec import MAX_VCPU
-except ImportError:  # spec.py is being split; the limit may live in inputs.py
-    from pulumi_vigo_vm.inputs import MAX_VCPU  # type: ignore[import-not-found,no-redef]
 
 from ._values import VALID_PROPS
 
