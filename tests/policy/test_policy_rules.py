@@ -16,6 +16,7 @@ from pulumi_policy.proxy import UnknownValueError, unknown_checking_proxy
 
 from pulumi_vigo_vm import policies
 from pulumi_vigo_vm.errors import InputFault
+from pulumi_vigo_vm.inputs import MAX_VCPU
 from pulumi_vigo_vm.policies import (
     DEFAULT_DISK_SIZE_GIB,
     DEFAULT_MAX_DISK_SIZE_GIB,
@@ -33,11 +34,6 @@ from pulumi_vigo_vm.policies import (
     vcpu_violation,
 )
 from pulumi_vigo_vm.spec import ProviderDefaults, check_inputs
-
-try:
-    from pulumi_vigo_vm.spec import MAX_VCPU
-except ImportError:  # spec.py is being split; the limit may live in inputs.py
-    from pulumi_vigo_vm.inputs import MAX_VCPU  # type: ignore[import-not-found,no-redef]
 
 UNKNOWN_STRING = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
 VALID_INPUTS = {"vm_name": "vm", "memory_mib": 4096, "vcpu": 2, "disk_path": "/srv/base.qcow2"}
