@@ -207,7 +207,7 @@ class AliasTable:
     stack: str
     aliased: dict[str, str] = field(default_factory=dict)
     aliases: dict[str, str] = field(default_factory=dict)
-    old_components: set[str] = field(default_factory=set)
+    old_components: set[str] = field(init=False)
 
     def __post_init__(self) -> None:
         self.old_components = {
