@@ -14,17 +14,22 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from support.disks import qemu_img, sha256
+from support.lab import Lab as RelLab
 
+from pulumi_vigo_vm.fields import INPUTS
 from pulumi_vigo_vm.inputs import MAX_USER_DATA_BYTES
 from pulumi_vigo_vm.testing import CheckFailedError, ProviderError
 
-from .rellab import CheckRpc, RelLab, qemu_img, sha256
+from .rellab import CheckRpc
 
 GOOD: dict[str, Any] = {
     "vm_name": "rel-ok",
     "memory_mib": 64,
     "vcpu": 1,
     "disk_path": "/var/tmp/base.qcow2",
+    # What VigoVm computes at declaration; these tests speak the provider's protocol directly.
+    "claim": "organization/urn:pulumi:dev::rel::pulumi-python:dynamic/vigo:VigoVm::rel-ok",
 }
 STRING_INPUTS = (
     "vm_name",
@@ -36,14 +41,7 @@ STRING_INPUTS = (
     "domain_type",
     "images_dir",
 )
-ALL_INPUTS = (
-    *STRING_INPUTS,
-    "memory_mib",
-    "vcpu",
-    "disk_size_gib",
-    "shutdown_timeout_s",
-    "cloud_init_user_data",
-)
+ALL_INPUTS = tuple(f.name for f in INPUTS)
 
 
 def _failures(check_rpc: CheckRpc, **change: Any) -> dict[str, str]:

@@ -9,10 +9,10 @@ with no orphan domain, overlay, seed ISO or temporary file.
 from __future__ import annotations
 
 import pytest
+from support.disks import has_marker, image_info, write_marker
+from support.lab import Lab as RelLab
 
 from pulumi_vigo_vm.testing import ProviderError
-
-from .rellab import RelLab, has_marker, image_info, write_marker
 
 USER_DATA = "#cloud-config\nhostname: faulty\n"
 
@@ -95,12 +95,12 @@ def test_provider_killed_before_each_step_of_a_create_and_the_next_up_converges(
 
 
 def test_killed_create_then_vm_dropped_from_the_program_leaves_no_orphan(rlab: RelLab) -> None:
-    """The overlay and seed a killed create left are adopted by the rerun, so they go with
-    the VM when it is destroyed."""
+    """What a killed create left (its domain, marked with its claim, and the seed) is adopted
+    by the rerun, so it goes with the VM when it is destroyed."""
     rlab.vm("a", state="stopped", cloud_init_user_data=USER_DATA)
     with pytest.raises(ProviderError):
-        rlab.faulty("kill-before:define").up()
-    assert rlab.overlay("a").exists() and rlab.seeds("a") and rlab.domain("a") is None
+        rlab.faulty("kill-before:create-overlay").up()
+    assert rlab.domain("a") is not None and rlab.seeds("a") and not rlab.overlay("a").exists()
 
     rlab.up()
     rlab.harness().destroy()
