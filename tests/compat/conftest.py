@@ -1,5 +1,2 @@
-"""The compat suite runs against the same real libvirtd as the integration suite."""
-
-from integration.conftest import bridge, libvirt_conn
-
-__all__ = ["bridge", "libvirt_conn"]
+"""The compat suite runs against the same real libvirtd as the integration suite: its
+fixtures (``libvirt_conn``, ``bridge``) are ``tests/conftest.py``'s."""

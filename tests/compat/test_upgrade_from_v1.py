@@ -14,7 +14,8 @@ from pathlib import Path
 
 import libvirt
 import pytest
-from integration.vmlab import PROGRAM, has_marker, sha256, write_marker
+from support.disks import has_marker, sha256, write_marker
+from support.lab import PROGRAM
 
 from pulumi_vigo_vm.domain_xml import from_xml
 from pulumi_vigo_vm.ownership import console_log_path

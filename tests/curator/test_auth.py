@@ -15,13 +15,14 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from support.registry import Registry
 
 from pulumi_vigo_vm.curator import materialise, open_store, resolve
 from pulumi_vigo_vm.curator.cli import main
 from pulumi_vigo_vm.errors import CuratorError, CuratorUnreachableError
 from pulumi_vigo_vm.hosts.local import LocalHost
 
-from .conftest import Registry, docker_login
+from .conftest import docker_login
 from .test_flow import MakeImage, publish
 
 

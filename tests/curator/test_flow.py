@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from support.registry import Registry, free_port
 
 from pulumi_vigo_vm.curator import (
     ResolvedArtifact,
@@ -30,8 +31,6 @@ from pulumi_vigo_vm.curator.manifest import MEDIA_TYPE_QCOW2, MEDIA_TYPE_RAW
 from pulumi_vigo_vm.curator.store import ArtifactStore
 from pulumi_vigo_vm.errors import CuratorError
 from pulumi_vigo_vm.hosts.local import LocalHost
-
-from .conftest import Registry, free_port
 
 MakeImage = Callable[..., Path]
 

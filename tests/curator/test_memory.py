@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from .conftest import Registry
+from support.registry import Registry
 
 SIZE = 320 << 20
 

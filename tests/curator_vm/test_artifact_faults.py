@@ -5,10 +5,11 @@ from __future__ import annotations
 import hashlib
 
 import pytest
+from support.artifacts import ArtifactLab
+from support.disks import image_info
+from support.registry import Registry, free_port
 
 from pulumi_vigo_vm.testing import HarnessError
-
-from .conftest import ArtifactLab, Registry, free_port, image_info
 
 
 def _assert_nothing_on_the_host(lab: ArtifactLab, *shorts: str) -> None:

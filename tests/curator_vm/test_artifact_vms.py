@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .conftest import ArtifactLab, image_info
+from support.artifacts import ArtifactLab
+from support.disks import image_info
 
 
 def _backing(lab: ArtifactLab, short: str) -> str:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pulumi_vigo_vm.testing import EngineHarness
+from support.artifacts import ArtifactLab
+from support.disks import image_info
 
-from .conftest import ArtifactLab, image_info
+from pulumi_vigo_vm.testing import EngineHarness
 
 FLEET = Path(__file__).resolve().parents[2] / "examples" / "fleet"
 

@@ -5,20 +5,19 @@ unreachable, the tests FAIL. Domains are named ``e2e-<hash>-vm``. libvirt append
 serial console to one log across boots (and across runs of the same test, which reuse
 the name), so that log is deleted before a guest is made and split per boot at the
 kernel banner (see ``support``).
-The libvirt fixtures (``libvirt_conn``, ``bridge``) are the integration suite's.
+The libvirt fixtures (``libvirt_conn``, ``bridge``) are ``tests/conftest.py``'s.
 """
 
 from __future__ import annotations
 
 import os
-import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import libvirt
 import pytest
-from integration.conftest import bridge, libvirt_conn
-from integration.vmlab import LOCAL_URI, Lab, world_root
+from support.lab import Lab
+from support.world import LOCAL_URI
 
 from .support import (
     DEFAULT_IMAGE_CACHE,
@@ -27,8 +26,6 @@ from .support import (
     console_log_path,
     require_readable_by_others,
 )
-
-__all__ = ["base_image", "bridge", "libvirt_conn", "make_guest"]
 
 
 @pytest.fixture(scope="session")
@@ -54,18 +51,18 @@ def make_guest(
     and the console log of that key are removed first; domains and files are removed at
     the end of the session (console logs are kept for post-mortems).
     """
-    labs: list[tuple[Lab, Path]] = []
+    lifetimes: list[Iterator[Lab]] = []
 
     def make(key: str) -> Guest:
-        root, digest = world_root("e2e", key)
-        lab = Lab(root, LOCAL_URI, bridge, libvirt_conn, prefix=f"e2e-{digest}")
-        lab.cleanup()
-        labs.append((lab, root))
-        guest = Guest(lab, base_image)
+        lab = Lab.new(
+            "e2e", key, "{kind}-{digest}", uri=LOCAL_URI, bridge=bridge, conn=libvirt_conn
+        )
+        lifetime = lab.lifetime()
+        lifetimes.append(lifetime)
+        guest = Guest(next(lifetime), base_image)
         console_log_path(guest.name).unlink(missing_ok=True)
         return guest
 
     yield make
-    for lab, root in labs:
-        lab.cleanup()
-        shutil.rmtree(root, ignore_errors=True)
+    for lifetime in lifetimes:
+        next(lifetime, None)  # the end of the lab's lifetime: its domains and files removed

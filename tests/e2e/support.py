@@ -1,7 +1,7 @@
 """Helpers of the end-to-end tests: the guest under test and its serial console.
 
-The stack and its program are the integration suite's (``integration.vmlab.Lab``, which
-drives ``tests/integration/program`` through the engine harness); the guest image comes
+The stack and its program are the shared Lab's (``support.lab.Lab``, which drives
+``tests/integration/program`` through the engine harness); the guest image comes
 from ``tests/images/build.py``, loaded by path (``build`` would clash with the PyPI package).
 """
 
@@ -19,7 +19,7 @@ from types import ModuleType
 from typing import Any
 
 import pytest
-from integration.vmlab import Lab
+from support.lab import Lab
 
 from pulumi_vigo_vm import ownership
 from pulumi_vigo_vm.testing import RunResult
@@ -119,10 +119,7 @@ class Guest:
 
     def outputs(self) -> dict[str, Any]:
         """The resource's recorded outputs (secrets unwrapped)."""
-        snapshot = self.lab.harness().snapshot()
-        (resource,) = (r for r in snapshot.resources.values() if r.name == self.short)
-        outputs: dict[str, Any] = resource.plain_outputs()
-        return outputs
+        return self.lab.outputs(self.short)
 
     def console(self) -> str:
         return read_console(console_log_path(self.name))

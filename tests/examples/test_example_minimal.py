@@ -6,10 +6,11 @@ import xml.etree.ElementTree as ET
 from io import BytesIO
 
 import pycdlib
+from support.disks import image_info, sha256
 
 from pulumi_vigo_vm.ownership import console_log_path
 
-from .examples_support import Stack, image_info, sha256
+from .examples_support import Stack
 
 
 def _seed_user_data(iso_path: str) -> str:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from .examples_support import Stack, has_marker, sha256, write_marker
+from support.disks import has_marker, sha256, write_marker
+
+from .examples_support import Stack
 
 
 def _switch(stack: Stack, state: str) -> dict[str, Any]:

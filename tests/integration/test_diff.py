@@ -6,11 +6,12 @@ import subprocess
 
 import libvirt
 import pytest
+from support.disks import has_marker, image_info, qemu_img, write_marker
+from support.lab import Lab
+from support.world import LOCAL_URI
 
 from pulumi_vigo_vm.domain_xml import from_xml
 from pulumi_vigo_vm.testing import ProviderError
-
-from .vmlab import LOCAL_URI, Lab, has_marker, image_info, qemu_img, write_marker
 
 USER_DATA = "#cloud-config\nhostname: first\n"
 

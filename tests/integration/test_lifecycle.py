@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from support.disks import has_marker, image_info, sha256, write_marker
+from support.lab import Lab
 
 from pulumi_vigo_vm.testing.sshd import PrivateSshd
-
-from .vmlab import Lab, has_marker, image_info, sha256, write_marker
 
 
 @pytest.mark.parametrize(

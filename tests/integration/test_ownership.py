@@ -11,14 +11,14 @@ from pathlib import Path
 
 import libvirt
 import pytest
+from support.disks import has_marker, qemu_img, sha256, write_marker
+from support.lab import Lab
 
 from pulumi_vigo_vm.cloudinit import build_seed_iso
 from pulumi_vigo_vm.domain_xml import from_xml
 from pulumi_vigo_vm.ownership import console_log_path
 from pulumi_vigo_vm.testing import CheckFailedError, ProviderError, RunResult
 from pulumi_vigo_vm.testing.faults import ENV_VAR
-
-from .vmlab import Lab, has_marker, qemu_img, sha256, write_marker
 
 
 def _claim(lab: Lab, short: str) -> str | None:

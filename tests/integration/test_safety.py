@@ -4,11 +4,11 @@ never leave orphans, refuse bad input before anything is touched."""
 from __future__ import annotations
 
 import pytest
+from support.disks import qemu_img
+from support.lab import Lab
 
 from pulumi_vigo_vm.domain_xml import DomainConfig, to_xml
 from pulumi_vigo_vm.testing import CheckFailedError, ProviderError
-
-from .vmlab import Lab, qemu_img
 
 
 def _foreign_domain(lab: Lab, short: str) -> str:

@@ -2,8 +2,9 @@
 
 Every scenario must end proving two things: nothing the user had was lost, and the next
 ``up`` converged with no orphan domain, overlay, seed ISO or temporary file (see
-:mod:`.rellab`). Domain names start with ``rel`` (other suites share this libvirtd).
-Prerequisites missing (libvirtd, qemu-img, mount, sshd) FAIL the tests; nothing skips.
+:class:`support.lab.Lab`). Domain names start with ``rel`` (other suites share this
+libvirtd). Prerequisites missing (libvirtd, qemu-img, mount, sshd) FAIL the tests; nothing
+skips. ``bridge`` and ``sshd`` are ``tests/conftest.py``'s.
 """
 
 from __future__ import annotations
@@ -14,31 +15,20 @@ from collections.abc import Iterator
 
 import libvirt
 import pytest
-from integration.conftest import bridge, sshd
-from integration.vmlab import world_root
+from support.lab import PROGRAM, Lab
+from support.world import LOCAL_URI, open_libvirt
 
 from pulumi_vigo_vm.testing import props as harness_props
 from pulumi_vigo_vm.testing.providerhost import DynamicProviderHost
 
-from .rellab import LOCAL_URI, PROGRAM, CheckRpc, ProviderLog, RelLab
-
-__all__ = ["bridge", "sshd"]  # fixtures shared with tests/integration
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    for item in items:
-        if "reliability" in item.path.parts:
-            item.add_marker(pytest.mark.libvirt)
+from .rellab import CheckRpc, ProviderLog
 
 
 @pytest.fixture
 def libvirt_conn() -> Iterator[libvirt.virConnect]:
     """This test's own connection: one test here restarts libvirtd, which kills every
     connection open at the time, so none is shared across tests."""
-    try:
-        conn = libvirt.open(LOCAL_URI)
-    except libvirt.libvirtError as exc:
-        pytest.fail(f"libvirtd is not reachable at {LOCAL_URI} ({exc}); start it (see .ci/run)")
+    conn = open_libvirt()
     yield conn
     with contextlib.suppress(libvirt.libvirtError):
         conn.close()
@@ -47,10 +37,10 @@ def libvirt_conn() -> Iterator[libvirt.virConnect]:
 @pytest.fixture
 def rlab(
     bridge: str, libvirt_conn: libvirt.virConnect, request: pytest.FixtureRequest
-) -> Iterator[RelLab]:
+) -> Iterator[Lab]:
     """A fresh local world per test, domain names ``rel<digest>-...``."""
-    root, digest = world_root("rel", request.node.nodeid)
-    yield from RelLab(root, LOCAL_URI, bridge, libvirt_conn, prefix=f"rel{digest}").lifetime()
+    lab = Lab.new("rel", request.node.nodeid, uri=LOCAL_URI, bridge=bridge, conn=libvirt_conn)
+    yield from lab.lifetime()
 
 
 @pytest.fixture

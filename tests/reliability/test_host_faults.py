@@ -18,11 +18,13 @@ from pathlib import Path
 
 import libvirt
 import pytest
+from support.disks import has_marker, image_info, qemu_img, sha256, write_marker
+from support.lab import Lab as RelLab
+from support.world import LOCAL_URI
 
 from pulumi_vigo_vm.testing import ProviderError
 
-from .rellab import LOCAL_URI, ProviderLog, RelLab, has_marker, image_info, qemu_img, sha256
-from .rellab import write_marker as write_marker
+from .rellab import ProviderLog
 
 LIBVIRTD_PIDFILE = Path("/run/libvirtd.pid")
 LIBVIRTD_SOCKET = Path("/run/libvirt/libvirt-sock")

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support.lab import Lab as RelLab
 
 from pulumi_vigo_vm.hosts.local import LocalHost
 from pulumi_vigo_vm.hosts.ssh import SshHost
@@ -18,7 +19,7 @@ from pulumi_vigo_vm.testing import ProviderError
 from pulumi_vigo_vm.testing import props as harness_props
 from pulumi_vigo_vm.testing.sshd import PrivateSshd
 
-from .rellab import CheckRpc, ProviderLog, RelLab
+from .rellab import CheckRpc, ProviderLog
 
 
 def _user_data() -> tuple[str, str]:

@@ -1,7 +1,8 @@
 """Fixtures: one private sshd for the session, and the same Host tests over local and SSH.
 
 The sshd runs on 127.0.0.1, so a path in ``tmp_path`` is the same file for LocalHost and
-SshHost: every Host assertion is written once and run against both implementations.
+SshHost: every Host assertion is written once and run against both implementations. The
+``sshd`` fixture is ``tests/conftest.py``'s: the session's one private sshd.
 """
 
 from __future__ import annotations
@@ -10,14 +11,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from integration.conftest import sshd
 
 from pulumi_vigo_vm.hosts import LocalHost
 from pulumi_vigo_vm.hosts.base import Host
 from pulumi_vigo_vm.hosts.ssh import SshHost, ssh_host_for_uri
 from pulumi_vigo_vm.testing.sshd import PrivateSshd
-
-__all__ = ["sshd"]  # the session's one private sshd, shared with tests/integration
 
 
 @pytest.fixture(autouse=True)
