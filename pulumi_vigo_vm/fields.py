@@ -22,7 +22,19 @@ from .inputs import DEFAULT_SHUTDOWN_TIMEOUT_S, RunState
 if TYPE_CHECKING:
     from .spec import ProviderDefaults
 
-__all__ = ["INPUTS", "OUTPUTS", "Change", "InputField", "OutputField", "input_field"]
+__all__ = [
+    "INPUTS",
+    "OUTPUTS",
+    "TYPE_TOKEN",
+    "Change",
+    "InputField",
+    "OutputField",
+    "input_field",
+]
+
+TYPE_TOKEN = "pulumi-python:dynamic/vigo:VigoVm"
+"""The type of every VigoVm in state (``module="vigo", name="VigoVm"`` of a dynamic
+resource); policies find VMs by it."""
 
 
 class Change(StrEnum):

@@ -9,12 +9,11 @@ import pulumi
 from pulumi import Input, Output, ResourceOptions
 from pulumi.dynamic import Resource
 
-from .fields import INPUTS, OUTPUTS
+from .fields import INPUTS, OUTPUTS, TYPE_TOKEN
 from .provider import VmProvider
 
 __all__ = ["VigoVm", "VigoVmArgs"]
 
-TYPE_TOKEN = "pulumi-python:dynamic/vigo:VigoVm"
 _ROOT_STACK_TYPE = "pulumi:pulumi:Stack"
 _OUTPUT_ONLY = tuple(f.name for f in OUTPUTS)
 _SECRET_OUTPUTS = [f.name for f in INPUTS if f.secret] + [f.name for f in OUTPUTS if f.secret]

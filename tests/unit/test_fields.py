@@ -8,7 +8,6 @@ import dataclasses
 import re
 from pathlib import Path
 
-
 from pulumi_vigo_vm import VigoVm, VigoVmArgs
 from pulumi_vigo_vm.axes import INPUT_RULES
 from pulumi_vigo_vm.fields import INPUTS, OUTPUTS, Change
@@ -64,3 +63,10 @@ def test_the_readme_documents_every_input_and_output() -> None:
     outputs_paragraph = text[text.index("Outputs: every input") :].split("\n\n", 1)[0]
     for f in OUTPUTS:
         assert f"`{f.name}`" in outputs_paragraph, f.name
+
+
+def test_every_size_policy_caps_an_integer_input_of_the_table() -> None:
+    from pulumi_vigo_vm.policies import SIZE_LIMITS
+
+    integer_inputs = {f.name for f in INPUTS if f.annotation == "int | str"}
+    assert {limit.input for limit in SIZE_LIMITS} <= integer_inputs

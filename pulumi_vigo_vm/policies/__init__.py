@@ -1,0 +1,112 @@
+"""Policy rules for ``VigoVm``: sizing limits and single ownership of a libvirt domain.
+
+The rules are plain functions over a resource's property mapping so they can be tested
+without the policy engine; :func:`build_policies` wraps each rule in a pulumi-policy
+``Policy`` and ``policy/__main__.py`` only assembles them into the ``PolicyPack``.
+
+Why these rules exist:
+
+* A typo such as ``memory_mib=409600`` would make libvirt try to reserve 400 GiB on the
+  host; the sizing limits stop such a plan at ``pulumi preview``, before anything is built.
+* Two ``VigoVm`` resources (in one stack) that name the same domain on the same libvirt
+  URI would fight over it on every ``up``: each would converge it to its own definition.
+  "Two configcrates can't manage the same domain."
+
+Defaults (each overridable per stack through the pack config, see ``policy/README.md``):
+
+=====================  ==================  ===================================
+policy                 config property     default
+=====================  ==================  ===================================
+vigo-vm-max-memory     maxMemoryMib        65536 (64 GiB)
+vigo-vm-max-vcpu       maxVcpu             32
+vigo-vm-max-disk       maxDiskSizeGib      2048 (2 TiB)
+vigo-vm-max-disk       defaultDiskSizeGib  20 (size assumed when absent)
+vigo-vm-unique-domain  defaultUri          stack config ``vigo:uri``, else
+                                           ``qemu:///system``
+=====================  ==================  ===================================
+
+The SDK hands a policy only the config the engine sent (it does not fill schema defaults),
+so every default is applied here in code as well as advertised in the schema.
+
+Unknown values (outputs of other resources during preview) cannot be judged. The resource
+policies let the SDK's ``UnknownValueError`` propagate, which the SDK turns into an
+*advisory* "can't run policy ... during preview" diagnostic; the stack policy skips just
+the VM whose ``uri`` or ``vm_name`` is unknown and still checks the others.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from pulumi_policy import EnforcementLevel, Policy
+
+from ..fields import TYPE_TOKEN
+from ..inputs import DEFAULT_URI
+from .sizes import (
+    DEFAULT_DISK_SIZE_GIB,
+    DEFAULT_MAX_DISK_SIZE_GIB,
+    DEFAULT_MAX_MEMORY_MIB,
+    DEFAULT_MAX_VCPU,
+    MAX_DISK_POLICY,
+    MAX_MEMORY_POLICY,
+    MAX_VCPU_POLICY,
+    SIZE_LIMITS,
+    SizeLimit,
+    coerce_positive_int,
+    disk_violation,
+    memory_violation,
+    size_policy,
+    size_violation,
+    vcpu_violation,
+)
+from .unique import (
+    UNIQUE_DOMAIN_POLICY,
+    DomainClaim,
+    domain_key,
+    duplicate_domain_violations,
+    normalize_uri,
+    unique_domain_policy,
+    validate_unique_domain,
+)
+
+__all__ = [
+    "DEFAULT_DISK_SIZE_GIB",
+    "DEFAULT_MAX_DISK_SIZE_GIB",
+    "DEFAULT_MAX_MEMORY_MIB",
+    "DEFAULT_MAX_VCPU",
+    "DEFAULT_URI",
+    "MAX_DISK_POLICY",
+    "MAX_MEMORY_POLICY",
+    "MAX_VCPU_POLICY",
+    "PACK_NAME",
+    "SIZE_LIMITS",
+    "UNIQUE_DOMAIN_POLICY",
+    "VIGO_VM_TYPE",
+    "DomainClaim",
+    "SizeLimit",
+    "build_policies",
+    "coerce_positive_int",
+    "disk_violation",
+    "domain_key",
+    "duplicate_domain_violations",
+    "memory_violation",
+    "normalize_uri",
+    "size_violation",
+    "validate_unique_domain",
+    "vcpu_violation",
+]
+
+VIGO_VM_TYPE: Final = TYPE_TOKEN
+PACK_NAME: Final = "vigo-vm"
+
+
+def build_policies(enforcement_level: EnforcementLevel | None = None) -> list[Policy]:
+    """Every VigoVm policy, ready for ``PolicyPack``.
+
+    ``enforcement_level`` overrides each policy's own level (the pack's default applies
+    when None); per-stack config can still change it, e.g. to ``advisory``.
+    """
+    return [
+        *(size_policy(limit, enforcement_level) for limit in SIZE_LIMITS),
+        unique_domain_policy(enforcement_level),
+    ]
