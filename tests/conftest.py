@@ -1,7 +1,7 @@
 """What every suite may use: the ``libvirt`` marker on the suites that need libvirtd, and
-the session's shared daemons (the local libvirtd and bridge, one private sshd, one open
-docker-registry), built on :mod:`support`. If any of them cannot be reached or started the
-tests that use it FAIL: CI must never pass by skipping them.
+the session's shared daemons (the local libvirtd and bridge, an isolated libvirt network,
+one private sshd, one open docker-registry), built on :mod:`support`. If any of them cannot
+be reached or started the tests that use it FAIL: CI must never pass by skipping them.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from collections.abc import Iterator
 
 import libvirt
 import pytest
+from support.network import IsolatedNetwork, NetworkUnavailable, isolated_network
 from support.registry import Registry, running_registry
 from support.sshd import running_sshd
 from support.world import TESTS, ensure_bridge, open_libvirt
@@ -38,6 +39,18 @@ def libvirt_conn() -> libvirt.virConnect:
 def bridge() -> str:
     """A host bridge for the VMs' NICs (created if missing: tests run as root)."""
     return ensure_bridge()
+
+
+@pytest.fixture(scope="session", name="isolated_network")
+def isolated_network_fixture(libvirt_conn: libvirt.virConnect) -> Iterator[IsolatedNetwork]:
+    """A transient libvirt network with DHCP and no ``<forward>`` (nothing leaves the host),
+    on its own /24 of 198.18.0.0/15 (``.name``, ``.subnet``, ``.bridge``, DHCP range); gone
+    at the end of the session. FAILS (never skips) if libvirt cannot start networks."""
+    try:
+        with isolated_network(libvirt_conn) as net:
+            yield net
+    except NetworkUnavailable as exc:
+        pytest.fail(str(exc))
 
 
 @pytest.fixture(scope="session")
