@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .hosts import host_for_uri
-from .spec import DEFAULT_URI
+from .uri import DEFAULT_URI
 
 __all__ = ["LIBVIRT_SOCKETS", "host_is_libvirt"]
 

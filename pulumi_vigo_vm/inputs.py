@@ -14,9 +14,9 @@ import re
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
 
 from .numbers import shown, whole_number
+from .uri import DEFAULT_URI, LibvirtUri
 
 __all__ = [
     "CLAIM_REASON",
@@ -48,7 +48,6 @@ __all__ = [
     "vm_name",
 ]
 
-DEFAULT_URI = "qemu:///system"
 DEFAULT_DOMAIN_TYPE = "kvm"
 DEFAULT_IMAGES_DIR = "/var/lib/libvirt/images"
 DEFAULT_SHUTDOWN_TIMEOUT_S = 120
@@ -68,11 +67,7 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 # in domain XML, so they are refused at check time, before any file is written.
 _NOT_XML = re.compile("[\ud800-\udfff\ufffe\uffff]")
 MAX_CLAIM_LENGTH = 2048
-_HOST = re.compile(r"[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?|[0-9A-Fa-f:.]+")
-_USER = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,31}")
 _XML_META = re.compile(r"[<>&\"']")
-_URI_SCHEMES = ("qemu", "qemu+ssh", "qemu+unix")
-_URI_PATHS = ("/system", "/session")
 
 
 class RunState(StrEnum):
@@ -187,45 +182,10 @@ def cloud_init_user_data(value: Any) -> str:
 
 
 def uri(value: Any) -> str:
-    uri = _text(value, "a libvirt URI")
-    parts = urlsplit(uri)
-    if parts.password is not None:  # checked first: no message below may echo it
-        raise ValueError(
-            "holds a password, which would be stored in the stack's state in plain text; "
-            "use keyfile= or ssh-agent instead"
-        )
-    if parts.scheme not in _URI_SCHEMES:
-        raise ValueError(
-            f"{shown(uri)} is not a supported libvirt URI: use qemu:///system or "
-            "qemu+ssh://[user@]host[:port]/system"
-        )
-    if parts.path not in _URI_PATHS:
-        raise ValueError(f"{shown(uri)}: the path must be /system or /session")
-    remote = parts.scheme == "qemu+ssh"
-    if remote and not parts.hostname:
-        raise ValueError(f"{shown(uri)}: qemu+ssh needs a host, e.g. qemu+ssh://root@hv1/system")
-    if remote and not _HOST.fullmatch(parts.hostname or ""):
-        raise ValueError(f"{shown(uri)}: {parts.hostname!r} is not a host name or address")
-    if parts.username is not None and not _USER.fullmatch(parts.username):
-        raise ValueError(f"{shown(uri)}: {parts.username!r} is not a user name")
-    if not remote and parts.netloc:
-        raise ValueError(f"{shown(uri)}: a local URI has no host; use {parts.scheme}:///system")
-    if re.search(r"[<>\"'\s\\]", uri):
-        raise ValueError(f"{shown(uri)}: contains characters a libvirt URI cannot hold")
-    try:
-        parts.port  # noqa: B018 - raises ValueError for a non-numeric or out-of-range port
-    except ValueError:
-        raise ValueError(f"{shown(uri)}: the port must be a number from 1 to 65535") from None
-    query = dict(parse_qsl(parts.query, strict_parsing=bool(parts.query)))
-    if query.get("no_verify", "0") != "0":
-        # libvirt's ssh transport would then auto-accept (and save) unknown host keys
-        raise ValueError(
-            f"{shown(uri)}: no_verify is refused; SSH host keys are always verified "
-            "(add the host's key to known_hosts instead)"
-        )
-    if query.get("proxy", "auto") not in ("auto", "native", "netcat"):
-        raise ValueError(f"{shown(uri)}: proxy must be auto, native (virt-ssh-helper) or netcat")
-    return uri
+    """The URI as given, once :meth:`~pulumi_vigo_vm.uri.LibvirtUri.parse` accepts it."""
+    text = _text(value, "a libvirt URI")
+    LibvirtUri.parse(text)
+    return text
 
 
 def claim(value: Any) -> str:

@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from ..errors import CuratorError
+from ..inputs import DEFAULT_ARTIFACTS_DIR
 from .manifest import parse_manifest
 from .platform import normalise_platform
 from .reference import ArtifactRef, parse_reference
@@ -20,8 +21,8 @@ from .store import ArtifactStore, open_store
 
 __all__ = ["DEFAULT_ROOT", "ResolvedArtifact", "resolve"]
 
-#: Where artifacts are materialised on a hypervisor.
-DEFAULT_ROOT = "/var/lib/vigo/artifacts"
+#: Where artifacts are materialised on a hypervisor (the ``artifactsDir`` default).
+DEFAULT_ROOT = DEFAULT_ARTIFACTS_DIR
 
 
 @dataclass(frozen=True)

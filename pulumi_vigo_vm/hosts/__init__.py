@@ -6,9 +6,8 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
 from ..errors import HostError
+from ..uri import LibvirtUri
 from .base import CommandResult, FileStat, Host
 from .local import LocalHost
 
@@ -19,17 +18,18 @@ _LOCAL = LocalHost()
 
 def is_remote_uri(uri: str) -> bool:
     """True when ``uri`` names a transport that reaches another machine (``qemu+ssh://``)."""
-    scheme = urlsplit(uri).scheme
-    return "+" in scheme and not scheme.endswith("+unix")
+    return LibvirtUri.read(uri, lax_port=True).is_remote
 
 
 def host_for_uri(uri: str) -> Host:
     """The host that a libvirt URI reaches. Remote hosts are cached per URI and thread-safe."""
-    scheme = urlsplit(uri).scheme
-    if not is_remote_uri(uri):
+    parsed = LibvirtUri.read(uri, lax_port=True)
+    if not parsed.is_remote:
         return _LOCAL
-    if scheme.endswith("+ssh"):
+    if parsed.is_ssh:
         from .ssh import ssh_host_for_uri
 
         return ssh_host_for_uri(uri)
-    raise HostError(f"uri {uri!r}: transport {scheme!r} is not supported; use qemu+ssh://")
+    raise HostError(
+        f"uri {parsed.redacted()!r}: transport {parsed.scheme!r} is not supported; use qemu+ssh://"
+    )

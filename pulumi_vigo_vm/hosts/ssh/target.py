@@ -14,11 +14,11 @@ import getpass
 import os
 from dataclasses import dataclass, replace
 from typing import Any
-from urllib.parse import parse_qs, unquote, urlsplit
 
 import paramiko
 
 from ...errors import HostError, HostUnreachableError
+from ...uri import LibvirtUri
 
 __all__ = [
     "DEFAULT_PORT",
@@ -100,21 +100,23 @@ def resolve_ssh_target(uri: str) -> SshTarget:
     URI values win over ssh_config (as ``ssh -p``/``-l``/``-i`` win over the file), so a URI
     reaches the account ``virsh -c`` with it would.
     """
-    parts = urlsplit(uri)
-    if not parts.hostname:
-        raise HostError(f"uri {uri!r} names no host; use qemu+ssh://[user@]host[:port]/system")
     try:
-        uri_port = parts.port
-    except ValueError as exc:
-        raise HostError(f"uri {uri!r} has an invalid port") from exc
-    query = {k: v[-1] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
+        parsed, bad_port = LibvirtUri.read(uri), False
+    except ValueError:  # the port (an unbalanced "[" raises again, as it always did)
+        parsed, bad_port = LibvirtUri.read(uri, lax_port=True), True
+    if not parsed.host:
+        raise HostError(
+            f"uri {parsed.redacted()!r} names no host; use qemu+ssh://[user@]host[:port]/system"
+        )
+    if bad_port:
+        raise HostError(f"uri {parsed.redacted()!r} has an invalid port")
     return _resolve(
-        parts.hostname,
-        user=unquote(parts.username) if parts.username else "",
-        port=uri_port,
-        keyfile=query.get("keyfile", ""),
-        known_hosts=query.get("known_hosts", ""),
-        shown=_redact(uri),
+        parsed.host,
+        user=parsed.user or "",
+        port=parsed.port,
+        keyfile=parsed.keyfile,
+        known_hosts=parsed.known_hosts,
+        shown=parsed.redacted(),
     )
 
 
@@ -214,12 +216,3 @@ def jump_target(target: SshTarget) -> SshTarget:
             f"e.g. Host * !{jump.alias})"
         )
     return jump
-
-
-def _redact(uri: str) -> str:
-    """The URI without a password, should someone put one in it."""
-    parts = urlsplit(uri)
-    if parts.password is None:
-        return uri
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
-    return parts._replace(netloc=netloc).geturl()
