@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .hosts import Host, host_for_uri
-from .hypervisor import Hypervisor
+from .virt import Hypervisor
 
 __all__ = ["Target"]
 

@@ -2,6 +2,7 @@
 
 ``qemu:///system`` (and any URI without a remote transport) is this machine;
 ``qemu+ssh://[user@]host[:port]/system[?keyfile=...]`` is a remote host over SSH.
+libvirt itself (calls, connections, the SSH tunnel) is :mod:`pulumi_vigo_vm.virt`.
 """
 
 from __future__ import annotations

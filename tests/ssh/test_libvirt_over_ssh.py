@@ -1,4 +1,4 @@
-"""libvirt over the host's own SSH connection (hosts/libvirt_tunnel), against the test sshd.
+"""libvirt over the host's own SSH connection (virt/tunnel), against the test sshd.
 
 The sshd runs on 127.0.0.1 and its libvirtd is this machine's, so what libvirt sees over the
 tunnel can be compared with a direct local connection.
@@ -21,11 +21,11 @@ import pytest
 
 from pulumi_vigo_vm.errors import HostUnreachableError
 from pulumi_vigo_vm.hosts import host_for_uri
-from pulumi_vigo_vm.hosts.connection import forget_connection, libvirt_connection
-from pulumi_vigo_vm.hosts.libvirt_tunnel import _Relay, open_libvirt_over_ssh
 from pulumi_vigo_vm.hosts.ssh import close_all_ssh_hosts, ssh_host_for_uri
-from pulumi_vigo_vm.hypervisor import Hypervisor
 from pulumi_vigo_vm.testing.sshd import PrivateSshd
+from pulumi_vigo_vm.virt.connection import forget_connection, libvirt_connection
+from pulumi_vigo_vm.virt.hypervisor import Hypervisor
+from pulumi_vigo_vm.virt.tunnel import _Relay, open_libvirt_over_ssh
 
 from .test_ssh_connection import _client_port, uri_for
 

@@ -12,7 +12,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from pulumi_vigo_vm.errors import HostError
-from pulumi_vigo_vm.hosts.libvirt_tunnel import SYSTEM_SOCKET, RemoteDaemon
+from pulumi_vigo_vm.virt.tunnel import SYSTEM_SOCKET, RemoteDaemon
 
 
 def test_system_uri_drops_every_transport_parameter() -> None:

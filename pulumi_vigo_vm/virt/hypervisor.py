@@ -1,0 +1,210 @@
+"""Hypervisor and Guest: a thin, careful wrapper over the libvirt calls this package makes.
+
+Modelled on Nova's ``guest.py``/``host.py``: no decisions, only calls; every
+``libvirtError`` becomes a :class:`~pulumi_vigo_vm.errors.LibvirtCallError` that keeps
+libvirt's error code, and "no such domain" becomes ``None``. A call that fails because
+the connection died (:func:`~.connection.is_connection_lost`) drops it from the cache, so
+the next call reconnects; an idempotent read is retried once on the new connection.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+from typing import TypeVar
+
+import libvirt
+
+from ..errors import LibvirtCallError
+from ..model import PowerState
+from .connection import forget_connection, is_connection_lost, libvirt_connection
+
+__all__ = ["Guest", "Hypervisor", "PowerState"]
+
+T = TypeVar("T")
+
+# Undefine must also drop what libvirt keeps beside a domain, or it refuses.
+_UNDEFINE_FLAGS = (
+    libvirt.VIR_DOMAIN_UNDEFINE_MANAGED_SAVE
+    | libvirt.VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA
+    | libvirt.VIR_DOMAIN_UNDEFINE_NVRAM
+    | getattr(libvirt, "VIR_DOMAIN_UNDEFINE_CHECKPOINTS_METADATA", 0)
+)
+
+
+_POWER_STATES = {
+    libvirt.VIR_DOMAIN_RUNNING: PowerState.RUNNING,
+    libvirt.VIR_DOMAIN_BLOCKED: PowerState.RUNNING,
+    libvirt.VIR_DOMAIN_PAUSED: PowerState.PAUSED,
+    libvirt.VIR_DOMAIN_SHUTDOWN: PowerState.SHUTTING_DOWN,
+    libvirt.VIR_DOMAIN_SHUTOFF: PowerState.SHUTOFF,
+    libvirt.VIR_DOMAIN_CRASHED: PowerState.CRASHED,
+    libvirt.VIR_DOMAIN_PMSUSPENDED: PowerState.SUSPENDED,
+}
+
+
+class Hypervisor:
+    """One libvirt URI. Holds only the URI; the connection comes from the shared cache."""
+
+    def __init__(self, uri: str) -> None:
+        self.uri = uri
+
+    @contextlib.contextmanager
+    def _call(self, what: str) -> Iterator[libvirt.virConnect]:
+        conn = libvirt_connection(self.uri)
+        try:
+            yield conn
+        except libvirt.libvirtError as exc:
+            if is_connection_lost(exc):
+                forget_connection(self.uri, conn)
+            raise LibvirtCallError(
+                f"{what} on {self.uri} failed: {exc.get_error_message()}", exc.get_error_code()
+            ) from exc
+
+    def _read(self, what: str, call: Callable[[libvirt.virConnect], T]) -> T:
+        """Run an idempotent read, retrying once on a fresh connection if the old one died."""
+        try:
+            with self._call(what) as conn:
+                return call(conn)
+        except LibvirtCallError as exc:
+            cause = exc.__cause__
+            if not (isinstance(cause, libvirt.libvirtError) and is_connection_lost(cause)):
+                raise
+        with self._call(what) as conn:
+            return call(conn)
+
+    def lookup(self, name: str) -> Guest | None:
+        """The domain named ``name``, or None when no such domain is defined."""
+
+        def find(conn: libvirt.virConnect) -> libvirt.virDomain | None:
+            try:
+                return conn.lookupByName(name)
+            except libvirt.libvirtError as exc:
+                if exc.get_error_code() == libvirt.VIR_ERR_NO_DOMAIN:
+                    return None
+                raise
+
+        domain = self._read(f"looking up domain {name}", find)
+        return None if domain is None else Guest(self, domain)
+
+    def lookup_uuid(self, uuid: str) -> Guest | None:
+        """The domain whose UUID is ``uuid``, whatever its name, or None."""
+
+        def find(conn: libvirt.virConnect) -> libvirt.virDomain | None:
+            try:
+                return conn.lookupByUUIDString(uuid)
+            except libvirt.libvirtError as exc:
+                if exc.get_error_code() == libvirt.VIR_ERR_NO_DOMAIN:
+                    return None
+                raise
+
+        domain = self._read(f"looking up domain {uuid}", find)
+        return None if domain is None else Guest(self, domain)
+
+    def define(self, xml: str) -> Guest:
+        """Define (or redefine, same name and UUID) a persistent domain."""
+        with self._call("defining a domain") as conn:
+            return Guest(self, conn.defineXML(xml))
+
+    def pool_volume_path(self, pool: str, volume: str) -> str | None:
+        """The host path of ``volume`` in storage pool ``pool``, or None if either is missing."""
+
+        def find(conn: libvirt.virConnect) -> str | None:
+            try:
+                return str(conn.storagePoolLookupByName(pool).storageVolLookupByName(volume).path())
+            except libvirt.libvirtError as exc:
+                if exc.get_error_code() in (
+                    libvirt.VIR_ERR_NO_STORAGE_POOL,
+                    libvirt.VIR_ERR_NO_STORAGE_VOL,
+                ):
+                    return None
+                raise
+
+        return self._read(f"resolving volume {pool}:{volume}", find)
+
+    def architecture(self) -> str:
+        """The host CPU architecture (``x86_64``, ``aarch64``...)."""
+        return str(self._read("reading host info", lambda conn: conn.getInfo()[0]))
+
+
+class Guest:
+    """One libvirt domain. Every method is a single libvirt call."""
+
+    def __init__(self, hypervisor: Hypervisor, domain: libvirt.virDomain) -> None:
+        self._hypervisor = hypervisor
+        self._domain = domain
+        self.name: str = domain.name()
+
+    @contextlib.contextmanager
+    def _call(self, what: str) -> Iterator[None]:
+        with self._hypervisor._call(f"{what} domain {self.name}"):
+            yield
+
+    def power_state(self) -> PowerState:
+        """The current run state."""
+        with self._call("reading the state of"):
+            state, _reason = self._domain.state()
+        return _POWER_STATES.get(state, PowerState.UNKNOWN)
+
+    def xml(self) -> str:
+        """The persistent (inactive) definition: what the next boot will use."""
+        with self._call("reading the definition of"):
+            return str(self._domain.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE))
+
+    def running_xml(self) -> str:
+        """The definition the running domain was started with (differs from :meth:`xml`
+        until the next boot after a redefine)."""
+        with self._call("reading the running definition of"):
+            return str(self._domain.XMLDesc(0))
+
+    def set_marker(self, xml: str, prefix: str, namespace: str) -> None:
+        """Rewrite our ``<metadata>`` element in place, in the persistent definition and,
+        when it runs, the live one: no redefine, no restart."""
+        flags = libvirt.VIR_DOMAIN_AFFECT_CONFIG
+        if self._domain.isActive():
+            flags |= libvirt.VIR_DOMAIN_AFFECT_LIVE
+        with self._call("marking"):
+            self._domain.setMetadata(
+                libvirt.VIR_DOMAIN_METADATA_ELEMENT, xml, prefix, namespace, flags
+            )
+
+    def start(self) -> None:
+        """Boot the domain from its persistent definition."""
+        with self._call("starting"):
+            self._domain.create()
+
+    def resume(self) -> None:
+        """Continue a paused domain."""
+        with self._call("resuming"):
+            self._domain.resume()
+
+    def wakeup(self) -> None:
+        """Wake a guest from ACPI suspend (S3/S4 as libvirt's pmsuspended)."""
+        with self._call("waking up"):
+            self._domain.pMWakeup(0)
+
+    def shutdown(self) -> None:
+        """Ask the guest to power off (ACPI power button). Returns at once."""
+        with self._call("shutting down"):
+            self._domain.shutdown()
+
+    def destroy(self) -> None:
+        """Power off at once (pull the plug). Disks are untouched."""
+        with self._call("powering off"):
+            self._domain.destroy()
+
+    def undefine(self) -> None:
+        """Forget the definition, with the flags managed-save, snapshots and NVRAM need."""
+        with self._call("undefining"):
+            self._domain.undefineFlags(_UNDEFINE_FLAGS)
+
+    def rename(self, new_name: str) -> None:
+        """Rename the (inactive) domain; libvirt refuses for a running one."""
+        with self._call("renaming"):
+            self._domain.rename(new_name, 0)
+        self.name = new_name
+
+    def block_resize(self, target: str, size_bytes: int) -> None:
+        """Grow a disk of the running guest (its overlay) to ``size_bytes``."""
+        with self._call("resizing a disk of"):
+            self._domain.blockResize(target, size_bytes, libvirt.VIR_DOMAIN_BLOCK_RESIZE_BYTES)
