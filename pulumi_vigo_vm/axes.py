@@ -119,8 +119,10 @@ def desired_domain(spec: VmSpec, identity: Identity) -> DomainConfig:
         overlay_path=spec.overlay_path,
         seed_iso_path=spec.seed_iso_path,
         network_bridge=spec.network_bridge,
-        mac_address=identity.mac_address if spec.network_bridge else None,
+        mac_address=identity.mac_address if spec.has_nic else None,
         console_log_path=console_log_path(spec.vm_name),
+        network=spec.network,
+        guest_agent=True,
     )
 
 

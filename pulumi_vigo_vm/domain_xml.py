@@ -11,6 +11,7 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass, replace
 
 __all__ = [
+    "GUEST_AGENT_CHANNEL",
     "MARKER_NAMESPACE",
     "MARKER_PREFIX",
     "DomainConfig",
@@ -27,6 +28,7 @@ resource that owns the domain (the previous release wrote the element without a 
 MARKER_PREFIX = "vigo"
 _MARKER_TAG = f"{{{MARKER_NAMESPACE}}}vm"
 _CLAIM_ATTRIBUTE = "claim"
+GUEST_AGENT_CHANNEL = "org.qemu.guest_agent.0"
 ET.register_namespace(MARKER_PREFIX, MARKER_NAMESPACE)
 
 _UNIT_TO_KIB = {
@@ -52,6 +54,10 @@ class DomainConfig:
     network_bridge: str | None = None
     mac_address: str | None = None
     console_log_path: str | None = None
+    network: str | None = None
+    """A libvirt network for the NIC (``<interface type='network'>``), instead of a bridge."""
+    guest_agent: bool = False
+    """The qemu guest agent's virtio-serial channel (``org.qemu.guest_agent.0``)."""
 
     def structural(self) -> DomainConfig:
         """This config without identity (uuid, mac): what a redefine may change."""
@@ -60,10 +66,11 @@ class DomainConfig:
     def boot_relevant(self) -> DomainConfig:
         """The structural fields whose change is worth a restart of a running guest.
 
-        Package defaults (the console log's name) reach the persistent definition at once
-        and the guest at its next boot: an upgrade of this package restarts nothing.
+        Package defaults (the console log's name, the guest agent's channel) reach the
+        persistent definition at once and the guest at its next boot: an upgrade of this
+        package restarts nothing.
         """
-        return replace(self.structural(), console_log_path=None)
+        return replace(self.structural(), console_log_path=None, guest_agent=False)
 
 
 @dataclass(frozen=True)
@@ -135,11 +142,12 @@ def to_xml(config: DomainConfig, claim: str) -> str:
         _sub(devices, "controller", type="scsi", index="0", model="virtio-scsi")
         cdrom = _file_disk(devices, "cdrom", "raw", config.seed_iso_path, "sda", "scsi")
         _sub(cdrom, "readonly")
-    if config.network_bridge is not None:
-        interface = _sub(devices, "interface", type="bridge")
+    if config.network_bridge is not None or config.network is not None:
+        kind = "bridge" if config.network_bridge is not None else "network"
+        interface = _sub(devices, "interface", type=kind)
         if config.mac_address is not None:
             _sub(interface, "mac", address=config.mac_address)
-        _sub(interface, "source", bridge=config.network_bridge)
+        _sub(interface, "source", **{kind: config.network_bridge or config.network or ""})
         _sub(interface, "model", type="virtio")
     serial = _sub(devices, "serial", type="pty")
     if config.console_log_path is not None:
@@ -147,6 +155,9 @@ def to_xml(config: DomainConfig, claim: str) -> str:
     _sub(serial, "target", port="0")
     console = _sub(devices, "console", type="pty")
     _sub(console, "target", type="serial", port="0")
+    if config.guest_agent:
+        channel = _sub(devices, "channel", type="unix")
+        _sub(channel, "target", type="virtio", name=GUEST_AGENT_CHANNEL)
     rng = _sub(devices, "rng", model="virtio")
     _sub(rng, "backend", "/dev/urandom", model="random")
     return ET.tostring(domain, encoding="unicode")
@@ -172,16 +183,25 @@ def _disk_source(devices: ET.Element | None, device: str) -> str | None:
     return None
 
 
+def _has_agent_channel(devices: ET.Element | None) -> bool:
+    if devices is None:
+        return False
+    return any(
+        target.get("name") == GUEST_AGENT_CHANNEL for target in devices.iterfind("channel/target")
+    )
+
+
 def from_xml(text: str) -> LiveDomain:
     """Read a domain XML (as libvirt reports it) back into a :class:`LiveDomain`."""
     domain = ET.fromstring(text)
     devices = domain.find("devices")
-    bridge = mac = log = None
+    bridge = mac = log = network = None
     if devices is not None:
         interface = devices.find("interface")
         if interface is not None:
             source, mac_element = interface.find("source"), interface.find("mac")
             bridge = source.get("bridge") if source is not None else None
+            network = source.get("network") if source is not None else None
             mac = mac_element.get("address") if mac_element is not None else None
         log_element = devices.find("serial/log")
         log = log_element.get("file") if log_element is not None else None
@@ -197,6 +217,8 @@ def from_xml(text: str) -> LiveDomain:
         network_bridge=bridge,
         mac_address=mac,
         console_log_path=log,
+        network=network,
+        guest_agent=_has_agent_channel(devices),
     )
     claim = marker.get(_CLAIM_ATTRIBUTE) if marker is not None else None
     return LiveDomain(config=config, marked=marker is not None, claim=claim)

@@ -17,7 +17,13 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from . import inputs
-from .inputs import DEFAULT_SHUTDOWN_TIMEOUT_S, RunState
+from .inputs import (
+    DEFAULT_SHUTDOWN_TIMEOUT_S,
+    DEFAULT_WAIT_TIMEOUT_S,
+    AddressSource,
+    RunState,
+    WaitFor,
+)
 
 if TYPE_CHECKING:
     from .spec import ProviderDefaults
@@ -110,6 +116,24 @@ INPUTS: tuple[InputField, ...] = (
         Change.UPDATE,
         default=lambda _: DEFAULT_SHUTDOWN_TIMEOUT_S,
     ),
+    InputField("network", "str", inputs.network, Change.UPDATE),
+    InputField(
+        "wait_for", "str", inputs.wait_for, Change.UPDATE, default=lambda _: WaitFor.NONE.value
+    ),
+    InputField(
+        "wait_timeout_s",
+        _INT,
+        inputs.wait_timeout_s,
+        Change.UPDATE,
+        default=lambda _: DEFAULT_WAIT_TIMEOUT_S,
+    ),
+    InputField(
+        "address_source",
+        "str",
+        inputs.address_source,
+        Change.UPDATE,
+        default=lambda _: AddressSource.ANY.value,
+    ),
     InputField("claim", "str", inputs.claim, Change.UPDATE, set_by_resource=True),
 )
 
@@ -126,6 +150,9 @@ OUTPUTS: tuple[OutputField, ...] = (
     OutputField("seed_hash", "str | None", secret=True),
     OutputField("console_log_path", "str"),
     OutputField("observed_state", "str"),
+    OutputField("ip_address", "str | None"),
+    OutputField("ip_addresses", "list[str]"),
+    OutputField("mac_addresses", "list[str]"),
 )
 
 _BY_NAME = {f.name: f for f in INPUTS}

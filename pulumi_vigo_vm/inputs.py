@@ -25,13 +25,17 @@ __all__ = [
     "DEFAULT_IMAGES_DIR",
     "DEFAULT_SHUTDOWN_TIMEOUT_S",
     "DEFAULT_URI",
+    "DEFAULT_WAIT_TIMEOUT_S",
     "MAX_DISK_SIZE_GIB",
     "MAX_MEMORY_MIB",
     "MAX_SHUTDOWN_TIMEOUT_S",
     "MAX_USER_DATA_BYTES",
     "MAX_VCPU",
+    "AddressSource",
     "BaseSource",
     "RunState",
+    "WaitFor",
+    "address_source",
     "artifact",
     "claim",
     "cloud_init_user_data",
@@ -40,12 +44,15 @@ __all__ = [
     "domain_type",
     "images_dir",
     "memory_mib",
+    "network",
     "network_bridge",
     "shutdown_timeout_s",
     "state",
     "uri",
     "vcpu",
     "vm_name",
+    "wait_for",
+    "wait_timeout_s",
 ]
 
 DEFAULT_DOMAIN_TYPE = "kvm"
@@ -154,11 +161,8 @@ def artifact(value: Any) -> BaseSource:
 
 
 def state(value: Any) -> RunState:
-    try:
-        return RunState(value)
-    except ValueError:
-        choices = ", ".join(s.value for s in RunState)
-        raise ValueError(f"must be one of {choices}; got {shown(value)}") from None
+    result: RunState = _choice(value, RunState)
+    return result
 
 
 def network_bridge(value: Any) -> str:
@@ -225,3 +229,58 @@ def images_dir(value: Any) -> str:
 
 def shutdown_timeout_s(value: Any) -> int:
     return whole_number(value, 0, MAX_SHUTDOWN_TIMEOUT_S, " seconds")
+
+
+class WaitFor(StrEnum):
+    """What ``create``/``update`` wait for once the guest runs."""
+
+    NONE = "none"
+    IP = "ip"  # an address is known for the first NIC
+    READY = "ready"  # cloud-init finished on this boot
+
+
+class AddressSource(StrEnum):
+    """Where a VM's addresses are looked up; ``any`` tries them in this order."""
+
+    ANY = "any"
+    LEASE = "lease"
+    AGENT = "agent"
+    ARP = "arp"
+    CONSOLE = "console"
+
+
+DEFAULT_WAIT_TIMEOUT_S = 300
+MAX_WAIT_TIMEOUT_S = 24 * 3600
+_NETWORK = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.+-]{0,63}")
+
+
+def _choice(value: Any, kind: type[StrEnum]) -> Any:
+    try:
+        return kind(value)
+    except ValueError:
+        choices = ", ".join(member.value for member in kind)
+        raise ValueError(f"must be one of {choices}; got {shown(value)}") from None
+
+
+def network(value: Any) -> str:
+    name = _text(value, "a libvirt network name")
+    if not _NETWORK.fullmatch(name):
+        raise ValueError(
+            f"{shown(name)} is not a libvirt network name: 1-64 characters from "
+            "A-Z a-z 0-9 _ . + -, e.g. default (virsh net-list --all)"
+        )
+    return name
+
+
+def wait_for(value: Any) -> WaitFor:
+    result: WaitFor = _choice(value, WaitFor)
+    return result
+
+
+def address_source(value: Any) -> AddressSource:
+    result: AddressSource = _choice(value, AddressSource)
+    return result
+
+
+def wait_timeout_s(value: Any) -> int:
+    return whole_number(value, 1, MAX_WAIT_TIMEOUT_S, " seconds")

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import secrets
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pulumi
@@ -29,6 +29,7 @@ from pulumi.dynamic import (
 
 from . import axes
 from ._faults import hook_from_env  # test hook: inert unless VIGO_FAULT_INJECT is set
+from ._rpc_pool import widen_rpc_pool
 from .artifact_base import fetch_artifact_base
 from .axes import Identity, Observed, Plan, Recorded, ResolvedBase
 from .errors import CuratorUnreachableError, HostUnreachableError
@@ -71,7 +72,11 @@ class VmProvider(ResourceProvider):
     # --- engine methods ---------------------------------------------------------------
 
     def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
-        """Validate every input; one CheckFailure per bad input. Never touches a host."""
+        """Validate every input; one CheckFailure per bad input. Never touches a host.
+
+        Also the first call for every resource of an ``up``: the place to let the server run
+        all their creates (and their waits) at once (see _rpc_pool)."""
+        widen_rpc_pool()
         inputs, faults = check_inputs(news, self._defaults)
         return CheckResult(inputs, [CheckFailure(f.property, f.reason) for f in faults])
 
@@ -221,9 +226,17 @@ class VmProvider(ResourceProvider):
 
 
 def _outputs(
-    spec: VmSpec, base: ResolvedBase | None, identity: Identity, observed_state: str
+    spec: VmSpec,
+    base: ResolvedBase | None,
+    identity: Identity,
+    observed_state: str,
+    addresses: Sequence[str] = (),
 ) -> dict[str, Any]:
-    """Every output: the normalised inputs plus what the host resolved and reports."""
+    """Every output: the normalised inputs plus what the host resolved and reports.
+
+    ``addresses``: the VM's addresses as last seen, in NIC order, IPv4 first (see
+    ``ip_address``); they are reported, never compared: a changed address is no drift."""
+    first_ipv4 = next((a for a in addresses if ":" not in a), None)
     return {
         **spec.to_inputs(),
         "uuid": identity.uuid,
@@ -237,4 +250,7 @@ def _outputs(
         "seed_hash": spec.seed_hash,
         "console_log_path": axes.console_log_path(spec.vm_name),
         "observed_state": observed_state,
+        "ip_address": first_ipv4,
+        "ip_addresses": list(addresses),
+        "mac_addresses": [identity.mac_address] if spec.has_nic else [],
     }

@@ -37,6 +37,10 @@ class VigoVmArgs:
     domain_type: Input[str] | None = None
     images_dir: Input[str] | None = None
     shutdown_timeout_s: Input[int | str] | None = None
+    network: Input[str] | None = None
+    wait_for: Input[str] | None = None
+    wait_timeout_s: Input[int | str] | None = None
+    address_source: Input[str] | None = None
 
 
 class VigoVm(Resource, module="vigo", name="VigoVm"):
@@ -59,6 +63,10 @@ class VigoVm(Resource, module="vigo", name="VigoVm"):
     domain_type: Output[str]
     images_dir: Output[str]
     shutdown_timeout_s: Output[int]
+    network: Output[str | None]
+    wait_for: Output[str]
+    wait_timeout_s: Output[int]
+    address_source: Output[str]
     uuid: Output[str]
     """The libvirt domain UUID; stable across redefines."""
     mac_address: Output[str]
@@ -77,6 +85,12 @@ class VigoVm(Resource, module="vigo", name="VigoVm"):
     """The base file's size, mtime and virtual size when the overlay was built on it."""
     claim: Output[str]
     """The owner named in the domain's marker: this resource's URN (set by VigoVm)."""
+    ip_address: Output[str | None]
+    """The first IPv4 address of the first NIC, or None (see ``address_source``)."""
+    ip_addresses: Output[list[str]]
+    """Every address the host knows for the VM, NIC by NIC, IPv4 first."""
+    mac_addresses: Output[list[str]]
+    """One MAC per NIC, in order (``mac_address`` is the first)."""
 
     def __init__(
         self,

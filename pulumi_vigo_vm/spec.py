@@ -29,9 +29,11 @@ from .inputs import (
     DEFAULT_IMAGES_DIR,
     DEFAULT_SHUTDOWN_TIMEOUT_S,
     DEFAULT_URI,
+    DEFAULT_WAIT_TIMEOUT_S,
+    AddressSource,
     BaseSource,
     RunState,
-    disk_path,
+    WaitFor,
 )
 
 __all__ = [
@@ -89,6 +91,10 @@ class VmSpec:
     domain_type: str = DEFAULT_DOMAIN_TYPE
     images_dir: str = DEFAULT_IMAGES_DIR
     shutdown_timeout_s: int = DEFAULT_SHUTDOWN_TIMEOUT_S
+    network: str | None = None
+    wait_for: WaitFor = WaitFor.NONE
+    wait_timeout_s: int = DEFAULT_WAIT_TIMEOUT_S
+    address_source: AddressSource = AddressSource.ANY
     claim: str | None = None
     """The owner named in the domain's marker: the resource's URN, computed by VigoVm.
     None only in state written by the previous release."""
@@ -118,6 +124,10 @@ class VmSpec:
         return posixpath.join(self.images_dir, f"{self.seed_iso_prefix}{self.seed_hash}.iso")
 
     @property
+    def has_nic(self) -> bool:
+        return self.network_bridge is not None or self.network is not None
+
+    @property
     def disk_size_bytes(self) -> int | None:
         """The overlay's requested virtual size, or None for the base image's size."""
         return None if self.disk_size_gib is None else self.disk_size_gib * 1024**3
@@ -138,6 +148,10 @@ class VmSpec:
             "domain_type": self.domain_type,
             "images_dir": self.images_dir,
             "shutdown_timeout_s": self.shutdown_timeout_s,
+            "network": self.network,
+            "wait_for": self.wait_for.value,
+            "wait_timeout_s": self.wait_timeout_s,
+            "address_source": self.address_source.value,
             "claim": self.claim,
         }
 
@@ -196,7 +210,7 @@ def check_inputs(
         faults.append(
             InputFault("disk_path", "a base disk is required: set disk_path (or artifact)")
         )
-    faults += _overlay_conflicts(normalised)
+    faults += _overlay_conflicts(normalised) + _nic_and_wait_conflicts(normalised)
     passthrough = {k: v for k, v in props.items() if k not in values}
     return {**passthrough, **normalised}, faults
 
@@ -218,6 +232,32 @@ def _overlay_conflicts(normalised: Mapping[str, Any]) -> list[InputFault]:
     ]
 
 
+def _nic_and_wait_conflicts(normalised: Mapping[str, Any]) -> list[InputFault]:
+    """One NIC shorthand at a time; a wait needs a NIC on a guest that runs."""
+    faults = []
+    has_bridge, has_network = (normalised.get(k) is not None for k in ("network_bridge", "network"))
+    if has_bridge and has_network:
+        faults.append(
+            InputFault("network", "give either network_bridge or network for the NIC, not both")
+        )
+    wait = normalised.get("wait_for")
+    if isinstance(wait, str) and wait != WaitFor.NONE.value:
+        if not (has_bridge or has_network):
+            faults.append(
+                InputFault("wait_for", f"{wait!r} needs a NIC: set network or network_bridge")
+            )
+        state = normalised.get("state")
+        if isinstance(state, str) and state != RunState.RUNNING.value:
+            faults.append(
+                InputFault(
+                    "wait_for",
+                    f"{wait!r} waits for a running guest, but state is {state!r}; "
+                    "use wait_for='none' or state='running'",
+                )
+            )
+    return faults
+
+
 def parse_spec(props: Mapping[str, Any], defaults: ProviderDefaults) -> VmSpec:
     """The VmSpec for ``props``. Raises InputError listing every bad input."""
     normalised, faults = check_inputs(props, defaults, require_claim=False)
@@ -225,23 +265,10 @@ def parse_spec(props: Mapping[str, Any], defaults: ProviderDefaults) -> VmSpec:
     faults += [InputFault(k, "is not known yet") for k in unknown]
     if faults:
         raise InputError(faults)
-    base = (
-        BaseSource("artifact", normalised["artifact"])
-        if normalised.get("artifact") is not None
-        else disk_path(normalised["disk_path"])
-    )
-    return VmSpec(
-        vm_name=normalised["vm_name"],
-        memory_mib=normalised["memory_mib"],
-        vcpu=normalised["vcpu"],
-        base=base,
-        state=RunState(normalised["state"]),
-        disk_size_gib=normalised.get("disk_size_gib"),
-        network_bridge=normalised.get("network_bridge"),
-        cloud_init_user_data=normalised.get("cloud_init_user_data"),
-        uri=normalised["uri"],
-        domain_type=normalised["domain_type"],
-        images_dir=normalised["images_dir"],
-        shutdown_timeout_s=normalised["shutdown_timeout_s"],
-        claim=normalised.get("claim"),
-    )
+    # Each validator is idempotent on its own output: run again, it gives the typed value.
+    typed = {
+        f.name: f.validate(normalised[f.name]) for f in INPUTS if normalised.get(f.name) is not None
+    }
+    base: BaseSource = typed.pop("artifact", None) or typed.pop("disk_path")
+    typed.pop("disk_path", None)
+    return VmSpec(base=base, **typed)

@@ -114,8 +114,10 @@ class Host(Protocol):
         """A writable stream that lands at ``path`` by rename only if the block succeeds."""
         ...
 
-    def read_chunks(self, path: str, chunk_size: int = 1 << 20) -> Iterator[bytes]:
-        """Stream ``path``'s bytes."""
+    def read_chunks(
+        self, path: str, chunk_size: int = 1 << 20, *, offset: int = 0
+    ) -> Iterator[bytes]:
+        """Stream ``path``'s bytes, from ``offset`` on (a log's tail, a boot's output)."""
         ...
 
     def chmod(self, path: str, mode: int) -> None:

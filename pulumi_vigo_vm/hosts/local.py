@@ -91,8 +91,11 @@ class LocalHost:
                 os.unlink(tmp)
             raise
 
-    def read_chunks(self, path: str, chunk_size: int = 1 << 20) -> Iterator[bytes]:
+    def read_chunks(
+        self, path: str, chunk_size: int = 1 << 20, *, offset: int = 0
+    ) -> Iterator[bytes]:
         with open(path, "rb") as src:
+            src.seek(offset)
             while chunk := src.read(chunk_size):
                 yield chunk
 

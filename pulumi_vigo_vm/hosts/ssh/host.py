@@ -163,13 +163,15 @@ class SshHost:
     def open_atomic_writer(self, path: str, mode: int) -> AbstractContextManager[BinaryIO]:
         return atomic.open_atomic_writer(self._sftp, path, mode)
 
-    def read_chunks(self, path: str, chunk_size: int = 1 << 20) -> Iterator[bytes]:
-        """Stream ``path``; on a dropped connection, reconnect once and resume at the offset.
+    def read_chunks(
+        self, path: str, chunk_size: int = 1 << 20, *, offset: int = 0
+    ) -> Iterator[bytes]:
+        """Stream ``path`` from ``offset``; on a dropped connection, reconnect once and resume
+        where the stream was.
 
         Each chunk is one locked SFTP call on the channel that opened the file, so other
         threads' requests interleave with a long read instead of waiting for all of it.
         """
-        offset = 0
         for attempt in (1, 2):
             slot = self._sftp.pick_slot()
             try:
