@@ -118,7 +118,8 @@ def test_from_libvirt_normalises_and_validates() -> None:
 
 
 def test_from_libvirt_of_non_dicts() -> None:
-    for value in [None, [], "x", {"a": 1}, {"a": {"hwaddr": MAC1, "addrs": "1.2.3.4"}}]:
+    values: list[Any] = [None, [], "x", {"a": 1}, {"a": {"hwaddr": MAC1, "addrs": "1.2.3.4"}}]
+    for value in values:
         assert from_libvirt(value) == {}
 
 
