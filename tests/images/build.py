@@ -2,10 +2,10 @@
 """Build (or reuse) a small bootable Debian 12 test image with cloud-init.
 
 The image is a compressed qcow2 with one MBR partition holding an ext4 root, booted by
-extlinux, with Debian's cloud kernel, systemd, cloud-init (NoCloud datasource first) and
-growpart, and a serial console on ttyS0. It is built from Debian packages only
-(mmdebstrap), so our end-to-end tests can boot a real guest under software emulation
-(TCG) and read its serial console.
+extlinux, with Debian's cloud kernel, systemd, cloud-init (NoCloud datasource first),
+growpart, the qemu guest agent and a serial console on ttyS0. It is built from Debian
+packages only (mmdebstrap), so our end-to-end tests can boot a real guest under software
+emulation (TCG) and read its serial console.
 
 Images are cached in ``$VIGO_TEST_IMAGE_CACHE`` (default
 ``~/.cache/pulumi-vigo-vm/images``), named by a hash of the recipe: the recipe (this
@@ -69,7 +69,19 @@ GUEST_PACKAGES = (
     "fdisk",  # sfdisk, used by growpart on MBR disks
     "e2fsprogs",  # resize2fs
     "iproute2",  # cloud-init's networkd renderer needs `ip`
+    # Answers guest-ping and guest-network-get-interfaces on the virtio-serial channel
+    # org.qemu.guest_agent.0. Its unit has no [Install]: udev starts it (SYSTEMD_WANTS in
+    # 60-qemu-guest-agent.rules) when that port appears, so a domain without the channel
+    # boots as before and nothing waits for it.
+    "qemu-guest-agent",
 )
+
+AGENT_FILES = (
+    "lib/systemd/system/qemu-guest-agent.service",
+    "lib/udev/rules.d/60-qemu-guest-agent.rules",
+    "usr/sbin/qemu-ga",
+)
+"""What the agent needs in the root; checked after the bootstrap."""
 
 INITRAMFS_MODULES = (
     "virtio_pci",
@@ -211,6 +223,7 @@ def _build(workdir: Path) -> Path:
     rootfs = workdir / "rootfs"
     root_uuid = str(uuid.uuid4())
     _bootstrap(rootfs, root_uuid)
+    _check_rootfs(rootfs)
     raw = workdir / "disk.raw"
     _make_disk(raw, rootfs, root_uuid)
     shutil.rmtree(rootfs)
@@ -251,6 +264,23 @@ def _bootstrap(rootfs: Path, root_uuid: str) -> None:
     if mirror:
         argv.append(mirror)
     run(argv)
+
+
+def _check_rootfs(rootfs: Path) -> None:
+    """Fail the build if the guest agent could not start at boot in this root."""
+    missing = [rel for rel in AGENT_FILES if not (rootfs / rel).exists()]
+    if missing:
+        raise RuntimeError(f"qemu-guest-agent files missing in {rootfs}: {missing}")
+    rule = (rootfs / AGENT_FILES[1]).read_text()
+    if "qemu-guest-agent.service" not in rule:
+        raise RuntimeError(f"{AGENT_FILES[1]} no longer starts qemu-guest-agent.service")
+    # The agent's port is a virtio-serial port: the kernel needs virtio_console.
+    configs = list((rootfs / "boot").glob("config-*"))
+    if not configs or not any(
+        line in ("CONFIG_VIRTIO_CONSOLE=y", "CONFIG_VIRTIO_CONSOLE=m")
+        for line in configs[0].read_text().splitlines()
+    ):
+        raise RuntimeError(f"the kernel in {rootfs / 'boot'} has no CONFIG_VIRTIO_CONSOLE")
 
 
 def _kernel_files(rootfs: Path) -> tuple[str, str]:

@@ -5,24 +5,42 @@ Builds (or reuses) the cached base image, puts a 3 GiB qcow2 overlay over it, wr
 (seed on a virtio-scsi CD-ROM, disk on virtio, serial to a file) and checks that
 cloud-init used the NoCloud datasource, ran ``runcmd`` with the hostname it set, grew the
 root filesystem to the disk, and powered the guest off.
+
+One more boot, through libvirt: a transient TCG domain with a NIC on the session's isolated
+network (``isolated_network``) and the guest agent's channel gets a DHCP lease, and its
+qemu-guest-agent answers ``guest-ping`` and reports the leased address. Nothing connects to
+the guest's address.
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import io
+import ipaddress
+import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import time
+import xml.etree.ElementTree as ET
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
+from typing import Any, TypeVar
 
+import libvirt
+import libvirt_qemu
 import pycdlib
 import pytest
+from support.network import IsolatedNetwork
+from support.world import world_root
 
 BOOT_TIMEOUT_S = 420
+AGENT_BOOT_TIMEOUT_S = 240
+AGENT_CHANNEL = "org.qemu.guest_agent.0"
 OVERLAY_SIZE = 3 * 1024**3
 ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 
@@ -129,3 +147,121 @@ power_state: {{mode: poweroff}}
     # The base partition is 2 GiB; growpart + resize2fs should take it to ~3 GiB.
     assert 0.9 * OVERLAY_SIZE < root_size <= OVERLAY_SIZE, root_size
     assert "reboot: Power down" in log
+
+
+T = TypeVar("T")
+
+
+def _domain_xml(name: str, disk: Path, seed: Path, serial_log: Path, network: str) -> str:
+    """A TCG domain: q35, disk on virtio, seed on virtio-scsi, a NIC on ``network``, a
+    serial log file, and the guest agent's virtio-serial channel."""
+    dom = ET.Element("domain", type="qemu")
+    ET.SubElement(dom, "name").text = name
+    ET.SubElement(dom, "memory", unit="MiB").text = "1024"
+    ET.SubElement(dom, "vcpu").text = "2"
+    os_ = ET.SubElement(dom, "os")
+    ET.SubElement(os_, "type", arch="x86_64", machine="q35").text = "hvm"
+    ET.SubElement(os_, "boot", dev="hd")
+    ET.SubElement(ET.SubElement(dom, "features"), "acpi")
+    devices = ET.SubElement(dom, "devices")
+    vda = ET.SubElement(devices, "disk", type="file", device="disk")
+    ET.SubElement(vda, "driver", name="qemu", type="qcow2")
+    ET.SubElement(vda, "source", file=str(disk))
+    ET.SubElement(vda, "target", dev="vda", bus="virtio")
+    ET.SubElement(devices, "controller", type="scsi", model="virtio-scsi")
+    cd = ET.SubElement(devices, "disk", type="file", device="cdrom")
+    ET.SubElement(cd, "driver", name="qemu", type="raw")
+    ET.SubElement(cd, "source", file=str(seed))
+    ET.SubElement(cd, "target", dev="sda", bus="scsi")
+    ET.SubElement(cd, "readonly")
+    nic = ET.SubElement(devices, "interface", type="network")
+    ET.SubElement(nic, "source", network=network)
+    ET.SubElement(nic, "model", type="virtio")
+    serial = ET.SubElement(devices, "serial", type="file")
+    ET.SubElement(serial, "source", path=str(serial_log))
+    channel = ET.SubElement(devices, "channel", type="unix")
+    ET.SubElement(channel, "target", type="virtio", name=AGENT_CHANNEL)
+    return ET.tostring(dom, encoding="unicode")
+
+
+def _poll(probe: Callable[[], T | None], what: str, deadline: float, log: Path) -> T:
+    """Call ``probe`` every half second until it returns something; fail at ``deadline``."""
+    while True:
+        found = probe()
+        if found is not None:
+            return found
+        if time.monotonic() > deadline:
+            pytest.fail(
+                f"no {what} within {AGENT_BOOT_TIMEOUT_S} s; serial tail:\n"
+                + _read_log(log)[-3000:]
+            )
+        time.sleep(0.5)
+
+
+@pytest.mark.slow
+@pytest.mark.libvirt
+def test_image_gets_a_lease_and_runs_the_guest_agent(
+    base_image: Path,
+    libvirt_conn: libvirt.virConnect,
+    isolated_network: IsolatedNetwork,
+    request: pytest.FixtureRequest,
+) -> None:
+    root, digest = world_root("img", request.node.nodeid)
+    name = f"vigo-img-{digest}-agent"
+    with contextlib.suppress(libvirt.libvirtError):  # a leftover of an earlier run
+        libvirt_conn.lookupByName(name).destroy()
+    hostname = f"vigo-agent-{digest}"
+    seed = root / "seed.iso"
+    make_seed_iso(
+        seed, "#cloud-config\n", f"instance-id: i-{hostname}\nlocal-hostname: {hostname}\n"
+    )
+    overlay = root / "overlay.qcow2"
+    backing = ["-F", "qcow2", "-b", str(base_image)]
+    subprocess.run(
+        ["qemu-img", "create", "-q", "-f", "qcow2", *backing, str(overlay), "3G"], check=True
+    )
+    serial_log = root / "serial.log"
+    net = libvirt_conn.networkLookupByName(isolated_network.name)
+    started = time.monotonic()
+    dom = libvirt_conn.createXML(_domain_xml(name, overlay, seed, serial_log, net.name()), 0)
+    try:
+        mac = ET.fromstring(dom.XMLDesc(0)).find("devices/interface/mac").get("address")  # type: ignore[union-attr]
+        deadline = started + AGENT_BOOT_TIMEOUT_S
+
+        def lease() -> dict[str, Any] | None:
+            return next((x for x in net.DHCPLeases() if x["mac"] == mac), None)
+
+        def ping() -> str | None:
+            try:
+                return str(libvirt_qemu.qemuAgentCommand(dom, '{"execute":"guest-ping"}', 5, 0))
+            except libvirt.libvirtError:
+                return None
+
+        got = _poll(lease, f"DHCP lease for {mac} on {net.name()}", deadline, serial_log)
+        to_lease = time.monotonic() - started
+        answer = _poll(ping, "guest-ping answer", deadline, serial_log)
+        to_agent = time.monotonic() - started
+        print(f"lease {got['ipaddr']} after {to_lease:.1f} s, agent after {to_agent:.1f} s")
+
+        assert json.loads(answer) == {"return": {}}
+        assert ipaddress.ip_address(got["ipaddr"]) in isolated_network.subnet
+
+        def agent_addresses() -> set[str] | None:
+            src = libvirt.VIR_DOMAIN_INTERFACE_ADDRESSES_SRC_AGENT
+            try:
+                reported = dom.interfaceAddresses(src)
+            except libvirt.libvirtError:
+                return None
+            ips = {
+                a["addr"]
+                for v in reported.values()
+                if v.get("hwaddr") == mac
+                for a in v.get("addrs") or []
+            }
+            return ips if got["ipaddr"] in ips else None
+
+        _poll(agent_addresses, f"agent-reported {got['ipaddr']}", deadline, serial_log)
+    finally:
+        with contextlib.suppress(libvirt.libvirtError):
+            dom.destroy()  # transient: gone with this
+        shutil.rmtree(root, ignore_errors=True)  # a failure quoted the serial log's tail
