@@ -23,7 +23,8 @@ from .errors import ImageError, LibvirtCallError, NotOwnedError, VigoError
 from .hosts.base import temporary_name
 from .hypervisor import Guest, PowerState
 from .images import ImageInfo, create_overlay, grow_overlay
-from .ownership import CONSOLE_LOG_DIR, stale_temporaries
+from .ownership import CONSOLE_LOG_DIR, console_log_path, stale_temporaries
+from .sighting import BootMark, boot_mark
 from .spec import VmSpec
 from .target import Target
 
@@ -59,6 +60,8 @@ class Executor:
         self._undo: list[Callable[[], None]] = []
         self._known_guest: Guest | None = None
         self._swept = False
+        self.boot_mark: BootMark | None = None
+        """Where the boot this plan started begins in the console log (None: none started)."""
 
     def apply(self, plan: Plan, *, transactional: bool = False) -> None:
         """Run ``plan``'s actions in order; undo what this call made on failure if asked."""
@@ -82,7 +85,7 @@ class Executor:
             Action.DEFINE: lambda: self._define(plan),
             Action.WRITE_MARKER: self._write_marker,
             Action.SHUTDOWN: self._shutdown,
-            Action.START: lambda: self._guest().start(),
+            Action.START: self._start,
             Action.RESUME: lambda: self._guest().resume(),
             Action.WAKEUP: lambda: self._guest().wakeup(),
             Action.DESTROY: self._destroy,
@@ -117,9 +120,18 @@ class Executor:
             raise VigoError(f"{self._spec.vm_name}: the base is not on {self._spec.uri}")
         self._base = self._fetch_base()
 
+    def _start(self) -> None:
+        guest = self._guest()
+        self.boot_mark = boot_mark(self._target.host, console_log_path(self._spec.vm_name))
+        guest.start()
+
+    def guest(self) -> Guest | None:
+        """The VM's domain after the plan (None when there is none)."""
+        return self._known_guest or self._target.hypervisor.lookup(self._spec.vm_name)
+
     def guest_power(self) -> PowerState | None:
         """The domain's run state after the plan (None when there is no domain)."""
-        guest = self._known_guest or self._target.hypervisor.lookup(self._spec.vm_name)
+        guest = self.guest()
         return None if guest is None else guest.power_state()
 
     def _remove(self, path: str) -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import secrets
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 import pulumi
@@ -30,15 +30,19 @@ from pulumi.dynamic import (
 from . import axes
 from ._faults import hook_from_env  # test hook: inert unless VIGO_FAULT_INJECT is set
 from ._rpc_pool import widen_rpc_pool
+from .addresses import Addresses
 from .artifact_base import fetch_artifact_base
 from .axes import Identity, Observed, Plan, Recorded, ResolvedBase
 from .errors import CuratorUnreachableError, HostUnreachableError
 from .executor import Executor
 from .fields import INPUTS
+from .inputs import WaitFor
 from .observe import observe, observe_files, resolve_base
 from .ownership import DomainOwner, owner_of, removal_candidates
+from .sighting import sight
 from .spec import ProviderDefaults, RunState, VmSpec, check_inputs, parse_spec
 from .target import Target
+from .waiting import wait_for_guest
 
 __all__ = ["VmProvider"]
 
@@ -121,7 +125,8 @@ class VmProvider(ResourceProvider):
         self._remove(target, spec, self._recorded(props))
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
-        """Refresh: report the live run state; a vanished domain is "gone"."""
+        """Refresh: report the live run state and addresses (one look, no wait); a vanished
+        domain is "gone"."""
         spec = self._parse(props)
         target = Target.for_uri(spec.uri)
         observed = observe(target, spec)
@@ -133,6 +138,13 @@ class VmProvider(ResourceProvider):
         if observed.domain is not None and not absent:
             outs["uuid"] = observed.domain.config.uuid
             outs["mac_address"] = observed.domain.config.mac_address or props.get("mac_address")
+        running = observed.running
+        guest = target.hypervisor.lookup(spec.vm_name) if running and not absent else None
+        if guest is not None and running is not None and running.mac_address is not None:
+            log = running.console_log_path or axes.console_log_path(spec.vm_name)
+            seen = sight(target, spec, guest, [running.mac_address], log, None)
+            outs["ip_address"] = seen.addresses.ip_address
+            outs["ip_addresses"] = list(seen.addresses.ip_addresses)
         return ReadResult(id_, outs)
 
     # --- helpers ----------------------------------------------------------------------
@@ -203,12 +215,23 @@ class VmProvider(ResourceProvider):
             fetch_base=lambda: fetch_artifact_base(target, spec, self._defaults),
         )
         executor.apply(plan, transactional=transactional)
-        power = executor.guest_power()
-        state = "absent" if power is None else power.value
-        outs = _outputs(spec, executor.base, identity, state)
+        guest = executor.guest()
+        power = guest.power_state() if guest is not None else None
+        console_log = axes.console_log_path(spec.vm_name)
         if observed.running is not None and not plan.boots:
             # Still running the definition it was started with: its log is that one's.
-            outs["console_log_path"] = observed.running.console_log_path
+            console_log = observed.running.console_log_path or console_log
+        seen = None
+        if guest is not None and power is not None and power.is_active and spec.has_nic:
+            macs = [identity.mac_address]
+            if spec.wait_for is WaitFor.NONE:
+                seen = sight(target, spec, guest, macs, console_log, executor.boot_mark)
+            else:
+                seen = wait_for_guest(target, spec, guest, macs, console_log, executor.boot_mark)
+            power = guest.power_state()
+        state = "absent" if power is None else power.value
+        outs = _outputs(spec, executor.base, identity, state, seen.addresses if seen else None)
+        outs["console_log_path"] = console_log
         return outs
 
     def _remove(self, target: Target, spec: VmSpec, recorded: Recorded | None) -> Plan:
@@ -230,13 +253,12 @@ def _outputs(
     base: ResolvedBase | None,
     identity: Identity,
     observed_state: str,
-    addresses: Sequence[str] = (),
+    addresses: Addresses | None = None,
 ) -> dict[str, Any]:
     """Every output: the normalised inputs plus what the host resolved and reports.
 
-    ``addresses``: the VM's addresses as last seen, in NIC order, IPv4 first (see
-    ``ip_address``); they are reported, never compared: a changed address is no drift."""
-    first_ipv4 = next((a for a in addresses if ":" not in a), None)
+    ``addresses``: the VM's addresses as last seen; they are reported, never compared (a
+    changed address is no drift)."""
     return {
         **spec.to_inputs(),
         "uuid": identity.uuid,
@@ -250,7 +272,7 @@ def _outputs(
         "seed_hash": spec.seed_hash,
         "console_log_path": axes.console_log_path(spec.vm_name),
         "observed_state": observed_state,
-        "ip_address": first_ipv4,
-        "ip_addresses": list(addresses),
+        "ip_address": addresses.ip_address if addresses else None,
+        "ip_addresses": list(addresses.ip_addresses) if addresses else [],
         "mac_addresses": [identity.mac_address] if spec.has_nic else [],
     }

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterator
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import libvirt
 
@@ -122,6 +122,21 @@ class Hypervisor:
 
         return self._read(f"resolving volume {pool}:{volume}", find)
 
+    def network_leases(self, network: str) -> list[dict[str, Any]] | None:
+        """The DHCP leases libvirt's dnsmasq holds on ``network``, or None when there is no
+        such network (or it is not running): the source is unavailable, not an error."""
+
+        def leases(conn: libvirt.virConnect) -> list[dict[str, Any]] | None:
+            try:
+                found = conn.networkLookupByName(network).DHCPLeases()
+            except libvirt.libvirtError as exc:
+                if is_connection_lost(exc):
+                    raise
+                return None
+            return list(found)
+
+        return self._read(f"reading the DHCP leases of network {network}", leases)
+
     def architecture(self) -> str:
         """The host CPU architecture (``x86_64``, ``aarch64``...)."""
         return str(self._read("reading host info", lambda conn: conn.getInfo()[0]))
@@ -203,6 +218,19 @@ class Guest:
         with self._call("renaming"):
             self._domain.rename(new_name, 0)
         self.name = new_name
+
+    def interface_addresses(self, source: int) -> dict[str, Any] | None:
+        """``virDomainInterfaceAddresses`` from ``source`` (a ``VIR_DOMAIN_INTERFACE_ADDRESSES_
+        SRC_*``), or None when that source cannot answer here (no agent running in the guest;
+        ARP fails on some kernels with "wrong nlmsg len"): unavailable, never fatal."""
+        try:
+            found = self._domain.interfaceAddresses(source, 0)
+        except libvirt.libvirtError as exc:
+            if is_connection_lost(exc):
+                with self._call("reading the addresses of"):
+                    raise
+            return None
+        return dict(found or {})
 
     def block_resize(self, target: str, size_bytes: int) -> None:
         """Grow a disk of the running guest (its overlay) to ``size_bytes``."""

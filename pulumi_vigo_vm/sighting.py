@@ -1,0 +1,139 @@
+"""What a host can tell of a running VM's addresses and of its boot's progress. Reads only.
+
+Four sources, each asked only when ``address_source`` allows it and each allowed to be
+unavailable (reported, never fatal): the DHCP leases of the VM's libvirt network, the qemu
+guest agent, the host's neighbour table (``/proc/net/arp``: libvirt's own ARP source fails
+on some kernels) and the guest's serial console log, where cloud-init prints its ``ci-info``
+table and its progress. The console is always read, bounded, because it is also how
+readiness is seen. Nothing here opens a connection to the guest. Parsing is
+:mod:`pulumi_vigo_vm.console` and :mod:`pulumi_vigo_vm.addresses` (pure; guest output is
+untrusted there).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import libvirt
+
+from .addresses import (
+    ANY_ORDER,
+    Addresses,
+    IPAddress,
+    Source,
+    choose,
+    fresh_leases,
+    from_libvirt,
+    parse_arp_table,
+)
+from .cloudinit import instance_id
+from .console import MAX_CONSOLE_BYTES, ConsoleReading, LogFile, LogMark, boot_slice, read_console
+from .errors import HostError
+from .hosts.base import Host
+from .inputs import AddressSource
+from .spec import VmSpec
+from .target import Target
+from .virt.hypervisor import Guest
+
+__all__ = ["ARP_TABLE", "BootMark", "Sighting", "boot_mark", "sight"]
+
+ARP_TABLE = "/proc/net/arp"
+_MAX_ARP_BYTES = 1 << 20
+
+
+@dataclass(frozen=True)
+class BootMark:
+    """Where and when the boot this run started began: the console log's size just before
+    the start, and the time then (on this machine's clock; a remote host's is assumed to
+    agree, as NTP-synced hosts do, within the lease check's slack)."""
+
+    log: LogMark
+    started_at: float
+
+
+@dataclass(frozen=True)
+class Sighting:
+    """One look at a running VM: its addresses, and what its console says of this boot."""
+
+    addresses: Addresses
+    console: ConsoleReading
+
+
+def boot_mark(host: Host, console_log: str) -> BootMark:
+    """The mark to record just before starting a guest whose console goes to ``console_log``."""
+    st = host.stat(console_log)
+    return BootMark(LogMark(st.size if st is not None else 0), time.time())
+
+
+def _bounded(host: Host, path: str, offset: int, limit: int) -> bytes:
+    data = bytearray()
+    for chunk in host.read_chunks(path, offset=offset):
+        data += chunk
+        if len(data) >= limit:
+            break
+    return bytes(data[:limit])
+
+
+def _log_file(host: Host, path: str) -> LogFile | None:
+    st = host.stat(path)
+    if st is None or not st.is_file:
+        return None
+    start = max(0, st.size - MAX_CONSOLE_BYTES)
+    return LogFile(st.size, _bounded(host, path, start, MAX_CONSOLE_BYTES))
+
+
+def _console_bytes(host: Host, console_log: str, mark: BootMark | None) -> bytes:
+    current = _log_file(host, console_log)
+    if current is None:
+        return b""
+    if mark is None:  # a guest this run did not start: read_console finds its last boot
+        return current.tail
+    return boot_slice(mark.log, current, _log_file(host, console_log + ".0"))
+
+
+def _arp(host: Host) -> dict[str, list[IPAddress]] | None:
+    try:
+        text = _bounded(host, ARP_TABLE, 0, _MAX_ARP_BYTES).decode("ascii", "replace")
+    except (HostError, OSError):
+        return None
+    return parse_arp_table(text)
+
+
+def allowed_sources(spec: VmSpec) -> tuple[Source, ...]:
+    """The sources ``address_source`` allows, in the order they are tried."""
+    if spec.address_source is AddressSource.ANY:
+        return ANY_ORDER
+    return (Source(spec.address_source.value),)
+
+
+def sight(
+    target: Target,
+    spec: VmSpec,
+    guest: Guest,
+    macs: Sequence[str],
+    console_log: str,
+    mark: BootMark | None,
+) -> Sighting:
+    """Look once at the running ``guest`` (its NICs' ``macs``, its console at ``console_log``;
+    ``mark``: the boot this run started, or None for a guest it found running)."""
+    allowed = allowed_sources(spec)
+    by_source: dict[Source, Mapping[str, Sequence[IPAddress | str]] | None] = {}
+    if Source.LEASE in allowed:
+        leases = target.hypervisor.network_leases(spec.network) if spec.network else None
+        started = mark.started_at if mark is not None else 0.0
+        by_source[Source.LEASE] = None if leases is None else fresh_leases(leases, started)
+    if Source.AGENT in allowed:
+        found = guest.interface_addresses(libvirt.VIR_DOMAIN_INTERFACE_ADDRESSES_SRC_AGENT)
+        by_source[Source.AGENT] = None if found is None else from_libvirt(found)
+    if Source.ARP in allowed:
+        by_source[Source.ARP] = _arp(target.host)
+    seed = spec.seed_hash
+    reading = read_console(
+        _console_bytes(target.host, console_log, mark),
+        instance_id(spec.vm_name, seed) if seed is not None else None,
+    )
+    if Source.CONSOLE in allowed:
+        by_source[Source.CONSOLE] = {mac: list(found) for mac, found in reading.addresses}
+    return Sighting(choose(macs, by_source, allowed), reading)
