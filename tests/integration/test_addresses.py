@@ -5,10 +5,10 @@ adopted by the next run. Booted guests prove the sources themselves (tests/e2e).
 from __future__ import annotations
 
 import pytest
+from support.lab import Lab
 
 from pulumi_vigo_vm.ownership import console_log_path
 from pulumi_vigo_vm.testing import CheckFailedError, ProviderError
-from support.lab import Lab
 
 
 def test_a_wait_that_cannot_succeed_times_out_keeps_the_vm_and_the_next_up_adopts_it(
