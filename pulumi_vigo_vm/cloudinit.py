@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 import pycdlib
 
+from .console import READY_MARKER_PREFIX
+
 __all__ = [
     "MAX_SEED_BYTES",
     "SEED_VOLUME_ID",
@@ -21,6 +23,7 @@ __all__ = [
     "instance_id",
     "meta_data",
     "read_seed_identity",
+    "vendor_data",
 ]
 
 SEED_VOLUME_ID = "cidata"
@@ -55,13 +58,25 @@ def _add_file(iso: pycdlib.PyCdlib, name: str, data: bytes) -> None:
     )
 
 
+def vendor_data(vm_name: str, seed_hash: str) -> str:
+    """NoCloud vendor-data: cloud-init's closing line becomes our readiness marker naming this
+    instance, so a watcher of the serial console knows this boot of this VM has finished
+    (:func:`pulumi_vigo_vm.console.ready_marker`). User-data that sets its own
+    ``final_message`` wins over vendor-data; readiness is then told from cloud-init's default
+    line or systemd's "Finished cloud-final.service" instead (see the README)."""
+    marker = f"{READY_MARKER_PREFIX}{instance_id(vm_name, seed_hash)}"
+    return "#cloud-config\n" + json.dumps({"final_message": marker}) + "\n"
+
+
 def build_seed_iso(vm_name: str, user_data: str, seed_hash: str) -> bytes:
-    """The seed ISO's bytes: ``user-data`` as given, ``meta-data`` from :func:`meta_data`."""
+    """The seed ISO's bytes: ``user-data`` as given, ``meta-data`` from :func:`meta_data`,
+    ``vendor-data`` from :func:`vendor_data`."""
     iso = pycdlib.PyCdlib()
     iso.new(interchange_level=3, joliet=3, rock_ridge="1.09", vol_ident=SEED_VOLUME_ID)
     try:
         _add_file(iso, "user-data", user_data.encode())
         _add_file(iso, "meta-data", meta_data(vm_name, seed_hash).encode())
+        _add_file(iso, "vendor-data", vendor_data(vm_name, seed_hash).encode())
         out = io.BytesIO()
         iso.write_fp(out)
         return out.getvalue()

@@ -18,6 +18,7 @@ from pulumi_vigo_vm.cloudinit import (
     meta_data,
     read_seed_identity,
 )
+from pulumi_vigo_vm.console import read_console, ready_marker
 
 USER_DATA = "#cloud-config\nusers:\n  - name: ünïcødé ✓ 🚀\nruncmd: ['echo <a>&b']\n"
 
@@ -70,7 +71,7 @@ def test_seed_holds_only_user_data_and_meta_data() -> None:
         for child in iso.list_children(rr_path="/")
         if child.rock_ridge is not None and not child.is_dot() and not child.is_dotdot()
     }
-    assert names == {b"user-data", b"meta-data"}
+    assert names == {b"user-data", b"meta-data", b"vendor-data"}
 
 
 @pytest.mark.parametrize(
@@ -186,3 +187,12 @@ def test_read_seed_identity_never_raises_on_a_damaged_seed(edits: list[tuple[int
     result = read_seed_identity(bytes(data))
     assert result is None or isinstance(result, SeedIdentity)
     assert result is None or isinstance(result.instance_id, (str, type(None)))
+
+
+def test_vendor_data_makes_cloud_init_close_with_the_ready_marker_of_this_instance() -> None:
+    iso = open_iso(build_seed_iso("web01", USER_DATA, "0123abcd"))
+    text = read(iso, rr_path="/vendor-data").decode()
+    assert text.startswith("#cloud-config\n")
+    assert yaml.safe_load(text)["final_message"] == ready_marker("web01-0123abcd")
+    line = f"[  103.0] cloud-init[290]: {ready_marker('web01-0123abcd')}\n".encode()
+    assert read_console(b"[    0.000000] Linux version 6.1\n" + line, "web01-0123abcd").finished
