@@ -1,4 +1,6 @@
-"""Lift the dynamic provider server's cap of four RPCs at a time, for long waits.
+"""Lift the two caps on how many VMs of one ``up`` can wait for their boot at once.
+
+1. The provider side (:func:`widen_rpc_pool`).
 
 The engine runs this provider as ``python -m pulumi.dynamic``, whose gRPC server answers on
 ``futures.ThreadPoolExecutor(max_workers=4)`` (``main()`` in ``pulumi/dynamic/__main__.py``,
@@ -14,14 +16,24 @@ new RPCs arrive (it checks the limit on every submit). Both are private details 
 when they are not what we expect, nothing is changed and the server keeps its four threads
 (slower, never wrong). Calling it early — in ``check``, which the engine sends for every
 resource before any ``create`` — means the creates of one ``up`` all get a thread.
+
+2. The program side (:func:`widen_program_registrations`). The Python SDK sends each
+``RegisterResource`` with ``loop.run_in_executor(None, ...)`` (``pulumi/runtime/resource.py``)
+and the call returns only when the engine has finished that resource's step, wait
+included. The loop's default executor is asyncio's own, ``min(32, cpus + 4)`` threads: six
+on a two-core runner, so at most six VMs would be created (and wait) at once. When a VigoVm
+is declared, the program's loop gets a default executor of :data:`MAX_PARALLEL_RPCS`
+threads, unless it already has a wider one. The engine's ``--parallel`` still bounds the
+steps it runs at once; that one is the user's.
 """
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
-__all__ = ["MAX_PARALLEL_RPCS", "widen_rpc_pool"]
+__all__ = ["MAX_PARALLEL_RPCS", "widen_program_registrations", "widen_rpc_pool"]
 
 MAX_PARALLEL_RPCS = 64
 """RPCs one provider process serves at once; waits are I/O (polls of libvirt and files)."""
@@ -43,4 +55,19 @@ def widen_rpc_pool(limit: int = MAX_PARALLEL_RPCS) -> bool:
     current = getattr(executor, "_max_workers", None)
     if isinstance(current, int) and current < limit:
         executor._max_workers = limit
+    return True
+
+
+def widen_program_registrations(limit: int = MAX_PARALLEL_RPCS) -> bool:
+    """Give the running program's event loop a default executor of ``limit`` threads unless
+    its own is as wide. Returns whether a loop runs here (outside a program: nothing to do)."""
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    current = getattr(loop, "_default_executor", None)
+    if isinstance(current, ThreadPoolExecutor) and getattr(current, "_max_workers", 0) >= limit:
+        return True
+    # The old executor keeps serving what it already runs; new registrations use this one.
+    loop.set_default_executor(ThreadPoolExecutor(limit, thread_name_prefix="vigo-register"))
     return True

@@ -29,7 +29,7 @@ from pulumi.dynamic import (
 
 from . import axes
 from ._faults import hook_from_env  # test hook: inert unless VIGO_FAULT_INJECT is set
-from ._rpc_pool import widen_rpc_pool
+from ._parallel import widen_rpc_pool
 from .addresses import Addresses
 from .artifact_base import fetch_artifact_base
 from .axes import Identity, Observed, Plan, Recorded, ResolvedBase
@@ -79,7 +79,7 @@ class VmProvider(ResourceProvider):
         """Validate every input; one CheckFailure per bad input. Never touches a host.
 
         Also the first call for every resource of an ``up``: the place to let the server run
-        all their creates (and their waits) at once (see _rpc_pool)."""
+        all their creates (and their waits) at once (see _parallel)."""
         widen_rpc_pool()
         inputs, faults = check_inputs(news, self._defaults)
         return CheckResult(inputs, [CheckFailure(f.property, f.reason) for f in faults])

@@ -9,6 +9,7 @@ import pulumi
 from pulumi import Input, Output, ResourceOptions
 from pulumi.dynamic import Resource
 
+from ._parallel import widen_program_registrations
 from .fields import INPUTS, OUTPUTS, TYPE_TOKEN
 from .provider import VmProvider
 
@@ -122,6 +123,7 @@ class VigoVm(Resource, module="vigo", name="VigoVm"):
             props["cloud_init_user_data"] = pulumi.Output.secret(props["cloud_init_user_data"])
         props.update({name: None for name in _OUTPUT_ONLY})
         props["claim"] = _claim(resource_name, opts.parent if opts is not None else None)
+        widen_program_registrations()  # so many VMs can be created (and awaited) at once
         defaults = ResourceOptions(
             additional_secret_outputs=_SECRET_OUTPUTS, delete_before_replace=True
         )

@@ -2,7 +2,7 @@
 this boot (``wait_for="ready"``), or ``wait_timeout_s`` passed.
 
 Only ``create`` and ``update`` wait (``preview`` and ``refresh`` look once). A wait holds one
-of the provider server's threads for its whole length; :mod:`pulumi_vigo_vm._rpc_pool` lets
+of the provider server's threads for its whole length; :mod:`pulumi_vigo_vm._parallel` lets
 the server run the waits of a whole ``up`` side by side. A timeout keeps the VM: its domain
 carries our claim, so the next ``up`` adopts it and waits again. The error names what was
 awaited, the last cloud-init stage seen and the console log's path, and quotes no console

@@ -1,11 +1,12 @@
-"""_rpc_pool against a real ThreadPoolExecutor of four workers, as pulumi.dynamic builds it."""
+"""_parallel against a real ThreadPoolExecutor of four workers, as pulumi.dynamic builds it."""
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
-from pulumi_vigo_vm._rpc_pool import widen_rpc_pool
+from pulumi_vigo_vm._parallel import widen_program_registrations, widen_rpc_pool
 
 
 def test_a_call_on_a_four_thread_pool_lets_ten_calls_run_at_once() -> None:
@@ -19,3 +20,14 @@ def test_a_call_on_a_four_thread_pool_lets_ten_calls_run_at_once() -> None:
 
 def test_outside_a_pool_nothing_is_changed() -> None:
     assert widen_rpc_pool() is False
+
+
+def test_a_program_loop_gets_an_executor_wide_enough_for_many_registrations() -> None:
+    async def program() -> list[int]:
+        assert widen_program_registrations() is True
+        loop = asyncio.get_running_loop()
+        barrier = threading.Barrier(20, timeout=10)  # 20 blocking calls that must overlap
+        return await asyncio.gather(*(loop.run_in_executor(None, barrier.wait) for _ in range(20)))
+
+    assert sorted(asyncio.run(program())) == list(range(20))
+    assert widen_program_registrations() is False  # no loop runs here
