@@ -122,6 +122,14 @@ GUEST_FILES: dict[str, str] = {
         "ExecStart=/lib/systemd/systemd-networkd-wait-online --any --timeout=10\n"
     ),
     "etc/systemd/journald.conf.d/vigo.conf": "[Journal]\nStorage=volatile\n",
+    # With default dependencies the agent waits for basic.target, which waits (through
+    # sysinit.target) for cloud-init's network stage: ~10 s after the DHCP lease under
+    # TCG. It needs only its port and the root filesystem, so start it as soon as udev
+    # has the port.
+    "etc/systemd/system/qemu-guest-agent.service.d/vigo.conf": (
+        "[Unit]\nDefaultDependencies=no\nAfter=local-fs.target\n"
+        "Conflicts=shutdown.target\nBefore=shutdown.target\n"
+    ),
 }
 
 # Run in the chroot after the packages are installed.
