@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from .policy import Diagnostic
+    from .diagnostics import Diagnostic
     from .results import RunResult
 
 

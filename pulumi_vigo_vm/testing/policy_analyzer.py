@@ -34,9 +34,11 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from .diagnostics import AnalyzedResource, Diagnostic, to_violation
 from .errors import HarnessError, Violation
 from .hooks import PlannedStep, StackResource
-from .policy import AnalyzedResource, Diagnostic, PolicyRunner, StartsAndCloses, to_violation
+from .plugin import StartsAndCloses
+from .policy import PolicyRunner
 
 __all__ = ["PolicyPackAnalyzer", "PolicyPackError", "load_policy_config", "to_violation"]
 
