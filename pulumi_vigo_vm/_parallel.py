@@ -12,7 +12,8 @@ What a provider can do: every RPC handler runs on one of that pool's worker thre
 ``ThreadPoolExecutor`` worker thread is started with a weak reference to its executor as its
 first argument (CPython's ``concurrent.futures.thread``). From inside a handler we find the
 executor that serves us and raise its ``_max_workers``; the executor starts more workers as
-new RPCs arrive (it checks the limit on every submit). Both are private details of CPython:
+new RPCs arrive — or, as done here, starts them at once (see :func:`_start_workers`). Both
+are private details of CPython:
 when they are not what we expect, nothing is changed and the server keeps its four threads
 (slower, never wrong). Calling it early — in ``check``, which the engine sends for every
 resource before any ``create`` — means the creates of one ``up`` all get a thread.
@@ -55,7 +56,25 @@ def widen_rpc_pool(limit: int = MAX_PARALLEL_RPCS) -> bool:
     current = getattr(executor, "_max_workers", None)
     if isinstance(current, int) and current < limit:
         executor._max_workers = limit
+        _start_workers(executor, limit)
     return True
+
+
+def _start_workers(executor: ThreadPoolExecutor, limit: int) -> None:
+    """Start the pool's idle workers now. A pool starts a worker on submit only when its
+    idle count says none is free, and that count is released once per finished task: after
+    the quick Checks and Diffs of an ``up`` it overstates, and a burst of Creates would find
+    no new worker (measured: 8 Creates, 5 running). Idle workers just wait on the queue."""
+    adjust = getattr(executor, "_adjust_thread_count", None)
+    if not callable(adjust) or not hasattr(executor, "_idle_semaphore"):
+        return
+    idle = executor._idle_semaphore
+    executor._idle_semaphore = threading.Semaphore(0)  # so each call below starts one
+    try:
+        for _ in range(limit):
+            adjust()
+    finally:
+        executor._idle_semaphore = idle
 
 
 def widen_program_registrations(limit: int = MAX_PARALLEL_RPCS) -> bool:

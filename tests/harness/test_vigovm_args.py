@@ -21,21 +21,27 @@ VALUES = {
     "domain_type": "qemu",
     "images_dir": "/var/lib/libvirt/images",
     "shutdown_timeout_s": 5,
+    "wait_for": "none",
+    "wait_timeout_s": 60,
+    "address_source": "lease",
 }
+# Exclusive with a field above: passed as Outputs of None (absent) rather than a value.
+ABSENT = ("artifact", "network")
 
 
 def outputs_program() -> None:
     from pulumi_vigo_vm import VigoVm, VigoVmArgs
 
     as_outputs = {k: pulumi.Output.from_input(v) for k, v in VALUES.items()}
-    vm = VigoVm("web01", VigoVmArgs(**as_outputs, artifact=pulumi.Output.from_input(None)))
+    absent = {name: pulumi.Output.from_input(None) for name in ABSENT}
+    vm = VigoVm("web01", VigoVmArgs(**as_outputs, **absent))
     pulumi.export("vm", {name: getattr(vm, name) for name in VALUES})
 
 
 def test_outputs_in_every_field_of_vigovmargs_reach_check_unchanged(world: World) -> None:
     from pulumi_vigo_vm.fields import INPUTS
 
-    assert set(VALUES) | {"artifact"} == {f.name for f in INPUTS if not f.set_by_resource}
+    assert set(VALUES) | set(ABSENT) == {f.name for f in INPUTS if not f.set_by_resource}
     harness = EngineHarness(outputs_program, state_file=world.state_file)
 
     result = harness.preview()
