@@ -99,19 +99,19 @@ class Guest:
         return str(self.lab.name(self.short))
 
     def declare(self, user_data: str, **args: Any) -> None:
-        """Declare the VM: 3 GiB overlay over the image, TCG, NIC on the bridge."""
-        self.lab.vm(
-            self.short,
-            disk_path=str(self.image),
-            domain_type="qemu",
-            memory_mib=1024,
-            vcpu=2,
-            disk_size_gib=3,
-            network_bridge=self.lab.bridge,
-            cloud_init_user_data=user_data,
-            shutdown_timeout_s=60,
-            **args,
-        )
+        """Declare the VM: 3 GiB overlay over the image, TCG, NIC on the bridge (``args``
+        override; ``None`` drops an input, e.g. ``network_bridge=None``)."""
+        declared: dict[str, Any] = {
+            "disk_path": str(self.image),
+            "domain_type": "qemu",
+            "memory_mib": 1024,
+            "vcpu": 2,
+            "disk_size_gib": 3,
+            "network_bridge": self.lab.bridge,
+            "cloud_init_user_data": user_data,
+            "shutdown_timeout_s": 60,
+        }
+        self.lab.vm(self.short, **{**declared, **args})
 
     def up(self) -> RunResult:
         result: RunResult = self.lab.up()
