@@ -48,8 +48,8 @@ def make_guest(
     """Factory: ``make_guest(key)`` gives a fresh Guest in its own stack and directory.
 
     The directory is world-traversable, under /var/tmp, for qemu's user. Leftover domains
-    and the console log of that key are removed first; domains and files are removed at
-    the end of the session (console logs are kept for post-mortems).
+    and the console log of that key are removed first; domains, files and console logs are
+    removed at the end of the session (a failed test's message quotes the log's tail).
     """
     lifetimes: list[Iterator[Lab]] = []
 

@@ -12,6 +12,7 @@ from typing import Any, Self
 
 import libvirt
 
+from pulumi_vigo_vm.ownership import CONSOLE_LOG_DIR
 from pulumi_vigo_vm.testing import EngineHarness, RunResult
 from pulumi_vigo_vm.testing.faults import ENV_VAR
 
@@ -192,6 +193,9 @@ class Lab:
                 if dom.isActive():
                     dom.destroy()
                 dom.undefineFlags(libvirt.VIR_DOMAIN_UNDEFINE_NVRAM)
+        # Logs a test's killed or failed runs left (a destroyed VM's own go with it).
+        for log in Path(CONSOLE_LOG_DIR).glob(f"{self.prefix}-*.console.log"):
+            log.unlink(missing_ok=True)
 
     def lifetime(self) -> Iterator[Self]:
         """This world for a fixture's whole use (see :func:`world.lifetime`)."""
