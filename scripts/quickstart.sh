@@ -3,20 +3,24 @@
 #
 #   scripts/quickstart.sh         set up the host, build a base image, `up` examples/minimal
 #   scripts/quickstart.sh down    destroy the example VM (domain, overlay, seed ISO); the
-#                                 base image, packages, bridge and .venv stay
+#                                 base image, packages, bridge, network and .venv stay
 #
 # Steps (each is skipped when already done, so a second run changes nothing):
 #   1. apt-get install libvirt, qemu, the build deps of libvirt-python and the image builder's
 #      host packages (tests/images/host-packages.txt)
 #   2. start virtlogd and libvirtd (systemctl under systemd, else as daemons) and wait for
 #      the libvirt socket
-#   3. let the kvm group use /dev/kvm; create the bridge the example's NIC plugs into
+#   3. let the kvm group use /dev/kvm; create the bridge vigobr0 the tests' NICs plug into
 #   4. .venv with `pip install -e '.[dev]'`
 #   5. build the small Debian 12 cloud-init image (tests/images/build.py) into a cache
 #      directory the qemu user (libvirt-qemu) can read
-#   6. `pulumi up --yes` examples/minimal (local backend) if the Pulumi CLI is on PATH,
-#      else the same through the engine harness (python -m pulumi_vigo_vm.testing up)
-#   7. wait for the guest's cloud-init marker on the serial console, print the outputs
+#   6. an isolated libvirt network vigo-quickstart (no <forward>, 198.18.254.0/24, DHCP) for
+#      the example's NIC
+#   7. `pulumi up --yes` examples/minimal (local backend) if the Pulumi CLI is on PATH,
+#      else the same through the engine harness (python -m pulumi_vigo_vm.testing up); it
+#      waits until cloud-init finished (waitFor=ready)
+#   8. check the guest's cloud-init marker on the serial console, print the outputs and the
+#      VM's address
 #
 # Environment (all optional):
 #   VIGO_VM_NAME           domain name (default ex-minimal)
@@ -40,6 +44,9 @@ BRIDGE=${VIGO_BRIDGE:-vigobr0}
 IMAGE_CACHE=${VIGO_TEST_IMAGE_CACHE:-/var/lib/libvirt/images/vigo-cache}
 WORK_DIR=${VIGO_QUICKSTART_DIR:-/var/lib/vigo-quickstart}
 BOOT_WAIT=${VIGO_BOOT_WAIT:-600}
+NETWORK=vigo-quickstart   # isolated (no <forward>): DHCP for the VM, nothing leaves the host
+NETWORK_BRIDGE=vigoqs0
+NETWORK_PREFIX=198.18.254   # 198.18.0.0/15 is reserved for test networks
 STATE_FILE="$WORK_DIR/$PROJECT-$STACK.json"
 ARGS_FILE="$WORK_DIR/$PROJECT-$STACK.args"   # the harness's --config arguments, one a line
 RUN_LOG="$WORK_DIR/$PROJECT-$STACK.up.log"   # the last harness `up` report
@@ -94,10 +101,32 @@ harness() {
     "$PY" -m pulumi_vigo_vm.testing "$1" "$EXAMPLE" --state "$STATE_FILE" "${HARNESS_CONFIG[@]}"
 }
 
+make_network() {
+    # An isolated libvirt network with DHCP, so the VM gets an address the stack reports.
+    log "libvirt network $NETWORK ($NETWORK_PREFIX.0/24, isolated)"
+    if ! virsh -c "$URI" net-info "$NETWORK" >/dev/null 2>&1; then
+        virsh -c "$URI" net-define /dev/stdin >/dev/null <<XML
+<network>
+  <name>$NETWORK</name>
+  <bridge name='$NETWORK_BRIDGE'/>
+  <ip address='$NETWORK_PREFIX.1' netmask='255.255.255.0'>
+    <dhcp><range start='$NETWORK_PREFIX.10' end='$NETWORK_PREFIX.250'/></dhcp>
+  </ip>
+</network>
+XML
+        virsh -c "$URI" net-autostart "$NETWORK" >/dev/null
+    fi
+    if ! virsh -c "$URI" net-info "$NETWORK" | grep -q '^Active: *yes'; then
+        virsh -c "$URI" net-start "$NETWORK" >/dev/null \
+            || die "cannot start libvirt network $NETWORK (is dnsmasq-base installed?)"
+    fi
+}
+
 harness_config() {
     HARNESS_CONFIG=(--stack "$STACK"
         --config "vigo:uri=$URI" --config "vigo:domainType=$DOMAIN_TYPE"
-        --config "$PROJECT:vmName=$VM_NAME" --config "$PROJECT:networkBridge=$BRIDGE"
+        --config "$PROJECT:vmName=$VM_NAME" --config "$PROJECT:network=$NETWORK"
+        --config "$PROJECT:networkBridge=" --config "$PROJECT:waitFor=ready"
         --config "$PROJECT:basePath=$BASE_PATH")
     printf '%s\n' "${HARNESS_CONFIG[@]}" >"$ARGS_FILE"
 }
@@ -115,9 +144,11 @@ deploy() {
 vigo:uri $URI
 vigo:domainType $DOMAIN_TYPE
 vmName $VM_NAME
-networkBridge $BRIDGE
+network $NETWORK
+waitFor ready
 basePath $BASE_PATH
 EOF
+        pulumi_cli config set --stack "$STACK" networkBridge ""
         pulumi_cli up --yes --stack "$STACK"
         OUTPUTS=$(pulumi_cli stack output --stack "$STACK" --json)
     else
@@ -171,12 +202,15 @@ report() {
     wait_for_console "$console_log" "$(output uuid)"
     log "done"
     cat <<EOF
-    Set up: packages, libvirtd ($URI), /dev/kvm, bridge $BRIDGE, .venv, base image
-      $BASE_PATH
+    Set up: packages, libvirtd ($URI), /dev/kvm, bridge $BRIDGE, the isolated network
+      $NETWORK ($NETWORK_PREFIX.0/24), .venv, base image $BASE_PATH
     Deployed examples/minimal (stack $STACK, via $DRIVER, domain type $DOMAIN_TYPE)${SUMMARY:+: $SUMMARY}
 
 Stack outputs:
 $OUTPUTS
+
+The VM's address (its DHCP lease on $NETWORK; nothing outside this host reaches it):
+    $(output ip_address)
 
 Watch the console:
     virsh -c $URI console $VM_NAME          (Ctrl+] to leave)
@@ -216,6 +250,7 @@ main() {
         VIGO_BRIDGE=$BRIDGE "$REPO/scripts/setup-host.sh"
         choose_domain_type
         build_image
+        make_network
         deploy
         report
         ;;

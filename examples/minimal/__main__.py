@@ -9,6 +9,9 @@ Config (all optional; ``pulumi config set KEY VALUE``):
     memoryMib       default 1024
     diskSizeGib     the VM's disk (overlay) size, default 4
     networkBridge   host bridge for the virtio NIC, default vigobr0; "" for no NIC
+    network         a libvirt network for the NIC instead of the bridge (its DHCP gives the
+                    VM the address the stack exports as ip_address)
+    waitFor         none (default), ip or ready: what `up` waits for (needs a NIC)
     shutdownTimeoutS  graceful shutdown allowance before a forced power-off, default 120
 
 Provider config: ``vigo:domainType`` (``kvm``, or ``qemu`` without KVM), ``vigo:uri``,
@@ -28,9 +31,10 @@ SMBIOS_UUID = "/sys/class/dmi/id/product_uuid"
 config = pulumi.Config()
 vm_name = config.get("vmName") or "ex-minimal"
 hostname = config.get("hostname") or vm_name
+network = config.get("network") or None
 network_bridge = config.get("networkBridge")
 if network_bridge is None:
-    network_bridge = "vigobr0"
+    network_bridge = "" if network else "vigobr0"
 
 user_data = f"""#cloud-config
 hostname: {hostname}
@@ -46,9 +50,11 @@ vm = VigoVm(
     disk_path=config.get("basePath") or "/var/lib/libvirt/images/debian-12-generic-amd64.qcow2",
     disk_size_gib=config.get_int("diskSizeGib") or 4,
     network_bridge=network_bridge or None,
+    network=network,
     cloud_init_user_data=user_data,
     state="running",
     shutdown_timeout_s=config.get_int("shutdownTimeoutS"),
+    wait_for=config.get("waitFor"),
 )
 
 pulumi.export("name", vm.vm_name)
@@ -56,3 +62,4 @@ pulumi.export("uuid", vm.uuid)
 pulumi.export("observed_state", vm.observed_state)
 pulumi.export("overlay_path", vm.overlay_path)
 pulumi.export("console_log_path", vm.console_log_path)
+pulumi.export("ip_address", vm.ip_address)
