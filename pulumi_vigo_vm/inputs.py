@@ -115,14 +115,22 @@ def _text(value: Any, what: str) -> str:
     return value
 
 
-def vm_name(value: Any) -> str:
-    name = _text(value, "the libvirt domain name")
-    if not _VM_NAME.fullmatch(name):
-        raise ValueError(
-            f"{shown(name)} is not a valid VM name: use 1-63 characters from A-Z a-z 0-9 . _ -, "
-            "starting with a letter or digit (it also names the overlay and seed files)"
-        )
+def _name(value: Any, what: str, grammar: re.Pattern[str], is_not: str) -> str:
+    """``value`` as a name of ``grammar``, else the error ``<value> is not <is_not>``."""
+    name = _text(value, what)
+    if not grammar.fullmatch(name):
+        raise ValueError(f"{shown(name)} is not {is_not}")
     return name
+
+
+def vm_name(value: Any) -> str:
+    return _name(
+        value,
+        "the libvirt domain name",
+        _VM_NAME,
+        "a valid VM name: use 1-63 characters from A-Z a-z 0-9 . _ -, starting with a "
+        "letter or digit (it also names the overlay and seed files)",
+    )
 
 
 def _absolute_path(value: Any, what: str) -> str:
@@ -263,13 +271,13 @@ def _choice(value: Any, kind: type[StrEnum]) -> Any:
 
 
 def network(value: Any) -> str:
-    name = _text(value, "a libvirt network name")
-    if not _NETWORK.fullmatch(name):
-        raise ValueError(
-            f"{shown(name)} is not a libvirt network name: 1-64 characters from "
-            "A-Z a-z 0-9 _ . + -, e.g. default (virsh net-list --all)"
-        )
-    return name
+    return _name(
+        value,
+        "a libvirt network name",
+        _NETWORK,
+        "a libvirt network name: 1-64 characters from A-Z a-z 0-9 _ . + -, e.g. default "
+        "(virsh net-list --all)",
+    )
 
 
 def wait_for(value: Any) -> WaitFor:

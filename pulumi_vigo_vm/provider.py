@@ -39,7 +39,7 @@ from .fields import INPUTS
 from .inputs import WaitFor
 from .observe import observe, observe_files, resolve_base
 from .ownership import DomainOwner, owner_of, removal_candidates
-from .sighting import sight
+from .sighting import Subject, sight
 from .spec import ProviderDefaults, RunState, VmSpec, check_inputs, parse_spec
 from .target import Target
 from .waiting import wait_for_guest
@@ -142,7 +142,7 @@ class VmProvider(ResourceProvider):
         guest = target.hypervisor.lookup(spec.vm_name) if running and not absent else None
         if guest is not None and running is not None and running.mac_address is not None:
             log = running.console_log_path or axes.console_log_path(spec.vm_name)
-            seen = sight(target, spec, guest, [running.mac_address], log, None)
+            seen = sight(Subject(target, spec, guest, [running.mac_address], log, None))
             outs["ip_address"] = seen.addresses.ip_address
             outs["ip_addresses"] = list(seen.addresses.ip_addresses)
         return ReadResult(id_, outs)
@@ -223,11 +223,10 @@ class VmProvider(ResourceProvider):
             console_log = observed.running.console_log_path or console_log
         seen = None
         if guest is not None and power is not None and power.is_active and spec.has_nic:
-            macs = [identity.mac_address]
-            if spec.wait_for is WaitFor.NONE:
-                seen = sight(target, spec, guest, macs, console_log, executor.boot_mark)
-            else:
-                seen = wait_for_guest(target, spec, guest, macs, console_log, executor.boot_mark)
+            subject = Subject(
+                target, spec, guest, [identity.mac_address], console_log, executor.boot_mark
+            )
+            seen = sight(subject) if spec.wait_for is WaitFor.NONE else wait_for_guest(subject)
             power = guest.power_state()
         state = "absent" if power is None else power.value
         outs = _outputs(spec, executor.base, identity, state, seen.addresses if seen else None)

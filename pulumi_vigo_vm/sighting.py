@@ -37,7 +37,7 @@ from .spec import VmSpec
 from .target import Target
 from .virt.hypervisor import Guest
 
-__all__ = ["ARP_TABLE", "BootMark", "Sighting", "boot_mark", "sight"]
+__all__ = ["ARP_TABLE", "BootMark", "Sighting", "Subject", "allowed_sources", "boot_mark", "sight"]
 
 ARP_TABLE = "/proc/net/arp"
 _MAX_ARP_BYTES = 1 << 20
@@ -51,6 +51,20 @@ class BootMark:
 
     log: LogMark
     started_at: float
+
+
+@dataclass(frozen=True)
+class Subject:
+    """A running VM to look at: where it runs, what it is, its NICs' MACs in order, the
+    console log its current boot writes, and the boot this run started (None: a guest it
+    found running)."""
+
+    target: Target
+    spec: VmSpec
+    guest: Guest
+    macs: Sequence[str]
+    console_log: str
+    mark: BootMark | None
 
 
 @dataclass(frozen=True)
@@ -108,16 +122,9 @@ def allowed_sources(spec: VmSpec) -> tuple[Source, ...]:
     return (Source(spec.address_source.value),)
 
 
-def sight(
-    target: Target,
-    spec: VmSpec,
-    guest: Guest,
-    macs: Sequence[str],
-    console_log: str,
-    mark: BootMark | None,
-) -> Sighting:
-    """Look once at the running ``guest`` (its NICs' ``macs``, its console at ``console_log``;
-    ``mark``: the boot this run started, or None for a guest it found running)."""
+def sight(subject: Subject) -> Sighting:
+    """Look once at ``subject``."""
+    target, spec, guest, mark = subject.target, subject.spec, subject.guest, subject.mark
     allowed = allowed_sources(spec)
     by_source: dict[Source, Mapping[str, Sequence[IPAddress | str]] | None] = {}
     if Source.LEASE in allowed:
@@ -131,9 +138,9 @@ def sight(
         by_source[Source.ARP] = _arp(target.host)
     seed = spec.seed_hash
     reading = read_console(
-        _console_bytes(target.host, console_log, mark),
+        _console_bytes(target.host, subject.console_log, mark),
         instance_id(spec.vm_name, seed) if seed is not None else None,
     )
     if Source.CONSOLE in allowed:
         by_source[Source.CONSOLE] = {mac: list(found) for mac, found in reading.addresses}
-    return Sighting(choose(macs, by_source, allowed), reading)
+    return Sighting(choose(subject.macs, by_source, allowed), reading)

@@ -12,15 +12,13 @@ text (user-data scripts echo secrets there).
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 
 from .console import describe_progress
 from .errors import VigoError
 from .inputs import WaitFor
-from .sighting import BootMark, Sighting, sight
+from .sighting import Sighting, Subject, sight
 from .spec import VmSpec
-from .target import Target
-from .virt.hypervisor import Guest
 
 __all__ = ["POLL_S", "WaitError", "wait_for_guest"]
 
@@ -45,21 +43,17 @@ def _what(wait_for: WaitFor) -> str:
 
 
 def wait_for_guest(
-    target: Target,
-    spec: VmSpec,
-    guest: Guest,
-    macs: Sequence[str],
-    console_log: str,
-    mark: BootMark | None,
+    subject: Subject,
     *,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
 ) -> Sighting:
-    """Look at ``guest`` every :data:`POLL_S` until ``spec.wait_for`` holds; raise WaitError
-    when ``spec.wait_timeout_s`` passes first or the guest stops."""
+    """Look at ``subject`` every :data:`POLL_S` until its ``wait_for`` holds; raise
+    WaitError when its ``wait_timeout_s`` passes first or the guest stops."""
+    spec, guest, console_log = subject.spec, subject.guest, subject.console_log
     deadline = clock() + spec.wait_timeout_s
     while True:
-        seen = sight(target, spec, guest, macs, console_log, mark)
+        seen = sight(subject)
         if _satisfied(spec.wait_for, seen):
             return seen
         if spec.wait_for is WaitFor.READY and seen.console.final_failed:

@@ -13,7 +13,7 @@ from support.network import IsolatedNetwork
 
 from pulumi_vigo_vm.addresses import Source
 from pulumi_vigo_vm.inputs import AddressSource
-from pulumi_vigo_vm.sighting import sight
+from pulumi_vigo_vm.sighting import Subject, sight
 from pulumi_vigo_vm.spec import ProviderDefaults, parse_spec
 from pulumi_vigo_vm.target import Target
 
@@ -64,7 +64,9 @@ def test_a_ready_guest_reports_its_lease_through_every_source(
     for source in (AddressSource.LEASE, AddressSource.AGENT, AddressSource.CONSOLE):
         alone = dataclasses.replace(spec, address_source=source)
         seen = sight(
-            target, alone, domain, [outputs["mac_address"]], outputs["console_log_path"], None
+            Subject(
+                target, alone, domain, [outputs["mac_address"]], outputs["console_log_path"], None
+            )
         )
         assert seen.addresses.ip_address == lease, (source, seen)
         assert seen.addresses.sources == (Source(source.value),)
