@@ -116,7 +116,9 @@ make_network() {
 XML
         virsh -c "$URI" net-autostart "$NETWORK" >/dev/null
     fi
-    if ! virsh -c "$URI" net-info "$NETWORK" | grep -q '^Active: *yes'; then
+    local info
+    info=$(virsh -c "$URI" net-info "$NETWORK")
+    if ! grep -q '^Active: *yes' <<<"$info"; then
         virsh -c "$URI" net-start "$NETWORK" >/dev/null \
             || die "cannot start libvirt network $NETWORK (is dnsmasq-base installed?)"
     fi
