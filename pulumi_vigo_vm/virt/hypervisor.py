@@ -75,30 +75,24 @@ class Hypervisor:
 
     def lookup(self, name: str) -> Guest | None:
         """The domain named ``name``, or None when no such domain is defined."""
-
-        def find(conn: libvirt.virConnect) -> libvirt.virDomain | None:
-            try:
-                return conn.lookupByName(name)
-            except libvirt.libvirtError as exc:
-                if exc.get_error_code() == libvirt.VIR_ERR_NO_DOMAIN:
-                    return None
-                raise
-
-        domain = self._read(f"looking up domain {name}", find)
-        return None if domain is None else Guest(self, domain)
+        return self._find(name, lambda conn: conn.lookupByName(name))
 
     def lookup_uuid(self, uuid: str) -> Guest | None:
         """The domain whose UUID is ``uuid``, whatever its name, or None."""
+        return self._find(uuid, lambda conn: conn.lookupByUUIDString(uuid))
 
+    def _find(
+        self, key: str, lookup: Callable[[libvirt.virConnect], libvirt.virDomain]
+    ) -> Guest | None:
         def find(conn: libvirt.virConnect) -> libvirt.virDomain | None:
             try:
-                return conn.lookupByUUIDString(uuid)
+                return lookup(conn)
             except libvirt.libvirtError as exc:
                 if exc.get_error_code() == libvirt.VIR_ERR_NO_DOMAIN:
                     return None
                 raise
 
-        domain = self._read(f"looking up domain {uuid}", find)
+        domain = self._read(f"looking up domain {key}", find)
         return None if domain is None else Guest(self, domain)
 
     def define(self, xml: str) -> Guest:
