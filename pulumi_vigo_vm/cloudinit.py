@@ -58,6 +58,14 @@ def _add_file(iso: pycdlib.PyCdlib, name: str, data: bytes) -> None:
     )
 
 
+CLOSING_LINE = (
+    "Cloud-init v. ${version} finished at ${timestamp}. Datasource ${datasource}.  "
+    "Up ${uptime} seconds."
+)
+"""cloud-init's own closing line (``cc_final_message``'s default, in its basic template
+syntax), kept in front of our marker so the console still says which datasource ran."""
+
+
 def vendor_data(vm_name: str, seed_hash: str) -> str:
     """NoCloud vendor-data: cloud-init's closing line becomes our readiness marker naming this
     instance, so a watcher of the serial console knows this boot of this VM has finished
@@ -65,7 +73,7 @@ def vendor_data(vm_name: str, seed_hash: str) -> str:
     ``final_message`` wins over vendor-data; readiness is then told from cloud-init's default
     line or systemd's "Finished cloud-final.service" instead (see the README)."""
     marker = f"{READY_MARKER_PREFIX}{instance_id(vm_name, seed_hash)}"
-    return "#cloud-config\n" + json.dumps({"final_message": marker}) + "\n"
+    return "#cloud-config\n" + json.dumps({"final_message": f"{CLOSING_LINE} {marker}"}) + "\n"
 
 
 def build_seed_iso(vm_name: str, user_data: str, seed_hash: str) -> bytes:
