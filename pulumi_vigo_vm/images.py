@@ -29,9 +29,11 @@ __all__ = [
 
 _BASE_FORMATS = ("qcow2", "raw")
 
-# qemu-img parses untrusted images: cap its memory and CPU time as Nova does
-# (nova/virt/images.py QEMU_IMG_LIMITS: 1 GiB address space, 30 s of CPU).
-_QEMU_IMG = ("prlimit", f"--as={1 << 30}", "--cpu=30", "qemu-img")
+# `qemu-img info` parses images we did not make: cap its memory and CPU time as Nova does
+# (nova/virt/images.py QEMU_IMG_LIMITS: 1 GiB address space, 30 s of CPU). Only there: a
+# `create` under that cap fails to start its threads on a busy host ("qemu_thread_create:
+# Resource temporarily unavailable"), and it only writes our own overlay.
+_QEMU_IMG_INFO = ("prlimit", f"--as={1 << 30}", "--cpu=30", "qemu-img", "info")
 
 # Magic numbers of image formats that are neither qcow2 nor raw. Such a file is refused,
 # never handed to qemu-img to probe: a VMDK descriptor, for one, makes qemu-img open any host
@@ -65,7 +67,7 @@ def image_info(host: Host, path: str, fmt: str) -> ImageInfo | None:
     st = host.stat(path)
     if st is None:
         return None
-    argv = [*_QEMU_IMG, "info", "-U", "--output=json", "-f", fmt]
+    argv = [*_QEMU_IMG_INFO, "-U", "--output=json", "-f", fmt]
     try:
         result = host.run([*argv, path])
     except CommandError as exc:
@@ -187,7 +189,7 @@ def create_overlay(host: Host, overlay_path: str, base: ImageInfo, size_bytes: i
             f"{base.path} ({base.virtual_size / 1024**3:.1f} GiB); omit it or make it larger"
         )
     temporary = temporary_name(overlay_path)
-    argv = [*_QEMU_IMG, "create", "-q", "-f", "qcow2", "-F", base.format, "-b", base.path]
+    argv = ["qemu-img", "create", "-q", "-f", "qcow2", "-F", base.format, "-b", base.path]
     argv += [temporary] + ([str(size_bytes)] if size_bytes is not None else [])
     try:
         host.run(argv)
@@ -206,4 +208,4 @@ def create_overlay(host: Host, overlay_path: str, base: ImageInfo, size_bytes: i
 
 def grow_overlay(host: Host, overlay_path: str, size_bytes: int) -> None:
     """Grow a qcow2 overlay that no running guest holds to ``size_bytes``."""
-    host.run([*_QEMU_IMG, "resize", "-q", "-f", "qcow2", overlay_path, str(size_bytes)])
+    host.run(["qemu-img", "resize", "-q", "-f", "qcow2", overlay_path, str(size_bytes)])

@@ -72,12 +72,13 @@ def test_libvirtd_restarted_in_the_middle_of_an_up_of_ten_vms(rlab: RelLab) -> N
     for short in old:
         write_marker(rlab.overlay(short))
     # Ten VMs in one up: five redefined in place (memory), five created; every define waits
-    # a little (fault hook "sleep") so the restart lands among them, not before or after.
+    # a little (fault hook "sleep"), and the last new VM waits longer before its overlay, so
+    # the restart lands among the creates, not before or after them.
     for short in old:
         rlab.vm(short, state="stopped", memory_mib=80)
     for short in new:
         rlab.vm(short, state="stopped")
-    defined_at_restart: list[int] = []
+    made_at_restart: list[int] = []
 
     def restart_when_the_creates_have_begun() -> None:
         deadline = time.monotonic() + 60
@@ -85,23 +86,19 @@ def test_libvirtd_restarted_in_the_middle_of_an_up_of_ten_vms(rlab: RelLab) -> N
             if any(rlab.overlay(short).exists() for short in new):
                 break
             time.sleep(0.005)
-        conn = _open_when_ready()
-        try:
-            names = {d.name() for d in conn.listAllDomains()}
-        finally:
-            conn.close()
-        defined_at_restart.append(sum(rlab.name(short) in names for short in new))
+        made_at_restart.append(sum(rlab.overlay(short).exists() for short in new))
         _restart_libvirtd()
 
     restarter = threading.Thread(target=restart_when_the_creates_have_begun)
     restarter.start()
     try:
-        result = rlab.faulty("sleep-before:define", raise_on_error=False).up()
+        late = [f"sleep-before:create-overlay@{rlab.name(new[-1])}"] * 6
+        result = rlab.faulty(",".join(["sleep-before:define", *late]), raise_on_error=False).up()
     finally:
         restarter.join()
     rlab.conn = _open_when_ready()  # the test's own connection died with the daemon
 
-    assert defined_at_restart and defined_at_restart[0] < len(new), "restart not mid-up"
+    assert made_at_restart and made_at_restart[0] < len(new), "restart not mid-up"
     for error in result.errors:  # a failure must say what failed, and where
         assert isinstance(error, ProviderError), error
         assert LOCAL_URI in str(error) or "libvirt" in str(error), error
@@ -246,7 +243,9 @@ def test_disk_full_while_writing_the_seed_or_the_overlay(rlab: RelLab) -> None:
         filler = _fill(rlab.images_dir, leave_bytes=64 * 1024)
         rlab.vm("seed", state="stopped", cloud_init_user_data="#cloud-config\n" + "#" * 100_000)
         rlab.vm("overlay", state="stopped")
-        result = rlab.harness(raise_on_error=False).up()
+        # Both wait a moment at their first step (the define), so both creates are under
+        # way before the first failure stops the engine from starting new steps.
+        result = rlab.faulty("sleep-before:define", raise_on_error=False).up()
 
         messages = [str(e) for e in result.errors]
         assert len(messages) == 2, messages

@@ -46,7 +46,11 @@ def test_create_failing_before_each_step_rolls_back_and_the_next_up_converges(
     keep_uuid = _neighbour(rlab)
     for step in CREATE_STEPS:
         rlab.vm(step, state=_state(step), cloud_init_user_data=USER_DATA)
-    faults = ",".join(f"fail-before:{step}@{rlab.name(step)}" for step in CREATE_STEPS)
+    # Every VM waits a moment at its first step (the define), so all four creates are under
+    # way before the first failure stops the engine from starting new steps.
+    faults = ",".join(
+        ["sleep-before:define"] + [f"fail-before:{step}@{rlab.name(step)}" for step in CREATE_STEPS]
+    )
 
     result = rlab.faulty(faults, raise_on_error=False).up()
 
