@@ -165,6 +165,7 @@ def isolated_network(
             "dnsmasq is not installed, so libvirt cannot run a network's DHCP: install "
             "dnsmasq-base (`apt-get install dnsmasq-base`, listed in scripts/host-packages.txt)"
         )
+    uri = conn.getURI()
     start = os.getpid() % SLOTS if first_slot is None else first_slot
     last_error: libvirt.libvirtError | None = None
     for offset in range(SLOTS):
@@ -183,6 +184,8 @@ def isolated_network(
             try:
                 yield net
             finally:
-                remove(conn, net.name)
+                # A fresh connection: tests restart libvirtd meanwhile (reliability suite).
+                with contextlib.closing(libvirt.open(uri)) as fresh:
+                    remove(fresh, net.name)
             return
     raise NetworkUnavailable(f"no free number for a {NAME_PREFIX}* network: {last_error}")
