@@ -10,15 +10,19 @@ from support.registry import Registry
 
 SIZE = 320 << 20
 
+# The child's peak is read from /proc/self/status (VmHWM: this process image's own high-water
+# mark). getrusage's ru_maxrss would not do: Linux carries the forking parent's RSS across
+# exec into it, so a large pytest process (a full run) made a streaming child look 330 MiB.
 CHILD = """
-import resource, sys
+import sys
 from pulumi_vigo_vm.curator import materialise, open_store, parse_reference, push_generic, resolve
 from pulumi_vigo_vm.hosts.local import LocalHost
 curator, image, root = sys.argv[1:4]
 push_generic(open_store(curator), parse_reference("big:1"), image, "mem")
 resolved = resolve("big:1", curator, "mem", "linux-amd64")
 path = materialise(LocalHost(), resolved, root)
-print(path, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)
+hwm = next(l for l in open("/proc/self/status") if l.startswith("VmHWM:"))
+print(path, int(hwm.split()[1]) // 1024)
 """
 
 
