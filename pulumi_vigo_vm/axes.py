@@ -28,6 +28,7 @@ from .ownership import (
     FileFacts,
     console_log_path,
     owner_of,
+    recorded_overlay,
     removable_files,
     require_ours,
 )
@@ -141,13 +142,7 @@ def _overlay_actions(
     if overlay is None:
         return [Action.CREATE_OVERLAY]
     referenced = observed.domain is not None and observed.domain.config.overlay_path == overlay.path
-    recorded_here = (
-        recorded is not None
-        and recorded.overlay_path == overlay.path
-        and overlay.backing_file is not None
-        and overlay.backing_file == recorded.base_path
-    )
-    if not (referenced or recorded_here):
+    if not (referenced or recorded_overlay(recorded, overlay)):
         raise ImageError(
             f"overlay {overlay.path} already exists, but no domain of this VM references it and "
             "this stack did not record it; it may hold another VM's data, so it is left alone: "
@@ -333,14 +328,8 @@ def _live_replaces(
 def _live_updates(recorded: Recorded, new: VmSpec, observed: Observed) -> list[str]:
     """Axes 1, 3 and 4 on the host: definition, seed file and run state."""
     if new.state is RunState.ABSENT:
-        overlay = observed.overlay
-        recorded_overlay = (
-            overlay is not None
-            and overlay.path == recorded.overlay_path
-            and overlay.backing_file is not None
-            and overlay.backing_file == recorded.base_path
-        )
-        return ["state"] if observed.domain is not None or recorded_overlay else []
+        ours = observed.domain is not None or recorded_overlay(recorded, observed.overlay)
+        return ["state"] if ours else []
     reasons: list[str] = []
     live = observed.domain
     if live is None:

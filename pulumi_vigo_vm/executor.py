@@ -17,12 +17,12 @@ import libvirt
 import pulumi
 
 from .axes import Action, Plan, ResolvedBase
-from .cloudinit import build_seed_iso, instance_id, read_seed_identity
+from .cloudinit import build_seed_iso, instance_id
 from .domain_xml import MARKER_NAMESPACE, MARKER_PREFIX, from_xml, marker_xml, to_xml
 from .errors import ImageError, LibvirtCallError, NotOwnedError, VigoError
 from .hosts.base import temporary_name
 from .hypervisor import Guest, PowerState
-from .images import ImageInfo, create_overlay, grow_overlay
+from .images import ImageInfo, create_overlay, grow_overlay, seed_identity
 from .ownership import CONSOLE_LOG_DIR, console_log_path, stale_temporaries
 from .sighting import BootMark, boot_mark
 from .spec import VmSpec
@@ -160,8 +160,7 @@ class Executor:
     def _require_our_seed(self, path: str) -> None:
         spec = self._spec
         assert spec.seed_hash is not None
-        data = b"".join(self._target.host.read_chunks(path))
-        identity = read_seed_identity(data)
+        identity = seed_identity(self._target.host, path)
         if identity is None or identity.instance_id != instance_id(spec.vm_name, spec.seed_hash):
             raise ImageError(
                 f"{path} already exists and is not this VM's seed; it is left alone: move it "

@@ -13,8 +13,9 @@ import threading
 from dataclasses import replace
 from typing import Any
 
+from .cloudinit import MAX_SEED_BYTES, SeedIdentity, read_seed_identity
 from .errors import CommandError, ImageError
-from .hosts.base import FileStat, Host, temporary_name
+from .hosts.base import FileStat, Host, read_bounded, temporary_name
 from .model import ImageInfo
 from .qcow2 import HEADER_READ_SIZE, QCOW2_MAGIC, parse_header
 
@@ -24,6 +25,7 @@ __all__ = [
     "grow_overlay",
     "image_info",
     "overlay_info",
+    "seed_identity",
     "usable_base",
 ]
 
@@ -209,3 +211,10 @@ def create_overlay(host: Host, overlay_path: str, base: ImageInfo, size_bytes: i
 def grow_overlay(host: Host, overlay_path: str, size_bytes: int) -> None:
     """Grow a qcow2 overlay that no running guest holds to ``size_bytes``."""
     host.run(["qemu-img", "resize", "-q", "-f", "qcow2", overlay_path, str(size_bytes)])
+
+
+def seed_identity(host: Host, path: str) -> SeedIdentity | None:
+    """What the file at ``path`` says it is as a seed; None when it is no ISO, or larger than
+    any seed we write (then it is not ours either)."""
+    data = read_bounded(host, path, MAX_SEED_BYTES + 1)
+    return None if len(data) > MAX_SEED_BYTES else read_seed_identity(data)

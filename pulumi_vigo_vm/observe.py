@@ -10,11 +10,9 @@ so ``pulumi preview`` can compare against the live host without mutating it.
 from __future__ import annotations
 
 from .artifact_base import resolve_artifact_base
-from .cloudinit import MAX_SEED_BYTES, SeedIdentity, read_seed_identity
 from .domain_xml import from_xml
 from .errors import ImageError
-from .hosts import Host
-from .images import overlay_info, usable_base
+from .images import overlay_info, seed_identity, usable_base
 from .model import Observed, ResolvedBase
 from .ownership import Candidates, FileFacts
 from .spec import ProviderDefaults, VmSpec
@@ -41,21 +39,12 @@ def observe(target: Target, spec: VmSpec) -> Observed:
     )
 
 
-def _seed_identity(host: Host, path: str) -> SeedIdentity | None:
-    data = bytearray()
-    for chunk in host.read_chunks(path):
-        data += chunk
-        if len(data) > MAX_SEED_BYTES:
-            return None  # larger than any seed we write: not ours
-    return read_seed_identity(bytes(data))
-
-
 def observe_files(target: Target, spec: VmSpec, candidates: Candidates) -> FileFacts:
     """What is at each path a VM might remove: enough to prove (or not) that it is ours."""
     host = target.host
     present = frozenset(p for p in candidates.all if host.stat(p) is not None)
     overlay = overlay_info(host, spec.overlay_path) if candidates.overlays else None
-    seeds = {p: _seed_identity(host, p) for p in candidates.seeds if p in present}
+    seeds = {p: seed_identity(host, p) for p in candidates.seeds if p in present}
     return FileFacts(overlay=overlay, seeds=seeds, present=present)
 
 

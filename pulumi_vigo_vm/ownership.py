@@ -38,6 +38,7 @@ __all__ = [
     "console_log_path",
     "domain_owner",
     "owner_of",
+    "recorded_overlay",
     "removable_files",
     "removal_candidates",
     "require_ours",
@@ -189,6 +190,17 @@ def _seed_hash_of(spec: VmSpec, path: str) -> str | None:
     return match.group(1) if match else None
 
 
+def recorded_overlay(recorded: Recorded | None, info: ImageInfo | None) -> bool:
+    """``info`` is the overlay our recorded outputs name, still on the recorded base."""
+    return (
+        recorded is not None
+        and info is not None
+        and info.path == recorded.overlay_path
+        and info.backing_file is not None
+        and info.backing_file == recorded.base_path
+    )
+
+
 def _overlay_is_ours(
     path: str, info: ImageInfo | None, by_domain: bool, recorded: Recorded | None
 ) -> bool:
@@ -196,9 +208,7 @@ def _overlay_is_ours(
         return False  # no backing file where an overlay is expected: maybe a base; never
     if recorded is not None and path == recorded.base_path:
         return False
-    if by_domain:
-        return True
-    return recorded is not None and info.backing_file == recorded.base_path
+    return by_domain or recorded_overlay(recorded, info)
 
 
 def _seed_is_ours(spec: VmSpec, path: str, identity: SeedIdentity | None) -> bool:

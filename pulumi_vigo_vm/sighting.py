@@ -31,7 +31,7 @@ from .addresses import (
 from .cloudinit import instance_id
 from .console import MAX_CONSOLE_BYTES, ConsoleReading, LogFile, LogMark, boot_slice, read_console
 from .errors import HostError
-from .hosts.base import Host
+from .hosts.base import Host, read_bounded
 from .inputs import AddressSource
 from .spec import VmSpec
 from .target import Target
@@ -81,21 +81,12 @@ def boot_mark(host: Host, console_log: str) -> BootMark:
     return BootMark(LogMark(st.size if st is not None else 0), time.time())
 
 
-def _bounded(host: Host, path: str, offset: int, limit: int) -> bytes:
-    data = bytearray()
-    for chunk in host.read_chunks(path, offset=offset):
-        data += chunk
-        if len(data) >= limit:
-            break
-    return bytes(data[:limit])
-
-
 def _log_file(host: Host, path: str) -> LogFile | None:
     st = host.stat(path)
     if st is None or not st.is_file:
         return None
     start = max(0, st.size - MAX_CONSOLE_BYTES)
-    return LogFile(st.size, _bounded(host, path, start, MAX_CONSOLE_BYTES))
+    return LogFile(st.size, read_bounded(host, path, MAX_CONSOLE_BYTES, start))
 
 
 def _console_bytes(host: Host, console_log: str, mark: BootMark | None) -> bytes:
@@ -109,7 +100,7 @@ def _console_bytes(host: Host, console_log: str, mark: BootMark | None) -> bytes
 
 def _arp(host: Host) -> dict[str, list[IPAddress]] | None:
     try:
-        text = _bounded(host, ARP_TABLE, 0, _MAX_ARP_BYTES).decode("ascii", "replace")
+        text = read_bounded(host, ARP_TABLE, _MAX_ARP_BYTES).decode("ascii", "replace")
     except (HostError, OSError):
         return None
     return parse_arp_table(text)

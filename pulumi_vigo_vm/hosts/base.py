@@ -20,6 +20,7 @@ __all__ = [
     "FileStat",
     "Host",
     "command_timeout",
+    "read_bounded",
     "temporary_name",
 ]
 
@@ -141,3 +142,14 @@ class Host(Protocol):
         only (both implementations use a hard link, as OpenSSH's sftp-server does).
         """
         ...
+
+
+def read_bounded(host: Host, path: str, limit: int, offset: int = 0) -> bytes:
+    """At most ``limit`` bytes of ``path`` from ``offset``: how untrusted files (seeds, console
+    logs, the neighbour table) are read, never whole."""
+    data = bytearray()
+    for chunk in host.read_chunks(path, offset=offset):
+        data += chunk
+        if len(data) >= limit:
+            break
+    return bytes(data[:limit])
