@@ -1,0 +1,52 @@
+"""usage.host_usage against a real libvirtd: the listing sees disks of domains the package
+never made, a running domain's live-only disk, and the members of a disk's backing chain."""
+
+from __future__ import annotations
+
+import libvirt
+from support.disks import qemu_img
+
+from pulumi_vigo_vm.target import Target
+from pulumi_vigo_vm.usage import DiskUse, host_usage, note_defined, note_undefined
+
+from .disklab import DiskLab
+
+
+def test_the_listing_sees_foreign_live_and_backing_chain_uses(disks: DiskLab) -> None:
+    root = disks.lab.root
+    base, overlay, hot = root / "base.qcow2", root / "top.qcow2", root / "hot.raw"
+    qemu_img("create", "-q", "-f", "qcow2", str(base), "64M")
+    qemu_img("create", "-q", "-f", "qcow2", "-F", "qcow2", "-b", str(base), str(overlay))
+    qemu_img("create", "-q", "-f", "raw", str(hot), "16M")
+    domain = disks.foreign_domain("f", [(overlay, "qcow2")], running=True)
+    name = domain.name()
+    hot_xml = (
+        f"<disk type='file' device='disk'><driver name='qemu' type='raw'/>"
+        f"<source file='{hot}'/><target dev='vdz' bus='virtio'/></disk>"
+    )
+    domain.attachDeviceFlags(hot_xml, libvirt.VIR_DOMAIN_AFFECT_LIVE)  # not persistent
+
+    usage = host_usage(Target.for_uri(disks.lab.uri), fresh=True)
+
+    assert usage.users(str(overlay)) == (DiskUse(name, str(overlay), True, True, True),)
+    assert usage.users(str(base)) == (DiskUse(name, str(base), False, True, False),)
+    assert usage.users(str(hot)) == (DiskUse(name, str(hot), True, True, True),)
+    assert usage.domains_using(str(root / "nothing.qcow2")) == ()
+
+
+def test_a_stopped_domains_persistent_disks_count_and_the_listing_is_kept(
+    disks: DiskLab,
+) -> None:
+    target = Target.for_uri(disks.lab.uri)
+    data = disks.lab.root / "data.qcow2"
+    qemu_img("create", "-q", "-f", "qcow2", str(data), "16M")
+    domain = disks.foreign_domain("g", [(data, "qcow2")])
+
+    fresh = host_usage(target, fresh=True)
+    assert fresh.users(str(data)) == (DiskUse(domain.name(), str(data), True, False, True),)
+    assert host_usage(target) is fresh  # one listing per host per run
+
+    note_undefined(disks.lab.uri, domain.name())
+    assert host_usage(target).domains_using(str(data)) == ()
+    note_defined(disks.lab.uri, domain.name(), domain.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE))
+    assert host_usage(target).domains_using(str(data)) == (domain.name(),)
