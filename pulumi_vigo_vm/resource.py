@@ -10,6 +10,7 @@ from pulumi import Input, Output, ResourceOptions
 from pulumi.dynamic import Resource
 
 from ._parallel import widen_program_registrations
+from ._pickling import pristine_pickler
 from .fields import INPUTS, OUTPUTS, TYPE_TOKEN
 from .provider import VmProvider
 
@@ -127,7 +128,10 @@ class VigoVm(Resource, module="vigo", name="VigoVm"):
         defaults = ResourceOptions(
             additional_secret_outputs=_SECRET_OUTPUTS, delete_before_replace=True
         )
-        super().__init__(VmProvider(), resource_name, props, ResourceOptions.merge(defaults, opts))
+        with pristine_pickler():  # pulumi#17803: else the 486th VM raises RecursionError
+            super().__init__(
+                VmProvider(), resource_name, props, ResourceOptions.merge(defaults, opts)
+            )
 
 
 def _claim(resource_name: str, parent: pulumi.Resource | None) -> Input[str]:
