@@ -5,6 +5,7 @@ disk, a NoCloud cloud-init seed, one virtio NIC, a run state); its dynamic provi
 makes the hypervisor match it, locally or over ``qemu+ssh://``.
 """
 
+from .baseimage import VigoBaseImage, VigoBaseImageArgs
 from .errors import (
     CommandError,
     CuratorError,
@@ -28,6 +29,8 @@ __all__ = [
     "InputError",
     "LibvirtCallError",
     "NotOwnedError",
+    "VigoBaseImage",
+    "VigoBaseImageArgs",
     "VigoError",
     "VigoVm",
     "VigoVmArgs",
