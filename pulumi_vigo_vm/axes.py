@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Literal
 
-from .domain_xml import DomainConfig
+from .domain_xml import BIOS, DomainConfig, LiveDomain
 from .errors import ImageError
 from .fields import INPUTS, Change
 from .model import Identity, ImageInfo, Observed, PowerState, Recorded, ResolvedBase
@@ -30,8 +30,10 @@ from .ownership import (
     owner_of,
     recorded_overlay,
     removable_files,
+    require_nvram_ours,
     require_ours,
 )
+from .platform import HostPlatform, domain_firmware, domain_machine, require_runnable
 from .spec import RunState, VmSpec
 
 __all__ = [
@@ -109,8 +111,13 @@ class DiffDecision:
         return bool(self.replaces)
 
 
-def desired_domain(spec: VmSpec, identity: Identity) -> DomainConfig:
-    """The definition ``spec`` asks for, carrying ``identity``."""
+def desired_domain(
+    spec: VmSpec, identity: Identity, platform: HostPlatform | None = None
+) -> DomainConfig:
+    """The definition ``spec`` asks for, carrying ``identity``, on the host ``platform``
+    describes (its arch is the VM's unless ``arch`` is given)."""
+    arch = spec.arch or (platform.arch if platform is not None else None)
+    firmware = domain_firmware(spec, arch) if arch else spec.firmware.value
     return DomainConfig(
         name=spec.vm_name,
         uuid=identity.uuid,
@@ -124,6 +131,13 @@ def desired_domain(spec: VmSpec, identity: Identity) -> DomainConfig:
         console_log_path=console_log_path(spec.vm_name),
         network=spec.network,
         guest_agent=True,
+        arch=arch,
+        machine=domain_machine(spec, arch) if arch else spec.machine,
+        firmware=firmware,
+        nvram_path=spec.nvram_path if firmware != BIOS else None,
+        tpm=spec.tpm,
+        cpu_mode=spec.cpu,
+        discard=True,
     )
 
 
@@ -201,8 +215,11 @@ def plan_converge(
     shrink).
     """
     require_ours(owner_of(observed, spec, recorded), observed.domain, spec)
-    wanted = desired_domain(spec, identity)
+    if observed.platform is not None:
+        require_runnable(spec, observed.platform)
+    wanted = desired_domain(spec, identity, observed.platform)
     live = observed.domain
+    require_nvram_ours(wanted.nvram_path, live, observed.nvram_present)
     actions: list[Action] = [Action.FETCH_BASE] if base.format is None else []
     if live is None:
         actions.append(Action.DEFINE)
@@ -216,9 +233,30 @@ def plan_converge(
         elif live.claim != spec.claim:
             actions.append(Action.WRITE_MARKER)
     running = observed.running
-    restart = running is not None and running.boot_relevant() != wanted.boot_relevant()
+    cpu_changed = recorded is not None and recorded.spec.cpu != spec.cpu
+    restart = running is not None and (
+        running.boot_relevant() != wanted.boot_relevant() or cpu_changed
+    )
     actions += _power_actions(spec, observed.power, restart)
-    return Plan(tuple(actions), wanted if redefine else None, domain_is_new=live is None)
+    dropped = _dropped_nvram(live, wanted, observed.nvram_present)
+    if dropped:
+        actions.append(Action.REMOVE_FILES)
+    return Plan(
+        tuple(actions),
+        wanted if redefine else None,
+        domain_is_new=live is None,
+        removals=dropped,
+    )
+
+
+def _dropped_nvram(live: LiveDomain | None, wanted: DomainConfig, present: bool) -> tuple[str, ...]:
+    """The NVRAM our domain references, when the new definition boots BIOS: removed once the
+    redefine is done (libvirt leaves it behind), so a later ``efi`` starts fresh rather than
+    meeting a file no domain references."""
+    old = live.config.nvram_path if live is not None else None
+    if old is None or not present or wanted.nvram_path is not None:
+        return ()
+    return (old,)
 
 
 def plan_remove(
@@ -340,7 +378,8 @@ def _live_updates(recorded: Recorded, new: VmSpec, observed: Observed) -> list[s
         if live.claim != new.claim:
             reasons.append("ownership marker names another claim")
         identity = recorded.identity or Identity(live.config.uuid, live.config.mac_address or "")
-        if live.config.structural() != desired_domain(new, identity).structural():
+        wanted = desired_domain(new, identity, observed.platform)
+        if live.config.structural() != wanted.structural():
             reasons.append("live definition drifted")
     if new.seed_iso_path is not None and not observed.seed_present:
         reasons.append("seed ISO missing")

@@ -15,8 +15,10 @@ from .errors import ImageError
 from .images import overlay_info, seed_identity, usable_base
 from .model import Observed, ResolvedBase
 from .ownership import Candidates, FileFacts
+from .platform import HostPlatform, domain_machine
 from .spec import ProviderDefaults, VmSpec
 from .target import Target
+from .virt.capabilities import host_platform
 
 __all__ = ["Target", "observe", "observe_files", "resolve_base"]
 
@@ -36,6 +38,16 @@ def observe(target: Target, spec: VmSpec) -> Observed:
         overlay=overlay_info(target.host, spec.overlay_path),
         seed_present=seed is not None and target.host.stat(seed) is not None,
         running=running,
+        platform=_platform(target, spec),
+        nvram_present=target.host.stat(spec.nvram_path) is not None,
+    )
+
+
+def _platform(target: Target, spec: VmSpec) -> HostPlatform:
+    """What the host offers ``spec``'s VM: its arch (the host's own unless ``arch`` is
+    given) and, on the VM's machine, firmware, TPM and CPU modes."""
+    return host_platform(
+        target.hypervisor, spec.arch, spec.domain_type, lambda arch: domain_machine(spec, arch)
     )
 
 

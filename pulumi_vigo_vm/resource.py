@@ -43,6 +43,11 @@ class VigoVmArgs:
     wait_for: Input[str] | None = None
     wait_timeout_s: Input[int | str] | None = None
     address_source: Input[str] | None = None
+    firmware: Input[str] | None = None
+    tpm: Input[bool] | None = None
+    cpu_mode: Input[str] | None = None
+    machine: Input[str] | None = None
+    arch: Input[str] | None = None
 
 
 class VigoVm(Resource, module="vigo", name="VigoVm"):
@@ -87,6 +92,14 @@ class VigoVm(Resource, module="vigo", name="VigoVm"):
     """The base file's size, mtime and virtual size when the overlay was built on it."""
     claim: Output[str]
     """The owner named in the domain's marker: this resource's URN (set by VigoVm)."""
+    firmware: Output[str]
+    """``bios``, ``efi`` or ``efi-secure``; EFI keeps its variables in
+    ``<images_dir>/<vm_name>@VARS.fd``."""
+    tpm: Output[bool]
+    cpu_mode: Output[str]
+    """The input, else the domain type's default (``host-passthrough``/``maximum``)."""
+    machine: Output[str | None]
+    arch: Output[str | None]
     ip_address: Output[str | None]
     """The first IPv4 address of the first NIC, or None (see ``address_source``)."""
     ip_addresses: Output[list[str]]

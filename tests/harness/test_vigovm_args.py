@@ -24,6 +24,11 @@ VALUES = {
     "wait_for": "none",
     "wait_timeout_s": 60,
     "address_source": "lease",
+    "firmware": "efi",
+    "tpm": True,
+    "cpu_mode": "maximum",
+    "machine": "q35",
+    "arch": "x86_64",
 }
 # Exclusive with a field above: passed as Outputs of None (absent) rather than a value.
 ABSENT = ("artifact", "network")
