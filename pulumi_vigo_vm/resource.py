@@ -11,12 +11,12 @@ from pulumi.dynamic import Resource
 
 from ._parallel import widen_program_registrations
 from ._pickling import pristine_pickler
+from .claims import claim_for
 from .fields import INPUTS, OUTPUTS, TYPE_TOKEN
 from .provider import VmProvider
 
 __all__ = ["VigoVm", "VigoVmArgs"]
 
-_ROOT_STACK_TYPE = "pulumi:pulumi:Stack"
 _OUTPUT_ONLY = tuple(f.name for f in OUTPUTS)
 _SECRET_OUTPUTS = [f.name for f in INPUTS if f.secret] + [f.name for f in OUTPUTS if f.secret]
 """Secret in state: user-data, and the seed's hash and name derived from it (see fields.py)."""
@@ -136,7 +136,8 @@ class VigoVm(Resource, module="vigo", name="VigoVm"):
         if props.get("cloud_init_user_data") is not None:
             props["cloud_init_user_data"] = pulumi.Output.secret(props["cloud_init_user_data"])
         props.update({name: None for name in _OUTPUT_ONLY})
-        props["claim"] = _claim(resource_name, opts.parent if opts is not None else None)
+        parent = opts.parent if opts is not None else None
+        props["claim"] = claim_for(TYPE_TOKEN, resource_name, parent)
         widen_program_registrations()  # so many VMs can be created (and awaited) at once
         defaults = ResourceOptions(
             additional_secret_outputs=_SECRET_OUTPUTS, delete_before_replace=True
@@ -145,25 +146,3 @@ class VigoVm(Resource, module="vigo", name="VigoVm"):
             super().__init__(
                 VmProvider(), resource_name, props, ResourceOptions.merge(defaults, opts)
             )
-
-
-def _claim(resource_name: str, parent: pulumi.Resource | None) -> Input[str]:
-    """The owner written into the domain's marker: this resource's URN (as the engine will
-    name it), prefixed by the organization. The provider process cannot know it, so the
-    program computes it at declaration."""
-    organization = pulumi.get_organization()
-    if parent is None:
-        return _claim_text(organization, resource_name, None)
-    return parent.urn.apply(lambda urn: _claim_text(organization, resource_name, urn))
-
-
-def _claim_text(organization: str, resource_name: str, parent_urn: str | None) -> str:
-    """``<organization>/<urn>``; a child's URN type is its parents' types joined by ``$``
-    (as the engine's ``resource.NewURN`` builds it), except under the root stack."""
-    stack, project = pulumi.get_stack(), pulumi.get_project()
-    qualified = TYPE_TOKEN
-    if parent_urn is not None:
-        parent_type = parent_urn.split("::")[2] if parent_urn.count("::") >= 3 else ""
-        if parent_type and parent_type != _ROOT_STACK_TYPE:
-            qualified = f"{parent_type}${TYPE_TOKEN}"
-    return f"{organization}/urn:pulumi:{stack}::{project}::{qualified}::{resource_name}"
