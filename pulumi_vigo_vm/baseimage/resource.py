@@ -84,10 +84,11 @@ class VigoBaseImage(Resource, module="vigo", name="VigoBaseImage"):
             "fetch_on": fetch_on,
             "uri": uri,
         }
-        props: dict[str, Any] = (
-            {f.name: getattr(args, f.name) for f in fields(args)} if args is not None else {}
-        )
-        props.update({key: value for key, value in given.items() if value is not None})
+        # Every input is a key, None when omitted: the SDK makes an attribute of each key.
+        props: dict[str, Any] = dict(given)
+        if args is not None:  # shallow on purpose: dataclasses.asdict deep-copies Outputs
+            props.update({f.name: getattr(args, f.name) for f in fields(args)})
+            props.update({key: value for key, value in given.items() if value is not None})
         props.update({name: None for name in _OUTPUT_ONLY})
         parent = opts.parent if opts is not None else None
         props["claim"] = claim_for(TYPE_TOKEN, resource_name, parent)
