@@ -6,6 +6,7 @@ makes the hypervisor match it, locally or over ``qemu+ssh://``.
 """
 
 from .baseimage import VigoBaseImage, VigoBaseImageArgs
+from .disk import VigoDisk, VigoDiskArgs
 from .errors import (
     CommandError,
     CuratorError,
@@ -13,6 +14,7 @@ from .errors import (
     HostUnreachableError,
     ImageError,
     InputError,
+    InUseError,
     LibvirtCallError,
     NotOwnedError,
     VigoError,
@@ -26,11 +28,14 @@ __all__ = [
     "HostError",
     "HostUnreachableError",
     "ImageError",
+    "InUseError",
     "InputError",
     "LibvirtCallError",
     "NotOwnedError",
     "VigoBaseImage",
     "VigoBaseImageArgs",
+    "VigoDisk",
+    "VigoDiskArgs",
     "VigoError",
     "VigoVm",
     "VigoVmArgs",
