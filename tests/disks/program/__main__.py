@@ -5,7 +5,7 @@ import json
 
 import pulumi
 
-from pulumi_vigo_vm.disk import VigoDisk
+from pulumi_vigo_vm import VigoDisk
 
 for name, args in json.loads(pulumi.Config("test").require("disks")).items():
     opts = pulumi.ResourceOptions(retain_on_delete=bool(args.pop("_retain", False)))
