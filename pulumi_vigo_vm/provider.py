@@ -64,6 +64,10 @@ def _is_unknown(value: Any) -> bool:
 class VmProvider(ResourceProvider):
     """Converges one libvirt VM per resource. See the package README for the behaviour."""
 
+    serialize_as_secret_always = False
+    """Its pickle is the class by reference plus ProviderDefaults built before Configure: no
+    secret, so the ``__provider`` blob need not be encrypted in every VM's state."""
+
     def __init__(self) -> None:
         super().__init__()
         self._defaults = ProviderDefaults()
