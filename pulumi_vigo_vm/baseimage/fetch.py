@@ -14,7 +14,7 @@ import hashlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
-from ..errors import CommandError, CommandTimeoutError, ImageError
+from ..errors import CommandError, CommandTimeoutError, HostError, ImageError
 from ..hosts.base import Host
 from .decompress import HOST_COMMANDS, decompressed
 from .download import CONNECT_TIMEOUT_S, MAX_REDIRECTS, open_source
@@ -103,10 +103,14 @@ def fetch_on_runner(
         with host.open_atomic_writer(temporary, 0o600) as out:
             digests = _stream(spec, idle_timeout, label, emit, out.write)
             check(digests)
-    except OSError as exc:
+    except (OSError, HostError) as exc:
+        # SFTP reports a full disk as a bare "Failure" (protocol v3 has no ENOSPC): the
+        # message names the likeliest cause either way.
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         raise ImageError(
-            f"writing {spec.path} on {host.name} failed ({exc.strerror or exc}); nothing was "
-            "kept. Free space there (the image needs its full size) or choose another path"
+            f"writing {spec.path} on {host.name} failed ({reason}); nothing was kept. If "
+            "the disk there is full, free space (the image needs its full size) or choose "
+            "another path"
         ) from exc
     return digests
 

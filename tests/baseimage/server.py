@@ -3,6 +3,7 @@ counting the requests it answers (the proof that a second ``up`` downloads nothi
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections import Counter
@@ -43,6 +44,11 @@ class ImageServer:
 
             def do_GET(self) -> None:
                 server.hits[self.path] += 1
+                # The client may give up (a full disk, a refusal): nothing to tell it then.
+                with contextlib.suppress(ConnectionError):
+                    self._answer()
+
+            def _answer(self) -> None:
                 route = server.routes.get(self.path, Route("missing"))
                 if route.kind == "missing":
                     self.send_error(404)
