@@ -4,6 +4,9 @@ touched, delete refused while in use, foreign files, retain_on_delete and adopti
 
 from __future__ import annotations
 
+import os
+import time
+
 import pytest
 from support.disks import image_info
 
@@ -184,3 +187,39 @@ def test_refresh_reports_size_and_attachments_and_a_vanished_disk_is_gone(
     path.unlink()
     result = disks.harness().refresh()
     assert result.ops() == {"d": "delete"}
+
+
+def test_a_renamed_resource_keeps_its_disk_and_the_sidecar_names_the_new_claim(
+    disks: DiskLab,
+) -> None:
+    disks.disk("d")
+    disks.up()
+    path = disks.path("d")
+    write_pattern(path, "qcow2")
+
+    declared = disks.disks.pop("d")
+    disks.disks["e"] = {**declared, "_aliases": ["d"]}
+    assert disks.up().ops() == {"e": "update"}
+
+    claim = path.with_name(path.name + ".claim").read_text()
+    assert claim.rstrip().endswith("VigoDisk::e")
+    assert has_pattern(path, "qcow2")
+    assert disks.up().ops() == {"e": "same"}
+
+
+def test_a_killed_creates_leftovers_are_swept_and_its_claim_taken_up(disks: DiskLab) -> None:
+    path = disks.path("d")
+    path.parent.mkdir(parents=True)
+    stale = path.parent / f".{path.name}.0123456789ab.tmp"
+    stale.write_bytes(b"half a disk")
+    os.utime(stale, (time.time() - 7200, time.time() - 7200))
+    fresh = path.parent / f".{path.name}.ba9876543210.tmp"  # another run, still writing
+    fresh.write_bytes(b"")
+    disks.disk("d")
+    claim = "organization/urn:pulumi:dev::vigo-disks::pulumi-python:dynamic/vigo:VigoDisk::d"
+    path.with_name(path.name + ".claim").write_text(claim + "\n")  # killed before the move
+
+    assert disks.up().ops() == {"d": "create"}
+
+    assert not stale.exists() and fresh.exists()
+    assert image_info(path)["virtual-size"] == GIB
