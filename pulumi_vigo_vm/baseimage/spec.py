@@ -47,7 +47,7 @@ COMPRESSIONS: Mapping[str, str] = {".xz": "xz", ".gz": "gz", ".bz2": "bz2", ".zs
 """Suffix of a source's file name -> the compression it is decompressed from on the way."""
 
 _SCHEMES = ("https", "http", "file")
-_SHA256 = re.compile(r"(?:sha256:)?([0-9a-fA-F]{64})")
+_SHA256 = re.compile(r"(?:sha256:)?([0-9a-f]{64})", re.IGNORECASE)
 _ACCOUNT = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]{0,31}\$?|[0-9]{1,10}")
 _MODE = re.compile(r"0?[0-7]{3}")
 
