@@ -3,11 +3,20 @@ never made, a running domain's live-only disk, and the members of a disk's backi
 
 from __future__ import annotations
 
+import os
+
 import libvirt
 from support.disks import qemu_img
 
 from pulumi_vigo_vm.target import Target
-from pulumi_vigo_vm.usage import DiskUse, host_usage, note_defined, note_undefined
+from pulumi_vigo_vm.usage import (
+    MAX_CHAIN_DEPTH,
+    DiskUse,
+    backing_chain,
+    host_usage,
+    note_defined,
+    note_undefined,
+)
 
 from .disklab import DiskLab
 
@@ -50,3 +59,28 @@ def test_a_stopped_domains_persistent_disks_count_and_the_listing_is_kept(
     assert host_usage(target).domains_using(str(data)) == ()
     note_defined(disks.lab.uri, domain.name(), domain.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE))
     assert host_usage(target).domains_using(str(data)) == (domain.name(),)
+
+
+def test_backing_chains_are_read_from_headers_bounded_and_never_block(disks: DiskLab) -> None:
+    host = Target.for_uri(disks.lab.uri).host
+    root = disks.lab.root
+    base, mid, top = root / "base.raw", root / "mid.qcow2", root / "top.qcow2"
+    qemu_img("create", "-q", "-f", "raw", str(base), "1M")
+    qemu_img("create", "-q", "-f", "qcow2", "-F", "raw", "-b", str(base), str(mid))
+    qemu_img("create", "-q", "-f", "qcow2", "-F", "qcow2", "-b", "mid.qcow2", str(top))
+    assert backing_chain(host, str(top), "qcow2") == (str(mid), str(base))  # relative, too
+    assert backing_chain(host, str(top), "raw") == ()  # declared raw: its bytes are data
+
+    fifo = root / "fifo"
+    os.mkfifo(fifo)
+    qemu_img(
+        "create", "-q", "-f", "qcow2", "-F", "qcow2", "-u", "-b", str(fifo), str(root / "f"), "1M"
+    )
+    assert backing_chain(host, str(root / "f"), "qcow2") == (str(fifo),)  # named, never read
+
+    loop_a, loop_b = root / "a.qcow2", root / "b.qcow2"
+    qemu_img("create", "-q", "-f", "qcow2", str(loop_a), "1M")
+    qemu_img("create", "-q", "-f", "qcow2", "-F", "qcow2", "-b", str(loop_a), str(loop_b))
+    qemu_img("rebase", "-q", "-u", "-f", "qcow2", "-F", "qcow2", "-b", str(loop_b), str(loop_a))
+    assert backing_chain(host, str(loop_b), "qcow2") == (str(loop_a),)
+    assert len(backing_chain(host, str(loop_a), None)) <= MAX_CHAIN_DEPTH
