@@ -8,7 +8,7 @@ import logging
 import posixpath
 
 from ..disk_refs import disk_refs
-from ..errors import HostError
+from ..errors import HostError, ImageError
 from ..hostfile import (
     CLAIM_MODE,
     FileOwner,
@@ -57,6 +57,8 @@ def virtual_size(host: Host, path: str, fmt: DiskFormat) -> int | None:
     stat = host.stat(path)
     if stat is None:
         return None
+    if not stat.is_file:
+        raise ImageError(f"{path} is not a regular file; it is left alone")
     if fmt is DiskFormat.RAW:
         return stat.size
     header = parse_header(read_bounded(host, path, HEADER_READ_SIZE))

@@ -4,6 +4,7 @@ never made, a running domain's live-only disk, and the members of a disk's backi
 from __future__ import annotations
 
 import os
+from concurrent.futures import ThreadPoolExecutor
 
 import libvirt
 from support.disks import qemu_img
@@ -13,6 +14,7 @@ from pulumi_vigo_vm.usage import (
     MAX_CHAIN_DEPTH,
     DiskUse,
     backing_chain,
+    forget,
     host_usage,
     note_defined,
     note_undefined,
@@ -84,3 +86,11 @@ def test_backing_chains_are_read_from_headers_bounded_and_never_block(disks: Dis
     qemu_img("rebase", "-q", "-u", "-f", "qcow2", "-F", "qcow2", "-b", str(loop_b), str(loop_a))
     assert backing_chain(host, str(loop_b), "qcow2") == (str(loop_a),)
     assert len(backing_chain(host, str(loop_a), None)) <= MAX_CHAIN_DEPTH
+
+
+def test_resources_asking_at_once_share_one_listing(disks: DiskLab) -> None:
+    target = Target.for_uri(disks.lab.uri)
+    forget(disks.lab.uri)
+    with ThreadPoolExecutor(8) as pool:
+        listings = list(pool.map(lambda _: host_usage(target), range(16)))
+    assert all(listing is listings[0] for listing in listings)
