@@ -4,6 +4,7 @@ counting the requests it answers (the proof that a second ``up`` downloads nothi
 from __future__ import annotations
 
 import contextlib
+import ssl
 import threading
 import time
 from collections import Counter
@@ -29,10 +30,12 @@ class Route:
 
 
 class ImageServer:
-    """The server: ``serve(path, Route)``, ``url(path)``, ``hits[path]``."""
+    """The server: ``serve(path, Route)``, ``url(path)``, ``hits[path]``; over TLS with
+    ``tls``. As a proxy it sees absolute URLs as paths: serve those."""
 
-    def __init__(self) -> None:
+    def __init__(self, tls: ssl.SSLContext | None = None) -> None:
         self.routes: dict[str, Route] = {}
+        self.scheme = "https" if tls is not None else "http"
         self.hits: Counter[str] = Counter()
         server = self
 
@@ -77,6 +80,8 @@ class ImageServer:
 
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._httpd.daemon_threads = True
+        if tls is not None:
+            self._httpd.socket = tls.wrap_socket(self._httpd.socket, server_side=True)
 
     def serve(self, path: str, route: Route) -> str:
         """Answer ``path`` with ``route``; returns its URL."""
@@ -85,7 +90,7 @@ class ImageServer:
 
     def url(self, path: str) -> str:
         host, port = self._httpd.server_address[:2]
-        return f"http://{host!s}:{port}{path}"
+        return f"{self.scheme}://{host!s}:{port}{path}"
 
     @contextmanager
     def running(self) -> Iterator[ImageServer]:
