@@ -37,7 +37,7 @@ from .errors import CuratorUnreachableError, HostUnreachableError
 from .executor import Executor
 from .fields import INPUTS
 from .inputs import WaitFor
-from .observe import observe, observe_files, resolve_base
+from .observe import observe, observe_domain, observe_files, resolve_base
 from .ownership import DomainOwner, owner_of, removal_candidates
 from .sighting import Subject, sight
 from .spec import ProviderDefaults, RunState, VmSpec, check_inputs, parse_spec
@@ -238,7 +238,7 @@ class VmProvider(ResourceProvider):
         return outs
 
     def _remove(self, target: Target, spec: VmSpec, recorded: Recorded | None) -> Plan:
-        observed = observe(target, spec)
+        guest, observed = observe_domain(target, spec)
         ours = owner_of(observed, spec, recorded) is DomainOwner.OURS
         running_log = observed.running.console_log_path if observed.running else None
         candidates = removal_candidates(
@@ -247,7 +247,8 @@ class VmProvider(ResourceProvider):
         facts = observe_files(target, spec, candidates)
         plan = axes.plan_remove(spec, observed, recorded, candidates, facts)
         base = ResolvedBase("", None, None)
-        Executor(target, spec, base, before_step=hook_from_env(spec.vm_name)).apply(plan)
+        hook = hook_from_env(spec.vm_name)
+        Executor(target, spec, base, before_step=hook, guest=guest).apply(plan)
         return plan
 
 
