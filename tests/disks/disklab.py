@@ -34,9 +34,11 @@ class DiskLab:
         self.disks[short] = {k: v for k, v in declared.items() if v is not None}
         return self.disks[short]
 
-    def harness(self) -> EngineHarness:
+    def harness(self, stack: str = "dev") -> EngineHarness:
+        """The engine harness for the declared disks; another ``stack`` has its own state
+        (and so its own claims)."""
         config = {"test:disks": json.dumps(self.disks), **self.lab.provider_config()}
-        return self.lab.engine(PROGRAM, config)
+        return self.lab.engine(PROGRAM, config, stack)
 
     def up(self) -> RunResult:
         return self.harness().up()
