@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import os
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from support.disks import image_info
 
+from pulumi_vigo_vm.testing import EngineHarness
 from pulumi_vigo_vm.testing.errors import CheckFailedError, ProviderError
 
 from .disklab import GIB, DiskLab, has_pattern, write_pattern
@@ -223,3 +225,28 @@ def test_a_killed_creates_leftovers_are_swept_and_its_claim_taken_up(disks: Disk
 
     assert not stale.exists() and fresh.exists()
     assert image_info(path)["virtual-size"] == GIB
+
+
+def test_two_stacks_creating_one_disk_at_once_exactly_one_wins_and_the_loser_makes_nothing(
+    disks: DiskLab,
+) -> None:
+    disks.disk("d")
+    harnesses = [disks.harness(stack) for stack in ("dev", "prod")]
+
+    def up(harness: EngineHarness) -> str | None:
+        try:
+            harness.up()
+        except ProviderError as exc:
+            return exc.message
+        return None
+
+    with ThreadPoolExecutor(2) as pool:
+        errors = list(pool.map(up, harnesses))
+
+    assert sorted(e is None for e in errors) == [False, True]
+    winner = ("dev", "prod")[errors.index(None)]
+    path = disks.path("d")
+    claim = path.with_name(path.name + ".claim").read_text()
+    assert f"urn:pulumi:{winner}::" in claim
+    assert image_info(path)["virtual-size"] == GIB
+    assert sorted(p.name for p in path.parent.iterdir()) == [path.name, path.name + ".claim"]
