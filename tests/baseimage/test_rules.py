@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from support.world import LOCAL_URI
 
 from .bench import Bench, sha256
 from .server import Route
@@ -211,3 +212,25 @@ def test_a_full_disk_leaves_nothing(bench: Bench, small_disk: Path, fetch_on: st
 
     assert "space" in error.lower()
     assert bench.files(target.parent) == set()
+
+
+def test_a_new_uri_reaching_the_same_host_keeps_the_file_its_replacement_took_over(
+    bench: Bench, images: dict[str, bytes], ssh_uri: str
+) -> None:
+    url, _ = _serve_both(bench, images)
+    bench.image("base", source=url, sha256=sha256(images["a"]))
+    bench.up()
+    other = ssh_uri if bench.lab.uri == LOCAL_URI else LOCAL_URI
+
+    bench.image("base", source=url, sha256=sha256(images["a"]), uri=other)
+    result = bench.up()
+
+    assert result.ops() == {"base": "replace"}
+    assert not result.step("base").delete_before_replace  # created first
+    placed = bench.bases_dir / "base.qcow2"
+    assert placed.read_bytes() == images["a"]  # the old instance's delete kept it
+    assert bench.server.hits["/a/base.qcow2"] == 1  # and the new one downloaded nothing
+
+    bench.harness().destroy()
+
+    assert bench.files() == set()
