@@ -5,6 +5,7 @@ refused while in use, the hypervisor downloading by itself, and a full disk."""
 from __future__ import annotations
 
 import lzma
+import os
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -234,3 +235,23 @@ def test_a_new_uri_reaching_the_same_host_keeps_the_file_its_replacement_took_ov
     bench.harness().destroy()
 
     assert bench.files() == set()
+
+
+def test_refresh_reports_a_vanished_file_as_gone_and_leaves_owner_drift_alone(
+    bench: Bench, images: dict[str, bytes]
+) -> None:
+    url, _ = _serve_both(bench, images)
+    bench.image("base", source=url, sha256=sha256(images["a"]))
+    bench.up()
+    placed = bench.bases_dir / "base.qcow2"
+    os.chown(placed, 65534, 65534)  # what libvirt's security driver may do at a VM's start
+
+    bench.harness().refresh()
+
+    assert bench.harness().preview().ops() == {"base": "same"}  # reported, not fought
+    assert placed.stat().st_uid == 65534
+
+    placed.unlink()
+    bench.harness().refresh()
+
+    assert all(res.name != "base" for res in bench.harness().snapshot().ordered())
