@@ -7,8 +7,9 @@ is particular to a downloaded image: the digest checks, the base-safety rules Vi
 (:func:`pulumi_vigo_vm.images.usable_base`: no backing file, no data file, the format told
 from its magic), the owner, group and mode, and the digest record (:mod:`.record`).
 
-Order, so that every failure leaves nothing at the path and no temporary: the source is
-opened (``fetch_on="runner"``) before the host is touched; the bytes land at a temporary
+Order, so that every failure leaves nothing at the path and no temporary: inputs are
+checked before the host is touched, then the owner and group on the host; the claim
+sidecar is written (and removed again if the create fails); the bytes land at a temporary
 name beside the path, are checked there, and only then are moved into place (never over a
 file we did not put there).
 """
