@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from ..errors import CommandError, CommandTimeoutError, HostError, ImageError
 from ..hosts.base import Host
 from .decompress import HOST_COMMANDS, decompressed
-from .download import CONNECT_TIMEOUT_S, MAX_REDIRECTS, open_source
+from .download import CONNECT_TIMEOUT_S, MAX_REDIRECTS, Opened, open_source
 from .progress import Progress
 from .spec import BaseImageSpec
 
@@ -65,25 +65,22 @@ def _counted(chunks: Iterable[bytes], hasher: hashlib._Hash, progress: Progress)
         yield chunk
 
 
-def _stream(
+def _copy(
+    opened: Opened,
     spec: BaseImageSpec,
-    idle_timeout: float,
     label: str,
     emit: Callable[[str], None],
     write: Callable[[bytes], object] | None,
-    before: Callable[[], None] = lambda: None,
 ) -> Digests:
-    """Read the source once: hash it as published, decompress, hash and ``write`` that.
-    ``before`` runs once the source answered, so a dead source touches no host."""
+    """Read an opened source once: hash it as published, decompress, hash and ``write``
+    that."""
     published, stored = hashlib.sha256(), hashlib.sha256()
-    with open_source(spec.source, idle_timeout=idle_timeout) as opened:
-        before()
-        progress = Progress(label, opened.length, emit)
-        raw = _counted(opened.chunks, published, progress)
-        for block in decompressed(raw, spec.compression, spec.source):
-            stored.update(block)
-            if write is not None:
-                write(block)
+    progress = Progress(label, opened.length, emit)
+    raw = _counted(opened.chunks, published, progress)
+    for block in decompressed(raw, spec.compression, spec.source):
+        stored.update(block)
+        if write is not None:
+            write(block)
     return Digests(published.hexdigest(), stored.hexdigest())
 
 
@@ -97,21 +94,23 @@ def fetch_on_runner(
     emit: Callable[[str], None],
     check: Callable[[Digests], None],
 ) -> Digests:
-    """Stream the source into ``temporary`` on ``host`` (0600). ``check`` judges the digests
-    before the file lands there; a failure of any kind leaves nothing at ``temporary``."""
-    try:
-        with host.open_atomic_writer(temporary, 0o600) as out:
-            digests = _stream(spec, idle_timeout, label, emit, out.write)
-            check(digests)
-    except (OSError, HostError) as exc:
-        # SFTP reports a full disk as a bare "Failure" (protocol v3 has no ENOSPC): the
-        # message names the likeliest cause either way.
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        raise ImageError(
-            f"writing {spec.path} on {host.name} failed ({reason}); nothing was kept. If "
-            "the disk there is full, free space (the image needs its full size) or choose "
-            "another path"
-        ) from exc
+    """Stream the source into ``temporary`` on ``host`` (0600). The source is opened first
+    (a dead one writes nothing on the host); ``check`` judges the digests before the file
+    lands at ``temporary``; a failure of any kind leaves nothing there."""
+    with open_source(spec.source, idle_timeout=idle_timeout) as opened:
+        try:
+            with host.open_atomic_writer(temporary, 0o600) as out:
+                digests = _copy(opened, spec, label, emit, out.write)
+                check(digests)
+        except (OSError, HostError) as exc:
+            # SFTP reports a full disk as a bare "Failure" (protocol v3 has no ENOSPC): the
+            # message names the likeliest cause either way.
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            raise ImageError(
+                f"writing {spec.path} on {host.name} failed ({reason}); nothing was kept. "
+                "If the disk there is full, free space (the image needs its full size) or "
+                "choose another path"
+            ) from exc
     return digests
 
 
@@ -120,7 +119,8 @@ def source_digests(
 ) -> Digests:
     """The digests of the source as it would be written, writing nothing: how a file found
     at the path is compared with a compressed source."""
-    return _stream(spec, idle_timeout, label, emit, None)
+    with open_source(spec.source, idle_timeout=idle_timeout) as opened:
+        return _copy(opened, spec, label, emit, None)
 
 
 def fetch_on_host(
