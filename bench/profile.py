@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from pulumi_vigo_vm.fields import TYPE_TOKEN
 from pulumi_vigo_vm.provider import VmProvider
 from pulumi_vigo_vm.spec import ProviderDefaults
 
@@ -73,7 +74,11 @@ def run(uri: str = LOCAL_URI) -> str:
         cfg = {"uri": uri, "domainType": "qemu", "imagesDir": images}
         provider = VmProvider()
         provider._defaults = ProviderDefaults.from_config(cfg.get)
-        declared = world.declarations(tag, N, "defined")
+        # VigoVm computes a claim (its URN) at declaration; called directly, we give one.
+        declared = {
+            name: {**props, "claim": f"bench/urn:pulumi:bench::bench::{TYPE_TOKEN}::{name}"}
+            for name, props in world.declarations(tag, N, "defined").items()
+        }
         checked = {name: _wire(provider.check({}, _wire(d)).inputs) for name, d in declared.items()}
         outs: dict[str, dict[str, Any]] = {}
 
@@ -103,6 +108,20 @@ def run(uri: str = LOCAL_URI) -> str:
             f"ms/VM, {len(calls) / N:.1f} subprocesses/VM: {_kinds(calls)}"
         )
         report.append(text)
+
+        def delete_all() -> None:
+            for props in outs.values():
+                provider.delete(props["uuid"], props)
+
+        _cold()  # a fresh provider process, as the floor opens its connections in its run
+        with counting_subprocesses() as calls:
+            seconds, text = _profiled(delete_all)
+        report.append(
+            f"## provider.delete (recorded defined VMs, ownership checks included), {N} VMs "
+            f"in-process, sequential: {seconds / N * 1000:.1f} ms/VM, "
+            f"{len(calls) / N:.1f} subprocesses/VM: {_kinds(calls)}"
+        )
+        report.append(text)
         world.cleanup(tag)
 
         floor_tag = "pf"
@@ -123,6 +142,8 @@ def run(uri: str = LOCAL_URI) -> str:
                 f"## floor observe, {N} VMs, sequential: {seconds / N * 1000:.1f} ms/VM, "
                 f"{len(calls) / N:.1f} subprocesses/VM: {_kinds(calls)}"
             )
+            seconds, _ = timed(floor.delete)
+            report.append(f"## floor delete, {N} VMs, sequential: {seconds / N * 1000:.1f} ms/VM")
         finally:
             floor_module.WORKERS = saved
         world.cleanup(floor_tag)

@@ -124,9 +124,8 @@ class VmProvider(ResourceProvider):
     def delete(self, _id: str, props: dict[str, Any]) -> None:
         """Same as state absent: power off, undefine, remove the files proven ours; keep
         the base. ``props`` are the recorded outputs."""
-        spec = self._parse(props)
-        target = Target.for_uri(spec.uri)
-        self._remove(target, spec, self._recorded(props))
+        recorded = self._recorded(props)  # the spec it holds is parse(props): parse once
+        self._remove(Target.for_uri(recorded.spec.uri), recorded.spec, recorded)
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         """Refresh: report the live run state and addresses (one look, no wait); a vanished
