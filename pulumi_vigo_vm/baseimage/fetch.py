@@ -27,19 +27,13 @@ HOST_FETCH_TIMEOUT_S = 6 * 3600.0
 """The longest a download on the host may take in all (its idle timeout ends a stall much
 sooner): a few GiB over a slow link, never a provider thread blocked forever."""
 
-# $1 url, $2 output file, $3 decompression (none|xz|gz|bz2|zst), $4 connect s, $5 idle s,
-# $6 max redirects. Prints the published bytes' sha256, then the written file's.
+# $1 url, $2 output file, $3 the decompression command (from HOST_COMMANDS, or cat; split
+# into words on purpose), $4 connect s, $5 idle s, $6 max redirects. Prints the published
+# bytes' sha256, then the written file's.
 _HOST_SCRIPT = r"""
 set -o pipefail -o noclobber
 umask 077
-case "$3" in
-  none) unpack=cat ;;
-  xz) unpack="xz -dc" ;;
-  gz) unpack="gzip -dc" ;;
-  bz2) unpack="bzip2 -dc" ;;
-  zst) unpack="zstd -dc" ;;
-  *) echo "unknown decompression $3" >&2; exit 2 ;;
-esac
+unpack=$3
 exec 3>&1
 published=$( { curl --fail --silent --show-error --location --proto =http,https,file \
     --max-redirs "$6" --connect-timeout "$4" --speed-limit 1 --speed-time "$5" \
@@ -131,7 +125,7 @@ def fetch_on_host(
     :func:`pulumi_vigo_vm.hostfile.install`)."""
     argv = [
         "bash", "-c", _HOST_SCRIPT, "vigo-fetch", spec.source, temporary,
-        spec.compression or "none", f"{CONNECT_TIMEOUT_S:g}", f"{idle_timeout:g}",
+        _unpack_command(spec), f"{CONNECT_TIMEOUT_S:g}", f"{idle_timeout:g}",
         str(MAX_REDIRECTS),
     ]  # fmt: skip
     try:
@@ -145,7 +139,7 @@ def fetch_on_host(
         raise ImageError(
             f'source {spec.source}: the download on {host.name} (fetch_on="host") failed '
             f"(exit {exc.returncode}): {_said(exc.stderr)}; nothing was kept. The host needs "
-            f"curl and {HOST_COMMANDS.get(spec.compression or '', 'cat').split()[0]}, and "
+            f"curl and {_unpack_command(spec).split()[0]}, and "
             'must reach the URL itself (or use fetch_on="runner")'
         ) from exc
     digests = result.stdout.split()
@@ -155,6 +149,10 @@ def fetch_on_host(
             f"({result.stdout.strip()[:200]!r}); is bash there?"
         )
     return Digests(digests[0], digests[1])
+
+
+def _unpack_command(spec: BaseImageSpec) -> str:
+    return HOST_COMMANDS[spec.compression] if spec.compression else "cat"
 
 
 def _said(stderr: str) -> str:
