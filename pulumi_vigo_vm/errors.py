@@ -11,6 +11,7 @@
     │   └── LibvirtCallError       a libvirt call failed; keeps libvirt's error code
     ├── ImageError                 a base or overlay image is unusable (missing, chained, data file)
     ├── NotOwnedError              a same-named domain or file exists that this package did not make
+    ├── InUseError                 a file is referenced by domains on the host; names them
     └── CuratorError               an artifact reference could not be parsed, resolved or fetched
         └── CuratorUnreachableError  the curator (registry or layout directory) cannot be reached
 
@@ -32,6 +33,7 @@ __all__ = [
     "HostError",
     "HostUnreachableError",
     "ImageError",
+    "InUseError",
     "InputError",
     "InputFault",
     "LibvirtCallError",
@@ -113,6 +115,16 @@ class ImageError(VigoError):
 
 class NotOwnedError(VigoError):
     """A domain or file of the same name exists and was not made by this package."""
+
+
+class InUseError(VigoError):
+    """A file cannot be removed or replaced: domains on the host reference it. ``domains``
+    are their names (sorted); the message names them, the file and the fix."""
+
+    def __init__(self, path: str, domains: Sequence[str], fix: str) -> None:
+        self.path = path
+        self.domains = tuple(domains)
+        super().__init__(f"{path} is in use by {', '.join(self.domains)}; {fix}")
 
 
 class CuratorError(VigoError):

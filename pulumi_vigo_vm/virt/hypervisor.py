@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterator
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 import libvirt
 
@@ -19,7 +19,7 @@ from ..errors import LibvirtCallError
 from ..model import PowerState
 from .connection import forget_connection, is_connection_lost, libvirt_connection
 
-__all__ = ["Guest", "Hypervisor", "PowerState"]
+__all__ = ["DomainDefinition", "Guest", "Hypervisor", "PowerState"]
 
 T = TypeVar("T")
 
@@ -41,6 +41,16 @@ _POWER_STATES = {
     libvirt.VIR_DOMAIN_CRASHED: PowerState.CRASHED,
     libvirt.VIR_DOMAIN_PMSUSPENDED: PowerState.SUSPENDED,
 }
+
+
+class DomainDefinition(NamedTuple):
+    """One domain as a listing of the host sees it."""
+
+    name: str
+    persistent_xml: str
+    """The inactive definition (for a transient domain: its live one)."""
+    live_xml: str | None
+    """The definition the running domain was started with; None when it is not running."""
 
 
 class Hypervisor:
@@ -94,6 +104,27 @@ class Hypervisor:
 
         domain = self._read(f"looking up domain {key}", find)
         return None if domain is None else Guest(self, domain)
+
+    def domain_definitions(self) -> list[DomainDefinition]:
+        """Every domain on the host, persistent or transient, running or not, with its
+        definitions: what "which domains use this file" is answered from. A domain that
+        vanishes while the listing runs is left out."""
+
+        def describe(domain: libvirt.virDomain) -> DomainDefinition | None:
+            try:
+                persistent = domain.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE)
+                live = domain.XMLDesc(0) if domain.isActive() else None
+                return DomainDefinition(domain.name(), str(persistent), live and str(live))
+            except libvirt.libvirtError as exc:
+                if exc.get_error_code() == libvirt.VIR_ERR_NO_DOMAIN:
+                    return None
+                raise
+
+        def listing(conn: libvirt.virConnect) -> list[DomainDefinition]:
+            found = (describe(domain) for domain in conn.listAllDomains(0))
+            return [definition for definition in found if definition is not None]
+
+        return self._read("listing the domains", listing)
 
     def define(self, xml: str) -> Guest:
         """Define (or redefine, same name and UUID) a persistent domain."""

@@ -1,0 +1,154 @@
+"""A file on a hypervisor that a resource owns: claim it, build it at a temporary name and
+move it into place, refuse while domains use it, remove it only when provably ours, and
+sweep the temporaries a killed run left. The shared core of VigoDisk and VigoBaseImage.
+
+Every mutation goes through a :class:`~pulumi_vigo_vm.hosts.base.Host`; the decisions are
+:mod:`.claim`'s; "in use" is :mod:`pulumi_vigo_vm.usage`'s fresh listing.
+"""
+
+from __future__ import annotations
+
+import logging
+import posixpath
+import time
+from collections.abc import Callable
+
+from ..errors import InUseError, NotOwnedError
+from ..hosts.base import Host, read_bounded, temporary_name
+from ..ownership import stale_temporaries
+from ..target import Target
+from ..usage import host_usage
+from .claim import (
+    MAX_CLAIM_BYTES,
+    FileOwner,
+    claim_path,
+    decode_claim,
+    encode_claim,
+    file_owner,
+    not_owned,
+)
+
+__all__ = [
+    "CLAIM_MODE",
+    "install",
+    "owner_of",
+    "read_claim",
+    "refuse_in_use",
+    "remove_ours",
+    "sweep_temporaries",
+    "take",
+]
+
+log = logging.getLogger(__name__)
+
+CLAIM_MODE = 0o600
+
+
+def read_claim(host: Host, path: str) -> str | None:
+    """The claim the sidecar beside ``path`` names, or None (no sidecar, or none of ours)."""
+    sidecar = claim_path(path)
+    stat = host.stat(sidecar)
+    if stat is None or not stat.is_file:
+        return None
+    return decode_claim(read_bounded(host, sidecar, MAX_CLAIM_BYTES + 1))
+
+
+def owner_of(host: Host, path: str, claim: str) -> FileOwner:
+    """Whose ``path`` is for the resource holding ``claim`` (reads only)."""
+    return file_owner(host.stat(path) is not None, read_claim(host, path), claim)
+
+
+def take(host: Host, path: str, claim: str, what: str) -> FileOwner:
+    """Make ``path`` ours to build or adopt: OURS (a file we claimed is there: adopt it) or
+    FREE (no file; our sidecar is now beside the path). Raises NotOwnedError, naming the
+    other owner and the fix (``what``: the input that picks the path), for anything else.
+
+    The sidecar is written exclusively (a temporary moved in without replacing): of two
+    resources racing for one path exactly one gets it, and the loser touches nothing.
+    """
+    recorded = read_claim(host, path)
+    owner = file_owner(host.stat(path) is not None, recorded, claim)
+    if owner not in (FileOwner.FREE, FileOwner.OURS):
+        raise not_owned(path, owner, recorded, what)
+    if owner is FileOwner.FREE and recorded is None:
+        host.makedirs(posixpath.dirname(path))
+        sidecar = claim_path(path)
+        temporary = temporary_name(sidecar)
+        host.write_atomic(temporary, encode_claim(claim), CLAIM_MODE)
+        try:
+            host.rename_noreplace(temporary, sidecar)
+        except FileExistsError:
+            host.remove(temporary)
+            recorded = read_claim(host, path)
+            owner = file_owner(host.stat(path) is not None, recorded, claim)
+            if owner not in (FileOwner.FREE, FileOwner.OURS):
+                raise not_owned(path, owner, recorded, what) from None
+        except BaseException:
+            host.remove(temporary)
+            raise
+    return owner
+
+
+def install(
+    host: Host, path: str, build: Callable[[str], None], mode: int, *, replace: bool = False
+) -> None:
+    """Build the file with ``build(temporary)`` beside ``path``, set ``mode``, and move it
+    into place: never over an existing file unless ``replace``. Nothing is left at the
+    temporary name whatever fails; a file that appeared at ``path`` meanwhile is left
+    alone (NotOwnedError)."""
+    temporary = temporary_name(path)
+    try:
+        build(temporary)
+        host.chmod(temporary, mode)
+        if replace:
+            host.rename(temporary, path)
+        else:
+            host.rename_noreplace(temporary, path)
+    except FileExistsError:
+        host.remove(temporary)
+        raise NotOwnedError(
+            f"{path} appeared while it was being created (another run creating it?); it is "
+            "left alone"
+        ) from None
+    except BaseException:
+        host.remove(temporary)
+        raise
+
+
+def refuse_in_use(target: Target, path: str, fix: str) -> None:
+    """Raise InUseError naming the domains that use ``path`` (from a fresh listing of the
+    host) and ``fix``; return when none does."""
+    domains = host_usage(target, fresh=True).domains_using(path)
+    if domains:
+        raise InUseError(path, domains, fix)
+
+
+def remove_ours(target: Target, path: str, claim: str, fix: str) -> bool:
+    """Remove ``path`` and its sidecar when the sidecar names ``claim``; refused (InUseError
+    with ``fix``) while any domain uses the file. Returns whether a file was removed; a
+    file that is not ours is left as it is (False)."""
+    host = target.host
+    if read_claim(host, path) != claim:
+        return False
+    refuse_in_use(target, path, fix)
+    removed = host.remove(path)
+    host.remove(claim_path(path))
+    return removed
+
+
+def sweep_temporaries(host: Host, path: str) -> tuple[str, ...]:
+    """Remove what a killed run left half-written beside ``path`` and its sidecar (our own
+    hidden temporary names, old enough that no live run still writes them). Returns them."""
+    directory = posixpath.dirname(path)
+    entries = {}
+    for name in host.listdir(directory):
+        if name.startswith(".") and name.endswith(".tmp"):
+            stat = host.stat(posixpath.join(directory, name))
+            if stat is not None and stat.is_file:
+                entries[name] = stat.mtime
+    finals = [posixpath.basename(path), posixpath.basename(claim_path(path))]
+    stale = stale_temporaries(directory, finals, entries, time.time())
+    for temporary in stale:
+        log.info("removing %s, left by an interrupted run", temporary)
+        host.remove(temporary)
+    return stale

@@ -1,0 +1,180 @@
+"""usage: which files a domain references (pure parsing) and how one listing answers "in use"."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from pulumi_vigo_vm.disk_refs import DiskRef, disk_refs
+from pulumi_vigo_vm.usage import DiskUse, HostUsage, domain_uses
+
+
+def _domain(*disks: str) -> str:
+    return f"<domain type='qemu'><name>d</name><devices>{''.join(disks)}</devices></domain>"
+
+
+FILE_DISK = (
+    "<disk type='file' device='disk'><driver name='qemu' type='qcow2'/>"
+    "<source file='/var/lib/disks/a.qcow2'/><target dev='vdb' bus='virtio'/></disk>"
+)
+
+
+def test_a_file_disk_is_a_writable_reference_with_its_target_and_format() -> None:
+    assert disk_refs(_domain(FILE_DISK)) == (
+        DiskRef("/var/lib/disks/a.qcow2", None, None, "vdb", "qcow2", True),
+    )
+
+
+def test_block_devices_and_pool_volumes_are_references_too() -> None:
+    refs = disk_refs(
+        _domain(
+            "<disk type='block' device='disk'><source dev='/dev/vg/data'/>"
+            "<target dev='vdc'/></disk>",
+            "<disk type='volume' device='disk'><driver type='raw'/>"
+            "<source pool='default' volume='v1'/><target dev='vdd'/></disk>",
+        )
+    )
+    assert refs == (
+        DiskRef("/dev/vg/data", None, None, "vdc", None, True),
+        DiskRef(None, "default", "v1", "vdd", "raw", True),
+    )
+
+
+@pytest.mark.parametrize(
+    "disk",
+    [
+        "<disk type='file' device='cdrom'><source file='/iso/seed.iso'/></disk>",
+        "<disk type='file' device='disk'><source file='/iso/seed.iso'/><readonly/></disk>",
+        "<disk type='file' device='disk'><source file='/iso/seed.iso'/><shareable/></disk>",
+    ],
+)
+def test_cdroms_readonly_and_shareable_disks_are_not_writable(disk: str) -> None:
+    (ref,) = disk_refs(_domain(disk))
+    assert ref.path == "/iso/seed.iso"
+    assert ref.writable is False
+
+
+@pytest.mark.parametrize(
+    "disk",
+    [
+        "<disk type='file' device='cdrom'><target dev='sda'/></disk>",  # an empty tray
+        "<disk type='network' device='disk'><source protocol='nbd' name='x'>"
+        "<host name='198.18.0.1'/></source></disk>",
+        "<disk type='file' device='disk'><source file='relative.qcow2'/></disk>",
+        "<disk type='volume' device='disk'><source pool='default'/></disk>",
+    ],
+)
+def test_what_names_no_local_file_is_no_reference(disk: str) -> None:
+    assert disk_refs(_domain(disk)) == ()
+
+
+def test_paths_are_normalised_so_one_file_has_one_spelling() -> None:
+    (ref,) = disk_refs(_domain("<disk type='file'><source file='/var//lib/./x/../a.raw'/></disk>"))
+    assert ref.path == "/var/lib/a.raw"
+
+
+def test_interfaces_and_other_devices_are_ignored() -> None:
+    xml = _domain(
+        "<interface type='network'><source network='default'/></interface>",
+        "<filesystem><source dir='/srv'/></filesystem>",
+        FILE_DISK,
+    )
+    assert [r.path for r in disk_refs(xml)] == ["/var/lib/disks/a.qcow2"]
+
+
+def test_what_is_not_xml_is_a_value_error() -> None:
+    with pytest.raises(ValueError, match="not a domain definition"):
+        disk_refs("<domain>")
+
+
+@given(st.text(alphabet="abc/._-", min_size=1, max_size=30))
+def test_any_absolute_source_parses_back_normalised(tail: str) -> None:
+    disk = ET.Element("disk", type="file")
+    ET.SubElement(disk, "source", file="/" + tail)
+    xml = _domain(ET.tostring(disk, encoding="unicode"))
+    (ref,) = disk_refs(xml)
+    assert ref.path is not None and ref.path.startswith("/")
+    assert "//" not in ref.path.lstrip("/")
+
+
+def _no_pool(_pool: str, _volume: str) -> str | None:
+    return None
+
+
+def _no_chain(_path: str, _fmt: str | None) -> tuple[str, ...]:
+    return ()
+
+
+def _ref(path: str | None, *, writable: bool = True, fmt: str | None = "qcow2") -> DiskRef:
+    return DiskRef(path, None, None, "vdb", fmt, writable)
+
+
+def test_backing_chain_members_are_read_only_indirect_uses() -> None:
+    chains = {"/d/top.qcow2": ("/d/mid.qcow2", "/d/base.raw")}
+    uses = domain_uses(
+        "vm1", [_ref("/d/top.qcow2")], None, _no_pool, lambda p, _f: chains.get(p, ())
+    )
+    assert uses == (
+        DiskUse("vm1", "/d/base.raw", writable=False, active=False, direct=False),
+        DiskUse("vm1", "/d/mid.qcow2", writable=False, active=False, direct=False),
+        DiskUse("vm1", "/d/top.qcow2", writable=True, active=False, direct=True),
+    )
+
+
+def test_a_file_in_both_definitions_is_one_active_use() -> None:
+    uses = domain_uses(
+        "vm1",
+        [_ref("/d/a.qcow2", writable=False)],
+        [_ref("/d/a.qcow2"), _ref("/d/hot.raw", fmt="raw")],
+        _no_pool,
+        _no_chain,
+    )
+    assert uses == (
+        DiskUse("vm1", "/d/a.qcow2", writable=True, active=True, direct=True),
+        DiskUse("vm1", "/d/hot.raw", writable=True, active=True, direct=True),
+    )
+
+
+def test_pool_volumes_are_resolved_to_their_paths_and_unknown_ones_dropped() -> None:
+    refs = [
+        DiskRef(None, "p", "v", "vdb", "raw", True),
+        DiskRef(None, "p", "gone", None, None, True),
+    ]
+    volumes = {("p", "v"): "/pool/v"}
+    uses = domain_uses("vm1", refs, None, lambda p, v: volumes.get((p, v)), _no_chain)
+    assert [u.path for u in uses] == ["/pool/v"]
+
+
+def test_the_chain_is_asked_with_the_disks_declared_format() -> None:
+    asked: list[tuple[str, str | None]] = []
+
+    def chain(path: str, fmt: str | None) -> tuple[str, ...]:
+        asked.append((path, fmt))
+        return ()
+
+    domain_uses("vm1", [_ref("/d/a.raw", fmt="raw")], None, _no_pool, chain)
+    assert asked == [("/d/a.raw", "raw")]
+
+
+def _listing() -> HostUsage:
+    a = domain_uses("a", [_ref("/d/x.qcow2")], None, _no_pool, lambda *_: ("/d/base.qcow2",))
+    b = domain_uses("b", [_ref("/d/base.qcow2", writable=False)], None, _no_pool, _no_chain)
+    return HostUsage("qemu:///system", {"a": a, "b": b})
+
+
+def test_users_of_a_file_are_every_domain_that_references_it_in_any_spelling() -> None:
+    usage = _listing()
+    assert usage.domains_using("/d/base.qcow2") == ("a", "b")
+    assert usage.domains_using("/d/./x.qcow2") == ("a",)
+    assert usage.users("/d/other.qcow2") == ()
+
+
+def test_noted_defines_and_undefines_change_the_listing_and_leave_the_old_one() -> None:
+    usage = _listing()
+    changed = usage.with_domain("c", [DiskUse("c", "/d/x.qcow2", True, False, True)])
+    assert changed.domains_using("/d/x.qcow2") == ("a", "c")
+    assert changed.without_domain("a").domains_using("/d/x.qcow2") == ("c",)
+    assert usage.domains_using("/d/x.qcow2") == ("a",)
