@@ -131,9 +131,10 @@ def _data_disk_devices(disks: tuple[DataDisk, ...]) -> tuple[DiskDevice, ...]:
 
 def desired_domain(spec: VmSpec, identity: Identity) -> DomainConfig:
     """The definition ``spec`` asks for, carrying ``identity`` (one MAC per NIC)."""
+    macs = assign_macs(spec.all_nics, identity.macs, identity.mac_address)  # as kept, if kept
     nics = tuple(
         NicDevice(nic.kind, nic.source, mac, nic.model.value)
-        for nic, mac in zip(spec.all_nics, identity.macs, strict=True)
+        for nic, mac in zip(spec.all_nics, macs, strict=True)
     )
     return DomainConfig(
         name=spec.vm_name,
