@@ -56,7 +56,8 @@ class VigoVm(Resource, module="vigo", name="VigoVm"):
     """A libvirt VM: domain, qcow2 overlay over a shared base, NoCloud seed, run state.
 
     Type token ``pulumi-python:dynamic/vigo:VigoVm``. ``cloud_init_user_data`` and
-    ``cloud_init_vendor_data`` are kept secret in state. See the package README for the lifecycle and diff rules.
+    ``cloud_init_vendor_data`` are kept secret in state. See the package README for the
+    lifecycle and diff rules.
     """
 
     vm_name: Output[str]

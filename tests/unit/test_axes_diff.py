@@ -13,9 +13,9 @@ from pulumi_vigo_vm.hypervisor import PowerState
 from pulumi_vigo_vm.spec import BaseSource, RunState, VmSpec
 
 from ._values import (
-    IDENTITY,
     CLAIM,
     GIB,
+    IDENTITY,
     NOTHING,
     converged,
     make_base,
