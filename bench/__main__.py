@@ -2,6 +2,11 @@
 
 Prints the machine, then the table (see :mod:`bench.report` for the columns). Progress
 goes to stderr. ``--profile`` also profiles the provider's methods in-process.
+
+``--fleet``: what a fleet sees, in minutes and without guest boots: the defined cycle
+(create, no-op preview, delete against the floor) locally and over qemu+ssh at N=50,
+then :mod:`bench.fleet` (50 and 200 VMs over four qemu+ssh hosts) and :mod:`bench.waits`
+with each cap (blank disks: the qemu processes start, no OS boots).
 """
 
 from __future__ import annotations
@@ -59,6 +64,9 @@ def main(argv: list[str] | None = None) -> int:
         "--peer-n", default="1,10", help="N at which virt-install runs (it is sequential, slow)"
     )
     parser.add_argument("--profile", action="store_true", help="cProfile the provider too")
+    parser.add_argument(
+        "--fleet", action="store_true", help="defined cycle, bench.fleet, bench.waits --caps"
+    )
     parser.add_argument("--json", type=Path, help="write raw samples here (after every N)")
     parser.add_argument(
         "--report", type=Path, nargs="+", help="only print the table of saved --json runs"
@@ -70,6 +78,8 @@ def main(argv: list[str] | None = None) -> int:
     reps, transports = args.reps, args.transports.split(",")
     if args.quick:
         ns, reps, transports = [1, 10], 1, ["local"]
+    if args.fleet:
+        ns, args.defined_only, args.no_peer = [50], True, True
 
     if args.report:
         merged = Results()
@@ -105,6 +115,13 @@ def main(argv: list[str] | None = None) -> int:
                     args.json.write_text(json.dumps(saved, indent=1))
     print()
     print(report.render(results, transports, ns))
+    if args.fleet:
+        from . import fleet, waits
+
+        print()
+        fleet.main(["--n", "50,200", "--reps", str(reps)])
+        print()
+        waits.main(["--n", "1,8,20", "--reps", str(reps), "--caps"])
     if args.profile:
         from . import profile
 

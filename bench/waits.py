@@ -1,4 +1,4 @@
-"""``python -m bench.waits [--n 1,8,20] [--wait-s 10] [--reps 3]``: parallel waits.
+"""``python -m bench.waits [--n 1,8,20] [--wait-s 10] [--reps 3] [--caps]``: parallel waits.
 
 N VMs are created in one ``up``, each with ``wait_for="ready"`` and ``wait_timeout_s=T``.
 Their disks are blank, so no guest ever becomes ready: every create waits exactly its T
@@ -8,6 +8,11 @@ to four RPCs at a time would take about ceil(N/4)·T; the SDK's program-side def
 executor, min(32, cpus + 4) threads, would cap it next. The engine harness runs with
 ``parallel=N`` (``pulumi up --parallel N``). Prints one row per N: wall seconds (median of
 ``--reps``), the ratio to N=1 and what four RPCs at a time would give.
+
+``--caps`` also runs the largest N once per cap with that cap in force, so each one's cost is
+seen alone: the dynamic provider server's four threads (the package's widening left out,
+``bench/probe``), the program's executor (asyncio's default, ``min(32, cpus + 4)`` threads),
+and the engine's ``--parallel`` at 4 and at the harness's default.
 """
 
 from __future__ import annotations
@@ -18,15 +23,34 @@ import math
 import statistics
 import sys
 import time
+from dataclasses import dataclass
 
-from pulumi_vigo_vm.testing import EngineHarness
+from pulumi_vigo_vm.testing import DEFAULT_PARALLEL, EngineHarness
 
+from .probes import probe_env
 from .subject import PROGRAM
 from .world import LOCAL_URI, World
 
 
-def _one_up(world: World, n: int, wait_s: int, rep: int) -> float:
-    tag = f"w{n}r{rep}"
+@dataclass(frozen=True)
+class Cap:
+    """One limit put back on an up: the provider's or program's threads, or the engine's."""
+
+    label: str
+    cap: str | None = None  # bench/probe's VIGO_BENCH_CAP
+    parallel: int | None = None  # the engine's --parallel (None: N)
+
+
+CAPS = (
+    Cap("provider server: 4 threads (not widened)", cap="provider"),
+    Cap("program executor: asyncio default (not widened)", cap="program"),
+    Cap("engine --parallel 4", parallel=4),
+    Cap(f"engine --parallel {DEFAULT_PARALLEL} (harness default)", parallel=DEFAULT_PARALLEL),
+)
+
+
+def _one_up(world: World, n: int, wait_s: int, rep: int, limit: Cap | None = None) -> float:
+    tag = f"w{n}r{rep}{CAPS.index(limit) if limit else ''}"
     vms = world.declarations(tag, n, "running")
     for declared in vms.values():
         declared.update(wait_for="ready", wait_timeout_s=wait_s, cloud_init_user_data=None)
@@ -42,15 +66,17 @@ def _one_up(world: World, n: int, wait_s: int, rep: int) -> float:
         PROGRAM,
         state_file=world.root / f"state-{tag}.json",
         config=config,
-        parallel=max(n, 1),
+        parallel=limit.parallel if limit and limit.parallel else max(n, 1),
         raise_on_error=False,
+        env=probe_env(cap=limit.cap if limit else None),
     )
     started = time.monotonic()
     result = harness.up()
     elapsed = time.monotonic() - started
     timeouts = sum("not within" in str(error) for error in result.errors)
     if timeouts != n:
-        raise SystemExit(f"expected {n} wait timeouts, got {timeouts}: {result.errors[:2]}")
+        kinds = [type(e).__name__ + ": " + str(e)[-160:] for e in result.errors]
+        raise SystemExit(f"expected {n} wait timeouts, got {timeouts}: {kinds}")
     world.cleanup(tag)
     return elapsed
 
@@ -60,6 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--n", default="1,8,20", help="VMs waiting in one up (comma-separated)")
     parser.add_argument("--wait-s", type=int, default=10, help="each VM's wait_timeout_s")
     parser.add_argument("--reps", type=int, default=3, help="repetitions (median taken)")
+    parser.add_argument("--caps", action="store_true", help="largest N under each cap too")
     args = parser.parse_args(argv)
     sizes = [int(x) for x in args.n.split(",")]
     if 1 not in sizes:
@@ -70,6 +97,7 @@ def main(argv: list[str] | None = None) -> int:
             runs = [_one_up(world, n, args.wait_s, rep) for rep in range(args.reps)]
             medians[n] = statistics.median(runs)
             print(f"N={n}: {', '.join(f'{r:.1f}' for r in runs)} s", file=sys.stderr)
+        capped = {c: _one_up(world, sizes[-1], args.wait_s, 0, c) for c in CAPS if args.caps}
     baseline = medians[1]
     print(f"wait_timeout_s={args.wait_s}, median of {args.reps}")
     print("| N | wall s | ratio to N=1 | four RPCs at a time would take |")
@@ -77,6 +105,8 @@ def main(argv: list[str] | None = None) -> int:
     for n in sizes:
         rounds = math.ceil(n / 4) * baseline
         print(f"| {n} | {medians[n]:.1f} | {medians[n] / baseline:.2f} | ≈{rounds:.0f} s |")
+    for limit, wall in capped.items():
+        print(f"| {sizes[-1]}, {limit.label} | {wall:.1f} | {wall / baseline:.2f} | |")
     return 0
 
 

@@ -5,6 +5,8 @@ disk, a NoCloud cloud-init seed, one virtio NIC, a run state); its dynamic provi
 makes the hypervisor match it, locally or over ``qemu+ssh://``.
 """
 
+from .baseimage import VigoBaseImage, VigoBaseImageArgs
+from .disk import VigoDisk, VigoDiskArgs
 from .errors import (
     CommandError,
     CuratorError,
@@ -12,6 +14,7 @@ from .errors import (
     HostUnreachableError,
     ImageError,
     InputError,
+    InUseError,
     LibvirtCallError,
     NotOwnedError,
     VigoError,
@@ -25,9 +28,14 @@ __all__ = [
     "HostError",
     "HostUnreachableError",
     "ImageError",
+    "InUseError",
     "InputError",
     "LibvirtCallError",
     "NotOwnedError",
+    "VigoBaseImage",
+    "VigoBaseImageArgs",
+    "VigoDisk",
+    "VigoDiskArgs",
     "VigoError",
     "VigoVm",
     "VigoVmArgs",

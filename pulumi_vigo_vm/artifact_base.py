@@ -17,7 +17,8 @@ __all__ = ["fetch_artifact_base", "resolve_artifact_base"]
 
 
 def _resolve(target: Target, spec: VmSpec, defaults: ProviderDefaults) -> ResolvedArtifact:
-    platform = platform_for_machine(target.hypervisor.architecture())
+    # The blob for the domain's arch: the host's own unless `arch` asks for another.
+    platform = platform_for_machine(spec.arch or target.hypervisor.architecture())
     curator = defaults.curator or default_curator()
     return resolve(spec.base.value, curator, defaults.puddle or "", platform)
 

@@ -19,7 +19,7 @@ from enum import StrEnum
 from typing import Literal
 
 from .devices import DataDisk, DiskBus, assign_macs
-from .domain_xml import DiskDevice, DomainConfig, NicDevice
+from .domain_xml import BIOS, DiskDevice, DomainConfig, LiveDomain, NicDevice
 from .errors import ImageError
 from .fields import INPUTS, Change
 from .model import AttachedDisk, Identity, ImageInfo, Observed, PowerState, Recorded, ResolvedBase
@@ -31,8 +31,10 @@ from .ownership import (
     owner_of,
     recorded_overlay,
     removable_files,
+    require_nvram_ours,
     require_ours,
 )
+from .platform import HostPlatform, domain_firmware, domain_machine, require_runnable
 from .spec import RunState, SeedChange, VmSpec
 
 __all__ = [
@@ -129,13 +131,18 @@ def _data_disk_devices(disks: tuple[DataDisk, ...]) -> tuple[DiskDevice, ...]:
     return tuple(devices)
 
 
-def desired_domain(spec: VmSpec, identity: Identity) -> DomainConfig:
-    """The definition ``spec`` asks for, carrying ``identity`` (one MAC per NIC)."""
+def desired_domain(
+    spec: VmSpec, identity: Identity, platform: HostPlatform | None = None
+) -> DomainConfig:
+    """The definition ``spec`` asks for, carrying ``identity`` (one MAC per NIC), on the
+    host ``platform`` describes (its arch is the VM's unless ``arch`` is given)."""
     macs = assign_macs(spec.all_nics, identity.macs, identity.mac_address)  # as kept, if kept
     nics = tuple(
         NicDevice(nic.kind, nic.source, mac, nic.model.value)
         for nic, mac in zip(spec.all_nics, macs, strict=True)
     )
+    arch = spec.arch or (platform.arch if platform is not None else None)
+    firmware = domain_firmware(spec, arch) if arch else spec.firmware.value
     return DomainConfig(
         name=spec.vm_name,
         uuid=identity.uuid,
@@ -148,6 +155,13 @@ def desired_domain(spec: VmSpec, identity: Identity) -> DomainConfig:
         guest_agent=True,
         nics=nics,
         data_disks=_data_disk_devices(spec.data_disks),
+        arch=arch,
+        machine=domain_machine(spec, arch) if arch else spec.machine,
+        firmware=firmware,
+        nvram_path=spec.nvram_path if firmware != BIOS else None,
+        tpm=spec.tpm,
+        cpu_mode=spec.cpu,
+        discard=True,
     )
 
 
@@ -277,8 +291,11 @@ def plan_converge(
     """
     require_ours(owner_of(observed, spec, recorded), observed.domain, spec)
     _refuse_data_disks(spec, disks, base)
-    wanted = desired_domain(spec, identity)
+    if observed.platform is not None:
+        require_runnable(spec, observed.platform)
+    wanted = desired_domain(spec, identity, observed.platform)
     live = observed.domain
+    require_nvram_ours(wanted.nvram_path, live, observed.nvram_present)
     actions: list[Action] = [Action.FETCH_BASE] if base.format is None else []
     if live is None:
         actions.append(Action.DEFINE)
@@ -292,9 +309,30 @@ def plan_converge(
         elif live.claim != spec.claim:
             actions.append(Action.WRITE_MARKER)
     running = observed.running
-    restart = running is not None and running.boot_relevant() != wanted.boot_relevant()
+    cpu_changed = recorded is not None and recorded.spec.cpu != spec.cpu
+    restart = running is not None and (
+        running.boot_relevant() != wanted.boot_relevant() or cpu_changed
+    )
     actions += _power_actions(spec, observed.power, restart)
-    return Plan(tuple(actions), wanted if redefine else None, domain_is_new=live is None)
+    dropped = _dropped_nvram(live, wanted, observed.nvram_present)
+    if dropped:
+        actions.append(Action.REMOVE_FILES)
+    return Plan(
+        tuple(actions),
+        wanted if redefine else None,
+        domain_is_new=live is None,
+        removals=dropped,
+    )
+
+
+def _dropped_nvram(live: LiveDomain | None, wanted: DomainConfig, present: bool) -> tuple[str, ...]:
+    """The NVRAM our domain references, when the new definition boots BIOS: removed once the
+    redefine is done (libvirt leaves it behind), so a later ``efi`` starts fresh rather than
+    meeting a file no domain references."""
+    old = live.config.nvram_path if live is not None else None
+    if old is None or not present or wanted.nvram_path is not None:
+        return ()
+    return (old,)
 
 
 def plan_remove(
@@ -419,7 +457,8 @@ def _live_updates(recorded: Recorded, new: VmSpec, observed: Observed) -> list[s
         if live.claim != new.claim:
             reasons.append("ownership marker names another claim")
         identity = keep_identity(new, live.config, recorded, Identity(live.config.uuid, ""))
-        if live.config.structural() != desired_domain(new, identity).structural():
+        wanted = desired_domain(new, identity, observed.platform)
+        if live.config.structural() != wanted.structural():
             reasons.append("live definition drifted")
     if new.seed_iso_path is not None and not observed.seed_present:
         reasons.append("seed ISO missing")

@@ -10,7 +10,12 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, replace
 
+from .machines import X86_ARCHES, machine_family
+
 __all__ = [
+    "BIOS",
+    "EFI",
+    "EFI_SECURE",
     "GUEST_AGENT_CHANNEL",
     "MARKER_NAMESPACE",
     "MARKER_PREFIX",
@@ -33,6 +38,11 @@ _MARKER_TAG = f"{{{MARKER_NAMESPACE}}}vm"
 _CLAIM_ATTRIBUTE = "claim"
 GUEST_AGENT_CHANNEL = "org.qemu.guest_agent.0"
 ET.register_namespace(MARKER_PREFIX, MARKER_NAMESPACE)
+
+BIOS, EFI, EFI_SECURE = "bios", "efi", "efi-secure"
+"""What :attr:`DomainConfig.firmware` holds (the ``firmware`` input's values)."""
+_SECURE_BOOT = "secure-boot"
+_ENROLLED_KEYS = "enrolled-keys"
 
 _UNIT_TO_KIB = {
     "b": 1 / 1024, "bytes": 1 / 1024,
@@ -82,6 +92,23 @@ class DomainConfig:
     nics: tuple[NicDevice, ...] = ()
     data_disks: tuple[DiskDevice, ...] = ()
     """The disks after the root overlay, in order."""
+    arch: str | None = None
+    """``<type arch=…>``; None: libvirt's (the host's own)."""
+    machine: str | None = None
+    """``<type machine=…>``; compared by family (see :mod:`pulumi_vigo_vm.machines`)."""
+    firmware: str = BIOS
+    """``bios`` (no firmware attribute: libvirt 9.0 lists only ``efi``), ``efi`` (Secure
+    Boot off), ``efi-secure`` (Secure Boot with enrolled keys, and SMM)."""
+    nvram_path: str | None = None
+    """The per-VM UEFI variable store (``<nvram>``); libvirt fills it from the firmware's
+    template at first start."""
+    tpm: bool = False
+    """An emulated TPM 2.0 (swtpm), its state kept by libvirt beside the domain."""
+    cpu_mode: str | None = None
+    """``host-passthrough``, ``host-model``, ``maximum`` or ``custom:<model>``; None: no
+    ``<cpu>`` (libvirt's ``qemu64``)."""
+    discard: bool = False
+    """``discard='unmap'`` on every disk: a guest's ``fstrim`` returns space."""
 
     @property
     def mac_address(self) -> str | None:
@@ -94,17 +121,29 @@ class DomainConfig:
 
     def structural(self) -> DomainConfig:
         """This config without its UUID: what a redefine may change (MACs are kept by the
-        plan, so a differing one is a NIC the user re-addressed)."""
-        return replace(self, uuid="")
+        plan, so a differing one is a NIC the user re-addressed).
+
+        The machine is compared by family: libvirt stores ``q35`` as ``pc-q35-7.2``."""
+        family = machine_family(self.machine) if self.machine is not None else None
+        return replace(self, uuid="", machine=family)
 
     def boot_relevant(self) -> DomainConfig:
         """The structural fields whose change is worth a restart of a running guest.
 
-        Package defaults (the console log's name, the guest agent's channel) reach the
-        persistent definition at once and the guest at its next boot: an upgrade of this
-        package restarts nothing.
+        Package defaults (the console log's name, the guest agent's channel, the ``<cpu>``
+        element, discard) reach the persistent definition at once and the guest at its next
+        boot: an upgrade of this package restarts nothing. The CPU is left out for a second
+        reason: a running domain reports ``host-model`` expanded to a custom model (and the
+        previous release's domains run libvirt's ``qemu64``), so a user's change of
+        ``cpu_mode`` is told from the inputs (see ``axes.plan_converge``).
         """
-        return replace(self.structural(), console_log_path=None, guest_agent=False)
+        return replace(
+            self.structural(),
+            console_log_path=None,
+            guest_agent=False,
+            cpu_mode=None,
+            discard=False,
+        )
 
 
 @dataclass(frozen=True)
@@ -136,7 +175,7 @@ def _file_disk(
     return disk
 
 
-def _data_disk(devices: ET.Element, disk: DiskDevice) -> None:
+def _data_disk(devices: ET.Element, disk: DiskDevice) -> ET.Element:
     if disk.source.startswith("/"):
         element = _file_disk(devices, "disk", disk.format, disk.source, disk.target, disk.bus)
     else:
@@ -149,6 +188,7 @@ def _data_disk(devices: ET.Element, disk: DiskDevice) -> None:
         _sub(element, "serial", disk.serial)
     if disk.readonly:
         _sub(element, "readonly")
+    return element
 
 
 def _marker(claim: str, tag: str = _MARKER_TAG) -> ET.Element:
@@ -174,20 +214,27 @@ def to_xml(config: DomainConfig, claim: str) -> str:
     metadata.append(_marker(claim))
     _sub(domain, "memory", str(config.memory_mib), unit="MiB")
     _sub(domain, "vcpu", str(config.vcpu), placement="static")
-    os_element = _sub(domain, "os")
-    _sub(os_element, "type", "hvm")
-    _sub(os_element, "boot", dev="hd")
+    _os(domain, config)
     features = _sub(domain, "features")
     _sub(features, "acpi")  # graceful shutdown is an ACPI power-button press
-    _sub(features, "apic")
+    if config.arch is None or config.arch in X86_ARCHES:
+        _sub(features, "apic")
+    if config.firmware == EFI_SECURE:
+        _sub(features, "smm", state="on")  # Secure Boot's variables are guarded by SMM
+    if config.cpu_mode is not None:
+        _cpu(domain, config.cpu_mode)
     _sub(domain, "on_poweroff", "destroy")
     _sub(domain, "on_reboot", "restart")
     _sub(domain, "on_crash", "destroy")
 
     devices = _sub(domain, "devices")
-    _file_disk(devices, "disk", "qcow2", config.overlay_path, "vda", "virtio")
+    root = _file_disk(devices, "disk", "qcow2", config.overlay_path, "vda", "virtio")
+    if config.discard:
+        _driver(root).set("discard", "unmap")
     for disk in config.data_disks:
-        _data_disk(devices, disk)
+        element = _data_disk(devices, disk)
+        if config.discard and not disk.readonly:
+            _driver(element).set("discard", "unmap")
     if config.seed_iso_path is not None or any(d.bus == "scsi" for d in config.data_disks):
         # Debian's cloud kernels have no AHCI driver: the seed must sit on virtio-scsi.
         _sub(devices, "controller", type="scsi", index="0", model="virtio-scsi")
@@ -211,7 +258,90 @@ def to_xml(config: DomainConfig, claim: str) -> str:
         _sub(channel, "target", type="virtio", name=GUEST_AGENT_CHANNEL)
     rng = _sub(devices, "rng", model="virtio")
     _sub(rng, "backend", "/dev/urandom", model="random")
+    if config.tpm:
+        # No model: libvirt picks the arch's (tpm-tis on x86, tpm-tis-device elsewhere).
+        _sub(_sub(devices, "tpm"), "backend", type="emulator", version="2.0")
     return ET.tostring(domain, encoding="unicode")
+
+
+def _driver(disk: ET.Element) -> ET.Element:
+    driver = disk.find("driver")
+    assert driver is not None
+    return driver
+
+
+def _os(domain: ET.Element, config: DomainConfig) -> None:
+    """``<os>``: arch, machine, and UEFI through libvirt's firmware auto-selection (the
+    host's descriptors under /usr/share/qemu/firmware), with our own NVRAM path."""
+    os_element = _sub(domain, "os")
+    kind = _sub(os_element, "type", "hvm")
+    if config.arch is not None:
+        kind.set("arch", config.arch)
+    if config.machine is not None:
+        kind.set("machine", config.machine)
+    if config.firmware != BIOS:
+        os_element.set("firmware", "efi")
+        secure = "yes" if config.firmware == EFI_SECURE else "no"
+        wanted = _sub(os_element, "firmware")
+        _sub(wanted, "feature", enabled=secure, name=_ENROLLED_KEYS)
+        _sub(wanted, "feature", enabled=secure, name=_SECURE_BOOT)
+        if config.nvram_path is not None:
+            _sub(os_element, "nvram", config.nvram_path)
+    _sub(os_element, "boot", dev="hd")
+
+
+def _cpu(domain: ET.Element, mode: str) -> None:
+    kind, _, model = mode.partition(":")
+    if kind != "custom":
+        _sub(domain, "cpu", mode=mode)
+        return
+    cpu = _sub(domain, "cpu", mode="custom", match="exact")
+    _sub(cpu, "model", model, fallback="forbid")
+
+
+def _firmware(os_element: ET.Element | None) -> str:
+    """What a definition boots through, as libvirt reports it: before a start only the
+    auto-selection request (``firmware='efi'`` and its features), once running the loader
+    it chose (``<loader type='pflash' secure='yes'>``)."""
+    if os_element is None:
+        return BIOS
+    loader = os_element.find("loader")
+    efi = os_element.get("firmware") == "efi" or (
+        loader is not None and loader.get("type") == "pflash"
+    )
+    if not efi:
+        return BIOS
+    secure = (loader is not None and loader.get("secure") == "yes") or any(
+        f.get("name") == _SECURE_BOOT and f.get("enabled") == "yes"
+        for f in os_element.iterfind("firmware/feature")
+    )
+    return EFI_SECURE if secure else EFI
+
+
+def _cpu_mode(cpu: ET.Element | None) -> str | None:
+    if cpu is None:
+        return None
+    mode = cpu.get("mode", "custom")
+    if mode != "custom":
+        return mode
+    model = cpu.findtext("model")
+    return f"custom:{model}" if model else None
+
+
+def _root_discard(devices: ET.Element | None) -> bool:
+    if devices is None:
+        return False
+    for disk in devices.findall("disk"):
+        if disk.get("device") == "disk":
+            driver = disk.find("driver")
+            return driver is not None and driver.get("discard") == "unmap"
+    return False
+
+
+def _has_tpm_emulator(devices: ET.Element | None) -> bool:
+    return devices is not None and any(
+        backend.get("type") == "emulator" for backend in devices.iterfind("tpm/backend")
+    )
 
 
 def _memory_mib(element: ET.Element | None) -> int:
@@ -300,6 +430,9 @@ def from_xml(text: str) -> LiveDomain:
         log_element = devices.find("serial/log")
         log = log_element.get("file") if log_element is not None else None
     marker = domain.find(f"metadata/{_MARKER_TAG}")
+    os_element = domain.find("os")
+    kind = os_element.find("type") if os_element is not None else None
+    nvram = os_element.findtext("nvram") if os_element is not None else None
     config = DomainConfig(
         name=domain.findtext("name", ""),
         uuid=domain.findtext("uuid", ""),
@@ -312,6 +445,13 @@ def from_xml(text: str) -> LiveDomain:
         guest_agent=_has_agent_channel(devices),
         nics=_nics(devices),
         data_disks=_data_disks(devices),
+        arch=kind.get("arch") if kind is not None else None,
+        machine=kind.get("machine") if kind is not None else None,
+        firmware=_firmware(os_element),
+        nvram_path=nvram.strip() if nvram else None,
+        tpm=_has_tpm_emulator(devices),
+        cpu_mode=_cpu_mode(domain.find("cpu")),
+        discard=_root_discard(devices),
     )
     claim = marker.get(_CLAIM_ATTRIBUTE) if marker is not None else None
     return LiveDomain(config=config, marked=marker is not None, claim=claim)

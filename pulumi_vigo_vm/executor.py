@@ -59,14 +59,16 @@ class Executor:
         *,
         before_step: StepHook | None = None,
         fetch_base: Callable[[], ResolvedBase] | None = None,
+        guest: Guest | None = None,
     ) -> None:
+        """``guest``: the VM's domain as just observed, so a plan on it looks it up no more."""
         self._target = target
         self._fetch_base = fetch_base
         self._spec = spec
         self._base = base
         self._before_step = before_step
         self._undo: list[Callable[[], None]] = []
-        self._known_guest: Guest | None = None
+        self._known_guest = guest
         self._swept = False
         self.boot_mark: BootMark | None = None
         """Where the boot this plan started begins in the console log (None: none started)."""

@@ -21,6 +21,7 @@ from .inputs import (
     DEFAULT_SHUTDOWN_TIMEOUT_S,
     DEFAULT_WAIT_TIMEOUT_S,
     AddressSource,
+    Firmware,
     RunState,
     SeedChange,
     WaitFor,
@@ -158,6 +159,14 @@ INPUTS: tuple[InputField, ...] = (
         Change.UPDATE,
         default=lambda _: SeedChange.REPLACE.value,
     ),
+    InputField(
+        "firmware", "str", inputs.firmware, Change.UPDATE, default=lambda _: Firmware.BIOS.value
+    ),
+    InputField("tpm", "bool", inputs.tpm, Change.UPDATE, default=lambda _: False),
+    # Its default depends on domain_type (an input): spec.check_inputs derives it.
+    InputField("cpu_mode", "str", inputs.cpu_mode, Change.UPDATE),
+    InputField("machine", "str", inputs.machine, Change.UPDATE),
+    InputField("arch", "str", inputs.arch, Change.UPDATE),
 )
 
 OUTPUTS: tuple[OutputField, ...] = (

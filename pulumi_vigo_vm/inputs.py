@@ -22,6 +22,7 @@ from .numbers import shown, whole_number
 from .uri import DEFAULT_URI, LibvirtUri
 
 __all__ = [
+    "ARCHES",
     "CLAIM_REASON",
     "DEFAULT_ARTIFACTS_DIR",
     "DEFAULT_DOMAIN_TYPE",
@@ -37,26 +38,33 @@ __all__ = [
     "RESERVED_META_DATA_KEYS",
     "AddressSource",
     "BaseSource",
+    "Firmware",
     "RunState",
     "SeedChange",
     "WaitFor",
     "address_source",
+    "arch",
     "artifact",
     "claim",
     "cloud_init_meta_data",
     "cloud_init_network_config",
     "cloud_init_user_data",
     "cloud_init_vendor_data",
+    "cpu_mode",
+    "default_cpu_mode",
     "disk_path",
     "disk_size_gib",
     "domain_type",
+    "firmware",
     "images_dir",
+    "machine",
     "memory_mib",
     "network",
     "network_bridge",
     "on_seed_change",
     "shutdown_timeout_s",
     "state",
+    "tpm",
     "uri",
     "vcpu",
     "vm_name",
@@ -350,3 +358,69 @@ def address_source(value: Any) -> AddressSource:
 
 def wait_timeout_s(value: Any) -> int:
     return whole_number(value, 1, MAX_WAIT_TIMEOUT_S, " seconds")
+
+
+class Firmware(StrEnum):
+    """What the guest boots through."""
+
+    BIOS = "bios"  # SeaBIOS on x86 (libvirt's default); on arches without a BIOS, their UEFI
+    EFI = "efi"  # UEFI from the host's firmware descriptors (OVMF, AAVMF), Secure Boot off
+    EFI_SECURE = "efi-secure"  # OVMF with Secure Boot (Microsoft keys enrolled), SMM, q35
+
+
+ARCHES = ("x86_64", "i686", "aarch64", "armv7l", "ppc64le", "ppc64", "s390x", "riscv64")
+"""The guest architectures a VM may ask for (libvirt's names); whether a host runs one is
+the host's answer (its qemu emulators), told at plan time."""
+
+_CPU_MODES = ("host-passthrough", "host-model", "maximum")
+_CPU_MODEL = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+-]{0,63}")
+_MACHINE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+
+
+def firmware(value: Any) -> Firmware:
+    result: Firmware = _choice(value, Firmware)
+    return result
+
+
+def tpm(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if value in ("true", "false"):
+        return bool(value == "true")
+    raise ValueError(f"must be true or false, got {shown(value)}")
+
+
+def default_cpu_mode(domain_type: str) -> str:
+    """``host-passthrough`` under KVM (the host's own CPU, fastest); ``maximum`` under
+    software emulation, where passthrough is refused and libvirt's default (``qemu64``)
+    lacks x86-64-v2, which RHEL 9-family guests need."""
+    return "host-passthrough" if domain_type == "kvm" else "maximum"
+
+
+def cpu_mode(value: Any) -> str:
+    text = _text(value, "a libvirt CPU mode")
+    if text in _CPU_MODES:
+        return text
+    kind, sep, model = text.partition(":")
+    if kind == "custom" and sep and _CPU_MODEL.fullmatch(model):
+        return text
+    raise ValueError(
+        f"{shown(text)} is not a CPU mode: use host-passthrough, host-model, maximum or "
+        "custom:<model> (e.g. custom:EPYC; virsh cpu-models x86_64)"
+    )
+
+
+def machine(value: Any) -> str:
+    return _name(
+        value,
+        "a machine type",
+        _MACHINE,
+        "a machine type: e.g. q35, pc, virt, pc-q35-7.2 (virsh capabilities lists them)",
+    )
+
+
+def arch(value: Any) -> str:
+    text = _text(value, "a guest architecture")
+    if text not in ARCHES:
+        raise ValueError(f"must be one of {', '.join(ARCHES)}; got {shown(text)}")
+    return text

@@ -11,6 +11,7 @@ from enum import StrEnum
 
 from .devices import DataDisk
 from .domain_xml import DomainConfig, LiveDomain
+from .platform import HostPlatform
 from .spec import VmSpec
 
 __all__ = [
@@ -92,6 +93,11 @@ class Observed:
     overlay: ImageInfo | None
     seed_present: bool
     running: DomainConfig | None = None
+    platform: HostPlatform | None = None
+    """What the host offers this VM (its arch, firmware, TPM, CPU modes); None where no
+    host was asked (unit tests build Observed from values)."""
+    nvram_present: bool = False
+    """A file exists at the VM's NVRAM path (``<images_dir>/<vm_name>@VARS.fd``)."""
 
     @property
     def observed_state(self) -> str:

@@ -9,6 +9,8 @@ so ``pulumi preview`` can compare against the live host without mutating it.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from .artifact_base import resolve_artifact_base
 from .devices import DataDisk
 from .domain_xml import from_xml
@@ -16,36 +18,68 @@ from .errors import ImageError
 from .images import header_info, overlay_info, seed_identity, usable_base
 from .model import AttachedDisk, Observed, ResolvedBase
 from .ownership import Candidates, FileFacts
+from .platform import HostPlatform, domain_machine
 from .spec import ProviderDefaults, VmSpec
 from .target import Target
 from .usage import HostUsage, host_usage
+from .virt.capabilities import host_platform
+from .virt.hypervisor import Guest
 
-__all__ = ["Target", "observe", "observe_data_disks", "observe_files", "resolve_base"]
+__all__ = [
+    "Target",
+    "observe",
+    "observe_data_disks",
+    "observe_domain",
+    "observe_files",
+    "resolve_base",
+]
 
 
 def observe(target: Target, spec: VmSpec) -> Observed:
     """The four axes as the host reports them for ``spec``'s VM."""
+    _guest, domain_only = observe_domain(target, spec)
+    seed = spec.seed_iso_path
+    return replace(
+        domain_only,
+        overlay=overlay_info(target.host, spec.overlay_path),
+        seed_present=seed is not None and target.host.stat(seed) is not None,
+        platform=_platform(target, spec),
+        nvram_present=target.host.stat(spec.nvram_path) is not None,
+    )
+
+
+def observe_domain(target: Target, spec: VmSpec) -> tuple[Guest | None, Observed]:
+    """The domain alone (its definition, run state and running definition) and its handle:
+    all a removal needs. Files are not looked at here (the Observed says no overlay, no
+    seed; :func:`observe_files` tells what a removal may remove) nor the host's platform,
+    so a delete costs three libvirt calls and no file read before it proves ownership."""
     guest = target.hypervisor.lookup(spec.vm_name)
     domain = from_xml(guest.xml()) if guest is not None else None
     power = guest.power_state() if guest is not None else None
     running = None
     if guest is not None and power is not None and power.is_active:
         running = from_xml(guest.running_xml()).config
-    seed = spec.seed_iso_path
-    return Observed(
-        domain=domain,
-        power=power,
-        overlay=overlay_info(target.host, spec.overlay_path),
-        seed_present=seed is not None and target.host.stat(seed) is not None,
-        running=running,
+    return guest, Observed(
+        domain=domain, power=power, overlay=None, seed_present=False, running=running
+    )
+
+
+def _platform(target: Target, spec: VmSpec) -> HostPlatform:
+    """What the host offers ``spec``'s VM: its arch (the host's own unless ``arch`` is
+    given) and, on the VM's machine, firmware, TPM and CPU modes."""
+    return host_platform(
+        target.hypervisor, spec.arch, spec.domain_type, lambda arch: domain_machine(spec, arch)
     )
 
 
 def observe_files(target: Target, spec: VmSpec, candidates: Candidates) -> FileFacts:
     """What is at each path a VM might remove: enough to prove (or not) that it is ours."""
     host = target.host
-    present = frozenset(p for p in candidates.all if host.stat(p) is not None)
     overlay = overlay_info(host, spec.overlay_path) if candidates.overlays else None
+    # The overlay's header read tells whether it exists: no separate stat for it.
+    found = {p for p in candidates.overlays if overlay is not None}
+    others = (p for p in candidates.all if p not in candidates.overlays)
+    present = frozenset(found | {p for p in others if host.stat(p) is not None})
     seeds = {p: seed_identity(host, p) for p in candidates.seeds if p in present}
     return FileFacts(overlay=overlay, seeds=seeds, present=present)
 

@@ -41,6 +41,7 @@ __all__ = [
     "recorded_overlay",
     "removable_files",
     "removal_candidates",
+    "require_nvram_ours",
     "require_ours",
     "stale_temporaries",
     "superseded_seeds",
@@ -104,6 +105,21 @@ def require_ours(owner: DomainOwner, live: LiveDomain | None, spec: VmSpec) -> N
     raise NotOwnedError(
         f"vm_name: {where} {why}; it is left alone: choose another vm_name, or remove that "
         "domain yourself if it is no longer wanted"
+    )
+
+
+def require_nvram_ours(wanted: str | None, live: LiveDomain | None, present: bool) -> None:
+    """Raise NotOwnedError when a file sits at the NVRAM path ``wanted`` that our domain
+    (``live``, already proven ours) does not reference: libvirt would silently boot the VM
+    with those UEFI variables (another machine's keys and boot entries)."""
+    if wanted is None or not present:
+        return
+    if live is not None and live.config.nvram_path == wanted:
+        return
+    raise NotOwnedError(
+        f"firmware: {wanted} already exists, but no domain of this VM references it; it may "
+        "be another VM's UEFI variables, so it is left alone: move it away (or choose another "
+        "vm_name) and run again"
     )
 
 

@@ -38,7 +38,13 @@ from .errors import CuratorUnreachableError, HostUnreachableError
 from .executor import Executor
 from .fields import INPUTS, input_field
 from .inputs import SeedChange, WaitFor
-from .observe import observe, observe_data_disks, observe_files, resolve_base
+from .observe import (
+    observe,
+    observe_data_disks,
+    observe_domain,
+    observe_files,
+    resolve_base,
+)
 from .ownership import (
     DomainOwner,
     owner_of,
@@ -83,6 +89,10 @@ def _replacing_while_unknown(news: Mapping[str, Any], unknown: list[str]) -> lis
 
 class VmProvider(ResourceProvider):
     """Converges one libvirt VM per resource. See the package README for the behaviour."""
+
+    serialize_as_secret_always = False
+    """Its pickle is the class by reference plus ProviderDefaults built before Configure: no
+    secret, so the ``__provider`` blob need not be encrypted in every VM's state."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -271,7 +281,7 @@ class VmProvider(ResourceProvider):
         Executor(target, spec, ResolvedBase("", None, None)).apply(plan)
 
     def _remove(self, target: Target, spec: VmSpec, recorded: Recorded | None) -> Plan:
-        observed = observe(target, spec)
+        guest, observed = observe_domain(target, spec)
         ours = owner_of(observed, spec, recorded) is DomainOwner.OURS
         running_log = observed.running.console_log_path if observed.running else None
         candidates = removal_candidates(
@@ -280,7 +290,8 @@ class VmProvider(ResourceProvider):
         facts = observe_files(target, spec, candidates)
         plan = axes.plan_remove(spec, observed, recorded, candidates, facts)
         base = ResolvedBase("", None, None)
-        Executor(target, spec, base, before_step=hook_from_env(spec.vm_name)).apply(plan)
+        hook = hook_from_env(spec.vm_name)
+        Executor(target, spec, base, before_step=hook, guest=guest).apply(plan)
         return plan
 
 

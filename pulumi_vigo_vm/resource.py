@@ -10,12 +10,13 @@ from pulumi import Input, Output, ResourceOptions
 from pulumi.dynamic import Resource
 
 from ._parallel import widen_program_registrations
+from ._pickling import pristine_pickler
+from .claims import claim_for
 from .fields import INPUTS, OUTPUTS, TYPE_TOKEN
 from .provider import VmProvider
 
 __all__ = ["VigoVm", "VigoVmArgs"]
 
-_ROOT_STACK_TYPE = "pulumi:pulumi:Stack"
 _OUTPUT_ONLY = tuple(f.name for f in OUTPUTS)
 _SECRET_INPUTS = [f.name for f in INPUTS if f.secret]
 _SECRET_OUTPUTS = _SECRET_INPUTS + [f.name for f in OUTPUTS if f.secret]
@@ -50,6 +51,11 @@ class VigoVmArgs:
     cloud_init_vendor_data: Input[str] | None = None
     cloud_init_meta_data: Input[dict[str, Any]] | None = None
     on_seed_change: Input[str] | None = None
+    firmware: Input[str] | None = None
+    tpm: Input[bool] | None = None
+    cpu_mode: Input[str] | None = None
+    machine: Input[str] | None = None
+    arch: Input[str] | None = None
 
 
 class VigoVm(Resource, module="vigo", name="VigoVm"):
@@ -102,6 +108,14 @@ class VigoVm(Resource, module="vigo", name="VigoVm"):
     """The base file's size, mtime and virtual size when the overlay was built on it."""
     claim: Output[str]
     """The owner named in the domain's marker: this resource's URN (set by VigoVm)."""
+    firmware: Output[str]
+    """``bios``, ``efi`` or ``efi-secure``; EFI keeps its variables in
+    ``<images_dir>/<vm_name>@VARS.fd``."""
+    tpm: Output[bool]
+    cpu_mode: Output[str]
+    """The input, else the domain type's default (``host-passthrough``/``maximum``)."""
+    machine: Output[str | None]
+    arch: Output[str | None]
     ip_address: Output[str | None]
     """The first IPv4 address of the first NIC, or None (see ``address_source``)."""
     ip_addresses: Output[list[str]]
@@ -139,31 +153,13 @@ class VigoVm(Resource, module="vigo", name="VigoVm"):
             if props.get(name) is not None:
                 props[name] = pulumi.Output.secret(props[name])
         props.update({name: None for name in _OUTPUT_ONLY})
-        props["claim"] = _claim(resource_name, opts.parent if opts is not None else None)
+        parent = opts.parent if opts is not None else None
+        props["claim"] = claim_for(TYPE_TOKEN, resource_name, parent)
         widen_program_registrations()  # so many VMs can be created (and awaited) at once
         defaults = ResourceOptions(
             additional_secret_outputs=_SECRET_OUTPUTS, delete_before_replace=True
         )
-        super().__init__(VmProvider(), resource_name, props, ResourceOptions.merge(defaults, opts))
-
-
-def _claim(resource_name: str, parent: pulumi.Resource | None) -> Input[str]:
-    """The owner written into the domain's marker: this resource's URN (as the engine will
-    name it), prefixed by the organization. The provider process cannot know it, so the
-    program computes it at declaration."""
-    organization = pulumi.get_organization()
-    if parent is None:
-        return _claim_text(organization, resource_name, None)
-    return parent.urn.apply(lambda urn: _claim_text(organization, resource_name, urn))
-
-
-def _claim_text(organization: str, resource_name: str, parent_urn: str | None) -> str:
-    """``<organization>/<urn>``; a child's URN type is its parents' types joined by ``$``
-    (as the engine's ``resource.NewURN`` builds it), except under the root stack."""
-    stack, project = pulumi.get_stack(), pulumi.get_project()
-    qualified = TYPE_TOKEN
-    if parent_urn is not None:
-        parent_type = parent_urn.split("::")[2] if parent_urn.count("::") >= 3 else ""
-        if parent_type and parent_type != _ROOT_STACK_TYPE:
-            qualified = f"{parent_type}${TYPE_TOKEN}"
-    return f"{organization}/urn:pulumi:{stack}::{project}::{qualified}::{resource_name}"
+        with pristine_pickler():  # pulumi#17803: else the 486th VM raises RecursionError
+            super().__init__(
+                VmProvider(), resource_name, props, ResourceOptions.merge(defaults, opts)
+            )

@@ -33,10 +33,13 @@ from .inputs import (
     DEFAULT_WAIT_TIMEOUT_S,
     AddressSource,
     BaseSource,
+    Firmware,
     RunState,
     SeedChange,
     WaitFor,
+    default_cpu_mode,
 )
+from .machines import X86_ARCHES, machine_family
 
 __all__ = [
     "DEFAULT_ARTIFACTS_DIR",
@@ -109,6 +112,24 @@ class VmSpec:
     cloud_init_vendor_data: str | None = field(default=None, repr=False)
     cloud_init_meta_data: Mapping[str, Any] | None = None
     on_seed_change: SeedChange = SeedChange.REPLACE
+    firmware: Firmware = Firmware.BIOS
+    tpm: bool = False
+    cpu_mode: str | None = None
+    """None only where no input bag was checked (see :attr:`cpu`)."""
+    machine: str | None = None
+    arch: str | None = None
+    """None: the host's own architecture (told by the host at plan time)."""
+
+    @property
+    def cpu(self) -> str:
+        """The CPU mode the domain gets: the input, else the domain type's default."""
+        return self.cpu_mode or default_cpu_mode(self.domain_type)
+
+    @property
+    def nvram_path(self) -> str:
+        """``<images_dir>/<vm_name>@VARS.fd``: the VM's UEFI variables (``@`` cannot occur
+        in a vm_name, so no other VM's file has this name)."""
+        return posixpath.join(self.images_dir, f"{self.vm_name}@VARS.fd")
 
     @property
     def overlay_path(self) -> str:
@@ -191,6 +212,11 @@ class VmSpec:
                 dict(self.cloud_init_meta_data) if self.cloud_init_meta_data else None
             ),
             "on_seed_change": self.on_seed_change.value,
+            "firmware": self.firmware.value,
+            "tpm": self.tpm,
+            "cpu_mode": self.cpu,
+            "machine": self.machine,
+            "arch": self.arch,
         }
 
 
@@ -263,6 +289,10 @@ def check_inputs(
         + _nic_and_wait_conflicts(normalised)
         + _data_disk_conflicts(normalised)
     )
+    faults += _platform_conflicts(normalised)
+    domain_type = normalised.get("domain_type")
+    if "cpu_mode" not in normalised and isinstance(domain_type, str):
+        normalised["cpu_mode"] = default_cpu_mode(domain_type)
     passthrough = {k: v for k, v in props.items() if k not in values}
     return {**passthrough, **normalised}, faults
 
@@ -355,6 +385,39 @@ def _data_disk_conflicts(normalised: Mapping[str, Any]) -> list[InputFault]:
                     "(a VigoDisk, or another volume)",
                 )
             )
+    return faults
+
+
+def _platform_conflicts(normalised: Mapping[str, Any]) -> list[InputFault]:
+    """Combinations no host can run, told before any host is asked."""
+    faults = []
+    cpu, domain_type = normalised.get("cpu_mode"), normalised.get("domain_type")
+    if cpu == "host-passthrough" and domain_type == "qemu":
+        faults.append(
+            InputFault(
+                "cpu_mode",
+                "host-passthrough needs domain_type='kvm' (software emulation has no host CPU "
+                "to pass through); use maximum or host-model",
+            )
+        )
+    if normalised.get("firmware") != Firmware.EFI_SECURE.value:
+        return faults
+    machine, arch = normalised.get("machine"), normalised.get("arch")
+    if isinstance(machine, str) and machine_family(machine) != "q35":
+        faults.append(
+            InputFault(
+                "machine",
+                f"firmware='efi-secure' needs the q35 machine (SMM), not {machine!r}: "
+                "omit machine or give q35",
+            )
+        )
+    if isinstance(arch, str) and arch not in X86_ARCHES:
+        faults.append(
+            InputFault(
+                "firmware",
+                f"Secure Boot exists only for x86 guests, not {arch}: use firmware='efi'",
+            )
+        )
     return faults
 
 

@@ -134,11 +134,15 @@ def _one_per_file(uses: Iterable[DiskUse]) -> tuple[DiskUse, ...]:
 def backing_chain(host: Host, path: str, fmt: str | None) -> tuple[str, ...]:
     """The backing files below ``path``, read from qcow2 headers (nearest first, at most
     :data:`MAX_CHAIN_DEPTH`). A raw file has none; a file that cannot be read ends the
-    chain (it is then no one's business here: nothing below it is known)."""
+    chain (nothing below it is known), and so does anything but a regular file: a FIFO
+    named as a disk would block the read forever, and a device is read by no one here."""
     found: list[str] = []
     current, current_fmt = path, fmt
     while len(found) < MAX_CHAIN_DEPTH and current_fmt != "raw":
         try:
+            stat = host.stat(current)
+            if stat is None or not stat.is_file:
+                break
             header = parse_header(read_bounded(host, current, HEADER_READ_SIZE))
         except (OSError, HostError):
             break

@@ -2,8 +2,9 @@
 # Quickstart: from a fresh Debian 12 machine (as root) to a running VigoVm.
 #
 #   scripts/quickstart.sh         set up the host, build a base image, `up` examples/minimal
-#   scripts/quickstart.sh down    destroy the example VM (domain, overlay, seed ISO); the
-#                                 base image, packages, bridge, network and .venv stay
+#   scripts/quickstart.sh down    destroy the example VM (domain, overlay, seed ISO) and the
+#                                 base its VigoBaseImage placed; the built image in the cache,
+#                                 packages, bridge, network and .venv stay
 #
 # Steps (each is skipped when already done, so a second run changes nothing):
 #   1. apt-get install libvirt, qemu, the build deps of libvirt-python and the image builder's
@@ -17,8 +18,10 @@
 #   6. an isolated libvirt network vigo-quickstart (no <forward>, 198.18.254.0/24, DHCP) for
 #      the example's NIC
 #   7. `pulumi up --yes` examples/minimal (local backend) if the Pulumi CLI is on PATH,
-#      else the same through the engine harness (python -m pulumi_vigo_vm.testing up); it
-#      waits until cloud-init finished (waitFor=ready)
+#      else the same through the engine harness (python -m pulumi_vigo_vm.testing up): its
+#      VigoBaseImage copies the image built in step 5 from a file:// source (no internet
+#      needed), verified by its sha256, to /var/lib/libvirt/images/bases/ (VIGO_BASE_TARGET);
+#      the VM on it waits until cloud-init finished (waitFor=ready)
 #   8. check the guest's cloud-init marker on the serial console, print the outputs and the
 #      VM's address
 #
@@ -28,6 +31,8 @@
 #   VIGO_DOMAIN_TYPE       kvm or qemu (default: kvm when /dev/kvm exists and the CPU
 #                          has vmx/svm, else qemu = software emulation)
 #   VIGO_TEST_IMAGE_CACHE  base image cache (default /var/lib/libvirt/images/vigo-cache)
+#   VIGO_BASE_TARGET       where the example's VigoBaseImage puts the base (default
+#                          /var/lib/libvirt/images/bases/<the built image's file name>)
 #   VIGO_QUICKSTART_DIR    the harness's state (default /var/lib/vigo-quickstart); the Pulumi
 #                          CLI keeps its stack in ~/.pulumi and examples/minimal/Pulumi.dev.yaml
 #   VIGO_BOOT_WAIT         seconds to wait for the console marker (default 600; 0: don't wait)
@@ -84,6 +89,12 @@ build_image() {
     fi
     [[ -f "$BASE_PATH" ]] || die "the image builder printed no image path; see $build_log"
     note "$BASE_PATH"
+    # The example's VigoBaseImage takes it from here, as it would from a mirror: a file://
+    # source and its digest, so a machine without internet access runs the example as is.
+    BASE_SOURCE="file://$BASE_PATH"
+    BASE_SHA256=$(sha256sum "$BASE_PATH" | cut -d' ' -f1)
+    BASE_TARGET=${VIGO_BASE_TARGET:-/var/lib/libvirt/images/bases/$(basename "$BASE_PATH")}
+    note "examples/minimal places it at $BASE_TARGET (sha256 $BASE_SHA256)"
 }
 
 # -- the example, through the Pulumi CLI or the engine harness ---------------------------------
@@ -129,7 +140,8 @@ harness_config() {
         --config "vigo:uri=$URI" --config "vigo:domainType=$DOMAIN_TYPE"
         --config "$PROJECT:vmName=$VM_NAME" --config "$PROJECT:network=$NETWORK"
         --config "$PROJECT:networkBridge=" --config "$PROJECT:waitFor=ready"
-        --config "$PROJECT:basePath=$BASE_PATH")
+        --config "$PROJECT:baseSource=$BASE_SOURCE" --config "$PROJECT:baseSha256=$BASE_SHA256"
+        --config "$PROJECT:basePath=$BASE_TARGET")
     printf '%s\n' "${HARNESS_CONFIG[@]}" >"$ARGS_FILE"
 }
 
@@ -148,7 +160,9 @@ vigo:domainType $DOMAIN_TYPE
 vmName $VM_NAME
 network $NETWORK
 waitFor ready
-basePath $BASE_PATH
+baseSource $BASE_SOURCE
+baseSha256 $BASE_SHA256
+basePath $BASE_TARGET
 EOF
         pulumi_cli config set --stack "$STACK" networkBridge ""
         pulumi_cli up --yes --stack "$STACK"
@@ -205,7 +219,8 @@ report() {
     log "done"
     cat <<EOF
     Set up: packages, libvirtd ($URI), /dev/kvm, bridge $BRIDGE, the isolated network
-      $NETWORK ($NETWORK_PREFIX.0/24), .venv, base image $BASE_PATH
+      $NETWORK ($NETWORK_PREFIX.0/24), .venv, base image $BASE_PATH (built), placed by the
+      example's VigoBaseImage at $BASE_TARGET
     Deployed examples/minimal (stack $STACK, via $DRIVER, domain type $DOMAIN_TYPE)${SUMMARY:+: $SUMMARY}
 
 Stack outputs:
@@ -218,7 +233,7 @@ Watch the console:
     virsh -c $URI console $VM_NAME          (Ctrl+] to leave)
     tail -f $console_log
 
-Tear it down (keeps the base image):
+Tear it down (the VM, then the placed base at $BASE_TARGET; the built image stays):
     scripts/quickstart.sh down
   which runs
     $(teardown_command)

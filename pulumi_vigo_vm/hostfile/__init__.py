@@ -6,6 +6,7 @@ from __future__ import annotations
 from .claim import CLAIM_SUFFIX, FileOwner, claim_path, file_owner
 from .ops import (
     CLAIM_MODE,
+    adopt,
     install,
     owner_of,
     read_claim,
@@ -19,6 +20,7 @@ __all__ = [
     "CLAIM_MODE",
     "CLAIM_SUFFIX",
     "FileOwner",
+    "adopt",
     "claim_path",
     "file_owner",
     "install",

@@ -30,6 +30,7 @@ from .claim import (
 
 __all__ = [
     "CLAIM_MODE",
+    "adopt",
     "install",
     "owner_of",
     "read_claim",
@@ -72,21 +73,41 @@ def take(host: Host, path: str, claim: str, what: str) -> FileOwner:
         raise not_owned(path, owner, recorded, what)
     if owner is FileOwner.FREE and recorded is None:
         host.makedirs(posixpath.dirname(path))
-        sidecar = claim_path(path)
-        temporary = temporary_name(sidecar)
-        host.write_atomic(temporary, encode_claim(claim), CLAIM_MODE)
-        try:
-            host.rename_noreplace(temporary, sidecar)
-        except FileExistsError:
-            host.remove(temporary)
+        if not _write_claim(host, path, claim):
             recorded = read_claim(host, path)
             owner = file_owner(host.stat(path) is not None, recorded, claim)
             if owner not in (FileOwner.FREE, FileOwner.OURS):
-                raise not_owned(path, owner, recorded, what) from None
-        except BaseException:
-            host.remove(temporary)
-            raise
+                raise not_owned(path, owner, recorded, what)
     return owner
+
+
+def adopt(host: Host, path: str, claim: str, what: str) -> None:
+    """Claim the file at ``path`` that no sidecar names, once the caller has proven it is
+    exactly the file it would have made (VigoBaseImage: the declared digest). Raises
+    NotOwnedError when another claim got there first."""
+    if _write_claim(host, path, claim):
+        return
+    recorded = read_claim(host, path)
+    if recorded != claim:
+        raise not_owned(path, file_owner(True, recorded, claim), recorded, what)
+
+
+def _write_claim(host: Host, path: str, claim: str) -> bool:
+    """Write ``claim``'s sidecar beside ``path`` exclusively (a temporary moved in without
+    replacing). False when a sidecar was already there: of two racing resources exactly one
+    writes it, and the loser touches nothing."""
+    sidecar = claim_path(path)
+    temporary = temporary_name(sidecar)
+    host.write_atomic(temporary, encode_claim(claim), CLAIM_MODE)
+    try:
+        host.rename_noreplace(temporary, sidecar)
+    except FileExistsError:
+        host.remove(temporary)
+        return False
+    except BaseException:
+        host.remove(temporary)
+        raise
+    return True
 
 
 def install(

@@ -1,4 +1,5 @@
-"""Policy rules for ``VigoVm``: sizing limits and single ownership of a libvirt domain.
+"""Policy rules for ``VigoVm`` and ``VigoDisk``: sizing limits and single ownership of a
+libvirt domain.
 
 The rules are plain functions over a resource's property mapping so they can be tested
 without the policy engine; :func:`build_policies` wraps each rule in a pulumi-policy
@@ -7,7 +8,8 @@ without the policy engine; :func:`build_policies` wraps each rule in a pulumi-po
 Why these rules exist:
 
 * A typo such as ``memory_mib=409600`` would make libvirt try to reserve 400 GiB on the
-  host; the sizing limits stop such a plan at ``pulumi preview``, before anything is built.
+  host (or ``size_gib=50000`` a data disk that fills the storage as its guest writes); the
+  sizing limits stop such a plan at ``pulumi preview``, before anything is built.
 * Two ``VigoVm`` resources (in one stack) that name the same domain on the same libvirt
   URI would fight over it on every ``up``: each would converge it to its own definition.
   "Two configcrates can't manage the same domain."
@@ -21,6 +23,7 @@ vigo-vm-max-memory     maxMemoryMib        65536 (64 GiB)
 vigo-vm-max-vcpu       maxVcpu             32
 vigo-vm-max-disk       maxDiskSizeGib      2048 (2 TiB)
 vigo-vm-max-disk       defaultDiskSizeGib  20 (size assumed when absent)
+vigo-disk-max-size     maxSizeGib          2048 (2 TiB; a VigoDisk's size_gib)
 vigo-vm-unique-domain  defaultUri          stack config ``vigo:uri``, else
                                            ``qemu:///system``
 =====================  ==================  ===================================
@@ -40,19 +43,23 @@ from typing import Final
 
 from pulumi_policy import EnforcementLevel, Policy
 
+from ..disk.spec import TYPE_TOKEN as DISK_TYPE_TOKEN
 from ..fields import TYPE_TOKEN
 from ..inputs import DEFAULT_URI
 from .sizes import (
     DEFAULT_DISK_SIZE_GIB,
+    DEFAULT_MAX_DATA_DISK_SIZE_GIB,
     DEFAULT_MAX_DISK_SIZE_GIB,
     DEFAULT_MAX_MEMORY_MIB,
     DEFAULT_MAX_VCPU,
+    MAX_DATA_DISK_POLICY,
     MAX_DISK_POLICY,
     MAX_MEMORY_POLICY,
     MAX_VCPU_POLICY,
     SIZE_LIMITS,
     SizeLimit,
     coerce_positive_int,
+    data_disk_violation,
     disk_violation,
     memory_violation,
     size_policy,
@@ -71,21 +78,25 @@ from .unique import (
 
 __all__ = [
     "DEFAULT_DISK_SIZE_GIB",
+    "DEFAULT_MAX_DATA_DISK_SIZE_GIB",
     "DEFAULT_MAX_DISK_SIZE_GIB",
     "DEFAULT_MAX_MEMORY_MIB",
     "DEFAULT_MAX_VCPU",
     "DEFAULT_URI",
+    "MAX_DATA_DISK_POLICY",
     "MAX_DISK_POLICY",
     "MAX_MEMORY_POLICY",
     "MAX_VCPU_POLICY",
     "PACK_NAME",
     "SIZE_LIMITS",
     "UNIQUE_DOMAIN_POLICY",
+    "VIGO_DISK_TYPE",
     "VIGO_VM_TYPE",
     "DomainClaim",
     "SizeLimit",
     "build_policies",
     "coerce_positive_int",
+    "data_disk_violation",
     "disk_violation",
     "domain_key",
     "duplicate_domain_violations",
@@ -97,11 +108,12 @@ __all__ = [
 ]
 
 VIGO_VM_TYPE: Final = TYPE_TOKEN
+VIGO_DISK_TYPE: Final = DISK_TYPE_TOKEN
 PACK_NAME: Final = "vigo-vm"
 
 
 def build_policies(enforcement_level: EnforcementLevel | None = None) -> list[Policy]:
-    """Every VigoVm policy, ready for ``PolicyPack``.
+    """Every VigoVm and VigoDisk policy, ready for ``PolicyPack``.
 
     ``enforcement_level`` overrides each policy's own level (the pack's default applies
     when None); per-stack config can still change it, e.g. to ``advisory``.

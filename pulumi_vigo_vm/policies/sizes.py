@@ -1,5 +1,6 @@
-"""The size policies: one per sized VigoVm input (:data:`SIZE_LIMITS`), each capping what a
-typo could ask of a host (``memory_mib=409600`` would make libvirt try to reserve 400 GiB).
+"""The size policies: one per sized input of VigoVm and VigoDisk (:data:`SIZE_LIMITS`), each
+capping what a typo could ask of a host (``memory_mib=409600`` would make libvirt try to
+reserve 400 GiB; ``size_gib=50000`` would fill the storage as the guest writes).
 
 Sizes are read with the provider's own grammar (:func:`pulumi_vigo_vm.numbers.whole_number`),
 so the pack and the provider never disagree about what a number is. Every default is applied
@@ -24,20 +25,24 @@ from pulumi_policy import (
 )
 from pulumi_policy.proxy import UnknownValueError
 
+from ..disk.spec import TYPE_TOKEN as DISK_TYPE_TOKEN
 from ..fields import TYPE_TOKEN
 from ..numbers import whole_number
 
 __all__ = [
     "DEFAULT_DISK_SIZE_GIB",
+    "DEFAULT_MAX_DATA_DISK_SIZE_GIB",
     "DEFAULT_MAX_DISK_SIZE_GIB",
     "DEFAULT_MAX_MEMORY_MIB",
     "DEFAULT_MAX_VCPU",
+    "MAX_DATA_DISK_POLICY",
     "MAX_DISK_POLICY",
     "MAX_MEMORY_POLICY",
     "MAX_VCPU_POLICY",
     "SIZE_LIMITS",
     "SizeLimit",
     "coerce_positive_int",
+    "data_disk_violation",
     "disk_violation",
     "memory_violation",
     "size_policy",
@@ -49,10 +54,12 @@ DEFAULT_MAX_MEMORY_MIB: Final = 65536
 DEFAULT_MAX_VCPU: Final = 32
 DEFAULT_MAX_DISK_SIZE_GIB: Final = 2048
 DEFAULT_DISK_SIZE_GIB: Final = 20
+DEFAULT_MAX_DATA_DISK_SIZE_GIB: Final = 2048
 
 MAX_MEMORY_POLICY: Final = "vigo-vm-max-memory"
 MAX_VCPU_POLICY: Final = "vigo-vm-max-vcpu"
 MAX_DISK_POLICY: Final = "vigo-vm-max-disk"
+MAX_DATA_DISK_POLICY: Final = "vigo-disk-max-size"
 
 
 def coerce_positive_int(value: object) -> int:
@@ -85,16 +92,17 @@ def _config_int(config: Mapping[str, Any], key: str, default: int) -> int:
         raise ValueError(f"policy config {key}: {exc}") from exc
 
 
-def _vm_label(props: Mapping[str, Any]) -> str:
-    """Name the VM in messages by its ``vm_name`` (what the operator typed).
-
-    An unknown ``vm_name`` must not hide a size violation, so it is only described.
-    """
+def _label(props: Mapping[str, Any], subject: str, name_input: str) -> str:
+    """Name the resource in messages by its ``name_input`` (what the operator typed: a VM's
+    ``vm_name``, a disk's ``name``). An unknown name must not hide a size violation, so it
+    is only described."""
     try:
-        name = props.get("vm_name")
+        name = props.get(name_input)
     except UnknownValueError:
-        return "VM (vm_name unknown until apply)"
-    return f"VM {name!r}" if isinstance(name, str) and name else "VM (no vm_name)"
+        return f"{subject} ({name_input} unknown until apply)"
+    return (
+        f"{subject} {name!r}" if isinstance(name, str) and name else f"{subject} (no {name_input})"
+    )
 
 
 def _amount(number: int, unit: str) -> str:
@@ -103,7 +111,13 @@ def _amount(number: int, unit: str) -> str:
 
 
 def _limit_violation(
-    props: Mapping[str, Any], prop: str, limit: int, unit: str, *, assumed: int | None = None
+    label: str,
+    props: Mapping[str, Any],
+    prop: str,
+    limit: int,
+    unit: str,
+    *,
+    assumed: int | None = None,
 ) -> str | None:
     """Judge one size property against ``limit``; return the violation message or None.
 
@@ -115,31 +129,28 @@ def _limit_violation(
         if assumed is None or assumed <= limit:
             return None
         return (
-            f"{_vm_label(props)}: {prop} is not set, and the assumed default of "
+            f"{label}: {prop} is not set, and the assumed default of "
             f"{_amount(assumed, unit)} exceeds the limit of {_amount(limit, unit)}"
         )
     try:
         value = coerce_positive_int(raw)
     except ValueError:
         return (
-            f"{_vm_label(props)}: {prop} {raw!r} is not a positive integer, so it cannot be "
+            f"{label}: {prop} {raw!r} is not a positive integer, so it cannot be "
             f"checked against the limit of {_amount(limit, unit)}"
         )
     if value > limit:
-        return (
-            f"{_vm_label(props)}: {prop} {_amount(value, unit)} exceeds the limit of "
-            f"{_amount(limit, unit)}"
-        )
+        return f"{label}: {prop} {_amount(value, unit)} exceeds the limit of {_amount(limit, unit)}"
     return None
 
 
 @dataclass(frozen=True)
 class SizeLimit:
-    """One sized input of VigoVm and the policy that caps it: the table the size policies,
-    their config schema and their messages are all built from."""
+    """One sized input of a resource type and the policy that caps it: the table the size
+    policies, their config schema and their messages are all built from."""
 
     input: str
-    """The VigoVm input judged (a name from :data:`pulumi_vigo_vm.fields.INPUTS`)."""
+    """The input judged (of VigoVm: a name from :data:`pulumi_vigo_vm.fields.INPUTS`)."""
     policy: str
     config_key: str
     default: int
@@ -148,6 +159,12 @@ class SizeLimit:
     assumed_key: str | None = None
     """A pack setting naming the size an absent input stands for (None: absent passes)."""
     assumed_default: int | None = None
+    resource_type: str = TYPE_TOKEN
+    """The type token of the resources judged."""
+    resource: str = "VigoVm"
+    subject: str = "VM"
+    """How messages call one such resource, named by its ``name_input``."""
+    name_input: str = "vm_name"
 
 
 SIZE_LIMITS: Final = (
@@ -170,6 +187,18 @@ SIZE_LIMITS: Final = (
         assumed_key="defaultDiskSizeGib",
         assumed_default=DEFAULT_DISK_SIZE_GIB,
     ),
+    SizeLimit(
+        "size_gib",
+        MAX_DATA_DISK_POLICY,
+        "maxSizeGib",
+        DEFAULT_MAX_DATA_DISK_SIZE_GIB,
+        "GiB",
+        "Largest VigoDisk size_gib allowed, in GiB.",
+        resource_type=DISK_TYPE_TOKEN,
+        resource="VigoDisk",
+        subject="disk",
+        name_input="name",
+    ),
 )
 _LIMIT_OF = {limit.input: limit for limit in SIZE_LIMITS}
 
@@ -182,7 +211,8 @@ def size_violation(
     assumed = None
     if limit.assumed_key is not None and limit.assumed_default is not None:
         assumed = _config_int(config, limit.assumed_key, limit.assumed_default)
-    return _limit_violation(props, limit.input, cap, limit.unit, assumed=assumed)
+    label = _label(props, limit.subject, limit.name_input)
+    return _limit_violation(label, props, limit.input, cap, limit.unit, assumed=assumed)
 
 
 def memory_violation(props: Mapping[str, Any], config: Mapping[str, Any]) -> str | None:
@@ -202,6 +232,11 @@ def disk_violation(props: Mapping[str, Any], config: Mapping[str, Any]) -> str |
     return size_violation(_LIMIT_OF["disk_size_gib"], props, config)
 
 
+def data_disk_violation(props: Mapping[str, Any], config: Mapping[str, Any]) -> str | None:
+    """Why a VigoDisk's ``size_gib`` breaks ``maxSizeGib``, or None when it does not."""
+    return size_violation(_LIMIT_OF["size_gib"], props, config)
+
+
 def _positive_int_schema(default: int, description: str) -> dict[str, Any]:
     """JSON schema of one positive-int setting; the default is advertised for the CLI."""
     return {"type": "integer", "minimum": 1, "default": default, "description": description}
@@ -209,7 +244,7 @@ def _positive_int_schema(default: int, description: str) -> dict[str, Any]:
 
 def _size_validator(limit: SizeLimit) -> Callable[[ResourceValidationArgs, ReportViolation], None]:
     def validate(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
-        if args.resource_type != TYPE_TOKEN:
+        if args.resource_type != limit.resource_type:
             return
         message = size_violation(limit, args.props, args.get_config())
         if message is not None:
@@ -226,6 +261,8 @@ validate_max_vcpu = _size_validator(_LIMIT_OF["vcpu"])
 validate_max_disk = _size_validator(_LIMIT_OF["disk_size_gib"])
 """Stop a VM whose disk would fill the storage pool (an absent size counts as the assumed
 default, so lowering the limit also catches VMs that rely on it)."""
+validate_max_data_disk = _size_validator(_LIMIT_OF["size_gib"])
+"""Stop a data disk that would fill the storage pool as its guest writes."""
 
 
 def size_policy(limit: SizeLimit, enforcement_level: EnforcementLevel | None) -> Policy:
@@ -233,13 +270,13 @@ def size_policy(limit: SizeLimit, enforcement_level: EnforcementLevel | None) ->
     if limit.assumed_key is not None and limit.assumed_default is not None:
         properties[limit.assumed_key] = _positive_int_schema(
             limit.assumed_default,
-            f"{limit.input} ({limit.unit}) assumed for a VM that sets none.",
+            f"{limit.input} ({limit.unit}) assumed for a {limit.subject} that sets none.",
         )
     assumed = " (or the assumed default)" if limit.assumed_key else ""
     return ResourceValidationPolicy(
         name=limit.policy,
-        description=f"Requires VigoVm {limit.input}{assumed} to be a positive integer within "
-        "the limit.",
+        description=f"Requires {limit.resource} {limit.input}{assumed} to be a positive integer "
+        "within the limit.",
         validate=_size_validator(limit),
         enforcement_level=enforcement_level,
         config_schema=PolicyConfigSchema(properties=properties),

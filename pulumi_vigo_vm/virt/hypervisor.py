@@ -23,12 +23,15 @@ __all__ = ["DomainDefinition", "Guest", "Hypervisor", "PowerState"]
 
 T = TypeVar("T")
 
-# Undefine must also drop what libvirt keeps beside a domain, or it refuses.
+# Undefine must also drop what libvirt keeps beside a domain, or it refuses; the NVRAM
+# and TPM flags remove the VM's UEFI variables and swtpm state (both harmless for a domain
+# that has neither, as every domain of the previous release).
 _UNDEFINE_FLAGS = (
     libvirt.VIR_DOMAIN_UNDEFINE_MANAGED_SAVE
     | libvirt.VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA
     | libvirt.VIR_DOMAIN_UNDEFINE_NVRAM
     | getattr(libvirt, "VIR_DOMAIN_UNDEFINE_CHECKPOINTS_METADATA", 0)
+    | getattr(libvirt, "VIR_DOMAIN_UNDEFINE_TPM", 0)
 )
 
 
@@ -162,6 +165,20 @@ class Hypervisor:
 
         return self._read(f"reading the DHCP leases of network {network}", leases)
 
+    def capabilities_xml(self) -> str:
+        """``virConnectGetCapabilities``: the host and the guest arches it runs."""
+        return str(self._read("reading host capabilities", lambda conn: conn.getCapabilities()))
+
+    def domain_capabilities_xml(self, arch: str, machine: str, virttype: str) -> str:
+        """``virConnectGetDomainCapabilities`` for one arch, machine and domain type:
+        firmware, TPM and CPU modes libvirt offers there."""
+        return str(
+            self._read(
+                f"reading domain capabilities of {arch} {machine}",
+                lambda conn: conn.getDomainCapabilities(None, arch, machine, virttype, 0),
+            )
+        )
+
     def architecture(self) -> str:
         """The host CPU architecture (``x86_64``, ``aarch64``...)."""
         return str(self._read("reading host info", lambda conn: conn.getInfo()[0]))
@@ -234,7 +251,8 @@ class Guest:
             self._domain.destroy()
 
     def undefine(self) -> None:
-        """Forget the definition, with the flags managed-save, snapshots and NVRAM need."""
+        """Forget the definition, with the flags managed-save, snapshots, NVRAM and TPM
+        state need (the NVRAM file and swtpm state go with it)."""
         with self._call("undefining"):
             self._domain.undefineFlags(_UNDEFINE_FLAGS)
 

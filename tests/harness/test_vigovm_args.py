@@ -37,6 +37,11 @@ VALUES = {
     "cloud_init_vendor_data": "#cloud-config\n",
     "cloud_init_meta_data": {"role": "db"},
     "on_seed_change": "reseed",
+    "firmware": "efi",
+    "tpm": True,
+    "cpu_mode": "maximum",
+    "machine": "q35",
+    "arch": "x86_64",
 }
 # Exclusive with a field above: passed as Outputs of None (absent) rather than a value.
 ABSENT = ("artifact", "network", "nics")

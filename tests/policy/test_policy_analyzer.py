@@ -21,6 +21,7 @@ from pulumi_vigo_vm.policies import (
     DEFAULT_MAX_DISK_SIZE_GIB,
     DEFAULT_MAX_MEMORY_MIB,
     DEFAULT_MAX_VCPU,
+    MAX_DATA_DISK_POLICY,
     MAX_DISK_POLICY,
     MAX_MEMORY_POLICY,
     MAX_VCPU_POLICY,
@@ -36,7 +37,13 @@ from pulumi_vigo_vm.testing.policy import (
     to_struct,
 )
 
-POLICIES = [MAX_MEMORY_POLICY, MAX_VCPU_POLICY, MAX_DISK_POLICY, UNIQUE_DOMAIN_POLICY]
+POLICIES = [
+    MAX_MEMORY_POLICY,
+    MAX_VCPU_POLICY,
+    MAX_DISK_POLICY,
+    MAX_DATA_DISK_POLICY,
+    UNIQUE_DOMAIN_POLICY,
+]
 
 
 def by_policy(diagnostics: list[Diagnostic]) -> dict[str, list[Diagnostic]]:
@@ -84,7 +91,7 @@ def test_analyzer_info_lists_policies_levels_and_schemas(
     assert [p.name for p in info.policies] == POLICIES
     assert {p.enforcementLevel for p in info.policies} == {analyzer_pb2.MANDATORY}
     types = [p.policy_type for p in info.policies]
-    assert types == [analyzer_pb2.POLICY_TYPE_RESOURCE] * 3 + [analyzer_pb2.POLICY_TYPE_STACK]
+    assert types == [analyzer_pb2.POLICY_TYPE_RESOURCE] * 4 + [analyzer_pb2.POLICY_TYPE_STACK]
     memory = info.policies[0].configSchema.properties["maxMemoryMib"]
     assert memory["type"] == "integer" and memory["default"] == DEFAULT_MAX_MEMORY_MIB
     assert raw_stub.GetPluginInfo(empty_pb2.Empty(), timeout=10).version

@@ -192,7 +192,9 @@ class Lab:
             if dom.name().startswith(self.prefix + "-"):
                 if dom.isActive():
                     dom.destroy()
-                dom.undefineFlags(libvirt.VIR_DOMAIN_UNDEFINE_NVRAM)
+                dom.undefineFlags(
+                    libvirt.VIR_DOMAIN_UNDEFINE_NVRAM | libvirt.VIR_DOMAIN_UNDEFINE_TPM
+                )
         # Logs a test's killed or failed runs left (a destroyed VM's own go with it).
         for log in Path(CONSOLE_LOG_DIR).glob(f"{self.prefix}-*.console.log"):
             log.unlink(missing_ok=True)

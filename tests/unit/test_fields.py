@@ -10,7 +10,7 @@ from pathlib import Path
 
 from pulumi_vigo_vm import VigoVm, VigoVmArgs
 from pulumi_vigo_vm.axes import INPUT_RULES
-from pulumi_vigo_vm.fields import INPUTS, OUTPUTS, Change
+from pulumi_vigo_vm.fields import INPUTS, OUTPUTS, TYPE_TOKEN, Change
 from pulumi_vigo_vm.provider import _outputs
 
 from ._values import IDENTITY, make_base, make_spec
@@ -69,4 +69,6 @@ def test_every_size_policy_caps_an_integer_input_of_the_table() -> None:
     from pulumi_vigo_vm.policies import SIZE_LIMITS
 
     integer_inputs = {f.name for f in INPUTS if f.annotation == "int | str"}
-    assert {limit.input for limit in SIZE_LIMITS} <= integer_inputs
+    vm_limits = {limit.input for limit in SIZE_LIMITS if limit.resource_type == TYPE_TOKEN}
+    assert vm_limits <= integer_inputs
+    assert {limit.input for limit in SIZE_LIMITS} - vm_limits == {"size_gib"}  # VigoDisk's

@@ -64,6 +64,7 @@ def test_minimal_valid_inputs_give_a_spec_with_every_default() -> None:
         images_dir=DEFAULT_IMAGES_DIR,
         shutdown_timeout_s=120,
         claim=CLAIM,
+        cpu_mode="host-passthrough",  # the default under kvm
     )
 
 

@@ -1,0 +1,63 @@
+"""Bench-only probes, loaded by the harness's child processes when ``bench/probe`` is on
+their ``PYTHONPATH`` (Python imports ``sitecustomize`` at start-up). Inert unless asked:
+
+* ``VIGO_BENCH_CALL_LOG=<file>``: every libvirt connection-level call named in
+  :data:`COUNTED` appends ``<pid> <connection uri> <method>`` to the file, so the bench can
+  count domain listings and lookups per host per run (``bench.calls``).
+* ``VIGO_BENCH_CAP=provider``: the provider does not widen the dynamic provider server's
+  four-thread pool (``_parallel.widen_rpc_pool`` left out); ``program``: the program keeps
+  asyncio's default executor (``widen_program_registrations`` left out). So
+  ``bench.waits --caps`` can show what each cap alone costs.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+
+COUNTED = (
+    "listAllDomains",
+    "listDomainsID",
+    "listDefinedDomains",
+    "lookupByName",
+    "lookupByUUIDString",
+)
+
+
+def _log_calls(path: str) -> None:
+    import libvirt
+
+    lock = threading.Lock()
+    sink = open(path, "a", buffering=1)  # noqa: SIM115 - for the process's whole life
+    uris: dict[int, str] = {}
+
+    def counted(name: str, original: object) -> object:
+        def call(self: libvirt.virConnect, *args: object, **kwargs: object) -> object:
+            key = id(self)
+            if key not in uris:
+                uris[key] = self.getURI().split("?")[0] + f"#{key:x}"
+            with lock:
+                sink.write(f"{os.getpid()} {uris[key]} {name}\n")
+            return original(self, *args, **kwargs)  # type: ignore[operator]
+
+        return call
+
+    for name in COUNTED:
+        setattr(libvirt.virConnect, name, counted(name, getattr(libvirt.virConnect, name)))
+
+
+def _cap(which: str) -> None:
+    if which == "provider":
+        import pulumi_vigo_vm.provider as provider
+
+        provider.widen_rpc_pool = lambda *_a, **_k: False  # type: ignore[assignment]
+    elif which == "program":
+        import pulumi_vigo_vm.resource as resource
+
+        resource.widen_program_registrations = lambda *_a, **_k: False  # type: ignore[assignment]
+
+
+if os.environ.get("VIGO_BENCH_CALL_LOG"):
+    _log_calls(os.environ["VIGO_BENCH_CALL_LOG"])
+if os.environ.get("VIGO_BENCH_CAP"):
+    _cap(os.environ["VIGO_BENCH_CAP"])

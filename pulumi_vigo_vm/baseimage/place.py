@@ -1,0 +1,237 @@
+"""Put a verified base image at its path on a hypervisor, or tell that it is already there.
+
+The only code of VigoBaseImage that changes a host. Ownership, the in-use refusal,
+installation at a temporary name and the sweep of a killed run's temporaries are the shared
+core's (:mod:`pulumi_vigo_vm.hostfile`, :mod:`pulumi_vigo_vm.usage`); this module adds what
+is particular to a downloaded image: the digest checks, the base-safety rules VigoVm applies
+(:func:`pulumi_vigo_vm.images.usable_base`: no backing file, no data file, the format told
+from its magic), the owner, group and mode, and the digest record (:mod:`.record`).
+
+Order, so that every failure leaves nothing at the path and no temporary: the source is
+opened (``fetch_on="runner"``) before the host is touched; the bytes land at a temporary
+name beside the path, are checked there, and only then are moved into place (never over a
+file we did not put there).
+"""
+
+from __future__ import annotations
+
+import posixpath
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from .. import hostfile
+from ..errors import CommandError, ImageError, NotOwnedError
+from ..hostfile.claim import claim_path, encode_claim, not_owned
+from ..hosts.base import Host
+from ..images import usable_base
+from ..target import Target
+from .fetch import Digests, fetch_on_host, fetch_on_runner, source_digests
+from .record import Record, read_record, record_path, write_record
+from .spec import BaseImageSpec, FetchOn
+
+__all__ = [
+    "IN_USE_FIX",
+    "Context",
+    "Placed",
+    "chown",
+    "describe",
+    "ensure",
+    "remove",
+    "rename_claim",
+    "state_of",
+]
+
+IN_USE_FIX = "point new VMs at a new path instead (a new VigoBaseImage), and retire these first"
+_ACCOUNT_TIMEOUT_S = 30.0
+
+
+@dataclass(frozen=True)
+class Context:
+    """How a run transfers: its idle timeout, and where its progress lines go."""
+
+    idle_timeout: float
+    label: str
+    """Names the resource in progress lines and messages (``VigoBaseImage ubuntu-base``)."""
+    emit: Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class Placed:
+    """The image at its path, as the outputs report it."""
+
+    format: str
+    virtual_size_bytes: int
+    size_bytes: int
+
+
+def state_of(host: Host, spec: BaseImageSpec) -> str:
+    """``current`` (our file, recorded with the declared digest), ``stale`` (our file with
+    other content), ``missing`` (no file), or ``foreign`` (a file our claim does not name)."""
+    if host.stat(spec.path) is None:
+        return "missing"
+    if spec.claim is None or hostfile.read_claim(host, spec.path) != spec.claim:
+        return "foreign"
+    record = read_record(host, spec.path)
+    current = record is not None and record.published == spec.sha256
+    return "current" if current else "stale"
+
+
+def describe(host: Host, path: str) -> Placed:
+    """Format, virtual size and file size of the image at ``path``."""
+    info = usable_base(host, path, "path")
+    stat = host.stat(path)
+    return Placed(info.format, info.virtual_size, stat.size if stat else 0)
+
+
+def ensure(target: Target, spec: BaseImageSpec, ctx: Context) -> Placed:
+    """Make the declared image be at ``spec.path``; return what is there.
+
+    Nothing is downloaded when our file is recorded with the declared digest. A file that
+    is not ours is adopted when its content is exactly the declared image, else refused
+    (NotOwnedError), never overwritten. Our file with other content (a changed digest or
+    source) is replaced only while no domain uses it (else InUseError naming them).
+    """
+    host = target.host
+    claim = _claim(spec)
+    hostfile.sweep_temporaries(host, spec.path)
+    hostfile.sweep_temporaries(host, record_path(spec.path))
+    _check_accounts(host, spec)
+    state = state_of(host, spec)
+    if state == "current":
+        return describe(host, spec.path)
+    if state == "foreign":
+        _adopt(host, spec, claim, ctx)
+        return describe(host, spec.path)
+    if state == "stale":  # ours, with other content: a changed digest or source
+        hostfile.refuse_in_use(target, spec.path, IN_USE_FIX)
+        _fetch(host, spec, ctx, replace=True)
+        return describe(host, spec.path)
+    fresh = hostfile.take(host, spec.path, claim, "path") is hostfile.FileOwner.FREE
+    try:
+        _fetch(host, spec, ctx, replace=False)
+    except BaseException:
+        if fresh:  # the claim we just wrote, with no file beside it
+            hostfile.remove_ours(target, spec.path, claim, IN_USE_FIX)
+        raise
+    return describe(host, spec.path)
+
+
+def chown(host: Host, path: str, spec: BaseImageSpec) -> None:
+    """Give ``path`` the declared owner, group and mode."""
+    try:
+        host.run(["chown", f"{spec.owner}:{spec.group}", "--", path], timeout=_ACCOUNT_TIMEOUT_S)
+    except CommandError as exc:
+        raise ImageError(
+            f"owner/group: chown {spec.owner}:{spec.group} {path} failed on {host.name} "
+            f"({exc.stderr.strip()}); name an owner and group that exist there"
+        ) from exc
+    host.chmod(path, spec.mode)
+
+
+def rename_claim(host: Host, spec: BaseImageSpec, old_claim: str | None) -> None:
+    """Rewrite the sidecar for a new claim (a rename with aliases) when it names the old one."""
+    if spec.claim is not None and hostfile.read_claim(host, spec.path) == old_claim:
+        host.write_atomic(claim_path(spec.path), encode_claim(spec.claim), hostfile.CLAIM_MODE)
+
+
+def remove(target: Target, spec: BaseImageSpec) -> bool:
+    """Remove the file and its sidecars when our claim names it; refused while in use."""
+    if spec.claim is None:
+        return False
+    removed = hostfile.remove_ours(target, spec.path, spec.claim, IN_USE_FIX)
+    if removed or target.host.stat(spec.path) is None:
+        target.host.remove(record_path(spec.path))
+    return removed
+
+
+def _claim(spec: BaseImageSpec) -> str:
+    if spec.claim is None:
+        raise ImageError("claim: missing; declare base images with pulumi_vigo_vm.VigoBaseImage")
+    return spec.claim
+
+
+def _check_accounts(host: Host, spec: BaseImageSpec) -> None:
+    """Refuse an owner or group the host does not know, before anything is downloaded."""
+    for database, name, what in (("passwd", spec.owner, "owner"), ("group", spec.group, "group")):
+        if name.isdigit():
+            continue
+        result = host.run(["getent", database, name], check=False, timeout=_ACCOUNT_TIMEOUT_S)
+        if result.returncode != 0:
+            raise ImageError(
+                f"{what}: {name!r} does not exist on {host.name}; create it there or name "
+                f"another (e.g. root)"
+            )
+
+
+def _verified(spec: BaseImageSpec) -> Callable[[Digests], None]:
+    def check(digests: Digests) -> None:
+        if digests.published != spec.sha256:
+            raise ImageError(
+                f"sha256: {spec.source} has sha256 {digests.published}, not the declared "
+                f"{spec.sha256}; nothing was kept. Check the digest against the publisher's "
+                "SHA256SUMS (the digest of the file as published, before decompression)"
+            )
+
+    return check
+
+
+def _fetch(host: Host, spec: BaseImageSpec, ctx: Context, *, replace: bool) -> None:
+    """Download, verify and check the image at a temporary name, then move it into place."""
+    found: list[Digests] = []
+    check = _verified(spec)
+
+    def build(temporary: str) -> None:
+        host.makedirs(posixpath.dirname(spec.path))
+        if spec.fetch_on is FetchOn.HOST:
+            digests = fetch_on_host(host, spec, temporary, idle_timeout=ctx.idle_timeout)
+            check(digests)
+        else:
+            digests = fetch_on_runner(
+                host, spec, temporary, idle_timeout=ctx.idle_timeout, label=ctx.label,
+                emit=ctx.emit, check=check,
+            )  # fmt: skip
+        try:
+            usable_base(host, temporary, "source")
+        except ImageError as exc:
+            raise ImageError(f"source {spec.source}: {exc}; nothing was kept") from exc
+        chown(host, temporary, spec)
+        found.append(digests)
+
+    hostfile.install(host, spec.path, build, spec.mode, replace=replace)
+    (digests,) = found
+    write_record(host, spec.path, Record(digests.stored, digests.published, spec.source))
+
+
+def _adopt(host: Host, spec: BaseImageSpec, claim: str, ctx: Context) -> None:
+    """Take a file found at the path as ours when it is exactly the declared image (its
+    digest; for a compressed source, the digest of the source decompressed, which takes one
+    download that writes nothing); else refuse it, untouched."""
+    recorded = hostfile.read_claim(host, spec.path)
+    if recorded is not None:  # another resource's
+        raise not_owned(spec.path, hostfile.FileOwner.FOREIGN, recorded, "path")
+    stored = _host_sha256(host, spec.path)
+    published = spec.sha256
+    if spec.compression is not None:
+        digests = source_digests(
+            spec, idle_timeout=ctx.idle_timeout, label=ctx.label, emit=ctx.emit
+        )
+        _verified(spec)(digests)
+        expected = digests.stored
+    else:
+        expected = spec.sha256
+    if stored != expected:
+        raise NotOwnedError(
+            f"path: {spec.path} already exists on {host.name} with other content (sha256 "
+            f"{stored}, the declared image's is {expected}); it is left untouched. Move it "
+            "away, or choose another path"
+        )
+    usable_base(host, spec.path, "path")
+    hostfile.adopt(host, spec.path, claim, "path")
+    chown(host, spec.path, spec)
+    write_record(host, spec.path, Record(stored, published, spec.source))
+
+
+def _host_sha256(host: Host, path: str) -> str:
+    """sha256 of a file on the host, hashed there (``sha256sum``: no transfer)."""
+    result = host.run(["sha256sum", "--", path], timeout=3600.0)
+    return result.stdout.split(maxsplit=1)[0].lstrip("\\")

@@ -1,0 +1,69 @@
+"""The digest record beside a placed base image: ``<path>.sha256``.
+
+Why: re-hashing a multi-GiB base on every ``pulumi up`` costs seconds per image (and a
+full transfer over SSH where the host lacks coreutils); with the record, knowing that the
+file is the declared one is a stat and a small read, as the curator does it
+(:mod:`pulumi_vigo_vm.curator.materialise`). The record says two things: the digest of the
+file as stored (a ``sha256sum`` line, so ``sha256sum -c <path>.sha256`` checks the file on
+the host) and, on a comment line ``sha256sum`` skips, the digest of the bytes as published
+and the source they came from (they differ for a compressed source).
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+from dataclasses import dataclass
+
+from ..hosts.base import Host, read_bounded
+
+__all__ = ["RECORD_MODE", "Record", "read_record", "record_path", "write_record"]
+
+RECORD_MODE = 0o644
+_MAX_RECORD_BYTES = 16384
+_STORED = re.compile(r"([0-9a-f]{64})  .*")
+_PUBLISHED = re.compile(r"# published ([0-9a-f]{64}) (\S+)")
+
+
+@dataclass(frozen=True)
+class Record:
+    """What the record says about the file beside it."""
+
+    stored: str
+    published: str
+    source: str
+
+
+def record_path(path: str) -> str:
+    return path + ".sha256"
+
+
+def encode(path: str, record: Record) -> bytes:
+    """The record's text for the file at ``path``."""
+    name = posixpath.basename(path)
+    return f"{record.stored}  {name}\n# published {record.published} {record.source}\n".encode()
+
+
+def decode(data: bytes) -> Record | None:
+    """The record in ``data``, or None when it is none we wrote."""
+    lines = data.decode("utf-8", "replace").splitlines()
+    if len(lines) != 2:
+        return None
+    stored, published = _STORED.fullmatch(lines[0]), _PUBLISHED.fullmatch(lines[1])
+    if stored is None or published is None:
+        return None
+    return Record(stored.group(1), published.group(1), published.group(2))
+
+
+def read_record(host: Host, path: str) -> Record | None:
+    """The record beside ``path``, or None when there is none (or none of ours)."""
+    sidecar = record_path(path)
+    stat = host.stat(sidecar)
+    if stat is None or not stat.is_file:
+        return None
+    return decode(read_bounded(host, sidecar, _MAX_RECORD_BYTES))
+
+
+def write_record(host: Host, path: str, record: Record) -> None:
+    """Write (or replace) the record beside ``path``, atomically."""
+    host.write_atomic(record_path(path), encode(path, record), RECORD_MODE)

@@ -1,0 +1,151 @@
+"""A VigoDisk's file on the host: what is there (reads), and the plan's step applied (the
+only code that changes a data disk). Shares the claim/temporary/in-use core in
+:mod:`pulumi_vigo_vm.hostfile` with VigoBaseImage."""
+
+from __future__ import annotations
+
+import logging
+import posixpath
+
+from ..disk_refs import disk_refs
+from ..errors import HostError, ImageError
+from ..hostfile import (
+    CLAIM_MODE,
+    FileOwner,
+    claim_path,
+    file_owner,
+    install,
+    read_claim,
+    remove_ours,
+    sweep_temporaries,
+    take,
+)
+from ..hostfile.claim import encode_claim
+from ..hosts.base import Host, read_bounded
+from ..images import image_info
+from ..qcow2 import HEADER_READ_SIZE, parse_header
+from ..target import Target
+from ..usage import host_usage
+from .plan import DiskFacts, DiskPlan, Step, plan_converge
+from .spec import DiskFormat, DiskSpec
+
+__all__ = ["DISK_MODE", "IN_USE_FIX", "attached_to", "converge", "observe", "remove"]
+
+log = logging.getLogger(__name__)
+
+DISK_MODE = 0o600
+QEMU_IMG_TIMEOUT = 120.0
+"""qemu-img create and resize touch metadata only (no preallocation): seconds at most."""
+
+IN_USE_FIX = "remove the disk from those VMs' data_disks (or remove the VMs) first, then run again"
+
+
+def observe(target: Target, spec: DiskSpec) -> DiskFacts:
+    """Whose the disk's path is and, when ours, its virtual size. Reads only."""
+    assert spec.claim is not None
+    host = target.host
+    recorded = read_claim(host, spec.path)
+    exists = host.stat(spec.path) is not None
+    owner = file_owner(exists, recorded, spec.claim)
+    size = virtual_size(host, spec.path, spec.format) if owner is FileOwner.OURS else None
+    return DiskFacts(owner, recorded, size)
+
+
+def virtual_size(host: Host, path: str, fmt: DiskFormat) -> int | None:
+    """The disk's size as a guest sees it, or None when there is no file. A qcow2's from its
+    header (one small read, even while a guest holds it), qemu-img's when it is unusual."""
+    stat = host.stat(path)
+    if stat is None:
+        return None
+    if not stat.is_file:
+        raise ImageError(f"{path} is not a regular file; it is left alone")
+    if fmt is DiskFormat.RAW:
+        return stat.size
+    header = parse_header(read_bounded(host, path, HEADER_READ_SIZE))
+    if header is not None:
+        return header.virtual_size
+    info = image_info(host, path, fmt.value)
+    return info.virtual_size if info is not None else None
+
+
+def attached_to(target: Target, spec: DiskSpec) -> list[str]:
+    """The domains on the host that reference the disk, as the run's listing last saw them."""
+    return list(host_usage(target).domains_using(spec.path))
+
+
+def converge(target: Target, spec: DiskSpec, previous_claim: str | None = None) -> DiskPlan:
+    """Make the file match ``spec``: create it (empty, mode 0600, with our claim) where the
+    path is free, adopt it where our claim names it, grow it in place when smaller (through
+    the running domain that holds it, else qemu-img). Returns what was done.
+
+    Raises NotOwnedError (someone else's file: left alone), ImageError (larger than
+    declared), InUseError (held by several running domains), HostError."""
+    assert spec.claim is not None
+    host = target.host
+    host.makedirs(posixpath.dirname(spec.path))
+    sweep_temporaries(host, spec.path)
+    if previous_claim not in (None, spec.claim) and read_claim(host, spec.path) == previous_claim:
+        host.write_atomic(claim_path(spec.path), encode_claim(spec.claim), CLAIM_MODE)
+    facts = observe(target, spec)
+    running: tuple[str, ...] = ()
+    if facts.owner is FileOwner.OURS and (facts.virtual_size or 0) < spec.size_bytes:
+        # Which qemu grows it is decided on a fresh listing: a guest may have started since.
+        users = host_usage(target, fresh=True).users(spec.path)
+        running = tuple(sorted({u.domain for u in users if u.active and u.direct}))
+    plan = plan_converge(spec, facts, running)
+    if plan.step is Step.CREATE:
+        _create(host, spec, wrote_claim=facts.recorded_claim is None)
+    elif plan.step is Step.GROW_LIVE:
+        assert plan.through is not None
+        _grow_live(target, spec, plan.through)
+    elif plan.step is Step.GROW_OFFLINE:
+        argv = ["qemu-img", "resize", "-q", "-f", spec.format.value, spec.path]
+        host.run([*argv, str(spec.size_bytes)], timeout=QEMU_IMG_TIMEOUT)
+    if plan.step is not None:
+        log.info("%s: %s to %d GiB", spec.path, plan.step.value, spec.size_gib)
+    return plan
+
+
+def _create(host: Host, spec: DiskSpec, *, wrote_claim: bool) -> None:
+    """Claim the path, then build the empty disk beside it and move it in (never over a
+    file). A failure removes the claim this call wrote, so it leaves nothing behind."""
+    assert spec.claim is not None
+    if take(host, spec.path, spec.claim, "name") is FileOwner.OURS:
+        return  # a run of this very resource made it meanwhile
+
+    def build(temporary: str) -> None:
+        argv = ["qemu-img", "create", "-q", "-f", spec.format.value, temporary]
+        host.run([*argv, str(spec.size_bytes)], timeout=QEMU_IMG_TIMEOUT)
+
+    try:
+        install(host, spec.path, build, DISK_MODE)
+    except BaseException:
+        if wrote_claim and host.stat(spec.path) is None:
+            host.remove(claim_path(spec.path))
+        raise
+
+
+def _grow_live(target: Target, spec: DiskSpec, domain: str) -> None:
+    """blockResize through ``domain``'s qemu, addressed by the device its live definition
+    gives the file."""
+    guest = target.hypervisor.lookup(domain)
+    if guest is None:
+        raise HostError(f"{spec.path}: domain {domain} vanished while growing the disk; run again")
+    wanted = posixpath.normpath(spec.path)
+    devices = [r.target for r in disk_refs(guest.running_xml()) if r.path == wanted and r.target]
+    if not devices:
+        raise HostError(
+            f"{spec.path}: the running domain {domain} no longer holds the disk; run again"
+        )
+    guest.block_resize(devices[0], spec.size_bytes)
+
+
+def remove(target: Target, spec: DiskSpec) -> bool:
+    """Remove the file and its sidecar if our claim names them. Refused (InUseError naming
+    the domains) while any domain on the host references the file, on a fresh listing.
+    Returns whether a file was removed; someone else's file is left alone."""
+    assert spec.claim is not None
+    removed = remove_ours(target, spec.path, spec.claim, IN_USE_FIX)
+    if not removed and target.host.stat(spec.path) is not None:
+        log.warning("%s: not claimed by this resource; left alone", spec.path)
+    return removed

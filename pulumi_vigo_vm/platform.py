@@ -1,0 +1,167 @@
+"""What a host can run: its architecture, the arches its qemu emulates, and per machine the
+firmware, TPM and CPU modes libvirt offers; and what a VM needs of them.
+
+The facts come from libvirt's ``capabilities`` and ``domcapabilities`` XML (read by
+:mod:`pulumi_vigo_vm.virt.capabilities`), parsed here with ElementTree. :func:`require_runnable`
+turns a missing piece into one error naming the input and the Debian package to install,
+before anything on the host is touched. Pure: no I/O.
+"""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+
+from .domain_xml import BIOS, EFI, EFI_SECURE
+from .errors import HostError
+from .machines import EFI_ONLY_ARCHES, X86_ARCHES, default_machine
+from .spec import VmSpec
+
+__all__ = [
+    "DomainCaps",
+    "HostPlatform",
+    "domain_firmware",
+    "domain_machine",
+    "parse_domain_caps",
+    "parse_guest_arches",
+    "parse_host_arch",
+    "require_runnable",
+]
+
+_EMULATOR_PACKAGES = {
+    "x86_64": "qemu-system-x86",
+    "i686": "qemu-system-x86",
+    "aarch64": "qemu-system-arm",
+    "armv7l": "qemu-system-arm",
+    "ppc64": "qemu-system-ppc",
+    "ppc64le": "qemu-system-ppc",
+    "s390x": "qemu-system-s390x",
+    "riscv64": "qemu-system-misc",
+}
+_FIRMWARE_PACKAGES = {"x86_64": "ovmf", "i686": "ovmf", "aarch64": "qemu-efi-aarch64"}
+_FIRMWARE_PACKAGES["armv7l"] = "qemu-efi-arm"
+_FIRMWARE_PACKAGES["riscv64"] = "opensbi u-boot-qemu"
+
+
+@dataclass(frozen=True)
+class DomainCaps:
+    """What libvirt offers for one (arch, machine, domain type): ``domcapabilities``."""
+
+    efi: bool
+    """UEFI firmware auto-selection has a descriptor (``<enum name='firmware'>`` holds efi)."""
+    secure_boot: bool
+    """A Secure Boot loader is installed (``<loader><enum name='secure'>`` holds yes)."""
+    tpm_emulator: bool
+    """libvirt found swtpm (``<tpm><enum name='backendModel'>`` holds emulator)."""
+    cpu_modes: frozenset[str]
+    """The ``<cpu><mode supported='yes'>`` names."""
+
+
+@dataclass(frozen=True)
+class HostPlatform:
+    """One host's answer for one VM: the host's arch, the VM's, and what runs it."""
+
+    host_arch: str
+    arch: str
+    emulated: bool
+    """The host's qemu runs ``arch`` under the VM's domain type."""
+    caps: DomainCaps | None
+    """None when ``arch`` is not emulated (libvirt has no domcapabilities for it)."""
+
+
+def parse_host_arch(capabilities: str) -> str:
+    """The host CPU's architecture (``<host><cpu><arch>``)."""
+    return ET.fromstring(capabilities).findtext("host/cpu/arch", "").strip()
+
+
+def parse_guest_arches(capabilities: str, domain_type: str) -> frozenset[str]:
+    """The guest arches the host runs under ``domain_type`` (``kvm`` only for its own arch,
+    with a usable /dev/kvm; ``qemu`` for every qemu-system binary installed)."""
+    root = ET.fromstring(capabilities)
+    return frozenset(
+        arch.get("name", "")
+        for arch in root.iterfind("guest/arch")
+        if any(d.get("type") == domain_type for d in arch.iterfind("domain"))
+    )
+
+
+def _enum(element: ET.Element | None, name: str) -> frozenset[str]:
+    if element is None:
+        return frozenset()
+    for enum in element.iterfind("enum"):
+        if enum.get("name") == name:
+            return frozenset((v.text or "").strip() for v in enum.iterfind("value"))
+    return frozenset()
+
+
+def parse_domain_caps(domcapabilities: str) -> DomainCaps:
+    """Firmware, TPM and CPU modes from one ``domcapabilities`` document."""
+    root = ET.fromstring(domcapabilities)
+    os_element, tpm = root.find("os"), root.find("devices/tpm")
+    tpm_supported = tpm is not None and tpm.get("supported") == "yes"
+    return DomainCaps(
+        efi="efi" in _enum(os_element, "firmware"),
+        secure_boot="yes" in _enum(root.find("os/loader"), "secure"),
+        tpm_emulator=tpm_supported and "emulator" in _enum(tpm, "backendModel"),
+        cpu_modes=frozenset(
+            mode.get("name", "")
+            for mode in root.iterfind("cpu/mode")
+            if mode.get("supported") == "yes"
+        ),
+    )
+
+
+def domain_firmware(spec: VmSpec, arch: str) -> str:
+    """The firmware the domain boots: the input, except that arches without a BIOS boot
+    their UEFI for ``bios``."""
+    if spec.firmware.value == BIOS and arch in EFI_ONLY_ARCHES:
+        return EFI
+    return spec.firmware.value
+
+
+def domain_machine(spec: VmSpec, arch: str) -> str:
+    """The ``machine`` input, else the arch's default for the firmware (see machines.py)."""
+    if spec.machine is not None:
+        return spec.machine
+    return default_machine(arch, domain_firmware(spec, arch) != BIOS)
+
+
+def require_runnable(spec: VmSpec, platform: HostPlatform) -> None:
+    """Raise HostError, naming the input and the fix, when the host cannot run ``spec``."""
+    arch, where = platform.arch, f"on {spec.uri}"
+    if not platform.emulated or platform.caps is None:
+        if spec.domain_type == "kvm" and arch != platform.host_arch:
+            raise HostError(
+                f"arch: KVM runs only the host's own architecture ({platform.host_arch}) "
+                f"{where}; set domain_type='qemu' to emulate {arch}"
+            )
+        package = _EMULATOR_PACKAGES.get(arch, "the qemu-system package for it")
+        raise HostError(
+            f"arch: {arch} guests cannot run under domain_type={spec.domain_type!r} {where}: "
+            f"install the Debian package {package} (apt-get install {package})"
+        )
+    caps, firmware = platform.caps, domain_firmware(spec, arch)
+    if firmware != BIOS and not caps.efi:
+        package = _FIRMWARE_PACKAGES.get(arch, "the UEFI firmware package for it")
+        raise HostError(
+            f"firmware: no UEFI firmware for {arch} {where}: install the Debian package "
+            f"{package} (apt-get install {package}), which puts its descriptors under "
+            "/usr/share/qemu/firmware"
+        )
+    if firmware == EFI_SECURE and not (arch in X86_ARCHES and caps.secure_boot):
+        raise HostError(
+            f"firmware: no Secure Boot firmware for {arch} {where}: Secure Boot exists for "
+            "x86 q35 guests with the Debian package ovmf (apt-get install ovmf)"
+        )
+    if spec.tpm and not caps.tpm_emulator:
+        raise HostError(
+            f"tpm: libvirt finds no swtpm {where}: install the Debian packages swtpm and "
+            "swtpm-tools (apt-get install swtpm swtpm-tools) and restart libvirtd"
+        )
+    mode = spec.cpu.partition(":")[0]
+    if mode != "custom" and mode not in caps.cpu_modes:
+        offered = ", ".join(sorted(caps.cpu_modes)) or "none"
+        raise HostError(
+            f"cpu_mode: {mode} is not available for {arch} guests under "
+            f"domain_type={spec.domain_type!r} {where} (offered: {offered})"
+        )

@@ -1,0 +1,58 @@
+"""What a host can run, read once per run: libvirt's capabilities and domain capabilities.
+
+The parsing and the judgement are :mod:`pulumi_vigo_vm.platform` (pure); this module only
+asks libvirt, and keeps the answers for the provider process's lifetime (one ``up``): a
+host's emulators and firmware do not change within a run, and a domcapabilities call probes
+qemu, which is worth doing once per (arch, machine), not once per VM.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+
+from ..platform import HostPlatform, parse_domain_caps, parse_guest_arches, parse_host_arch
+from .hypervisor import Hypervisor
+
+__all__ = ["host_platform"]
+
+_lock = threading.Lock()
+_capabilities: dict[str, str] = {}
+_domain_caps: dict[tuple[str, str, str, str], str] = {}
+
+
+def _host_capabilities(hypervisor: Hypervisor) -> str:
+    with _lock:
+        cached = _capabilities.get(hypervisor.uri)
+    if cached is None:
+        cached = hypervisor.capabilities_xml()
+        with _lock:
+            _capabilities[hypervisor.uri] = cached
+    return cached
+
+
+def _domain_capabilities(hypervisor: Hypervisor, arch: str, machine: str, virttype: str) -> str:
+    key = (hypervisor.uri, arch, machine, virttype)
+    with _lock:
+        cached = _domain_caps.get(key)
+    if cached is None:
+        cached = hypervisor.domain_capabilities_xml(arch, machine, virttype)
+        with _lock:
+            _domain_caps[key] = cached
+    return cached
+
+
+def host_platform(
+    hypervisor: Hypervisor, arch: str | None, domain_type: str, machine_of: Callable[[str], str]
+) -> HostPlatform:
+    """What ``hypervisor`` offers a VM of ``arch`` (None: the host's own) under
+    ``domain_type``, on the machine ``machine_of(arch)`` names."""
+    capabilities = _host_capabilities(hypervisor)
+    own = parse_host_arch(capabilities)
+    wanted = arch or own
+    emulated = wanted in parse_guest_arches(capabilities, domain_type)
+    caps = None
+    if emulated:
+        machine = machine_of(wanted)
+        caps = parse_domain_caps(_domain_capabilities(hypervisor, wanted, machine, domain_type))
+    return HostPlatform(host_arch=own, arch=wanted, emulated=emulated, caps=caps)

@@ -1,0 +1,32 @@
+"""Fixtures for VigoDisk against a REAL libvirtd and real qemu-img, through the engine
+harness, locally and over qemu+ssh. Nothing is mocked; domains that use the disks are
+defined with plain libvirt (``domain_type='qemu'``, no OS: a started one still runs)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import libvirt
+import pytest
+from support.lab import Lab
+from support.world import LOCAL_URI
+
+from .disklab import DiskLab
+
+
+@pytest.fixture(params=["local", "ssh"])
+def uri(request: pytest.FixtureRequest) -> str:
+    """Every disk test runs against qemu:///system and over qemu+ssh."""
+    if request.param == "local":
+        return LOCAL_URI
+    return str(request.getfixturevalue("ssh_uri"))
+
+
+@pytest.fixture
+def disks(
+    uri: str, bridge: str, libvirt_conn: libvirt.virConnect, request: pytest.FixtureRequest
+) -> Iterator[DiskLab]:
+    """A fresh world per test: its disks, and the foreign domains its test defines."""
+    lab = Lab.new("dk", request.node.nodeid, uri=uri, bridge=bridge, conn=libvirt_conn)
+    for world in lab.lifetime():
+        yield DiskLab(world)
