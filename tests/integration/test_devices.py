@@ -187,3 +187,31 @@ def test_bad_data_disks_are_refused_before_anything_is_made(lab: Lab) -> None:
     with pytest.raises(ProviderError, match="not a qcow2 image"):
         lab.up()
     assert lab.domain("a") is None
+
+
+def test_a_vm_and_its_vigodisks_in_one_program_converge_in_dependency_order(lab: Lab) -> None:
+    lab.disk("data")
+    lab.vm("a", state="stopped", data_disks=[{"disk": "data", "serial": "data"}])
+    preview = lab.preview()  # the disk's path is unknown until it exists: no error
+    assert {s.name: s.op for s in preview.steps if s.op != "same"} == {
+        "data": "create",
+        "a": "create",
+    }
+    lab.up()
+    data = lab.images_dir / "disks" / f"{lab.name('data')}.qcow2"
+    config = from_xml(ET.tostring(persistent(lab, "a"), encoding="unicode")).config
+    assert [(d.source, d.serial) for d in config.data_disks] == [(str(data), "data")]
+    write_marker(data)
+
+    lab.disk("more")
+    lab.vm("a", state="stopped", data_disks=[{"disk": "data", "serial": "data"}, {"disk": "more"}])
+    step = lab.preview().step("a")  # an unknown path inside data_disks: an update
+    assert (step.op, list(step.replaces)) == ("update", [])
+    lab.up()
+    assert len(from_xml(lab.domain("a").XMLDesc()).config.data_disks) == 2  # type: ignore[union-attr]
+    assert lab.harness().refresh().ops()["data"] == "read"
+    assert lab.outputs("data")["attached_to"] == [lab.name("a")]
+    assert has_marker(data)
+
+    assert lab.harness().destroy().ops() == {"a": "delete", "data": "delete", "more": "delete"}
+    assert lab.domain("a") is None and not data.exists()
