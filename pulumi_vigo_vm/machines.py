@@ -20,7 +20,7 @@ __all__ = [
 X86_ARCHES = frozenset({"x86_64", "i686"})
 """Arches with a PC BIOS (SeaBIOS), ``<apic/>``, and Secure Boot (on q35)."""
 
-EFI_ONLY_ARCHES = frozenset({"aarch64", "armv7l", "riscv64"})
+EFI_ONLY_ARCHES = frozenset({"aarch64", "armv7l"})
 """Arches whose ``virt`` machine boots only through UEFI (AAVMF and its kin): their
 ``bios`` is that firmware."""
 

@@ -38,9 +38,12 @@ _EMULATOR_PACKAGES = {
     "s390x": "qemu-system-s390x",
     "riscv64": "qemu-system-misc",
 }
-_FIRMWARE_PACKAGES = {"x86_64": "ovmf", "i686": "ovmf", "aarch64": "qemu-efi-aarch64"}
-_FIRMWARE_PACKAGES["armv7l"] = "qemu-efi-arm"
-_FIRMWARE_PACKAGES["riscv64"] = "opensbi u-boot-qemu"
+_FIRMWARE_PACKAGES = {
+    "x86_64": "ovmf",
+    "i686": "ovmf",
+    "aarch64": "qemu-efi-aarch64",
+    "armv7l": "qemu-efi-arm",
+}
 
 
 @dataclass(frozen=True)

@@ -7,17 +7,20 @@ is particular to a downloaded image: the digest checks, the base-safety rules Vi
 (:func:`pulumi_vigo_vm.images.usable_base`: no backing file, no data file, the format told
 from its magic), the owner, group and mode, and the digest record (:mod:`.record`).
 
-Order, so that every failure leaves nothing at the path and no temporary: the source is
-opened (``fetch_on="runner"``) before the host is touched; the bytes land at a temporary
+Order, so that every failure leaves nothing at the path and no temporary: inputs are
+checked before the host is touched, then the owner and group on the host; the claim
+sidecar is written (and removed again if the create fails); the bytes land at a temporary
 name beside the path, are checked there, and only then are moved into place (never over a
 file we did not put there).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import posixpath
 from collections.abc import Callable
 from dataclasses import dataclass
+from enum import StrEnum
 
 from .. import hostfile
 from ..errors import CommandError, ImageError, NotOwnedError
@@ -32,6 +35,7 @@ from .spec import BaseImageSpec, FetchOn
 __all__ = [
     "IN_USE_FIX",
     "Context",
+    "Found",
     "Placed",
     "chown",
     "describe",
@@ -55,6 +59,15 @@ class Context:
     emit: Callable[[str], None]
 
 
+class Found(StrEnum):
+    """What is at a base image's path, for the resource holding the spec's claim."""
+
+    CURRENT = "current"  # our file, recorded with the declared digest
+    STALE = "stale"  # our file with other content (a changed digest or source)
+    MISSING = "missing"  # no file
+    FOREIGN = "foreign"  # a file our claim does not name
+
+
 @dataclass(frozen=True)
 class Placed:
     """The image at its path, as the outputs report it."""
@@ -64,16 +77,15 @@ class Placed:
     size_bytes: int
 
 
-def state_of(host: Host, spec: BaseImageSpec) -> str:
-    """``current`` (our file, recorded with the declared digest), ``stale`` (our file with
-    other content), ``missing`` (no file), or ``foreign`` (a file our claim does not name)."""
+def state_of(host: Host, spec: BaseImageSpec) -> Found:
+    """What is at ``spec.path`` (reads only)."""
     if host.stat(spec.path) is None:
-        return "missing"
+        return Found.MISSING
     if spec.claim is None or hostfile.read_claim(host, spec.path) != spec.claim:
-        return "foreign"
+        return Found.FOREIGN
     record = read_record(host, spec.path)
     current = record is not None and record.published == spec.sha256
-    return "current" if current else "stale"
+    return Found.CURRENT if current else Found.STALE
 
 
 def describe(host: Host, path: str) -> Placed:
@@ -83,8 +95,9 @@ def describe(host: Host, path: str) -> Placed:
     return Placed(info.format, info.virtual_size, stat.size if stat else 0)
 
 
-def ensure(target: Target, spec: BaseImageSpec, ctx: Context) -> Placed:
-    """Make the declared image be at ``spec.path``; return what is there.
+def ensure(target: Target, spec: BaseImageSpec, ctx: Context, instance: str) -> Placed:
+    """Make the declared image be at ``spec.path``, placed by resource instance
+    ``instance`` (its ID); return what is there.
 
     Nothing is downloaded when our file is recorded with the declared digest. A file that
     is not ours is adopted when its content is exactly the declared image, else refused
@@ -96,23 +109,24 @@ def ensure(target: Target, spec: BaseImageSpec, ctx: Context) -> Placed:
     hostfile.sweep_temporaries(host, spec.path)
     hostfile.sweep_temporaries(host, record_path(spec.path))
     _check_accounts(host, spec)
-    state = state_of(host, spec)
-    if state == "current":
-        return describe(host, spec.path)
-    if state == "foreign":
-        _adopt(host, spec, claim, ctx)
-        return describe(host, spec.path)
-    if state == "stale":  # ours, with other content: a changed digest or source
+    found = state_of(host, spec)
+    if found is Found.CURRENT:
+        record = read_record(host, spec.path)
+        if record is not None and record.instance != instance:  # now this instance's
+            write_record(host, spec.path, dataclasses.replace(record, instance=instance))
+    elif found is Found.FOREIGN:
+        _adopt(host, spec, claim, ctx, instance)
+    elif found is Found.STALE:
         hostfile.refuse_in_use(target, spec.path, IN_USE_FIX)
-        _fetch(host, spec, ctx, replace=True)
-        return describe(host, spec.path)
-    fresh = hostfile.take(host, spec.path, claim, "path") is hostfile.FileOwner.FREE
-    try:
-        _fetch(host, spec, ctx, replace=False)
-    except BaseException:
-        if fresh:  # the claim we just wrote, with no file beside it
-            hostfile.remove_ours(target, spec.path, claim, IN_USE_FIX)
-        raise
+        _fetch(host, spec, ctx, instance, replace=True)
+    else:
+        fresh = hostfile.take(host, spec.path, claim, "path") is hostfile.FileOwner.FREE
+        try:
+            _fetch(host, spec, ctx, instance, replace=False)
+        except BaseException:
+            if fresh:  # the claim we just wrote, with no file beside it
+                hostfile.remove_ours(target, spec.path, claim, IN_USE_FIX)
+            raise
     return describe(host, spec.path)
 
 
@@ -134,9 +148,11 @@ def rename_claim(host: Host, spec: BaseImageSpec, old_claim: str | None) -> None
         host.write_atomic(claim_path(spec.path), encode_claim(spec.claim), hostfile.CLAIM_MODE)
 
 
-def remove(target: Target, spec: BaseImageSpec) -> bool:
-    """Remove the file and its sidecars when our claim names it; refused while in use."""
-    if spec.claim is None:
+def remove(target: Target, spec: BaseImageSpec, instance: str) -> bool:
+    """Remove the file and its sidecars when our claim names it and instance ``instance``
+    placed it (a replacement that took the file over keeps it); refused while in use."""
+    record = read_record(target.host, spec.path)
+    if spec.claim is None or (record is not None and record.instance != instance):
         return False
     removed = hostfile.remove_ours(target, spec.path, spec.claim, IN_USE_FIX)
     if removed or target.host.stat(spec.path) is None:
@@ -175,7 +191,7 @@ def _verified(spec: BaseImageSpec) -> Callable[[Digests], None]:
     return check
 
 
-def _fetch(host: Host, spec: BaseImageSpec, ctx: Context, *, replace: bool) -> None:
+def _fetch(host: Host, spec: BaseImageSpec, ctx: Context, instance: str, *, replace: bool) -> None:
     """Download, verify and check the image at a temporary name, then move it into place."""
     found: list[Digests] = []
     check = _verified(spec)
@@ -199,10 +215,11 @@ def _fetch(host: Host, spec: BaseImageSpec, ctx: Context, *, replace: bool) -> N
 
     hostfile.install(host, spec.path, build, spec.mode, replace=replace)
     (digests,) = found
-    write_record(host, spec.path, Record(digests.stored, digests.published, spec.source))
+    record = Record(digests.stored, digests.published, spec.source, instance)
+    write_record(host, spec.path, record)
 
 
-def _adopt(host: Host, spec: BaseImageSpec, claim: str, ctx: Context) -> None:
+def _adopt(host: Host, spec: BaseImageSpec, claim: str, ctx: Context, instance: str) -> None:
     """Take a file found at the path as ours when it is exactly the declared image (its
     digest; for a compressed source, the digest of the source decompressed, which takes one
     download that writes nothing); else refuse it, untouched."""
@@ -228,7 +245,7 @@ def _adopt(host: Host, spec: BaseImageSpec, claim: str, ctx: Context) -> None:
     usable_base(host, spec.path, "path")
     hostfile.adopt(host, spec.path, claim, "path")
     chown(host, spec.path, spec)
-    write_record(host, spec.path, Record(stored, published, spec.source))
+    write_record(host, spec.path, Record(stored, published, spec.source, instance))
 
 
 def _host_sha256(host: Host, path: str) -> str:

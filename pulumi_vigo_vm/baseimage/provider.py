@@ -26,7 +26,18 @@ from pulumi.dynamic import (
 from ..errors import HostUnreachableError
 from ..spec import ProviderDefaults
 from ..target import Target
-from .place import Context, Placed, chown, describe, ensure, remove, rename_claim, state_of
+from .place import (
+    Context,
+    Found,
+    Placed,
+    chown,
+    describe,
+    ensure,
+    remove,
+    rename_claim,
+    state_of,
+)
+from .record import new_instance
 from .spec import REPLACING_INPUTS, BaseImageSpec, changed_inputs, check_inputs, parse_spec
 
 __all__ = ["DEFAULT_IDLE_TIMEOUT_S", "IDLE_TIMEOUT_KEY", "BaseImageProvider"]
@@ -89,7 +100,7 @@ class BaseImageProvider(ResourceProvider):
         drifted = False
         if not replaces:
             try:
-                drifted = state_of(Target.for_uri(new.uri).host, new) != "current"
+                drifted = state_of(Target.for_uri(new.uri).host, new) is not Found.CURRENT
             except HostUnreachableError as exc:
                 pulumi.log.warn(f"{_label(new)}: host not reachable, diffing inputs only: {exc}")
         return DiffResult(
@@ -99,27 +110,32 @@ class BaseImageProvider(ResourceProvider):
     def create(self, props: dict[str, Any]) -> CreateResult:
         """Download, verify and place the image (or adopt the same image found there)."""
         spec = self._parse(props)
-        placed = ensure(Target.for_uri(spec.uri), spec, self._context(spec))
-        return CreateResult(spec.path, _outputs(spec, placed))
+        instance = new_instance()  # the ID: tells this instance's file from a replacement's
+        placed = ensure(Target.for_uri(spec.uri), spec, self._context(spec), instance)
+        return CreateResult(instance, _outputs(spec, placed))
 
-    def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+    def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         """New content in place (refused while a domain uses the file), new owner/mode."""
         old, new = self._parse(olds), self._parse(news)
         target = Target.for_uri(new.uri)
         changed = changed_inputs(old, new)
         if "claim" in changed:
             rename_claim(target.host, new, old.claim)
-        placed = ensure(target, new, self._context(new))
+        placed = ensure(target, new, self._context(new), id_)
         if any(name in changed for name in _OWNERSHIP):
             chown(target.host, new.path, new)
         return UpdateResult(_outputs(new, placed))
 
-    def delete(self, _id: str, props: dict[str, Any]) -> None:
-        """Remove the file when our claim names it; refused while a domain uses it."""
+    def delete(self, id_: str, props: dict[str, Any]) -> None:
+        """Remove the file when our claim names it and this instance placed it; refused
+        while a domain uses it."""
         spec = self._parse(props)
         target = Target.for_uri(spec.uri)
-        if not remove(target, spec) and target.host.stat(spec.path) is not None:
-            pulumi.log.warn(f"{_label(spec)}: {spec.path} is not ours; left in place")
+        if not remove(target, spec, id_) and target.host.stat(spec.path) is not None:
+            pulumi.log.warn(
+                f"{_label(spec)}: {spec.path} is not this instance's (another resource's, or "
+                "the replacement's); left in place"
+            )
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         """Refresh: gone when the file is; owner, group or mode drift is reported (libvirt's

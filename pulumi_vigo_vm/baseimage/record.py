@@ -5,24 +5,35 @@ full transfer over SSH where the host lacks coreutils); with the record, knowing
 file is the declared one is a stat and a small read, as the curator does it
 (:mod:`pulumi_vigo_vm.curator.materialise`). The record says two things: the digest of the
 file as stored (a ``sha256sum`` line, so ``sha256sum -c <path>.sha256`` checks the file on
-the host) and, on a comment line ``sha256sum`` skips, the digest of the bytes as published
-and the source they came from (they differ for a compressed source).
+the host) and, on comment lines ``sha256sum`` skips, the digest of the bytes as published
+and the source they came from (they differ for a compressed source), and the resource
+instance that placed the file: its ID, so the delete of an instance being replaced never
+removes the file its replacement took over (the same host reached through another URI).
 """
 
 from __future__ import annotations
 
 import posixpath
 import re
+import secrets
 from dataclasses import dataclass
 
 from ..hosts.base import Host, read_bounded
 
-__all__ = ["RECORD_MODE", "Record", "read_record", "record_path", "write_record"]
+__all__ = [
+    "RECORD_MODE",
+    "Record",
+    "new_instance",
+    "read_record",
+    "record_path",
+    "write_record",
+]
 
 RECORD_MODE = 0o644
 _MAX_RECORD_BYTES = 16384
 _STORED = re.compile(r"([0-9a-f]{64})  .*")
 _PUBLISHED = re.compile(r"# published ([0-9a-f]{64}) (\S+)")
+_INSTANCE = re.compile(r"# instance ([0-9a-f]{16})")
 
 
 @dataclass(frozen=True)
@@ -32,6 +43,13 @@ class Record:
     stored: str
     published: str
     source: str
+    instance: str
+    """The ID of the resource instance that placed (or adopted) the file."""
+
+
+def new_instance() -> str:
+    """A fresh instance ID (16 hex digits)."""
+    return secrets.token_hex(8)
 
 
 def record_path(path: str) -> str:
@@ -41,18 +59,22 @@ def record_path(path: str) -> str:
 def encode(path: str, record: Record) -> bytes:
     """The record's text for the file at ``path``."""
     name = posixpath.basename(path)
-    return f"{record.stored}  {name}\n# published {record.published} {record.source}\n".encode()
+    return (
+        f"{record.stored}  {name}\n# published {record.published} {record.source}\n"
+        f"# instance {record.instance}\n"
+    ).encode()
 
 
 def decode(data: bytes) -> Record | None:
     """The record in ``data``, or None when it is none we wrote."""
     lines = data.decode("utf-8", "replace").splitlines()
-    if len(lines) != 2:
+    if len(lines) != 3:
         return None
     stored, published = _STORED.fullmatch(lines[0]), _PUBLISHED.fullmatch(lines[1])
-    if stored is None or published is None:
+    instance = _INSTANCE.fullmatch(lines[2])
+    if stored is None or published is None or instance is None:
         return None
-    return Record(stored.group(1), published.group(1), published.group(2))
+    return Record(stored.group(1), published.group(1), published.group(2), instance.group(1))
 
 
 def read_record(host: Host, path: str) -> Record | None:

@@ -11,6 +11,9 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 
+import libvirt
+
+from ..errors import HostError, LibvirtCallError
 from ..platform import HostPlatform, parse_domain_caps, parse_guest_arches, parse_host_arch
 from .hypervisor import Hypervisor
 
@@ -54,5 +57,14 @@ def host_platform(
     caps = None
     if emulated:
         machine = machine_of(wanted)
-        caps = parse_domain_caps(_domain_capabilities(hypervisor, wanted, machine, domain_type))
+        try:
+            text = _domain_capabilities(hypervisor, wanted, machine, domain_type)
+        except LibvirtCallError as exc:
+            if exc.code != libvirt.VIR_ERR_INVALID_ARG:
+                raise
+            raise HostError(
+                f"machine: {machine!r} is not a machine type of {wanted} guests on "
+                f"{hypervisor.uri} (virsh capabilities lists them): {exc}"
+            ) from exc
+        caps = parse_domain_caps(text)
     return HostPlatform(host_arch=own, arch=wanted, emulated=emulated, caps=caps)

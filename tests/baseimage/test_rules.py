@@ -5,11 +5,13 @@ refused while in use, the hypervisor downloading by itself, and a full disk."""
 from __future__ import annotations
 
 import lzma
+import os
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from support.world import LOCAL_URI
 
 from .bench import Bench, sha256
 from .server import Route
@@ -211,3 +213,45 @@ def test_a_full_disk_leaves_nothing(bench: Bench, small_disk: Path, fetch_on: st
 
     assert "space" in error.lower()
     assert bench.files(target.parent) == set()
+
+
+def test_a_new_uri_reaching_the_same_host_keeps_the_file_its_replacement_took_over(
+    bench: Bench, images: dict[str, bytes], ssh_uri: str
+) -> None:
+    url, _ = _serve_both(bench, images)
+    bench.image("base", source=url, sha256=sha256(images["a"]))
+    bench.up()
+    other = ssh_uri if bench.lab.uri == LOCAL_URI else LOCAL_URI
+
+    bench.image("base", source=url, sha256=sha256(images["a"]), uri=other)
+    result = bench.up()
+
+    assert result.ops() == {"base": "replace"}
+    assert not result.step("base").delete_before_replace  # created first
+    placed = bench.bases_dir / "base.qcow2"
+    assert placed.read_bytes() == images["a"]  # the old instance's delete kept it
+    assert bench.server.hits["/a/base.qcow2"] == 1  # and the new one downloaded nothing
+
+    bench.harness().destroy()
+
+    assert bench.files() == set()
+
+
+def test_refresh_reports_a_vanished_file_as_gone_and_leaves_owner_drift_alone(
+    bench: Bench, images: dict[str, bytes]
+) -> None:
+    url, _ = _serve_both(bench, images)
+    bench.image("base", source=url, sha256=sha256(images["a"]))
+    bench.up()
+    placed = bench.bases_dir / "base.qcow2"
+    os.chown(placed, 65534, 65534)  # what libvirt's security driver may do at a VM's start
+
+    bench.harness().refresh()
+
+    assert bench.harness().preview().ops() == {"base": "same"}  # reported, not fought
+    assert placed.stat().st_uid == 65534
+
+    placed.unlink()
+    bench.harness().refresh()
+
+    assert all(res.name != "base" for res in bench.harness().snapshot().ordered())

@@ -1,9 +1,12 @@
 #!/usr/bin/env python3
 """Build (or reuse) a small bootable Debian 12 test image with cloud-init.
 
-The image is a compressed qcow2 with one MBR partition holding an ext4 root, booted by
-extlinux, with Debian's cloud kernel, systemd, cloud-init (NoCloud datasource first),
-growpart, the qemu guest agent and a serial console on ttyS0. It is built from Debian
+The image is a compressed qcow2 with two MBR partitions: an EFI System Partition (FAT)
+holding a standalone GRUB at the removable-media path ``/EFI/BOOT/BOOTX64.EFI``, and the
+active ext4 root with extlinux; so it boots by BIOS (mbr.bin -> extlinux) and by UEFI
+(OVMF -> GRUB), both reading the same kernel from the root. With Debian's cloud kernel,
+systemd, cloud-init (NoCloud datasource first), growpart, the qemu guest agent and a
+serial console on ttyS0. It is built from Debian
 packages only (mmdebstrap), so our end-to-end tests can boot a real guest under software
 emulation (TCG) and read its serial console.
 
@@ -56,7 +59,9 @@ MIRROR_ENV = "VIGO_DEBIAN_MIRROR"
 
 SUITE = "bookworm"
 DISK_SIZE_MIB = 2048
-PART_START_MIB = 1
+ESP_START_MIB = 1
+ESP_SIZE_MIB = 31
+PART_START_MIB = ESP_START_MIB + ESP_SIZE_MIB
 
 GUEST_PACKAGES = (
     "linux-image-cloud-amd64",
@@ -153,6 +158,22 @@ LABEL linux
 """
 
 MBR_CANDIDATES = ("/usr/lib/syslinux/mbr/mbr.bin", "/usr/lib/EXTLINUX/mbr.bin")
+
+# GRUB's configuration, built into its EFI image: no grub.cfg to find, no menu, the same
+# kernel, initramfs and command line as extlinux's.
+GRUB_EMBEDDED_CFG = """\
+serial --unit=0 --speed=115200
+terminal_input serial console
+terminal_output serial console
+search --no-floppy --fs-uuid --set=root {root_uuid}
+linux /boot/{vmlinuz} root=UUID={root_uuid} ro rootwait {cmdline_tail}
+initrd /boot/{initrd}
+boot
+"""
+GRUB_MODULES = (
+    "part_msdos", "fat", "ext2", "normal", "linux", "search", "search_fs_uuid",
+    "serial", "terminal", "echo", "gzio",
+)  # fmt: skip
 
 
 def log(message: str) -> None:
@@ -319,9 +340,12 @@ def _make_disk(raw: Path, rootfs: Path, root_uuid: str) -> None:
     log(f"creating a {DISK_SIZE_MIB} MiB disk")
     with open(raw, "wb") as f:
         f.truncate(DISK_SIZE_MIB * 1024 * 1024)
-    run(
-        ["sfdisk", "--quiet", raw], input=f"start={PART_START_MIB}MiB, type=83, bootable\n".encode()
+    layout = (
+        f"start={ESP_START_MIB}MiB, size={ESP_SIZE_MIB}MiB, type=ef\n"
+        f"start={PART_START_MIB}MiB, type=83, bootable\n"
     )
+    run(["sfdisk", "--quiet", raw], input=layout.encode())
+    _write_esp(raw, raw.parent / "esp", vmlinuz, initrd, root_uuid)
     offset = PART_START_MIB * 1024 * 1024
     part_kib = (DISK_SIZE_MIB - PART_START_MIB) * 1024
     # extlinux reads ext4 but not every newer feature: keep the layout conservative.
@@ -349,6 +373,30 @@ def _make_disk(raw: Path, rootfs: Path, root_uuid: str) -> None:
     # partition's start to the boot sector, so the offset it records does not matter.
     with _loop_mount(raw, offset, part_kib * 1024) as mnt:
         run(["extlinux", "--install", mnt / "boot" / "extlinux"])
+
+
+def _write_esp(raw: Path, workdir: Path, vmlinuz: str, initrd: str, root_uuid: str) -> None:
+    """Make the FAT EFI System Partition with GRUB at the removable-media path, and lay it
+    into ``raw`` at its partition (mtools: no mount needed)."""
+    workdir.mkdir()
+    config = workdir / "embedded.cfg"
+    config.write_text(
+        GRUB_EMBEDDED_CFG.format(
+            root_uuid=root_uuid, vmlinuz=vmlinuz, initrd=initrd, cmdline_tail=KERNEL_CMDLINE_TAIL
+        )
+    )
+    grub = workdir / "BOOTX64.EFI"
+    run(["grub-mkimage", "-O", "x86_64-efi", "-o", grub, "-p", "/EFI/BOOT", "-c", config,
+         *GRUB_MODULES])  # fmt: skip
+    esp = workdir / "esp.img"
+    run(["mkfs.fat", "-F", "16", "-n", "ESP", "-C", esp, str(ESP_SIZE_MIB * 1024)])
+    mtools = ["env", "MTOOLS_SKIP_CHECK=1"]  # mtools frowns on a geometry-less image file
+    run([*mtools, "mmd", "-i", esp, "::/EFI", "::/EFI/BOOT"])
+    run([*mtools, "mcopy", "-i", esp, grub, "::/EFI/BOOT/BOOTX64.EFI"])
+    with open(raw, "r+b") as disk:
+        disk.seek(ESP_START_MIB * 1024 * 1024)
+        disk.write(esp.read_bytes())
+    shutil.rmtree(workdir)
 
 
 @contextlib.contextmanager

@@ -192,5 +192,9 @@ def test_what_a_host_lacks_is_refused_before_anything_is_made_naming_the_package
     with pytest.raises(ProviderError, match=r"cpu_mode: host-model is not available for aarch64"):
         lab.up()
 
+    lab.vm("r", machine="pc-none-9.9")
+    with pytest.raises(ProviderError, match=r"machine: 'pc-none-9.9' is not a machine type"):
+        lab.up()
+
     assert lab.domains() == set()
     assert lab.files() == set()

@@ -48,14 +48,17 @@ class ArtifactLab(Lab):
         )
         return path
 
-    def push(self, image: Path, ref: str) -> str:
-        """``vigo-curator push --kind generic``; returns the new artifact id."""
+    def push(self, image: Path, ref: str, platform: str = "linux/amd64") -> str:
+        """``vigo-curator push --kind generic`` of ``image`` for ``platform``; returns the new
+        artifact id."""
         proc = subprocess.run(
             [
                 str(VIGO_CURATOR),
                 "push",
                 "--kind",
                 "generic",
+                "--platform",
+                platform,
                 "--curator",
                 self.curator,
                 "--puddle",

@@ -152,7 +152,7 @@ def test_progress_lines_are_rate_limited_and_name_the_resource() -> None:
 
 
 def test_the_record_round_trips_and_checks_with_sha256sum_format() -> None:
-    record = Record("11" * 32, "22" * 32, "https://x/y.img.xz")
+    record = Record("11" * 32, "22" * 32, "https://x/y.img.xz", "0123456789abcdef")
 
     text = encode("/srv/bases/y.img", record)
 
