@@ -10,7 +10,9 @@ from pulumi_vigo_vm.policies import PACK_NAME, build_policies
 
 PolicyPack(
     name=PACK_NAME,
-    description="Sizing limits for VigoVm and VigoDisk, single ownership of libvirt domains.",
+    description=(
+        "Sizing and device limits for VigoVm and VigoDisk, single ownership of libvirt domains."
+    ),
     enforcement_level=EnforcementLevel.MANDATORY,
     policies=build_policies(),
 )

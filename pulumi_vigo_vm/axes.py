@@ -13,15 +13,16 @@ ordered :class:`Plan` for the executor. Pure: no I/O; all host facts come in as 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Literal
 
-from .domain_xml import BIOS, DomainConfig, LiveDomain
+from .devices import DataDisk, DiskBus, assign_macs
+from .domain_xml import BIOS, DiskDevice, DomainConfig, LiveDomain, NicDevice
 from .errors import ImageError
 from .fields import INPUTS, Change
-from .model import Identity, ImageInfo, Observed, PowerState, Recorded, ResolvedBase
+from .model import AttachedDisk, Identity, ImageInfo, Observed, PowerState, Recorded, ResolvedBase
 from .ownership import (
     Candidates,
     DomainOwner,
@@ -34,7 +35,7 @@ from .ownership import (
     require_ours,
 )
 from .platform import HostPlatform, domain_firmware, domain_machine, require_runnable
-from .spec import RunState, VmSpec
+from .spec import RunState, SeedChange, VmSpec
 
 __all__ = [
     "Action",
@@ -47,6 +48,7 @@ __all__ = [
     "console_log_path",
     "desired_domain",
     "diff",
+    "keep_identity",
     "plan_converge",
     "plan_remove",
 ]
@@ -111,11 +113,34 @@ class DiffDecision:
         return bool(self.replaces)
 
 
+_DISK_LETTERS = "bcdefghijklmnopqrstuvwxyz"
+"""Data disk targets after the root (vda) and the seed (sda): vdb, vdc... on virtio and
+sdb, sdc... on SCSI/SATA, in list order."""
+
+
+def _data_disk_devices(disks: tuple[DataDisk, ...]) -> tuple[DiskDevice, ...]:
+    counts = {"vd": 0, "sd": 0}
+    devices = []
+    for disk in disks:
+        prefix = "vd" if disk.bus is DiskBus.VIRTIO else "sd"
+        target = prefix + _DISK_LETTERS[counts[prefix]]
+        counts[prefix] += 1
+        devices.append(
+            DiskDevice(disk.path, target, disk.bus.value, disk.format, disk.serial, disk.readonly)
+        )
+    return tuple(devices)
+
+
 def desired_domain(
     spec: VmSpec, identity: Identity, platform: HostPlatform | None = None
 ) -> DomainConfig:
-    """The definition ``spec`` asks for, carrying ``identity``, on the host ``platform``
-    describes (its arch is the VM's unless ``arch`` is given)."""
+    """The definition ``spec`` asks for, carrying ``identity`` (one MAC per NIC), on the
+    host ``platform`` describes (its arch is the VM's unless ``arch`` is given)."""
+    macs = assign_macs(spec.all_nics, identity.macs, identity.mac_address)  # as kept, if kept
+    nics = tuple(
+        NicDevice(nic.kind, nic.source, mac, nic.model.value)
+        for nic, mac in zip(spec.all_nics, macs, strict=True)
+    )
     arch = spec.arch or (platform.arch if platform is not None else None)
     firmware = domain_firmware(spec, arch) if arch else spec.firmware.value
     return DomainConfig(
@@ -126,11 +151,10 @@ def desired_domain(
         domain_type=spec.domain_type,
         overlay_path=spec.overlay_path,
         seed_iso_path=spec.seed_iso_path,
-        network_bridge=spec.network_bridge,
-        mac_address=identity.mac_address if spec.has_nic else None,
         console_log_path=console_log_path(spec.vm_name),
-        network=spec.network,
         guest_agent=True,
+        nics=nics,
+        data_disks=_data_disk_devices(spec.data_disks),
         arch=arch,
         machine=domain_machine(spec, arch) if arch else spec.machine,
         firmware=firmware,
@@ -139,6 +163,21 @@ def desired_domain(
         cpu_mode=spec.cpu,
         discard=True,
     )
+
+
+def keep_identity(
+    spec: VmSpec, live: DomainConfig | None, recorded: Recorded | None, fresh: Identity
+) -> Identity:
+    """The identity ``spec``'s VM keeps: the UUID and MACs of our live domain (``live``),
+    else those our outputs recorded, else ``fresh``; a MAC for every NIC (see
+    :func:`pulumi_vigo_vm.devices.assign_macs`)."""
+    kept = recorded.identity if recorded is not None and recorded.identity else fresh
+    uuid, first = kept.uuid, kept.mac_address
+    previous = recorded.mac_addresses if recorded is not None else ()
+    if live is not None:
+        uuid, first, previous = live.uuid, live.mac_address or first, live.macs
+    macs = assign_macs(spec.all_nics, previous, first)
+    return Identity(uuid, macs[0] if macs else first, macs)
 
 
 def _overlay_actions(
@@ -197,12 +236,48 @@ def _power_actions(spec: VmSpec, power: PowerState | None, redefined: bool) -> l
     return []
 
 
+def _refuse_data_disks(spec: VmSpec, disks: Sequence[AttachedDisk], base: ResolvedBase) -> None:
+    """Raise ImageError naming every data disk that cannot be attached safely: missing, one
+    of this VM's own files, a qcow2 that is not standalone, or written by another domain
+    (two writers corrupt a disk; writing a file others read corrupts theirs)."""
+    own = {base.path: "this VM's base", spec.overlay_path: "this VM's own overlay"}
+    problems = []
+    for index, found in enumerate(disks):
+        where = f"data_disks[{index}] {found.disk.path}"
+        if not found.present:
+            problems.append(
+                f"{where} does not exist on {spec.uri}: create it first (a VigoDisk, whose "
+                "path you pass as an Output so the disk is made before the VM)"
+            )
+        elif found.path in own:
+            problems.append(f"{where} is {own[found.path]}; attach a disk of its own")
+        elif found.disk.format == "qcow2" and found.image is None:
+            problems.append(f"{where} is not a qcow2 image: set its format to 'raw' if it is raw")
+        elif found.image is not None and (found.image.backing_file or found.image.data_file):
+            problems.append(
+                f"{where} has a backing file or data file; attach standalone images only"
+            )
+        elif found.writers:
+            problems.append(
+                f"{where} is already attached writable to {', '.join(found.writers)}; two "
+                "writers corrupt a disk: detach it there first"
+            )
+        elif found.readers and not found.disk.readonly:
+            problems.append(
+                f"{where} is read by {', '.join(found.readers)} (as a disk or a backing file); "
+                "writing it would corrupt theirs: attach it with readonly=True"
+            )
+    if problems:
+        raise ImageError("; ".join(problems))
+
+
 def plan_converge(
     spec: VmSpec,
     observed: Observed,
     base: ResolvedBase,
     identity: Identity,
     recorded: Recorded | None = None,
+    disks: Sequence[AttachedDisk] = (),
 ) -> Plan:
     """The actions that make the host match a spec whose state is running/stopped/defined.
 
@@ -215,6 +290,7 @@ def plan_converge(
     shrink).
     """
     require_ours(owner_of(observed, spec, recorded), observed.domain, spec)
+    _refuse_data_disks(spec, disks, base)
     if observed.platform is not None:
         require_runnable(spec, observed.platform)
     wanted = desired_domain(spec, identity, observed.platform)
@@ -296,10 +372,13 @@ def _base_rule(
 
 
 def _seed_rule(
-    _name: str, old: VmSpec, new: VmSpec, _overlay: ImageInfo | None, _b: ResolvedBase | None
+    name: str, old: VmSpec, new: VmSpec, _overlay: ImageInfo | None, _b: ResolvedBase | None
 ) -> Decision:
-    """New user-data is a fresh overlay, so cloud-init runs again (the reference page)."""
-    return "replace" if old.seed_hash != new.seed_hash else None
+    """A new seed is a fresh overlay, so cloud-init runs again (the reference page); with
+    ``on_seed_change="reseed"`` it is a new seed and instance-id on the same disks."""
+    if old.seed_hash == new.seed_hash or getattr(old, name) == getattr(new, name):
+        return None
+    return "update" if new.on_seed_change is SeedChange.RESEED else "replace"
 
 
 def _size_rule(
@@ -377,7 +456,7 @@ def _live_updates(recorded: Recorded, new: VmSpec, observed: Observed) -> list[s
     else:
         if live.claim != new.claim:
             reasons.append("ownership marker names another claim")
-        identity = recorded.identity or Identity(live.config.uuid, live.config.mac_address or "")
+        identity = keep_identity(new, live.config, recorded, Identity(live.config.uuid, ""))
         wanted = desired_domain(new, identity, observed.platform)
         if live.config.structural() != wanted.structural():
             reasons.append("live definition drifted")

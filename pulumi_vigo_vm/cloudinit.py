@@ -1,15 +1,21 @@
-"""The NoCloud seed: meta-data and the ISO 9660 image holding it, built in-process.
+"""The NoCloud seed: its documents and the ISO 9660 image holding them, built in-process.
 
 cloud-init's NoCloud datasource looks for a filesystem labelled ``cidata`` carrying
-``user-data`` and ``meta-data``. We build it with pycdlib (no mkisofs on the host), with
-Joliet and Rock Ridge so the lower-case, dash-bearing names survive. Pure: returns bytes.
+``user-data`` and ``meta-data`` (and optionally ``vendor-data`` and ``network-config``). We
+build it with pycdlib (no mkisofs on the host), with Joliet and Rock Ridge so the
+lower-case, dash-bearing names survive. Pure: returns bytes.
 """
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from email.mime.multipart import MIMEMultipart
+from email.mime.text import MIMEText
+from typing import Any
 
 import pycdlib
 
@@ -18,6 +24,7 @@ from .console import READY_MARKER_PREFIX
 __all__ = [
     "MAX_SEED_BYTES",
     "SEED_VOLUME_ID",
+    "SeedContent",
     "SeedIdentity",
     "build_seed_iso",
     "instance_id",
@@ -31,6 +38,9 @@ MAX_SEED_BYTES = 64 * 1024 * 1024
 """The most of a file at a seed path read to tell whether it is ours (user-data is capped at
 16 MiB; an ISO of that is a little larger)."""
 MAX_META_DATA_BYTES = 64 * 1024
+"""The most extra meta-data a VM may carry (JSON); a seed's meta-data file is read back up to
+this and a little more."""
+_META_DATA_READ_LIMIT = MAX_META_DATA_BYTES + 4096
 
 
 def instance_id(vm_name: str, seed_hash: str) -> str:
@@ -38,13 +48,51 @@ def instance_id(vm_name: str, seed_hash: str) -> str:
     return f"{vm_name}-{seed_hash}"
 
 
-def meta_data(vm_name: str, seed_hash: str) -> str:
-    """NoCloud meta-data: instance-id and local-hostname (the VM name).
+@dataclass(frozen=True)
+class SeedContent:
+    """What a VM's seed carries besides its identity. Its hash names the seed file and its
+    instance-id, so any change to any part is a new instance to cloud-init."""
+
+    user_data: str | None = field(default=None, repr=False)
+    vendor_data: str | None = field(default=None, repr=False)
+    network_config: str | None = None
+    meta_data: Mapping[str, Any] | None = None
+
+    @property
+    def empty(self) -> bool:
+        return not (self.user_data or self.vendor_data or self.network_config or self.meta_data)
+
+    @property
+    def hash(self) -> str | None:
+        """``sha256(user_data)[:8]`` for user-data alone (exactly the previous release's, so
+        an upgrade neither renames the seed nor re-runs cloud-init); with any other part, the
+        first 8 hex digits of the sha256 of all four as canonical JSON. None when empty."""
+        if self.empty:
+            return None
+        if not (self.vendor_data or self.network_config or self.meta_data):
+            return hashlib.sha256((self.user_data or "").encode()).hexdigest()[:8]
+        parts = {
+            "user-data": self.user_data or "",
+            "vendor-data": self.vendor_data or "",
+            "network-config": self.network_config or "",
+            "meta-data": dict(self.meta_data or {}),
+        }
+        text = json.dumps(parts, sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(text.encode()).hexdigest()[:8]
+
+
+def meta_data(vm_name: str, seed_hash: str, extra: Mapping[str, Any] | None = None) -> str:
+    """NoCloud meta-data: the user's extra keys, then instance-id and local-hostname (the
+    VM name), which are always ours.
 
     Written as JSON, which is also YAML: every value stays a quoted string, so a VM named
     ``yes`` or ``0123`` is not read back by cloud-init as a boolean or a number.
     """
-    fields = {"instance-id": instance_id(vm_name, seed_hash), "local-hostname": vm_name}
+    fields = {
+        **(extra or {}),
+        "instance-id": instance_id(vm_name, seed_hash),
+        "local-hostname": vm_name,
+    }
     return json.dumps(fields, indent=1) + "\n"
 
 
@@ -66,25 +114,45 @@ CLOSING_LINE = (
 syntax), kept in front of our marker so the console still says which datasource ran."""
 
 
-def vendor_data(vm_name: str, seed_hash: str) -> str:
+def vendor_data(vm_name: str, seed_hash: str, theirs: str | None = None) -> str:
     """NoCloud vendor-data: cloud-init's closing line becomes our readiness marker naming this
     instance, so a watcher of the serial console knows this boot of this VM has finished
     (:func:`pulumi_vigo_vm.console.ready_marker`). User-data that sets its own
     ``final_message`` wins over vendor-data; readiness is then told from cloud-init's default
-    line or systemd's "Finished cloud-final.service" instead (see the README)."""
+    line or systemd's "Finished cloud-final.service" instead (see the README). The user's
+    own vendor-data (``theirs``) joins ours as a second part."""
     marker = f"{READY_MARKER_PREFIX}{instance_id(vm_name, seed_hash)}"
-    return "#cloud-config\n" + json.dumps({"final_message": f"{CLOSING_LINE} {marker}"}) + "\n"
+    ours = "#cloud-config\n" + json.dumps({"final_message": f"{CLOSING_LINE} {marker}"}) + "\n"
+    if not theirs:
+        return ours
+    # Both as one MIME multipart document, ours first: cloud-init merges the parts in order,
+    # so the user's vendor-data keeps the last word, as user-data does.
+    # A text/plain part is typed by cloud-init from its first line (#cloud-config, #!, ...).
+    document = MIMEMultipart()
+    document.attach(MIMEText(ours, "cloud-config", "utf-8"))
+    document.attach(MIMEText(theirs, "plain", "utf-8"))
+    return document.as_string()
 
 
-def build_seed_iso(vm_name: str, user_data: str, seed_hash: str) -> bytes:
+USER_DATA_WITHOUT_USER_DATA = "#cloud-config\n{}\n"
+"""NoCloud wants a user-data file: this is the one a seed without user-data carries."""
+
+
+def build_seed_iso(vm_name: str, content: SeedContent, seed_hash: str) -> bytes:
     """The seed ISO's bytes: ``user-data`` as given, ``meta-data`` from :func:`meta_data`,
-    ``vendor-data`` from :func:`vendor_data`."""
+    ``vendor-data`` from :func:`vendor_data`, ``network-config`` when given."""
     iso = pycdlib.PyCdlib()
     iso.new(interchange_level=3, joliet=3, rock_ridge="1.09", vol_ident=SEED_VOLUME_ID)
     try:
+        user_data = content.user_data
+        if user_data is None:
+            user_data = USER_DATA_WITHOUT_USER_DATA
+        vendor = vendor_data(vm_name, seed_hash, content.vendor_data)
         _add_file(iso, "user-data", user_data.encode())
-        _add_file(iso, "meta-data", meta_data(vm_name, seed_hash).encode())
-        _add_file(iso, "vendor-data", vendor_data(vm_name, seed_hash).encode())
+        _add_file(iso, "meta-data", meta_data(vm_name, seed_hash, content.meta_data).encode())
+        _add_file(iso, "vendor-data", vendor.encode())
+        if content.network_config:
+            _add_file(iso, "network-config", content.network_config.encode())
         out = io.BytesIO()
         iso.write_fp(out)
         return out.getvalue()
@@ -116,7 +184,7 @@ def read_seed_identity(data: bytes) -> SeedIdentity | None:
         out = io.BytesIO()
         try:
             iso.get_file_from_iso_fp(out, rr_path="/meta-data")
-            fields = json.loads(out.getvalue()[:MAX_META_DATA_BYTES])
+            fields = json.loads(out.getvalue()[:_META_DATA_READ_LIMIT])
         except Exception:
             return SeedIdentity(volume_id, None)
         found = fields.get("instance-id") if isinstance(fields, dict) else None

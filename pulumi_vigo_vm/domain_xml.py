@@ -19,11 +19,14 @@ __all__ = [
     "GUEST_AGENT_CHANNEL",
     "MARKER_NAMESPACE",
     "MARKER_PREFIX",
+    "DiskDevice",
     "DomainConfig",
     "LiveDomain",
+    "NicDevice",
     "from_xml",
     "marker_xml",
     "to_xml",
+    "with_live_addresses",
 ]
 
 MARKER_NAMESPACE = "urn:pulumi-vigo-vm:domain:1"
@@ -51,6 +54,28 @@ _UNIT_TO_KIB = {
 
 
 @dataclass(frozen=True)
+class NicDevice:
+    """One ``<interface>``: on a host bridge or a libvirt network."""
+
+    kind: str  # "bridge" | "network"
+    source: str
+    mac: str | None = None
+    model: str = "virtio"
+
+
+@dataclass(frozen=True)
+class DiskDevice:
+    """One data disk: a file (``source`` an absolute path) or a pool volume (``pool:volume``)."""
+
+    source: str
+    target: str
+    bus: str = "virtio"
+    format: str = "qcow2"
+    serial: str | None = None
+    readonly: bool = False
+
+
+@dataclass(frozen=True)
 class DomainConfig:
     """The fields of a domain definition that this package owns and compares."""
 
@@ -61,13 +86,12 @@ class DomainConfig:
     domain_type: str
     overlay_path: str
     seed_iso_path: str | None = None
-    network_bridge: str | None = None
-    mac_address: str | None = None
     console_log_path: str | None = None
-    network: str | None = None
-    """A libvirt network for the NIC (``<interface type='network'>``), instead of a bridge."""
     guest_agent: bool = False
     """The qemu guest agent's virtio-serial channel (``org.qemu.guest_agent.0``)."""
+    nics: tuple[NicDevice, ...] = ()
+    data_disks: tuple[DiskDevice, ...] = ()
+    """The disks after the root overlay, in order."""
     arch: str | None = None
     """``<type arch=…>``; None: libvirt's (the host's own)."""
     machine: str | None = None
@@ -84,14 +108,24 @@ class DomainConfig:
     """``host-passthrough``, ``host-model``, ``maximum`` or ``custom:<model>``; None: no
     ``<cpu>`` (libvirt's ``qemu64``)."""
     discard: bool = False
-    """``discard='unmap'`` on the root disk: a guest's ``fstrim`` returns space."""
+    """``discard='unmap'`` on every disk: a guest's ``fstrim`` returns space."""
+
+    @property
+    def mac_address(self) -> str | None:
+        """The first NIC's MAC."""
+        return self.nics[0].mac if self.nics else None
+
+    @property
+    def macs(self) -> tuple[str, ...]:
+        return tuple(nic.mac for nic in self.nics if nic.mac)
 
     def structural(self) -> DomainConfig:
-        """This config without identity (uuid, mac): what a redefine may change.
+        """This config without its UUID: what a redefine may change (MACs are kept by the
+        plan, so a differing one is a NIC the user re-addressed).
 
         The machine is compared by family: libvirt stores ``q35`` as ``pc-q35-7.2``."""
         family = machine_family(self.machine) if self.machine is not None else None
-        return replace(self, uuid="", mac_address=None, machine=family)
+        return replace(self, uuid="", machine=family)
 
     def boot_relevant(self) -> DomainConfig:
         """The structural fields whose change is worth a restart of a running guest.
@@ -141,6 +175,22 @@ def _file_disk(
     return disk
 
 
+def _data_disk(devices: ET.Element, disk: DiskDevice) -> ET.Element:
+    if disk.source.startswith("/"):
+        element = _file_disk(devices, "disk", disk.format, disk.source, disk.target, disk.bus)
+    else:
+        pool, _, volume = disk.source.partition(":")
+        element = _sub(devices, "disk", type="volume", device="disk")
+        _sub(element, "driver", name="qemu", type=disk.format)
+        _sub(element, "source", pool=pool, volume=volume)
+        _sub(element, "target", dev=disk.target, bus=disk.bus)
+    if disk.serial is not None:
+        _sub(element, "serial", disk.serial)
+    if disk.readonly:
+        _sub(element, "readonly")
+    return element
+
+
 def _marker(claim: str, tag: str = _MARKER_TAG) -> ET.Element:
     marker = ET.Element(tag)
     marker.set("managed-by", "pulumi_vigo_vm")
@@ -181,18 +231,22 @@ def to_xml(config: DomainConfig, claim: str) -> str:
     root = _file_disk(devices, "disk", "qcow2", config.overlay_path, "vda", "virtio")
     if config.discard:
         _driver(root).set("discard", "unmap")
-    if config.seed_iso_path is not None:
+    for disk in config.data_disks:
+        element = _data_disk(devices, disk)
+        if config.discard and not disk.readonly:
+            _driver(element).set("discard", "unmap")
+    if config.seed_iso_path is not None or any(d.bus == "scsi" for d in config.data_disks):
         # Debian's cloud kernels have no AHCI driver: the seed must sit on virtio-scsi.
         _sub(devices, "controller", type="scsi", index="0", model="virtio-scsi")
+    if config.seed_iso_path is not None:
         cdrom = _file_disk(devices, "cdrom", "raw", config.seed_iso_path, "sda", "scsi")
         _sub(cdrom, "readonly")
-    if config.network_bridge is not None or config.network is not None:
-        kind = "bridge" if config.network_bridge is not None else "network"
-        interface = _sub(devices, "interface", type=kind)
-        if config.mac_address is not None:
-            _sub(interface, "mac", address=config.mac_address)
-        _sub(interface, "source", **{kind: config.network_bridge or config.network or ""})
-        _sub(interface, "model", type="virtio")
+    for nic in config.nics:
+        interface = _sub(devices, "interface", type=nic.kind)
+        if nic.mac is not None:
+            _sub(interface, "mac", address=nic.mac)
+        _sub(interface, "source", **{nic.kind: nic.source})
+        _sub(interface, "model", type=nic.model)
     serial = _sub(devices, "serial", type="pty")
     if config.console_log_path is not None:
         _sub(serial, "log", file=config.console_log_path, append="on")
@@ -310,6 +364,55 @@ def _disk_source(devices: ET.Element | None, device: str) -> str | None:
     return None
 
 
+def _source_of(disk: ET.Element) -> str:
+    """A disk's source as data_disks names it: a file path or ``pool:volume``."""
+    source = disk.find("source")
+    if source is None:
+        return ""
+    if source.get("pool") is not None:
+        return f"{source.get('pool')}:{source.get('volume', '')}"
+    return source.get("file") or source.get("dev") or ""
+
+
+def _data_disks(devices: ET.Element | None) -> tuple[DiskDevice, ...]:
+    """Every ``device='disk'`` after the first (the root overlay)."""
+    if devices is None:
+        return ()
+    disks = [d for d in devices.findall("disk") if d.get("device", "disk") == "disk"][1:]
+    result = []
+    for disk in disks:
+        target, driver = disk.find("target"), disk.find("driver")
+        result.append(
+            DiskDevice(
+                source=_source_of(disk),
+                target=target.get("dev", "") if target is not None else "",
+                bus=target.get("bus", "") if target is not None else "",
+                format=driver.get("type", "raw") if driver is not None else "raw",
+                serial=disk.findtext("serial"),
+                readonly=disk.find("readonly") is not None,
+            )
+        )
+    return tuple(result)
+
+
+def _nics(devices: ET.Element | None) -> tuple[NicDevice, ...]:
+    if devices is None:
+        return ()
+    result = []
+    for interface in devices.findall("interface"):
+        kind = interface.get("type", "")
+        source, mac, model = (interface.find(t) for t in ("source", "mac", "model"))
+        result.append(
+            NicDevice(
+                kind=kind,
+                source=(source.get(kind) or "") if source is not None else "",
+                mac=mac.get("address") if mac is not None else None,
+                model=model.get("type", "") if model is not None else "",
+            )
+        )
+    return tuple(result)
+
+
 def _has_agent_channel(devices: ET.Element | None) -> bool:
     if devices is None:
         return False
@@ -322,14 +425,8 @@ def from_xml(text: str) -> LiveDomain:
     """Read a domain XML (as libvirt reports it) back into a :class:`LiveDomain`."""
     domain = ET.fromstring(text)
     devices = domain.find("devices")
-    bridge = mac = log = network = None
+    log = None
     if devices is not None:
-        interface = devices.find("interface")
-        if interface is not None:
-            source, mac_element = interface.find("source"), interface.find("mac")
-            bridge = source.get("bridge") if source is not None else None
-            network = source.get("network") if source is not None else None
-            mac = mac_element.get("address") if mac_element is not None else None
         log_element = devices.find("serial/log")
         log = log_element.get("file") if log_element is not None else None
     marker = domain.find(f"metadata/{_MARKER_TAG}")
@@ -344,11 +441,10 @@ def from_xml(text: str) -> LiveDomain:
         domain_type=domain.get("type", ""),
         overlay_path=_disk_source(devices, "disk") or "",
         seed_iso_path=_disk_source(devices, "cdrom"),
-        network_bridge=bridge,
-        mac_address=mac,
         console_log_path=log,
-        network=network,
         guest_agent=_has_agent_channel(devices),
+        nics=_nics(devices),
+        data_disks=_data_disks(devices),
         arch=kind.get("arch") if kind is not None else None,
         machine=kind.get("machine") if kind is not None else None,
         firmware=_firmware(os_element),
@@ -359,3 +455,38 @@ def from_xml(text: str) -> LiveDomain:
     )
     claim = marker.get(_CLAIM_ATTRIBUTE) if marker is not None else None
     return LiveDomain(config=config, marked=marker is not None, claim=claim)
+
+
+def _device_key(device: ET.Element) -> tuple[str, ...] | None:
+    """What identifies a device across redefines (None: nothing to carry over)."""
+    tag = device.tag
+    if tag == "disk":
+        return (tag, device.get("device", "disk"), _source_of(device))
+    if tag == "interface":
+        mac = device.find("mac")
+        return (tag, mac.get("address", "")) if mac is not None else None
+    if tag == "controller":
+        return (tag, device.get("type", ""), device.get("index", ""))
+    if tag == "channel":
+        target = device.find("target")
+        return (tag, target.get("name", "")) if target is not None else None
+    if tag == "rng":
+        return (tag, device.get("model", ""))
+    return None
+
+
+def with_live_addresses(xml: str, live_xml: str) -> str:
+    """``xml`` with the PCI address each device has in ``live_xml`` (a disk by its source, a
+    NIC by its MAC, ...), so a redefine that adds or removes a device moves no other: the
+    guest's NIC names (``enp1s0``) follow their PCI slots."""
+    domain, live = ET.fromstring(xml), ET.fromstring(live_xml)
+    addresses: dict[tuple[str, ...], ET.Element] = {}
+    for device in live.findall("devices/*"):
+        key, address = _device_key(device), device.find("address")
+        if key is not None and address is not None and address.get("type") == "pci":
+            addresses.setdefault(key, address)
+    for device in domain.findall("devices/*"):
+        key = _device_key(device)
+        if key in addresses and device.find("address") is None:
+            device.append(addresses[key])
+    return ET.tostring(domain, encoding="unicode")

@@ -18,7 +18,14 @@ import pulumi
 
 from .axes import Action, Plan, ResolvedBase
 from .cloudinit import build_seed_iso, instance_id
-from .domain_xml import MARKER_NAMESPACE, MARKER_PREFIX, from_xml, marker_xml, to_xml
+from .domain_xml import (
+    MARKER_NAMESPACE,
+    MARKER_PREFIX,
+    from_xml,
+    marker_xml,
+    to_xml,
+    with_live_addresses,
+)
 from .errors import ImageError, LibvirtCallError, NotOwnedError, VigoError
 from .hosts.base import temporary_name
 from .hypervisor import Guest, PowerState
@@ -27,6 +34,7 @@ from .ownership import CONSOLE_LOG_DIR, console_log_path, stale_temporaries
 from .sighting import BootMark, boot_mark
 from .spec import VmSpec
 from .target import Target
+from .usage import note_defined, note_undefined
 
 __all__ = ["Executor", "StepHook"]
 
@@ -144,10 +152,10 @@ class Executor:
         concurrent create of the same VM may have just written it); an identical seed
         already there is used, and is not ours to remove on rollback."""
         spec, host = self._spec, self._target.host
-        assert spec.seed_iso_path and spec.cloud_init_user_data and spec.seed_hash
+        assert spec.seed_iso_path and spec.seed_hash
         host.makedirs(spec.images_dir)
         self._sweep_temporaries()
-        iso = build_seed_iso(spec.vm_name, spec.cloud_init_user_data, spec.seed_hash)
+        iso = build_seed_iso(spec.vm_name, spec.seed_content, spec.seed_hash)
         path = spec.seed_iso_path
         temporary = temporary_name(path)
         host.write_atomic(temporary, iso, SEED_MODE)
@@ -212,10 +220,13 @@ class Executor:
     def _undefine(self) -> None:
         self._guest().undefine()
         self._known_guest = None
+        note_undefined(self._spec.uri, self._spec.vm_name)
 
     def _define(self, plan: Plan) -> None:
         assert plan.domain is not None and self._spec.claim is not None
         xml = to_xml(plan.domain, self._spec.claim)
+        if not plan.domain_is_new:
+            xml = with_live_addresses(xml, self._guest().xml())  # no device changes slot
         self._target.host.makedirs(CONSOLE_LOG_DIR)  # virtlogd creates the file, not its folder
         try:
             guest = self._target.hypervisor.define(xml)
@@ -230,6 +241,7 @@ class Executor:
             guest = self._target.hypervisor.define(xml)
             is_new = False
         self._known_guest = guest
+        note_defined(self._spec.uri, self._spec.vm_name, xml)
         if is_new:
             self._undo.append(lambda: self._forget(guest))
 
@@ -272,6 +284,7 @@ class Executor:
         if guest.power_state().is_active:
             guest.destroy()
         guest.undefine()
+        note_undefined(self._spec.uri, self._spec.vm_name)
 
     def _destroy(self) -> None:
         guest = self._guest()

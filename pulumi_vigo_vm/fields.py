@@ -16,13 +16,14 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
-from . import inputs
+from . import devices, inputs
 from .inputs import (
     DEFAULT_SHUTDOWN_TIMEOUT_S,
     DEFAULT_WAIT_TIMEOUT_S,
     AddressSource,
     Firmware,
     RunState,
+    SeedChange,
     WaitFor,
 )
 
@@ -136,6 +137,28 @@ INPUTS: tuple[InputField, ...] = (
         default=lambda _: AddressSource.ANY.value,
     ),
     InputField("claim", "str", inputs.claim, Change.UPDATE, set_by_resource=True),
+    InputField("data_disks", "list[dict[str, Any]]", devices.data_disks, Change.UPDATE),
+    InputField("nics", "list[dict[str, Any]]", devices.nics, Change.UPDATE),
+    InputField(
+        "cloud_init_network_config", "str", inputs.cloud_init_network_config, **_rule("seed")
+    ),
+    InputField(
+        "cloud_init_vendor_data",
+        "str",
+        inputs.cloud_init_vendor_data,
+        **_rule("seed"),
+        secret=True,
+    ),
+    InputField(
+        "cloud_init_meta_data", "dict[str, Any]", inputs.cloud_init_meta_data, **_rule("seed")
+    ),
+    InputField(
+        "on_seed_change",
+        "str",
+        inputs.on_seed_change,
+        Change.UPDATE,
+        default=lambda _: SeedChange.REPLACE.value,
+    ),
     InputField(
         "firmware", "str", inputs.firmware, Change.UPDATE, default=lambda _: Firmware.BIOS.value
     ),
@@ -154,7 +177,7 @@ OUTPUTS: tuple[OutputField, ...] = (
     OutputField("artifact_id", "str | None"),
     OutputField("base_stamp", "str | None"),
     OutputField("overlay_path", "str"),
-    # Derived from the secret user-data (a short unsalted digest of it): secret like it.
+    # Derived from the secret user-data and vendor-data (a short unsalted digest): secret too.
     OutputField("seed_iso_path", "str | None", secret=True),
     OutputField("seed_hash", "str | None", secret=True),
     OutputField("console_log_path", "str"),

@@ -23,6 +23,7 @@ __all__ = [
     "ImageInfo",
     "create_overlay",
     "grow_overlay",
+    "header_info",
     "image_info",
     "overlay_info",
     "seed_identity",
@@ -108,12 +109,18 @@ def _header_info(path: str, head: bytes) -> ImageInfo | None:
     )
 
 
+def header_info(host: Host, path: str) -> ImageInfo | None:
+    """Facts read from the qcow2 header at ``path`` (one small read, no exec), or None when
+    the file is not a qcow2 image this package can read."""
+    return _header_info(path, _head(host, path))
+
+
 def overlay_info(host: Host, path: str) -> ImageInfo | None:
     """Facts about one of our qcow2 overlays, read from its header; ``qemu-img info``
     answers when the header is unusual. None when missing."""
     if host.stat(path) is None:
         return None
-    return _header_info(path, _head(host, path)) or image_info(host, path, fmt="qcow2")
+    return header_info(host, path) or image_info(host, path, fmt="qcow2")
 
 
 _base_cache: dict[tuple[str, str, int, float], ImageInfo] = {}

@@ -9,12 +9,15 @@ which validator belongs to which input.
 
 from __future__ import annotations
 
+import json
 import posixpath
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from .cloudinit import MAX_META_DATA_BYTES
 from .numbers import shown, whole_number
 from .uri import DEFAULT_URI, LibvirtUri
 
@@ -32,16 +35,21 @@ __all__ = [
     "MAX_SHUTDOWN_TIMEOUT_S",
     "MAX_USER_DATA_BYTES",
     "MAX_VCPU",
+    "RESERVED_META_DATA_KEYS",
     "AddressSource",
     "BaseSource",
     "Firmware",
     "RunState",
+    "SeedChange",
     "WaitFor",
     "address_source",
     "arch",
     "artifact",
     "claim",
+    "cloud_init_meta_data",
+    "cloud_init_network_config",
     "cloud_init_user_data",
+    "cloud_init_vendor_data",
     "cpu_mode",
     "default_cpu_mode",
     "disk_path",
@@ -53,6 +61,7 @@ __all__ = [
     "memory_mib",
     "network",
     "network_bridge",
+    "on_seed_change",
     "shutdown_timeout_s",
     "state",
     "tpm",
@@ -191,14 +200,63 @@ def network_bridge(value: Any) -> str:
     return name
 
 
-def cloud_init_user_data(value: Any) -> str:
+def _seed_document(value: Any, what: str) -> str:
     if not isinstance(value, str):
-        raise ValueError(
-            f"must be a string (a #cloud-config document or a script), got {type(value).__name__}"
-        )
+        raise ValueError(f"must be a string ({what}), got {type(value).__name__}")
     if len(value.encode()) > MAX_USER_DATA_BYTES:
         raise ValueError(f"is larger than {MAX_USER_DATA_BYTES // (1024 * 1024)} MiB")
     return value
+
+
+def cloud_init_user_data(value: Any) -> str:
+    return _seed_document(value, "a #cloud-config document or a script")
+
+
+def cloud_init_vendor_data(value: Any) -> str:
+    return _seed_document(value, "a #cloud-config document or a script")
+
+
+def cloud_init_network_config(value: Any) -> str:
+    return _seed_document(value, "a NoCloud network-config document, version 1 or 2 YAML")
+
+
+RESERVED_META_DATA_KEYS = ("instance-id", "local-hostname")
+"""Meta-data the seed writes itself: the instance-id decides when cloud-init runs again."""
+
+
+def cloud_init_meta_data(value: Any) -> dict[str, Any]:
+    """Extra NoCloud meta-data keys: a mapping of JSON values (the seed writes JSON)."""
+    if not isinstance(value, Mapping):
+        raise ValueError(f"must be a mapping of meta-data keys, got {type(value).__name__}")
+    reserved = sorted(k for k in value if k in RESERVED_META_DATA_KEYS)
+    if reserved:
+        raise ValueError(
+            f"must not set {', '.join(reserved)}: the seed writes them (instance-id changes with "
+            "the seed's content; local-hostname is vm_name)"
+        )
+    for key in value:
+        if not isinstance(key, str) or not key or _CONTROL.search(key):
+            raise ValueError(f"keys must be non-empty strings, got {shown(key)}")
+    try:
+        text = json.dumps(value, sort_keys=True, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"must hold JSON values only: {exc}") from None
+    if len(text.encode()) > MAX_META_DATA_BYTES:
+        raise ValueError(f"is larger than {MAX_META_DATA_BYTES // 1024} KiB as JSON")
+    loaded: dict[str, Any] = json.loads(text)  # plain dicts and lists, floats as the engine has
+    return loaded
+
+
+class SeedChange(StrEnum):
+    """What a change of the seed's content does to the VM."""
+
+    REPLACE = "replace"  # a new VM with a fresh root (the reference page's rule)
+    RESEED = "reseed"  # a new seed and instance-id on the same disks, then a restart
+
+
+def on_seed_change(value: Any) -> SeedChange:
+    result: SeedChange = _choice(value, SeedChange)
+    return result
 
 
 def uri(value: Any) -> str:

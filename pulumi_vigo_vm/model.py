@@ -9,11 +9,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from .devices import DataDisk
 from .domain_xml import DomainConfig, LiveDomain
 from .platform import HostPlatform
 from .spec import VmSpec
 
-__all__ = ["Identity", "ImageInfo", "Observed", "PowerState", "Recorded", "ResolvedBase"]
+__all__ = [
+    "AttachedDisk",
+    "Identity",
+    "ImageInfo",
+    "Observed",
+    "PowerState",
+    "Recorded",
+    "ResolvedBase",
+]
 
 
 class PowerState(StrEnum):
@@ -98,10 +107,14 @@ class Observed:
 
 @dataclass(frozen=True)
 class Identity:
-    """What must never change across redefines: the domain UUID and the NIC's MAC."""
+    """What must never change across redefines: the domain UUID and the NICs' MACs.
+
+    ``mac_address`` is the first NIC's MAC; a VM without NICs keeps the one generated for
+    it, and gives it to the first NIC added. ``macs``: one per NIC, in order."""
 
     uuid: str
     mac_address: str
+    macs: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -117,7 +130,24 @@ class Recorded:
     overlay_path: str | None = None
     seed_iso_path: str | None = None
     console_log_path: str | None = None
+    mac_addresses: tuple[str, ...] = ()
 
     @property
     def uuid(self) -> str | None:
         return self.identity.uuid if self.identity is not None else None
+
+
+@dataclass(frozen=True)
+class AttachedDisk:
+    """What the host holds for one of a VM's data disks, read before attaching it."""
+
+    disk: DataDisk
+    path: str | None
+    """The file on the host (a pool volume resolved); None: no such volume."""
+    present: bool
+    image: ImageInfo | None = None
+    """The qcow2 header's facts, for a disk declared qcow2 (None: not a qcow2 file)."""
+    writers: tuple[str, ...] = ()
+    """Other domains that may write the file."""
+    readers: tuple[str, ...] = ()
+    """Other domains that only read it (a CD-ROM, a readonly disk, a backing chain)."""

@@ -14,18 +14,27 @@ from dataclasses import replace
 
 from .artifact_base import resolve_artifact_base
 from .cloudinit import SeedIdentity
+from .devices import DataDisk
 from .domain_xml import from_xml
 from .errors import ImageError
-from .images import overlay_info, seed_identity, usable_base
-from .model import Observed, ResolvedBase
+from .images import header_info, overlay_info, seed_identity, usable_base
+from .model import AttachedDisk, Observed, ResolvedBase
 from .ownership import Candidates, FileFacts
 from .platform import HostPlatform, domain_machine
 from .spec import ProviderDefaults, VmSpec
 from .target import Target
+from .usage import HostUsage, host_usage
 from .virt.capabilities import host_platform
 from .virt.hypervisor import Guest
 
-__all__ = ["Target", "observe", "observe_domain", "observe_files", "resolve_base"]
+__all__ = [
+    "Target",
+    "observe",
+    "observe_data_disks",
+    "observe_domain",
+    "observe_files",
+    "resolve_base",
+]
 
 
 def observe(target: Target, spec: VmSpec) -> Observed:
@@ -116,3 +125,32 @@ def resolve_base(target: Target, spec: VmSpec, defaults: ProviderDefaults) -> Re
             )
         return ResolvedBase.from_image(usable_base(target.host, path, "disk_path"))
     return resolve_artifact_base(target, spec, defaults)
+
+
+def observe_data_disks(target: Target, spec: VmSpec) -> tuple[AttachedDisk, ...]:
+    """What the host holds for each of ``spec``'s data disks, and who else uses it.
+
+    The host's listing kept for this run answers first; a disk it shows in use elsewhere is
+    asked again from a fresh listing, so a refusal never rests on a stale one."""
+    if not spec.data_disks:
+        return ()
+    usage = host_usage(target)
+    found = [_attached(target, spec, disk, usage) for disk in spec.data_disks]
+    if any(a.writers or a.readers for a in found):
+        usage = host_usage(target, fresh=True)
+        found = [_attached(target, spec, disk, usage) for disk in spec.data_disks]
+    return tuple(found)
+
+
+def _attached(target: Target, spec: VmSpec, disk: DataDisk, usage: HostUsage) -> AttachedDisk:
+    path: str | None = disk.path
+    if disk.is_volume:
+        pool, _, volume = disk.path.partition(":")
+        path = target.hypervisor.pool_volume_path(pool, volume)
+    if path is None or target.host.stat(path) is None:
+        return AttachedDisk(disk, path, present=False)
+    image = header_info(target.host, path) if disk.format == "qcow2" else None
+    others = [use for use in usage.users(path) if use.domain != spec.vm_name]
+    writers = tuple(sorted({u.domain for u in others if u.writable}))
+    readers = tuple(sorted({u.domain for u in others if not u.writable} - set(writers)))
+    return AttachedDisk(disk, path, True, image, writers, readers)

@@ -44,6 +44,7 @@ __all__ = [
     "require_nvram_ours",
     "require_ours",
     "stale_temporaries",
+    "superseded_seeds",
 ]
 
 CONSOLE_LOG_DIR = "/var/log/libvirt/vigo"
@@ -195,6 +196,16 @@ def removal_candidates(
         logs=tuple(p for p in logs if p in named),
         by_domain=frozenset(by_domain),
     )
+
+
+def superseded_seeds(
+    spec: VmSpec, owned: LiveDomain | None, recorded: Recorded | None
+) -> Candidates:
+    """The seeds our domain or outputs named before ``spec``'s (a reseed swapped them): to
+    remove once the domain no longer uses them, each still proven ours by its content."""
+    found = removal_candidates(spec, owned, recorded)
+    seeds = tuple(p for p in found.seeds if p != spec.seed_iso_path)
+    return Candidates(overlays=(), seeds=seeds, logs=(), by_domain=found.by_domain)
 
 
 def _seed_hash_of(spec: VmSpec, path: str) -> str | None:

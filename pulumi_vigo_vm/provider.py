@@ -10,7 +10,6 @@ calls from thread-safe caches.
 from __future__ import annotations
 
 import logging
-import secrets
 import uuid
 from collections.abc import Mapping
 from typing import Any
@@ -32,15 +31,36 @@ from ._faults import hook_from_env  # test hook: inert unless VIGO_FAULT_INJECT 
 from ._parallel import widen_rpc_pool
 from .addresses import Addresses
 from .artifact_base import fetch_artifact_base
-from .axes import Identity, Observed, Plan, Recorded, ResolvedBase
+from .axes import Action, Identity, Observed, Plan, Recorded, ResolvedBase
+from .devices import new_mac
+from .domain_xml import LiveDomain
 from .errors import CuratorUnreachableError, HostUnreachableError
 from .executor import Executor
-from .fields import INPUTS
-from .inputs import WaitFor
-from .observe import observe, observe_domain, observe_files, resolve_base
-from .ownership import DomainOwner, owner_of, removal_candidates
+from .fields import INPUTS, input_field
+from .inputs import SeedChange, WaitFor
+from .observe import (
+    observe,
+    observe_data_disks,
+    observe_domain,
+    observe_files,
+    resolve_base,
+)
+from .ownership import (
+    DomainOwner,
+    owner_of,
+    removable_files,
+    removal_candidates,
+    superseded_seeds,
+)
 from .sighting import Subject, sight
-from .spec import ProviderDefaults, RunState, VmSpec, check_inputs, parse_spec
+from .spec import (
+    ProviderDefaults,
+    RunState,
+    VmSpec,
+    check_inputs,
+    contains_unknown,
+    parse_spec,
+)
 from .target import Target
 from .waiting import wait_for_guest
 
@@ -53,12 +73,18 @@ _REPLACING_INPUTS = frozenset(f.name for f in INPUTS if f.replaces_when_unknown)
 
 
 def _new_identity() -> Identity:
-    mac = "52:54:00:" + ":".join(f"{b:02x}" for b in secrets.token_bytes(3))
-    return Identity(str(uuid.uuid4()), mac)
+    return Identity(str(uuid.uuid4()), new_mac())
 
 
-def _is_unknown(value: Any) -> bool:
-    return isinstance(value, pulumi.output.Unknown)
+def _replacing_while_unknown(news: Mapping[str, Any], unknown: list[str]) -> list[str]:
+    """The unknown inputs whose eventual change would replace the VM: per the field table,
+    except that seed inputs only update under ``on_seed_change="reseed"``."""
+    reseed = news.get("on_seed_change") == SeedChange.RESEED.value
+    return [
+        key
+        for key in unknown
+        if key in _REPLACING_INPUTS and not (reseed and input_field(key).rule == "seed")
+    ]
 
 
 class VmProvider(ResourceProvider):
@@ -90,9 +116,9 @@ class VmProvider(ResourceProvider):
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
         """The spec's diff table, from old-vs-new and the live host. Never mutates."""
-        unknown = [key for key, value in news.items() if _is_unknown(value)]
+        unknown = [key for key, value in news.items() if contains_unknown(value)]
         if unknown:
-            replaces = [key for key in unknown if key in _REPLACING_INPUTS]
+            replaces = _replacing_while_unknown(news, unknown)
             return DiffResult(changes=True, replaces=replaces, delete_before_replace=bool(replaces))
         new = self._parse(news)
         recorded = self._recorded(olds)
@@ -139,13 +165,15 @@ class VmProvider(ResourceProvider):
         outs = dict(props)
         outs["observed_state"] = "absent" if absent else observed.observed_state
         if observed.domain is not None and not absent:
-            outs["uuid"] = observed.domain.config.uuid
-            outs["mac_address"] = observed.domain.config.mac_address or props.get("mac_address")
+            live = observed.domain.config
+            outs["uuid"] = live.uuid
+            outs["mac_address"] = live.mac_address or props.get("mac_address")
+            outs["mac_addresses"] = list(live.macs)
         running = observed.running
         guest = target.hypervisor.lookup(spec.vm_name) if running and not absent else None
-        if guest is not None and running is not None and running.mac_address is not None:
+        if guest is not None and running is not None and running.macs:
             log = running.console_log_path or axes.console_log_path(spec.vm_name)
-            seen = sight(Subject(target, spec, guest, [running.mac_address], log, None))
+            seen = sight(Subject(target, spec, guest, list(running.macs), log, None))
             outs["ip_address"] = seen.addresses.ip_address
             outs["ip_addresses"] = list(seen.addresses.ip_addresses)
         return ReadResult(id_, outs)
@@ -167,6 +195,7 @@ class VmProvider(ResourceProvider):
             overlay_path=olds.get("overlay_path"),
             seed_iso_path=olds.get("seed_iso_path"),
             console_log_path=olds.get("console_log_path"),
+            mac_addresses=tuple(olds.get("mac_addresses") or ()),
         )
 
     def _look(
@@ -203,13 +232,13 @@ class VmProvider(ResourceProvider):
             return _outputs(spec, None, identity or _new_identity(), "absent")
         base = resolve_base(target, spec, self._defaults)
         observed = observe(target, spec)
-        if observed.domain is not None and owner_of(observed, spec, recorded) is DomainOwner.OURS:
-            live = observed.domain.config
-            identity = Identity(
-                live.uuid, live.mac_address or (identity or _new_identity()).mac_address
-            )
-        identity = identity or _new_identity()
-        plan = axes.plan_converge(spec, observed, base, identity, recorded)
+        ours = owner_of(observed, spec, recorded) is DomainOwner.OURS
+        live = observed.domain if ours else None
+        identity = axes.keep_identity(
+            spec, live.config if live else None, recorded, identity or _new_identity()
+        )
+        disks = observe_data_disks(target, spec)
+        plan = axes.plan_converge(spec, observed, base, identity, recorded, disks)
         executor = Executor(
             target,
             spec,
@@ -218,6 +247,8 @@ class VmProvider(ResourceProvider):
             fetch_base=lambda: fetch_artifact_base(target, spec, self._defaults),
         )
         executor.apply(plan, transactional=transactional)
+        if live is not None:
+            self._remove_superseded_seeds(target, spec, live, recorded)
         guest = executor.guest()
         power = guest.power_state() if guest is not None else None
         console_log = axes.console_log_path(spec.vm_name)
@@ -227,7 +258,7 @@ class VmProvider(ResourceProvider):
         seen = None
         if guest is not None and power is not None and power.is_active and spec.has_nic:
             subject = Subject(
-                target, spec, guest, [identity.mac_address], console_log, executor.boot_mark
+                target, spec, guest, list(identity.macs), console_log, executor.boot_mark
             )
             seen = sight(subject) if spec.wait_for is WaitFor.NONE else wait_for_guest(subject)
             power = guest.power_state()
@@ -235,6 +266,18 @@ class VmProvider(ResourceProvider):
         outs = _outputs(spec, executor.base, identity, state, seen.addresses if seen else None)
         outs["console_log_path"] = console_log
         return outs
+
+    def _remove_superseded_seeds(
+        self, target: Target, spec: VmSpec, before: LiveDomain, recorded: Recorded | None
+    ) -> None:
+        """After a reseed: the seeds the domain used before, once it no longer does."""
+        candidates = superseded_seeds(spec, before, recorded)
+        if not candidates.seeds:
+            return
+        facts = observe_files(target, spec, candidates)
+        removals = removable_files(spec, candidates, facts, recorded)
+        plan = Plan((Action.REMOVE_FILES,), removals=removals) if removals else Plan(())
+        Executor(target, spec, ResolvedBase("", None, None)).apply(plan)
 
     def _remove(self, target: Target, spec: VmSpec, recorded: Recorded | None) -> Plan:
         guest, observed = observe_domain(target, spec)
@@ -277,5 +320,5 @@ def _outputs(
         "observed_state": observed_state,
         "ip_address": addresses.ip_address if addresses else None,
         "ip_addresses": list(addresses.ip_addresses) if addresses else [],
-        "mac_addresses": [identity.mac_address] if spec.has_nic else [],
+        "mac_addresses": list(identity.macs),
     }

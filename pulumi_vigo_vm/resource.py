@@ -18,8 +18,10 @@ from .provider import VmProvider
 __all__ = ["VigoVm", "VigoVmArgs"]
 
 _OUTPUT_ONLY = tuple(f.name for f in OUTPUTS)
-_SECRET_OUTPUTS = [f.name for f in INPUTS if f.secret] + [f.name for f in OUTPUTS if f.secret]
-"""Secret in state: user-data, and the seed's hash and name derived from it (see fields.py)."""
+_SECRET_INPUTS = [f.name for f in INPUTS if f.secret]
+_SECRET_OUTPUTS = _SECRET_INPUTS + [f.name for f in OUTPUTS if f.secret]
+"""Secret in state: user-data, vendor-data, and the seed's hash and name derived from them
+(see fields.py)."""
 
 
 @dataclass
@@ -43,6 +45,12 @@ class VigoVmArgs:
     wait_for: Input[str] | None = None
     wait_timeout_s: Input[int | str] | None = None
     address_source: Input[str] | None = None
+    data_disks: Input[list[dict[str, Any]]] | None = None
+    nics: Input[list[dict[str, Any]]] | None = None
+    cloud_init_network_config: Input[str] | None = None
+    cloud_init_vendor_data: Input[str] | None = None
+    cloud_init_meta_data: Input[dict[str, Any]] | None = None
+    on_seed_change: Input[str] | None = None
     firmware: Input[str] | None = None
     tpm: Input[bool] | None = None
     cpu_mode: Input[str] | None = None
@@ -53,8 +61,9 @@ class VigoVmArgs:
 class VigoVm(Resource, module="vigo", name="VigoVm"):
     """A libvirt VM: domain, qcow2 overlay over a shared base, NoCloud seed, run state.
 
-    Type token ``pulumi-python:dynamic/vigo:VigoVm``. ``cloud_init_user_data`` is kept
-    secret in state. See the package README for the lifecycle and diff rules.
+    Type token ``pulumi-python:dynamic/vigo:VigoVm``. ``cloud_init_user_data`` and
+    ``cloud_init_vendor_data`` are kept secret in state. See the package README for the
+    lifecycle and diff rules.
     """
 
     vm_name: Output[str]
@@ -74,10 +83,17 @@ class VigoVm(Resource, module="vigo", name="VigoVm"):
     wait_for: Output[str]
     wait_timeout_s: Output[int]
     address_source: Output[str]
+    data_disks: Output[list[dict[str, Any]]]
+    """Each data disk as attached (path, format, serial, bus, readonly)."""
+    nics: Output[list[dict[str, Any]]]
+    cloud_init_network_config: Output[str | None]
+    cloud_init_vendor_data: Output[str | None]
+    cloud_init_meta_data: Output[dict[str, Any] | None]
+    on_seed_change: Output[str]
     uuid: Output[str]
     """The libvirt domain UUID; stable across redefines."""
     mac_address: Output[str]
-    """The NIC's MAC address; stable across redefines."""
+    """The first NIC's MAC address; stable across redefines (kept without a NIC)."""
     base_path: Output[str | None]
     base_format: Output[str | None]
     artifact_id: Output[str | None]
@@ -133,8 +149,9 @@ class VigoVm(Resource, module="vigo", name="VigoVm"):
                 "the new VM share one domain name, so a replace must delete first"
             )
         props.update(kwargs)
-        if props.get("cloud_init_user_data") is not None:
-            props["cloud_init_user_data"] = pulumi.Output.secret(props["cloud_init_user_data"])
+        for name in _SECRET_INPUTS:
+            if props.get(name) is not None:
+                props[name] = pulumi.Output.secret(props[name])
         props.update({name: None for name in _OUTPUT_ONLY})
         parent = opts.parent if opts is not None else None
         props["claim"] = claim_for(TYPE_TOKEN, resource_name, parent)

@@ -13,13 +13,14 @@ its import path ``pulumi_vigo_vm.spec.ProviderDefaults`` and field names are a c
 
 from __future__ import annotations
 
-import hashlib
 import posixpath
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
+from .cloudinit import SeedContent
+from .devices import DataDisk, Nic
 from .errors import InputError, InputFault
 from .fields import INPUTS
 from .inputs import (
@@ -34,6 +35,7 @@ from .inputs import (
     BaseSource,
     Firmware,
     RunState,
+    SeedChange,
     WaitFor,
     default_cpu_mode,
 )
@@ -48,8 +50,10 @@ __all__ = [
     "BaseSource",
     "ProviderDefaults",
     "RunState",
+    "SeedChange",
     "VmSpec",
     "check_inputs",
+    "contains_unknown",
     "parse_spec",
 ]
 
@@ -101,6 +105,13 @@ class VmSpec:
     claim: str | None = None
     """The owner named in the domain's marker: the resource's URN, computed by VigoVm.
     None only in state written by the previous release."""
+    data_disks: tuple[DataDisk, ...] = ()
+    nics: tuple[Nic, ...] = ()
+    """The NICs as given in ``nics`` (see :attr:`all_nics` for the shorthands)."""
+    cloud_init_network_config: str | None = None
+    cloud_init_vendor_data: str | None = field(default=None, repr=False)
+    cloud_init_meta_data: Mapping[str, Any] | None = None
+    on_seed_change: SeedChange = SeedChange.REPLACE
     firmware: Firmware = Firmware.BIOS
     tpm: bool = False
     cpu_mode: str | None = None
@@ -126,11 +137,19 @@ class VmSpec:
         return posixpath.join(self.images_dir, f"{self.vm_name}.qcow2")
 
     @property
+    def seed_content(self) -> SeedContent:
+        return SeedContent(
+            self.cloud_init_user_data,
+            self.cloud_init_vendor_data,
+            self.cloud_init_network_config,
+            self.cloud_init_meta_data,
+        )
+
+    @property
     def seed_hash(self) -> str | None:
-        """``sha256(user_data)[:8]``, or None without user-data."""
-        if not self.cloud_init_user_data:
-            return None
-        return hashlib.sha256(self.cloud_init_user_data.encode()).hexdigest()[:8]
+        """The seed content's hash (``sha256(user_data)[:8]`` for user-data alone, as the
+        previous release had it), or None without any cloud-init input."""
+        return self.seed_content.hash
 
     @property
     def seed_iso_prefix(self) -> str:
@@ -145,8 +164,19 @@ class VmSpec:
         return posixpath.join(self.images_dir, f"{self.seed_iso_prefix}{self.seed_hash}.iso")
 
     @property
+    def all_nics(self) -> tuple[Nic, ...]:
+        """Every NIC: ``nics``, or the one NIC ``network_bridge``/``network`` stand for."""
+        if self.nics:
+            return self.nics
+        if self.network_bridge is not None:
+            return (Nic("bridge", self.network_bridge),)
+        if self.network is not None:
+            return (Nic("network", self.network),)
+        return ()
+
+    @property
     def has_nic(self) -> bool:
-        return self.network_bridge is not None or self.network is not None
+        return bool(self.all_nics)
 
     @property
     def disk_size_bytes(self) -> int | None:
@@ -174,6 +204,14 @@ class VmSpec:
             "wait_timeout_s": self.wait_timeout_s,
             "address_source": self.address_source.value,
             "claim": self.claim,
+            "data_disks": [disk.to_input() for disk in self.data_disks],
+            "nics": [nic.to_input() for nic in self.nics],
+            "cloud_init_network_config": self.cloud_init_network_config,
+            "cloud_init_vendor_data": self.cloud_init_vendor_data,
+            "cloud_init_meta_data": (
+                dict(self.cloud_init_meta_data) if self.cloud_init_meta_data else None
+            ),
+            "on_seed_change": self.on_seed_change.value,
             "firmware": self.firmware.value,
             "tpm": self.tpm,
             "cpu_mode": self.cpu,
@@ -188,6 +226,18 @@ def _present(value: Any) -> bool:
 
 def _is_unknown(value: Any) -> bool:
     return type(value).__name__ == "Unknown"
+
+
+def contains_unknown(value: Any) -> bool:
+    """``value`` is unknown, or holds an unknown anywhere inside (a VigoDisk's path in
+    ``data_disks`` during preview): the whole input is then not known yet."""
+    if _is_unknown(value):
+        return True
+    if isinstance(value, Mapping):
+        return any(contains_unknown(v) for v in value.values())
+    if isinstance(value, (list, tuple)):
+        return any(contains_unknown(v) for v in value)
+    return False
 
 
 def check_inputs(
@@ -216,7 +266,7 @@ def check_inputs(
         if name not in values:
             continue
         value = values[name]
-        if _is_unknown(value):
+        if contains_unknown(value):
             normalised[name] = value
             continue
         try:
@@ -224,9 +274,7 @@ def check_inputs(
         except ValueError as exc:
             faults.append(InputFault(name, str(exc)))
             continue
-        normalised[name] = checked.value if isinstance(checked, Enum) else checked
-        if isinstance(checked, BaseSource):
-            normalised[name] = checked.value
+        normalised[name] = _plain(checked)
     has_disk, has_artifact = "disk_path" in values, "artifact" in values
     if has_disk and has_artifact and not any(f.property == "artifact" for f in faults):
         faults.append(
@@ -236,13 +284,28 @@ def check_inputs(
         faults.append(
             InputFault("disk_path", "a base disk is required: set disk_path (or artifact)")
         )
-    faults += _overlay_conflicts(normalised) + _nic_and_wait_conflicts(normalised)
+    faults += (
+        _overlay_conflicts(normalised)
+        + _nic_and_wait_conflicts(normalised)
+        + _data_disk_conflicts(normalised)
+    )
     faults += _platform_conflicts(normalised)
     domain_type = normalised.get("domain_type")
     if "cpu_mode" not in normalised and isinstance(domain_type, str):
         normalised["cpu_mode"] = default_cpu_mode(domain_type)
     passthrough = {k: v for k, v in props.items() if k not in values}
     return {**passthrough, **normalised}, faults
+
+
+def _plain(checked: Any) -> Any:
+    """A validator's typed value as the plain data a property bag holds."""
+    if isinstance(checked, Enum):
+        return checked.value
+    if isinstance(checked, BaseSource):
+        return checked.value
+    if isinstance(checked, tuple):
+        return [item.to_input() for item in checked]
+    return checked
 
 
 def _overlay_conflicts(normalised: Mapping[str, Any]) -> list[InputFault]:
@@ -266,15 +329,25 @@ def _nic_and_wait_conflicts(normalised: Mapping[str, Any]) -> list[InputFault]:
     """One NIC shorthand at a time; a wait needs a NIC on a guest that runs."""
     faults = []
     has_bridge, has_network = (normalised.get(k) is not None for k in ("network_bridge", "network"))
+    has_list = bool(normalised.get("nics"))
     if has_bridge and has_network:
         faults.append(
             InputFault("network", "give either network_bridge or network for the NIC, not both")
         )
+    if has_list and (has_bridge or has_network):
+        shorthand = "network_bridge" if has_bridge else "network"
+        faults.append(
+            InputFault(
+                "nics",
+                f"give either nics or {shorthand} (a one-NIC shorthand), not both: move it into "
+                f"nics as {{{shorthand.replace('network_', '')!r}: ...}} (the MAC is kept)",
+            )
+        )
     wait = normalised.get("wait_for")
     if isinstance(wait, str) and wait != WaitFor.NONE.value:
-        if not (has_bridge or has_network):
+        if not (has_bridge or has_network or has_list):
             faults.append(
-                InputFault("wait_for", f"{wait!r} needs a NIC: set network or network_bridge")
+                InputFault("wait_for", f"{wait!r} needs a NIC: set nics, network or network_bridge")
             )
         state = normalised.get("state")
         if isinstance(state, str) and state != RunState.RUNNING.value:
@@ -283,6 +356,33 @@ def _nic_and_wait_conflicts(normalised: Mapping[str, Any]) -> list[InputFault]:
                     "wait_for",
                     f"{wait!r} waits for a running guest, but state is {state!r}; "
                     "use wait_for='none' or state='running'",
+                )
+            )
+    return faults
+
+
+def _data_disk_conflicts(normalised: Mapping[str, Any]) -> list[InputFault]:
+    """A data disk may not be one of this VM's own files: its base, overlay or a seed."""
+    disks, name, images = (normalised.get(k) for k in ("data_disks", "vm_name", "images_dir"))
+    if not isinstance(disks, list) or contains_unknown(disks):
+        return []
+    own = {
+        normalised.get("disk_path"): "the VM's base (disk_path)",
+        posixpath.join(str(images), f"{name}.qcow2"): "the VM's own overlay",
+    }
+    faults = []
+    for index, disk in enumerate(disks):
+        path = disk["path"]
+        what = own.get(path)
+        directory, file_name = posixpath.split(path)
+        if what is None and directory == images and file_name.startswith(f"{name}-seed-"):
+            what = "one of the VM's seed ISOs"
+        if what is not None:
+            faults.append(
+                InputFault(
+                    "data_disks",
+                    f"[{index}].path {path} is {what}; a data disk must be a disk of its own "
+                    "(a VigoDisk, or another volume)",
                 )
             )
     return faults
@@ -324,7 +424,7 @@ def _platform_conflicts(normalised: Mapping[str, Any]) -> list[InputFault]:
 def parse_spec(props: Mapping[str, Any], defaults: ProviderDefaults) -> VmSpec:
     """The VmSpec for ``props``. Raises InputError listing every bad input."""
     normalised, faults = check_inputs(props, defaults, require_claim=False)
-    unknown = [k for k, v in normalised.items() if _is_unknown(v)]
+    unknown = [k for k, v in normalised.items() if contains_unknown(v)]
     faults += [InputFault(k, "is not known yet") for k in unknown]
     if faults:
         raise InputError(faults)

@@ -13,6 +13,11 @@ Config (``pulumi config set KEY VALUE``; numbers are given as strings, as they c
     name_prefix     VMs are <name_prefix>-<n>, default "fleet"
     state           running (default), stopped, defined
     network_bridge  host bridge for each VM's NIC, default none
+    network         a libvirt network for each VM's NIC instead, default none
+    data_disk_gib   give each VM a data disk of its own (a VigoDisk of this size,
+                    /dev/disk/by-id/virtio-data in the guest), default none
+    wait_for        none (default), ip or ready: let `up` return once each VM has an
+                    address or has finished cloud-init (needs a NIC)
     ssh_authorized_key  put in the default user's authorized_keys, default none
 
 Provider config: ``vigo:curator`` (registry host[:port] or OCI layout directory),
@@ -24,7 +29,7 @@ import json
 
 import pulumi
 
-from pulumi_vigo_vm import VigoVm
+from pulumi_vigo_vm import VigoDisk, VigoVm
 
 config = pulumi.Config()
 artifact = config.require("artifact")
@@ -35,6 +40,9 @@ disk_size_gib = config.get("disk_size_gib") or None
 prefix = config.get("name_prefix") or "fleet"
 state = config.get("state") or "running"
 bridge = config.get("network_bridge") or None
+network = config.get("network") or None
+data_disk_gib = config.get("data_disk_gib") or None
+wait_for = config.get("wait_for") or None
 ssh_key = config.get("ssh_authorized_key")
 
 if count < 1:
@@ -62,6 +70,10 @@ def user_data(hostname: str, index: int) -> str:
 vms = []
 for index in range(1, count + 1):
     name = f"{prefix}-{index}"
+    data_disks = None
+    if data_disk_gib is not None:
+        disk = VigoDisk(f"{name}-data", name=f"{name}-data", size_gib=data_disk_gib)
+        data_disks = [{"path": disk.path, "serial": "data"}]
     vm = VigoVm(
         name,
         vm_name=name,
@@ -70,8 +82,11 @@ for index in range(1, count + 1):
         artifact=artifact,
         disk_size_gib=disk_size_gib,
         network_bridge=bridge,
+        network=network,
+        data_disks=data_disks,
         cloud_init_user_data=user_data(name, index),
         state=state,
+        wait_for=wait_for,
     )
     vms.append(vm)
     pulumi.export(
@@ -81,6 +96,8 @@ for index in range(1, count + 1):
             "uuid": vm.uuid,
             "observed_state": vm.observed_state,
             "overlay_path": vm.overlay_path,
+            "ip_address": vm.ip_address,
+            "data_disks": vm.data_disks,
         },
     )
 

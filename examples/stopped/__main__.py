@@ -43,6 +43,7 @@ vm = VigoVm(
 pulumi.export("name", vm.vm_name)
 pulumi.export("uuid", vm.uuid)
 pulumi.export("mac_address", vm.mac_address)
+pulumi.export("ip_address", vm.ip_address)
 pulumi.export("observed_state", vm.observed_state)
 pulumi.export("overlay_path", vm.overlay_path)
 pulumi.export("console_log_path", vm.console_log_path)

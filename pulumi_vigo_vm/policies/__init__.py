@@ -24,6 +24,9 @@ vigo-vm-max-vcpu       maxVcpu             32
 vigo-vm-max-disk       maxDiskSizeGib      2048 (2 TiB)
 vigo-vm-max-disk       defaultDiskSizeGib  20 (size assumed when absent)
 vigo-disk-max-size     maxSizeGib          2048 (2 TiB; a VigoDisk's size_gib)
+vigo-vm-max-nics       maxNics             8
+vigo-vm-max-attached-  maxAttachedDiskGib  4096 (4 TiB: root plus attached VigoDisks)
+disk                   defaultDiskSizeGib  20 (root size assumed when absent)
 vigo-vm-unique-domain  defaultUri          stack config ``vigo:uri``, else
                                            ``qemu:///system``
 =====================  ==================  ===================================
@@ -46,6 +49,16 @@ from pulumi_policy import EnforcementLevel, Policy
 from ..disk.spec import TYPE_TOKEN as DISK_TYPE_TOKEN
 from ..fields import TYPE_TOKEN
 from ..inputs import DEFAULT_URI
+from .devices import (
+    DEFAULT_MAX_ATTACHED_DISK_GIB,
+    DEFAULT_MAX_NICS,
+    MAX_ATTACHED_DISK_POLICY,
+    MAX_NICS_POLICY,
+    attached_disk_policy,
+    attached_disk_violations,
+    nic_violation,
+    nics_policy,
+)
 from .sizes import (
     DEFAULT_DISK_SIZE_GIB,
     DEFAULT_MAX_DATA_DISK_SIZE_GIB,
@@ -78,14 +91,18 @@ from .unique import (
 
 __all__ = [
     "DEFAULT_DISK_SIZE_GIB",
+    "DEFAULT_MAX_ATTACHED_DISK_GIB",
     "DEFAULT_MAX_DATA_DISK_SIZE_GIB",
     "DEFAULT_MAX_DISK_SIZE_GIB",
     "DEFAULT_MAX_MEMORY_MIB",
+    "DEFAULT_MAX_NICS",
     "DEFAULT_MAX_VCPU",
     "DEFAULT_URI",
+    "MAX_ATTACHED_DISK_POLICY",
     "MAX_DATA_DISK_POLICY",
     "MAX_DISK_POLICY",
     "MAX_MEMORY_POLICY",
+    "MAX_NICS_POLICY",
     "MAX_VCPU_POLICY",
     "PACK_NAME",
     "SIZE_LIMITS",
@@ -94,6 +111,7 @@ __all__ = [
     "VIGO_VM_TYPE",
     "DomainClaim",
     "SizeLimit",
+    "attached_disk_violations",
     "build_policies",
     "coerce_positive_int",
     "data_disk_violation",
@@ -101,6 +119,7 @@ __all__ = [
     "domain_key",
     "duplicate_domain_violations",
     "memory_violation",
+    "nic_violation",
     "normalize_uri",
     "size_violation",
     "validate_unique_domain",
@@ -120,5 +139,7 @@ def build_policies(enforcement_level: EnforcementLevel | None = None) -> list[Po
     """
     return [
         *(size_policy(limit, enforcement_level) for limit in SIZE_LIMITS),
+        nics_policy(enforcement_level),
+        attached_disk_policy(enforcement_level),
         unique_domain_policy(enforcement_level),
     ]

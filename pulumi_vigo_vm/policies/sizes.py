@@ -42,6 +42,7 @@ __all__ = [
     "SIZE_LIMITS",
     "SizeLimit",
     "coerce_positive_int",
+    "config_int",
     "data_disk_violation",
     "disk_violation",
     "memory_violation",
@@ -77,7 +78,7 @@ def coerce_positive_int(value: object) -> int:
         raise ValueError(f"{value!r} is not a positive integer") from exc
 
 
-def _config_int(config: Mapping[str, Any], key: str, default: int) -> int:
+def config_int(config: Mapping[str, Any], key: str, default: int) -> int:
     """Read a positive-int pack setting, falling back to ``default`` when it is absent.
 
     A present but malformed setting is an operator error and fails loudly rather than
@@ -207,10 +208,10 @@ def size_violation(
     limit: SizeLimit, props: Mapping[str, Any], config: Mapping[str, Any]
 ) -> str | None:
     """Why ``props`` break ``limit`` under the pack ``config``, or None when they do not."""
-    cap = _config_int(config, limit.config_key, limit.default)
+    cap = config_int(config, limit.config_key, limit.default)
     assumed = None
     if limit.assumed_key is not None and limit.assumed_default is not None:
-        assumed = _config_int(config, limit.assumed_key, limit.assumed_default)
+        assumed = config_int(config, limit.assumed_key, limit.assumed_default)
     label = _label(props, limit.subject, limit.name_input)
     return _limit_violation(label, props, limit.input, cap, limit.unit, assumed=assumed)
 

@@ -24,12 +24,20 @@ def test_fleet_example_runs_every_vm_on_one_artifact_then_previews_unchanged_and
 ) -> None:
     aid = rlab.push(rlab.image("base.qcow2"), "fleet-base:stable")
     sizes = {"memory_mib": "96", "vcpu": "1", "disk_size_gib": "1"}
-    fleet = _fleet(rlab, artifact="fleet-base:stable", count="3", name_prefix=rlab.prefix, **sizes)
+    fleet = _fleet(
+        rlab,
+        artifact="fleet-base:stable",
+        count="3",
+        name_prefix=rlab.prefix,
+        data_disk_gib="1",
+        **sizes,
+    )
 
     result = fleet.up()
 
     names = [rlab.name(str(n)) for n in (1, 2, 3)]
-    assert result.ops() == dict.fromkeys(names, "create")
+    disks = [f"{name}-data" for name in names]
+    assert result.ops() == dict.fromkeys(names + disks, "create")
     assert result.outputs["artifact_id"] == aid
     blob = str(rlab.materialised(aid, "fleet-base", "stable"))
     for n, name in enumerate(names, start=1):
@@ -45,13 +53,17 @@ def test_fleet_example_runs_every_vm_on_one_artifact_then_previews_unchanged_and
         assert info["backing-filename"] == blob
         assert info["virtual-size"] == 1024**3
         assert len(rlab.seeds(str(n))) == 1
+        [data] = out["data_disks"]
+        assert data["serial"] == "data"
+        assert data["path"] == str(rlab.images_dir / "disks" / f"{name}-data.qcow2")
     assert len({p.name for n in (1, 2, 3) for p in rlab.seeds(str(n))}) == 3, "same user-data"
     assert rlab.artifact_files() == [Path(blob), Path(blob + ".sha256")]
 
-    assert fleet.preview().counts() == {"same": 3}
+    assert fleet.preview().counts() == {"same": 6}
 
     fleet.destroy()
 
     assert [rlab.power(str(n)) for n in (1, 2, 3)] == ["absent"] * 3
-    assert rlab.leftovers() == []
+    assert [p for p in rlab.leftovers() if p.name != "disks"] == []
+    assert list((rlab.images_dir / "disks").iterdir()) == [], "each VM's data disk is gone"
     assert Path(blob).exists(), "the shared base must survive destroy"

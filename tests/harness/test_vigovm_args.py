@@ -24,6 +24,19 @@ VALUES = {
     "wait_for": "none",
     "wait_timeout_s": 60,
     "address_source": "lease",
+    "data_disks": [
+        {
+            "path": "/srv/data.qcow2",
+            "format": "raw",
+            "serial": "d1",
+            "bus": "scsi",
+            "readonly": True,
+        }
+    ],
+    "cloud_init_network_config": "version: 2\n",
+    "cloud_init_vendor_data": "#cloud-config\n",
+    "cloud_init_meta_data": {"role": "db"},
+    "on_seed_change": "reseed",
     "firmware": "efi",
     "tpm": True,
     "cpu_mode": "maximum",
@@ -31,7 +44,7 @@ VALUES = {
     "arch": "x86_64",
 }
 # Exclusive with a field above: passed as Outputs of None (absent) rather than a value.
-ABSENT = ("artifact", "network")
+ABSENT = ("artifact", "network", "nics")
 
 
 def outputs_program() -> None:

@@ -14,7 +14,7 @@ import pytest
 from support.disks import has_marker, qemu_img, sha256, write_marker
 from support.lab import Lab
 
-from pulumi_vigo_vm.cloudinit import build_seed_iso
+from pulumi_vigo_vm.cloudinit import SeedContent, build_seed_iso
 from pulumi_vigo_vm.domain_xml import from_xml
 from pulumi_vigo_vm.ownership import console_log_path
 from pulumi_vigo_vm.testing import CheckFailedError, ProviderError, RunResult
@@ -47,7 +47,7 @@ def test_absent_for_a_vm_that_never_existed_removes_nothing(lab: Lab) -> None:
     user_data = "#cloud-config\n"
     seed_hash = hashlib.sha256(user_data.encode()).hexdigest()[:8]
     seed = lab.images_dir / f"{lab.name('a')}-seed-{seed_hash}.iso"
-    seed.write_bytes(build_seed_iso(lab.name("a"), user_data, seed_hash))
+    seed.write_bytes(build_seed_iso(lab.name("a"), SeedContent(user_data=user_data), seed_hash))
     before = {p: sha256(p) for p in (lab.overlay("a"), seed)}
     lab.vm("a", state="absent", cloud_init_user_data=user_data)
 

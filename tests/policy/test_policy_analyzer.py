@@ -21,9 +21,11 @@ from pulumi_vigo_vm.policies import (
     DEFAULT_MAX_DISK_SIZE_GIB,
     DEFAULT_MAX_MEMORY_MIB,
     DEFAULT_MAX_VCPU,
+    MAX_ATTACHED_DISK_POLICY,
     MAX_DATA_DISK_POLICY,
     MAX_DISK_POLICY,
     MAX_MEMORY_POLICY,
+    MAX_NICS_POLICY,
     MAX_VCPU_POLICY,
     UNIQUE_DOMAIN_POLICY,
 )
@@ -42,6 +44,8 @@ POLICIES = [
     MAX_VCPU_POLICY,
     MAX_DISK_POLICY,
     MAX_DATA_DISK_POLICY,
+    MAX_NICS_POLICY,
+    MAX_ATTACHED_DISK_POLICY,
     UNIQUE_DOMAIN_POLICY,
 ]
 
@@ -91,7 +95,7 @@ def test_analyzer_info_lists_policies_levels_and_schemas(
     assert [p.name for p in info.policies] == POLICIES
     assert {p.enforcementLevel for p in info.policies} == {analyzer_pb2.MANDATORY}
     types = [p.policy_type for p in info.policies]
-    assert types == [analyzer_pb2.POLICY_TYPE_RESOURCE] * 4 + [analyzer_pb2.POLICY_TYPE_STACK]
+    assert types == [analyzer_pb2.POLICY_TYPE_RESOURCE] * 5 + [analyzer_pb2.POLICY_TYPE_STACK] * 2
     memory = info.policies[0].configSchema.properties["maxMemoryMib"]
     assert memory["type"] == "integer" and memory["default"] == DEFAULT_MAX_MEMORY_MIB
     assert raw_stub.GetPluginInfo(empty_pb2.Empty(), timeout=10).version

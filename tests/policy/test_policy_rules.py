@@ -321,13 +321,15 @@ def test_policies_follow_the_house_style() -> None:
         policies.MAX_VCPU_POLICY,
         policies.MAX_DISK_POLICY,
         policies.MAX_DATA_DISK_POLICY,
+        policies.MAX_NICS_POLICY,
+        policies.MAX_ATTACHED_DISK_POLICY,
         policies.UNIQUE_DOMAIN_POLICY,
     ]
     for policy in built:
         assert policy.name == policy.name.lower() and " " not in policy.name
         assert policy.description.startswith(("Requires", "Prohibits"))
         assert policy.enforcement_level is None  # the pack's level applies
-    assert [type(p) for p in built] == [ResourceValidationPolicy] * 4 + [StackValidationPolicy]
+    assert [type(p) for p in built] == [ResourceValidationPolicy] * 5 + [StackValidationPolicy] * 2
 
 
 def test_schema_defaults_match_code_defaults() -> None:
@@ -343,6 +345,8 @@ def test_schema_defaults_match_code_defaults() -> None:
         "maxDiskSizeGib": DEFAULT_MAX_DISK_SIZE_GIB,
         "defaultDiskSizeGib": DEFAULT_DISK_SIZE_GIB,
         "maxSizeGib": policies.DEFAULT_MAX_DATA_DISK_SIZE_GIB,
+        "maxNics": policies.DEFAULT_MAX_NICS,
+        "maxAttachedDiskGib": policies.DEFAULT_MAX_ATTACHED_DISK_GIB,
         "defaultUri": None,  # unset so the stack's vigo:uri can apply
     }
 

@@ -36,6 +36,8 @@ class Lab:
     prefix: str
     vms: dict[str, dict[str, Any]] = field(default_factory=dict)
     env: dict[str, str] = field(default_factory=dict)
+    disks: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """VigoDisks of the stack (see :meth:`disk`)."""
 
     @classmethod
     def new(cls, kind: str, key: str, prefix: str = "{kind}{digest}", **fields: Any) -> Self:
@@ -72,6 +74,12 @@ class Lab:
         self.vms[short] = {k: v for k, v in declared.items() if v is not None}
         return self.vms[short]
 
+    def disk(self, short: str, **args: Any) -> dict[str, Any]:
+        """Declare (or redeclare) VigoDisk ``short`` (1 GiB unless told otherwise); a VM
+        attaches it with ``data_disks=[{"disk": short}]`` (its ``path`` Output)."""
+        self.disks[short] = {"name": self.name(short), "size_gib": 1, **args}
+        return self.disks[short]
+
     def provider_config(self) -> dict[str, str]:
         """The ``vigo:*`` stack config every program in this lab runs with."""
         return {
@@ -91,7 +99,11 @@ class Lab:
 
     def harness(self, stack: str = "dev", **kwargs: Any) -> EngineHarness:
         """The engine harness for the declared VMs."""
-        config = {"test:vms": json.dumps(self.vms), **self.provider_config()}
+        config = {
+            "test:vms": json.dumps(self.vms),
+            "test:disks": json.dumps(self.disks),
+            **self.provider_config(),
+        }
         return self.engine(PROGRAM, config, stack, **kwargs)
 
     def faulty(self, fault: str, **kwargs: Any) -> EngineHarness:

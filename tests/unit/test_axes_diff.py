@@ -8,13 +8,14 @@ from typing import Any
 import pytest
 
 from pulumi_vigo_vm.axes import DiffDecision, Observed, ResolvedBase, diff
-from pulumi_vigo_vm.domain_xml import LiveDomain
+from pulumi_vigo_vm.domain_xml import LiveDomain, NicDevice
 from pulumi_vigo_vm.hypervisor import PowerState
 from pulumi_vigo_vm.spec import BaseSource, RunState, VmSpec
 
 from ._values import (
     CLAIM,
     GIB,
+    IDENTITY,
     NOTHING,
     converged,
     make_base,
@@ -196,8 +197,8 @@ ARTIFACT_SPEC = make_spec(base=ARTIFACT)
 OTHER_DEFINITION: dict[str, dict[str, Any]] = {
     "memory": {"memory_mib": 2048},
     "vcpu": {"vcpu": 1},
-    "bridge": {"network_bridge": "br9"},
-    "no-nic": {"network_bridge": None, "mac_address": None},
+    "bridge": {"nics": (NicDevice("bridge", "br9", IDENTITY.mac_address),)},
+    "no-nic": {"nics": ()},
     "domain_type": {"domain_type": "qemu"},
     "overlay-path": {"overlay_path": "/elsewhere/web01.qcow2"},
     "seed-path": {"seed_iso_path": None},

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from pulumi_vigo_vm.cloudinit import (
     SEED_VOLUME_ID,
+    SeedContent,
     SeedIdentity,
     build_seed_iso,
     instance_id,
@@ -36,7 +37,7 @@ def read(iso: pycdlib.PyCdlib, **path: str) -> bytes:
 
 
 def test_volume_identifier_is_cidata_in_the_primary_and_joliet_descriptors() -> None:
-    iso = open_iso(build_seed_iso("web01", USER_DATA, "0123abcd"))
+    iso = open_iso(build_seed_iso("web01", SeedContent(user_data=USER_DATA), "0123abcd"))
     assert SEED_VOLUME_ID == "cidata"
     assert iso.pvd.volume_identifier.rstrip(b" ") == b"cidata"
     assert iso.has_joliet()
@@ -46,26 +47,26 @@ def test_volume_identifier_is_cidata_in_the_primary_and_joliet_descriptors() -> 
 @pytest.mark.parametrize("name", ["user-data", "meta-data"])
 @pytest.mark.parametrize("scheme", ["rr_path", "joliet_path"])
 def test_seed_files_are_readable_by_rock_ridge_and_joliet_names(scheme: str, name: str) -> None:
-    iso = open_iso(build_seed_iso("web01", USER_DATA, "0123abcd"))
+    iso = open_iso(build_seed_iso("web01", SeedContent(user_data=USER_DATA), "0123abcd"))
     assert iso.has_rock_ridge()
     assert read(iso, **{scheme: f"/{name}"})
 
 
 @pytest.mark.parametrize("scheme", ["rr_path", "joliet_path"])
 def test_user_data_bytes_are_exact_including_unicode(scheme: str) -> None:
-    iso = open_iso(build_seed_iso("web01", USER_DATA, "0123abcd"))
+    iso = open_iso(build_seed_iso("web01", SeedContent(user_data=USER_DATA), "0123abcd"))
     assert read(iso, **{scheme: "/user-data"}) == USER_DATA.encode()
 
 
 @settings(max_examples=25, deadline=None)
 @given(st.text(max_size=3000))
 def test_any_user_data_is_carried_byte_for_byte(user_data: str) -> None:
-    iso = open_iso(build_seed_iso("web01", user_data, "0123abcd"))
+    iso = open_iso(build_seed_iso("web01", SeedContent(user_data=user_data), "0123abcd"))
     assert read(iso, rr_path="/user-data") == user_data.encode()
 
 
 def test_seed_holds_only_user_data_and_meta_data() -> None:
-    iso = open_iso(build_seed_iso("web01", USER_DATA, "0123abcd"))
+    iso = open_iso(build_seed_iso("web01", SeedContent(user_data=USER_DATA), "0123abcd"))
     names = {
         child.rock_ridge.name()
         for child in iso.list_children(rr_path="/")
@@ -79,7 +80,7 @@ def test_seed_holds_only_user_data_and_meta_data() -> None:
     ["web01", "db.prod-1", "A_b", "null", "true", "yes", "off", "1234", "0123", "1e5", "0x1F"],
 )
 def test_meta_data_has_instance_id_and_local_hostname_as_the_vm_name(vm_name: str) -> None:
-    iso = open_iso(build_seed_iso(vm_name, USER_DATA, "0123abcd"))
+    iso = open_iso(build_seed_iso(vm_name, SeedContent(user_data=USER_DATA), "0123abcd"))
     document = yaml.safe_load(read(iso, rr_path="/meta-data"))
     assert set(document) == {"instance-id", "local-hostname"}
     assert document["local-hostname"] == vm_name
@@ -87,7 +88,7 @@ def test_meta_data_has_instance_id_and_local_hostname_as_the_vm_name(vm_name: st
 
 
 def test_meta_data_file_is_what_meta_data_returns() -> None:
-    iso = open_iso(build_seed_iso("web01", USER_DATA, "0123abcd"))
+    iso = open_iso(build_seed_iso("web01", SeedContent(user_data=USER_DATA), "0123abcd"))
     assert read(iso, joliet_path="/meta-data") == meta_data("web01", "0123abcd").encode()
 
 
@@ -98,7 +99,7 @@ def test_instance_id_changes_with_the_user_data_hash() -> None:
 
 # --- read_seed_identity: untrusted bytes at a seed path ---
 
-SEED = build_seed_iso("web01", USER_DATA, "0123abcd")
+SEED = build_seed_iso("web01", SeedContent(user_data=USER_DATA), "0123abcd")
 
 
 def iso_with(meta: bytes | None, label: str = "cidata") -> bytes:
@@ -190,7 +191,7 @@ def test_read_seed_identity_never_raises_on_a_damaged_seed(edits: list[tuple[int
 
 
 def test_vendor_data_makes_cloud_init_close_with_the_ready_marker_of_this_instance() -> None:
-    iso = open_iso(build_seed_iso("web01", USER_DATA, "0123abcd"))
+    iso = open_iso(build_seed_iso("web01", SeedContent(user_data=USER_DATA), "0123abcd"))
     text = read(iso, rr_path="/vendor-data").decode()
     assert text.startswith("#cloud-config\n")
     final = yaml.safe_load(text)["final_message"]

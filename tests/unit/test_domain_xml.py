@@ -14,7 +14,9 @@ from hypothesis import strategies as st
 
 from pulumi_vigo_vm.domain_xml import (
     MARKER_NAMESPACE,
+    DiskDevice,
     DomainConfig,
+    NicDevice,
     from_xml,
     marker_xml,
     to_xml,
@@ -33,9 +35,8 @@ FULL = DomainConfig(
     domain_type="kvm",
     overlay_path="/var/lib/libvirt/images/web01.qcow2",
     seed_iso_path="/var/lib/libvirt/images/web01-seed-0123abcd.iso",
-    network_bridge="br0",
-    mac_address="52:54:00:12:34:56",
     console_log_path="/var/log/libvirt/qemu/web01-console.log",
+    nics=(NicDevice("bridge", "br0", "52:54:00:12:34:56"),),
 )
 FULL_AS_LIBVIRT = replace(FULL, arch="x86_64", machine="pc-q35-8.2", cpu_mode="custom:qemu64")
 """FULL as libvirt reports it: it fills in what a definition of the previous release left to
@@ -341,9 +342,10 @@ def configs(draw: st.DrawFn) -> DomainConfig:
         domain_type=draw(st.sampled_from(["kvm", "qemu"])),
         overlay_path=draw(PATH),
         seed_iso_path=draw(st.none() | PATH),
-        network_bridge=bridge,
-        mac_address=None if bridge is None else draw(st.none() | st.just("52:54:00:ab:cd:ef")),
         console_log_path=draw(st.none() | PATH),
+        nics=()
+        if bridge is None
+        else (NicDevice("bridge", bridge, draw(st.none() | st.just("52:54:00:ab:cd:ef"))),),
     )
 
 
@@ -379,9 +381,8 @@ def test_xml_metacharacters_in_paths_survive_and_inject_nothing(path: str) -> No
         domain_type="kvm",
         overlay_path=path,
         seed_iso_path=path + ".iso",
-        network_bridge="br0",
-        mac_address=FULL.mac_address,
         console_log_path=path + ".log",
+        nics=FULL.nics,
     )
     root = tree(config)
     assert [d.get("device") for d in root.findall("devices/disk")] == ["disk", "cdrom"]
@@ -405,10 +406,8 @@ def test_xml_metacharacters_in_the_claim_survive_and_inject_nothing(claim: str) 
 # --- what a restart is worth ---
 
 
-def test_boot_relevant_ignores_identity_and_the_console_log_name() -> None:
-    moved_log = replace(
-        FULL, uuid="other", mac_address=None, console_log_path="/var/log/libvirt/vigo/x.log"
-    )
+def test_boot_relevant_ignores_the_uuid_and_the_console_log_name() -> None:
+    moved_log = replace(FULL, uuid="other", console_log_path="/var/log/libvirt/vigo/x.log")
     assert moved_log.boot_relevant() == FULL.boot_relevant()
     assert moved_log.structural() != FULL.structural()
 
@@ -421,9 +420,11 @@ def test_boot_relevant_ignores_identity_and_the_console_log_name() -> None:
         {"domain_type": "qemu"},
         {"overlay_path": "/x.qcow2"},
         {"seed_iso_path": None},
-        {"network_bridge": "br9"},
+        {"nics": (NicDevice("bridge", "br9", "52:54:00:12:34:56"),)},
+        {"nics": (NicDevice("bridge", "br0", "52:54:00:12:34:57"),)},
+        {"data_disks": (DiskDevice("/srv/data.qcow2", "vdb"),)},
     ],
-    ids=lambda c: next(iter(c)),
+    ids=["memory", "vcpu", "domain_type", "overlay", "seed", "nic-source", "nic-mac", "disk"],
 )
 def test_boot_relevant_sees_every_other_structural_field(changes: dict[str, Any]) -> None:
     assert replace(FULL, **changes).boot_relevant() != FULL.boot_relevant()
