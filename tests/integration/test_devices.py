@@ -215,3 +215,32 @@ def test_a_vm_and_its_vigodisks_in_one_program_converge_in_dependency_order(lab:
 
     assert lab.harness().destroy().ops() == {"a": "delete", "data": "delete", "more": "delete"}
     assert lab.domain("a") is None and not data.exists()
+
+
+def test_a_pool_volume_is_attached_as_a_volume_and_kept_across_a_replace(lab: Lab) -> None:
+    data = data_disk(lab, "pooled-data.qcow2")
+    write_marker(data)
+    pool_xml = (
+        f"<pool type='dir'><name>{lab.prefix}</name><target><path>{lab.root}</path></target></pool>"
+    )
+    pool = lab.conn.storagePoolCreateXML(pool_xml, 0)
+    disks = [{"path": f"{lab.prefix}:pooled-data.qcow2"}]
+    try:
+        lab.vm("a", state="defined", cloud_init_user_data=USER_DATA, data_disks=disks)
+        lab.up()
+        [disk] = [
+            d for d in persistent(lab, "a").findall("devices/disk") if d.get("type") == "volume"
+        ]
+        source = disk.find("source")
+        assert source is not None
+        assert (source.get("pool"), source.get("volume")) == (lab.prefix, "pooled-data.qcow2")
+        assert lab.outputs("a")["data_disks"][0]["serial"] == "pooled-data"
+        assert lab.harness().up().counts() == {"same": 1}, "the volume reads back as given"
+
+        lab.vm("a", state="defined", cloud_init_user_data="#cloud-config\n", data_disks=disks)
+        assert lab.up().ops() == {"a": "replace"}
+        assert has_marker(data)
+    finally:
+        lab.harness().destroy()
+        pool.destroy()
+    assert has_marker(data), "a VM never removes its data disks"
