@@ -119,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
         from . import fleet, waits
 
         print()
-        fleet.main(["--n", "50,200", "--reps", str(reps)])
+        fleet.main(["--n", "50,200", "--reps", str(reps), "--data-disks"])
         print()
         waits.main(["--n", "1,8,20", "--reps", str(reps), "--caps"])
     if args.profile:

@@ -14,6 +14,10 @@ harness and ``tests/integration/fleet_program``. Per run it records:
   one per host per run, not one per VM) and lookups;
 * the provider's peak RSS (VmHWM) at the end of the run.
 
+With ``--data-disks`` every VM also attaches a data disk of its own (a small qcow2 made
+beforehand, outside the timing), so each create and diff runs the "used writable
+elsewhere" check against the host's domain listing.
+
 The per-VM costs at the largest N against the smallest give the growth (target: at most 1.2x);
 the marginal cost per VM between them is free of each run's fixed start-up.
 """
@@ -25,6 +29,7 @@ import contextlib
 import json
 import resource
 import shutil
+import subprocess
 import sys
 import tempfile
 from collections.abc import Callable, Iterator
@@ -63,6 +68,7 @@ class FleetResults:
     """Every sample, by (verb, N)."""
 
     hosts: int
+    data_disks: bool = False
     samples: dict[tuple[str, int], list[RunSample]] = field(default_factory=dict)
 
     def add(self, verb: str, n: int, sample: RunSample) -> None:
@@ -71,6 +77,7 @@ class FleetResults:
     def to_json(self) -> dict[str, Any]:
         return {
             "hosts": self.hosts,
+            "data_disks": self.data_disks,
             "samples": {
                 f"{v}|{n}": [s.__dict__ for s in ss] for (v, n), ss in self.samples.items()
             },
@@ -109,6 +116,22 @@ class Fleet:
     servers: list[Any]
     n: int
     tag: str
+    data_disks: bool = False
+
+    @property
+    def prefix(self) -> str:
+        return self.world.prefix(self.tag).rstrip("-")
+
+    def images_dir(self, host: int) -> Path:
+        return self.world.images_dir(f"{self.tag}h{host}")
+
+    def make_data_disks(self) -> None:
+        """The data disk each VM attaches (fleet_program's ``test:dataDisks`` names)."""
+        for index in range(self.n):
+            host = index % len(self.servers)
+            path = self.images_dir(host) / f"{self.prefix}-vm{index:04d}-data.qcow2"
+            argv = ["qemu-img", "create", "-q", "-f", "qcow2", str(path), "16M"]
+            subprocess.run(argv, check=True, timeout=60)
 
     def harness(self, call_log: Path) -> EngineHarness:
         template = {
@@ -120,15 +143,17 @@ class Fleet:
             "state": "defined",
             "shutdown_timeout_s": 0,
         }
-        dirs = [str(self.world.images_dir(f"{self.tag}h{k}")) for k in range(len(self.servers))]
+        dirs = [str(self.images_dir(k)) for k in range(len(self.servers))]
         config = {
             "test:count": str(self.n),
-            "test:prefix": self.world.prefix(self.tag).rstrip("-"),
+            "test:prefix": self.prefix,
             "test:vm": json.dumps(template),
             "test:hosts": json.dumps([s.uri for s in self.servers]),
             "test:imagesDirs": json.dumps(dirs),
             "vigo:domainType": "qemu",
         }
+        if self.data_disks:
+            config["test:dataDisks"] = "1"
         return EngineHarness(
             FLEET_PROGRAM,
             state_file=self.world.root / f"state-{self.tag}.json",
@@ -166,13 +191,17 @@ def _preview_noop(harness: EngineHarness) -> Any:
     return result
 
 
-def run_fleet(world: World, servers: list[Any], ns: list[int], reps: int) -> FleetResults:
+def run_fleet(
+    world: World, servers: list[Any], ns: list[int], reps: int, *, data_disks: bool = False
+) -> FleetResults:
     """Create, no-op preview and destroy ``n`` VMs over ``servers``, ``reps`` times per N."""
-    results = FleetResults(hosts=len(servers))
+    results = FleetResults(hosts=len(servers), data_disks=data_disks)
     for n in ns:
         for rep in range(reps):
-            fleet = Fleet(world, servers, n, f"f{n}r{rep}")
+            fleet = Fleet(world, servers, n, f"f{n}r{rep}", data_disks)
             try:
+                if data_disks:
+                    fleet.make_data_disks()
                 for verb, run in (
                     ("create", lambda h: h.up()),
                     ("preview_noop", _preview_noop),
@@ -195,7 +224,9 @@ def render(results: FleetResults) -> str:
     """The fleet table, and the growth of the per-VM cost from the smallest N to the largest."""
     ns = sorted({n for _, n in results.samples})
     rows = [
-        f"{results.hosts} qemu+ssh hosts, defined VMs spread evenly; medians over repetitions",
+        f"{results.hosts} qemu+ssh hosts, defined VMs spread evenly"
+        + (", each with a data disk" if results.data_disks else "")
+        + "; medians over repetitions",
         "",
         "| op | N | wall s | ms/VM | provider CPU ms/VM | harness CPU ms/VM | SSH conns per host "
         "| libvirt conns | domain listings per conn | lookups/VM | provider VmHWM MiB |",
@@ -253,11 +284,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--n", default="50,200", help="fleet sizes (comma-separated)")
     parser.add_argument("--hosts", type=int, default=4, help="qemu+ssh hosts (private sshds)")
     parser.add_argument("--reps", type=int, default=3, help="repetitions (median taken)")
+    parser.add_argument("--data-disks", action="store_true", help="a data disk per VM")
     parser.add_argument("--json", type=Path, help="write the raw samples here")
     args = parser.parse_args(argv)
     ns = [int(x) for x in args.n.split(",")]
     with ssh_hosts(args.hosts) as servers, World.create() as world:
-        results = run_fleet(world, servers, ns, args.reps)
+        results = run_fleet(world, servers, ns, args.reps, data_disks=args.data_disks)
     if args.json:
         args.json.write_text(json.dumps(results.to_json(), indent=1))
     print(render(results))

@@ -18,8 +18,8 @@ from .devices import DataDisk
 from .domain_xml import from_xml
 from .errors import ImageError
 from .images import header_info, overlay_info, seed_identity, usable_base
-from .model import AttachedDisk, Observed, ResolvedBase
-from .ownership import Candidates, FileFacts
+from .model import AttachedDisk, Observed, Recorded, ResolvedBase
+from .ownership import Candidates, DomainOwner, FileFacts, owner_of, removal_candidates
 from .platform import HostPlatform, domain_machine
 from .spec import ProviderDefaults, VmSpec
 from .target import Target
@@ -33,6 +33,7 @@ __all__ = [
     "observe_data_disks",
     "observe_domain",
     "observe_files",
+    "observe_removal",
     "resolve_base",
 ]
 
@@ -97,6 +98,35 @@ def observe_files(target: Target, spec: VmSpec, candidates: Candidates) -> FileF
     present |= {p for p, future in logs.items() if future.result() is not None}
     identities = {p: identity for p, (exists, identity) in seen.items() if exists}
     return FileFacts(overlay=info, seeds=identities, present=frozenset(present))
+
+
+_EARLY_READS = ThreadPoolExecutor(16, thread_name_prefix="vigo-early-file-facts")
+"""Runs :func:`observe_files` beside a removal's libvirt calls; its own pool, because
+:func:`observe_files` waits on ``_FILE_READS`` (a pool's task waiting on its own pool could
+wait for ever)."""
+
+
+def observe_removal(
+    target: Target, spec: VmSpec, recorded: Recorded | None
+) -> tuple[Guest | None, Observed, Candidates, FileFacts]:
+    """What a removal decides from: the domain and its handle, the candidate paths (those
+    our domain references and those the recorded outputs name) and their file facts.
+
+    The recorded outputs name the candidates before the domain is read, so their files are
+    read while libvirt answers; only when our domain references a path they do not name
+    (state of an older release, a rename) are the facts read again, for every candidate."""
+    named = removal_candidates(spec, None, recorded)
+    early = _EARLY_READS.submit(observe_files, target, spec, named)
+    guest, observed = observe_domain(target, spec)
+    ours = owner_of(observed, spec, recorded) is DomainOwner.OURS
+    running_log = observed.running.console_log_path if observed.running else None
+    candidates = removal_candidates(
+        spec, observed.domain if ours else None, recorded, [running_log]
+    )
+    facts = early.result()
+    if not set(candidates.all) <= set(named.all):
+        facts = observe_files(target, spec, candidates)
+    return guest, observed, candidates, facts
 
 
 def _seed_facts(target: Target, path: str) -> tuple[bool, SeedIdentity | None]:

@@ -41,15 +41,14 @@ from .inputs import SeedChange, WaitFor
 from .observe import (
     observe,
     observe_data_disks,
-    observe_domain,
     observe_files,
+    observe_removal,
     resolve_base,
 )
 from .ownership import (
     DomainOwner,
     owner_of,
     removable_files,
-    removal_candidates,
     superseded_seeds,
 )
 from .sighting import Subject, sight
@@ -280,13 +279,7 @@ class VmProvider(ResourceProvider):
         Executor(target, spec, ResolvedBase("", None, None)).apply(plan)
 
     def _remove(self, target: Target, spec: VmSpec, recorded: Recorded | None) -> Plan:
-        guest, observed = observe_domain(target, spec)
-        ours = owner_of(observed, spec, recorded) is DomainOwner.OURS
-        running_log = observed.running.console_log_path if observed.running else None
-        candidates = removal_candidates(
-            spec, observed.domain if ours else None, recorded, [running_log]
-        )
-        facts = observe_files(target, spec, candidates)
+        guest, observed, candidates, facts = observe_removal(target, spec, recorded)
         plan = axes.plan_remove(spec, observed, recorded, candidates, facts)
         base = ResolvedBase("", None, None)
         hook = hook_from_env(spec.vm_name)

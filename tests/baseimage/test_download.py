@@ -105,6 +105,7 @@ def test_a_failed_download_leaves_nothing(
         served = Route(route, body=body, pause=10)  # type: ignore[arg-type]
     url = bench.server.serve("/img/base.qcow2", served)
     bench.image("base", source=url, sha256=digest)
+    bench.config["vigo:downloadIdleTimeoutS"] = "3"
 
     error = bench.failing()
 
