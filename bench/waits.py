@@ -65,8 +65,12 @@ CAPS = (
 @contextlib.contextmanager
 def _guests_answer(world: World, tag: str, after_s: float) -> Iterator[None]:
     """While the block runs, give each of ``tag``'s domains a neighbour entry ``after_s``
-    seconds after it is first seen running; remove every entry afterwards."""
-    stop, written = threading.Event(), []
+    seconds after it is first seen running, and keep it there: the kernel flushes a
+    device's entries, permanent ones too, when its address changes, and a bridge takes the
+    lowest MAC of its ports, so each tap added or removed may wipe them. Every entry is
+    removed afterwards."""
+    stop = threading.Event()
+    answers: dict[str, tuple[str, str]] = {}  # domain -> (address, MAC)
 
     def watch() -> None:
         started: dict[str, float] = {}
@@ -76,12 +80,15 @@ def _guests_answer(world: World, tag: str, after_s: float) -> Iterator[None]:
                 if not name.startswith(world.prefix(tag)) or not dom.isActive():
                     continue
                 now = time.monotonic()
-                first = started.setdefault(name, now)
-                if now - first >= after_s and name not in written:
+                if now - started.setdefault(name, now) >= after_s and name not in answers:
                     mac = ET.fromstring(dom.XMLDesc()).find("devices/interface/mac")
                     assert mac is not None, name
-                    _neigh("replace", NEIGHBOURS.format(10 + len(written)), mac.get("address"))
-                    written.append(name)
+                    answers[name] = (NEIGHBOURS.format(10 + len(answers)), str(mac.get("address")))
+            with open("/proc/net/arp") as table:
+                present = {line.split()[0] for line in table.read().splitlines()[1:] if line}
+            for address, mac in answers.values():
+                if address not in present:
+                    _neigh("replace", address, mac)
 
     watcher = threading.Thread(target=watch, daemon=True)
     watcher.start()
@@ -90,15 +97,17 @@ def _guests_answer(world: World, tag: str, after_s: float) -> Iterator[None]:
     finally:
         stop.set()
         watcher.join()
-        for index in range(len(written)):
-            _neigh("del", NEIGHBOURS.format(10 + index))
+        for address, _mac in answers.values():
+            _neigh("del", address)
 
 
 def _neigh(verb: str, address: str, mac: str | None = None) -> None:
+    """``ip neigh <verb>``; a ``del`` of an entry already gone is fine (the kernel flushes a
+    bridge's entries when it goes down)."""
     argv = ["ip", "neigh", verb, address]
     if mac is not None:
         argv += ["lladdr", mac, "nud", "permanent"]
-    subprocess.run([*argv, "dev", BRIDGE], check=True, timeout=10)
+    subprocess.run([*argv, "dev", BRIDGE], check=verb != "del", timeout=10, capture_output=True)
 
 
 def _one_up(world: World, n: int, wait_s: int, rep: int, limit: Cap | None = None) -> float:
