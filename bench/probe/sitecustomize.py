@@ -6,8 +6,11 @@ their ``PYTHONPATH`` (Python imports ``sitecustomize`` at start-up). Inert unles
   count domain listings and lookups per host per run (``bench.calls``).
 * ``VIGO_BENCH_CAP=provider``: the provider does not widen the dynamic provider server's
   four-thread pool (``_parallel.widen_rpc_pool`` left out); ``program``: the program keeps
-  asyncio's default executor (``widen_program_registrations`` left out). So
-  ``bench.waits --caps`` can show what each cap alone costs.
+  asyncio's default executor, as under the real language host
+  (``pulumi-language-python-exec`` sets none; the harness's language host would size one
+  to ``--parallel``, so its ``set_default_executor`` is ignored too, and
+  ``widen_program_registrations`` is left out). So ``bench.waits --caps`` can show what
+  each cap alone costs.
 """
 
 from __future__ import annotations
@@ -52,9 +55,12 @@ def _cap(which: str) -> None:
 
         provider.widen_rpc_pool = lambda *_a, **_k: False  # type: ignore[assignment]
     elif which == "program":
+        import asyncio.base_events
+
         import pulumi_vigo_vm.resource as resource
 
         resource.widen_program_registrations = lambda *_a, **_k: False  # type: ignore[assignment]
+        asyncio.base_events.BaseEventLoop.set_default_executor = lambda *_a: None  # type: ignore[method-assign]
 
 
 if os.environ.get("VIGO_BENCH_CALL_LOG"):
