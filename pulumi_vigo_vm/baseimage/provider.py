@@ -69,6 +69,10 @@ def _idle_timeout(text: str | None) -> float | str:
 class BaseImageProvider(ResourceProvider):
     """Puts one verified base image on a hypervisor. See the package README."""
 
+    serialize_as_secret_always = False
+    """Its pickle is the class by reference plus defaults built before Configure: no secret,
+    so the ``__provider`` blob need not be encrypted in state."""
+
     def __init__(self) -> None:
         super().__init__()
         self._defaults = ProviderDefaults()

@@ -32,6 +32,10 @@ __all__ = ["DiskProvider"]
 class DiskProvider(ResourceProvider):
     """Converges one data disk file per resource. See the README's "VigoDisk"."""
 
+    serialize_as_secret_always = False
+    """Its pickle is the class by reference plus defaults built before Configure: no secret,
+    so the ``__provider`` blob need not be encrypted in state."""
+
     def __init__(self) -> None:
         super().__init__()
         self._defaults = ProviderDefaults()

@@ -198,6 +198,8 @@ def test_a_vm_and_its_vigodisks_in_one_program_converge_in_dependency_order(lab:
         "a": "create",
     }
     lab.up()
+    recorded = {r.name: r for r in lab.harness().snapshot().ordered()}
+    assert "__provider" not in recorded["data"].secret_outputs, "a VigoDisk's blob holds no secret"
     data = lab.images_dir / "disks" / f"{lab.name('data')}.qcow2"
     config = from_xml(ET.tostring(persistent(lab, "a"), encoding="unicode")).config
     assert [(d.source, d.serial) for d in config.data_disks] == [(str(data), "data")]
