@@ -13,7 +13,7 @@ import pytest
 from support.network import IsolatedNetwork, NetworkUnavailable, isolated_network
 from support.registry import Registry, running_registry
 from support.sshd import running_sshd
-from support.world import TESTS, ensure_bridge, open_libvirt
+from support.world import LOCAL_URI, TESTS, ensure_bridge, open_libvirt
 
 from pulumi_vigo_vm.testing.sshd import PrivateSshd
 
@@ -68,6 +68,15 @@ def ssh_uri(sshd: PrivateSshd) -> str:
     URI's ``known_hosts=`` file: nothing is added to root's own known_hosts.
     """
     return sshd.uri
+
+
+@pytest.fixture(params=["local", "ssh"])
+def uri(request: pytest.FixtureRequest) -> str:
+    """A suite's libvirt URI: every test that asks for it runs against qemu:///system and
+    over qemu+ssh to the private sshd (this machine, through SSH)."""
+    if request.param == "local":
+        return LOCAL_URI
+    return str(request.getfixturevalue("ssh_uri"))
 
 
 @pytest.fixture(scope="session")

@@ -11,17 +11,9 @@ from pathlib import Path
 import libvirt
 import pytest
 from support.lab import Lab
-from support.world import LOCAL_URI
 
 from .bench import Bench, qcow2_bytes
 from .server import ImageServer
-
-
-@pytest.fixture(params=["local", "ssh"])
-def uri(request: pytest.FixtureRequest) -> str:
-    if request.param == "local":
-        return LOCAL_URI
-    return str(request.getfixturevalue("ssh_uri"))
 
 
 @pytest.fixture

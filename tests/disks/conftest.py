@@ -9,17 +9,8 @@ from collections.abc import Iterator
 import libvirt
 import pytest
 from support.lab import Lab
-from support.world import LOCAL_URI
 
 from .disklab import DiskLab
-
-
-@pytest.fixture(params=["local", "ssh"])
-def uri(request: pytest.FixtureRequest) -> str:
-    """Every disk test runs against qemu:///system and over qemu+ssh."""
-    if request.param == "local":
-        return LOCAL_URI
-    return str(request.getfixturevalue("ssh_uri"))
 
 
 @pytest.fixture

@@ -3,7 +3,8 @@
 Nothing here is mocked: domains are defined in the local libvirtd (``domain_type='qemu'``,
 so no KVM is needed), overlays are made by qemu-img, files live in a per-test directory.
 If libvirtd is not reachable the tests FAIL: CI must never pass by skipping them. The
-session fixtures (``libvirt_conn``, ``bridge``, ``ssh_uri``) are ``tests/conftest.py``'s.
+session fixtures (``libvirt_conn``, ``bridge``, ``ssh_uri``) and ``uri`` (local, then over ssh) are
+``tests/conftest.py``'s.
 """
 
 from __future__ import annotations
@@ -13,15 +14,6 @@ from collections.abc import Iterator
 import libvirt
 import pytest
 from support.lab import Lab
-from support.world import LOCAL_URI
-
-
-@pytest.fixture(params=["local", "ssh"])
-def uri(request: pytest.FixtureRequest) -> str:
-    """Every lifecycle and drift test runs against qemu:///system and over qemu+ssh."""
-    if request.param == "local":
-        return LOCAL_URI
-    return str(request.getfixturevalue("ssh_uri"))
 
 
 @pytest.fixture
