@@ -18,11 +18,9 @@ import pulumi
 from pulumi.dynamic import (
     CheckFailure,
     CheckResult,
-    ConfigureRequest,
     CreateResult,
     DiffResult,
     ReadResult,
-    ResourceProvider,
     UpdateResult,
 )
 
@@ -32,6 +30,7 @@ from ._parallel import widen_rpc_pool
 from .addresses import Addresses
 from .artifact_base import fetch_artifact_base
 from .axes import Action, Identity, Observed, Plan, Recorded, ResolvedBase
+from .configured import ConfiguredProvider
 from .devices import new_mac
 from .domain_xml import LiveDomain
 from .errors import CuratorUnreachableError, HostUnreachableError
@@ -53,7 +52,6 @@ from .ownership import (
 )
 from .sighting import Subject, sight
 from .spec import (
-    ProviderDefaults,
     RunState,
     VmSpec,
     check_inputs,
@@ -86,21 +84,8 @@ def _replacing_while_unknown(news: Mapping[str, Any], unknown: list[str]) -> lis
     ]
 
 
-class VmProvider(ResourceProvider):
+class VmProvider(ConfiguredProvider):
     """Converges one libvirt VM per resource. See the package README for the behaviour."""
-
-    serialize_as_secret_always = False
-    """Its pickle is the class by reference plus ProviderDefaults built before Configure: no
-    secret, so the ``__provider`` blob need not be encrypted in every VM's state."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._defaults = ProviderDefaults()
-
-    def configure(self, req: ConfigureRequest) -> None:
-        """Take ``vigo:uri``, ``vigo:domainType``, ``vigo:imagesDir``, ``vigo:curator``,
-        ``vigo:puddle`` from stack config as defaults for omitted inputs."""
-        self._defaults = ProviderDefaults.from_config(lambda key: req.config.get(f"vigo:{key}"))
 
     # --- engine methods ---------------------------------------------------------------
 

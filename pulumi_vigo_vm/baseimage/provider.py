@@ -19,12 +19,11 @@ from pulumi.dynamic import (
     CreateResult,
     DiffResult,
     ReadResult,
-    ResourceProvider,
     UpdateResult,
 )
 
+from ..configured import ConfiguredProvider
 from ..errors import HostUnreachableError
-from ..spec import ProviderDefaults
 from ..target import Target
 from .place import (
     Context,
@@ -66,21 +65,16 @@ def _idle_timeout(text: str | None) -> float | str:
     return value
 
 
-class BaseImageProvider(ResourceProvider):
+class BaseImageProvider(ConfiguredProvider):
     """Puts one verified base image on a hypervisor. See the package README."""
-
-    serialize_as_secret_always = False
-    """Its pickle is the class by reference plus defaults built before Configure: no secret,
-    so the ``__provider`` blob need not be encrypted in state."""
 
     def __init__(self) -> None:
         super().__init__()
-        self._defaults = ProviderDefaults()
         self._idle_timeout_s: float | str = DEFAULT_IDLE_TIMEOUT_S
 
     def configure(self, req: ConfigureRequest) -> None:
-        """Take ``vigo:uri``, ``vigo:imagesDir`` and ``vigo:downloadIdleTimeoutS``."""
-        self._defaults = ProviderDefaults.from_config(lambda key: req.config.get(f"vigo:{key}"))
+        """The config defaults, and ``vigo:downloadIdleTimeoutS``."""
+        super().configure(req)
         self._idle_timeout_s = _idle_timeout(req.config.get(IDLE_TIMEOUT_KEY))
 
     def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:

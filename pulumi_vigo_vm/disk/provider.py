@@ -11,17 +11,15 @@ from typing import Any
 from pulumi.dynamic import (
     CheckFailure,
     CheckResult,
-    ConfigureRequest,
     CreateResult,
     DiffResult,
     ReadResult,
-    ResourceProvider,
     UpdateResult,
 )
 
+from ..configured import ConfiguredProvider
 from ..errors import InputError
 from ..hostfile import FileOwner
-from ..spec import ProviderDefaults
 from ..target import Target
 from . import effects
 from .spec import INPUT_NAMES, DiskSpec, check_inputs, parse_disk, refused_changes
@@ -29,20 +27,8 @@ from .spec import INPUT_NAMES, DiskSpec, check_inputs, parse_disk, refused_chang
 __all__ = ["DiskProvider"]
 
 
-class DiskProvider(ResourceProvider):
+class DiskProvider(ConfiguredProvider):
     """Converges one data disk file per resource. See the README's "VigoDisk"."""
-
-    serialize_as_secret_always = False
-    """Its pickle is the class by reference plus defaults built before Configure: no secret,
-    so the ``__provider`` blob need not be encrypted in state."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._defaults = ProviderDefaults()
-
-    def configure(self, req: ConfigureRequest) -> None:
-        """Take ``vigo:uri`` and ``vigo:imagesDir`` from stack config as defaults."""
-        self._defaults = ProviderDefaults.from_config(lambda key: req.config.get(f"vigo:{key}"))
 
     def check(self, olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
         """Validate every input, and refuse a change that would lose the data (a shrink, a
