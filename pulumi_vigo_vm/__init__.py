@@ -1,8 +1,9 @@
 """pulumi_vigo_vm: libvirt KVM virtual machines as Pulumi resources, converged idempotently.
 
 ``VigoVm(...)`` declares one VM (a libvirt domain, a qcow2 overlay over a shared base
-disk, a NoCloud cloud-init seed, one virtio NIC, a run state); its dynamic provider
-makes the hypervisor match it, locally or over ``qemu+ssh://``.
+disk, data disks, NICs, a NoCloud cloud-init seed, a run state); ``VigoDisk`` a data disk
+that outlives its VM's replace; ``VigoBaseImage`` a verified base image from a URL. Their
+dynamic providers make the hypervisor match them, locally or over ``qemu+ssh://``.
 """
 
 from .baseimage import VigoBaseImage, VigoBaseImageArgs
