@@ -41,7 +41,7 @@ def base_image() -> Path:
     return image
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def make_guest(
     base_image: Path, bridge: str, libvirt_conn: libvirt.virConnect
 ) -> Iterator[Callable[[str], Guest]]:
@@ -49,7 +49,8 @@ def make_guest(
 
     The directory is world-traversable, under /var/tmp, for qemu's user. Leftover domains
     and the console log of that key are removed first; domains, files and console logs are
-    removed at the end of the session (a failed test's message quotes the log's tail).
+    removed when the test module ends (a failed test's message quotes the log's tail), so no
+    emulated guest keeps a CPU busy while the rest of the session runs.
     """
     lifetimes: list[Iterator[Lab]] = []
 
