@@ -11,12 +11,15 @@ from __future__ import annotations
 import posixpath
 import re
 import secrets
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeVar
 
+from . import inputs
 from .numbers import shown
+
+T = TypeVar("T")
 
 __all__ = [
     "MAX_DATA_DISKS",
@@ -40,10 +43,6 @@ MAX_SERIAL_LENGTH = 20
 
 _SERIAL = re.compile(r"[A-Za-z0-9._-]{1,20}")
 _MAC = re.compile(r"[0-9a-f]{2}(:[0-9a-f]{2}){5}")
-_PATH_CHARS = re.compile(r"[\x00-\x1f\x7f<>&\"']")
-_POOL_OBJECT = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.+-]{0,254}")
-_BRIDGE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,14}")
-_NETWORK = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.+-]{0,63}")
 
 
 class DiskBus(StrEnum):
@@ -114,31 +113,28 @@ def _keys(entry: Mapping[str, Any], index: int, allowed: tuple[str, ...]) -> dic
     return {k: v for k, v in entry.items() if v is not None and v != ""}
 
 
-def _choice(value: Any, kind: type[StrEnum], where: str) -> Any:
+def _entry_value(check: Callable[[Any], T], value: Any, where: str) -> T:
+    """``check(value)`` (an input validator), its refusal naming the entry and key."""
     try:
-        return kind(value)
-    except ValueError:
-        choices = ", ".join(member.value for member in kind)
-        raise ValueError(f"{where} must be one of {choices}; got {shown(value)}") from None
+        return check(value)
+    except ValueError as exc:
+        raise ValueError(f"{where} {exc}") from None
 
 
-def _disk_source(value: Any, where: str) -> str:
-    if not isinstance(value, str) or _PATH_CHARS.search(value):
-        raise ValueError(
-            f"{where} must be an absolute file path or pool:volume without control "
-            f"characters or < > & \" ', got {shown(value)}"
-        )
-    if value.startswith("/"):
-        if ".." in value.split("/"):
-            raise ValueError(f"{where} must not contain '..' components, got {shown(value)}")
-        return "/" + posixpath.normpath(value).lstrip("/")
-    pool, sep, volume = value.partition(":")
-    if sep and _POOL_OBJECT.fullmatch(pool) and _POOL_OBJECT.fullmatch(volume):
-        return value
-    raise ValueError(
-        f"{where} is neither an absolute file path nor pool:volume, got {shown(value)} "
-        "(pass a VigoDisk's path, e.g. data.path)"
-    )
+def _bus(value: Any) -> DiskBus:
+    result: DiskBus = inputs.one_of(value, DiskBus)
+    return result
+
+
+def _model(value: Any) -> NicModel:
+    result: NicModel = inputs.one_of(value, NicModel)
+    return result
+
+
+def _disk_source(value: Any) -> str:
+    """A data disk's path as ``disk_path`` reads a base's: a normalised absolute path, or
+    ``pool:volume``."""
+    return inputs.disk_path(value).value
 
 
 def _default_serial(path: str) -> str:
@@ -161,7 +157,7 @@ def data_disks(value: Any) -> tuple[DataDisk, ...]:
         entry = _keys(raw, index, ("path", "format", "serial", "bus", "readonly"))
         if "path" not in entry:
             raise ValueError(f"[{index}] needs a path (a VigoDisk's path, or pool:volume)")
-        path = _disk_source(entry["path"], f"[{index}].path")
+        path = _entry_value(_disk_source, entry["path"], f"[{index}].path")
         fmt = entry.get("format", "qcow2")
         if fmt not in ("qcow2", "raw"):
             raise ValueError(f"[{index}].format must be qcow2 or raw, got {shown(fmt)}")
@@ -172,7 +168,7 @@ def data_disks(value: Any) -> tuple[DataDisk, ...]:
                 f"(the guest sees /dev/disk/by-id/virtio-<serial>), got {shown(serial)}"
                 + ("; set serial explicitly" if "serial" not in entry else "")
             )
-        bus = _choice(entry.get("bus", DiskBus.VIRTIO.value), DiskBus, f"[{index}].bus")
+        bus = _entry_value(_bus, entry.get("bus", DiskBus.VIRTIO.value), f"[{index}].bus")
         readonly = _bool(entry.get("readonly", False), f"[{index}].readonly")
         disks.append(DataDisk(path, fmt, serial, bus, readonly))
     _unique([d.path for d in disks], "path", "attach a disk once")
@@ -189,17 +185,12 @@ def nics(value: Any) -> tuple[Nic, ...]:
         if len(kinds) != 1:
             raise ValueError(f"[{index}] needs exactly one of bridge and network")
         kind = kinds[0]
-        grammar = _BRIDGE if kind == "bridge" else _NETWORK
-        source = entry[kind]
-        if not isinstance(source, str) or not grammar.fullmatch(source) or source in (".", ".."):
-            raise ValueError(
-                f"[{index}].{kind} is not a valid {'interface' if kind == 'bridge' else 'network'} "
-                f"name, got {shown(source)}"
-            )
+        check = inputs.network_bridge if kind == "bridge" else inputs.network
+        source = _entry_value(check, entry[kind], f"[{index}].{kind}")
         mac = entry.get("mac")
         if mac is not None:
             mac = _mac(mac, f"[{index}].mac")
-        model = _choice(entry.get("model", NicModel.VIRTIO.value), NicModel, f"[{index}].model")
+        model = _entry_value(_model, entry.get("model", NicModel.VIRTIO.value), f"[{index}].model")
         result.append(Nic(kind, source, mac, model))
     _unique([n.mac for n in result if n.mac], "mac", "give each NIC its own MAC")
     return tuple(result)

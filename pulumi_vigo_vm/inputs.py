@@ -62,6 +62,7 @@ __all__ = [
     "network",
     "network_bridge",
     "on_seed_change",
+    "one_of",
     "shutdown_timeout_s",
     "state",
     "tpm",
@@ -186,7 +187,7 @@ def artifact(value: Any) -> BaseSource:
 
 
 def state(value: Any) -> RunState:
-    result: RunState = _choice(value, RunState)
+    result: RunState = one_of(value, RunState)
     return result
 
 
@@ -255,7 +256,7 @@ class SeedChange(StrEnum):
 
 
 def on_seed_change(value: Any) -> SeedChange:
-    result: SeedChange = _choice(value, SeedChange)
+    result: SeedChange = one_of(value, SeedChange)
     return result
 
 
@@ -328,7 +329,7 @@ MAX_WAIT_TIMEOUT_S = 24 * 3600
 _NETWORK = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.+-]{0,63}")
 
 
-def _choice(value: Any, kind: type[StrEnum]) -> Any:
+def one_of(value: Any, kind: type[StrEnum]) -> Any:
     try:
         return kind(value)
     except ValueError:
@@ -347,12 +348,12 @@ def network(value: Any) -> str:
 
 
 def wait_for(value: Any) -> WaitFor:
-    result: WaitFor = _choice(value, WaitFor)
+    result: WaitFor = one_of(value, WaitFor)
     return result
 
 
 def address_source(value: Any) -> AddressSource:
-    result: AddressSource = _choice(value, AddressSource)
+    result: AddressSource = one_of(value, AddressSource)
     return result
 
 
@@ -378,7 +379,7 @@ _MACHINE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 
 
 def firmware(value: Any) -> Firmware:
-    result: Firmware = _choice(value, Firmware)
+    result: Firmware = one_of(value, Firmware)
     return result
 
 

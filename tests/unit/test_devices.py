@@ -41,7 +41,7 @@ def test_a_data_disk_gets_defaults_and_a_serial_from_its_stem() -> None:
         ("/srv/a.qcow2", "must be a list"),
         ([{"path": "relative.qcow2"}], "neither an absolute file path nor pool:volume"),
         ([{"path": "/srv/../etc/shadow"}], "'..'"),
-        ([{"path": "/srv/a'.qcow2"}], "must be an absolute file path"),
+        ([{"path": "/srv/a'.qcow2"}], "must not contain any of"),
         ([{}], "needs a path"),
         ([{"path": "/a", "size": 3}], "unknown keys 'size'"),
         ([{"path": "/a", "format": "vmdk"}], "qcow2 or raw"),
@@ -62,7 +62,7 @@ def test_bad_data_disks_are_refused_naming_the_entry(value: Any, reason: str) ->
     [
         ([{"bridge": "br0", "network": "default"}], "exactly one of bridge and network"),
         ([{}], "exactly one of bridge and network"),
-        ([{"bridge": "br0/evil"}], "not a valid interface name"),
+        ([{"bridge": "br0/evil"}], "is not a Linux interface name"),
         ([{"bridge": "br0", "mac": "01:00:5e:00:00:01"}], "multicast"),
         ([{"bridge": "br0", "mac": "52:54:00:zz:00:01"}], "MAC address like"),
         ([{"bridge": "br0", "model": "ne2k"}], "virtio, e1000e, rtl8139"),
