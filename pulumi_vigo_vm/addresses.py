@@ -33,6 +33,7 @@ from typing import Any, Final
 __all__ = [
     "ANY_ORDER",
     "DEFAULT_LEASE_SECONDS",
+    "GUEST_PATTERNS",
     "Addresses",
     "IPAddress",
     "Source",
@@ -64,6 +65,10 @@ ATF_COM: Final = 0x2
 
 _MAC: Final = re.compile(r"[0-9a-f]{2}(?::[0-9a-f]{2}){5}")
 _ZERO_MAC: Final = "00:00:00:00:00:00"
+
+GUEST_PATTERNS: Final[tuple[re.Pattern[str], ...]] = (_MAC,)
+"""Every pattern this module applies to what a guest or its records wrote, for the
+linearity test (``tests/unit/test_guest_patterns.py``; see :mod:`pulumi_vigo_vm.console`)."""
 
 
 class Source(enum.StrEnum):
