@@ -307,7 +307,7 @@ def _hostile_consoles() -> list[tuple[str, bytes]]:
         ("escapes", filling(b"\x1b[0;1;39m" * 400 + b"\n")),
         ("empty lines", filling(b"\n")),
         ("keyword lines", filling(b"Finished Cloud-init v. \n")),
-        ("table rows", filling(b"ci-info: | e | True | 198.18.0.9 | . | . | " + MAC.encode() + b" |\n")),
+        ("table rows", filling(f"ci-info: | e | True | 198.18.0.9 | . | . | {MAC} |\n".encode())),
     ]
 
 
