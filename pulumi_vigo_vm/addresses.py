@@ -16,6 +16,10 @@ is the first IPv4 address of the first NIC.
 unspecified and multicast addresses are dropped. cloud-init's ``ci-info`` table, for one,
 often lists only ``fe80::…/64`` because it prints before DHCP is done.
 
+The host-side records (leases, neighbour entries) are trusted only on the VM's own link:
+an entry counts for a NIC when it is for the NIC's MAC on the device the NIC is attached to
+(:data:`Links`).
+
 Pure: no I/O, no libvirt, no processes. The caller fetches (leases, agent answer,
 ``/proc/net/arp``, console bytes) and passes the values in.
 """
@@ -33,8 +37,10 @@ from typing import Any, Final
 __all__ = [
     "ANY_ORDER",
     "DEFAULT_LEASE_SECONDS",
+    "GUEST_PATTERNS",
     "Addresses",
     "IPAddress",
+    "Links",
     "Source",
     "choose",
     "fresh_leases",
@@ -45,6 +51,12 @@ __all__ = [
 ]
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+Links = Mapping[str, str]
+"""Each NIC's MAC (lower-case) and the host device its link is: the bridge of its libvirt
+network or the host bridge it is on. A host-side record (a neighbour entry, a DHCP lease)
+names an address of the VM only when it is for that MAC on that device; a NIC without a
+device (macvtap, hostdev) gets no address from these records."""
 
 MAX_ADDRESS_CHARS: Final = 64
 """Longer text is never an address (the longest IPv6 form with a zone and prefix is ~60)."""
@@ -64,6 +76,10 @@ ATF_COM: Final = 0x2
 
 _MAC: Final = re.compile(r"[0-9a-f]{2}(?::[0-9a-f]{2}){5}")
 _ZERO_MAC: Final = "00:00:00:00:00:00"
+
+GUEST_PATTERNS: Final[tuple[re.Pattern[str], ...]] = (_MAC,)
+"""Every pattern this module applies to what a guest or its records wrote, for the
+linearity test (``tests/unit/test_guest_patterns.py``; see :mod:`pulumi_vigo_vm.console`)."""
 
 
 class Source(enum.StrEnum):
@@ -133,16 +149,20 @@ def _append(table: dict[str, list[IPAddress]], mac: str, address: IPAddress) -> 
         found.append(address)
 
 
-def parse_arp_table(text: object) -> dict[str, list[IPAddress]]:
-    """The host's ``/proc/net/arp`` as usable IPv4 addresses per MAC (complete entries only).
+def parse_arp_table(text: object, links: Links) -> dict[str, list[IPAddress]]:
+    """The host's ``/proc/net/arp`` as usable IPv4 addresses per MAC: complete entries on
+    the MAC's own link only.
 
     The file's columns are ``IP address, HW type, Flags, HW address, Mask, Device``; an entry
     counts when its flags have ``ATF_COM`` (0x2): an incomplete entry (flags 0x0) has a zero
-    MAC and means only that someone asked. The neighbour table is read as a file, not via
-    ``ip -j neigh``: a file read is cheap over SFTP (an SSH exec costs ~110 ms here), needs no
-    iproute2 with JSON output, and libvirt's own ARP source fails on this machine kind
-    ("wrong nlmsg len"). It is IPv4 only; a guest's IPv6 neighbours are mostly link-local,
-    which would be dropped anyway, and the other sources cover global IPv6.
+    MAC and means only that someone asked. It counts only when its device is the one
+    ``links`` names for its MAC (see :data:`Links`): the same MAC on another interface is
+    not this VM's NIC (a guest, or anyone on another segment, can claim any MAC). The
+    neighbour table is read as a file, not via ``ip -j neigh``: a file read is cheap over
+    SFTP (an SSH exec costs ~110 ms here), needs no iproute2 with JSON output, and libvirt's
+    own ARP source fails on this machine kind ("wrong nlmsg len"). It is IPv4 only; a
+    guest's IPv6 neighbours are mostly link-local, which would be dropped anyway, and the
+    other sources cover global IPv6.
     """
     table: dict[str, list[IPAddress]] = {}
     if not isinstance(text, str):
@@ -151,7 +171,7 @@ def parse_arp_table(text: object) -> dict[str, list[IPAddress]]:
         if number >= MAX_ARP_LINES:
             break
         fields = line.split()
-        if len(fields) < 4 or fields[0] == "IP":
+        if len(fields) < 6 or fields[0] == "IP":
             continue
         try:
             flags = int(fields[2], 16)
@@ -162,6 +182,8 @@ def parse_arp_table(text: object) -> dict[str, list[IPAddress]]:
         address = parse_ip(fields[0])
         mac = normalize_mac(fields[3])
         if address is None or mac is None or address.version != 4:
+            continue
+        if links.get(mac) != fields[5]:
             continue
         _append(table, mac, address)
     return table
@@ -200,11 +222,16 @@ def from_libvirt(result: object) -> dict[str, list[IPAddress]]:
 
 def fresh_leases(
     leases: object,
+    links: Links,
     started_at: float,
     lease_seconds: float | None = DEFAULT_LEASE_SECONDS,
     slack_s: float = 5.0,
 ) -> dict[str, list[IPAddress]]:
-    """The leases of ``virNetwork.DHCPLeases()`` obtained (or renewed) after this start.
+    """The leases of ``virNetwork.DHCPLeases()`` obtained (or renewed) after this start,
+    each for a MAC on the network's own link.
+
+    A lease counts only when its ``iface`` (the network's bridge) is the device ``links``
+    names for its MAC: a lease on another network, for the same MAC, is not this NIC's.
 
     A lease from an earlier boot may still be unexpired and would name an address the
     guest no longer holds, so only a fresh one counts. libvirt reports when a lease ends
@@ -234,7 +261,7 @@ def fresh_leases(
             continue
         mac = normalize_mac(lease.get("mac"))
         address = parse_ip(lease.get("ipaddr"))
-        if mac is None or address is None:
+        if mac is None or address is None or links.get(mac) != lease.get("iface"):
             continue
         _append(table, mac, address)
     return table

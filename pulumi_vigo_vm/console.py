@@ -3,9 +3,16 @@
 The serial console is the one address and readiness source that needs neither a libvirt
 network nor the guest agent: cloud-init prints a ``ci-info`` table of the guest's devices
 and a line per stage. It is also written by the guest, so everything here treats it as
-hostile: reads are bounded (:data:`MAX_CONSOLE_BYTES`, :data:`MAX_LINE_CHARS`), bytes are
+hostile: reads are bounded (:data:`MAX_CONSOLE_BYTES`, :data:`MAX_CONSOLE_LINES`,
+:data:`MAX_LINE_CHARS`), bytes are
 decoded with ``errors="replace"``, escapes and control characters are removed, addresses
 are validated by :func:`pulumi_vigo_vm.addresses.parse_ip`, and no input makes it raise.
+Every regular expression here is linear on any input (no two unbounded quantifiers that can
+match the same text, nested or adjacent), is listed in :data:`GUEST_PATTERNS`, and is
+applied only to lines already cut to :data:`MAX_LINE_CHARS`: a crafted line costs
+microseconds, never the seconds of backtracking that would stall the provider (which holds
+the GIL while a pattern runs). ``tests/unit/test_guest_patterns.py`` feeds each registered
+pattern adversarial input under a time bound.
 
 What the console looks like (cloud-init 22.4.2 on Debian 12, captured on this machine kind
 and checked against cloud-init's source):
@@ -56,7 +63,9 @@ from typing import Final
 from pulumi_vigo_vm.addresses import normalize_mac, parse_ip
 
 __all__ = [
+    "GUEST_PATTERNS",
     "MAX_CONSOLE_BYTES",
+    "MAX_CONSOLE_LINES",
     "MAX_LINE_CHARS",
     "READY_MARKER_PREFIX",
     "ConsoleReading",
@@ -72,6 +81,10 @@ __all__ = [
 MAX_CONSOLE_BYTES: Final = 4 * 1024 * 1024
 """The most of a console log ever looked at: twice virtlogd's 2 MiB rotation size, which
 holds a whole cloud-init boot many times over (the boots captured here are ~60 KiB)."""
+
+MAX_CONSOLE_LINES: Final = 32768
+"""The most lines of a console log ever looked at: a cloud-init boot prints ~1000; a guest
+printing millions of short lines must not make each look cost seconds of Python."""
 
 MAX_LINE_CHARS: Final = 4096
 """A longer line is ignored: cloud-init's lines are < 300 characters; a longer one is a
@@ -104,7 +117,33 @@ _MARKER: Final = re.compile(r"(?:^|\s)" + re.escape(READY_MARKER_PREFIX) + r"(\S
 _TARGETING: Final = re.compile(r"will now be targeting instance id: (\S{1,253})\. new=")
 _CI_INFO: Final = "ci-info: "
 _TABLE_HEADER: Final = re.compile(r"\|\s*Device\s*\|\s*Up\s*\|")
-_TABLE_TITLE: Final = re.compile(r"^[+!]{3,}(.{1,60}?)[+!]{3,}$")
+_KEYWORDS: Final = (
+    "Cloud-init v. ",
+    READY_MARKER_PREFIX,
+    "targeting instance id",
+    "Finished",
+    "Failed to start",
+)
+"""Words every line the patterns below look for contains: a line with none of them is
+passed over by substring tests, so a console of millions of short lines costs little."""
+_TITLE_RULE: Final = "+!"
+"""A ``ci-info`` table title is centred between runs of these (``!`` when it failed)."""
+
+GUEST_PATTERNS: Final[tuple[re.Pattern[str], ...]] = (
+    _CSI,
+    _ESCAPE_REST,
+    _CONTROL,
+    _BOUNDARY,
+    _STAGE,
+    _FINAL_MESSAGE,
+    _FINAL_DONE,
+    _FINAL_FAILED,
+    _MARKER,
+    _TARGETING,
+    _TABLE_HEADER,
+)
+"""Every pattern this module applies to console text: registered here so the linearity
+test (``tests/unit/test_guest_patterns.py``) sees each one, a new one included."""
 
 
 def ready_marker(instance_id: str) -> str:
@@ -153,25 +192,45 @@ class ConsoleReading:
 
 
 def clean_text(data: bytes) -> list[str]:
-    """``data`` as complete lines without escapes or control characters.
+    """``data``'s last :data:`MAX_CONSOLE_LINES` complete lines, each cut to nothing when
+    longer than :data:`MAX_LINE_CHARS`, without escapes or control characters.
 
-    Decoded as UTF-8 with replacement (a console is not obliged to be UTF-8). A trailing
+    Decoded as UTF-8 with replacement (a console is not obliged to be UTF-8). Both bounds
+    hold before any pattern sees a line: the cost of a look stays a fraction of a second
+    whatever the guest printed (a long line keeps its place, as a blank one). A trailing
     line without its newline is dropped: it is still being written, and half a marker or
     half a table row must not be read as a whole one.
     """
-    text = data.decode("utf-8", errors="replace")
-    text = _ESCAPE_REST.sub("", _CSI.sub("", text))
-    text = _CONTROL.sub("", text)
-    lines = text.split("\n")
-    return lines[:-1]
+    lines = data.decode("utf-8", errors="replace").split("\n")[:-1][-MAX_CONSOLE_LINES:]
+    return [_clean_line(line) if len(line) <= MAX_LINE_CHARS else "" for line in lines]
+
+
+def _clean_line(line: str) -> str:
+    if line.isprintable():  # most lines: no escape, no control character
+        return line
+    return _CONTROL.sub("", _ESCAPE_REST.sub("", _CSI.sub("", line)))
 
 
 def _current_boot(lines: list[str]) -> tuple[list[str], bool]:
     for index in range(len(lines) - 1, -1, -1):
-        line = lines[index]
-        if len(line) <= MAX_LINE_CHARS and _BOUNDARY.match(line):
+        if _BOUNDARY.match(lines[index]):
             return lines[index:], True
     return lines, False
+
+
+def _table_title(body: str) -> str | None:
+    """The title of a ``ci-info`` table's title line (``+++…Net device info+++…``), or None.
+
+    String methods, not a pattern: a title is at most 60 characters centred between runs
+    of at least three ``+`` or ``!``, and a regex saying so backtracks quadratically on a
+    long run of ``+`` (the defect this replaced).
+    """
+    title = body.strip(_TITLE_RULE)
+    lead = len(body) - len(body.lstrip(_TITLE_RULE))
+    trail = len(body) - len(body.rstrip(_TITLE_RULE))
+    if not title or lead < 3 or trail < 3 or len(title) > 60:
+        return None
+    return title
 
 
 def _table_row(cells_text: str) -> tuple[str, str] | None:
@@ -203,16 +262,14 @@ def _read_lines(lines: list[str], instance_id: str | None) -> ConsoleReading:
         current = {}
 
     for raw in lines:
-        if len(raw) > MAX_LINE_CHARS:
-            continue
         line = raw.strip()
         at = line.find(_CI_INFO)
         if at >= 0:
             body = line[at + len(_CI_INFO) :].strip()
-            title = _TABLE_TITLE.match(body)
-            if title:
+            title = _table_title(body)
+            if title is not None:
                 close_table()
-                in_table = title.group(1).strip() == "Net device info"
+                in_table = title.strip() == "Net device info"
                 table_seen = table_seen or in_table
                 continue
             if in_table and not body.startswith("+") and not _TABLE_HEADER.match(body):
@@ -226,6 +283,8 @@ def _read_lines(lines: list[str], instance_id: str | None) -> ConsoleReading:
                     address = parse_ip(text)
                     if address is not None and str(address) not in found:
                         found.append(str(address))
+            continue
+        if not any(word in line for word in _KEYWORDS):
             continue
         match = _STAGE.search(line)
         if match:
@@ -266,14 +325,15 @@ def read_console(data: bytes, instance_id: str | None = None) -> ConsoleReading:
     """What the current boot's part of a console log says.
 
     ``data`` is the log (or :func:`boot_slice`'s cut of it); only its last
-    :data:`MAX_CONSOLE_BYTES` are read, from the last boot boundary in them. ``instance_id``
+    :data:`MAX_CONSOLE_BYTES` (and of those the last :data:`MAX_CONSOLE_LINES`) are read,
+    from the last boot boundary in them. ``instance_id``
     is this VM's seed's instance-id: only a :func:`ready_marker` naming it counts as ready;
     with None only cloud-init's and systemd's own lines do. Never raises on any bytes.
     """
-    window = data[-MAX_CONSOLE_BYTES:] if isinstance(data, (bytes, bytearray)) else b""
-    lines = clean_text(bytes(window))
-    if len(data) > MAX_CONSOLE_BYTES and lines:
-        lines = lines[1:]  # the window began mid-line
+    window = bytes(data[-MAX_CONSOLE_BYTES:]) if isinstance(data, (bytes, bytearray)) else b""
+    if len(data) > MAX_CONSOLE_BYTES:
+        window = window[window.find(b"\n") + 1 :]  # the window began mid-line
+    lines = clean_text(window)
     boot, found = _current_boot(lines)
     reading = _read_lines(boot, instance_id)
     return replace(reading, boot_found=found)

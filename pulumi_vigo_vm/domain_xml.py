@@ -23,8 +23,10 @@ __all__ = [
     "DomainConfig",
     "LiveDomain",
     "NicDevice",
+    "NicLink",
     "from_xml",
     "marker_xml",
+    "nic_links",
     "to_xml",
     "with_live_addresses",
 ]
@@ -411,6 +413,39 @@ def _nics(devices: ET.Element | None) -> tuple[NicDevice, ...]:
             )
         )
     return tuple(result)
+
+
+@dataclass(frozen=True)
+class NicLink:
+    """Where one NIC of a running domain is attached: its MAC (lower-case), its libvirt
+    network (None on a host bridge) and the host bridge its tap is a port of (None when
+    there is none, as for macvtap)."""
+
+    mac: str
+    network: str | None
+    bridge: str | None
+
+
+def nic_links(text: str) -> tuple[NicLink, ...]:
+    """The NICs of a domain's *live* XML as :class:`NicLink`, in order.
+
+    A running domain's ``<source network=…>`` carries the ``bridge`` libvirt took from the
+    network's definition when it plugged the NIC in: the device the NIC's traffic (and so
+    its neighbour entries and DHCP leases) is on, as it is now, not as the network's
+    definition may say after a redefine. A NIC without a MAC is left out.
+    """
+    devices = ET.fromstring(text).find("devices")
+    links = []
+    for interface in devices.findall("interface") if devices is not None else ():
+        kind = interface.get("type", "")
+        source, mac = interface.find("source"), interface.find("mac")
+        address = mac.get("address") if mac is not None else None
+        if not address:
+            continue
+        network = source.get("network") if source is not None and kind == "network" else None
+        bridge = source.get("bridge") if source is not None else None
+        links.append(NicLink(address.lower(), network, bridge or None))
+    return tuple(links)
 
 
 def _has_agent_channel(devices: ET.Element | None) -> bool:

@@ -16,12 +16,11 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-import libvirt
-
 from .addresses import (
     ANY_ORDER,
     Addresses,
     IPAddress,
+    Links,
     Source,
     choose,
     fresh_leases,
@@ -30,6 +29,7 @@ from .addresses import (
 )
 from .cloudinit import instance_id
 from .console import MAX_CONSOLE_BYTES, ConsoleReading, LogFile, LogMark, boot_slice, read_console
+from .domain_xml import NicLink, nic_links
 from .errors import HostError
 from .hosts.base import Host, read_bounded
 from .inputs import AddressSource
@@ -98,12 +98,25 @@ def _console_bytes(host: Host, console_log: str, mark: BootMark | None) -> bytes
     return boot_slice(mark.log, current, _log_file(host, console_log + ".0"))
 
 
-def _arp(host: Host) -> dict[str, list[IPAddress]] | None:
+def _arp(host: Host, links: Links) -> dict[str, list[IPAddress]] | None:
     try:
         text = read_bounded(host, ARP_TABLE, _MAX_ARP_BYTES).decode("ascii", "replace")
     except (HostError, OSError):
         return None
-    return parse_arp_table(text)
+    return parse_arp_table(text, links)
+
+
+def _leases(
+    target: Target, nics: Sequence[NicLink], links: Links, started_at: float
+) -> dict[str, list[IPAddress]] | None:
+    """The fresh leases of every libvirt network a NIC is on, each NIC's from its own
+    network (None when no NIC is on a network that answered: unavailable)."""
+    table: dict[str, list[IPAddress]] | None = None
+    for network in sorted({nic.network for nic in nics if nic.network is not None}):
+        leases = target.hypervisor.network_leases(network)
+        if leases is not None:
+            table = (table or {}) | fresh_leases(leases, links, started_at)
+    return table
 
 
 def allowed_sources(spec: VmSpec) -> tuple[Source, ...]:
@@ -114,19 +127,26 @@ def allowed_sources(spec: VmSpec) -> tuple[Source, ...]:
 
 
 def sight(subject: Subject) -> Sighting:
-    """Look once at ``subject``."""
+    """Look once at ``subject``.
+
+    The host-side sources are asked for every NIC, however it was declared, and trusted
+    only on its own link: each NIC's leases come from its own libvirt network and its
+    neighbour entries from its own bridge, as the running definition names them."""
     target, spec, guest, mark = subject.target, subject.spec, subject.guest, subject.mark
     allowed = allowed_sources(spec)
     by_source: dict[Source, Mapping[str, Sequence[IPAddress | str]] | None] = {}
+    nics: tuple[NicLink, ...] = ()
+    if Source.LEASE in allowed or Source.ARP in allowed:
+        nics = nic_links(guest.running_xml())
+    links = {nic.mac: nic.bridge for nic in nics if nic.bridge is not None}
     if Source.LEASE in allowed:
-        leases = target.hypervisor.network_leases(spec.network) if spec.network else None
         started = mark.started_at if mark is not None else 0.0
-        by_source[Source.LEASE] = None if leases is None else fresh_leases(leases, started)
+        by_source[Source.LEASE] = _leases(target, nics, links, started)
     if Source.AGENT in allowed:
-        found = guest.interface_addresses(libvirt.VIR_DOMAIN_INTERFACE_ADDRESSES_SRC_AGENT)
+        found = guest.agent_addresses()
         by_source[Source.AGENT] = None if found is None else from_libvirt(found)
     if Source.ARP in allowed:
-        by_source[Source.ARP] = _arp(target.host)
+        by_source[Source.ARP] = _arp(target.host, links)
     seed = spec.seed_hash
     reading = read_console(
         _console_bytes(target.host, subject.console_log, mark),

@@ -49,7 +49,12 @@ def wait_for_guest(
     sleep: Callable[[float], None] = time.sleep,
 ) -> Sighting:
     """Look at ``subject`` every :data:`POLL_S` until its ``wait_for`` holds; raise
-    WaitError when its ``wait_timeout_s`` passes first or the guest stops."""
+    WaitError when its ``wait_timeout_s`` passes first or the guest stops.
+
+    The deadline holds to within one look: the last sleep ends at the deadline, and a look
+    is bounded whatever the guest does (the console's bytes, lines and patterns are bounded,
+    see :mod:`pulumi_vigo_vm.console`; the agent has a response timeout,
+    :data:`pulumi_vigo_vm.virt.hypervisor.AGENT_TIMEOUT_S`)."""
     spec, guest, console_log = subject.spec, subject.guest, subject.console_log
     deadline = clock() + spec.wait_timeout_s
     while True:
@@ -60,9 +65,10 @@ def wait_for_guest(
             raise _error(spec, seen, console_log, "cloud-init's final stage failed")
         if not guest.power_state().is_active:
             raise _error(spec, seen, console_log, "the guest stopped")
-        if clock() >= deadline:
+        left = deadline - clock()
+        if left <= 0:
             raise _error(spec, seen, console_log, f"not within {spec.wait_timeout_s} s")
-        sleep(POLL_S)
+        sleep(min(POLL_S, left))
 
 
 def _error(spec: VmSpec, seen: Sighting, console_log: str, why: str) -> WaitError:

@@ -5,13 +5,19 @@ Modelled on Nova's ``guest.py``/``host.py``: no decisions, only calls; every
 libvirt's error code, and "no such domain" becomes ``None``. A call that fails because
 the connection died (:func:`~.connection.is_connection_lost`) drops it from the cache, so
 the next call reconnects; an idempotent read is retried once on the new connection.
+
+Every call that libvirt answers by asking the qemu guest agent goes through
+:meth:`Guest._agent`, which first sets the domain's agent response timeout to
+:data:`AGENT_TIMEOUT_S`: libvirt's default is to block forever, so an agent (a program in
+the guest) that answers the sync and then stalls would hang the provider. Nothing else
+here lets libvirt talk to the agent (``shutdown`` presses the ACPI button explicitly).
 """
 
 from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterator
-from typing import Any, NamedTuple, TypeVar
+from typing import Any, Final, NamedTuple, TypeVar
 
 import libvirt
 
@@ -19,9 +25,15 @@ from ..errors import LibvirtCallError
 from ..model import PowerState
 from .connection import forget_connection, is_connection_lost, libvirt_connection
 
-__all__ = ["DomainDefinition", "Guest", "Hypervisor", "PowerState"]
+__all__ = ["AGENT_TIMEOUT_S", "DomainDefinition", "Guest", "Hypervisor", "PowerState"]
 
 T = TypeVar("T")
+
+AGENT_TIMEOUT_S: Final = 5
+"""Seconds libvirt waits for the guest agent's answer to one command (its sync before it has
+its own bound of the same 5 s, ``QEMU_AGENT_WAIT_TIME``): a working agent answers in
+milliseconds; a guest whose agent does not answer in time has its agent source counted as
+unavailable for that look, never fatal."""
 
 # Undefine must also drop what libvirt keeps beside a domain, or it refuses; the NVRAM
 # and TPM flags remove the VM's UEFI variables and swtpm state (both harmless for a domain
@@ -241,9 +253,12 @@ class Guest:
             self._domain.pMWakeup(0)
 
     def shutdown(self) -> None:
-        """Ask the guest to power off (ACPI power button). Returns at once."""
+        """Ask the guest to power off (ACPI power button). Returns at once.
+
+        The button is named: with no flag libvirt asks the guest agent first, when one is
+        connected, and waits up to a minute for it."""
         with self._call("shutting down"):
-            self._domain.shutdown()
+            self._domain.shutdownFlags(libvirt.VIR_DOMAIN_SHUTDOWN_ACPI_POWER_BTN)
 
     def destroy(self) -> None:
         """Power off at once (pull the plug). Disks are untouched."""
@@ -262,18 +277,28 @@ class Guest:
             self._domain.rename(new_name, 0)
         self.name = new_name
 
-    def interface_addresses(self, source: int) -> dict[str, Any] | None:
-        """``virDomainInterfaceAddresses`` from ``source`` (a ``VIR_DOMAIN_INTERFACE_ADDRESSES_
-        SRC_*``), or None when that source cannot answer here (no agent running in the guest;
-        ARP fails on some kernels with "wrong nlmsg len"): unavailable, never fatal."""
+    def agent_addresses(self) -> dict[str, Any] | None:
+        """``virDomainInterfaceAddresses`` as the guest agent reports them, or None when the
+        agent cannot answer (none running in the guest, or not within
+        :data:`AGENT_TIMEOUT_S`): unavailable, never fatal."""
+        source = libvirt.VIR_DOMAIN_INTERFACE_ADDRESSES_SRC_AGENT
+        found = self._agent(
+            "reading the agent's addresses of", lambda d: d.interfaceAddresses(source, 0)
+        )
+        return None if found is None else dict(found or {})
+
+    def _agent(self, what: str, call: Callable[[libvirt.virDomain], T]) -> T | None:
+        """``call`` on the domain with the agent response timeout set first (the one place
+        every guest agent call goes through), or None when the agent did not answer. A lost
+        connection is still an error."""
         try:
-            found = self._domain.interfaceAddresses(source, 0)
+            self._domain.agentSetResponseTimeout(AGENT_TIMEOUT_S, 0)
+            return call(self._domain)
         except libvirt.libvirtError as exc:
             if is_connection_lost(exc):
-                with self._call("reading the addresses of"):
+                with self._call(what):
                     raise
             return None
-        return dict(found or {})
 
     def block_resize(self, target: str, size_bytes: int) -> None:
         """Grow a disk of the running guest (its overlay) to ``size_bytes``."""

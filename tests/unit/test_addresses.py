@@ -75,17 +75,30 @@ garbage line
 """
 
 
+ON_VIRBR0 = {MAC1: "virbr0", MAC2: "virbr0"}
+
+
 def test_arp_table_keeps_complete_entries_only() -> None:
-    table = parse_arp_table(PROC_NET_ARP)
+    table = parse_arp_table(PROC_NET_ARP, ON_VIRBR0)
     assert table == {
-        MAC1: [ipaddress.IPv4Address("192.168.122.45"), ipaddress.IPv4Address("10.0.2.9")],
+        MAC1: [ipaddress.IPv4Address("192.168.122.45")],
         MAC2: [ipaddress.IPv4Address("192.168.122.47")],
     }
 
 
+def test_arp_entries_count_only_on_the_macs_own_link() -> None:
+    """MAC1's entry on br-lab is not its NIC's (which is on virbr0), and a MAC without a
+    link (a NIC on macvtap, or no NIC of this VM) gets nothing."""
+    assert parse_arp_table(PROC_NET_ARP, {MAC1: "br-lab"}) == {
+        MAC1: [ipaddress.IPv4Address("10.0.2.9")]
+    }
+    assert parse_arp_table(PROC_NET_ARP, {}) == {}
+    assert parse_arp_table(PROC_NET_ARP, {MAC2: "br-lab"}) == {}
+
+
 def test_arp_table_of_nothing() -> None:
-    assert parse_arp_table("") == {}
-    assert parse_arp_table(PROC_NET_ARP.splitlines()[0]) == {}
+    assert parse_arp_table("", ON_VIRBR0) == {}
+    assert parse_arp_table(PROC_NET_ARP.splitlines()[0], ON_VIRBR0) == {}
 
 
 # -- virDomainInterfaceAddresses --------------------------------------------------------
@@ -149,23 +162,32 @@ def test_only_leases_granted_after_the_start_count() -> None:
         lease(MAC2, "192.168.122.20", STARTED + 24),  # this boot's
         lease(MAC1, "192.168.122.11", STARTED - 2),  # within the slack
     ]
-    assert fresh_leases(leases, STARTED) == {
+    assert fresh_leases(leases, ON_VIRBR0, STARTED) == {
         MAC2: [ipaddress.IPv4Address("192.168.122.20")],
         MAC1: [ipaddress.IPv4Address("192.168.122.11")],
     }
 
 
+def test_leases_count_only_on_the_macs_own_network() -> None:
+    """A lease is its network's (``iface``, the network's bridge): the same MAC's lease on
+    another network is not this NIC's."""
+    leases = [lease(MAC1, "192.168.122.10", STARTED + 5)]
+    assert fresh_leases(leases, {MAC1: "virbr7"}, STARTED) == {}
+    assert fresh_leases(leases, {}, STARTED) == {}
+    assert fresh_leases(leases, {MAC1: "virbr0"}, STARTED) != {}
+
+
 def test_lease_duration_is_the_networks() -> None:
     short = [lease(MAC1, "192.168.122.10", STARTED + 5, duration=120)]
-    assert fresh_leases(short, STARTED, lease_seconds=120) != {}
+    assert fresh_leases(short, ON_VIRBR0, STARTED, lease_seconds=120) != {}
     # read with the default hour, a 2-minute lease looks granted 58 minutes before it was
-    assert fresh_leases(short, STARTED) == {}
+    assert fresh_leases(short, ON_VIRBR0, STARTED) == {}
 
 
 def test_infinite_or_malformed_leases_never_count() -> None:
     infinite = [dict(lease(MAC1, "192.168.122.10", STARTED + 5), expirytime=0)]
-    assert fresh_leases(infinite, STARTED, lease_seconds=None) == {}
-    assert fresh_leases(infinite, STARTED) == {}
+    assert fresh_leases(infinite, ON_VIRBR0, STARTED, lease_seconds=None) == {}
+    assert fresh_leases(infinite, ON_VIRBR0, STARTED) == {}
     bad: list[Any] = [
         {"mac": MAC1, "ipaddr": "192.168.122.10"},
         {"mac": MAC1, "ipaddr": "192.168.122.10", "expirytime": "soon"},
@@ -174,9 +196,9 @@ def test_infinite_or_malformed_leases_never_count() -> None:
         None,
         "lease",
     ]
-    assert fresh_leases(bad, STARTED) == {}
-    assert fresh_leases(None, STARTED) == {}
-    assert fresh_leases([], float("nan")) == {}
+    assert fresh_leases(bad, ON_VIRBR0, STARTED) == {}
+    assert fresh_leases(None, ON_VIRBR0, STARTED) == {}
+    assert fresh_leases([], ON_VIRBR0, float("nan")) == {}
 
 
 # -- choose -----------------------------------------------------------------------------
@@ -290,7 +312,7 @@ def test_choose_keeps_nic_order_ipv4_first_and_no_duplicates(
 @given(st.text(max_size=2000))
 def test_text_parsers_never_raise(text: str) -> None:
     parse_ip(text)
-    parse_arp_table(text)
+    parse_arp_table(text, ON_VIRBR0)
     normalize_mac(text)
 
 
@@ -306,5 +328,5 @@ def test_structured_parsers_never_raise(value: Any) -> None:
     from_libvirt(value)
     from_libvirt({"ens2": value})
     from_libvirt({"ens2": {"hwaddr": MAC1, "addrs": value}})
-    fresh_leases(value, STARTED)
-    fresh_leases([value], STARTED)
+    fresh_leases(value, ON_VIRBR0, STARTED)
+    fresh_leases([value], ON_VIRBR0, STARTED)

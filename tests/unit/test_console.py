@@ -8,14 +8,17 @@ getty prompt sharing a line with a stage line.
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from support.bounded import first_over
 
 from pulumi_vigo_vm.addresses import Source, choose
 from pulumi_vigo_vm.console import (
     MAX_CONSOLE_BYTES,
+    MAX_CONSOLE_LINES,
     MAX_LINE_CHARS,
     ConsoleReading,
     LogFile,
@@ -289,3 +292,36 @@ def test_boot_slice_never_raises(
     got = boot_slice(LogMark(offset=offset, inode=inode), LogFile(size, tail, inode=1), old)
     assert len(got) <= MAX_CONSOLE_BYTES
     assert got.endswith(tail) or tail.endswith(got)
+
+
+def _hostile_consoles() -> list[tuple[str, bytes]]:
+    """Consoles a guest can print to make a look slow, each the full window."""
+
+    def filling(line: bytes) -> bytes:
+        return line * (MAX_CONSOLE_BYTES // len(line))
+
+    title_run = b"[  1.0] cloud-init[1]: ci-info: " + b"+" * (MAX_LINE_CHARS - 40) + b"x\n"
+    return [
+        ("ci-info title runs", filling(title_run)),
+        ("ci-info title run, one 4 MiB line", b"ci-info: " + b"+" * MAX_CONSOLE_BYTES + b"x\n"),
+        ("escapes", filling(b"\x1b[0;1;39m" * 400 + b"\n")),
+        ("empty lines", filling(b"\n")),
+        ("keyword lines", filling(b"Finished Cloud-init v. \n")),
+        ("table rows", filling(f"ci-info: | e | True | 198.18.0.9 | . | . | {MAC} |\n".encode())),
+    ]
+
+
+def test_a_hostile_console_is_read_in_a_bounded_time() -> None:
+    """Each look at the largest console a guest can write takes well under a second here;
+    the bound is generous for a shared machine (before: half an hour for the first)."""
+    consoles = _hostile_consoles()
+    calls = [partial(read_console, data, IID) for _, data in consoles]
+    slow = first_over(5.0, calls)
+    assert slow is None, f"reading a console of {consoles[slow][0]} took over 5 s"
+
+
+def test_a_console_of_many_short_lines_is_read_from_its_last_lines() -> None:
+    banner = b"[    0.000000] Linux version 6.1.0 (x) #1\n"
+    marker = ready_marker(IID).encode() + b"\n"
+    assert read_console(banner + marker + b"\n" * (MAX_CONSOLE_LINES - 1), IID).finished
+    assert not read_console(banner + marker + b"\n" * MAX_CONSOLE_LINES, IID).finished

@@ -17,8 +17,10 @@ from pulumi_vigo_vm.domain_xml import (
     DiskDevice,
     DomainConfig,
     NicDevice,
+    NicLink,
     from_xml,
     marker_xml,
+    nic_links,
     to_xml,
 )
 
@@ -428,3 +430,22 @@ def test_boot_relevant_ignores_the_uuid_and_the_console_log_name() -> None:
 )
 def test_boot_relevant_sees_every_other_structural_field(changes: dict[str, Any]) -> None:
     assert replace(FULL, **changes).boot_relevant() != FULL.boot_relevant()
+
+
+def test_nic_links_name_the_bridge_each_nic_is_a_port_of() -> None:
+    """A running domain's network NIC carries its network's bridge; a bridge NIC its own;
+    a macvtap NIC none."""
+    live = """<domain><devices>
+      <interface type='network'><mac address='52:54:00:AA:00:01'/>
+        <source network='lab' portid='x' bridge='virbr3'/><target dev='vnet0'/></interface>
+      <interface type='bridge'><mac address='52:54:00:aa:00:02'/>
+        <source bridge='br0'/><target dev='vnet1'/></interface>
+      <interface type='direct'><mac address='52:54:00:aa:00:03'/>
+        <source dev='eth0' mode='bridge'/></interface>
+      <interface type='network'><source network='lab'/></interface>
+    </devices></domain>"""
+    assert nic_links(live) == (
+        NicLink("52:54:00:aa:00:01", "lab", "virbr3"),
+        NicLink("52:54:00:aa:00:02", None, "br0"),
+        NicLink("52:54:00:aa:00:03", None, None),
+    )
