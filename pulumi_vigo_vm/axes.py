@@ -51,6 +51,7 @@ __all__ = [
     "keep_identity",
     "plan_converge",
     "plan_remove",
+    "refuse_data_disks",
 ]
 
 _STOPPED_STATES = (PowerState.SHUTOFF, PowerState.CRASHED)
@@ -236,10 +237,13 @@ def _power_actions(spec: VmSpec, power: PowerState | None, redefined: bool) -> l
     return []
 
 
-def _refuse_data_disks(spec: VmSpec, disks: Sequence[AttachedDisk], base: ResolvedBase) -> None:
+def refuse_data_disks(spec: VmSpec, disks: Sequence[AttachedDisk], base: ResolvedBase) -> None:
     """Raise ImageError naming every data disk that cannot be attached safely: missing, one
     of this VM's own files, a qcow2 that is not standalone, or written by another domain
-    (two writers corrupt a disk; writing a file others read corrupts theirs)."""
+    (two writers corrupt a disk; writing a file others read corrupts theirs).
+
+    Planning asks it from what was observed; the define asks it again from a listing taken
+    at the act (:class:`~pulumi_vigo_vm.executor.Executor`'s ``define_check``)."""
     own = {base.path: "this VM's base", spec.overlay_path: "this VM's own overlay"}
     problems = []
     for index, found in enumerate(disks):
@@ -290,7 +294,7 @@ def plan_converge(
     shrink).
     """
     require_ours(owner_of(observed, spec, recorded), observed.domain, spec)
-    _refuse_data_disks(spec, disks, base)
+    refuse_data_disks(spec, disks, base)
     if observed.platform is not None:
         require_runnable(spec, observed.platform)
     wanted = desired_domain(spec, identity, observed.platform)

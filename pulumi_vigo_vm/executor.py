@@ -3,6 +3,12 @@
 Each :class:`~pulumi_vigo_vm.axes.Action` maps to one method. With ``transactional``
 (create), everything the call made is undone in reverse order if a later step fails,
 so a failed create leaves the host as it was; what existed before is never removed.
+
+The acts that make a new use of a file (the define, an overlay on a base) run under the
+host's act lock (:mod:`pulumi_vigo_vm.act`), so no checked act of another resource in this
+process (a base image renamed over, a disk removed) falls between its check and its act;
+the define also asks the data-disk refusals again on a listing taken under that lock
+(``define_check``), so two VMs defined side by side cannot both take one disk as free.
 """
 
 from __future__ import annotations
@@ -11,11 +17,12 @@ import contextlib
 import logging
 import posixpath
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import libvirt
 import pulumi
 
+from .act import fresh_listing, holding
 from .axes import Action, Plan, ResolvedBase
 from .cloudinit import build_seed_iso, instance_id
 from .domain_xml import (
@@ -29,12 +36,12 @@ from .domain_xml import (
 from .errors import ImageError, LibvirtCallError, NotOwnedError, VigoError
 from .hosts.base import temporary_name
 from .hypervisor import Guest, PowerState
-from .images import ImageInfo, create_overlay, grow_overlay, seed_identity
+from .images import create_overlay, grow_overlay, seed_identity, usable_base
 from .ownership import CONSOLE_LOG_DIR, console_log_path, stale_temporaries
 from .sighting import BootMark, boot_mark
 from .spec import VmSpec
 from .target import Target
-from .usage import note_defined, note_undefined
+from .usage import HostUsage, note_defined, note_undefined
 
 __all__ = ["Executor", "StepHook"]
 
@@ -42,6 +49,10 @@ log = logging.getLogger(__name__)
 
 StepHook = Callable[[Action], None]
 """Called before every action; tests use it to fail or kill a run at a step boundary."""
+
+DefineCheck = Callable[[HostUsage], None]
+"""Raises when the define may not happen, judged from a listing of the host taken at the
+act (under its act lock): the refusals that guard other domains' data."""
 
 SHUTDOWN_POLL_S = 0.25
 SHUTDOWN_RESEND_S = 10.0
@@ -60,9 +71,13 @@ class Executor:
         before_step: StepHook | None = None,
         fetch_base: Callable[[], ResolvedBase] | None = None,
         guest: Guest | None = None,
+        define_check: DefineCheck | None = None,
     ) -> None:
-        """``guest``: the VM's domain as just observed, so a plan on it looks it up no more."""
+        """``guest``: the VM's domain as just observed, so a plan on it looks it up no more.
+        ``define_check``: asked right before the define, on a fresh listing under the
+        host's act lock (None: the define needs no listing)."""
         self._target = target
+        self._define_check = define_check
         self._fetch_base = fetch_base
         self._spec = spec
         self._base = base
@@ -200,8 +215,9 @@ class Executor:
         assert base.format is not None and base.virtual_size is not None
         self._target.host.makedirs(spec.images_dir)
         self._sweep_temporaries()
-        info = ImageInfo(base.path, base.format, base.virtual_size)
-        create_overlay(self._target.host, spec.overlay_path, info, spec.disk_size_bytes)
+        with holding(self._target):  # the base as it is now, not as planned: see module doc
+            info = usable_base(self._target.host, base.path, "disk_path")
+            create_overlay(self._target.host, spec.overlay_path, info, spec.disk_size_bytes)
         self._undo.append(lambda: self._remove(spec.overlay_path))
 
     def _grow_overlay(self) -> None:
@@ -228,22 +244,35 @@ class Executor:
         if not plan.domain_is_new:
             xml = with_live_addresses(xml, self._guest().xml())  # no device changes slot
         self._target.host.makedirs(CONSOLE_LOG_DIR)  # virtlogd creates the file, not its folder
-        try:
-            guest = self._target.hypervisor.define(xml)
-            is_new = plan.domain_is_new
-        except LibvirtCallError as exc:
-            # "already exists with uuid": another create of this name won a race, or our
-            # domain was renamed out of band. Rare, so handled here, not probed on every define.
-            if exc.code != libvirt.VIR_ERR_OPERATION_FAILED or not plan.domain_is_new:
-                raise
-            if not self._reclaim_renamed(plan.domain.uuid):
-                self._refuse_race_winner(exc)
-            guest = self._target.hypervisor.define(xml)
-            is_new = False
+        with self._at_the_act():
+            try:
+                guest = self._target.hypervisor.define(xml)
+                is_new = plan.domain_is_new
+            except LibvirtCallError as exc:
+                # "already exists with uuid": another create of this name won a race, or our
+                # domain was renamed out of band. Rare: handled here, not probed every define.
+                if exc.code != libvirt.VIR_ERR_OPERATION_FAILED or not plan.domain_is_new:
+                    raise
+                if not self._reclaim_renamed(plan.domain.uuid):
+                    self._refuse_race_winner(exc)
+                guest = self._target.hypervisor.define(xml)
+                is_new = False
+            note_defined(self._spec.uri, self._spec.vm_name, xml)
         self._known_guest = guest
-        note_defined(self._spec.uri, self._spec.vm_name, xml)
         if is_new:
             self._undo.append(lambda: self._forget(guest))
+
+    @contextlib.contextmanager
+    def _at_the_act(self) -> Iterator[None]:
+        """The host's act lock, and ``define_check`` asked on a listing taken under it:
+        the define inside happens with the refusal still true (within this process)."""
+        if self._define_check is None:
+            with holding(self._target):
+                yield
+            return
+        with fresh_listing(self._target) as usage:
+            self._define_check(usage)
+            yield
 
     def _refuse_race_winner(self, exc: LibvirtCallError) -> None:
         """Another create defined a domain of this name first: it has won, and this run

@@ -157,13 +157,19 @@ def resolve_base(target: Target, spec: VmSpec, defaults: ProviderDefaults) -> Re
     return resolve_artifact_base(target, spec, defaults)
 
 
-def observe_data_disks(target: Target, spec: VmSpec) -> tuple[AttachedDisk, ...]:
+def observe_data_disks(
+    target: Target, spec: VmSpec, fresh: HostUsage | None = None
+) -> tuple[AttachedDisk, ...]:
     """What the host holds for each of ``spec``'s data disks, and who else uses it.
 
-    The host's listing kept for this run answers first; a disk it shows in use elsewhere is
-    asked again from a fresh listing, so a refusal never rests on a stale one."""
+    With ``fresh`` (a listing taken at the act, under the host's act lock) from it alone.
+    Else the host's listing kept for this run answers first; a disk it shows in use
+    elsewhere is asked again from a fresh listing, so a refusal never rests on a stale one
+    (a "free" may: the define asks again at the act, see :mod:`pulumi_vigo_vm.act`)."""
     if not spec.data_disks:
         return ()
+    if fresh is not None:
+        return tuple(_attached(target, spec, disk, fresh) for disk in spec.data_disks)
     usage = host_usage(target)
     found = [_attached(target, spec, disk, usage) for disk in spec.data_disks]
     if any(a.writers or a.readers for a in found):

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Mapping
+from functools import partial
 from typing import Any
 
 import pulumi
@@ -59,6 +60,7 @@ from .spec import (
     parse_spec,
 )
 from .target import Target
+from .usage import HostUsage
 from .waiting import wait_for_guest
 
 __all__ = ["VmProvider"]
@@ -223,12 +225,16 @@ class VmProvider(ConfiguredProvider):
         )
         disks = observe_data_disks(target, spec)
         plan = axes.plan_converge(spec, observed, base, identity, recorded, disks)
+        define_check = None
+        if spec.data_disks:  # asked again at the define, on a listing taken there
+            define_check = partial(_refuse_data_disks_now, target, spec, base)
         executor = Executor(
             target,
             spec,
             base,
             before_step=hook_from_env(spec.vm_name),
             fetch_base=lambda: fetch_artifact_base(target, spec, self._defaults),
+            define_check=define_check,
         )
         executor.apply(plan, transactional=transactional)
         if live is not None:
@@ -270,6 +276,13 @@ class VmProvider(ConfiguredProvider):
         hook = hook_from_env(spec.vm_name)
         Executor(target, spec, base, before_step=hook, guest=guest).apply(plan)
         return plan
+
+
+def _refuse_data_disks_now(
+    target: Target, spec: VmSpec, base: ResolvedBase, usage: HostUsage
+) -> None:
+    """The data-disk refusals of the plan, asked again from ``usage`` (taken at the act)."""
+    axes.refuse_data_disks(spec, observe_data_disks(target, spec, usage), base)
 
 
 def _outputs(

@@ -8,10 +8,13 @@ is particular to a downloaded image: the digest checks, the base-safety rules Vi
 from its magic), the owner, group and mode, and the digest record (:mod:`.record`).
 
 Order, so that every failure leaves nothing at the path and no temporary: inputs are
-checked before the host is touched, then the owner and group on the host; the claim
-sidecar is written (and removed again if the create fails); the bytes land at a temporary
-name beside the path, are checked there, and only then are moved into place (never over a
-file we did not put there).
+checked before the host is touched, then the owner and group on the host, and that the
+record's name holds no file of someone else's; the claim sidecar is written (and, if the
+create fails, removed again: only the sidecar, never a file that appeared at the path
+meanwhile); the bytes land at a temporary name beside the path, are checked there, and
+only then are moved into place (never over a file we did not put there; over our own old
+content only inside :func:`pulumi_vigo_vm.hostfile.unused`, so "in use" is asked again at
+the rename, not only before the download).
 """
 
 from __future__ import annotations
@@ -21,15 +24,23 @@ import posixpath
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import partial
 
 from .. import hostfile
 from ..errors import CommandError, ImageError, NotOwnedError
-from ..hostfile.claim import claim_path, encode_claim, not_owned
+from ..hostfile.claim import not_owned
 from ..hosts.base import Host
 from ..images import usable_base
 from ..target import Target
 from .fetch import Digests, fetch_on_host, fetch_on_runner, source_digests
-from .record import Record, read_record, record_path, write_record
+from .record import (
+    Record,
+    read_record,
+    record_path,
+    remove_record,
+    require_ours_or_free,
+    write_record,
+)
 from .spec import BaseImageSpec, FetchOn
 
 __all__ = [
@@ -102,13 +113,17 @@ def ensure(target: Target, spec: BaseImageSpec, ctx: Context, instance: str) -> 
     Nothing is downloaded when our file is recorded with the declared digest. A file that
     is not ours is adopted when its content is exactly the declared image, else refused
     (NotOwnedError), never overwritten. Our file with other content (a changed digest or
-    source) is replaced only while no domain uses it (else InUseError naming them).
+    source) is replaced only while no domain uses it (else InUseError naming them): asked
+    before the download and again, under the host's act lock, at the rename over it.
+    A file at ``<path>.sha256`` that is no record of ours is refused before anything is
+    downloaded (NotOwnedError) and left alone.
     """
     host = target.host
     claim = _claim(spec)
     hostfile.sweep_temporaries(host, spec.path)
     hostfile.sweep_temporaries(host, record_path(spec.path))
     _check_accounts(host, spec)
+    require_ours_or_free(host, spec.path)
     found = state_of(host, spec)
     if found is Found.CURRENT:
         record = read_record(host, spec.path)
@@ -117,15 +132,15 @@ def ensure(target: Target, spec: BaseImageSpec, ctx: Context, instance: str) -> 
     elif found is Found.FOREIGN:
         _adopt(host, spec, claim, ctx, instance)
     elif found is Found.STALE:
-        hostfile.refuse_in_use(target, spec.path, IN_USE_FIX)
-        _fetch(host, spec, ctx, instance, replace=True)
+        hostfile.refuse_in_use(target, spec.path, IN_USE_FIX)  # early: before the download
+        _fetch(host, spec, ctx, instance, replace=target)
     else:
         fresh = hostfile.take(host, spec.path, claim, "path") is hostfile.FileOwner.FREE
         try:
-            _fetch(host, spec, ctx, instance, replace=False)
+            _fetch(host, spec, ctx, instance, replace=None)
         except BaseException:
-            if fresh:  # the claim we just wrote, with no file beside it
-                hostfile.remove_ours(target, spec.path, claim, IN_USE_FIX)
+            if fresh:  # the sidecar we just wrote; never a file that appeared at the path
+                hostfile.release(host, spec.path, claim)
             raise
     return describe(host, spec.path)
 
@@ -144,19 +159,20 @@ def chown(host: Host, path: str, spec: BaseImageSpec) -> None:
 
 def rename_claim(host: Host, spec: BaseImageSpec, old_claim: str | None) -> None:
     """Rewrite the sidecar for a new claim (a rename with aliases) when it names the old one."""
-    if spec.claim is not None and hostfile.read_claim(host, spec.path) == old_claim:
-        host.write_atomic(claim_path(spec.path), encode_claim(spec.claim), hostfile.CLAIM_MODE)
+    if spec.claim is not None:
+        hostfile.rename_claim(host, spec.path, old_claim, spec.claim)
 
 
 def remove(target: Target, spec: BaseImageSpec, instance: str) -> bool:
     """Remove the file and its sidecars when our claim names it and instance ``instance``
-    placed it (a replacement that took the file over keeps it); refused while in use."""
+    placed it (a replacement that took the file over keeps it); refused while in use. The
+    record goes only when it is ours (an operator's checksum file at its name stays)."""
     record = read_record(target.host, spec.path)
     if spec.claim is None or (record is not None and record.instance != instance):
         return False
     removed = hostfile.remove_ours(target, spec.path, spec.claim, IN_USE_FIX)
     if removed or target.host.stat(spec.path) is None:
-        target.host.remove(record_path(spec.path))
+        remove_record(target.host, spec.path)
     return removed
 
 
@@ -191,8 +207,14 @@ def _verified(spec: BaseImageSpec) -> Callable[[Digests], None]:
     return check
 
 
-def _fetch(host: Host, spec: BaseImageSpec, ctx: Context, instance: str, *, replace: bool) -> None:
-    """Download, verify and check the image at a temporary name, then move it into place."""
+def _fetch(
+    host: Host, spec: BaseImageSpec, ctx: Context, instance: str, *, replace: Target | None
+) -> None:
+    """Download, verify and check the image at a temporary name, then move it into place:
+    over our old file only with ``replace`` (its target), inside
+    :func:`~pulumi_vigo_vm.hostfile.unused`, so a domain that took the file during the
+    download is refused at the rename, named. A new file whose record cannot be written
+    is removed again (this run just moved it in)."""
     found: list[Digests] = []
     check = _verified(spec)
 
@@ -213,10 +235,16 @@ def _fetch(host: Host, spec: BaseImageSpec, ctx: Context, instance: str, *, repl
         chown(host, temporary, spec)
         found.append(digests)
 
-    hostfile.install(host, spec.path, build, spec.mode, replace=replace)
+    guard = None if replace is None else partial(hostfile.unused, replace, spec.path, IN_USE_FIX)
+    hostfile.install(host, spec.path, build, spec.mode, replace=guard)
     (digests,) = found
     record = Record(digests.stored, digests.published, spec.source, instance)
-    write_record(host, spec.path, record)
+    try:
+        write_record(host, spec.path, record)
+    except BaseException:
+        if replace is None:
+            host.remove(spec.path)  # moved in exclusively by this run, moments ago
+        raise
 
 
 def _adopt(host: Host, spec: BaseImageSpec, claim: str, ctx: Context, instance: str) -> None:

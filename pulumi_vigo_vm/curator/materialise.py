@@ -37,6 +37,7 @@ import time
 from collections.abc import Callable, Iterator
 
 from ..errors import CuratorError, HostError
+from ..hostfile.side import write_side
 from ..hosts.base import Host
 from .resolve import DEFAULT_ROOT, ResolvedArtifact
 from .store import ArtifactStore, open_store
@@ -205,8 +206,13 @@ def _read_sidecar(host: Host, path: str) -> str | None:
 
 
 def _write_sidecar(host: Host, path: str, resolved: ResolvedArtifact) -> None:
-    line = f"{resolved.digest.removeprefix('sha256:')}  {posixpath.basename(path)}\n"
-    host.write_atomic(sidecar_path(path), line.encode("ascii"), _FILE_MODE)
+    """Write the digest record beside the blob, as a side file
+    (:mod:`pulumi_vigo_vm.hostfile.side`): exclusively, over nothing but the same record."""
+    line = f"{resolved.digest.removeprefix('sha256:')}  {posixpath.basename(path)}\n".encode()
+    write_side(
+        host, sidecar_path(path), line, _FILE_MODE, ours=line.__eq__,
+        fix=f"remove it by hand; it is where artifact {resolved.reference}'s record goes",
+    )  # fmt: skip
 
 
 def _host_sha256(host: Host, path: str) -> str:

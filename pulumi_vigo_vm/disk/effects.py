@@ -10,17 +10,16 @@ import posixpath
 from ..disk_refs import disk_refs
 from ..errors import HostError, ImageError
 from ..hostfile import (
-    CLAIM_MODE,
     FileOwner,
-    claim_path,
     file_owner,
     install,
     read_claim,
+    release,
     remove_ours,
+    rename_claim,
     sweep_temporaries,
     take,
 )
-from ..hostfile.claim import encode_claim
 from ..hosts.base import Host, read_bounded
 from ..images import image_info
 from ..qcow2 import HEADER_READ_SIZE, parse_header
@@ -84,8 +83,7 @@ def converge(target: Target, spec: DiskSpec, previous_claim: str | None = None) 
     host = target.host
     host.makedirs(posixpath.dirname(spec.path))
     sweep_temporaries(host, spec.path)
-    if previous_claim not in (None, spec.claim) and read_claim(host, spec.path) == previous_claim:
-        host.write_atomic(claim_path(spec.path), encode_claim(spec.claim), CLAIM_MODE)
+    rename_claim(host, spec.path, previous_claim, spec.claim)
     facts = observe(target, spec)
     running: tuple[str, ...] = ()
     if facts.owner is FileOwner.OURS and (facts.virtual_size or 0) < spec.size_bytes:
@@ -108,7 +106,8 @@ def converge(target: Target, spec: DiskSpec, previous_claim: str | None = None) 
 
 def _create(host: Host, spec: DiskSpec, *, wrote_claim: bool) -> None:
     """Claim the path, then build the empty disk beside it and move it in (never over a
-    file). A failure removes the claim this call wrote, so it leaves nothing behind."""
+    file). A failure removes the claim this call wrote, so it leaves nothing behind, and
+    only that: a file that appeared at the path meanwhile stays, and no longer looks ours."""
     assert spec.claim is not None
     if take(host, spec.path, spec.claim, "name") is FileOwner.OURS:
         return  # a run of this very resource made it meanwhile
@@ -120,8 +119,8 @@ def _create(host: Host, spec: DiskSpec, *, wrote_claim: bool) -> None:
     try:
         install(host, spec.path, build, DISK_MODE)
     except BaseException:
-        if wrote_claim and host.stat(spec.path) is None:
-            host.remove(claim_path(spec.path))
+        if wrote_claim:
+            release(host, spec.path, spec.claim)
         raise
 
 

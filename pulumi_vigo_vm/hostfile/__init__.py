@@ -1,5 +1,6 @@
 """A file on a hypervisor that a resource owns, refused while in use: the lifecycle that
-VigoDisk and VigoBaseImage share. :mod:`.claim` decides (pure), :mod:`.ops` acts."""
+VigoDisk and VigoBaseImage share. :mod:`.claim` decides (pure), :mod:`.ops` acts, and
+:mod:`.side` holds the files we write beside it (records, sidecars) to the same rules."""
 
 from __future__ import annotations
 
@@ -11,15 +12,21 @@ from .ops import (
     owner_of,
     read_claim,
     refuse_in_use,
+    release,
     remove_ours,
+    rename_claim,
     sweep_temporaries,
     take,
+    unused,
 )
+from .side import Ours, SideOwner, remove_side, require_side, side_owner, write_side
 
 __all__ = [
     "CLAIM_MODE",
     "CLAIM_SUFFIX",
     "FileOwner",
+    "Ours",
+    "SideOwner",
     "adopt",
     "claim_path",
     "file_owner",
@@ -27,7 +34,14 @@ __all__ = [
     "owner_of",
     "read_claim",
     "refuse_in_use",
+    "release",
     "remove_ours",
+    "remove_side",
+    "rename_claim",
+    "require_side",
+    "side_owner",
     "sweep_temporaries",
     "take",
+    "unused",
+    "write_side",
 ]

@@ -3,7 +3,10 @@ move it into place, refuse while domains use it, remove it only when provably ou
 sweep the temporaries a killed run left. The shared core of VigoDisk and VigoBaseImage.
 
 Every mutation goes through a :class:`~pulumi_vigo_vm.hosts.base.Host`; the decisions are
-:mod:`.claim`'s; "in use" is :mod:`pulumi_vigo_vm.usage`'s fresh listing.
+:mod:`.claim`'s; "in use" is :mod:`pulumi_vigo_vm.usage`'s fresh listing, and an act that
+"in use" allows (a removal, a rename over the file) runs under :mod:`pulumi_vigo_vm.act`'s
+host lock with the refusal checked again there (:func:`unused`). A failed create removes
+what it made and nothing else (:func:`release`); side files follow :mod:`.side`.
 """
 
 from __future__ import annotations
@@ -11,13 +14,15 @@ from __future__ import annotations
 import logging
 import posixpath
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 
+from ..act import fresh_listing
 from ..errors import InUseError, NotOwnedError
 from ..hosts.base import Host, read_bounded, temporary_name
 from ..ownership import stale_temporaries
 from ..target import Target
-from ..usage import host_usage
+from ..usage import HostUsage, host_usage
 from .claim import (
     MAX_CLAIM_BYTES,
     FileOwner,
@@ -27,6 +32,7 @@ from .claim import (
     file_owner,
     not_owned,
 )
+from .side import write_side
 
 __all__ = [
     "CLAIM_MODE",
@@ -35,9 +41,12 @@ __all__ = [
     "owner_of",
     "read_claim",
     "refuse_in_use",
+    "release",
     "remove_ours",
+    "rename_claim",
     "sweep_temporaries",
     "take",
+    "unused",
 ]
 
 log = logging.getLogger(__name__)
@@ -110,19 +119,48 @@ def _write_claim(host: Host, path: str, claim: str) -> bool:
     return True
 
 
+def rename_claim(host: Host, path: str, old: str | None, new: str) -> None:
+    """Make the sidecar beside ``path`` name ``new`` where it names ``old`` (a resource
+    renamed with aliases); a sidecar naming anything else, or none, is left as it is. The
+    rewrite follows the side-file rules (:mod:`.side`): only over a sidecar naming ``old``."""
+    if old in (None, new) or read_claim(host, path) != old:
+        return
+    write_side(
+        host, claim_path(path), encode_claim(new), CLAIM_MODE,
+        ours=lambda data: decode_claim(data) in (old, new),
+        fix="remove it, or choose another path",
+    )  # fmt: skip
+
+
+def release(host: Host, path: str, claim: str) -> None:
+    """Undo :func:`take` after a failed create: remove the sidecar this run wrote (when it
+    still names ``claim``), never the file at ``path``. A file there now is one that
+    appeared while the create ran (ours was never moved in): not ours, and without our
+    sidecar it is no longer taken for ours either."""
+    if read_claim(host, path) == claim:
+        host.remove(claim_path(path))
+
+
+Guard = Callable[[], AbstractContextManager[object]]
+"""Opens the block in which a check still holds (e.g. ``lambda: unused(...)``)."""
+
+
 def install(
-    host: Host, path: str, build: Callable[[str], None], mode: int, *, replace: bool = False
+    host: Host, path: str, build: Callable[[str], None], mode: int, *, replace: Guard | None = None
 ) -> None:
     """Build the file with ``build(temporary)`` beside ``path``, set ``mode``, and move it
-    into place: never over an existing file unless ``replace``. Nothing is left at the
-    temporary name whatever fails; a file that appeared at ``path`` meanwhile is left
-    alone (NotOwnedError)."""
+    into place: never over an existing file, unless ``replace`` is given; then the rename
+    over it happens inside ``replace()`` (:func:`unused`: refused at the act, not only
+    before the build, when a domain has started to use the file meanwhile). Nothing is
+    left at the temporary name whatever fails; a file that appeared at ``path`` meanwhile
+    is left alone (NotOwnedError)."""
     temporary = temporary_name(path)
     try:
         build(temporary)
         host.chmod(temporary, mode)
-        if replace:
-            host.rename(temporary, path)
+        if replace is not None:
+            with replace():
+                host.rename(temporary, path)
         else:
             host.rename_noreplace(temporary, path)
     except FileExistsError:
@@ -138,22 +176,37 @@ def install(
 
 def refuse_in_use(target: Target, path: str, fix: str) -> None:
     """Raise InUseError naming the domains that use ``path`` (from a fresh listing of the
-    host) and ``fix``; return when none does."""
-    domains = host_usage(target, fresh=True).domains_using(path)
+    host) and ``fix``; return when none does. An early answer (before a long download):
+    the act itself must run inside :func:`unused`, which asks again."""
+    _refuse(host_usage(target, fresh=True), path, fix)
+
+
+@contextmanager
+def unused(target: Target, path: str, fix: str) -> Iterator[None]:
+    """A block in which no domain uses ``path``: the host's act lock is held
+    (:func:`pulumi_vigo_vm.act.fresh_listing`) and InUseError is raised first when a
+    listing taken under it shows a user. Remove or rename over the file inside it."""
+    with fresh_listing(target) as usage:
+        _refuse(usage, path, fix)
+        yield
+
+
+def _refuse(usage: HostUsage, path: str, fix: str) -> None:
+    domains = usage.domains_using(path)
     if domains:
         raise InUseError(path, domains, fix)
 
 
 def remove_ours(target: Target, path: str, claim: str, fix: str) -> bool:
     """Remove ``path`` and its sidecar when the sidecar names ``claim``; refused (InUseError
-    with ``fix``) while any domain uses the file. Returns whether a file was removed; a
-    file that is not ours is left as it is (False)."""
+    with ``fix``) while any domain uses the file, at the removal (:func:`unused`). Returns
+    whether a file was removed; a file that is not ours is left as it is (False)."""
     host = target.host
     if read_claim(host, path) != claim:
         return False
-    refuse_in_use(target, path, fix)
-    removed = host.remove(path)
-    host.remove(claim_path(path))
+    with unused(target, path, fix):
+        removed = host.remove(path)
+        host.remove(claim_path(path))
     return removed
 
 

@@ -8,7 +8,7 @@ import ssl
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -21,12 +21,16 @@ Kind = Literal["ok", "truncate", "drip", "redirect", "missing"]
 class Route:
     """What the server does for one path: ``ok`` (the body), ``truncate`` (announce the
     whole body, send half, hang up), ``drip`` (a few bytes, then silence for ``pause`` s),
-    ``redirect`` (302 to ``target``), ``missing`` (404)."""
+    ``redirect`` (302 to ``target``), ``missing`` (404). ``midway``: called (in the
+    server's thread) after the first half of an ``ok`` body is sent and before the rest,
+    while the client waits: what happens "during the download" (a domain defined, a file
+    put at the path) happens there, with no sleep to time it."""
 
     kind: Kind = "ok"
     body: bytes = b""
     target: str = ""
     pause: float = 0.0
+    midway: Callable[[], object] | None = None
 
 
 class ImageServer:
@@ -75,6 +79,13 @@ class ImageServer:
                     self.wfile.flush()
                     time.sleep(route.pause)
                     self.close_connection = True
+                    return
+                if route.midway is not None:
+                    half = len(route.body) // 2
+                    self.wfile.write(route.body[:half])
+                    self.wfile.flush()
+                    route.midway()
+                    self.wfile.write(route.body[half:])
                     return
                 self.wfile.write(route.body)
 

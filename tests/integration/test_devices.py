@@ -172,6 +172,26 @@ def test_a_disk_another_domain_writes_is_refused_naming_it(lab: Lab) -> None:
     assert lab.domain("thief") is None, "nothing is made for a refused VM"
 
 
+def test_two_vms_defined_at_once_with_one_writable_disk_exactly_one_gets_it(lab: Lab) -> None:
+    """Both VMs in one program, no dependency between them: the harness's engine runs their
+    creates at once (``parallel`` 10, as ``pulumi up``), in the one provider process, as
+    the real engine does. ``sleep-before:define`` (the fault hook) holds each create
+    between its plan and its define, so both plan from a listing where the disk is free:
+    only the check made again at the define, under the host's act lock, tells them apart."""
+    data = data_disk(lab)
+    lab.vm("one", state="defined", data_disks=[{"path": str(data)}])
+    lab.vm("two", state="defined", data_disks=[{"path": str(data)}])
+
+    with pytest.raises(ProviderError) as caught:
+        lab.faulty("sleep-before:define").up()
+
+    made = [short for short in ("one", "two") if lab.domain(short) is not None]
+    assert len(made) == 1, f"exactly one VM may write {data}, got {made}"
+    message = str(caught.value)
+    assert f"is already attached writable to {lab.name(made[0])}" in message
+    assert "data_disks[0]" in message
+
+
 def test_bad_data_disks_are_refused_before_anything_is_made(lab: Lab) -> None:
     lab.vm("a", state="defined", data_disks=[{"path": str(lab.root / "missing.qcow2")}])
     with pytest.raises(ProviderError, match="does not exist"):

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from pulumi_vigo_vm.baseimage.decompress import decompressed
 from pulumi_vigo_vm.baseimage.progress import Progress
 from pulumi_vigo_vm.baseimage.provider import _idle_timeout
-from pulumi_vigo_vm.baseimage.record import Record, decode, encode
+from pulumi_vigo_vm.baseimage.record import Record, decode, encode, is_ours
 from pulumi_vigo_vm.baseimage.spec import (
     REPLACING_INPUTS,
     FetchOn,
@@ -157,8 +157,11 @@ def test_the_record_round_trips_and_checks_with_sha256sum_format() -> None:
     text = encode("/srv/bases/y.img", record)
 
     assert text.decode().splitlines()[0] == f"{'11' * 32}  y.img"
-    assert decode(text) == record
+    assert decode(text) == ("y.img", record)
     assert decode(b"garbage") is None
+    assert is_ours("/srv/bases/y.img")(text)
+    assert not is_ours("/srv/bases/other.img")(text), "another base's record is not ours"
+    assert not is_ours("/srv/bases/y.img")(f"{'11' * 32}  y.img\n".encode()), "sha256sum's"
 
 
 @pytest.mark.parametrize(
