@@ -6,6 +6,13 @@ in such a disk's backing chain (read from the qcow2 headers, bounded; backing fi
 read-only uses). VigoDisk's delete, VigoBaseImage's update and a VM's "already used
 writable elsewhere" refusal all ask :func:`host_usage`.
 
+A file is the file, not a string: uses and questions are matched by the file each path
+names on the host that holds it (:meth:`~pulumi_vigo_vm.hosts.base.Host.file_ids`: device
+and inode, else the resolved path), so a symlink, ``..``, a bind path or a hard link to a
+file are uses of that file. A path that names no file has no identity: its normalised
+spelling is compared. The whole listing's paths are identified in one question to the
+host, and each path a listing is asked about once.
+
 One listing per host per run: the dynamic provider server lives for one engine run and
 serves many resources at once, so the listing is kept per libvirt URI in this process.
 Reports (``attached_to``) may use the kept listing; a refusal or a removal asks with
@@ -18,12 +25,12 @@ from __future__ import annotations
 
 import posixpath
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 
 from .disk_refs import DiskRef, disk_refs
 from .errors import HostError, VigoError
-from .hosts.base import Host, read_bounded
+from .hosts.base import FileId, Host, read_bounded
 from .qcow2 import HEADER_READ_SIZE, parse_header
 from .target import Target
 
@@ -31,9 +38,13 @@ __all__ = [
     "MAX_CHAIN_DEPTH",
     "DiskUse",
     "HostUsage",
+    "Identify",
+    "by_spelling",
     "domain_uses",
     "forget",
     "host_usage",
+    "identified",
+    "identities",
     "note_defined",
     "note_undefined",
 ]
@@ -56,6 +67,28 @@ class DiskUse:
     """The running domain has it open (its live definition names it)."""
     direct: bool
     """A disk's own source; False for a member of a disk's backing chain."""
+    file: FileId = field(compare=False)
+    """The file ``path`` names on the host (see :func:`identities`): what questions are
+    matched by. Not compared: a use is told by its domain and spelling."""
+
+
+Identify = Callable[[Collection[str]], Mapping[str, FileId]]
+"""(paths) -> the file each names on one host, for every path asked."""
+
+
+def by_spelling(paths: Collection[str]) -> dict[str, str]:
+    """Each path's normalised spelling as its identity: for a listing with no host behind
+    it (and the answer :func:`identities` gives for a path that names no file)."""
+    return {path: posixpath.normpath(path) for path in paths}
+
+
+def identities(host: Host, paths: Collection[str]) -> dict[str, FileId]:
+    """The file each of ``paths`` names on ``host``, in one question to it
+    (:meth:`~pulumi_vigo_vm.hosts.base.Host.file_ids`); a path that names no file has no
+    identity, so its normalised spelling stands for it."""
+    spelled = by_spelling(paths)
+    found = host.file_ids(set(spelled.values()))
+    return {path: found.get(normal, normal) for path, normal in spelled.items()}
 
 
 @dataclass(frozen=True)
@@ -64,11 +97,27 @@ class HostUsage:
 
     uri: str
     by_domain: Mapping[str, tuple[DiskUse, ...]] = field(default_factory=dict)
+    identify: Identify = field(default=by_spelling, compare=False, repr=False)
+    """How a path asked about is identified: the host's :func:`identities`."""
+    known: dict[str, FileId] = field(default_factory=dict, init=False, compare=False, repr=False)
+    """Files already identified for this listing, by normalised path: each path is asked of
+    the host once per listing, and a path the listing names answers as the listing saw it."""
+
+    def __post_init__(self) -> None:
+        self.known.update((use.path, use.file) for uses in self.by_domain.values() for use in uses)
+
+    def file_of(self, path: str) -> FileId:
+        """The file ``path`` names, as this listing identifies it."""
+        normal = posixpath.normpath(path)
+        if normal not in self.known:
+            self.known[normal] = self.identify([normal])[normal]
+        return self.known[normal]
 
     def users(self, path: str) -> tuple[DiskUse, ...]:
-        """Every use of ``path`` (any spelling of it: the path is normalised), sorted."""
-        wanted = posixpath.normpath(path)
-        found = (use for uses in self.by_domain.values() for use in uses if use.path == wanted)
+        """Every use of the file ``path`` names, by any spelling (a symlink, ``..``, a bind
+        path, a hard link), sorted."""
+        wanted = self.file_of(path)
+        found = (use for uses in self.by_domain.values() for use in uses if use.file == wanted)
         return tuple(sorted(found))
 
     def domains_using(self, path: str) -> tuple[str, ...]:
@@ -76,7 +125,7 @@ class HostUsage:
         return tuple(sorted({use.domain for use in self.users(path)}))
 
     def with_domain(self, name: str, uses: Iterable[DiskUse]) -> HostUsage:
-        """This listing with domain ``name``'s uses replaced by ``uses``."""
+        """This listing with domain ``name``'s uses replaced by ``uses`` (identified)."""
         return replace(self, by_domain={**self.by_domain, name: tuple(uses)})
 
     def without_domain(self, name: str) -> HostUsage:
@@ -98,8 +147,9 @@ def domain_uses(
     chain: Chain,
 ) -> tuple[DiskUse, ...]:
     """Domain ``name``'s uses from its definitions' disks (``live``: None when it is not
-    running), one per file: a file named by both definitions is active, and writable if
-    either lets the domain write it. Pure given ``resolve`` and ``chain``."""
+    running), one per spelling (:func:`identified` then makes it one per file): a path
+    named by both definitions is active, and writable if either lets the domain write
+    it. Pure given ``resolve`` and ``chain``."""
     found: list[DiskUse] = []
     for refs, active in ((persistent, False), (live or (), True)):
         for ref in refs:
@@ -109,25 +159,42 @@ def domain_uses(
             if path is None:
                 continue
             path = posixpath.normpath(path)
-            found.append(DiskUse(name, path, ref.writable, active, True))
-            found += [DiskUse(name, b, False, active, False) for b in chain(path, ref.format)]
+            found.append(DiskUse(name, path, ref.writable, active, True, path))
+            found += [
+                DiskUse(name, b, False, active, False, b) for b in chain(path, ref.format)
+            ]
     return _one_per_file(found)
 
 
+def identified(
+    by_domain: Mapping[str, Iterable[DiskUse]], identify: Identify
+) -> dict[str, tuple[DiskUse, ...]]:
+    """``by_domain``'s uses with the file each names (one ``identify`` for all their paths),
+    one use per (domain, file)."""
+    spelled = {name: tuple(uses) for name, uses in by_domain.items()}
+    files = identify({use.path for uses in spelled.values() for use in uses})
+    return {
+        name: _one_per_file(replace(use, file=files[use.path]) for use in uses)
+        for name, uses in spelled.items()
+    }
+
+
 def _one_per_file(uses: Iterable[DiskUse]) -> tuple[DiskUse, ...]:
-    """One use per (domain, file): writable, active and direct if any of its uses is."""
-    merged: dict[tuple[str, str], DiskUse] = {}
+    """One use per (domain, file): writable, active and direct if any of its uses is, and
+    spelled as a direct use spells it (the name a device of the domain gives it)."""
+    merged: dict[tuple[str, FileId], DiskUse] = {}
     for use in uses:
-        old = merged.get((use.domain, use.path))
+        old = merged.get((use.domain, use.file))
         if old is not None:
             use = DiskUse(
                 use.domain,
-                use.path,
+                old.path if old.direct or not use.direct else use.path,
                 old.writable or use.writable,
                 old.active or use.active,
                 old.direct or use.direct,
+                use.file,
             )
-        merged[(use.domain, use.path)] = use
+        merged[(use.domain, use.file)] = use
     return tuple(sorted(merged.values()))
 
 
@@ -160,7 +227,8 @@ def backing_chain(host: Host, path: str, fmt: str | None) -> tuple[str, ...]:
 
 
 class _Reader:
-    """Resolves pools and reads chains for one listing, each question answered once."""
+    """Resolves pools, reads chains and identifies files for one listing, each question
+    answered once."""
 
     def __init__(self, target: Target) -> None:
         self._target = target
@@ -179,18 +247,28 @@ class _Reader:
             self._chains[key] = backing_chain(self._target.host, path, fmt)
         return self._chains[key]
 
+    def identify(self, paths: Collection[str]) -> dict[str, FileId]:
+        return identities(self._target.host, paths)
+
     def uses(self, name: str, persistent_xml: str, live_xml: str | None) -> tuple[DiskUse, ...]:
+        """Domain ``name``'s uses, not yet identified."""
         live = disk_refs(live_xml) if live_xml is not None else None
         return domain_uses(name, disk_refs(persistent_xml), live, self.resolve, self.chain)
+
+    def listing(self, by_domain: Mapping[str, Iterable[DiskUse]]) -> HostUsage:
+        """A listing of ``by_domain``'s uses, identified in one question to the host."""
+        found = identified(by_domain, self.identify)
+        return HostUsage(self._target.hypervisor.uri, found, self.identify)
 
 
 def _scan(target: Target) -> HostUsage:
     reader = _Reader(target)
-    by_domain = {
-        d.name: reader.uses(d.name, d.persistent_xml, d.live_xml)
-        for d in target.hypervisor.domain_definitions()
-    }
-    return HostUsage(target.hypervisor.uri, by_domain)
+    return reader.listing(
+        {
+            d.name: reader.uses(d.name, d.persistent_xml, d.live_xml)
+            for d in target.hypervisor.domain_definitions()
+        }
+    )
 
 
 _lock = threading.Lock()
@@ -241,7 +319,8 @@ def note_defined(uri: str, name: str, xml: str) -> None:
         return
     live = [use for use in kept.by_domain.get(name, ()) if use.active]
     try:
-        persistent = _Reader(Target.for_uri(uri)).uses(name, xml, None)
+        reader = _Reader(Target.for_uri(uri))
+        persistent = reader.listing({name: reader.uses(name, xml, None)}).by_domain[name]
     except (ValueError, VigoError):
         forget(uri)
         return

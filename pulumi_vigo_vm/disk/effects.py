@@ -24,7 +24,7 @@ from ..hosts.base import Host, read_bounded
 from ..images import image_info
 from ..qcow2 import HEADER_READ_SIZE, parse_header
 from ..target import Target
-from ..usage import host_usage
+from ..usage import host_usage, identities
 from .plan import DiskFacts, DiskPlan, Step, plan_converge
 from .spec import DiskFormat, DiskSpec
 
@@ -126,12 +126,13 @@ def _create(host: Host, spec: DiskSpec, *, wrote_claim: bool) -> None:
 
 def _grow_live(target: Target, spec: DiskSpec, domain: str) -> None:
     """blockResize through ``domain``'s qemu, addressed by the device its live definition
-    gives the file."""
+    gives the file (by whatever spelling: the file, not the string, is matched)."""
     guest = target.hypervisor.lookup(domain)
     if guest is None:
         raise HostError(f"{spec.path}: domain {domain} vanished while growing the disk; run again")
-    wanted = posixpath.normpath(spec.path)
-    devices = [r.target for r in disk_refs(guest.running_xml()) if r.path == wanted and r.target]
+    named = [(r.path, r.target) for r in disk_refs(guest.running_xml()) if r.path and r.target]
+    files = identities(target.host, [spec.path, *(path for path, _ in named)])
+    devices = [device for path, device in named if files[path] == files[spec.path]]
     if not devices:
         raise HostError(
             f"{spec.path}: the running domain {domain} no longer holds the disk; run again"

@@ -17,7 +17,7 @@ import contextlib
 import errno
 import os
 import stat as stat_mod
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from contextlib import AbstractContextManager
 from functools import partial
 from typing import BinaryIO, cast
@@ -26,14 +26,20 @@ import paramiko
 from paramiko.sftp_file import SFTPFile
 
 from ...errors import HostUnreachableError
-from ..base import CommandResult, FileStat
+from ..base import CommandResult, FileId, FileStat, Inode
 from . import atomic
 from .commands import CommandRunner
 from .sftp_pool import SftpPool
 from .target import SshTarget, resolve_ssh_target
 from .transport import SshConnection
 
-__all__ = ["SshHost"]
+__all__ = ["IDENTITY_BATCH", "SshHost"]
+
+IDENTITY_BATCH = 256
+"""Paths per ``stat`` command when identities are asked: far within any host's argument
+limit, and a host's whole listing is still one or two commands."""
+IDENTITY_TIMEOUT = 60.0
+"""Seconds a ``stat`` of a batch of paths may take: metadata only, yet a hung mount ends."""
 
 
 class SshHost:
@@ -95,6 +101,39 @@ class SshHost:
             )
 
         return self._sftp.call(f"stat {path}", op)
+
+    def file_ids(self, paths: Collection[str]) -> dict[str, FileId]:
+        """SFTP's stat carries no device or inode, so identities come from ``stat -L`` run
+        on the host: one command per :data:`IDENTITY_BATCH` paths (an exec channel costs a
+        login, an SFTP request a round trip). Where that command cannot answer (it failed
+        as a whole, or a name holds a newline and so would not print as one line), SFTP's
+        realpath gives the resolved path instead."""
+        unique = list(dict.fromkeys(paths))
+        asked = [path for path in unique if "\n" not in path]
+        unanswered = [path for path in unique if "\n" in path]
+        found: dict[str, FileId] = {}
+        for start in range(0, len(asked), IDENTITY_BATCH):
+            batch = asked[start : start + IDENTITY_BATCH]
+            argv = ["stat", "-L", "-c", "%d %i %n", "--", *batch]
+            result = self.run(argv, check=False, timeout=IDENTITY_TIMEOUT)
+            if result.returncode in (0, 1):  # 1: some of them name no file
+                found.update(_parse_identities(result.stdout, batch))
+            else:
+                unanswered += batch
+        for path in unanswered:
+            resolved = self._realpath(path)
+            if resolved is not None:
+                found[path] = resolved
+        return found
+
+    def _realpath(self, path: str) -> str | None:
+        def op(sftp: paramiko.SFTPClient) -> str | None:
+            try:
+                return str(sftp.normalize(path))
+            except OSError:  # ENOENT, EACCES: realpath cannot tell either
+                return None
+
+        return self._sftp.call(f"realpath {path}", op)
 
     def listdir(self, path: str) -> list[str]:
         def op(sftp: paramiko.SFTPClient) -> list[str]:
@@ -201,6 +240,19 @@ class SshHost:
                 with slot.lock, contextlib.suppress(Exception):
                     if slot.client is not None and slot.generation == generation:
                         remote.close()
+
+
+def _parse_identities(out: str, asked: Collection[str]) -> dict[str, FileId]:
+    """The identities ``stat -L -c '%d %i %n'`` printed for ``asked``: one line per path
+    that names a file (none for the others), its name last and verbatim."""
+    wanted = set(asked)
+    found: dict[str, FileId] = {}
+    for line in out.split("\n"):
+        device, _, rest = line.partition(" ")
+        inode, _, path = rest.partition(" ")
+        if path in wanted and device.isdigit() and inode.isdigit():
+            found[path] = Inode(int(device), int(inode))
+    return found
 
 
 def _open_at(sftp: paramiko.SFTPClient, path: str, offset: int) -> SFTPFile:
