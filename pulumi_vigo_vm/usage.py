@@ -78,17 +78,18 @@ Identify = Callable[[Collection[str]], Mapping[str, FileId]]
 
 def by_spelling(paths: Collection[str]) -> dict[str, str]:
     """Each path's normalised spelling as its identity: for a listing with no host behind
-    it (and the answer :func:`identities` gives for a path that names no file)."""
+    it, and the answer :func:`identities` gives for a path that names no file."""
     return {path: posixpath.normpath(path) for path in paths}
 
 
 def identities(host: Host, paths: Collection[str]) -> dict[str, FileId]:
     """The file each of ``paths`` names on ``host``, in one question to it
-    (:meth:`~pulumi_vigo_vm.hosts.base.Host.file_ids`); a path that names no file has no
-    identity, so its normalised spelling stands for it."""
-    spelled = by_spelling(paths)
-    found = host.file_ids(set(spelled.values()))
-    return {path: found.get(normal, normal) for path, normal in spelled.items()}
+    (:meth:`~pulumi_vigo_vm.hosts.base.Host.file_ids`). Each path is asked as written, never
+    normalised first: the host resolves ``..`` after the symlink before it, as qemu's open
+    does, where a lexical normalisation would name another file. A path that names no file
+    has no identity, so its normalised spelling stands for it."""
+    found = host.file_ids(paths)
+    return {path: found.get(path, normal) for path, normal in by_spelling(paths).items()}
 
 
 @dataclass(frozen=True)
@@ -100,7 +101,7 @@ class HostUsage:
     identify: Identify = field(default=by_spelling, compare=False, repr=False)
     """How a path asked about is identified: the host's :func:`identities`."""
     known: dict[str, FileId] = field(default_factory=dict, init=False, compare=False, repr=False)
-    """Files already identified for this listing, by normalised path: each path is asked of
+    """Files already identified for this listing, by path: each path is asked of
     the host once per listing, and a path the listing names answers as the listing saw it."""
 
     def __post_init__(self) -> None:
@@ -108,10 +109,9 @@ class HostUsage:
 
     def file_of(self, path: str) -> FileId:
         """The file ``path`` names, as this listing identifies it."""
-        normal = posixpath.normpath(path)
-        if normal not in self.known:
-            self.known[normal] = self.identify([normal])[normal]
-        return self.known[normal]
+        if path not in self.known:
+            self.known[path] = self.identify([path])[path]
+        return self.known[path]
 
     def users(self, path: str) -> tuple[DiskUse, ...]:
         """Every use of the file ``path`` names, by any spelling (a symlink, ``..``, a bind
@@ -158,7 +158,6 @@ def domain_uses(
                 path = resolve(ref.pool, ref.volume)
             if path is None:
                 continue
-            path = posixpath.normpath(path)
             found.append(DiskUse(name, path, ref.writable, active, True, path))
             found += [
                 DiskUse(name, b, False, active, False, b) for b in chain(path, ref.format)
@@ -218,7 +217,8 @@ def backing_chain(host: Host, path: str, fmt: str | None) -> tuple[str, ...]:
         backing = header.backing_file
         if "://" in backing or backing.startswith("json:"):
             break  # a network backing: no file on this host
-        backing = posixpath.normpath(posixpath.join(posixpath.dirname(current), backing))
+        # Joined as qemu joins it, not normalised: the host resolves what the name means.
+        backing = posixpath.join(posixpath.dirname(current), backing)
         if backing == path or backing in found:
             break
         found.append(backing)
