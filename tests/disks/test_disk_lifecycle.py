@@ -14,7 +14,7 @@ from support.disks import image_info
 from pulumi_vigo_vm.testing import EngineHarness
 from pulumi_vigo_vm.testing.errors import CheckFailedError, ProviderError
 
-from .disklab import GIB, DiskLab, has_pattern, write_pattern
+from .disklab import GIB, SPELLINGS, DiskLab, has_pattern, write_pattern
 
 
 @pytest.mark.parametrize("fmt", ["qcow2", "raw"])
@@ -127,6 +127,23 @@ def test_delete_is_refused_while_a_foreign_domain_uses_the_disk_naming_it(
     domain.undefine()
     assert disks.up().ops() == {"d": "delete"}
     assert list(path.parent.iterdir()) == []
+
+
+@pytest.mark.parametrize("how", SPELLINGS)
+def test_delete_is_refused_while_a_domain_uses_the_disk_by_another_name(
+    disks: DiskLab, how: str
+) -> None:
+    disks.disk("d")
+    disks.up()
+    path = disks.path("d")
+    disks.foreign_domain("vm", [(disks.another_name(path, how), "qcow2")])
+
+    disks.disks.clear()
+    with pytest.raises(ProviderError) as caught:
+        disks.up()
+
+    assert f"{path} is in use by {disks.lab.name('vm')}" in caught.value.message
+    assert path.exists() and path.with_name(path.name + ".claim").exists()
 
 
 def test_a_file_already_at_the_path_that_is_not_ours_is_refused_and_left_intact(
