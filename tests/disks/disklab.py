@@ -5,7 +5,6 @@ engine harness that deploys the disks."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
@@ -19,8 +18,6 @@ from pulumi_vigo_vm.testing import EngineHarness, RunResult
 
 PROGRAM = Path(__file__).resolve().parent / "program"
 GIB = 1024**3
-SPELLINGS = ("symlink", "dotdot", "hardlink")
-"""Other names of one file, as :meth:`DiskLab.another_name` makes them."""
 
 
 @dataclass
@@ -48,26 +45,6 @@ class DiskLab:
 
     def path(self, short: str, fmt: str = "qcow2") -> Path:
         return self.lab.images_dir / "disks" / f"{self.lab.name(short)}.{fmt}"
-
-    def another_name(self, path: Path, how: str) -> str:
-        """Another name of the file ``path`` (in the lab's root), made ``how``: a symlink to
-        it; ``..`` after a symlink to its directory (so the string, normalised, names
-        another path); or a hard link."""
-        root = self.lab.root
-        if how == "symlink":
-            (root / f"link-{path.name}").symlink_to(path)
-            return str(root / f"link-{path.name}")
-        if how == "dotdot":
-            jump = root / "jump"
-            if not jump.exists():
-                jump.symlink_to(path.parent)
-            spelled = f"{jump}/../{path.parent.name}/{path.name}"
-            assert os.path.samefile(spelled, path)
-            assert os.path.normpath(spelled) != str(path)
-            return spelled
-        assert how == "hardlink"
-        os.link(path, root / f"hard-{path.name}")
-        return str(root / f"hard-{path.name}")
 
     def outputs(self, short: str) -> dict[str, Any]:
         for res in self.harness().snapshot().ordered():

@@ -9,12 +9,12 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from support.disks import image_info
+from support.disks import SPELLINGS, another_name, image_info
 
 from pulumi_vigo_vm.testing import EngineHarness
 from pulumi_vigo_vm.testing.errors import CheckFailedError, ProviderError
 
-from .disklab import GIB, SPELLINGS, DiskLab, has_pattern, write_pattern
+from .disklab import GIB, DiskLab, has_pattern, write_pattern
 
 
 @pytest.mark.parametrize("fmt", ["qcow2", "raw"])
@@ -136,7 +136,7 @@ def test_delete_is_refused_while_a_domain_uses_the_disk_by_another_name(
     disks.disk("d")
     disks.up()
     path = disks.path("d")
-    disks.foreign_domain("vm", [(disks.another_name(path, how), "qcow2")])
+    disks.foreign_domain("vm", [(another_name(disks.lab.root, path, how), "qcow2")])
 
     disks.disks.clear()
     with pytest.raises(ProviderError) as caught:
