@@ -22,7 +22,8 @@ def another_name(root: Path, path: Path, how: str) -> str:
         (root / f"link-{path.name}").symlink_to(path)
         return str(root / f"link-{path.name}")
     if how == "dotdot":
-        jump = root / f"jump-{path.name}"
+        (root / "via").mkdir(exist_ok=True)
+        jump = root / "via" / f"jump-{path.name}"
         jump.symlink_to(path.parent)
         spelled = f"{jump}/../{path.parent.name}/{path.name}"
         assert os.path.samefile(spelled, path) and os.path.normpath(spelled) != str(path)
