@@ -77,6 +77,22 @@ def test_growth_while_a_running_domain_uses_it_goes_through_that_qemu(
     assert disks.outputs("d")["attached_to"] == [disks.lab.name("vm")]
 
 
+def test_growth_goes_through_the_running_domain_that_holds_the_disk_by_another_name(
+    disks: DiskLab,
+) -> None:
+    disks.disk("d", size_gib=1)
+    disks.up()
+    path = disks.path("d")
+    domain = disks.foreign_domain(
+        "vm", [(another_name(disks.lab.root, path, "symlink"), "qcow2")], running=True
+    )
+
+    disks.disk("d", size_gib=2)
+    assert disks.up().ops() == {"d": "update"}
+
+    assert domain.blockInfo("vdb")[0] == 2 * GIB  # the guest's qemu sees the new size
+
+
 @pytest.mark.parametrize(
     ("change", "prop"),
     [
