@@ -100,12 +100,14 @@ class HostUsage:
     by_domain: Mapping[str, tuple[DiskUse, ...]] = field(default_factory=dict)
     identify: Identify = field(default=by_spelling, compare=False, repr=False)
     """How a path asked about is identified: the host's :func:`identities`."""
-    known: dict[str, FileId] = field(default_factory=dict, init=False, compare=False, repr=False)
-    """Files already identified for this listing, by path: each path is asked of
-    the host once per listing, and a path the listing names answers as the listing saw it."""
+    known: dict[str, FileId] = field(default_factory=dict, compare=False, repr=False)
+    """Files already identified for this listing, by path (its uses' own are added here):
+    each path is asked of the host once per listing, and a path the listing names answers
+    as the listing saw it."""
 
     def __post_init__(self) -> None:
-        self.known.update((use.path, use.file) for uses in self.by_domain.values() for use in uses)
+        own = {use.path: use.file for uses in self.by_domain.values() for use in uses}
+        object.__setattr__(self, "known", {**self.known, **own})
 
     def file_of(self, path: str) -> FileId:
         """The file ``path`` names, as this listing identifies it."""
@@ -166,15 +168,13 @@ def domain_uses(
 
 
 def identified(
-    by_domain: Mapping[str, Iterable[DiskUse]], identify: Identify
+    by_domain: Mapping[str, Iterable[DiskUse]], files: Mapping[str, FileId]
 ) -> dict[str, tuple[DiskUse, ...]]:
-    """``by_domain``'s uses with the file each names (one ``identify`` for all their paths),
-    one use per (domain, file)."""
-    spelled = {name: tuple(uses) for name, uses in by_domain.items()}
-    files = identify({use.path for uses in spelled.values() for use in uses})
+    """``by_domain``'s uses with the file each names (``files``: every use's path's), one
+    use per (domain, file)."""
     return {
         name: _one_per_file(replace(use, file=files[use.path]) for use in uses)
-        for name, uses in spelled.items()
+        for name, uses in by_domain.items()
     }
 
 
@@ -255,20 +255,25 @@ class _Reader:
         live = disk_refs(live_xml) if live_xml is not None else None
         return domain_uses(name, disk_refs(persistent_xml), live, self.resolve, self.chain)
 
-    def listing(self, by_domain: Mapping[str, Iterable[DiskUse]]) -> HostUsage:
-        """A listing of ``by_domain``'s uses, identified in one question to the host."""
-        found = identified(by_domain, self.identify)
-        return HostUsage(self._target.hypervisor.uri, found, self.identify)
+    def listing(
+        self, by_domain: Mapping[str, Iterable[DiskUse]], about: Collection[str] = ()
+    ) -> HostUsage:
+        """A listing of ``by_domain``'s uses, identified in one question to the host with
+        the paths ``about`` (those its caller will ask about)."""
+        spelled = {name: tuple(uses) for name, uses in by_domain.items()}
+        files = self.identify({*about, *(u.path for uses in spelled.values() for u in uses)})
+        known = {path: files[path] for path in about}
+        uri = self._target.hypervisor.uri
+        return HostUsage(uri, identified(spelled, files), self.identify, known)
 
 
-def _scan(target: Target) -> HostUsage:
+def _scan(target: Target, about: Collection[str]) -> HostUsage:
     reader = _Reader(target)
-    return reader.listing(
-        {
-            d.name: reader.uses(d.name, d.persistent_xml, d.live_xml)
-            for d in target.hypervisor.domain_definitions()
-        }
-    )
+    by_domain = {
+        d.name: reader.uses(d.name, d.persistent_xml, d.live_xml)
+        for d in target.hypervisor.domain_definitions()
+    }
+    return reader.listing(by_domain, about)
 
 
 _lock = threading.Lock()
@@ -277,13 +282,16 @@ _generation: dict[str, int] = {}
 _scan_locks: dict[str, threading.Lock] = {}
 
 
-def host_usage(target: Target, *, fresh: bool = False) -> HostUsage:
+def host_usage(
+    target: Target, *, fresh: bool = False, about: Collection[str] = ()
+) -> HostUsage:
     """The listing of ``target``'s host: the one kept for its URI, or a new one (always
-    with ``fresh``; refusals and removals must ask fresh). Raises HostError when libvirt
-    cannot list the domains."""
+    with ``fresh``; refusals and removals must ask fresh). A new listing identifies the
+    paths ``about`` with its own, in the same question to the host (over SSH, one command
+    instead of two). Raises HostError when libvirt cannot list the domains."""
     uri = target.hypervisor.uri
     if fresh:
-        return _scan_and_keep(target)
+        return _scan_and_keep(target, about)
     with _lock:
         kept = _cache.get(uri)
         scan_lock = _scan_locks.setdefault(uri, threading.Lock())
@@ -292,14 +300,14 @@ def host_usage(target: Target, *, fresh: bool = False) -> HostUsage:
     with scan_lock:  # many resources ask at once: one of them lists, the others wait
         with _lock:
             kept = _cache.get(uri)
-        return kept if kept is not None else _scan_and_keep(target)
+        return kept if kept is not None else _scan_and_keep(target, about)
 
 
-def _scan_and_keep(target: Target) -> HostUsage:
+def _scan_and_keep(target: Target, about: Collection[str]) -> HostUsage:
     uri = target.hypervisor.uri
     with _lock:
         generation = _generation.get(uri, 0)
-    usage = _scan(target)
+    usage = _scan(target, about)
     with _lock:
         # A define or undefine noted while this listing ran may be missing from it: then
         # the kept listing (with the note) stands, or the next ask lists again.

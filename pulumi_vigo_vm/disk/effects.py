@@ -69,7 +69,7 @@ def virtual_size(host: Host, path: str, fmt: DiskFormat) -> int | None:
 
 def attached_to(target: Target, spec: DiskSpec) -> list[str]:
     """The domains on the host that reference the disk, as the run's listing last saw them."""
-    return list(host_usage(target).domains_using(spec.path))
+    return list(host_usage(target, about=(spec.path,)).domains_using(spec.path))
 
 
 def converge(target: Target, spec: DiskSpec, previous_claim: str | None = None) -> DiskPlan:
@@ -88,7 +88,7 @@ def converge(target: Target, spec: DiskSpec, previous_claim: str | None = None) 
     running: tuple[str, ...] = ()
     if facts.owner is FileOwner.OURS and (facts.virtual_size or 0) < spec.size_bytes:
         # Which qemu grows it is decided on a fresh listing: a guest may have started since.
-        users = host_usage(target, fresh=True).users(spec.path)
+        users = host_usage(target, fresh=True, about=(spec.path,)).users(spec.path)
         running = tuple(sorted({u.domain for u in users if u.active and u.direct}))
     plan = plan_converge(spec, facts, running)
     if plan.step is Step.CREATE:

@@ -219,7 +219,8 @@ def _identified_listing(asked: list[Collection[str]]) -> HostUsage:
         "c": domain_uses("c", [_ref("/d/hard.qcow2")], None, _no_pool, _no_chain),
         "d": domain_uses("d", [_ref("/d/gone.qcow2")], None, _no_pool, _no_chain),
     }
-    return HostUsage("qemu:///system", identified(spelled, identify), identify)
+    files = identify({use.path for uses in spelled.values() for use in uses})
+    return HostUsage("qemu:///system", identified(spelled, files), identify)
 
 
 def test_a_file_is_in_use_by_every_spelling_of_it_symlink_dotdot_bind_path_hard_link() -> None:
@@ -253,7 +254,7 @@ def test_one_file_named_twice_by_a_domain_is_one_use_writable_if_either_is() -> 
         _no_pool,
         lambda *_: ("/d/disk.qcow2",),
     )
-    (use,) = identified({"vm1": uses}, _host([]))["vm1"]
+    (use,) = identified({"vm1": uses}, _host([])({u.path for u in uses}))["vm1"]
     assert (use.writable, use.direct, use.file) == (True, True, DISK)
 
 
