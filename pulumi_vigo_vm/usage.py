@@ -161,9 +161,7 @@ def domain_uses(
             if path is None:
                 continue
             found.append(DiskUse(name, path, ref.writable, active, True, path))
-            found += [
-                DiskUse(name, b, False, active, False, b) for b in chain(path, ref.format)
-            ]
+            found += [DiskUse(name, b, False, active, False, b) for b in chain(path, ref.format)]
     return _one_per_file(found)
 
 
@@ -282,9 +280,7 @@ _generation: dict[str, int] = {}
 _scan_locks: dict[str, threading.Lock] = {}
 
 
-def host_usage(
-    target: Target, *, fresh: bool = False, about: Collection[str] = ()
-) -> HostUsage:
+def host_usage(target: Target, *, fresh: bool = False, about: Collection[str] = ()) -> HostUsage:
     """The listing of ``target``'s host: the one kept for its URI, or a new one (always
     with ``fresh``; refusals and removals must ask fresh). A new listing identifies the
     paths ``about`` with its own, in the same question to the host (over SSH, one command

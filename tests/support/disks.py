@@ -9,7 +9,6 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-
 SPELLINGS = ("symlink", "dotdot", "hardlink")
 """Other names of one file, as :func:`another_name` makes them."""
 
