@@ -149,9 +149,10 @@ def domain_uses(
     chain: Chain,
 ) -> tuple[DiskUse, ...]:
     """Domain ``name``'s uses from its definitions' disks (``live``: None when it is not
-    running), one per spelling (:func:`identified` then makes it one per file): a path
-    named by both definitions is active, and writable if either lets the domain write
-    it. Pure given ``resolve`` and ``chain``."""
+    running), each identified by its normalised spelling (:func:`by_spelling`) until
+    :func:`identified` gives it its file: one per spelling, a path named by both
+    definitions active, and writable if either lets the domain write it. Pure given
+    ``resolve`` and ``chain``."""
     found: list[DiskUse] = []
     for refs, active in ((persistent, False), (live or (), True)):
         for ref in refs:
@@ -162,7 +163,8 @@ def domain_uses(
                 continue
             found.append(DiskUse(name, path, ref.writable, active, True, path))
             found += [DiskUse(name, b, False, active, False, b) for b in chain(path, ref.format)]
-    return _one_per_file(found)
+    # Merged while each is identified by its exact spelling: x/../a and a may be two files.
+    return tuple(replace(use, file=posixpath.normpath(use.path)) for use in _one_per_file(found))
 
 
 def identified(

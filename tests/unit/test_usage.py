@@ -267,3 +267,14 @@ def test_a_listing_asks_the_host_once_for_its_paths_and_once_per_path_asked_abou
         usage.users("/srv/link.qcow2")  # named by the listing: answered from it
         usage.users("/d/disk.qcow2")
     assert [sorted(paths) for paths in asked[1:]] == [["/d/disk.qcow2"]]
+
+
+def test_two_names_that_normalise_alike_but_name_two_files_stay_two_uses() -> None:
+    uses = domain_uses(
+        "vm1", [_ref("/srv/x/../disk.qcow2"), _ref("/srv/disk.qcow2")], None, _no_pool, _no_chain
+    )
+    found = identified({"vm1": uses}, _host([])({u.path for u in uses}))["vm1"]
+    assert sorted((u.path, u.file) for u in found) == [
+        ("/srv/disk.qcow2", "/srv/disk.qcow2"),
+        ("/srv/x/../disk.qcow2", DISK),
+    ]
