@@ -144,3 +144,19 @@ def test_a_host_identifies_a_file_by_device_and_inode_and_falls_back_to_its_real
     over_ssh = disks.lab.uri.startswith("qemu+ssh")
     assert found[str(odd)] == (str(data) if over_ssh else _inode(data))  # SSH: SFTP's realpath
     assert str(disks.lab.root / "gone") not in found
+
+
+def test_many_long_names_are_all_identified_however_the_host_batches_them(
+    disks: DiskLab,
+) -> None:
+    host = Target.for_uri(disks.lab.uri).host
+    data = disks.lab.root / "data.raw"
+    qemu_img("create", "-q", "-f", "raw", str(data), "1M")
+    names = []
+    for index in range(300):  # ~75 KiB of names: more than one SSH command's worth
+        name = disks.lab.root / f"{index:03d}-{'n' * 240}"
+        name.symlink_to(data)
+        names.append(str(name))
+
+    assert set(host.file_ids(names).values()) == {_inode(data)}
+    assert len(host.file_ids(names)) == len(names)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import shlex
 import stat as stat_mod
 from collections.abc import Collection, Iterator, Sequence
 from contextlib import AbstractContextManager
@@ -33,11 +34,12 @@ from .sftp_pool import SftpPool
 from .target import SshTarget, resolve_ssh_target
 from .transport import SshConnection
 
-__all__ = ["IDENTITY_BATCH", "SshHost"]
+__all__ = ["IDENTITY_BATCH_BYTES", "SshHost"]
 
-IDENTITY_BATCH = 256
-"""Paths per ``stat`` command when identities are asked: far within any host's argument
-limit, and a host's whole listing is still one or two commands."""
+IDENTITY_BATCH_BYTES = 64 * 1024
+"""Bytes of quoted path names per ``stat`` command when identities are asked: the command
+line travels in one SSH packet (sshd takes 256 KiB) and must fit the host's argument
+limit, yet a whole listing is one command."""
 IDENTITY_TIMEOUT = 60.0
 """Seconds a ``stat`` of a batch of paths may take: metadata only, yet a hung mount ends."""
 
@@ -104,16 +106,15 @@ class SshHost:
 
     def file_ids(self, paths: Collection[str]) -> dict[str, FileId]:
         """SFTP's stat carries no device or inode, so identities come from ``stat -L`` run
-        on the host: one command per :data:`IDENTITY_BATCH` paths (an exec channel costs a
-        login, an SFTP request a round trip). Where that command cannot answer (it failed
-        as a whole, or a name holds a newline and so would not print as one line), SFTP's
-        realpath gives the resolved path instead."""
+        on the host: one command per :data:`IDENTITY_BATCH_BYTES` of names (an exec channel
+        costs a login, an SFTP request a round trip). Where that command cannot answer (it
+        failed as a whole, or a name holds a newline and so would not print as one line),
+        SFTP's realpath gives the resolved path instead."""
         unique = list(dict.fromkeys(paths))
         asked = [path for path in unique if "\n" not in path]
         unanswered = [path for path in unique if "\n" in path]
         found: dict[str, FileId] = {}
-        for start in range(0, len(asked), IDENTITY_BATCH):
-            batch = asked[start : start + IDENTITY_BATCH]
+        for batch in _batches(asked, IDENTITY_BATCH_BYTES):
             argv = ["stat", "-L", "-c", "%d %i %n", "--", *batch]
             result = self.run(argv, check=False, timeout=IDENTITY_TIMEOUT)
             if result.returncode in (0, 1):  # 1: some of them name no file
@@ -240,6 +241,21 @@ class SshHost:
                 with slot.lock, contextlib.suppress(Exception):
                     if slot.client is not None and slot.generation == generation:
                         remote.close()
+
+
+def _batches(paths: Sequence[str], limit: int) -> Iterator[list[str]]:
+    """``paths`` in order, cut where their quoted names would pass ``limit`` bytes."""
+    batch: list[str] = []
+    size = 0
+    for path in paths:
+        quoted = len(shlex.quote(path).encode()) + 1
+        if batch and size + quoted > limit:
+            yield batch
+            batch, size = [], 0
+        batch.append(path)
+        size += quoted
+    if batch:
+        yield batch
 
 
 def _parse_identities(out: str, asked: Collection[str]) -> dict[str, FileId]:
