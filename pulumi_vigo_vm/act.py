@@ -24,7 +24,7 @@ call helpers that take it again.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 
 from .target import Target
@@ -51,8 +51,9 @@ def holding(target: Target) -> Iterator[None]:
 
 
 @contextmanager
-def fresh_listing(target: Target) -> Iterator[HostUsage]:
-    """Hold ``target``'s host lock and give a listing of the host taken under it: check
-    the refusal on it and act inside the block, so the refusal still holds at the act."""
+def fresh_listing(target: Target, about: Collection[str] = ()) -> Iterator[HostUsage]:
+    """Hold ``target``'s host lock and give a listing of the host taken under it (with the
+    paths ``about`` identified in the same question): check the refusal on it and act
+    inside the block, so the refusal still holds at the act."""
     with holding(target):
-        yield host_usage(target, fresh=True)
+        yield host_usage(target, fresh=True, about=about)

@@ -9,7 +9,6 @@ disk with a local source (a network disk, an empty CD-ROM tray) is simply no ref
 
 from __future__ import annotations
 
-import posixpath
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 
@@ -21,7 +20,9 @@ _READ_ONLY_DEVICES = frozenset({"cdrom"})
 @dataclass(frozen=True)
 class DiskRef:
     """One ``<disk>`` of a definition with a local source: a file or block device
-    (``path``), or a storage pool volume (``pool``, ``volume``) the caller resolves."""
+    (``path``, as written: only the host can say which file it names, since ``..`` after
+    a symlink is resolved by the kernel, not by the string), or a storage pool volume
+    (``pool``, ``volume``) the caller resolves."""
 
     path: str | None
     pool: str | None
@@ -58,7 +59,6 @@ def _disk_ref(disk: ET.Element) -> DiskRef | None:
     if path is not None:
         if not path.startswith("/"):
             return None
-        path = posixpath.normpath(path)
         pool = volume = None
     elif not (pool and volume):
         return None  # a network disk, or a source we cannot place on this host

@@ -170,10 +170,11 @@ def observe_data_disks(
         return ()
     if fresh is not None:
         return tuple(_attached(target, spec, disk, fresh) for disk in spec.data_disks)
-    usage = host_usage(target)
+    about = [disk.path for disk in spec.data_disks if not disk.is_volume]
+    usage = host_usage(target, about=about)
     found = [_attached(target, spec, disk, usage) for disk in spec.data_disks]
     if any(a.writers or a.readers for a in found):
-        usage = host_usage(target, fresh=True)
+        usage = host_usage(target, fresh=True, about=about)
         found = [_attached(target, spec, disk, usage) for disk in spec.data_disks]
     return tuple(found)
 

@@ -6,6 +6,13 @@ in such a disk's backing chain (read from the qcow2 headers, bounded; backing fi
 read-only uses). VigoDisk's delete, VigoBaseImage's update and a VM's "already used
 writable elsewhere" refusal all ask :func:`host_usage`.
 
+A file is the file, not a string: uses and questions are matched by the file each path
+names on the host that holds it (:meth:`~pulumi_vigo_vm.hosts.base.Host.file_ids`: device
+and inode, else the resolved path), so a symlink, ``..``, a bind path or a hard link to a
+file are uses of that file. A path that names no file has no identity: its normalised
+spelling is compared. The whole listing's paths are identified in one question to the
+host, and each path a listing is asked about once.
+
 One listing per host per run: the dynamic provider server lives for one engine run and
 serves many resources at once, so the listing is kept per libvirt URI in this process.
 Reports (``attached_to``) may use the kept listing; a refusal or a removal asks with
@@ -18,12 +25,12 @@ from __future__ import annotations
 
 import posixpath
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 
 from .disk_refs import DiskRef, disk_refs
 from .errors import HostError, VigoError
-from .hosts.base import Host, read_bounded
+from .hosts.base import FileId, Host, read_bounded
 from .qcow2 import HEADER_READ_SIZE, parse_header
 from .target import Target
 
@@ -31,9 +38,13 @@ __all__ = [
     "MAX_CHAIN_DEPTH",
     "DiskUse",
     "HostUsage",
+    "Identify",
+    "by_spelling",
     "domain_uses",
     "forget",
     "host_usage",
+    "identified",
+    "identities",
     "note_defined",
     "note_undefined",
 ]
@@ -56,6 +67,29 @@ class DiskUse:
     """The running domain has it open (its live definition names it)."""
     direct: bool
     """A disk's own source; False for a member of a disk's backing chain."""
+    file: FileId = field(compare=False)
+    """The file ``path`` names on the host (see :func:`identities`): what questions are
+    matched by. Not compared: a use is told by its domain and spelling."""
+
+
+Identify = Callable[[Collection[str]], Mapping[str, FileId]]
+"""(paths) -> the file each names on one host, for every path asked."""
+
+
+def by_spelling(paths: Collection[str]) -> dict[str, str]:
+    """Each path's normalised spelling as its identity: for a listing with no host behind
+    it, and the answer :func:`identities` gives for a path that names no file."""
+    return {path: posixpath.normpath(path) for path in paths}
+
+
+def identities(host: Host, paths: Collection[str]) -> dict[str, FileId]:
+    """The file each of ``paths`` names on ``host``, in one question to it
+    (:meth:`~pulumi_vigo_vm.hosts.base.Host.file_ids`). Each path is asked as written, never
+    normalised first: the host resolves ``..`` after the symlink before it, as qemu's open
+    does, where a lexical normalisation would name another file. A path that names no file
+    has no identity, so its normalised spelling stands for it."""
+    found = host.file_ids(paths)
+    return {path: found.get(path, normal) for path, normal in by_spelling(paths).items()}
 
 
 @dataclass(frozen=True)
@@ -64,11 +98,28 @@ class HostUsage:
 
     uri: str
     by_domain: Mapping[str, tuple[DiskUse, ...]] = field(default_factory=dict)
+    identify: Identify = field(default=by_spelling, compare=False, repr=False)
+    """How a path asked about is identified: the host's :func:`identities`."""
+    known: dict[str, FileId] = field(default_factory=dict, compare=False, repr=False)
+    """Files already identified for this listing, by path (its uses' own are added here):
+    each path is asked of the host once per listing, and a path the listing names answers
+    as the listing saw it."""
+
+    def __post_init__(self) -> None:
+        own = {use.path: use.file for uses in self.by_domain.values() for use in uses}
+        object.__setattr__(self, "known", {**self.known, **own})
+
+    def file_of(self, path: str) -> FileId:
+        """The file ``path`` names, as this listing identifies it."""
+        if path not in self.known:
+            self.known[path] = self.identify([path])[path]
+        return self.known[path]
 
     def users(self, path: str) -> tuple[DiskUse, ...]:
-        """Every use of ``path`` (any spelling of it: the path is normalised), sorted."""
-        wanted = posixpath.normpath(path)
-        found = (use for uses in self.by_domain.values() for use in uses if use.path == wanted)
+        """Every use of the file ``path`` names, by any spelling (a symlink, ``..``, a bind
+        path, a hard link), sorted."""
+        wanted = self.file_of(path)
+        found = (use for uses in self.by_domain.values() for use in uses if use.file == wanted)
         return tuple(sorted(found))
 
     def domains_using(self, path: str) -> tuple[str, ...]:
@@ -76,7 +127,7 @@ class HostUsage:
         return tuple(sorted({use.domain for use in self.users(path)}))
 
     def with_domain(self, name: str, uses: Iterable[DiskUse]) -> HostUsage:
-        """This listing with domain ``name``'s uses replaced by ``uses``."""
+        """This listing with domain ``name``'s uses replaced by ``uses`` (identified)."""
         return replace(self, by_domain={**self.by_domain, name: tuple(uses)})
 
     def without_domain(self, name: str) -> HostUsage:
@@ -98,8 +149,10 @@ def domain_uses(
     chain: Chain,
 ) -> tuple[DiskUse, ...]:
     """Domain ``name``'s uses from its definitions' disks (``live``: None when it is not
-    running), one per file: a file named by both definitions is active, and writable if
-    either lets the domain write it. Pure given ``resolve`` and ``chain``."""
+    running), each identified by its normalised spelling (:func:`by_spelling`) until
+    :func:`identified` gives it its file: one per spelling, a path named by both
+    definitions active, and writable if either lets the domain write it. Pure given
+    ``resolve`` and ``chain``."""
     found: list[DiskUse] = []
     for refs, active in ((persistent, False), (live or (), True)):
         for ref in refs:
@@ -108,26 +161,39 @@ def domain_uses(
                 path = resolve(ref.pool, ref.volume)
             if path is None:
                 continue
-            path = posixpath.normpath(path)
-            found.append(DiskUse(name, path, ref.writable, active, True))
-            found += [DiskUse(name, b, False, active, False) for b in chain(path, ref.format)]
-    return _one_per_file(found)
+            found.append(DiskUse(name, path, ref.writable, active, True, path))
+            found += [DiskUse(name, b, False, active, False, b) for b in chain(path, ref.format)]
+    # Merged while each is identified by its exact spelling: x/../a and a may be two files.
+    return tuple(replace(use, file=posixpath.normpath(use.path)) for use in _one_per_file(found))
+
+
+def identified(
+    by_domain: Mapping[str, Iterable[DiskUse]], files: Mapping[str, FileId]
+) -> dict[str, tuple[DiskUse, ...]]:
+    """``by_domain``'s uses with the file each names (``files``: every use's path's), one
+    use per (domain, file)."""
+    return {
+        name: _one_per_file(replace(use, file=files[use.path]) for use in uses)
+        for name, uses in by_domain.items()
+    }
 
 
 def _one_per_file(uses: Iterable[DiskUse]) -> tuple[DiskUse, ...]:
-    """One use per (domain, file): writable, active and direct if any of its uses is."""
-    merged: dict[tuple[str, str], DiskUse] = {}
+    """One use per (domain, file): writable, active and direct if any of its uses is, and
+    spelled as a direct use spells it (the name a device of the domain gives it)."""
+    merged: dict[tuple[str, FileId], DiskUse] = {}
     for use in uses:
-        old = merged.get((use.domain, use.path))
+        old = merged.get((use.domain, use.file))
         if old is not None:
             use = DiskUse(
                 use.domain,
-                use.path,
+                old.path if old.direct or not use.direct else use.path,
                 old.writable or use.writable,
                 old.active or use.active,
                 old.direct or use.direct,
+                use.file,
             )
-        merged[(use.domain, use.path)] = use
+        merged[(use.domain, use.file)] = use
     return tuple(sorted(merged.values()))
 
 
@@ -151,7 +217,8 @@ def backing_chain(host: Host, path: str, fmt: str | None) -> tuple[str, ...]:
         backing = header.backing_file
         if "://" in backing or backing.startswith("json:"):
             break  # a network backing: no file on this host
-        backing = posixpath.normpath(posixpath.join(posixpath.dirname(current), backing))
+        # Joined as qemu joins it, not normalised: the host resolves what the name means.
+        backing = posixpath.join(posixpath.dirname(current), backing)
         if backing == path or backing in found:
             break
         found.append(backing)
@@ -160,7 +227,8 @@ def backing_chain(host: Host, path: str, fmt: str | None) -> tuple[str, ...]:
 
 
 class _Reader:
-    """Resolves pools and reads chains for one listing, each question answered once."""
+    """Resolves pools, reads chains and identifies files for one listing, each question
+    answered once."""
 
     def __init__(self, target: Target) -> None:
         self._target = target
@@ -179,18 +247,33 @@ class _Reader:
             self._chains[key] = backing_chain(self._target.host, path, fmt)
         return self._chains[key]
 
+    def identify(self, paths: Collection[str]) -> dict[str, FileId]:
+        return identities(self._target.host, paths)
+
     def uses(self, name: str, persistent_xml: str, live_xml: str | None) -> tuple[DiskUse, ...]:
+        """Domain ``name``'s uses, not yet identified."""
         live = disk_refs(live_xml) if live_xml is not None else None
         return domain_uses(name, disk_refs(persistent_xml), live, self.resolve, self.chain)
 
+    def listing(
+        self, by_domain: Mapping[str, Iterable[DiskUse]], about: Collection[str] = ()
+    ) -> HostUsage:
+        """A listing of ``by_domain``'s uses, identified in one question to the host with
+        the paths ``about`` (those its caller will ask about)."""
+        spelled = {name: tuple(uses) for name, uses in by_domain.items()}
+        files = self.identify({*about, *(u.path for uses in spelled.values() for u in uses)})
+        known = {path: files[path] for path in about}
+        uri = self._target.hypervisor.uri
+        return HostUsage(uri, identified(spelled, files), self.identify, known)
 
-def _scan(target: Target) -> HostUsage:
+
+def _scan(target: Target, about: Collection[str]) -> HostUsage:
     reader = _Reader(target)
     by_domain = {
         d.name: reader.uses(d.name, d.persistent_xml, d.live_xml)
         for d in target.hypervisor.domain_definitions()
     }
-    return HostUsage(target.hypervisor.uri, by_domain)
+    return reader.listing(by_domain, about)
 
 
 _lock = threading.Lock()
@@ -199,13 +282,14 @@ _generation: dict[str, int] = {}
 _scan_locks: dict[str, threading.Lock] = {}
 
 
-def host_usage(target: Target, *, fresh: bool = False) -> HostUsage:
+def host_usage(target: Target, *, fresh: bool = False, about: Collection[str] = ()) -> HostUsage:
     """The listing of ``target``'s host: the one kept for its URI, or a new one (always
-    with ``fresh``; refusals and removals must ask fresh). Raises HostError when libvirt
-    cannot list the domains."""
+    with ``fresh``; refusals and removals must ask fresh). A new listing identifies the
+    paths ``about`` with its own, in the same question to the host (over SSH, one command
+    instead of two). Raises HostError when libvirt cannot list the domains."""
     uri = target.hypervisor.uri
     if fresh:
-        return _scan_and_keep(target)
+        return _scan_and_keep(target, about)
     with _lock:
         kept = _cache.get(uri)
         scan_lock = _scan_locks.setdefault(uri, threading.Lock())
@@ -214,14 +298,14 @@ def host_usage(target: Target, *, fresh: bool = False) -> HostUsage:
     with scan_lock:  # many resources ask at once: one of them lists, the others wait
         with _lock:
             kept = _cache.get(uri)
-        return kept if kept is not None else _scan_and_keep(target)
+        return kept if kept is not None else _scan_and_keep(target, about)
 
 
-def _scan_and_keep(target: Target) -> HostUsage:
+def _scan_and_keep(target: Target, about: Collection[str]) -> HostUsage:
     uri = target.hypervisor.uri
     with _lock:
         generation = _generation.get(uri, 0)
-    usage = _scan(target)
+    usage = _scan(target, about)
     with _lock:
         # A define or undefine noted while this listing ran may be missing from it: then
         # the kept listing (with the note) stands, or the next ask lists again.
@@ -241,7 +325,8 @@ def note_defined(uri: str, name: str, xml: str) -> None:
         return
     live = [use for use in kept.by_domain.get(name, ()) if use.active]
     try:
-        persistent = _Reader(Target.for_uri(uri)).uses(name, xml, None)
+        reader = _Reader(Target.for_uri(uri))
+        persistent = reader.listing({name: reader.uses(name, xml, None)}).by_domain[name]
     except (ValueError, VigoError):
         forget(uri)
         return

@@ -24,7 +24,7 @@ from ..hosts.base import Host, read_bounded
 from ..images import image_info
 from ..qcow2 import HEADER_READ_SIZE, parse_header
 from ..target import Target
-from ..usage import host_usage
+from ..usage import host_usage, identities
 from .plan import DiskFacts, DiskPlan, Step, plan_converge
 from .spec import DiskFormat, DiskSpec
 
@@ -69,7 +69,7 @@ def virtual_size(host: Host, path: str, fmt: DiskFormat) -> int | None:
 
 def attached_to(target: Target, spec: DiskSpec) -> list[str]:
     """The domains on the host that reference the disk, as the run's listing last saw them."""
-    return list(host_usage(target).domains_using(spec.path))
+    return list(host_usage(target, about=(spec.path,)).domains_using(spec.path))
 
 
 def converge(target: Target, spec: DiskSpec, previous_claim: str | None = None) -> DiskPlan:
@@ -88,7 +88,7 @@ def converge(target: Target, spec: DiskSpec, previous_claim: str | None = None) 
     running: tuple[str, ...] = ()
     if facts.owner is FileOwner.OURS and (facts.virtual_size or 0) < spec.size_bytes:
         # Which qemu grows it is decided on a fresh listing: a guest may have started since.
-        users = host_usage(target, fresh=True).users(spec.path)
+        users = host_usage(target, fresh=True, about=(spec.path,)).users(spec.path)
         running = tuple(sorted({u.domain for u in users if u.active and u.direct}))
     plan = plan_converge(spec, facts, running)
     if plan.step is Step.CREATE:
@@ -126,12 +126,13 @@ def _create(host: Host, spec: DiskSpec, *, wrote_claim: bool) -> None:
 
 def _grow_live(target: Target, spec: DiskSpec, domain: str) -> None:
     """blockResize through ``domain``'s qemu, addressed by the device its live definition
-    gives the file."""
+    gives the file (by whatever spelling: the file, not the string, is matched)."""
     guest = target.hypervisor.lookup(domain)
     if guest is None:
         raise HostError(f"{spec.path}: domain {domain} vanished while growing the disk; run again")
-    wanted = posixpath.normpath(spec.path)
-    devices = [r.target for r in disk_refs(guest.running_xml()) if r.path == wanted and r.target]
+    named = [(r.path, r.target) for r in disk_refs(guest.running_xml()) if r.path and r.target]
+    files = identities(target.host, [spec.path, *(path for path, _ in named)])
+    devices = [device for path, device in named if files[path] == files[spec.path]]
     if not devices:
         raise HostError(
             f"{spec.path}: the running domain {domain} no longer holds the disk; run again"

@@ -178,7 +178,7 @@ def refuse_in_use(target: Target, path: str, fix: str) -> None:
     """Raise InUseError naming the domains that use ``path`` (from a fresh listing of the
     host) and ``fix``; return when none does. An early answer (before a long download):
     the act itself must run inside :func:`unused`, which asks again."""
-    _refuse(host_usage(target, fresh=True), path, fix)
+    _refuse(host_usage(target, fresh=True, about=(path,)), path, fix)
 
 
 @contextmanager
@@ -186,7 +186,7 @@ def unused(target: Target, path: str, fix: str) -> Iterator[None]:
     """A block in which no domain uses ``path``: the host's act lock is held
     (:func:`pulumi_vigo_vm.act.fresh_listing`) and InUseError is raised first when a
     listing taken under it shows a user. Remove or rename over the file inside it."""
-    with fresh_listing(target) as usage:
+    with fresh_listing(target, about=(path,)) as usage:
         _refuse(usage, path, fix)
         yield
 

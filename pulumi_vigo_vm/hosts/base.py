@@ -9,16 +9,18 @@ from __future__ import annotations
 
 import posixpath
 import secrets
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import BinaryIO, Protocol
+from typing import BinaryIO, NamedTuple, Protocol
 
 __all__ = [
     "COMMAND_TIMEOUT",
     "CommandResult",
+    "FileId",
     "FileStat",
     "Host",
+    "Inode",
     "command_timeout",
     "read_bounded",
     "temporary_name",
@@ -74,6 +76,21 @@ class FileStat:
     mtime: float = 0.0
 
 
+class Inode(NamedTuple):
+    """A file's identity on its host, as stat gives it: what every spelling of the file
+    shares (a symlink, ``..``, a bind-mounted path, a hard link). Comparable only between
+    files of one host."""
+
+    device: int
+    inode: int
+
+
+FileId = Inode | str
+"""Which file a path names on its host: its :class:`Inode` where stat answers, else its
+resolved path (symlinks and ``..`` followed by the host's realpath), which still unites
+every spelling but a hard link or a bind mount."""
+
+
 class Host(Protocol):
     """A hypervisor host: run commands, read and write files. Implementations are thread-safe."""
 
@@ -94,6 +111,14 @@ class Host(Protocol):
 
     def stat(self, path: str) -> FileStat | None:
         """Facts about ``path``, or None when it does not exist."""
+        ...
+
+    def file_ids(self, paths: Collection[str]) -> dict[str, FileId]:
+        """Which file each of ``paths`` names (symlinks followed), asked of the host in one
+        go: one stat per path, never one command per path. A path that names no file (or
+        that neither stat nor realpath can answer for) is absent from the result.
+
+        For "is this file in use": two paths name one file when their ids are equal."""
         ...
 
     def listdir(self, path: str) -> list[str]:

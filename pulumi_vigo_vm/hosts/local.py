@@ -7,11 +7,11 @@ import os
 import signal
 import stat as stat_mod
 import subprocess
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from typing import BinaryIO
 
 from ..errors import CommandError, CommandTimeoutError, HostError
-from .base import CommandResult, FileStat, command_timeout, temporary_name
+from .base import CommandResult, FileId, FileStat, Inode, command_timeout, temporary_name
 
 __all__ = ["LocalHost"]
 
@@ -62,6 +62,19 @@ class LocalHost:
             return None
         mode = st.st_mode
         return FileStat(st.st_size, stat_mod.S_IMODE(mode), stat_mod.S_ISREG(mode), st.st_mtime)
+
+    def file_ids(self, paths: Collection[str]) -> dict[str, FileId]:
+        found: dict[str, FileId] = {}
+        for path in paths:
+            try:
+                st = os.stat(path)
+            except (FileNotFoundError, NotADirectoryError):
+                continue  # no such file: no identity
+            except OSError:
+                found[path] = os.path.realpath(path)  # stat refused (EACCES, ELOOP)
+                continue
+            found[path] = Inode(st.st_dev, st.st_ino)
+        return found
 
     def listdir(self, path: str) -> list[str]:
         try:

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from support.disks import SPELLINGS, another_name
 from support.world import LOCAL_URI
 
 from .bench import Bench, sha256
@@ -108,6 +109,22 @@ def test_a_changed_digest_is_an_update_refused_while_a_domain_uses_the_file(
     assert result.ops() == {"base": "update"}
     assert Path(path).read_bytes() == images["b"]
     assert result.outputs["base"]["virtual_size_bytes"] == 32 << 20
+
+
+@pytest.mark.parametrize("how", SPELLINGS)
+def test_an_overlay_backing_onto_the_base_by_another_name_refuses_update_and_destroy(
+    bench: Bench, images: dict[str, bytes], how: str
+) -> None:
+    url_a, url_b = _serve_both(bench, images)
+    path = bench.bases_dir / "shared.qcow2"
+    bench.image("base", source=url_a, sha256=sha256(images["a"]), path=str(path))
+    bench.up()
+    bench.plain_domain("plain", Path(another_name(bench.root, path, how)))
+
+    bench.image("base", source=url_b, sha256=sha256(images["b"]), path=str(path))
+    assert f"{path} is in use by {bench.lab.name('plain')}" in bench.failing()
+    assert bench.lab.name("plain") in bench.failing("destroy")
+    assert path.read_bytes() == images["a"]
 
 
 def test_a_vm_on_the_base_is_never_replaced_for_a_digest_change(

@@ -54,7 +54,7 @@ class DiskLab:
         raise KeyError(short)
 
     def foreign_domain(
-        self, short: str, disks: list[tuple[Path, str]], *, running: bool = False
+        self, short: str, disks: list[tuple[Path | str, str]], *, running: bool = False
     ) -> libvirt.virDomain:
         """Define (and start) a domain with plain libvirt whose disks are ``disks``
         ((path, format), as vdb, vdc...). No bootable OS: a started one still runs."""

@@ -9,7 +9,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from support.disks import image_info
+from support.disks import SPELLINGS, another_name, image_info
 
 from pulumi_vigo_vm.testing import EngineHarness
 from pulumi_vigo_vm.testing.errors import CheckFailedError, ProviderError
@@ -77,6 +77,22 @@ def test_growth_while_a_running_domain_uses_it_goes_through_that_qemu(
     assert disks.outputs("d")["attached_to"] == [disks.lab.name("vm")]
 
 
+def test_growth_goes_through_the_running_domain_that_holds_the_disk_by_another_name(
+    disks: DiskLab,
+) -> None:
+    disks.disk("d", size_gib=1)
+    disks.up()
+    path = disks.path("d")
+    domain = disks.foreign_domain(
+        "vm", [(another_name(disks.lab.root, path, "symlink"), "qcow2")], running=True
+    )
+
+    disks.disk("d", size_gib=2)
+    assert disks.up().ops() == {"d": "update"}
+
+    assert domain.blockInfo("vdb")[0] == 2 * GIB  # the guest's qemu sees the new size
+
+
 @pytest.mark.parametrize(
     ("change", "prop"),
     [
@@ -127,6 +143,23 @@ def test_delete_is_refused_while_a_foreign_domain_uses_the_disk_naming_it(
     domain.undefine()
     assert disks.up().ops() == {"d": "delete"}
     assert list(path.parent.iterdir()) == []
+
+
+@pytest.mark.parametrize("how", SPELLINGS)
+def test_delete_is_refused_while_a_domain_uses_the_disk_by_another_name(
+    disks: DiskLab, how: str
+) -> None:
+    disks.disk("d")
+    disks.up()
+    path = disks.path("d")
+    disks.foreign_domain("vm", [(another_name(disks.lab.root, path, how), "qcow2")])
+
+    disks.disks.clear()
+    with pytest.raises(ProviderError) as caught:
+        disks.up()
+
+    assert f"{path} is in use by {disks.lab.name('vm')}" in caught.value.message
+    assert path.exists() and path.with_name(path.name + ".claim").exists()
 
 
 def test_a_file_already_at_the_path_that_is_not_ours_is_refused_and_left_intact(

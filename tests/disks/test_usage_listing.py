@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import os
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import libvirt
-from support.disks import qemu_img
+import pytest
+from support.disks import SPELLINGS, another_name, qemu_img
 
+from pulumi_vigo_vm.hosts.base import Inode
 from pulumi_vigo_vm.target import Target
 from pulumi_vigo_vm.usage import (
     MAX_CHAIN_DEPTH,
@@ -21,6 +24,11 @@ from pulumi_vigo_vm.usage import (
 )
 
 from .disklab import DiskLab
+
+
+def _inode(path: Path) -> Inode:
+    st = path.stat()
+    return Inode(st.st_dev, st.st_ino)
 
 
 def test_the_listing_sees_foreign_live_and_backing_chain_uses(disks: DiskLab) -> None:
@@ -39,9 +47,10 @@ def test_the_listing_sees_foreign_live_and_backing_chain_uses(disks: DiskLab) ->
 
     usage = host_usage(Target.for_uri(disks.lab.uri), fresh=True)
 
-    assert usage.users(str(overlay)) == (DiskUse(name, str(overlay), True, True, True),)
-    assert usage.users(str(base)) == (DiskUse(name, str(base), False, True, False),)
-    assert usage.users(str(hot)) == (DiskUse(name, str(hot), True, True, True),)
+    assert usage.users(str(overlay)) == (DiskUse(name, str(overlay), True, True, True, ""),)
+    assert usage.users(str(base)) == (DiskUse(name, str(base), False, True, False, ""),)
+    assert usage.users(str(hot)) == (DiskUse(name, str(hot), True, True, True, ""),)
+    assert [u.file for u in usage.users(str(base))] == [_inode(base)]
     assert usage.domains_using(str(root / "nothing.qcow2")) == ()
 
 
@@ -54,7 +63,7 @@ def test_a_stopped_domains_persistent_disks_count_and_the_listing_is_kept(
     domain = disks.foreign_domain("g", [(data, "qcow2")])
 
     fresh = host_usage(target, fresh=True)
-    assert fresh.users(str(data)) == (DiskUse(domain.name(), str(data), True, False, True),)
+    assert fresh.users(str(data)) == (DiskUse(domain.name(), str(data), True, False, True, ""),)
     assert host_usage(target) is fresh  # one listing per host per run
 
     note_undefined(disks.lab.uri, domain.name())
@@ -94,3 +103,60 @@ def test_resources_asking_at_once_share_one_listing(disks: DiskLab) -> None:
     with ThreadPoolExecutor(8) as pool:
         listings = list(pool.map(lambda _: host_usage(target), range(16)))
     assert all(listing is listings[0] for listing in listings)
+
+
+@pytest.mark.parametrize("how", SPELLINGS)
+def test_every_name_of_a_file_and_of_a_backing_file_is_a_use_of_it(
+    disks: DiskLab, how: str
+) -> None:
+    (disks.lab.root / "d").mkdir()
+    data, base = disks.lab.root / "d" / "data.raw", disks.lab.root / "d" / "base.qcow2"
+    top = disks.lab.root / f"top-{how}.qcow2"
+    qemu_img("create", "-q", "-f", "raw", str(data), "1M")
+    qemu_img("create", "-q", "-f", "qcow2", str(base), "1M")
+    backing = another_name(disks.lab.root, base, how)
+    qemu_img("create", "-q", "-f", "qcow2", "-F", "qcow2", "-b", backing, str(top))
+    gone = disks.lab.root / "d" / "gone.raw"
+    domain = disks.foreign_domain(
+        "f", [(another_name(disks.lab.root, data, how), "raw"), (top, "qcow2"), (gone, "raw")]
+    )
+
+    usage = host_usage(Target.for_uri(disks.lab.uri), fresh=True)
+
+    assert usage.domains_using(str(data)) == (domain.name(),)
+    assert [(u.writable, u.direct) for u in usage.users(str(base))] == [(False, False)]
+    assert usage.domains_using(f"{disks.lab.root}/d/../d/gone.raw") == (domain.name(),)
+
+
+def test_a_host_identifies_a_file_by_device_and_inode_and_falls_back_to_its_real_path(
+    disks: DiskLab,
+) -> None:
+    host = Target.for_uri(disks.lab.uri).host
+    data = disks.lab.root / "data.raw"
+    qemu_img("create", "-q", "-f", "raw", str(data), "1M")
+    names = [str(data), *(another_name(disks.lab.root, data, how) for how in SPELLINGS)]
+    odd = disks.lab.root / "odd\nname"  # a name stat's one-line records cannot carry
+    odd.symlink_to(data)
+
+    found = host.file_ids([*names, str(odd), str(disks.lab.root / "gone")])
+
+    assert [found[name] for name in names] == [_inode(data)] * len(names)
+    over_ssh = disks.lab.uri.startswith("qemu+ssh")
+    assert found[str(odd)] == (str(data) if over_ssh else _inode(data))  # SSH: SFTP's realpath
+    assert str(disks.lab.root / "gone") not in found
+
+
+def test_many_long_names_are_all_identified_however_the_host_batches_them(
+    disks: DiskLab,
+) -> None:
+    host = Target.for_uri(disks.lab.uri).host
+    data = disks.lab.root / "data.raw"
+    qemu_img("create", "-q", "-f", "raw", str(data), "1M")
+    names = []
+    for index in range(300):  # ~75 KiB of names: more than one SSH command's worth
+        name = disks.lab.root / f"{index:03d}-{'n' * 240}"
+        name.symlink_to(data)
+        names.append(str(name))
+
+    assert set(host.file_ids(names).values()) == {_inode(data)}
+    assert len(host.file_ids(names)) == len(names)

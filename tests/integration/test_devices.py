@@ -8,7 +8,7 @@ from pathlib import Path
 
 import libvirt
 import pytest
-from support.disks import has_marker, qemu_img, write_marker
+from support.disks import another_name, has_marker, qemu_img, write_marker
 from support.lab import Lab
 
 from pulumi_vigo_vm.domain_xml import from_xml
@@ -190,6 +190,20 @@ def test_two_vms_defined_at_once_with_one_writable_disk_exactly_one_gets_it(lab:
     message = str(caught.value)
     assert f"is already attached writable to {lab.name(made[0])}" in message
     assert "data_disks[0]" in message
+
+
+@pytest.mark.parametrize("how", ["symlink", "hardlink"])
+def test_a_disk_another_domain_writes_by_another_name_is_refused_naming_it(
+    lab: Lab, how: str
+) -> None:
+    data = data_disk(lab)
+    lab.vm("owner", state="defined", data_disks=[{"path": another_name(lab.root, data, how)}])
+    lab.up()
+    lab.vm("thief", state="defined", data_disks=[{"path": str(data)}])
+    with pytest.raises(ProviderError) as caught:
+        lab.up()
+    assert lab.name("owner") in str(caught.value) and "data_disks[0]" in str(caught.value)
+    assert lab.domain("thief") is None, "nothing is made for a refused VM"
 
 
 def test_bad_data_disks_are_refused_before_anything_is_made(lab: Lab) -> None:

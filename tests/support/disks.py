@@ -4,9 +4,32 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import subprocess
 from pathlib import Path
 from typing import Any
+
+SPELLINGS = ("symlink", "dotdot", "hardlink")
+"""Other names of one file, as :func:`another_name` makes them."""
+
+
+def another_name(root: Path, path: Path, how: str) -> str:
+    """Another name (in directory ``root``) of the file ``path``, made ``how``: a symlink to
+    it; ``..`` after a symlink to its directory (so the string, normalised, names another
+    path); or a hard link (``root`` on ``path``'s filesystem)."""
+    if how == "symlink":
+        (root / f"link-{path.name}").symlink_to(path)
+        return str(root / f"link-{path.name}")
+    if how == "dotdot":
+        (root / "via").mkdir(exist_ok=True)
+        jump = root / "via" / f"jump-{path.name}"
+        jump.symlink_to(path.parent)
+        spelled = f"{jump}/../{path.parent.name}/{path.name}"
+        assert os.path.samefile(spelled, path) and os.path.normpath(spelled) != str(path)
+        return spelled
+    assert how == "hardlink"
+    os.link(path, root / f"hard-{path.name}")
+    return str(root / f"hard-{path.name}")
 
 
 def qemu_img(*args: str) -> str:

@@ -16,8 +16,9 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import shlex
 import stat as stat_mod
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from contextlib import AbstractContextManager
 from functools import partial
 from typing import BinaryIO, cast
@@ -26,14 +27,21 @@ import paramiko
 from paramiko.sftp_file import SFTPFile
 
 from ...errors import HostUnreachableError
-from ..base import CommandResult, FileStat
+from ..base import CommandResult, FileId, FileStat, Inode
 from . import atomic
 from .commands import CommandRunner
 from .sftp_pool import SftpPool
 from .target import SshTarget, resolve_ssh_target
 from .transport import SshConnection
 
-__all__ = ["SshHost"]
+__all__ = ["IDENTITY_BATCH_BYTES", "SshHost"]
+
+IDENTITY_BATCH_BYTES = 64 * 1024
+"""Bytes of quoted path names per ``stat`` command when identities are asked: the command
+line travels in one SSH packet (sshd takes 256 KiB) and must fit the host's argument
+limit, yet a whole listing is one command."""
+IDENTITY_TIMEOUT = 60.0
+"""Seconds a ``stat`` of a batch of paths may take: metadata only, yet a hung mount ends."""
 
 
 class SshHost:
@@ -95,6 +103,38 @@ class SshHost:
             )
 
         return self._sftp.call(f"stat {path}", op)
+
+    def file_ids(self, paths: Collection[str]) -> dict[str, FileId]:
+        """SFTP's stat carries no device or inode, so identities come from ``stat -L`` run
+        on the host: one command per :data:`IDENTITY_BATCH_BYTES` of names (an exec channel
+        costs a login, an SFTP request a round trip). Where that command cannot answer (it
+        failed as a whole, or a name holds a newline and so would not print as one line),
+        SFTP's realpath gives the resolved path instead."""
+        unique = list(dict.fromkeys(paths))
+        asked = [path for path in unique if "\n" not in path]
+        unanswered = [path for path in unique if "\n" in path]
+        found: dict[str, FileId] = {}
+        for batch in _batches(asked, IDENTITY_BATCH_BYTES):
+            argv = ["stat", "-L", "-c", "%d %i %n", "--", *batch]
+            result = self.run(argv, check=False, timeout=IDENTITY_TIMEOUT)
+            if result.returncode in (0, 1):  # 1: some of them name no file
+                found.update(_parse_identities(result.stdout, batch))
+            else:
+                unanswered += batch
+        for path in unanswered:
+            resolved = self._realpath(path)
+            if resolved is not None:
+                found[path] = resolved
+        return found
+
+    def _realpath(self, path: str) -> str | None:
+        def op(sftp: paramiko.SFTPClient) -> str | None:
+            try:
+                return str(sftp.normalize(path))
+            except OSError:  # ENOENT, EACCES: realpath cannot tell either
+                return None
+
+        return self._sftp.call(f"realpath {path}", op)
 
     def listdir(self, path: str) -> list[str]:
         def op(sftp: paramiko.SFTPClient) -> list[str]:
@@ -201,6 +241,34 @@ class SshHost:
                 with slot.lock, contextlib.suppress(Exception):
                     if slot.client is not None and slot.generation == generation:
                         remote.close()
+
+
+def _batches(paths: Sequence[str], limit: int) -> Iterator[list[str]]:
+    """``paths`` in order, cut where their quoted names would pass ``limit`` bytes."""
+    batch: list[str] = []
+    size = 0
+    for path in paths:
+        quoted = len(shlex.quote(path).encode()) + 1
+        if batch and size + quoted > limit:
+            yield batch
+            batch, size = [], 0
+        batch.append(path)
+        size += quoted
+    if batch:
+        yield batch
+
+
+def _parse_identities(out: str, asked: Collection[str]) -> dict[str, FileId]:
+    """The identities ``stat -L -c '%d %i %n'`` printed for ``asked``: one line per path
+    that names a file (none for the others), its name last and verbatim."""
+    wanted = set(asked)
+    found: dict[str, FileId] = {}
+    for line in out.split("\n"):
+        device, _, rest = line.partition(" ")
+        inode, _, path = rest.partition(" ")
+        if path in wanted and device.isdigit() and inode.isdigit():
+            found[path] = Inode(int(device), int(inode))
+    return found
 
 
 def _open_at(sftp: paramiko.SFTPClient, path: str, offset: int) -> SFTPFile:
