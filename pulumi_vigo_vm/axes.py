@@ -237,7 +237,7 @@ def _power_actions(spec: VmSpec, power: PowerState | None, redefined: bool) -> l
     return []
 
 
-def _refuse_data_disks(spec: VmSpec, disks: Sequence[AttachedDisk], base: ResolvedBase) -> None:
+def refuse_data_disks(spec: VmSpec, disks: Sequence[AttachedDisk], base: ResolvedBase) -> None:
     """Raise ImageError naming every data disk that cannot be attached safely: missing, no
     regular file (nor block device), one of this VM's own files, not the format declared or
     naming other files in its header (a qcow2 attached raw hands the guest a header the host
@@ -304,7 +304,7 @@ def plan_converge(
     shrink).
     """
     require_ours(owner_of(observed, spec, recorded), observed.domain, spec)
-    _refuse_data_disks(spec, disks, base)
+    refuse_data_disks(spec, disks, base)
     if observed.platform is not None:
         require_runnable(spec, observed.platform)
     wanted = desired_domain(spec, identity, observed.platform)

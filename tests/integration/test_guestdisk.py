@@ -67,3 +67,19 @@ def test_a_fifo_as_a_data_disk_is_refused_fast_naming_the_entry(lab: Lab, fmt: s
     assert f"data_disks[0] {fifo} is a FIFO, not a regular file" in message
     assert "UnsupportedOperation" not in message
     assert lab.domain("a") is None
+
+
+def test_a_qcow2_declared_raw_added_to_an_existing_vm_is_refused_at_preview(lab: Lab) -> None:
+    data = lab.root / "data.qcow2"
+    qemu_img("create", "-q", "-f", "qcow2", str(data), "32M")
+    lab.vm("a", state="defined")
+    lab.up()
+    lab.vm("a", state="defined", data_disks=[{"path": str(data), "format": "raw"}])
+
+    with pytest.raises(ProviderError, match=r"data_disks\[0\] .* holds a qcow2 header"):
+        lab.preview()
+    with pytest.raises(ProviderError, match=r"data_disks\[0\] .* holds a qcow2 header"):
+        lab.up()
+
+    domain = lab.domain("a")
+    assert domain is not None and str(data) not in domain.XMLDesc(), "the VM is left as it was"
