@@ -22,6 +22,7 @@ from .devices import DataDisk, DiskBus, assign_macs
 from .domain_xml import BIOS, DiskDevice, DomainConfig, LiveDomain, NicDevice
 from .errors import ImageError
 from .fields import INPUTS, Change
+from .imageformat import refusal
 from .model import AttachedDisk, Identity, ImageInfo, Observed, PowerState, Recorded, ResolvedBase
 from .ownership import (
     Candidates,
@@ -238,9 +239,12 @@ def _power_actions(spec: VmSpec, power: PowerState | None, redefined: bool) -> l
 
 
 def refuse_data_disks(spec: VmSpec, disks: Sequence[AttachedDisk], base: ResolvedBase) -> None:
-    """Raise ImageError naming every data disk that cannot be attached safely: missing, one
-    of this VM's own files, a qcow2 that is not standalone, or written by another domain
-    (two writers corrupt a disk; writing a file others read corrupts theirs).
+    """Raise ImageError naming every data disk that cannot be attached safely: missing, no
+    regular file (nor block device), one of this VM's own files, not the format declared or
+    naming other files in its header (a qcow2 attached raw hands the guest a header the host
+    reads later: :func:`~pulumi_vigo_vm.imageformat.refusal`), another resource's file (a
+    VigoBaseImage's base), or written by another domain (two writers corrupt a disk;
+    writing a file others read, as a disk or a backing file, corrupts theirs).
 
     Planning asks it from what was observed; the define asks it again from a listing taken
     at the act (:class:`~pulumi_vigo_vm.executor.Executor`'s ``define_check``)."""
@@ -253,13 +257,23 @@ def refuse_data_disks(spec: VmSpec, disks: Sequence[AttachedDisk], base: Resolve
                 f"{where} does not exist on {spec.uri}: create it first (a VigoDisk, whose "
                 "path you pass as an Output so the disk is made before the VM)"
             )
+        elif found.unreadable is not None:
+            problems.append(
+                f"{where} is a {found.unreadable}, not a regular file or block device; it is "
+                "never opened: give the path of a disk image (a VigoDisk's path)"
+            )
         elif found.path in own:
             problems.append(f"{where} is {own[found.path]}; attach a disk of its own")
-        elif found.disk.format == "qcow2" and found.image is None:
-            problems.append(f"{where} is not a qcow2 image: set its format to 'raw' if it is raw")
-        elif found.image is not None and (found.image.backing_file or found.image.data_file):
+        elif (
+            problem := refusal(found.disk.format, found.probed or "raw", found.image)
+        ) is not None:
+            problems.append(f"{where} {problem}")
+        elif found.owner_claim is not None and not found.disk.readonly:
             problems.append(
-                f"{where} has a backing file or data file; attach standalone images only"
+                f"{where} is the file of another resource ({found.owner_claim}), not a "
+                "VigoDisk; a guest writing it would change what others read from it (a base "
+                "image: every VM built on it later): attach it with readonly=True, or attach "
+                "a VigoDisk"
             )
         elif found.writers:
             problems.append(

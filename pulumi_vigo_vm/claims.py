@@ -10,7 +10,7 @@ from __future__ import annotations
 import pulumi
 from pulumi import Input
 
-__all__ = ["claim_for", "claim_text"]
+__all__ = ["claim_for", "claim_text", "claimed_type"]
 
 _ROOT_STACK_TYPE = "pulumi:pulumi:Stack"
 
@@ -36,3 +36,14 @@ def claim_text(
         if parent_type and parent_type != _ROOT_STACK_TYPE:
             qualified = f"{parent_type}${type_token}"
     return f"{organization}/urn:pulumi:{stack}::{project}::{qualified}::{resource_name}"
+
+
+def claimed_type(claim: str) -> str | None:
+    """The type token of the resource that ``claim`` (as :func:`claim_text` builds it) names
+    (``pulumi-python:dynamic/vigo:VigoDisk``: a child's own type, not its parents'), or None
+    when ``claim`` names no URN."""
+    _, found, urn = claim.partition("urn:pulumi:")
+    parts = urn.split("::")
+    if not found or len(parts) < 4:
+        return None
+    return parts[2].rpartition("$")[2] or None

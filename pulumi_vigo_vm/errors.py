@@ -8,6 +8,7 @@
     │   ├── HostUnreachableError   libvirt or SSH could not be reached (or auth/host key refused)
     │   ├── CommandError           a host command (qemu-img, ...) exited non-zero
     │   ├── CommandTimeoutError    a host command ran past its timeout and was killed
+    │   ├── NotRegularFileError    a file to read is a FIFO, device, directory...: never opened
     │   └── LibvirtCallError       a libvirt call failed; keeps libvirt's error code
     ├── ImageError                 a base or overlay image is unusable (missing, chained, data file)
     ├── NotOwnedError              a same-named domain or file exists that this package did not make
@@ -38,6 +39,7 @@ __all__ = [
     "InputFault",
     "LibvirtCallError",
     "NotOwnedError",
+    "NotRegularFileError",
     "VigoError",
 ]
 
@@ -98,6 +100,21 @@ class CommandTimeoutError(HostError):
         super().__init__(
             f"{' '.join(self.argv)} on {host} did not finish within {timeout:g}s and was "
             f"killed; the host may be overloaded or its storage hung"
+        )
+
+
+class NotRegularFileError(HostError):
+    """A file to be read is not a regular file (nor a block device where one is meant): a
+    FIFO would block the read for ever, a character device never ends, a directory or
+    socket has no bytes. ``kind`` says what it is. Raised before its bytes are read."""
+
+    def __init__(self, host: str, path: str, kind: str, wanted: str) -> None:
+        self.host = host
+        self.path = path
+        self.kind = kind
+        super().__init__(
+            f"{path} on {host} is a {kind}, not a {wanted}; it is never read (a FIFO would "
+            f"block for ever, a device never ends): give the path of a {wanted}"
         )
 
 

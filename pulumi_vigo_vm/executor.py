@@ -227,7 +227,7 @@ class Executor:
         if guest is not None and guest.power_state().is_active:
             guest.block_resize("vda", size)  # qemu holds the image: resize through it
         else:
-            grow_overlay(self._target.host, self._spec.overlay_path, size)
+            grow_overlay(self._target.host, self._spec.overlay_path, self._base.path, size)
 
     def _write_marker(self) -> None:
         assert self._spec.claim is not None

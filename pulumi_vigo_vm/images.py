@@ -8,16 +8,17 @@ running guest holds; the overlay's backing format is always explicit (``-F``).
 from __future__ import annotations
 
 import json
-import posixpath
 import threading
 from dataclasses import replace
 from typing import Any
 
+from . import guestfile
 from .cloudinit import MAX_SEED_BYTES, SeedIdentity, read_seed_identity
 from .errors import CommandError, ImageError
 from .hosts.base import FileStat, Host, read_bounded, temporary_name
+from .imageformat import header_image, probe_format
 from .model import ImageInfo
-from .qcow2 import HEADER_READ_SIZE, QCOW2_MAGIC, parse_header
+from .qcow2 import HEADER_READ_SIZE
 
 __all__ = [
     "ImageInfo",
@@ -37,19 +38,6 @@ _BASE_FORMATS = ("qcow2", "raw")
 # `create` under that cap fails to start its threads on a busy host ("qemu_thread_create:
 # Resource temporarily unavailable"), and it only writes our own overlay.
 _QEMU_IMG_INFO = ("prlimit", f"--as={1 << 30}", "--cpu=30", "qemu-img", "info")
-
-# Magic numbers of image formats that are neither qcow2 nor raw. Such a file is refused,
-# never handed to qemu-img to probe: a VMDK descriptor, for one, makes qemu-img open any host
-# path it names (a FIFO there hangs it). What carries none of them is raw.
-_FOREIGN_MAGIC: tuple[tuple[int, bytes, str], ...] = (
-    (0, b"KDMV", "vmdk"),
-    (0, b"COWD", "vmdk"),
-    (0, b"# Disk DescriptorFile", "vmdk"),
-    (0, b"vhdxfile", "vhdx"),
-    (0, b"conectix", "vpc"),
-    (0, b"QED\x00", "qed"),
-    (64, b"\x7f\x10\xda\xbe", "vdi"),
-)
 
 
 def _parse_info(path: str, report: dict[str, Any]) -> ImageInfo:
@@ -88,39 +76,25 @@ def _stamp(stat: FileStat, virtual_size: int) -> str:
     return f"{stat.size}:{stat.mtime:.6f}:{virtual_size}"
 
 
-def _head(host: Host, path: str) -> bytes:
-    """The file's first bytes (one small read, no exec)."""
-    chunks = host.read_chunks(path, HEADER_READ_SIZE)
-    head = next(chunks, b"")
-    getattr(chunks, "close", lambda: None)()  # release the file handle now, not at GC
-    return head
-
-
-def _header_info(path: str, head: bytes) -> ImageInfo | None:
-    """ImageInfo from a qcow2 header, or None if ``head`` is not one we can read."""
-    header = parse_header(head)
-    if header is None:
-        return None
-    backing = header.backing_file
-    if backing is not None and not backing.startswith("/"):
-        backing = posixpath.join(posixpath.dirname(path), backing)
-    return ImageInfo(
-        path, "qcow2", header.virtual_size, backing, header.backing_format, header.data_file
-    )
-
-
 def header_info(host: Host, path: str) -> ImageInfo | None:
     """Facts read from the qcow2 header at ``path`` (one small read, no exec), or None when
     the file is not a qcow2 image this package can read."""
-    return _header_info(path, _head(host, path))
+    return header_image(path, read_bounded(host, path, HEADER_READ_SIZE))
 
 
 def overlay_info(host: Host, path: str) -> ImageInfo | None:
-    """Facts about one of our qcow2 overlays, read from its header; ``qemu-img info``
-    answers when the header is unusual. None when missing."""
+    """Facts about one of our qcow2 overlays, read from its header (never by qemu-img: a
+    guest writes the overlay, see :mod:`pulumi_vigo_vm.guestfile`). None when missing;
+    ImageError when the file holds no qcow2 header this package can read."""
     if host.stat(path) is None:
         return None
-    return header_info(host, path) or image_info(host, path, fmt="qcow2")
+    info = header_info(host, path)
+    if info is None:
+        raise ImageError(
+            f"overlay {path} on {host.name} holds no qcow2 header this package can read; it "
+            "may hold a VM's data, so it is left alone: move it away and run again"
+        )
+    return info
 
 
 _base_cache: dict[tuple[str, str, int, float], ImageInfo] = {}
@@ -174,15 +148,15 @@ def _probe_base(host: Host, path: str, stat: FileStat) -> ImageInfo | None:
     (``qemu-img info -f qcow2`` only when the header is unusual), a known foreign format is
     named (and refused by the caller), anything else is raw: its size is the file's. The
     image is never handed to qemu-img's format probing."""
-    head = _head(host, path)
-    if head.startswith(QCOW2_MAGIC):
-        header = _header_info(path, head)
+    head = read_bounded(host, path, HEADER_READ_SIZE)
+    fmt = probe_format(head)
+    if fmt == "qcow2":
+        header = header_image(path, head)
         if header is None:
             return image_info(host, path, fmt="qcow2")
         return replace(header, stamp=_stamp(stat, header.virtual_size))
-    for offset, magic, fmt in _FOREIGN_MAGIC:
-        if head[offset : offset + len(magic)] == magic:
-            return ImageInfo(path, fmt, 0)
+    if fmt != "raw":
+        return ImageInfo(path, fmt, 0)
     return ImageInfo(path, "raw", stat.size, stamp=_stamp(stat, stat.size))
 
 
@@ -215,9 +189,10 @@ def create_overlay(host: Host, overlay_path: str, base: ImageInfo, size_bytes: i
         raise
 
 
-def grow_overlay(host: Host, overlay_path: str, size_bytes: int) -> None:
-    """Grow a qcow2 overlay that no running guest holds to ``size_bytes``."""
-    host.run(["qemu-img", "resize", "-q", "-f", "qcow2", overlay_path, str(size_bytes)])
+def grow_overlay(host: Host, overlay_path: str, base_path: str, size_bytes: int) -> None:
+    """Grow a qcow2 overlay that no running guest holds to ``size_bytes``, once its header
+    is proven to name ``base_path`` and nothing else (:func:`guestfile.resize`)."""
+    guestfile.resize(host, overlay_path, "qcow2", size_bytes, "disk_size_gib", backing=base_path)
 
 
 def seed_identity(host: Host, path: str) -> SeedIdentity | None:

@@ -146,8 +146,15 @@ class AttachedDisk:
     """The file on the host (a pool volume resolved); None: no such volume."""
     present: bool
     image: ImageInfo | None = None
-    """The qcow2 header's facts, for a disk declared qcow2 (None: not a qcow2 file)."""
+    """The qcow2 header's facts (None: not a qcow2 file, or a header we cannot read)."""
     writers: tuple[str, ...] = ()
     """Other domains that may write the file."""
     readers: tuple[str, ...] = ()
     """Other domains that only read it (a CD-ROM, a readonly disk, a backing chain)."""
+    probed: str | None = None
+    """The format its first bytes show (``qcow2``, ``raw``, a foreign one); None: not read."""
+    unreadable: str | None = None
+    """Why its bytes were not read: it is no regular file nor block device (a FIFO...)."""
+    owner_claim: str | None = None
+    """The claim of the resource whose file it is, when that is no VigoDisk (a
+    VigoBaseImage's base): a guest must never write it."""

@@ -13,11 +13,15 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 
 from .artifact_base import resolve_artifact_base
+from .claims import claimed_type
 from .cloudinit import SeedIdentity
 from .devices import DataDisk
+from .disk.spec import TYPE_TOKEN as DISK_TYPE
 from .domain_xml import from_xml
-from .errors import ImageError
-from .images import header_info, overlay_info, seed_identity, usable_base
+from .errors import ImageError, NotRegularFileError
+from .guestfile import probe
+from .hostfile import read_claim
+from .images import overlay_info, seed_identity, usable_base
 from .model import AttachedDisk, Observed, Recorded, ResolvedBase
 from .ownership import Candidates, DomainOwner, FileFacts, owner_of, removal_candidates
 from .platform import HostPlatform, domain_machine
@@ -186,8 +190,14 @@ def _attached(target: Target, spec: VmSpec, disk: DataDisk, usage: HostUsage) ->
         path = target.hypervisor.pool_volume_path(pool, volume)
     if path is None or target.host.stat(path) is None:
         return AttachedDisk(disk, path, present=False)
-    image = header_info(target.host, path) if disk.format == "qcow2" else None
     others = [use for use in usage.users(path) if use.domain != spec.vm_name]
     writers = tuple(sorted({u.domain for u in others if u.writable}))
     readers = tuple(sorted({u.domain for u in others if not u.writable} - set(writers)))
-    return AttachedDisk(disk, path, True, image, writers, readers)
+    claim = read_claim(target.host, path)
+    owner = claim if claim is not None and claimed_type(claim) != DISK_TYPE else None
+    found = AttachedDisk(disk, path, True, None, writers, readers, owner_claim=owner)
+    try:
+        probed, image = probe(target.host, path, block_device=True)
+    except NotRegularFileError as exc:
+        return replace(found, unreadable=exc.kind)
+    return replace(found, image=image, probed=probed)

@@ -109,6 +109,11 @@ class VmProvider(ConfiguredProvider):
         new = self._parse(news)
         recorded = self._recorded(olds)
         observed, base = self._look(new, recorded)
+        if observed is not None and base is not None and new.data_disks != recorded.spec.data_disks:
+            # Changed data disks are judged against the host now, so preview names a disk
+            # that cannot be attached safely (create and update judge them again).
+            target = Target.for_uri(new.uri)
+            axes.refuse_data_disks(new, observe_data_disks(target, new), base)
         decision = axes.diff(recorded, new, observed, base)
         if decision.changed:
             log.info("%s differs: %s", new.vm_name, ", ".join(decision.replaces + decision.reasons))

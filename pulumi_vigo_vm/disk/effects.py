@@ -8,7 +8,8 @@ import logging
 import posixpath
 
 from ..disk_refs import disk_refs
-from ..errors import HostError, ImageError
+from ..errors import HostError
+from ..guestfile import QEMU_IMG_TIMEOUT, inspect, resize
 from ..hostfile import (
     FileOwner,
     file_owner,
@@ -20,9 +21,7 @@ from ..hostfile import (
     sweep_temporaries,
     take,
 )
-from ..hosts.base import Host, read_bounded
-from ..images import image_info
-from ..qcow2 import HEADER_READ_SIZE, parse_header
+from ..hosts.base import Host
 from ..target import Target
 from ..usage import host_usage, identities
 from .plan import DiskFacts, DiskPlan, Step, plan_converge
@@ -33,8 +32,6 @@ __all__ = ["DISK_MODE", "IN_USE_FIX", "attached_to", "converge", "observe", "rem
 log = logging.getLogger(__name__)
 
 DISK_MODE = 0o600
-QEMU_IMG_TIMEOUT = 120.0
-"""qemu-img create and resize touch metadata only (no preallocation): seconds at most."""
 
 IN_USE_FIX = "remove the disk from those VMs' data_disks (or remove the VMs) first, then run again"
 
@@ -51,20 +48,13 @@ def observe(target: Target, spec: DiskSpec) -> DiskFacts:
 
 
 def virtual_size(host: Host, path: str, fmt: DiskFormat) -> int | None:
-    """The disk's size as a guest sees it, or None when there is no file. A qcow2's from its
-    header (one small read, even while a guest holds it), qemu-img's when it is unusual."""
-    stat = host.stat(path)
-    if stat is None:
+    """The disk's size as a guest sees it, or None when there is no file: a raw file's
+    length, a qcow2's from its header (one small read, even while a guest holds it). A guest
+    writes this file: it is refused (ImageError) unless it is what ``fmt`` declares, with no
+    backing or data file (:func:`~pulumi_vigo_vm.guestfile.inspect`)."""
+    if host.stat(path) is None:
         return None
-    if not stat.is_file:
-        raise ImageError(f"{path} is not a regular file; it is left alone")
-    if fmt is DiskFormat.RAW:
-        return stat.size
-    header = parse_header(read_bounded(host, path, HEADER_READ_SIZE))
-    if header is not None:
-        return header.virtual_size
-    info = image_info(host, path, fmt.value)
-    return info.virtual_size if info is not None else None
+    return inspect(host, path, fmt.value, "VigoDisk").virtual_size
 
 
 def attached_to(target: Target, spec: DiskSpec) -> list[str]:
@@ -97,8 +87,7 @@ def converge(target: Target, spec: DiskSpec, previous_claim: str | None = None) 
         assert plan.through is not None
         _grow_live(target, spec, plan.through)
     elif plan.step is Step.GROW_OFFLINE:
-        argv = ["qemu-img", "resize", "-q", "-f", spec.format.value, spec.path]
-        host.run([*argv, str(spec.size_bytes)], timeout=QEMU_IMG_TIMEOUT)
+        resize(host, spec.path, spec.format.value, spec.size_bytes, "VigoDisk")
     if plan.step is not None:
         log.info("%s: %s to %d GiB", spec.path, plan.step.value, spec.size_gib)
     return plan

@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import posixpath
 import secrets
+import stat as stat_mod
 from collections.abc import Collection, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import BinaryIO, NamedTuple, Protocol
+
+from ..errors import NotRegularFileError
 
 __all__ = [
     "COMMAND_TIMEOUT",
@@ -23,6 +26,7 @@ __all__ = [
     "Inode",
     "command_timeout",
     "read_bounded",
+    "readable_kind",
     "temporary_name",
 ]
 
@@ -141,9 +145,19 @@ class Host(Protocol):
         ...
 
     def read_chunks(
-        self, path: str, chunk_size: int = 1 << 20, *, offset: int = 0
+        self,
+        path: str,
+        chunk_size: int = 1 << 20,
+        *,
+        offset: int = 0,
+        block_device: bool = False,
     ) -> Iterator[bytes]:
-        """Stream ``path``'s bytes, from ``offset`` on (a log's tail, a boot's output)."""
+        """Stream ``path``'s bytes, from ``offset`` on (a log's tail, a boot's output).
+
+        Only a regular file is read (or a block device, with ``block_device``): anything
+        else raises NotRegularFileError before a byte is read, the kind checked on the open
+        file itself (see :func:`readable_kind`), so no reader can block on a FIFO planted
+        at a path or stream a device for ever."""
         ...
 
     def chmod(self, path: str, mode: int) -> None:
@@ -169,11 +183,40 @@ class Host(Protocol):
         ...
 
 
-def read_bounded(host: Host, path: str, limit: int, offset: int = 0) -> bytes:
+_KINDS = (
+    (stat_mod.S_ISREG, "regular file"),
+    (stat_mod.S_ISBLK, "block device"),
+    (stat_mod.S_ISDIR, "directory"),
+    (stat_mod.S_ISFIFO, "FIFO"),
+    (stat_mod.S_ISCHR, "character device"),
+    (stat_mod.S_ISSOCK, "socket"),
+    (stat_mod.S_ISLNK, "symbolic link"),
+)
+
+
+def readable_kind(st_mode: int, path: str, host: str, *, block_device: bool) -> str:
+    """The kind of the file whose ``st_mode`` this is ("regular file", "block device"),
+    when it may be read; else NotRegularFileError naming ``path`` and what it is.
+
+    The one rule of both hosts' ``read_chunks``: checked before the open (so a device is
+    never opened) and again on the open file (so a file swapped in between is caught)."""
+    kind = next((name for test, name in _KINDS if test(st_mode)), "special file")
+    allowed = ("regular file", "block device") if block_device else ("regular file",)
+    if kind not in allowed:
+        raise NotRegularFileError(host, path, kind, " or ".join(allowed))
+    return kind
+
+
+def read_bounded(
+    host: Host, path: str, limit: int, offset: int = 0, *, block_device: bool = False
+) -> bytes:
     """At most ``limit`` bytes of ``path`` from ``offset``: how untrusted files (seeds, console
-    logs, the neighbour table) are read, never whole."""
+    logs, the neighbour table, headers a guest may have written) are read, never whole.
+    A regular file only (or a block device, with ``block_device``): see ``read_chunks``."""
     data = bytearray()
-    for chunk in host.read_chunks(path, offset=offset):
+    for chunk in host.read_chunks(
+        path, min(limit, 1 << 20), offset=offset, block_device=block_device
+    ):
         data += chunk
         if len(data) >= limit:
             break

@@ -11,7 +11,15 @@ from collections.abc import Collection, Iterator, Sequence
 from typing import BinaryIO
 
 from ..errors import CommandError, CommandTimeoutError, HostError
-from .base import CommandResult, FileId, FileStat, Inode, command_timeout, temporary_name
+from .base import (
+    CommandResult,
+    FileId,
+    FileStat,
+    Inode,
+    command_timeout,
+    readable_kind,
+    temporary_name,
+)
 
 __all__ = ["LocalHost"]
 
@@ -105,12 +113,34 @@ class LocalHost:
             raise
 
     def read_chunks(
-        self, path: str, chunk_size: int = 1 << 20, *, offset: int = 0
+        self,
+        path: str,
+        chunk_size: int = 1 << 20,
+        *,
+        offset: int = 0,
+        block_device: bool = False,
     ) -> Iterator[bytes]:
-        with open(path, "rb") as src:
+        fd = self._open_readable(path, block_device)
+        with os.fdopen(fd, "rb") as src:
             src.seek(offset)
             while chunk := src.read(chunk_size):
                 yield chunk
+
+    def _open_readable(self, path: str, block_device: bool) -> int:
+        """A descriptor of ``path`` open for reading, proven a regular file (or block device)
+        on the descriptor itself: stat first, so a device is never opened; then an open with
+        O_NONBLOCK, which returns at once even for a FIFO with no writer; then fstat, so a
+        file swapped in between is refused too."""
+        readable_kind(os.stat(path).st_mode, path, self.name, block_device=block_device)
+        flags = os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC
+        fd = os.open(path, flags)
+        try:
+            readable_kind(os.fstat(fd).st_mode, path, self.name, block_device=block_device)
+            os.set_blocking(fd, True)
+        except BaseException:
+            os.close(fd)
+            raise
+        return fd
 
     def chmod(self, path: str, mode: int) -> None:
         os.chmod(path, mode)

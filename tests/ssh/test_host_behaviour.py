@@ -7,13 +7,19 @@ import re
 import secrets
 import shlex
 import socket
+import stat
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
-from pulumi_vigo_vm.errors import CommandError, CommandTimeoutError, HostError
+from pulumi_vigo_vm.errors import (
+    CommandError,
+    CommandTimeoutError,
+    HostError,
+    NotRegularFileError,
+)
 from pulumi_vigo_vm.hosts import base
 from pulumi_vigo_vm.hosts.base import Host
 from pulumi_vigo_vm.ownership import stale_temporaries
@@ -259,6 +265,43 @@ def test_read_chunks(host: Host, tmp_path: Path) -> None:
     assert list(host.read_chunks(str(tmp_path / "empty"))) == []
     with pytest.raises(HostFailure):
         list(host.read_chunks(str(tmp_path / "missing")))
+
+
+def a_block_device() -> str:
+    """A block device of this machine (an unattached loop device reads as empty)."""
+    for name in sorted(os.listdir("/dev")):
+        if name.startswith("loop") and stat.S_ISBLK(os.stat(f"/dev/{name}").st_mode):
+            return f"/dev/{name}"
+    raise AssertionError("no /dev/loop* block device on this machine")
+
+
+def test_reads_refuse_a_fifo_or_device_fast_and_before_opening_it(
+    host: Host, tmp_path: Path
+) -> None:
+    """The rule of every reader (read_chunks, hence read_bounded and header reads): a FIFO
+    with no writer would block the read (over SFTP: the whole channel) for ever, and a
+    character device never ends. Each is refused at once, naming the path and its kind."""
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    started = time.monotonic()
+    with pytest.raises(NotRegularFileError, match="is a FIFO, not a regular file") as caught:
+        base.read_bounded(host, str(fifo), 4096)
+    assert time.monotonic() - started < 10, "a FIFO must be refused, not waited on"
+    assert str(fifo) in str(caught.value)
+    with pytest.raises(NotRegularFileError, match="FIFO"):
+        base.read_bounded(host, str(fifo), 4096, block_device=True)
+    for path, kind in ((str(tmp_path), "directory"), ("/dev/zero", "character device")):
+        with pytest.raises(NotRegularFileError, match=kind):
+            list(host.read_chunks(path))
+    link = tmp_path / "link"
+    link.symlink_to(fifo)  # a symlink to a FIFO is a FIFO
+    with pytest.raises(NotRegularFileError, match="FIFO"):
+        base.read_bounded(host, str(link), 4096)
+    device = a_block_device()
+    with pytest.raises(NotRegularFileError, match="block device"):
+        base.read_bounded(host, device, 512)
+    assert len(base.read_bounded(host, device, 512, block_device=True)) <= 512
+    assert host.stat(str(fifo)) is not None, "refusing a FIFO leaves it as it was"
 
 
 def test_read_chunks_abandoned_midway_releases_the_file(host: Host, tmp_path: Path) -> None:

@@ -6,6 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from pulumi_vigo_vm.claims import claimed_type
+from pulumi_vigo_vm.disk.spec import TYPE_TOKEN as DISK_TYPE
 from pulumi_vigo_vm.hostfile.claim import (
     MAX_CLAIM_BYTES,
     FileOwner,
@@ -56,3 +58,13 @@ def test_refusals_name_the_path_the_other_owner_and_the_fix() -> None:
     assert "/img/disks/a.qcow2" in foreign and OTHER in foreign and "choose another name" in foreign
     claimed = str(not_owned("/img/disks/a.qcow2", FileOwner.CLAIMED, OTHER, "name"))
     assert "/img/disks/a.qcow2.claim" in claimed and "remove the sidecar" in claimed
+
+
+def test_the_type_a_claim_names_tells_a_vigodisk_from_a_base_image() -> None:
+    """What refuses a VigoBaseImage's file as a writable data disk: its claim's type."""
+    org = "organization/urn:pulumi:dev::proj::"
+    assert claimed_type(f"{org}pulumi-python:dynamic/vigo:VigoDisk::d") == DISK_TYPE
+    nested = f"{org}my:Fleet$pulumi-python:dynamic/vigo:VigoBaseImage::b"
+    assert claimed_type(nested) == "pulumi-python:dynamic/vigo:VigoBaseImage"
+    for text in ("", "organization/", "my own notes", "urn:pulumi:dev::proj"):
+        assert claimed_type(text) is None

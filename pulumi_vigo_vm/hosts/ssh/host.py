@@ -27,7 +27,7 @@ import paramiko
 from paramiko.sftp_file import SFTPFile
 
 from ...errors import HostUnreachableError
-from ..base import CommandResult, FileId, FileStat, Inode
+from ..base import CommandResult, FileId, FileStat, Inode, readable_kind
 from . import atomic
 from .commands import CommandRunner
 from .sftp_pool import SftpPool
@@ -204,14 +204,23 @@ class SshHost:
         return atomic.open_atomic_writer(self._sftp, path, mode)
 
     def read_chunks(
-        self, path: str, chunk_size: int = 1 << 20, *, offset: int = 0
+        self,
+        path: str,
+        chunk_size: int = 1 << 20,
+        *,
+        offset: int = 0,
+        block_device: bool = False,
     ) -> Iterator[bytes]:
         """Stream ``path`` from ``offset``; on a dropped connection, reconnect once and resume
         where the stream was.
 
         Each chunk is one locked SFTP call on the channel that opened the file, so other
         threads' requests interleave with a long read instead of waiting for all of it.
+        The file's kind is checked by a stat before the open (sftp-server would block in
+        open() on a FIFO, stalling its whole channel) and by an fstat of the open handle.
         """
+        mode = self._sftp.call(f"stat {path}", lambda sftp: sftp.stat(path).st_mode or 0)
+        readable_kind(mode, path, self.name, block_device=block_device)
         for attempt in (1, 2):
             slot = self._sftp.pick_slot()
             try:
@@ -225,6 +234,11 @@ class SshHost:
             finally:
                 slot.lock.release()
             try:
+                with slot.lock:
+                    mode = self._sftp.on_handle(
+                        slot, generation, f"fstat {path}", partial(_handle_mode, remote)
+                    )
+                readable_kind(mode, path, self.name, block_device=block_device)
                 while True:
                     with slot.lock:
                         chunk: bytes = self._sftp.on_handle(
@@ -276,6 +290,11 @@ def _open_at(sftp: paramiko.SFTPClient, path: str, offset: int) -> SFTPFile:
     if offset:
         remote.seek(offset)
     return cast(SFTPFile, remote)
+
+
+def _handle_mode(remote: SFTPFile) -> int:
+    """The st_mode of an open remote file (SSH_FXP_FSTAT)."""
+    return remote.stat().st_mode or 0
 
 
 def _sftp_makedirs(sftp: paramiko.SFTPClient, path: str, mode: int) -> None:
