@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from dataclasses import fields as dataclass_fields
 from enum import StrEnum
 from typing import Literal
 
@@ -97,10 +98,15 @@ class Plan:
 
 @dataclass(frozen=True)
 class DiffDecision:
-    """The engine-facing answer: which inputs force a replace, and why anything differs."""
+    """The engine-facing answer: which inputs force a replace, and why anything differs.
+
+    ``updates`` names the inputs an update converges, whether the user changed them or the
+    host drifted from them (what the engine shows as ``[diff: ...]``); ``reasons`` says why,
+    for the log."""
 
     replaces: tuple[str, ...] = ()
     reasons: tuple[str, ...] = field(default=())
+    updates: tuple[str, ...] = ()
 
     @property
     def changed(self) -> bool:
@@ -442,32 +448,81 @@ def _live_replaces(
     return []
 
 
-def _live_updates(recorded: Recorded, new: VmSpec, observed: Observed) -> list[str]:
-    """Axes 1, 3 and 4 on the host: definition, seed file and run state."""
+Drift = tuple[tuple[str, ...], str]
+"""The inputs whose live value differs, and what was seen."""
+
+
+def _seed_inputs(spec: VmSpec) -> tuple[str, ...]:
+    """The inputs the seed ISO carries, those given (its live value is the file)."""
+    return tuple(
+        f.name for f in INPUTS if f.rule == "seed" and getattr(spec, f.name) not in (None, "")
+    )
+
+
+def _definition_inputs(spec: VmSpec, field_name: str) -> tuple[str, ...]:
+    """The inputs a field of the domain definition comes from (see :func:`desired_domain`);
+    none for what the package alone decides (the console log, the agent channel, discard)."""
+    if field_name == "nics":
+        shorthand = "network_bridge" if spec.network_bridge is not None else "network"
+        return ("nics",) if spec.nics else (shorthand,)
+    if field_name == "overlay_path":
+        return (spec.base.input_name,)
+    if field_name == "seed_iso_path":
+        return _seed_inputs(spec)
+    if field_name == "nvram_path":
+        return ("firmware",)
+    return _DEFINITION_INPUTS.get(field_name, ())
+
+
+_DEFINITION_INPUTS = {
+    name: (name,)
+    for name in ("memory_mib", "vcpu", "domain_type", "data_disks", "arch", "machine", "tpm")
+} | {"firmware": ("firmware",), "cpu_mode": ("cpu_mode",), "name": ("vm_name",)}
+
+
+def _definition_drift(spec: VmSpec, live: DomainConfig, wanted: DomainConfig) -> Drift | None:
+    """The inputs whose value the live definition no longer holds, field by field."""
+    have, want = live.structural(), wanted.structural()
+    fields = [
+        f.name
+        for f in dataclass_fields(DomainConfig)
+        if getattr(have, f.name) != getattr(want, f.name)
+    ]
+    if not fields:
+        return None
+    names = tuple(dict.fromkeys(n for f in fields for n in _definition_inputs(spec, f)))
+    return names, f"live definition drifted ({', '.join(fields)})"
+
+
+def _live_updates(recorded: Recorded, new: VmSpec, observed: Observed) -> list[Drift]:
+    """Axes 1, 3 and 4 on the host: definition, seed file and run state, each naming the
+    inputs whose live value differs."""
     if new.state is RunState.ABSENT:
         ours = observed.domain is not None or recorded_overlay(recorded, observed.overlay)
-        return ["state"] if ours else []
-    reasons: list[str] = []
+        return [(("state",), "state")] if ours else []
+    drifts: list[Drift] = []
     live = observed.domain
     if live is None:
-        reasons.append("domain missing on the host")
+        drifts.append((("state",), "domain missing on the host"))
     elif owner_of(observed, new, recorded) is not DomainOwner.OURS:
-        reasons.append("same-named domain not owned by us")
+        drifts.append((("vm_name",), "same-named domain not owned by us"))
     else:
         if live.claim != new.claim:
-            reasons.append("ownership marker names another claim")
+            drifts.append((("claim",), "ownership marker names another claim"))
         identity = keep_identity(new, live.config, recorded, Identity(live.config.uuid, ""))
-        wanted = desired_domain(new, identity, observed.platform)
-        if live.config.structural() != wanted.structural():
-            reasons.append("live definition drifted")
+        drift = _definition_drift(
+            new, live.config, desired_domain(new, identity, observed.platform)
+        )
+        if drift is not None:
+            drifts.append(drift)
     if new.seed_iso_path is not None and not observed.seed_present:
-        reasons.append("seed ISO missing")
+        drifts.append((_seed_inputs(new), "seed ISO missing"))
     power = observed.power
     if new.state is RunState.RUNNING and power is not PowerState.RUNNING:
-        reasons.append(f"run state is {observed.observed_state}, want running")
+        drifts.append((("state",), f"run state is {observed.observed_state}, want running"))
     if new.state is RunState.STOPPED and power is not None and power.is_active:
-        reasons.append(f"run state is {observed.observed_state}, want stopped")
-    return reasons
+        drifts.append((("state",), f"run state is {observed.observed_state}, want stopped"))
+    return drifts
 
 
 def diff(
@@ -478,8 +533,15 @@ def diff(
 ) -> DiffDecision:
     """The spec's diff table. ``observed``/``base`` are None when the host was unreachable."""
     overlay = observed.overlay if observed is not None else None
-    replaces, reasons = _input_decisions(recorded.spec, new, overlay, base)
+    replaces, updates = _input_decisions(recorded.spec, new, overlay, base)
+    reasons = list(updates)
     if observed is not None and base is not None and not replaces:
         replaces += _live_replaces(recorded, new, observed, base)
-        reasons += _live_updates(recorded, new, observed)
-    return DiffDecision(tuple(dict.fromkeys(replaces)), tuple(dict.fromkeys(reasons)))
+        for names, reason in _live_updates(recorded, new, observed):
+            updates += names
+            reasons.append(reason)
+    return DiffDecision(
+        tuple(dict.fromkeys(replaces)),
+        tuple(dict.fromkeys(reasons)),
+        tuple(dict.fromkeys(updates)),
+    )

@@ -25,6 +25,7 @@ from pulumi.dynamic import (
 )
 
 from . import axes
+from ._diff_names import named_diff
 from ._faults import hook_from_env  # test hook: inert unless VIGO_FAULT_INJECT is set
 from ._parallel import widen_rpc_pool
 from .addresses import Addresses
@@ -99,20 +100,22 @@ class VmProvider(ConfiguredProvider):
         return CheckResult(inputs, [CheckFailure(f.property, f.reason) for f in faults])
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
-        """The spec's diff table, from old-vs-new and the live host. Never mutates."""
+        """The spec's diff table, from old-vs-new and the live host, naming every input that
+        changed or drifted (see _diff_names). Never mutates."""
         unknown = [key for key, value in news.items() if contains_unknown(value)]
         if unknown:
             replaces = _replacing_while_unknown(news, unknown)
-            return DiffResult(changes=True, replaces=replaces, delete_before_replace=bool(replaces))
+            return named_diff(True, replaces, unknown, delete_before_replace=bool(replaces))
         new = self._parse(news)
         recorded = self._recorded(olds)
         observed, base = self._look(new, recorded)
         decision = axes.diff(recorded, new, observed, base)
         if decision.changed:
             log.info("%s differs: %s", new.vm_name, ", ".join(decision.replaces + decision.reasons))
-        return DiffResult(
-            changes=decision.changed,
-            replaces=list(decision.replaces),
+        return named_diff(
+            decision.changed,
+            decision.replaces,
+            decision.updates,
             delete_before_replace=decision.delete_before_replace,
         )
 
