@@ -87,7 +87,9 @@ def _server_module() -> ModuleType | None:
         return main
     response = getattr(proto, "DiffResponse", None)
     descriptor = getattr(response, "DESCRIPTOR", None)
-    if not isinstance(proto, ModuleType) or "diffs" not in getattr(descriptor, "fields_by_name", {}):
+    if not isinstance(proto, ModuleType) or "diffs" not in getattr(
+        descriptor, "fields_by_name", {}
+    ):
         return None
     return main
 
@@ -98,8 +100,9 @@ def _install() -> bool:
         main = _server_module()
         if main is None:
             return False
-        if not isinstance(main.proto, _NamingProto):
-            main.proto = _NamingProto(main.proto)
+        proto = vars(main)["proto"]
+        if not isinstance(proto, _NamingProto):
+            setattr(main, "proto", _NamingProto(proto))  # noqa: B010 (a module's global)
         return True
 
 

@@ -13,7 +13,7 @@ ordered :class:`Plan` for the executor. Pure: no I/O; all host facts come in as 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from dataclasses import fields as dataclass_fields
 from enum import StrEnum
@@ -21,9 +21,18 @@ from typing import Literal
 
 from .devices import DataDisk, DiskBus, assign_macs
 from .domain_xml import BIOS, DiskDevice, DomainConfig, LiveDomain, NicDevice
-from .errors import ImageError
+from .errors import ImageError, InputFault
 from .fields import INPUTS, Change
-from .model import AttachedDisk, Identity, ImageInfo, Observed, PowerState, Recorded, ResolvedBase
+from .model import (
+    AttachedDisk,
+    Identity,
+    ImageInfo,
+    NicSource,
+    Observed,
+    PowerState,
+    Recorded,
+    ResolvedBase,
+)
 from .ownership import (
     Candidates,
     DomainOwner,
@@ -52,6 +61,7 @@ __all__ = [
     "keep_identity",
     "plan_converge",
     "plan_remove",
+    "refuse_nic_sources",
 ]
 
 _STOPPED_STATES = (PowerState.SHUTOFF, PowerState.CRASHED)
@@ -275,6 +285,45 @@ def _refuse_data_disks(spec: VmSpec, disks: Sequence[AttachedDisk], base: Resolv
             )
     if problems:
         raise ImageError("; ".join(problems))
+
+
+def refuse_nic_sources(
+    spec: VmSpec, sources: Mapping[int, NicSource], host: str
+) -> list[InputFault]:
+    """One fault per NIC whose bridge or network the host lacks (or, for a VM to run, whose
+    network is stopped), naming the input that gave it: libvirt defines such a domain and
+    fails only at its start, so a ``defined`` VM would be reported made and then never boot.
+    ``sources``: by the NIC's position in :attr:`VmSpec.all_nics`."""
+    faults = []
+    for index, found in sorted(sources.items()):
+        nic = found.nic
+        if spec.nics:
+            where = ("nics", f"[{index}].{nic.kind} {nic.source!r}")
+        else:
+            shorthand = "network_bridge" if nic.kind == "bridge" else "network"
+            where = (shorthand, repr(nic.source))
+        if nic.kind == "bridge" and not found.present:
+            reason = (
+                f"{where[1]} is not a bridge on {host} (no /sys/class/net/{nic.source}/bridge "
+                f"there): create it on the host (ip link add {nic.source} type bridge) or name "
+                "an existing one (ip -br link show type bridge)"
+            )
+        elif nic.kind == "network" and not found.present:
+            reason = (
+                f"{where[1]}: no libvirt network of that name on {spec.uri}: define and start "
+                "it there (virsh net-define, net-start, net-autostart) or name one that "
+                "virsh net-list --all shows"
+            )
+        elif not found.active and spec.state is RunState.RUNNING:
+            reason = (
+                f"{where[1]}: libvirt network on {spec.uri} is not running, so the VM could "
+                f"not start: virsh net-start {nic.source} (and net-autostart), or "
+                "state='defined'"
+            )
+        else:
+            continue
+        faults.append(InputFault(where[0], reason))
+    return faults
 
 
 def plan_converge(

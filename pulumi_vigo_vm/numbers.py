@@ -8,7 +8,8 @@ the provider (``spec.py``) and the policy rules (``policies.py``) read numbers w
 :func:`whole_number`, so a value one of them accepts the other never refuses as malformed.
 
 :func:`as_written` and :func:`as_wire` move free-form JSON between the wire's doubles and
-what the user wrote. Pure: no I/O, no state; every refusal is a ``ValueError`` whose text is the reason.
+what the user wrote. Pure: no I/O, no state; every refusal is a ``ValueError`` whose text
+is the reason.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import re
 from collections.abc import Mapping
 from typing import Any, Final
 
-__all__ = ["as_written", "as_wire", "shown", "whole_number"]
+__all__ = ["as_wire", "as_written", "shown", "whole_number"]
 
 _WHOLE_NUMBER_TEXT: Final = re.compile(r"\s*[+-]?\d+(\.0*)?\s*")
 
