@@ -141,7 +141,7 @@ def claimed_by_sibling(theirs: str | None, spec: VmSpec) -> str | None:
         return None
     return (
         f"vm_name: resource {their_name!r} of this stack already manages vm_name "
-        f"{spec.vm_name!r} on {spec.uri} (its domain's marker names it), and {our_name!r} "
+        f"{spec.vm_name!r} on {spec.uri} (its domain's marker names {theirs}), and {our_name!r} "
         "has no record of that domain; a vm_name must be unique per host. If both resources "
         f"are in the program, give one of them another vm_name. If {their_name!r} is no longer "
         f"in the program because it was renamed to {our_name!r}, keep its VM with "
