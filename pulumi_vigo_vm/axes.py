@@ -298,31 +298,31 @@ def refuse_nic_sources(
     for index, found in sorted(sources.items()):
         nic = found.nic
         if spec.nics:
-            where = ("nics", f"[{index}].{nic.kind} {nic.source!r}")
+            prop, what = "nics", f"[{index}].{nic.kind} {nic.source!r}"
         else:
-            shorthand = "network_bridge" if nic.kind == "bridge" else "network"
-            where = (shorthand, repr(nic.source))
+            prop = "network_bridge" if nic.kind == "bridge" else "network"
+            what = repr(nic.source)
         if nic.kind == "bridge" and not found.present:
             reason = (
-                f"{where[1]} is not a bridge on {host} (no /sys/class/net/{nic.source}/bridge "
+                f"{what} is not a bridge on {host} (no /sys/class/net/{nic.source}/bridge "
                 f"there): create it on the host (ip link add {nic.source} type bridge) or name "
                 "an existing one (ip -br link show type bridge)"
             )
         elif nic.kind == "network" and not found.present:
             reason = (
-                f"{where[1]}: no libvirt network of that name on {spec.uri}: define and start "
+                f"{what}: no libvirt network of that name on {spec.uri}: define and start "
                 "it there (virsh net-define, net-start, net-autostart) or name one that "
                 "virsh net-list --all shows"
             )
         elif not found.active and spec.state is RunState.RUNNING:
             reason = (
-                f"{where[1]}: libvirt network on {spec.uri} is not running, so the VM could "
+                f"{what}: libvirt network on {spec.uri} is not running, so the VM could "
                 f"not start: virsh net-start {nic.source} (and net-autostart), or "
                 "state='defined'"
             )
         else:
             continue
-        faults.append(InputFault(where[0], reason))
+        faults.append(InputFault(prop, reason))
     return faults
 
 
@@ -508,6 +508,23 @@ def _seed_inputs(spec: VmSpec) -> tuple[str, ...]:
     )
 
 
+_DEFINITION_INPUTS = {"name": ("vm_name",), "nvram_path": ("firmware",)} | {
+    name: (name,)
+    for name in (
+        "memory_mib",
+        "vcpu",
+        "domain_type",
+        "data_disks",
+        "arch",
+        "machine",
+        "firmware",
+        "tpm",
+        "cpu_mode",
+    )
+}
+"""The input each field of the domain definition comes from, where it is one input alone."""
+
+
 def _definition_inputs(spec: VmSpec, field_name: str) -> tuple[str, ...]:
     """The inputs a field of the domain definition comes from (see :func:`desired_domain`);
     none for what the package alone decides (the console log, the agent channel, discard)."""
@@ -518,15 +535,7 @@ def _definition_inputs(spec: VmSpec, field_name: str) -> tuple[str, ...]:
         return (spec.base.input_name,)
     if field_name == "seed_iso_path":
         return _seed_inputs(spec)
-    if field_name == "nvram_path":
-        return ("firmware",)
     return _DEFINITION_INPUTS.get(field_name, ())
-
-
-_DEFINITION_INPUTS = {
-    name: (name,)
-    for name in ("memory_mib", "vcpu", "domain_type", "data_disks", "arch", "machine", "tpm")
-} | {"firmware": ("firmware",), "cpu_mode": ("cpu_mode",), "name": ("vm_name",)}
 
 
 def _definition_drift(spec: VmSpec, live: DomainConfig, wanted: DomainConfig) -> Drift | None:
