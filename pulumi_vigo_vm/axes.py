@@ -13,17 +13,27 @@ ordered :class:`Plan` for the executor. Pure: no I/O; all host facts come in as 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from dataclasses import fields as dataclass_fields
 from enum import StrEnum
 from typing import Literal
 
 from .devices import DataDisk, DiskBus, assign_macs
 from .domain_xml import BIOS, DiskDevice, DomainConfig, LiveDomain, NicDevice
-from .errors import ImageError
+from .errors import ImageError, InputFault
 from .fields import INPUTS, Change
 from .imageformat import refusal
-from .model import AttachedDisk, Identity, ImageInfo, Observed, PowerState, Recorded, ResolvedBase
+from .model import (
+    AttachedDisk,
+    Identity,
+    ImageInfo,
+    NicSource,
+    Observed,
+    PowerState,
+    Recorded,
+    ResolvedBase,
+)
 from .ownership import (
     Candidates,
     DomainOwner,
@@ -53,6 +63,7 @@ __all__ = [
     "plan_converge",
     "plan_remove",
     "refuse_data_disks",
+    "refuse_nic_sources",
 ]
 
 _STOPPED_STATES = (PowerState.SHUTOFF, PowerState.CRASHED)
@@ -99,10 +110,15 @@ class Plan:
 
 @dataclass(frozen=True)
 class DiffDecision:
-    """The engine-facing answer: which inputs force a replace, and why anything differs."""
+    """The engine-facing answer: which inputs force a replace, and why anything differs.
+
+    ``updates`` names the inputs an update converges, whether the user changed them or the
+    host drifted from them (what the engine shows as ``[diff: ...]``); ``reasons`` says why,
+    for the log."""
 
     replaces: tuple[str, ...] = ()
     reasons: tuple[str, ...] = field(default=())
+    updates: tuple[str, ...] = ()
 
     @property
     def changed(self) -> bool:
@@ -289,6 +305,45 @@ def refuse_data_disks(spec: VmSpec, disks: Sequence[AttachedDisk], base: Resolve
         raise ImageError("; ".join(problems))
 
 
+def refuse_nic_sources(
+    spec: VmSpec, sources: Mapping[int, NicSource], host: str
+) -> list[InputFault]:
+    """One fault per NIC whose bridge or network the host lacks (or, for a VM to run, whose
+    network is stopped), naming the input that gave it: libvirt defines such a domain and
+    fails only at its start, so a ``defined`` VM would be reported made and then never boot.
+    ``sources``: by the NIC's position in :attr:`VmSpec.all_nics`."""
+    faults = []
+    for index, found in sorted(sources.items()):
+        nic = found.nic
+        if spec.nics:
+            prop, what = "nics", f"[{index}].{nic.kind} {nic.source!r}"
+        else:
+            prop = "network_bridge" if nic.kind == "bridge" else "network"
+            what = repr(nic.source)
+        if nic.kind == "bridge" and not found.present:
+            reason = (
+                f"{what} is not a bridge on {host} (no /sys/class/net/{nic.source}/bridge "
+                f"there): create it on the host (ip link add {nic.source} type bridge) or name "
+                "an existing one (ip -br link show type bridge)"
+            )
+        elif nic.kind == "network" and not found.present:
+            reason = (
+                f"{what}: no libvirt network of that name on {spec.uri}: define and start "
+                "it there (virsh net-define, net-start, net-autostart) or name one that "
+                "virsh net-list --all shows"
+            )
+        elif not found.active and spec.state is RunState.RUNNING:
+            reason = (
+                f"{what}: libvirt network on {spec.uri} is not running, so the VM could "
+                f"not start: virsh net-start {nic.source} (and net-autostart), or "
+                "state='defined'"
+            )
+        else:
+            continue
+        faults.append(InputFault(prop, reason))
+    return faults
+
+
 def plan_converge(
     spec: VmSpec,
     observed: Observed,
@@ -460,32 +515,90 @@ def _live_replaces(
     return []
 
 
-def _live_updates(recorded: Recorded, new: VmSpec, observed: Observed) -> list[str]:
-    """Axes 1, 3 and 4 on the host: definition, seed file and run state."""
+Drift = tuple[tuple[str, ...], str]
+"""The inputs whose live value differs, and what was seen."""
+
+
+def _seed_inputs(spec: VmSpec) -> tuple[str, ...]:
+    """The inputs the seed ISO carries, those given (its live value is the file)."""
+    return tuple(
+        f.name for f in INPUTS if f.rule == "seed" and getattr(spec, f.name) not in (None, "")
+    )
+
+
+_DEFINITION_INPUTS = {"name": ("vm_name",), "nvram_path": ("firmware",)} | {
+    name: (name,)
+    for name in (
+        "memory_mib",
+        "vcpu",
+        "domain_type",
+        "data_disks",
+        "arch",
+        "machine",
+        "firmware",
+        "tpm",
+        "cpu_mode",
+    )
+}
+"""The input each field of the domain definition comes from, where it is one input alone."""
+
+
+def _definition_inputs(spec: VmSpec, field_name: str) -> tuple[str, ...]:
+    """The inputs a field of the domain definition comes from (see :func:`desired_domain`);
+    none for what the package alone decides (the console log, the agent channel, discard)."""
+    if field_name == "nics":
+        shorthand = "network_bridge" if spec.network_bridge is not None else "network"
+        return ("nics",) if spec.nics else (shorthand,)
+    if field_name == "overlay_path":
+        return (spec.base.input_name,)
+    if field_name == "seed_iso_path":
+        return _seed_inputs(spec)
+    return _DEFINITION_INPUTS.get(field_name, ())
+
+
+def _definition_drift(spec: VmSpec, live: DomainConfig, wanted: DomainConfig) -> Drift | None:
+    """The inputs whose value the live definition no longer holds, field by field."""
+    have, want = live.structural(), wanted.structural()
+    fields = [
+        f.name
+        for f in dataclass_fields(DomainConfig)
+        if getattr(have, f.name) != getattr(want, f.name)
+    ]
+    if not fields:
+        return None
+    names = tuple(dict.fromkeys(n for f in fields for n in _definition_inputs(spec, f)))
+    return names, f"live definition drifted ({', '.join(fields)})"
+
+
+def _live_updates(recorded: Recorded, new: VmSpec, observed: Observed) -> list[Drift]:
+    """Axes 1, 3 and 4 on the host: definition, seed file and run state, each naming the
+    inputs whose live value differs."""
     if new.state is RunState.ABSENT:
         ours = observed.domain is not None or recorded_overlay(recorded, observed.overlay)
-        return ["state"] if ours else []
-    reasons: list[str] = []
+        return [(("state",), "state")] if ours else []
+    drifts: list[Drift] = []
     live = observed.domain
     if live is None:
-        reasons.append("domain missing on the host")
+        drifts.append((("state",), "domain missing on the host"))
     elif owner_of(observed, new, recorded) is not DomainOwner.OURS:
-        reasons.append("same-named domain not owned by us")
+        drifts.append((("vm_name",), "same-named domain not owned by us"))
     else:
         if live.claim != new.claim:
-            reasons.append("ownership marker names another claim")
+            drifts.append((("claim",), "ownership marker names another claim"))
         identity = keep_identity(new, live.config, recorded, Identity(live.config.uuid, ""))
-        wanted = desired_domain(new, identity, observed.platform)
-        if live.config.structural() != wanted.structural():
-            reasons.append("live definition drifted")
+        drift = _definition_drift(
+            new, live.config, desired_domain(new, identity, observed.platform)
+        )
+        if drift is not None:
+            drifts.append(drift)
     if new.seed_iso_path is not None and not observed.seed_present:
-        reasons.append("seed ISO missing")
+        drifts.append((_seed_inputs(new), "seed ISO missing"))
     power = observed.power
     if new.state is RunState.RUNNING and power is not PowerState.RUNNING:
-        reasons.append(f"run state is {observed.observed_state}, want running")
+        drifts.append((("state",), f"run state is {observed.observed_state}, want running"))
     if new.state is RunState.STOPPED and power is not None and power.is_active:
-        reasons.append(f"run state is {observed.observed_state}, want stopped")
-    return reasons
+        drifts.append((("state",), f"run state is {observed.observed_state}, want stopped"))
+    return drifts
 
 
 def diff(
@@ -496,8 +609,15 @@ def diff(
 ) -> DiffDecision:
     """The spec's diff table. ``observed``/``base`` are None when the host was unreachable."""
     overlay = observed.overlay if observed is not None else None
-    replaces, reasons = _input_decisions(recorded.spec, new, overlay, base)
+    replaces, updates = _input_decisions(recorded.spec, new, overlay, base)
+    reasons = list(updates)
     if observed is not None and base is not None and not replaces:
         replaces += _live_replaces(recorded, new, observed, base)
-        reasons += _live_updates(recorded, new, observed)
-    return DiffDecision(tuple(dict.fromkeys(replaces)), tuple(dict.fromkeys(reasons)))
+        for names, reason in _live_updates(recorded, new, observed):
+            updates += names
+            reasons.append(reason)
+    return DiffDecision(
+        tuple(dict.fromkeys(replaces)),
+        tuple(dict.fromkeys(reasons)),
+        tuple(dict.fromkeys(updates)),
+    )

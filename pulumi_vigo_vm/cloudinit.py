@@ -20,6 +20,7 @@ from typing import Any
 import pycdlib
 
 from .console import READY_MARKER_PREFIX
+from .numbers import as_wire
 
 __all__ = [
     "MAX_SEED_BYTES",
@@ -75,7 +76,9 @@ class SeedContent:
             "user-data": self.user_data or "",
             "vendor-data": self.vendor_data or "",
             "network-config": self.network_config or "",
-            "meta-data": dict(self.meta_data or {}),
+            # Numbers as the wire has them (8080.0), as the previous release hashed them:
+            # restoring the user's 8080 in the seed renames no seed and replaces no VM.
+            "meta-data": as_wire(dict(self.meta_data or {})),
         }
         text = json.dumps(parts, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(text.encode()).hexdigest()[:8]

@@ -88,7 +88,11 @@ class Nic:
     model: NicModel = NicModel.VIRTIO
 
     def to_input(self) -> dict[str, Any]:
-        return {self.kind: self.source, "mac": self.mac, "model": self.model.value}
+        """As recorded in state: no ``mac`` key when none was given (the SDK drops a None
+        inside a mapping when it reads a bag back, so a recorded ``None`` would be a change
+        at every refresh)."""
+        mac = {"mac": self.mac} if self.mac else {}
+        return {self.kind: self.source, **mac, "model": self.model.value}
 
 
 def _entries(value: Any, what: str, limit: int) -> Sequence[Mapping[str, Any]]:

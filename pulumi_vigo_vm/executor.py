@@ -37,7 +37,12 @@ from .errors import ImageError, LibvirtCallError, NotOwnedError, VigoError
 from .hosts.base import temporary_name
 from .hypervisor import Guest, PowerState
 from .images import create_overlay, grow_overlay, seed_identity, usable_base
-from .ownership import CONSOLE_LOG_DIR, console_log_path, stale_temporaries
+from .ownership import (
+    CONSOLE_LOG_DIR,
+    claimed_by_sibling,
+    console_log_path,
+    stale_temporaries,
+)
 from .sighting import BootMark, boot_mark
 from .spec import VmSpec
 from .target import Target
@@ -280,7 +285,11 @@ class Executor:
         winner = self._target.hypervisor.lookup(self._spec.vm_name)
         if winner is None:
             raise exc
-        owner = from_xml(winner.xml()).claim or "a domain not created for this stack"
+        claim = from_xml(winner.xml()).claim
+        sibling = claimed_by_sibling(claim, self._spec)
+        if sibling is not None:
+            raise NotOwnedError(sibling) from exc
+        owner = claim or "a domain not created for this stack"
         raise NotOwnedError(
             f"vm_name: a domain named {self._spec.vm_name!r} was just defined on "
             f"{self._spec.uri} by {owner}; two resources cannot manage one VM: choose another "

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from .devices import DataDisk
+from .devices import DataDisk, Nic
 from .domain_xml import DomainConfig, LiveDomain
 from .platform import HostPlatform
 from .spec import VmSpec
@@ -18,6 +18,7 @@ __all__ = [
     "AttachedDisk",
     "Identity",
     "ImageInfo",
+    "NicSource",
     "Observed",
     "PowerState",
     "Recorded",
@@ -46,6 +47,16 @@ class PowerState(StrEnum):
             PowerState.SUSPENDED,
             PowerState.UNKNOWN,
         )
+
+
+@dataclass(frozen=True)
+class NicSource:
+    """What the host has for one NIC's source: the bridge interface or libvirt network
+    exists (``present``), and, for a network, runs (``active``)."""
+
+    nic: Nic
+    present: bool
+    active: bool = True
 
 
 @dataclass(frozen=True)

@@ -7,16 +7,19 @@ Booleans, exponents (``"4e3"``), NaN/infinity, fractions and anything else are r
 the provider (``spec.py``) and the policy rules (``policies.py``) read numbers with
 :func:`whole_number`, so a value one of them accepts the other never refuses as malformed.
 
-Pure: no I/O, no state; every refusal is a ``ValueError`` whose text is the reason.
+:func:`as_written` and :func:`as_wire` move free-form JSON between the wire's doubles and
+what the user wrote. Pure: no I/O, no state; every refusal is a ``ValueError`` whose text
+is the reason.
 """
 
 from __future__ import annotations
 
 import math
 import re
+from collections.abc import Mapping
 from typing import Any, Final
 
-__all__ = ["shown", "whole_number"]
+__all__ = ["as_wire", "as_written", "shown", "whole_number"]
 
 _WHOLE_NUMBER_TEXT: Final = re.compile(r"\s*[+-]?\d+(\.0*)?\s*")
 
@@ -48,6 +51,37 @@ def whole_number(value: Any, low: int, high: float, unit: str = "") -> int:
     if number > high:
         raise ValueError(f"must be at most {high}{unit}, got {number}")
     return number
+
+
+def as_written(value: Any) -> Any:
+    """A JSON value as the user wrote it: every integral float becomes an int, at any depth.
+
+    The wire (a protobuf ``Struct``) has only doubles, so ``8080`` reaches the provider as
+    ``8080.0``; a free-form JSON input that goes on to a guest (``cloud_init_meta_data``) is
+    restored here, once, by its validator. No program can tell ``8080.0`` from ``8080`` over
+    the wire, so both are written ``8080``. Booleans stay booleans; ``-0.0`` stays a float
+    (as an int it would lose its sign, and the seed hash with it).
+    """
+    if isinstance(value, float) and math.isfinite(value) and value.is_integer():
+        return int(value) if value or math.copysign(1.0, value) > 0 else value  # -0.0 stays
+    if isinstance(value, Mapping):
+        return {key: as_written(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [as_written(item) for item in value]
+    return value
+
+
+def as_wire(value: Any) -> Any:
+    """``value`` as the wire carries it: every int (not bool) a float, at any depth. What a
+    digest of user JSON is computed over, so it is the same before and after
+    :func:`as_written` (the previous release hashed the wire's floats)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if isinstance(value, Mapping):
+        return {key: as_wire(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [as_wire(item) for item in value]
+    return value
 
 
 def shown(value: Any) -> str:

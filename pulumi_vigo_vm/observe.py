@@ -15,14 +15,14 @@ from dataclasses import replace
 from .artifact_base import resolve_artifact_base
 from .claims import claimed_type
 from .cloudinit import SeedIdentity
-from .devices import DataDisk
+from .devices import DataDisk, Nic
 from .disk.spec import TYPE_TOKEN as DISK_TYPE
 from .domain_xml import from_xml
 from .errors import ImageError, NotRegularFileError
 from .guestfile import probe
 from .hostfile import read_claim
 from .images import overlay_info, seed_identity, usable_base
-from .model import AttachedDisk, Observed, Recorded, ResolvedBase
+from .model import AttachedDisk, NicSource, Observed, Recorded, ResolvedBase
 from .ownership import Candidates, DomainOwner, FileFacts, owner_of, removal_candidates
 from .platform import HostPlatform, domain_machine
 from .spec import ProviderDefaults, VmSpec
@@ -37,6 +37,7 @@ __all__ = [
     "observe_data_disks",
     "observe_domain",
     "observe_files",
+    "observe_nic_sources",
     "observe_removal",
     "resolve_base",
 ]
@@ -159,6 +160,20 @@ def resolve_base(target: Target, spec: VmSpec, defaults: ProviderDefaults) -> Re
             )
         return ResolvedBase.from_image(usable_base(target.host, path, "disk_path"))
     return resolve_artifact_base(target, spec, defaults)
+
+
+def observe_nic_sources(target: Target, nics: tuple[Nic, ...]) -> tuple[NicSource, ...]:
+    """What the host has for each NIC's source: a Linux bridge is a directory
+    ``/sys/class/net/<name>/bridge`` on the host; a libvirt network is libvirt's answer."""
+    found = []
+    for nic in nics:
+        if nic.kind == "bridge":
+            present = target.host.stat(f"/sys/class/net/{nic.source}/bridge") is not None
+            found.append(NicSource(nic, present))
+        else:
+            active = target.hypervisor.network_active(nic.source)
+            found.append(NicSource(nic, active is not None, bool(active)))
+    return tuple(found)
 
 
 def observe_data_disks(

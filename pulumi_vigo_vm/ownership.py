@@ -35,6 +35,7 @@ __all__ = [
     "Candidates",
     "DomainOwner",
     "FileFacts",
+    "claimed_by_sibling",
     "console_log_path",
     "domain_owner",
     "owner_of",
@@ -101,7 +102,10 @@ def require_ours(owner: DomainOwner, live: LiveDomain | None, spec: VmSpec) -> N
             "(not this stack's state)"
         )
     else:
-        why = f"and belongs to {live.claim}{_rename_hint(live.claim, spec.claim)}"
+        sibling = claimed_by_sibling(live.claim, spec)
+        if sibling is not None:
+            raise NotOwnedError(sibling)
+        why = f"and belongs to {live.claim}"
     raise NotOwnedError(
         f"vm_name: {where} {why}; it is left alone: choose another vm_name, or remove that "
         "domain yourself if it is no longer wanted"
@@ -123,18 +127,25 @@ def require_nvram_ours(wanted: str | None, live: LiveDomain | None, present: boo
     )
 
 
-def _rename_hint(theirs: str | None, ours: str | None) -> str:
-    """A claim of this very stack and type under another name is most likely this resource
-    before a rename in the program: say how to keep its identity."""
-    if not theirs or not ours:
-        return ""
+def claimed_by_sibling(theirs: str | None, spec: VmSpec) -> str | None:
+    """The refusal for a domain whose claim names another resource of this very stack (same
+    claim up to the resource name), which this resource's state does not record: two
+    resources of the program declare one vm_name, or this one was that one before a rename.
+    The provider sees one resource at a time, so the message names both cases and the fix
+    of each. None when the claim is not of this stack."""
+    if not theirs or not spec.claim:
+        return None
     their_scope, _, their_name = theirs.rpartition("::")
-    our_scope, _, _ = ours.rpartition("::")
-    if their_scope != our_scope:
-        return ""
+    our_scope, _, our_name = spec.claim.rpartition("::")
+    if their_scope != our_scope or their_name == our_name:
+        return None
     return (
-        f" (this stack's resource {their_name!r}: if you renamed it, keep its VM with "
-        f"opts=pulumi.ResourceOptions(aliases=[pulumi.Alias(name={their_name!r})]))"
+        f"vm_name: resource {their_name!r} of this stack already manages vm_name "
+        f"{spec.vm_name!r} on {spec.uri} (its domain's marker names {theirs}), and {our_name!r} "
+        "has no record of that domain; a vm_name must be unique per host. If both resources "
+        f"are in the program, give one of them another vm_name. If {their_name!r} is no longer "
+        f"in the program because it was renamed to {our_name!r}, keep its VM with "
+        f"opts=pulumi.ResourceOptions(aliases=[pulumi.Alias(name={their_name!r})])"
     )
 
 

@@ -9,6 +9,7 @@ calls from thread-safe caches.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import uuid
 from collections.abc import Mapping
@@ -26,6 +27,7 @@ from pulumi.dynamic import (
 )
 
 from . import axes
+from ._diff_names import named_diff
 from ._faults import hook_from_env  # test hook: inert unless VIGO_FAULT_INJECT is set
 from ._parallel import widen_rpc_pool
 from .addresses import Addresses
@@ -34,7 +36,7 @@ from .axes import Action, Identity, Observed, Plan, Recorded, ResolvedBase
 from .configured import ConfiguredProvider
 from .devices import new_mac
 from .domain_xml import LiveDomain
-from .errors import CuratorUnreachableError, HostUnreachableError
+from .errors import CuratorUnreachableError, HostUnreachableError, InputError, InputFault
 from .executor import Executor
 from .fields import INPUTS, input_field
 from .inputs import SeedChange, WaitFor
@@ -42,6 +44,7 @@ from .observe import (
     observe,
     observe_data_disks,
     observe_files,
+    observe_nic_sources,
     observe_removal,
     resolve_base,
 )
@@ -92,20 +95,24 @@ class VmProvider(ConfiguredProvider):
     # --- engine methods ---------------------------------------------------------------
 
     def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
-        """Validate every input; one CheckFailure per bad input. Never touches a host.
+        """Validate every input; one CheckFailure per bad input. Reads the host only to
+        find a new NIC's bridge or network (see _nic_source_faults); never mutates it.
 
         Also the first call for every resource of an ``up``: the place to let the server run
         all their creates (and their waits) at once (see _parallel)."""
         widen_rpc_pool()
         inputs, faults = check_inputs(news, self._defaults)
+        if not faults:
+            faults = self._nic_source_faults(_olds, inputs)
         return CheckResult(inputs, [CheckFailure(f.property, f.reason) for f in faults])
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
-        """The spec's diff table, from old-vs-new and the live host. Never mutates."""
+        """The spec's diff table, from old-vs-new and the live host, naming every input that
+        changed or drifted (see _diff_names). Never mutates."""
         unknown = [key for key, value in news.items() if contains_unknown(value)]
         if unknown:
             replaces = _replacing_while_unknown(news, unknown)
-            return DiffResult(changes=True, replaces=replaces, delete_before_replace=bool(replaces))
+            return named_diff(True, replaces, unknown, delete_before_replace=bool(replaces))
         new = self._parse(news)
         recorded = self._recorded(olds)
         observed, base = self._look(new, recorded)
@@ -117,9 +124,10 @@ class VmProvider(ConfiguredProvider):
         decision = axes.diff(recorded, new, observed, base)
         if decision.changed:
             log.info("%s differs: %s", new.vm_name, ", ".join(decision.replaces + decision.reasons))
-        return DiffResult(
-            changes=decision.changed,
-            replaces=list(decision.replaces),
+        return named_diff(
+            decision.changed,
+            decision.replaces,
+            decision.updates,
             delete_before_replace=decision.delete_before_replace,
         )
 
@@ -170,6 +178,30 @@ class VmProvider(ConfiguredProvider):
         return ReadResult(id_, outs)
 
     # --- helpers ----------------------------------------------------------------------
+
+    def _nic_source_faults(
+        self, olds: Mapping[str, Any], inputs: Mapping[str, Any]
+    ) -> list[InputFault]:
+        """The NICs of valid ``inputs`` whose bridge or network the host lacks, told at
+        check so that preview fails naming the input before anything is defined. Only NICs
+        ``olds`` did not have are looked up: a network removed under a running VM does not
+        block an unrelated update. An unreachable host leaves this to the create."""
+        if contains_unknown(dict(inputs)) or inputs.get("state") == RunState.ABSENT.value:
+            return []
+        spec = self._parse(inputs)
+        before: set[tuple[str, str]] = set()
+        if olds.get("vm_name") is not None and not contains_unknown(dict(olds)):
+            with contextlib.suppress(InputError):
+                before = {(n.kind, n.source) for n in self._parse(olds).all_nics}
+        new = {i: n for i, n in enumerate(spec.all_nics) if (n.kind, n.source) not in before}
+        if not new:
+            return []
+        target = Target.for_uri(spec.uri)
+        try:
+            sources = observe_nic_sources(target, tuple(new.values()))
+        except HostUnreachableError:
+            return []
+        return axes.refuse_nic_sources(spec, dict(zip(new, sources, strict=True)), target.host.name)
 
     def _parse(self, props: Mapping[str, Any]) -> VmSpec:
         return parse_spec(props, self._defaults)

@@ -430,8 +430,8 @@ def parse_spec(props: Mapping[str, Any], defaults: ProviderDefaults) -> VmSpec:
         raise InputError(faults)
     # Each validator is idempotent on its own output: run again, it gives the typed value.
     typed = {
-        f.name: f.validate(normalised[f.name]) for f in INPUTS if normalised.get(f.name) is not None
-    }
+        f.name: f.validate(normalised[f.name]) for f in INPUTS if _present(normalised.get(f.name))
+    }  # "" is an omitted input here too, as check_inputs reads it
     base: BaseSource = typed.pop("artifact", None) or typed.pop("disk_path")
     typed.pop("disk_path", None)
     return VmSpec(base=base, **typed)

@@ -17,6 +17,7 @@ from pulumi.dynamic import (
     UpdateResult,
 )
 
+from .._diff_names import named_diff
 from ..configured import ConfiguredProvider
 from ..errors import InputError
 from ..hostfile import FileOwner
@@ -45,7 +46,7 @@ class DiskProvider(ConfiguredProvider):
         before, _ = check_inputs(olds, self._defaults)
         after, _ = check_inputs(news, self._defaults)
         changed = [name for name in INPUT_NAMES if before.get(name) != after.get(name)]
-        return DiffResult(changes=bool(changed), replaces=[], delete_before_replace=False)
+        return named_diff(bool(changed), diffs=changed)
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         """Create the empty disk, or adopt the one our claim names (a crashed create, or a

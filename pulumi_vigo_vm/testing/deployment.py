@@ -26,6 +26,7 @@ from .program import run_program, tail
 from .providerhost import DynamicProviderHost
 from .results import RunResult, Step, Verb
 from .state import ResourceState, load_snapshot, save_snapshot
+from .steps import LEGACY_REFRESH_DIFF, refresh_diffs
 
 if TYPE_CHECKING:
     from .engine import EngineHarness
@@ -135,7 +136,9 @@ class Deployment:
                     self.checkpoint()
 
     def _refresh(self) -> None:
-        """``Read`` each resource (concurrently); drop the gone, record what is there."""
+        """``Read`` each resource (concurrently); drop the gone, record what is there, and
+        show what ``Diff`` of the read state against the recorded inputs says (see
+        :func:`~.steps.refresh_diffs`)."""
         resources = self.state.ordered()
 
         def read(res: ResourceState) -> None:
@@ -157,6 +160,12 @@ class Deployment:
                 )
                 if ins is not None:
                     new.inputs = props.annotate_secrets(ins, res.inputs)
+            diff = None
+            if self.h._child_env().get(LEGACY_REFRESH_DIFF, "").lower() not in ("1", "true"):
+                diff = self.provider().diff(
+                    res.urn, id_, old_outputs=new.outputs, old_inputs=new.inputs, news=res.inputs
+                )
+            with self.lock:
                 self.state.resources[res.urn] = new
                 self.checkpoint()
                 self.record(
@@ -165,7 +174,7 @@ class Deployment:
                         name=res.name,
                         type=res.type,
                         op="read",
-                        diffs=tuple(props.changed_keys(res.outputs, new.outputs)),
+                        diffs=refresh_diffs(diff, res.outputs, new.outputs),
                         id=id_,
                     )
                 )

@@ -33,6 +33,7 @@ __all__ = [
     "dependencies",
     "dependent_replacements",
     "recreate_plan",
+    "refresh_diffs",
 ]
 
 DIFF_NONE = provider_pb2.DiffResponse.DIFF_NONE
@@ -92,6 +93,25 @@ def delete_before_replace(provider_choice: bool, *, defined: bool, requested: bo
     if requested:
         return True
     return provider_choice
+
+
+LEGACY_REFRESH_DIFF = "PULUMI_ENABLE_LEGACY_REFRESH_DIFF"
+"""The engine's opt-in to the old refresh display: only output changes, no ``Diff``."""
+
+
+def refresh_diffs(
+    diff: DiffResult | None, old_outputs: props.PropertyMap, new_outputs: props.PropertyMap
+) -> tuple[str, ...]:
+    """What a refresh step shows, as the engine does since pulumi 3.117 (pulumi#16146): the
+    provider's ``Diff`` of the read state (olds) against the desired inputs (news), so a
+    change of an output-only value (a VigoDisk's ``attached_to``) is no drift. DIFF_NONE
+    shows nothing; a DIFF_SOME names its keys, or (a provider that names none, or
+    ``diff`` None under :data:`LEGACY_REFRESH_DIFF`) the outputs that changed."""
+    if diff is not None and diff.changes == DIFF_NONE:
+        return ()
+    if diff is not None and diff.changes == DIFF_SOME and diff.diffs:
+        return tuple(diff.diffs)
+    return tuple(props.changed_keys(old_outputs, new_outputs))
 
 
 def decide_diff(

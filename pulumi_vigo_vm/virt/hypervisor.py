@@ -162,6 +162,19 @@ class Hypervisor:
 
         return self._read(f"resolving volume {pool}:{volume}", find)
 
+    def network_active(self, network: str) -> bool | None:
+        """Whether libvirt network ``network`` is running; None when there is no such network."""
+
+        def state(conn: libvirt.virConnect) -> bool | None:
+            try:
+                return bool(conn.networkLookupByName(network).isActive())
+            except libvirt.libvirtError as exc:
+                if exc.get_error_code() == libvirt.VIR_ERR_NO_NETWORK:
+                    return None
+                raise
+
+        return self._read(f"looking up network {network}", state)
+
     def network_leases(self, network: str) -> list[dict[str, Any]] | None:
         """The DHCP leases libvirt's dnsmasq holds on ``network``, or None when there is no
         such network (or it is not running): the source is unavailable, not an error."""

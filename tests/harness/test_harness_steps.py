@@ -32,6 +32,7 @@ from pulumi_vigo_vm.testing.steps import (
     decide_diff,
     delete_before_replace,
     dependent_replacements,
+    refresh_diffs,
 )
 from pulumi_vigo_vm.testing.urns import registration_urn
 
@@ -68,6 +69,16 @@ def test_unknown_diff_falls_back_to_comparing_inputs() -> None:
     assert (plan.op, plan.diffs) == ("update", ("b",))
     # DIFF_SOME naming no keys: the changed keys are computed the same way.
     assert decide(DiffResult(DIFF_SOME), {"a": 1}, {"a": 2}).diffs == ("a",)
+
+
+def test_a_refresh_shows_the_providers_diff_and_falls_back_to_outputs_only_unnamed() -> None:
+    """As pulumi >= 3.117: an output-only change the provider's Diff calls none is no drift;
+    a named diff shows its names; an unnamed one (or the legacy display) the changed outputs."""
+    old, new = {"size": 1.0, "attached_to": []}, {"size": 1.0, "attached_to": ["vm"]}
+    assert refresh_diffs(DiffResult(changes=DIFF_NONE), old, new) == ()
+    assert refresh_diffs(DiffResult(DIFF_SOME, diffs=["size"]), old, new) == ("size",)
+    assert refresh_diffs(DiffResult(changes=DIFF_SOME), old, new) == ("attached_to",)
+    assert refresh_diffs(None, old, new) == ("attached_to",)
 
 
 def test_replace_on_changes_turns_changed_keys_into_replaces() -> None:

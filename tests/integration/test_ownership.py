@@ -227,3 +227,23 @@ def test_temporaries_a_killed_run_left_are_swept_and_nothing_else(lab: Lab) -> N
     lab.up()
 
     assert sorted(p.name for p in lab.images_dir.iterdir()) == sorted([overlay, *kept])
+
+
+def test_two_resources_of_one_program_with_one_vm_name_get_an_error_naming_both_cases(
+    lab: Lab,
+) -> None:
+    """No policy pack: the provider, seeing one resource at a time, tells the duplicate
+    (give one another vm_name) from a rename (aliases) only in words, and names the other."""
+    lab.vm("a", state="defined")
+    lab.vm("b", state="defined", vm_name=lab.name("a"))
+
+    with pytest.raises(ProviderError) as caught:
+        lab.up()
+
+    assert lab.domains() == {lab.name("a")}
+    winner = (_claim(lab, "a") or "").rpartition("::")[2]  # whichever create came first
+    (loser,) = {"a", "b"} - {winner}
+    message = caught.value.message
+    assert f"resource '{winner}' of this stack already manages vm_name {lab.name('a')!r}" in message
+    assert "unique per host" in message and "give one of them another vm_name" in message
+    assert f"renamed to '{loser}'" in message and f"pulumi.Alias(name='{winner}')" in message

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import replace
 from typing import Any
 
 import pytest
 
 from pulumi_vigo_vm.axes import DiffDecision, Observed, ResolvedBase, diff
-from pulumi_vigo_vm.domain_xml import LiveDomain, NicDevice
+from pulumi_vigo_vm.devices import DataDisk, Nic
+from pulumi_vigo_vm.domain_xml import DomainConfig, LiveDomain, NicDevice
+from pulumi_vigo_vm.fields import INPUTS
 from pulumi_vigo_vm.hypervisor import PowerState
 from pulumi_vigo_vm.spec import BaseSource, RunState, VmSpec
 
@@ -435,3 +438,30 @@ def test_absent_vm_with_its_recorded_overlay_left_is_update() -> None:
     observed = converged(SPEC, domain=None, power=None)
     decision = diff(recorded_for(spec), spec, observed, make_base())
     assert decision.reasons == ("state",)
+
+
+PACKAGE_DECIDES = {"uuid", "console_log_path", "guest_agent", "discard"}
+"""Fields of a definition no input sets: a drift of them is an update naming nothing."""
+
+
+@pytest.mark.parametrize(
+    "name", [f.name for f in dataclasses.fields(DomainConfig) if f.name not in PACKAGE_DECIDES]
+)
+def test_a_drift_of_any_definition_field_names_the_input_it_comes_from(name: str) -> None:
+    """Every field a user's input sets: a new field without its input fails here."""
+    disk = DataDisk("/srv/data.qcow2", serial="data")
+    spec = make_spec(nics=(Nic("bridge", "br0"),), network_bridge=None, data_disks=(disk,))
+    live = converged(spec).domain
+    assert live is not None
+    value = getattr(live.config, name)
+    other: object = {
+        bool: lambda v: not v,
+        int: lambda v: v + 1,
+        str: lambda v: v + "x",
+        tuple: lambda v: (),
+        type(None): lambda v: "q35" if name == "machine" else "x86_64",
+    }[type(value)](value)
+    observed = converged(spec, domain=replace(live, config=replace(live.config, **{name: other})))
+    decision = diff(recorded_for(spec), spec, observed, make_base())
+    assert decision.replaces == () and decision.changed
+    assert decision.updates and set(decision.updates) <= {f.name for f in INPUTS}, decision

@@ -16,10 +16,13 @@ from pulumi_vigo_vm.axes import (
     diff,
     plan_converge,
     plan_remove,
+    refuse_nic_sources,
 )
+from pulumi_vigo_vm.devices import Nic
 from pulumi_vigo_vm.domain_xml import LiveDomain, NicDevice
 from pulumi_vigo_vm.errors import ImageError, NotOwnedError
 from pulumi_vigo_vm.hypervisor import PowerState
+from pulumi_vigo_vm.model import NicSource
 from pulumi_vigo_vm.ownership import console_log_path, owner_of, removal_candidates
 from pulumi_vigo_vm.spec import RunState, VmSpec
 
@@ -558,3 +561,24 @@ def test_a_base_not_yet_on_the_host_is_fetched_first_by_the_plan() -> None:
     result = plan_converge(RUNNING, NOTHING, missing, IDENTITY)
     assert result.actions[0] is A.FETCH_BASE
     assert A.FETCH_BASE not in plan_converge(RUNNING, NOTHING, BASE, IDENTITY).actions
+
+
+@pytest.mark.parametrize(
+    ("state", "refused"),
+    [(RunState.RUNNING, True), (RunState.STOPPED, False), (RunState.DEFINED, False)],
+)
+def test_a_stopped_network_is_refused_only_for_a_vm_that_is_to_run(
+    state: RunState, refused: bool
+) -> None:
+    nic = Nic("network", "backend")
+    spec = make_spec(network_bridge=None, nics=(Nic("bridge", "br0"), nic), state=state)
+    faults = refuse_nic_sources(spec, {1: NicSource(nic, present=True, active=False)}, "hv1")
+    assert [(f.property, "[1].network 'backend'" in f.reason) for f in faults] == (
+        [("nics", True)] if refused else []
+    )
+
+
+def test_a_missing_shorthand_bridge_is_refused_under_its_own_input() -> None:
+    spec = make_spec(network_bridge="br9")
+    (fault,) = refuse_nic_sources(spec, {0: NicSource(Nic("bridge", "br9"), False)}, "hv1")
+    assert fault.property == "network_bridge" and "not a bridge on hv1" in fault.reason

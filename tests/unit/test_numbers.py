@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import math
 from typing import Any
 
@@ -10,8 +11,9 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from pulumi_vigo_vm.inputs import MAX_VCPU
-from pulumi_vigo_vm.numbers import shown, whole_number
+from pulumi_vigo_vm.cloudinit import SeedContent, meta_data
+from pulumi_vigo_vm.inputs import MAX_VCPU, cloud_init_meta_data
+from pulumi_vigo_vm.numbers import as_wire, as_written, shown, whole_number
 from pulumi_vigo_vm.spec import ProviderDefaults, check_inputs
 
 from ._values import VALID_PROPS
@@ -124,3 +126,37 @@ def test_agrees_with_the_providers_input_check(value: Any) -> None:
         assert reasons == [str(error)]
     else:
         assert reasons == [] and values["vcpu"] == expected
+
+
+JSON_VALUES = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**53), 2**53)
+    | st.floats(allow_nan=False)
+    | st.text(max_size=4),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=3), inner, max_size=3)
+    ),
+    max_leaves=12,
+)
+
+
+@given(JSON_VALUES)
+def test_meta_data_crosses_the_wire_as_the_user_wrote_it_and_hashes_as_before(value: Any) -> None:
+    """What the program wrote, sent as the wire does (ints as doubles), checked by the
+    provider, is what it wrote (an int stays an int), and the seed hash is the previous
+    release's, which hashed the wire's doubles: no seed renamed, no VM replaced."""
+    wire = as_wire({"k": value})
+    checked = cloud_init_meta_data(wire)
+    assert checked == {"k": value}
+    assert json.dumps(checked, sort_keys=True) == json.dumps(
+        as_written({"k": value}), sort_keys=True
+    )
+    assert SeedContent(meta_data=checked).hash == SeedContent(meta_data=wire).hash
+
+
+def test_the_seed_hash_of_integer_meta_data_is_the_previous_releases() -> None:
+    # Computed by the previous release, which saw (and hashed) {"port": 8080.0}.
+    assert SeedContent(meta_data=cloud_init_meta_data({"port": 8080.0})).hash == "d9f30e48"
+    assert json.loads(meta_data("vm", "d9f30e48", {"port": 8080.0}))["port"] == 8080.0
+    assert '"port": 8080,' in meta_data("vm", "d9f30e48", cloud_init_meta_data({"port": 8080.0}))

@@ -1,0 +1,50 @@
+"""A NIC's bridge or libvirt network is looked up on a real host at preview: one that is not
+there fails ``preview`` naming the input, before anything is defined."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from support.lab import Lab
+
+from pulumi_vigo_vm.testing import CheckFailedError
+
+
+@pytest.mark.parametrize(
+    ("nic_args", "prop", "fragment"),
+    [
+        ({"nics": [{"bridge": "BRIDGE"}, {"network": "results-nonet"}]}, "nics", "[1].network"),
+        (
+            {"nics": [{"bridge": "resultsnobr0"}]},
+            "nics",
+            "[0].bridge 'resultsnobr0' is not a bridge",
+        ),
+        ({"network_bridge": "resultsnobr0"}, "network_bridge", "'resultsnobr0' is not a bridge"),
+        ({"network": "results-nonet"}, "network", "no libvirt network of that name"),
+    ],
+)
+def test_a_nic_on_a_missing_bridge_or_network_fails_preview_naming_it(
+    lab: Lab, nic_args: dict[str, Any], prop: str, fragment: str
+) -> None:
+    nic_args = json.loads(json.dumps(nic_args).replace("BRIDGE", lab.bridge))
+    lab.vm("a", state="defined", **nic_args)
+
+    with pytest.raises(CheckFailedError) as caught:
+        lab.preview()
+
+    (failure,) = caught.value.failures
+    assert failure.property == prop and fragment in failure.reason, failure
+    with pytest.raises(CheckFailedError):
+        lab.up()
+    assert lab.domains() == set() and lab.files() == set()
+
+
+def test_an_existing_vm_gaining_a_nic_on_a_missing_network_fails_preview(lab: Lab) -> None:
+    lab.vm("a", state="defined", nics=[{"bridge": lab.bridge}])
+    lab.up()
+    lab.vm("a", state="defined", nics=[{"bridge": lab.bridge}, {"network": "results-nonet"}])
+
+    with pytest.raises(CheckFailedError, match=r"\[1\]\.network 'results-nonet'"):
+        lab.preview()
