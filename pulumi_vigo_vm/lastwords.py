@@ -56,7 +56,9 @@ def log_dir(environ: dict[str, str] | None = None) -> Path:
     env = os.environ if environ is None else environ
     if env.get(ENV_DIR):
         return Path(env[ENV_DIR])
-    state = env.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    state = env.get("XDG_STATE_HOME", "")
+    if not os.path.isabs(state):  # the XDG rule: a relative path is invalid, ignored
+        state = str(Path.home() / ".local" / "state")
     return Path(state) / "pulumi-vigo-vm"
 
 
@@ -73,11 +75,14 @@ def install() -> Path | None:
     with _lock:
         if _installed is not None:
             return _installed
-        path = log_path(os.getpid())
-        log = _open_log(path)
+        try:
+            path: Path | None = log_path(os.getpid())
+        except (RuntimeError, KeyError):  # no home directory to speak of
+            path = None
+        log = _open_log(path) if path is not None else None
         faulthandler.enable(file=log or sys.__stderr__ or sys.stderr, all_threads=True)
         _chain_hooks(log)
-        if log is None:
+        if log is None or path is None:
             return None
         _installed = path
     with contextlib.suppress(OSError):

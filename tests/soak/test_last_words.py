@@ -129,7 +129,7 @@ def test_an_uncaught_exception_in_a_thread_goes_to_the_log_and_still_to_stderr(
 def test_logs_of_gone_processes_are_kept_only_when_they_say_something(tmp_path: Path) -> None:
     logs = tmp_path / "logs"
     logs.mkdir(mode=0o700)
-    gone_pid = _exited_pid()
+    gone_pid = _gone_pid()
     (logs / f"provider-{gone_pid}.log").write_text("")
     (logs / f"provider-{gone_pid + 1}.log").write_text("Fatal Python error: Aborted\n")
     living = logs / f"provider-{os.getpid()}.log"
@@ -147,8 +147,21 @@ def test_logs_of_gone_processes_are_kept_only_when_they_say_something(tmp_path: 
     assert theirs.exists(), "not ours"
 
 
-def _exited_pid() -> int:
-    """The id of a process that has exited (and been reaped)."""
-    proc = subprocess.Popen(["true"])
-    proc.wait()
-    return proc.pid
+def test_of_many_logs_that_say_something_the_newest_are_kept(tmp_path: Path) -> None:
+    logs = tmp_path / "logs"
+    logs.mkdir(mode=0o700)
+    gone_pid = _gone_pid()
+    said = [logs / f"provider-{gone_pid + i}.log" for i in range(lastwords.KEEP + 5)]
+    for age, log in enumerate(said):
+        log.write_text("Fatal Python error: Aborted\n")
+        os.utime(log, (1_000_000 - age, 1_000_000 - age))  # said[0] is the newest
+
+    done = _python("from pulumi_vigo_vm import lastwords; lastwords.install()", logs)
+
+    assert done.returncode == 0, done.stderr
+    assert [log.exists() for log in said] == [True] * lastwords.KEEP + [False] * 5
+
+
+def _gone_pid() -> int:
+    """A process id no process has (above ``pid_max``), nor the ids after it."""
+    return int(Path("/proc/sys/kernel/pid_max").read_text()) + 1
