@@ -165,3 +165,11 @@ def test_of_many_logs_that_say_something_the_newest_are_kept(tmp_path: Path) -> 
 def _gone_pid() -> int:
     """A process id no process has (above ``pid_max``), nor the ids after it."""
     return int(Path("/proc/sys/kernel/pid_max").read_text()) + 1
+
+
+def test_the_log_directory_follows_the_xdg_rules() -> None:
+    home_state = Path.home() / ".local" / "state" / "pulumi-vigo-vm"
+    assert lastwords.log_dir({}) == home_state
+    assert lastwords.log_dir({"XDG_STATE_HOME": "/srv/state"}) == Path("/srv/state/pulumi-vigo-vm")
+    assert lastwords.log_dir({"XDG_STATE_HOME": "relative"}) == home_state, "invalid: ignored"
+    assert lastwords.log_dir({lastwords.ENV_DIR: "/x", "XDG_STATE_HOME": "/y"}) == Path("/x")
