@@ -47,7 +47,8 @@ _PREFIX = "provider-"
 _SUFFIX = ".log"
 
 _lock = threading.Lock()
-_installed: Path | None = None
+_installed: list[Path | None] = []
+"""Once :func:`install` ran: its answer (the log's path, or None)."""
 
 
 def log_dir(environ: dict[str, str] | None = None) -> Path:
@@ -71,10 +72,9 @@ def install() -> Path | None:
     """Make this process leave its reason when it dies (once per process; later calls do
     nothing). Returns the log's path, or None when no private log could be made (the hooks
     then still print to stderr, and so does :mod:`faulthandler`)."""
-    global _installed
     with _lock:
-        if _installed is not None:
-            return _installed
+        if _installed:
+            return _installed[0]
         try:
             path: Path | None = log_path(os.getpid())
         except (RuntimeError, KeyError):  # no home directory to speak of
@@ -83,10 +83,11 @@ def install() -> Path | None:
         faulthandler.enable(file=log or sys.__stderr__ or sys.stderr, all_threads=True)
         _chain_hooks(log)
         if log is None or path is None:
-            return None
-        _installed = path
-    with contextlib.suppress(OSError):
-        _sweep(path.parent, os.getpid())
+            path = None
+        _installed.append(path)
+    if path is not None:
+        with contextlib.suppress(OSError):
+            _sweep(path.parent, os.getpid())
     return path
 
 

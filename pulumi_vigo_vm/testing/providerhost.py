@@ -33,6 +33,7 @@ _DEATH_GRACE_S = 10.0
 """A failed RPC waits this long, at most, for the provider to be seen dead (its socket
 closes a moment before the kernel reaps it) and for its last output to be read."""
 _LAST_WORDS_CHARS = 8000
+"""The end of a dead provider's own log quoted in the error: a fault's stacks fit."""
 # The engine talks to providers with a 400 MiB message limit (pulumi's _MAX_RPC_MESSAGE_SIZE);
 # gRPC's default of 4 MiB would fail a Check that echoes a large (valid) user-data.
 _MAX_MESSAGE_BYTES = 400 * 1024 * 1024

@@ -109,6 +109,7 @@ def test_an_uncaught_exception_in_a_thread_goes_to_the_log_and_still_to_stderr(
         import threading
         from pulumi_vigo_vm import lastwords
         print(lastwords.install())
+        assert lastwords.install() is not None  # each provider configured calls it: once
         def fail():
             raise RuntimeError("the relay lost its channel")
         worker = threading.Thread(target=fail, name="libvirt-relay host")
@@ -122,8 +123,27 @@ def test_an_uncaught_exception_in_a_thread_goes_to_the_log_and_still_to_stderr(
     log = Path(done.stdout.strip())
     text = log.read_text()
     assert "uncaught in libvirt-relay host" in text
-    assert "RuntimeError: the relay lost its channel" in text
-    assert "RuntimeError: the relay lost its channel" in done.stderr, "the engine's log too"
+    assert text.count("RuntimeError: the relay lost its channel") == 1
+    assert done.stderr.count("RuntimeError: the relay lost its channel") == 1, "engine's log"
+
+
+def test_without_a_private_log_the_reason_still_goes_to_stderr_once(tmp_path: Path) -> None:
+    not_a_directory = tmp_path / "file"
+    not_a_directory.write_text("")
+    done = _python(
+        """
+        import threading
+        from pulumi_vigo_vm import lastwords
+        assert lastwords.install() is None and lastwords.install() is None
+        worker = threading.Thread(target=lambda: 1 / 0)
+        worker.start()
+        worker.join()
+        """,
+        not_a_directory / "logs",
+    )
+
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.count("ZeroDivisionError") == 1
 
 
 def test_logs_of_gone_processes_are_kept_only_when_they_say_something(tmp_path: Path) -> None:
