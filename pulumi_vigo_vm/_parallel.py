@@ -48,33 +48,50 @@ def _serving_executor() -> ThreadPoolExecutor | None:
 
 
 def widen_rpc_pool(limit: int = MAX_PARALLEL_RPCS) -> bool:
-    """Let the thread pool running this call serve ``limit`` calls at once. Returns whether
-    this call runs on such a pool (it is then at least ``limit`` wide)."""
+    """Let the thread pool running this call serve up to ``limit`` calls at once. Returns
+    whether this call runs on such a pool.
+
+    The pool is widened only as far as threads really start: where the process may not
+    start them (an address-space or thread limit) it keeps the workers it has, and its
+    ``_max_workers`` says so. A ``_max_workers`` above what can start would make the gRPC
+    server's own ``submit`` try to start one and raise, which ends the server's serving
+    thread: the process would live on and answer nothing (issue 22)."""
     executor = _serving_executor()
     if executor is None:
         return False
     current = getattr(executor, "_max_workers", None)
-    if isinstance(current, int) and current < limit:
+    lock = getattr(executor, "_shutdown_lock", None)
+    if not isinstance(current, int) or current >= limit or lock is None:
+        return True
+    with lock:  # submit holds it too: it never sees the pool half-widened
+        if executor._max_workers >= limit:
+            return True  # another call widened it meanwhile
         executor._max_workers = limit
-        _start_workers(executor, limit)
+        if not _start_workers(executor, limit):
+            executor._max_workers = max(current, len(executor._threads))
     return True
 
 
-def _start_workers(executor: ThreadPoolExecutor, limit: int) -> None:
-    """Start the pool's idle workers now. A pool starts a worker on submit only when its
+def _start_workers(executor: ThreadPoolExecutor, limit: int) -> bool:
+    """Start the pool's idle workers now; False when the process would not start one more
+    (the pool then has those that started). A pool starts a worker on submit only when its
     idle count says none is free, and that count is released once per finished task: after
     the quick Checks and Diffs of an ``up`` it overstates, and a burst of Creates would find
-    no new worker (measured: 8 Creates, 5 running). Idle workers just wait on the queue."""
+    no new worker (measured: 8 Creates, 5 running). Idle workers just wait on the queue.
+    The caller holds the pool's ``_shutdown_lock``."""
     adjust = getattr(executor, "_adjust_thread_count", None)
     if not callable(adjust) or not hasattr(executor, "_idle_semaphore"):
-        return
+        return True
     idle = executor._idle_semaphore
     executor._idle_semaphore = threading.Semaphore(0)  # so each call below starts one
     try:
         for _ in range(limit):
             adjust()
+    except RuntimeError:  # "can't start new thread"
+        return False
     finally:
         executor._idle_semaphore = idle
+    return True
 
 
 def widen_program_registrations(limit: int = MAX_PARALLEL_RPCS) -> bool:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from pulumi.dynamic import ConfigureRequest, ResourceProvider
 
+from . import lastwords
 from .spec import ProviderDefaults
 
 __all__ = ["ConfiguredProvider"]
@@ -29,5 +30,10 @@ class ConfiguredProvider(ResourceProvider):
 
     def configure(self, req: ConfigureRequest) -> None:
         """Take ``vigo:uri``, ``vigo:domainType``, ``vigo:imagesDir``, ``vigo:curator``,
-        ``vigo:puddle``, ``vigo:artifactsDir`` from stack config as defaults."""
+        ``vigo:puddle``, ``vigo:artifactsDir`` from stack config as defaults.
+
+        Only the provider process configures a provider (the program never does): so this
+        is also where that process is made to leave its reason if it dies
+        (:func:`~pulumi_vigo_vm.lastwords.install`, once per process)."""
+        lastwords.install()
         self._defaults = ProviderDefaults.from_config(lambda key: req.config.get(f"vigo:{key}"))

@@ -18,7 +18,7 @@ from support.world import LOCAL_URI, TESTS, ensure_bridge, open_libvirt
 from pulumi_vigo_vm.testing.sshd import PrivateSshd
 
 LIBVIRT_SUITES = frozenset(
-    {"compat", "curator_vm", "disks", "e2e", "examples", "integration", "reliability"}
+    {"compat", "curator_vm", "disks", "e2e", "examples", "integration", "reliability", "soak"}
 )
 """The directories under tests/ whose every test talks to a real libvirtd."""
 

@@ -11,6 +11,7 @@ interpreter, sees floats for numbers, never sees secrets, and its thread pool (f
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -22,11 +23,17 @@ from typing import IO, Any
 import grpc
 from pulumi.runtime.proto import provider_pb2, provider_pb2_grpc
 
+from .. import lastwords
 from . import props
 from .errors import CheckFailure, HarnessError, ProviderError
 
 _PORT_TIMEOUT = 60.0
 _LOG_LINES = 400
+_DEATH_GRACE_S = 10.0
+"""A failed RPC waits this long, at most, for the provider to be seen dead (its socket
+closes a moment before the kernel reaps it) and for its last output to be read."""
+_LAST_WORDS_CHARS = 8000
+"""The end of a dead provider's own log quoted in the error: a fault's stacks fit."""
 # The engine talks to providers with a 400 MiB message limit (pulumi's _MAX_RPC_MESSAGE_SIZE);
 # gRPC's default of 4 MiB would fail a Check that echoes a large (valid) user-data.
 _MAX_MESSAGE_BYTES = 400 * 1024 * 1024
@@ -73,6 +80,7 @@ class DynamicProviderHost:
         self._log: deque[str] = deque(maxlen=_LOG_LINES)
         self._secrets: set[str] = set()
         self._lock = threading.Lock()
+        self._readers: list[threading.Thread] = []
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -101,8 +109,12 @@ class DynamicProviderHost:
                     self._log.append(line)
             got_port.set()
 
-        threading.Thread(target=read_stdout, args=(proc.stdout,), daemon=True).start()
-        threading.Thread(target=self._drain, args=(proc.stderr,), daemon=True).start()
+        self._readers = [
+            threading.Thread(target=read_stdout, args=(proc.stdout,), daemon=True),
+            threading.Thread(target=self._drain, args=(proc.stderr,), daemon=True),
+        ]
+        for reader in self._readers:
+            reader.start()
         if not got_port.wait(_PORT_TIMEOUT) or not port_line or not port_line[0].isdigit():
             self.close()
             raise HarnessError(
@@ -134,6 +146,8 @@ class DynamicProviderHost:
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
+        for reader in self._readers:  # so log_tail() holds everything it printed
+            reader.join(_DEATH_GRACE_S)
 
     # -- helpers -------------------------------------------------------------------------------
 
@@ -156,10 +170,34 @@ class DynamicProviderHost:
             return getattr(self._stub, method)(request, timeout=self._rpc_timeout)
         except grpc.RpcError as exn:
             details = exn.details() if hasattr(exn, "details") else str(exn)
-            message = details or str(exn)
-            if self._proc is not None and self._proc.poll() is not None:
-                message += "\n(provider process exited)\n" + self.log_tail()
+            message = (details or str(exn)) + self._death_report(exn)
             raise ProviderError(method, urn, props.redact(message, self._secrets)) from None
+
+    def _death_report(self, exn: grpc.RpcError) -> str:
+        """Why the provider is gone, when it is: how it ended (exit code or signal), the
+        last lines it printed, and what it wrote to its own log
+        (:mod:`pulumi_vigo_vm.lastwords`). Empty while it lives.
+
+        The engine reports a dead plugin's RPC as ``UNAVAILABLE`` ("Socket closed") before
+        the kernel has reaped it, so such a failure waits (briefly) for the exit, and for
+        the readers to reach the end of its output, instead of reporting an empty log."""
+        proc = self._proc
+        if proc is None:
+            return ""
+        code = exn.code() if hasattr(exn, "code") else None
+        try:
+            proc.wait(timeout=_DEATH_GRACE_S if code == grpc.StatusCode.UNAVAILABLE else 0)
+        except subprocess.TimeoutExpired:
+            return ""
+        for reader in self._readers:
+            reader.join(_DEATH_GRACE_S)
+        report = f"\n(provider process exited: {describe_exit(proc.returncode)})"
+        tail = self.log_tail()
+        report += "\nits output ended with:\n" + tail if tail else "\nit printed nothing"
+        words = read_last_words(proc.pid, self._env)
+        if words:
+            report += f"\nits log {lastwords.log_path(proc.pid, self._env)} says:\n{words}"
+        return report
 
     def _resource_call(
         self,
@@ -285,6 +323,27 @@ class DynamicProviderHost:
         )
         new_inputs = props.from_struct(response.inputs) if response.HasField("inputs") else None
         return str(response.id), props.from_struct(response.properties), new_inputs
+
+
+def describe_exit(returncode: int) -> str:
+    """A process's exit status in words: ``exit code 1``, ``killed by SIGSEGV``."""
+    if returncode >= 0:
+        return f"exit code {returncode}"
+    try:
+        return f"killed by {signal.Signals(-returncode).name}"
+    except ValueError:
+        return f"killed by signal {-returncode}"
+
+
+def read_last_words(pid: int, env: Mapping[str, str]) -> str:
+    """The end of the provider ``pid``'s own log (a fault's stacks, uncaught exceptions),
+    or "" when it wrote none."""
+    try:
+        with open(lastwords.log_path(pid, dict(env)), encoding="utf-8", errors="replace") as log:
+            text = log.read()
+    except OSError:
+        return ""
+    return text[-_LAST_WORDS_CHARS:].strip()
 
 
 def _name_type(urn: str) -> tuple[str, str]:
