@@ -175,7 +175,7 @@ def _body(
             yield chunk
     except Exception as exc:
         if watch.expired:
-            reason = f"did not finish within {watch.seconds:g}s ({received} bytes arrived)"
+            reason = f"did not finish within {watch.seconds:.0f}s ({received} bytes arrived)"
             fix = _DEADLINE_FIX.format(why=limits.why_deadline())
         elif "timed out" in str(exc).lower() or "timeout" in type(exc).__name__.lower():
             reason, fix = f"no data for {idle_timeout:g}s (vigo:downloadIdleTimeoutS)", "Try again"
@@ -184,6 +184,6 @@ def _body(
         raise ImageError(f"source {shown(url)}: {reason}; nothing was kept. {fix}") from exc
     if watch.expired:  # the cut may look like a clean end to a body of unknown length
         raise ImageError(
-            f"source {shown(url)}: did not finish within {watch.seconds:g}s ({received} bytes "
+            f"source {shown(url)}: did not finish within {watch.seconds:.0f}s ({received} bytes "
             f"arrived); nothing was kept. {_DEADLINE_FIX.format(why=limits.why_deadline())}"
         )

@@ -14,19 +14,22 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Literal
 
-Kind = Literal["ok", "truncate", "drip", "redirect", "missing"]
+Kind = Literal["ok", "truncate", "drip", "trickle", "unsized", "redirect", "missing"]
 
 
 @dataclass(frozen=True)
 class Route:
     """What the server does for one path: ``ok`` (the body), ``truncate`` (announce the
     whole body, send half, hang up), ``drip`` (a few bytes, then silence for ``pause`` s),
-    ``redirect`` (302 to ``target``), ``missing`` (404)."""
+    ``trickle`` (one byte every ``pause`` s: never idle, never done), ``unsized`` (the body
+    with no Content-Length, ended by closing), ``redirect`` (302 to ``target``), ``missing``
+    (404). ``declared`` announces another Content-Length than the body's."""
 
     kind: Kind = "ok"
     body: bytes = b""
     target: str = ""
     pause: float = 0.0
+    declared: int | None = None
 
 
 class ImageServer:
@@ -64,11 +67,21 @@ class ImageServer:
                     return
                 self.send_response(200)
                 self.send_header("Content-Type", "application/octet-stream")
-                self.send_header("Content-Length", str(len(route.body)))
+                if route.kind == "unsized":
+                    self.close_connection = True
+                else:
+                    declared = len(route.body) if route.declared is None else route.declared
+                    self.send_header("Content-Length", str(declared))
                 self.end_headers()
                 if route.kind == "truncate":
                     self.wfile.write(route.body[: len(route.body) // 2])
                     self.close_connection = True
+                    return
+                if route.kind == "trickle":
+                    for index in range(len(route.body)):
+                        self.wfile.write(route.body[index : index + 1])
+                        self.wfile.flush()
+                        time.sleep(route.pause)
                     return
                 if route.kind == "drip":
                     self.wfile.write(route.body[:16])
