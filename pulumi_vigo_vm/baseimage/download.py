@@ -14,8 +14,9 @@ OpenSSL default CA file, e.g. ``/etc/ssl/certs/ca-certificates.crt`` on Debian),
 certifi's.
 
 Bounded: an http(s) transfer has an overall deadline besides the idle timeout (the
-curator's :class:`~pulumi_vigo_vm.curator.deadline.Watch`, narrowed once the headers tell
-the size; see :mod:`.limits`), and a declared size beyond the cap is refused before
+curator's :class:`~pulumi_vigo_vm.curator.deadline.Watch`: the connect and idle timeouts
+for the headers, however slowly they drip, then the deadline from the size they tell; see
+:mod:`.limits`), and a declared size beyond the cap is refused before
 anything is read. A ``file://`` source must be a regular file: it is opened non-blocking
 and checked with ``fstat`` before a byte is read (a FIFO would block the read forever, a
 device would never end). Every message names the source as :func:`.urls.shown` shows it.
@@ -81,7 +82,7 @@ def open_source(url: str, *, idle_timeout: float, limits: Limits) -> Iterator[Op
             limits.refuse_declared(opened.length, name)
             yield opened
         return
-    watch = Watch(limits.ceiling_s)
+    watch = Watch(CONNECT_TIMEOUT_S + idle_timeout)  # the headers', however they drip
     with (
         watch.armed(),
         _session(idle_timeout) as session,
@@ -90,7 +91,7 @@ def open_source(url: str, *, idle_timeout: float, limits: Limits) -> Iterator[Op
         header = response.headers.get("Content-Length", "")
         length = int(header) if header.isdigit() else None
         limits.refuse_declared(length, name)
-        watch.narrow(limits.deadline(idle_timeout, length))
+        watch.allow(limits.deadline(idle_timeout, length))
         yield Opened(_body(response, url, idle_timeout, watch, limits), length)
 
 

@@ -54,13 +54,14 @@ class Watch:
             with self._lock:
                 self._sockets.append(sock)
 
-    def narrow(self, seconds: float) -> None:
-        """Bring the deadline forward to ``seconds`` after arming (never later): for a
-        transfer whose allowance is known only once its headers have arrived."""
-        self.seconds = min(self.seconds, seconds)
+    def allow(self, seconds: float) -> None:
+        """Move the deadline to ``seconds`` from now: for a transfer whose allowance is known
+        only once its headers have arrived. No effect once expired."""
+        if not self.expired:
+            self.seconds = time.monotonic() - self._armed_at + seconds
 
     def _run(self) -> None:
-        # Re-read every _RECUT seconds, so that a narrowed deadline holds.
+        # Re-read every _RECUT seconds, so that a moved deadline holds.
         while (remaining := self._armed_at + self.seconds - time.monotonic()) > 0:
             if self._done.wait(min(remaining, _RECUT)):
                 return

@@ -14,16 +14,19 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Literal
 
-Kind = Literal["ok", "truncate", "drip", "trickle", "unsized", "redirect", "missing"]
+Kind = Literal[
+    "ok", "truncate", "drip", "trickle", "unsized", "slow-headers", "redirect", "missing"
+]
 
 
 @dataclass(frozen=True)
 class Route:
     """What the server does for one path: ``ok`` (the body), ``truncate`` (announce the
-    whole body, send half, hang up), ``drip`` (a few bytes, then silence for ``pause`` s),
-    ``trickle`` (one byte every ``pause`` s: never idle, never done), ``unsized`` (the body
-    with no Content-Length, ended by closing), ``redirect`` (302 to ``target``), ``missing``
-    (404). ``declared`` announces another Content-Length than the body's."""
+        whole body, send half, hang up), ``drip`` (a few bytes, then silence for ``pause`` s),
+        ``trickle`` (one byte every ``pause`` s: never idle, never done), ``slow-headers`` (a
+    header line every ``pause`` s, never the body), ``unsized`` (the body
+        with no Content-Length, ended by closing), ``redirect`` (302 to ``target``), ``missing``
+        (404). ``declared`` announces another Content-Length than the body's."""
 
     kind: Kind = "ok"
     body: bytes = b""
@@ -66,6 +69,11 @@ class ImageServer:
                     self.end_headers()
                     return
                 self.send_response(200)
+                if route.kind == "slow-headers":
+                    for index in range(100000):
+                        self.send_header(f"X-Slow-{index}", "y")
+                        self.flush_headers()
+                        time.sleep(route.pause)
                 self.send_header("Content-Type", "application/octet-stream")
                 if route.kind == "unsized":
                     self.close_connection = True

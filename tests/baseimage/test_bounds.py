@@ -52,6 +52,19 @@ def test_a_dripping_server_fails_by_the_deadline_and_leaves_nothing(bench: Bench
     assert bench.files() == set()
 
 
+def test_headers_that_drip_fail_by_the_deadline(bench: Bench) -> None:
+    url = bench.server.serve("/img/slow.qcow2", Route("slow-headers", pause=0.5))
+    bench.image("base", source=url, sha256=sha256(b""))
+    bench.config["vigo:downloadIdleTimeoutS"] = "3"  # the deadline: 30 s to connect + 3 s
+
+    started = time.monotonic()
+    error = bench.failing()
+
+    assert time.monotonic() - started < BOUND_S
+    assert f"source {url}:" in error and "33s" in error, error
+    assert bench.files() == set()
+
+
 def test_a_declared_size_beyond_the_cap_is_refused_before_anything_is_written(
     bench: Bench,
 ) -> None:

@@ -35,7 +35,9 @@ def zstd_rle_frame(size: int) -> bytes:
     return header + rle * (size // block - 1) + last
 
 
-def _zeros_through(compressor: Callable[[], zlib._Compress | lzma.LZMACompressor | bz2.BZ2Compressor]) -> bytes:
+def _zeros_through(
+    compressor: Callable[[], zlib._Compress | lzma.LZMACompressor | bz2.BZ2Compressor],
+) -> bytes:
     packer = compressor()
     zero = bytes(_CHUNK)
     return b"".join([*(packer.compress(zero) for _ in range(BOMB_BYTES // _CHUNK)), packer.flush()])
