@@ -6,38 +6,57 @@ decompressing on the way; ``fetch_on="host"`` has the hypervisor download it its
 ``curl`` piped through the decompressor and ``sha256sum``, under ``set -o pipefail`` and a
 command timeout. Neither keeps anything in memory beyond one block, and neither judges the
 result: the caller compares the published digest with the declared one.
+
+Both are bounded the same way (:mod:`.limits`): at most ``max_bytes`` as published and as
+decompressed (``--max-filesize`` and a counting ``head -c`` on the host), and an overall
+deadline (the curator's watch on the runner, ``--max-time`` and the command timeout on the
+host). The URL, which may carry a credential (:mod:`.urls`), reaches curl through a 0600
+config file beside the temporary, removed when curl is done (swept by the next run if the
+provider is killed), never through its command line, which every user of the host can list.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import urllib.parse
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 from ..errors import CommandError, CommandTimeoutError, HostError, ImageError
-from ..hosts.base import Host
+from ..hosts.base import Host, temporary_name
 from .decompress import HOST_COMMANDS, decompressed
 from .download import CONNECT_TIMEOUT_S, MAX_REDIRECTS, Opened, open_source
+from .limits import Limits
 from .progress import Progress
 from .spec import BaseImageSpec
+from .urls import scrubbed, shown
 
-__all__ = ["HOST_FETCH_TIMEOUT_S", "Digests", "fetch_on_host", "fetch_on_runner", "source_digests"]
+__all__ = ["Digests", "fetch_on_host", "fetch_on_runner", "source_digests"]
 
-HOST_FETCH_TIMEOUT_S = 6 * 3600.0
-"""The longest a download on the host may take in all (its idle timeout ends a stall much
-sooner): a few GiB over a slow link, never a provider thread blocked forever."""
+_COMMAND_SLACK_S = 60.0
+"""The host command's timeout is curl's ``--max-time`` plus this: curl ends first and says
+why; the timeout only catches what hangs after it (the decompressor, the hashing)."""
+_OVER_CAP = "vigo-fetch: more than"
+_CONFIG_MODE = 0o600
 
-# $1 url, $2 output file, $3 the decompression command (from HOST_COMMANDS, or cat; split
-# into words on purpose), $4 connect s, $5 idle s, $6 max redirects. Prints the published
-# bytes' sha256, then the written file's.
+# $1 curl config file (holds the url), $2 output file, $3 the decompression command (from
+# HOST_COMMANDS, or cat; split into words on purpose), $4 connect s, $5 idle s, $6 max
+# redirects, $7 max bytes, $8 max s. Prints the published bytes' sha256, then the written
+# file's. capped: at most $1 bytes pass; one more is an error (GNU head -c reads no further).
 _HOST_SCRIPT = r"""
 set -o pipefail -o noclobber
 umask 077
 unpack=$3
+capped() {
+  head -c "$1" || return $?
+  if [ "$(head -c 1 | wc -c)" -ne 0 ]; then echo "vigo-fetch: more than $1 bytes" >&2; return 90; fi
+}
 exec 3>&1
-published=$( { curl --fail --silent --show-error --location --proto =http,https,file \
-    --max-redirs "$6" --connect-timeout "$4" --speed-limit 1 --speed-time "$5" \
-    -H 'Accept-Encoding: identity' -- "$1" | tee /dev/fd/4 | $unpack > "$2"; } 4>&1 >&3 \
+published=$( { curl --config "$1" --fail --silent --show-error --location \
+    --proto =http,https,file --max-redirs "$6" --connect-timeout "$4" --speed-limit 1 \
+    --speed-time "$5" --max-filesize "$7" --max-time "$8" -H 'Accept-Encoding: identity' \
+    | capped "$7" | tee /dev/fd/4 | $unpack | capped "$7" > "$2"; } 4>&1 >&3 \
   | sha256sum ) || exit $?
 stored=$(sha256sum < "$2") || exit $?
 echo "${published%% *} ${stored%% *}"
@@ -62,16 +81,19 @@ def _counted(chunks: Iterable[bytes], hasher: hashlib._Hash, progress: Progress)
 def _copy(
     opened: Opened,
     spec: BaseImageSpec,
+    limits: Limits,
     label: str,
     emit: Callable[[str], None],
     write: Callable[[bytes], object] | None,
 ) -> Digests:
     """Read an opened source once: hash it as published, decompress, hash and ``write``
-    that."""
+    that; each side stopped at the cap."""
+    name = shown(spec.source)
     published, stored = hashlib.sha256(), hashlib.sha256()
     progress = Progress(label, opened.length, emit)
-    raw = _counted(opened.chunks, published, progress)
-    for block in decompressed(raw, spec.compression, spec.source):
+    raw = _counted(limits.capped(opened.chunks, "the download", name), published, progress)
+    image = decompressed(raw, spec.compression, name)
+    for block in limits.capped(image, "the decompressed image", name):
         stored.update(block)
         if write is not None:
             write(block)
@@ -84,6 +106,7 @@ def fetch_on_runner(
     temporary: str,
     *,
     idle_timeout: float,
+    limits: Limits,
     label: str,
     emit: Callable[[str], None],
     check: Callable[[Digests], None],
@@ -91,10 +114,10 @@ def fetch_on_runner(
     """Stream the source into ``temporary`` on ``host`` (0600). The source is opened first
     (a dead one writes nothing on the host); ``check`` judges the digests before the file
     lands at ``temporary``; a failure of any kind leaves nothing there."""
-    with open_source(spec.source, idle_timeout=idle_timeout) as opened:
+    with open_source(spec.source, idle_timeout=idle_timeout, limits=limits) as opened:
         try:
             with host.open_atomic_writer(temporary, 0o600) as out:
-                digests = _copy(opened, spec, label, emit, out.write)
+                digests = _copy(opened, spec, limits, label, emit, out.write)
                 check(digests)
         except (OSError, HostError) as exc:
             # SFTP reports a full disk as a bare "Failure" (protocol v3 has no ENOSPC): the
@@ -109,46 +132,93 @@ def fetch_on_runner(
 
 
 def source_digests(
-    spec: BaseImageSpec, *, idle_timeout: float, label: str, emit: Callable[[str], None]
+    spec: BaseImageSpec,
+    *,
+    idle_timeout: float,
+    limits: Limits,
+    label: str,
+    emit: Callable[[str], None],
 ) -> Digests:
     """The digests of the source as it would be written, writing nothing: how a file found
     at the path is compared with a compressed source."""
-    with open_source(spec.source, idle_timeout=idle_timeout) as opened:
-        return _copy(opened, spec, label, emit, None)
+    with open_source(spec.source, idle_timeout=idle_timeout, limits=limits) as opened:
+        return _copy(opened, spec, limits, label, emit, None)
 
 
 def fetch_on_host(
-    host: Host, spec: BaseImageSpec, temporary: str, *, idle_timeout: float
+    host: Host, spec: BaseImageSpec, temporary: str, *, idle_timeout: float, limits: Limits
 ) -> Digests:
     """Have ``host`` download the source into ``temporary`` itself (curl, with the host's
     own proxy settings and CA store). On failure the caller removes ``temporary`` (see
     :func:`pulumi_vigo_vm.hostfile.install`)."""
+    name = shown(spec.source)
+    _refuse_irregular_file(host, spec)
+    config = temporary_name(temporary)  # a shape the sweep of a killed run's files knows
+    host.write_atomic(config, _curl_config(spec.source), _CONFIG_MODE)
     argv = [
-        "bash", "-c", _HOST_SCRIPT, "vigo-fetch", spec.source, temporary,
-        _unpack_command(spec), f"{CONNECT_TIMEOUT_S:g}", f"{idle_timeout:g}",
-        str(MAX_REDIRECTS),
+        "bash", "-c", _HOST_SCRIPT, "vigo-fetch", config, temporary, _unpack_command(spec),
+        f"{CONNECT_TIMEOUT_S:g}", f"{idle_timeout:g}", str(MAX_REDIRECTS),
+        str(limits.max_bytes), f"{limits.ceiling_s:g}",
     ]  # fmt: skip
     try:
-        result = host.run(argv, timeout=HOST_FETCH_TIMEOUT_S)
+        result = host.run(argv, timeout=limits.ceiling_s + _COMMAND_SLACK_S)
     except CommandTimeoutError as exc:
         raise ImageError(
-            f"source {spec.source}: the download on {host.name} did not finish within "
-            f"{HOST_FETCH_TIMEOUT_S:g}s; nothing was kept"
+            f"source {name}: the download on {host.name} did not finish within "
+            f"{limits.ceiling_s:g}s; nothing was kept"
         ) from exc
     except CommandError as exc:
-        raise ImageError(
-            f'source {spec.source}: the download on {host.name} (fetch_on="host") failed '
-            f"(exit {exc.returncode}): {_said(exc.stderr)}; nothing was kept. The host needs "
-            f"curl and {_unpack_command(spec).split()[0]}, and "
-            'must reach the URL itself (or use fetch_on="runner")'
-        ) from exc
+        raise ImageError(_host_failure(host, spec, limits, exc)) from exc
+    finally:
+        with contextlib.suppress(OSError, HostError):
+            host.remove(config)
     digests = result.stdout.split()
     if len(digests) != 2:
         raise ImageError(
-            f"source {spec.source}: the download on {host.name} printed no digests "
+            f"source {name}: the download on {host.name} printed no digests "
             f"({result.stdout.strip()[:200]!r}); is bash there?"
         )
     return Digests(digests[0], digests[1])
+
+
+def _curl_config(url: str) -> bytes:
+    """A curl config file naming ``url`` (curl's quoting: backslash escapes in quotes)."""
+    quoted = url.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+    return f'url = "{quoted}"\n'.encode()
+
+
+def _refuse_irregular_file(host: Host, spec: BaseImageSpec) -> None:
+    """A ``file://`` source on the host must be a regular file. Checked by stat before curl
+    opens it: a FIFO swapped in between is still ended by ``--max-time``."""
+    parts = urllib.parse.urlsplit(spec.source)
+    if parts.scheme != "file":
+        return
+    path = urllib.parse.unquote(parts.path)
+    facts = host.stat(path)
+    if facts is not None and not facts.is_file:
+        raise ImageError(
+            f"source {shown(spec.source)}: {path} on {host.name} is not a regular file (a "
+            "FIFO, device, socket or directory would never end or never start); name the "
+            "image file itself"
+        )
+
+
+def _host_failure(host: Host, spec: BaseImageSpec, limits: Limits, exc: CommandError) -> str:
+    """What a failed download on the host says, its output scrubbed of the URL's secret."""
+    name = shown(spec.source)
+    said = scrubbed(_said(exc.stderr), spec.source)
+    if _OVER_CAP in exc.stderr or "Maximum file size exceeded" in exc.stderr:
+        return (
+            f"source {name}: the download on {host.name} goes beyond {limits.max_bytes} bytes, "
+            "more than any image may have; stopped there and nothing was kept. Check the URL "
+            "(is it the image?)"
+        )
+    return (
+        f'source {name}: the download on {host.name} (fetch_on="host") failed '
+        f"(exit {exc.returncode}): {said}; nothing was kept. The host needs "
+        f"curl and {_unpack_command(spec).split()[0]}, and "
+        'must reach the URL itself (or use fetch_on="runner")'
+    )
 
 
 def _unpack_command(spec: BaseImageSpec) -> str:

@@ -33,6 +33,7 @@ from ..hosts.base import Host
 from ..images import usable_base
 from ..target import Target
 from .fetch import Digests, fetch_on_host, fetch_on_runner, source_digests
+from .limits import Limits
 from .record import (
     Record,
     read_record,
@@ -42,6 +43,7 @@ from .record import (
     write_record,
 )
 from .spec import BaseImageSpec, FetchOn
+from .urls import shown
 
 __all__ = [
     "IN_USE_FIX",
@@ -62,12 +64,13 @@ _ACCOUNT_TIMEOUT_S = 30.0
 
 @dataclass(frozen=True)
 class Context:
-    """How a run transfers: its idle timeout, and where its progress lines go."""
+    """How a run transfers: its idle timeout and limits, and where its progress lines go."""
 
     idle_timeout: float
     label: str
     """Names the resource in progress lines and messages (``VigoBaseImage ubuntu-base``)."""
     emit: Callable[[str], None]
+    limits: Limits = dataclasses.field(default_factory=Limits)
 
 
 class Found(StrEnum):
@@ -199,7 +202,7 @@ def _verified(spec: BaseImageSpec) -> Callable[[Digests], None]:
     def check(digests: Digests) -> None:
         if digests.published != spec.sha256:
             raise ImageError(
-                f"sha256: {spec.source} has sha256 {digests.published}, not the declared "
+                f"sha256: {shown(spec.source)} has sha256 {digests.published}, not the declared "
                 f"{spec.sha256}; nothing was kept. Check the digest against the publisher's "
                 "SHA256SUMS (the digest of the file as published, before decompression)"
             )
@@ -221,24 +224,26 @@ def _fetch(
     def build(temporary: str) -> None:
         host.makedirs(posixpath.dirname(spec.path))
         if spec.fetch_on is FetchOn.HOST:
-            digests = fetch_on_host(host, spec, temporary, idle_timeout=ctx.idle_timeout)
+            digests = fetch_on_host(
+                host, spec, temporary, idle_timeout=ctx.idle_timeout, limits=ctx.limits
+            )
             check(digests)
         else:
             digests = fetch_on_runner(
-                host, spec, temporary, idle_timeout=ctx.idle_timeout, label=ctx.label,
-                emit=ctx.emit, check=check,
+                host, spec, temporary, idle_timeout=ctx.idle_timeout, limits=ctx.limits,
+                label=ctx.label, emit=ctx.emit, check=check,
             )  # fmt: skip
         try:
             usable_base(host, temporary, "source")
         except ImageError as exc:
-            raise ImageError(f"source {spec.source}: {exc}; nothing was kept") from exc
+            raise ImageError(f"source {shown(spec.source)}: {exc}; nothing was kept") from exc
         chown(host, temporary, spec)
         found.append(digests)
 
     guard = None if replace is None else partial(hostfile.unused, replace, spec.path, IN_USE_FIX)
     hostfile.install(host, spec.path, build, spec.mode, replace=guard)
     (digests,) = found
-    record = Record(digests.stored, digests.published, spec.source, instance)
+    record = Record(digests.stored, digests.published, shown(spec.source), instance)
     try:
         write_record(host, spec.path, record)
     except BaseException:
@@ -258,7 +263,7 @@ def _adopt(host: Host, spec: BaseImageSpec, claim: str, ctx: Context, instance: 
     published = spec.sha256
     if spec.compression is not None:
         digests = source_digests(
-            spec, idle_timeout=ctx.idle_timeout, label=ctx.label, emit=ctx.emit
+            spec, idle_timeout=ctx.idle_timeout, limits=ctx.limits, label=ctx.label, emit=ctx.emit
         )
         _verified(spec)(digests)
         expected = digests.stored
@@ -273,7 +278,7 @@ def _adopt(host: Host, spec: BaseImageSpec, claim: str, ctx: Context, instance: 
     usable_base(host, spec.path, "path")
     hostfile.adopt(host, spec.path, claim, "path")
     chown(host, spec.path, spec)
-    write_record(host, spec.path, Record(stored, published, spec.source, instance))
+    write_record(host, spec.path, Record(stored, published, shown(spec.source), instance))
 
 
 def _host_sha256(host: Host, path: str) -> str:

@@ -11,6 +11,7 @@ from pulumi.dynamic import Resource
 from .._pickling import pristine_pickler
 from ..claims import claim_for
 from .provider import BaseImageProvider
+from .urls import carries_secret
 
 __all__ = ["TYPE_TOKEN", "VigoBaseImage", "VigoBaseImageArgs"]
 
@@ -43,6 +44,7 @@ class VigoBaseImage(Resource, module="vigo", name="VigoBaseImage"):
     """
 
     source: Output[str]
+    """Secret in state when it has a query or userinfo (a presigned URL's signature)."""
     sha256: Output[str]
     path: Output[str]
     """Where the image is on the hypervisor: pass it to ``VigoVm(disk_path=...)``."""
@@ -89,8 +91,19 @@ class VigoBaseImage(Resource, module="vigo", name="VigoBaseImage"):
         if args is not None:  # shallow on purpose: dataclasses.asdict deep-copies Outputs
             props.update({f.name: getattr(args, f.name) for f in fields(args)})
             props.update({key: value for key, value in given.items() if value is not None})
+        props["source"] = _secret_when_it_can_hold_one(props["source"])
         props.update({name: None for name in _OUTPUT_ONLY})
         parent = opts.parent if opts is not None else None
         props["claim"] = claim_for(TYPE_TOKEN, resource_name, parent)
         with pristine_pickler():  # pulumi#17803: else a large program raises RecursionError
             super().__init__(BaseImageProvider(), resource_name, props, opts)
+
+
+def _secret_when_it_can_hold_one(source: Input[str] | None) -> Input[str] | None:
+    """``source``, made secret when it has a part that can hold a credential (its query:
+    presigned URLs), so that state keeps it encrypted; a plain URL stays readable."""
+    if source is None:
+        return None
+    return Output.from_input(source).apply(
+        lambda url: Output.secret(url) if isinstance(url, str) and carries_secret(url) else url
+    )

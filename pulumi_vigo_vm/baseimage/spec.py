@@ -21,6 +21,7 @@ from typing import Any
 from .. import inputs
 from ..errors import InputError, InputFault
 from ..spec import ProviderDefaults
+from .urls import shown
 
 __all__ = [
     "COMPRESSIONS",
@@ -126,14 +127,15 @@ def _source(value: Any) -> str:
     if not isinstance(value, str) or not value:
         raise ValueError("must be an https://, http:// or file:// URL of the image")
     parts = urllib.parse.urlsplit(value)
+    given = repr(shown(value))  # as it may be shown: a query can hold a credential
     if parts.scheme not in _SCHEMES:
         raise ValueError(
-            f"{value!r} is not an https://, http:// or file:// URL; give the image's URL"
+            f"{given} is not an https://, http:// or file:// URL; give the image's URL"
         )
     if parts.scheme != "file" and not parts.hostname:
-        raise ValueError(f"{value!r} names no host")
+        raise ValueError(f"{given} names no host")
     if parts.scheme == "file" and parts.netloc not in ("", "localhost"):
-        raise ValueError(f"{value!r}: a file:// URL names a local path (file:///path)")
+        raise ValueError(f"{given}: a file:// URL names a local path (file:///path)")
     if parts.username is not None or parts.password is not None:
         raise ValueError(
             "holds credentials, which would be stored in the stack's state in plain text; "
@@ -143,7 +145,7 @@ def _source(value: Any) -> str:
     for suffix in COMPRESSIONS:
         name = name.removesuffix(suffix)
     if name in ("", ".", "..") or "/" in name:
-        raise ValueError(f"{value!r} names no file (its path must end in the image's name)")
+        raise ValueError(f"{given} names no file (its path must end in the image's name)")
     return value
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -42,6 +43,7 @@ class Watch:
     def __init__(self, seconds: float) -> None:
         self.seconds = seconds
         self.expired = False
+        self._armed_at = 0.0
         self._sockets: list[socket.socket] = []
         self._lock = threading.Lock()
         self._done = threading.Event()
@@ -52,9 +54,17 @@ class Watch:
             with self._lock:
                 self._sockets.append(sock)
 
+    def allow(self, seconds: float) -> None:
+        """Move the deadline to ``seconds`` from now: for a transfer whose allowance is known
+        only once its headers have arrived. No effect once expired."""
+        if not self.expired:
+            self.seconds = time.monotonic() - self._armed_at + seconds
+
     def _run(self) -> None:
-        if self._done.wait(self.seconds):
-            return
+        # Re-read every _RECUT seconds, so that a moved deadline holds.
+        while (remaining := self._armed_at + self.seconds - time.monotonic()) > 0:
+            if self._done.wait(min(remaining, _RECUT)):
+                return
         self.expired = True
         while True:
             with self._lock:
@@ -70,6 +80,7 @@ class Watch:
     def armed(self) -> Iterator[Watch]:
         """Watch the requests this thread makes inside the block."""
         _current.watch = self
+        self._armed_at = time.monotonic()
         self._thread.start()
         try:
             yield self

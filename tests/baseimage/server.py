@@ -14,23 +14,29 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Literal
 
-Kind = Literal["ok", "truncate", "drip", "redirect", "missing"]
+Kind = Literal[
+    "ok", "truncate", "drip", "trickle", "unsized", "slow-headers", "redirect", "missing"
+]
 
 
 @dataclass(frozen=True)
 class Route:
     """What the server does for one path: ``ok`` (the body), ``truncate`` (announce the
     whole body, send half, hang up), ``drip`` (a few bytes, then silence for ``pause`` s),
-    ``redirect`` (302 to ``target``), ``missing`` (404). ``midway``: called (in the
-    server's thread) after the first half of an ``ok`` body is sent and before the rest,
-    while the client waits: what happens "during the download" (a domain defined, a file
-    put at the path) happens there, with no sleep to time it."""
+    ``trickle`` (one byte every ``pause`` s: never idle, never done), ``slow-headers`` (a
+    header line every ``pause`` s, never the body), ``unsized`` (the body with no
+    Content-Length, ended by closing), ``redirect`` (302 to ``target``), ``missing`` (404).
+    ``declared`` announces another Content-Length than the body's. ``midway``: called (in
+    the server's thread) after the first half of an ``ok`` body is sent and before the rest,
+    while the client waits: what happens "during the download" (a domain defined, a file put
+    at the path) happens there, with no sleep to time it."""
 
     kind: Kind = "ok"
     body: bytes = b""
     target: str = ""
     pause: float = 0.0
     midway: Callable[[], object] | None = None
+    declared: int | None = None
 
 
 class ImageServer:
@@ -67,12 +73,27 @@ class ImageServer:
                     self.end_headers()
                     return
                 self.send_response(200)
+                if route.kind == "slow-headers":
+                    for index in range(100000):
+                        self.send_header(f"X-Slow-{index}", "y")
+                        self.flush_headers()
+                        time.sleep(route.pause)
                 self.send_header("Content-Type", "application/octet-stream")
-                self.send_header("Content-Length", str(len(route.body)))
+                if route.kind == "unsized":
+                    self.close_connection = True
+                else:
+                    declared = len(route.body) if route.declared is None else route.declared
+                    self.send_header("Content-Length", str(declared))
                 self.end_headers()
                 if route.kind == "truncate":
                     self.wfile.write(route.body[: len(route.body) // 2])
                     self.close_connection = True
+                    return
+                if route.kind == "trickle":
+                    for index in range(len(route.body)):
+                        self.wfile.write(route.body[index : index + 1])
+                        self.wfile.flush()
+                        time.sleep(route.pause)
                     return
                 if route.kind == "drip":
                     self.wfile.write(route.body[:16])
