@@ -21,6 +21,9 @@ ALLOWED = {
     ("executor.py", "_write_seed", "write_atomic"),
     ("hostfile/ops.py", "_write_claim", "write_atomic"),
     ("hostfile/side.py", "write_side", "write_atomic"),
+    # write_atomic onto a fresh random temporary name (curl's 0600 config: the URL off the
+    # process list), removed after the download, swept after a killed run:
+    ("baseimage/fetch.py", "fetch_on_host", "write_atomic"),
     # rename over a file: only once it is proven ours (side_owner), or inside the
     # caller's act-time guard (install's ``replace``: hostfile.unused):
     ("hostfile/side.py", "write_side", "rename"),
