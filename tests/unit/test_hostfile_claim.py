@@ -54,9 +54,9 @@ def test_the_sidecar_sits_beside_the_file() -> None:
 
 
 def test_refusals_name_the_path_the_other_owner_and_the_fix() -> None:
-    foreign = str(not_owned("/img/disks/a.qcow2", FileOwner.FOREIGN, OTHER, "name"))
+    foreign = str(not_owned("/img/disks/a.qcow2", FileOwner.FOREIGN, OTHER, OURS, "name"))
     assert "/img/disks/a.qcow2" in foreign and OTHER in foreign and "choose another name" in foreign
-    claimed = str(not_owned("/img/disks/a.qcow2", FileOwner.CLAIMED, OTHER, "name"))
+    claimed = str(not_owned("/img/disks/a.qcow2", FileOwner.CLAIMED, OTHER, OURS, "name"))
     assert "/img/disks/a.qcow2.claim" in claimed and "remove the sidecar" in claimed
 
 
