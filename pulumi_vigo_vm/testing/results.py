@@ -6,16 +6,9 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from ..stateid import TYPE_TOKEN as STATE_ID_TYPE
 from . import props
 from .errors import HarnessError, Violation
-
-BOOKKEEPING_TYPES = frozenset({STATE_ID_TYPE})
-"""Resources the package declares by itself, not the program: the stack's VigoStateId
-(created with the first claim, ``same`` ever after, deleted with the last). Left out of
-:meth:`RunResult.ops` and :meth:`RunResult.counts`, so a test states what the program's own
-resources did; :attr:`RunResult.steps`, :meth:`RunResult.summary` and the checkpoint hold
-them as the engine does."""
+from .state import BOOKKEEPING_TYPES
 
 Op = Literal["create", "update", "replace", "delete", "same", "read"]
 Verb = Literal["preview", "up", "refresh", "destroy"]

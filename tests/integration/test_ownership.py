@@ -86,9 +86,7 @@ def test_a_crashed_create_is_recognised_by_the_same_state_only(lab: Lab) -> None
     with pytest.raises(ProviderError, match=r"provider process exited|Socket closed"):
         lab.faulty(f"kill-before:create-overlay@{lab.name('a')}").up()
     crashed = lab.domain("a")
-    assert crashed is not None and lab.harness().snapshot().resources.keys() == {
-        r.urn for r in lab.harness().snapshot().ordered() if r.type == STATE_ID_TYPE
-    }
+    assert crashed is not None and lab.harness().snapshot().program_resources() == []
 
     with pytest.raises(ProviderError, match=r"in another Pulumi state"):
         _another_backend(lab).up()
@@ -201,7 +199,7 @@ def test_a_second_stack_is_refused_the_first_stacks_vm_and_its_destroy_spares_it
 
     assert lab.domain("a").UUIDString() == uuid
     assert has_marker(lab.overlay("a"))
-    assert lab.harness(stack="other").snapshot().resources == {}
+    assert lab.harness(stack="other").snapshot().program_resources() == []
     assert lab.harness().preview().counts() == {"same": 1}
 
 
@@ -236,7 +234,7 @@ def test_two_creates_of_one_vm_at_once_one_wins_and_the_loser_removes_nothing(
     )
     assert _claim(lab, "a") is not None and f"urn:pulumi:{winners[0]}::" in (_claim(lab, "a") or "")
     assert lab.overlay("a").exists() and len(lab.seeds("a")) == 1
-    assert runs[loser].snapshot().resources == {}
+    assert runs[loser].snapshot().program_resources() == []
     assert runs[winners[0]].preview().counts() == {"same": 1}
 
 
@@ -246,7 +244,7 @@ def test_console_logs_live_in_their_own_folder_and_go_with_the_vm(lab: Lab) -> N
     log = Path(console_log_path(lab.name("a")))
 
     assert result.outputs["a"]["observed_state"] == "running"
-    assert lab.harness().snapshot().ordered()[0].plain_outputs()["console_log_path"] == str(log)
+    assert lab.harness().snapshot().program_resources()[0].plain_outputs()["console_log_path"] == str(log)
     assert log.exists()
 
     lab.harness().destroy()
@@ -258,7 +256,7 @@ def test_seed_hash_and_seed_path_are_secret_in_state(lab: Lab) -> None:
     lab.vm("a", state="defined", cloud_init_user_data="#cloud-config\npassword: 123456\n")
     lab.up()
 
-    resource = lab.harness().snapshot().ordered()[0]
+    resource = lab.harness().snapshot().program_resources()[0]
 
     assert {"cloud_init_user_data", "seed_hash", "seed_iso_path"} <= set(resource.secret_outputs)
 

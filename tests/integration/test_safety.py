@@ -30,7 +30,7 @@ def test_an_unmarked_same_named_domain_is_refused_and_left_alone(lab: Lab) -> No
 
     assert lab.domain("a").XMLDesc() == foreign_xml
     assert not lab.images_dir.exists() or list(lab.images_dir.iterdir()) == []
-    assert lab.harness().snapshot().resources == {}
+    assert lab.harness().snapshot().program_resources() == []
 
 
 def test_a_marked_domain_from_a_lost_run_is_adopted_with_its_identity(lab: Lab) -> None:
@@ -60,7 +60,7 @@ def test_a_failed_create_leaves_no_domain_overlay_or_seed_and_a_rerun_converges(
 
     assert lab.domain("a") is None
     assert list(lab.images_dir.iterdir()) == []
-    assert lab.harness().snapshot().resources == {}
+    assert lab.harness().snapshot().program_resources() == []
 
     lab.vm("a", network_bridge=lab.bridge, cloud_init_user_data="#cloud-config\n")
     assert lab.up().ops() == {"a": "create"}
