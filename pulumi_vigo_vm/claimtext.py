@@ -82,5 +82,5 @@ def conflict_hint(theirs: str | None, ours: str | None) -> str:
         )
     return (
         " (the same organization/project/stack/resource names in another Pulumi state: "
-        "another backend, or this stack's state lost or re-created)"
+        f"another backend, or this stack's state lost or re-created; this resource claims {ours})"
     )
