@@ -26,9 +26,7 @@ def claim_for(type_token: str, resource_name: str, parent: pulumi.Resource | Non
     organization = pulumi.get_organization()
     parent_urn: Output[str | None] = parent.urn if parent is not None else Output.from_input(None)
     return Output.all(state_id(), parent_urn).apply(
-        lambda args: compose(
-            args[0], owner_text(organization, type_token, resource_name, args[1])
-        )
+        lambda args: compose(args[0], owner_text(organization, type_token, resource_name, args[1]))
     )
 
 

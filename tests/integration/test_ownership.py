@@ -244,7 +244,9 @@ def test_console_logs_live_in_their_own_folder_and_go_with_the_vm(lab: Lab) -> N
     log = Path(console_log_path(lab.name("a")))
 
     assert result.outputs["a"]["observed_state"] == "running"
-    assert lab.harness().snapshot().program_resources()[0].plain_outputs()["console_log_path"] == str(log)
+    assert lab.harness().snapshot().program_resources()[0].plain_outputs()[
+        "console_log_path"
+    ] == str(log)
     assert log.exists()
 
     lab.harness().destroy()

@@ -24,7 +24,6 @@ from pulumi_vigo_vm.domain_xml import (
     to_xml,
 )
 
-
 DATA = Path(__file__).parent / "data"
 REGEN = os.environ.get("VIGO_REGEN_XML") == "1"
 
