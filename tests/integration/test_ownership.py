@@ -37,6 +37,7 @@ def _state_id(harness: EngineHarness) -> str:
 
 def test_the_marker_names_the_state_id_and_the_resource_urn_with_its_stack(lab: Lab) -> None:
     lab.vm("a", state="defined")
+    assert lab.preview().ops() == {"a": "create"}  # the claim is not known yet: no matter
     result = lab.up()
 
     claim = _claim(lab, "a")
