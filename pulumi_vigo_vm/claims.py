@@ -1,30 +1,36 @@
-"""The claim every resource of this package writes where it owns something: its URN.
+"""The claim every resource of this package writes where it owns something.
 
 A domain's marker (VigoVm) and a file's sidecar (VigoDisk, VigoBaseImage) name their
-owner as ``<organization>/<URN>``. The provider process does not know the stack, so the
-program computes the claim at declaration and passes it as the input ``claim``.
+owner as ``state:<state id>/<organization>/<URN>`` (see :mod:`pulumi_vigo_vm.claimtext`).
+The provider process does not know the stack, so the program computes the claim at
+declaration and passes it as the input ``claim``; it depends on the stack's VigoStateId,
+which the engine therefore creates first.
 """
 
 from __future__ import annotations
 
 import pulumi
-from pulumi import Input
+from pulumi import Output
 
-__all__ = ["claim_for", "claim_text", "claimed_type"]
+from .claimtext import compose
+from .stateid import state_id
+
+__all__ = ["claim_for", "claimed_type", "owner_text"]
 
 _ROOT_STACK_TYPE = "pulumi:pulumi:Stack"
 
 
-def claim_for(type_token: str, resource_name: str, parent: pulumi.Resource | None) -> Input[str]:
+def claim_for(type_token: str, resource_name: str, parent: pulumi.Resource | None) -> Output[str]:
     """The claim of the resource of type ``type_token`` called ``resource_name`` under
-    ``parent``: its URN as the engine will name it, prefixed by the organization."""
+    ``parent``: this stack's state id, the organization and the URN the engine will give it."""
     organization = pulumi.get_organization()
-    if parent is None:
-        return claim_text(organization, type_token, resource_name, None)
-    return parent.urn.apply(lambda urn: claim_text(organization, type_token, resource_name, urn))
+    parent_urn: Output[str | None] = parent.urn if parent is not None else Output.from_input(None)
+    return Output.all(state_id(), parent_urn).apply(
+        lambda args: compose(args[0], owner_text(organization, type_token, resource_name, args[1]))
+    )
 
 
-def claim_text(
+def owner_text(
     organization: str, type_token: str, resource_name: str, parent_urn: str | None
 ) -> str:
     """``<organization>/<urn>``; a child's URN type is its parents' types joined by ``$``
@@ -39,7 +45,7 @@ def claim_text(
 
 
 def claimed_type(claim: str) -> str | None:
-    """The type token of the resource that ``claim`` (as :func:`claim_text` builds it) names
+    """The type token of the resource that ``claim`` (as :func:`claim_for` builds it) names
     (``pulumi-python:dynamic/vigo:VigoDisk``: a child's own type, not its parents'), or None
     when ``claim`` names no URN."""
     _, found, urn = claim.partition("urn:pulumi:")

@@ -23,6 +23,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
+from .claimtext import conflict_hint, other_state
 from .cloudinit import SEED_VOLUME_ID, SeedIdentity, instance_id
 from .domain_xml import LiveDomain
 from .errors import NotOwnedError
@@ -72,16 +73,26 @@ class DomainOwner(StrEnum):
 def domain_owner(
     live: LiveDomain | None, claim: str | None, recorded_uuid: str | None
 ) -> DomainOwner:
-    """Classify ``live`` for the resource with ``claim`` whose outputs name ``recorded_uuid``."""
+    """Classify ``live`` for the resource with ``claim`` whose outputs name ``recorded_uuid``.
+
+    Our claim in the marker makes it ours (a crashed create of this very resource: the
+    claim carries the stack's state id, checkpointed before). A marker written by another
+    state is never ours, even with our recorded UUID (two states that both recorded it
+    through the legacy claim's hole); otherwise the recorded UUID vouches (a legacy or v1
+    marker, a rename with aliases) and the marker is then rewritten with our claim."""
     if live is None:
         return DomainOwner.NONE
+    if live.marked and claim is not None and live.claim == claim:
+        return DomainOwner.OURS
+    if live.marked and other_state(live.claim, claim):
+        return DomainOwner.OTHER
     if recorded_uuid and live.config.uuid == recorded_uuid:
         return DomainOwner.OURS
     if not live.marked:
         return DomainOwner.UNMARKED
     if live.claim is None:
         return DomainOwner.UNCLAIMED
-    return DomainOwner.OURS if claim is not None and live.claim == claim else DomainOwner.OTHER
+    return DomainOwner.OTHER
 
 
 def owner_of(observed: Observed, spec: VmSpec, recorded: Recorded | None) -> DomainOwner:
@@ -105,7 +116,7 @@ def require_ours(owner: DomainOwner, live: LiveDomain | None, spec: VmSpec) -> N
         sibling = claimed_by_sibling(live.claim, spec)
         if sibling is not None:
             raise NotOwnedError(sibling)
-        why = f"and belongs to {live.claim}"
+        why = f"and belongs to {live.claim}{conflict_hint(live.claim, spec.claim)}"
     raise NotOwnedError(
         f"vm_name: {where} {why}; it is left alone: choose another vm_name, or remove that "
         "domain yourself if it is no longer wanted"

@@ -258,7 +258,7 @@ def _adopt(host: Host, spec: BaseImageSpec, claim: str, ctx: Context, instance: 
     download that writes nothing); else refuse it, untouched."""
     recorded = hostfile.read_claim(host, spec.path)
     if recorded is not None:  # another resource's
-        raise not_owned(spec.path, hostfile.FileOwner.FOREIGN, recorded, "path")
+        raise not_owned(spec.path, hostfile.FileOwner.FOREIGN, recorded, claim, "path")
     stored = _host_sha256(host, spec.path)
     published = spec.sha256
     if spec.compression is not None:

@@ -55,7 +55,7 @@ def plan_converge(spec: DiskSpec, facts: DiskFacts, running: Sequence[str]) -> D
     if facts.owner is FileOwner.FREE:
         return DiskPlan(Step.CREATE)
     if facts.owner is not FileOwner.OURS:
-        raise not_owned(spec.path, facts.owner, facts.recorded_claim, "name")
+        raise not_owned(spec.path, facts.owner, facts.recorded_claim, spec.claim, "name")
     size = facts.virtual_size
     if size is None:
         raise ImageError(f"{spec.path}: cannot read its size as a {spec.format.value} image")

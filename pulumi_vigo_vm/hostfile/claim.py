@@ -1,7 +1,7 @@
 """Whose a file on a hypervisor is: the claim sidecar's name and text, and the decision.
 
 A file a resource owns (a VigoDisk, a VigoBaseImage) has a sidecar ``<file>.claim`` naming
-the resource's claim (``<organization>/<URN>``, see :mod:`pulumi_vigo_vm.claims`). It is
+the resource's claim (its stack's state id and its URN, see :mod:`pulumi_vigo_vm.claimtext`). It is
 written before the file is moved into place, so a crashed create, or a file kept by
 ``retain_on_delete``, is recognised by the same resource later, and nothing else is ever
 adopted or removed. Pure: the facts come in as values (see :mod:`.ops`).
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from ..claimtext import conflict_hint
 from ..errors import NotOwnedError
 
 __all__ = [
@@ -71,14 +72,19 @@ def file_owner(exists: bool, recorded: str | None, claim: str) -> FileOwner:
     return FileOwner.FREE if recorded in (None, claim) else FileOwner.CLAIMED
 
 
-def not_owned(path: str, owner: FileOwner, recorded: str | None, what: str) -> NotOwnedError:
-    """The error for a path a resource may not take: what is there, and the fix."""
+def not_owned(
+    path: str, owner: FileOwner, recorded: str | None, claim: str | None, what: str
+) -> NotOwnedError:
+    """The error for a path the resource holding ``claim`` may not take: what is there
+    (and, when the sidecar names this resource's own names in another state, why that is
+    not us), and the fix."""
+    hint = conflict_hint(recorded, claim)
     if owner is FileOwner.CLAIMED:
         return NotOwnedError(
-            f"{claim_path(path)} names another owner ({recorded}); it is left alone: if that "
-            f"resource is gone, remove the sidecar, or choose another {what}"
+            f"{claim_path(path)} names another owner ({recorded}){hint}; it is left alone: if "
+            f"that resource is gone, remove the sidecar, or choose another {what}"
         )
-    named = f"another owner ({recorded})" if recorded else "no owner of ours"
+    named = f"another owner ({recorded}){hint}" if recorded else "no owner of ours"
     return NotOwnedError(
         f"{path} already exists and its claim names {named}; it is never adopted or removed: "
         f"move it away, or choose another {what}"

@@ -79,14 +79,14 @@ def take(host: Host, path: str, claim: str, what: str) -> FileOwner:
     recorded = read_claim(host, path)
     owner = file_owner(host.stat(path) is not None, recorded, claim)
     if owner not in (FileOwner.FREE, FileOwner.OURS):
-        raise not_owned(path, owner, recorded, what)
+        raise not_owned(path, owner, recorded, claim, what)
     if owner is FileOwner.FREE and recorded is None:
         host.makedirs(posixpath.dirname(path))
         if not _write_claim(host, path, claim):
             recorded = read_claim(host, path)
             owner = file_owner(host.stat(path) is not None, recorded, claim)
             if owner not in (FileOwner.FREE, FileOwner.OURS):
-                raise not_owned(path, owner, recorded, what)
+                raise not_owned(path, owner, recorded, claim, what)
     return owner
 
 
@@ -98,7 +98,7 @@ def adopt(host: Host, path: str, claim: str, what: str) -> None:
         return
     recorded = read_claim(host, path)
     if recorded != claim:
-        raise not_owned(path, file_owner(True, recorded, claim), recorded, what)
+        raise not_owned(path, file_owner(True, recorded, claim), recorded, claim, what)
 
 
 def _write_claim(host: Host, path: str, claim: str) -> bool:

@@ -8,6 +8,7 @@ from typing import Any, Literal
 
 from . import props
 from .errors import HarnessError, Violation
+from .state import BOOKKEEPING_TYPES
 
 Op = Literal["create", "update", "replace", "delete", "same", "read"]
 Verb = Literal["preview", "up", "refresh", "destroy"]
@@ -83,8 +84,14 @@ class RunResult:
         return not self.errors
 
     def ops(self) -> dict[str, Op]:
-        """Map resource name to the op taken (last one wins), handy for assertions."""
-        return {step.name: step.op for step in self.steps}
+        """Map resource name to the op taken (last one wins), handy for assertions; the
+        package's own bookkeeping (:data:`BOOKKEEPING_TYPES`) left out."""
+        return {step.name: step.op for step in self.program_steps()}
+
+    def program_steps(self) -> list[Step]:
+        """The steps of the program's resources: :attr:`steps` without the package's own
+        bookkeeping (:data:`BOOKKEEPING_TYPES`)."""
+        return [step for step in self.steps if step.type not in BOOKKEEPING_TYPES]
 
     def step(self, name: str) -> Step:
         """The (last) step of the resource with logical name ``name``."""
@@ -94,11 +101,8 @@ class RunResult:
         raise KeyError(name)
 
     def counts(self) -> dict[str, int]:
-        """How many steps of each op were taken."""
-        counts: dict[str, int] = {}
-        for step in self.steps:
-            counts[step.op] = counts.get(step.op, 0) + 1
-        return counts
+        """How many steps of each op the program's resources took (see :meth:`ops`)."""
+        return _count(self.program_steps())
 
     def summary(self) -> str:
         """A readable report like the CLI's: steps, stack outputs, errors. Secrets are masked."""
@@ -114,7 +118,7 @@ class RunResult:
                     else props.display(value)
                 )
                 lines.append(f"    {name}: {json.dumps(shown, sort_keys=True, default=str)}")
-        counts = self.counts()
+        counts = _count(self.steps)
         if counts:
             lines.append("Resources: " + ", ".join(f"{n} {op}" for op, n in sorted(counts.items())))
         for warning in self.warnings:
@@ -122,3 +126,10 @@ class RunResult:
         for error in self.errors:
             lines.append(f"error: {error}")
         return "\n".join(lines)
+
+
+def _count(steps: list[Step]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for step in steps:
+        counts[step.op] = counts.get(step.op, 0) + 1
+    return counts

@@ -18,9 +18,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..stateid import TYPE_TOKEN as STATE_ID_TYPE
 from . import props
 
 STATE_VERSION = 1
+
+BOOKKEEPING_TYPES = frozenset({STATE_ID_TYPE})
+"""Resources the package declares by itself, not the program: the stack's VigoStateId
+(created with the first claim, ``same`` ever after, deleted with the last). Left out of
+:meth:`Snapshot.program_resources` and of a run's ``ops()``/``counts()``, so a test states
+what the program's own resources did; the checkpoint and a run's ``steps`` hold them as the
+engine does."""
 
 
 @dataclass
@@ -131,6 +139,10 @@ class Snapshot:
     def ordered(self) -> list[ResourceState]:
         """Live resources in registration order."""
         return sorted(self.resources.values(), key=lambda r: r.order)
+
+    def program_resources(self) -> list[ResourceState]:
+        """:meth:`ordered` without the package's own bookkeeping (:data:`BOOKKEEPING_TYPES`)."""
+        return [r for r in self.ordered() if r.type not in BOOKKEEPING_TYPES]
 
     def copy(self) -> Snapshot:
         """A deep copy."""

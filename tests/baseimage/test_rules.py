@@ -46,6 +46,27 @@ def test_an_identical_file_at_the_path_is_adopted_without_a_download(
     assert bench.files() == set()
 
 
+def test_the_same_names_in_another_backend_are_refused_the_file_even_when_identical(
+    bench: Bench, images: dict[str, bytes]
+) -> None:
+    """Two states with identical organization/project/stack/resource names: the second
+    never adopts (nor, on destroy, removes) the first's base, though its content matches."""
+    url, _ = _serve_both(bench, images)
+    bench.image("base", source=url, sha256=sha256(images["a"]))
+    bench.up()
+    placed = bench.bases_dir / "base.qcow2"
+    before = {name: (bench.bases_dir / name).read_bytes() for name in bench.files()}
+    other = bench.harness(raise_on_error=False)
+    other.state_file = bench.root / "other-backend" / "state.json"
+
+    error = "\n".join(str(e) for e in other.up().errors)
+
+    assert "in another Pulumi state" in error and "choose another path" in error, error
+    other.destroy()
+    assert {name: (bench.bases_dir / name).read_bytes() for name in bench.files()} == before
+    assert placed.exists() and bench.harness().preview().counts() == {"same": 1}
+
+
 def test_a_compressed_source_is_compared_by_its_decompressed_digest(
     bench: Bench, images: dict[str, bytes]
 ) -> None:

@@ -111,7 +111,7 @@ def test_the_first_up_rewrites_marker_and_definition_in_place_and_restarts_nothi
     assert live.config.uuid == uuid
     assert live.config.mac_address == "52:54:00:14:ab:23"
     assert live.config.console_log_path == console_log_path(VM_NAME)  # at the next boot
-    outputs = v1_stack.harness.snapshot().ordered()[0].plain_outputs()
+    outputs = v1_stack.harness.snapshot().program_resources()[0].plain_outputs()
     assert outputs["console_log_path"] == f"/var/log/libvirt/qemu/{VM_NAME}-console.log"
     assert outputs["uuid"] == uuid
     assert sha256(ROOT / "images" / SEED) == seed_before  # same seed: cloud-init stays put

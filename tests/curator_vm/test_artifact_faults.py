@@ -35,7 +35,7 @@ def test_registry_down_at_up_fails_naming_the_curator_and_writes_nothing(
     assert f"curator registry http://{rlab.curator} is unreachable" in message
     assert "vigo:curator" in message
     _assert_nothing_on_the_host(rlab, "a", "b")
-    assert rlab.harness().snapshot().ordered() == []
+    assert rlab.harness().snapshot().program_resources() == []
 
 
 def test_layout_directory_gone_at_up_fails_and_writes_nothing(rlab: ArtifactLab) -> None:

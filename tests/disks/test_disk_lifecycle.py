@@ -5,16 +5,26 @@ touched, delete refused while in use, foreign files, retain_on_delete and adopti
 from __future__ import annotations
 
 import os
+import re
 import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from support.disks import SPELLINGS, another_name, image_info
 
+from pulumi_vigo_vm.claimtext import compose
+from pulumi_vigo_vm.stateid import TYPE_TOKEN as STATE_ID_TYPE
 from pulumi_vigo_vm.testing import EngineHarness
 from pulumi_vigo_vm.testing.errors import CheckFailedError, ProviderError
 
 from .disklab import GIB, DiskLab, has_pattern, write_pattern
+
+
+def state_id(harness: EngineHarness) -> str:
+    """The stack's state id, as its VigoStateId recorded it."""
+    (resource,) = [r for r in harness.snapshot().ordered() if r.type == STATE_ID_TYPE]
+    value: str = resource.plain_outputs()["state_id"]
+    return value
 
 
 @pytest.mark.parametrize("fmt", ["qcow2", "raw"])
@@ -181,16 +191,41 @@ def test_a_file_already_at_the_path_that_is_not_ours_is_refused_and_left_intact(
 def test_a_retained_disk_is_adopted_by_the_same_resource_with_its_bytes(
     disks: DiskLab,
 ) -> None:
+    disks.disk("keep")  # the stack keeps a resource of this package, so its state id
     disks.disk("d", _retain=True)
     disks.up()
     path = disks.path("d")
     write_pattern(path, "qcow2")
 
-    disks.disks.clear()
-    assert disks.up().ops() == {"d": "delete"}
+    del disks.disks["d"]
+    assert disks.up().ops() == {"keep": "same", "d": "delete"}
     assert path.exists()  # retained: the provider was not asked
 
     disks.disk("d")
+    assert disks.up().ops() == {"keep": "same", "d": "create"}
+    assert has_pattern(path, "qcow2")
+
+
+def test_a_retained_disk_outliving_its_stacks_state_id_is_handed_over_only_deliberately(
+    disks: DiskLab,
+) -> None:
+    """With no resource of this package left, the stack's VigoStateId goes too; the disk's
+    sidecar then names a state that is gone, which no run can tell from another backend's:
+    refused, naming the claim to write into the sidecar to take it over."""
+    disks.disk("d", _retain=True)
+    disks.up()
+    path = disks.path("d")
+    write_pattern(path, "qcow2")
+    disks.disks.clear()
+    disks.up()
+
+    disks.disk("d")
+    with pytest.raises(ProviderError, match="in another Pulumi state") as caught:
+        disks.up()
+    claim = re.search(r"this resource claims (\S+)\)", caught.value.message)
+    assert claim is not None and has_pattern(path, "qcow2")
+
+    path.with_name(path.name + ".claim").write_text(claim.group(1) + "\n")
     assert disks.up().ops() == {"d": "create"}
     assert has_pattern(path, "qcow2")
 
@@ -250,11 +285,14 @@ def test_a_killed_creates_leftovers_are_swept_and_its_claim_taken_up(disks: Disk
     os.utime(stale, (time.time() - 7200, time.time() - 7200))
     fresh = path.parent / f".{path.name}.ba9876543210.tmp"  # another run, still writing
     fresh.write_bytes(b"")
+    disks.disk("keep")
+    disks.up()  # the stack's state id, checkpointed before the create that is killed
     disks.disk("d")
-    claim = "organization/urn:pulumi:dev::vigo-disks::pulumi-python:dynamic/vigo:VigoDisk::d"
+    owner = "organization/urn:pulumi:dev::vigo-disks::pulumi-python:dynamic/vigo:VigoDisk::d"
+    claim = compose(state_id(disks.harness()), owner)
     path.with_name(path.name + ".claim").write_text(claim + "\n")  # killed before the move
 
-    assert disks.up().ops() == {"d": "create"}
+    assert disks.up().ops() == {"keep": "same", "d": "create"}
 
     assert not stale.exists() and fresh.exists()
     assert image_info(path)["virtual-size"] == GIB

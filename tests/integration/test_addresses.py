@@ -24,14 +24,14 @@ def test_a_wait_that_cannot_succeed_times_out_keeps_the_vm_and_the_next_up_adopt
     assert console_log_path(lab.name("a")) in message
     assert lab.power("a") == "running"  # kept, as the error says
     uuid = lab.domain("a").UUIDString()
-    assert lab.harness().snapshot().resources == {}
+    assert lab.harness().snapshot().program_resources() == []
 
     lab.vm("a", network_bridge=lab.bridge)
     result = lab.up()
 
     assert result.ops() == {"a": "create"}
     assert lab.domain("a").UUIDString() == uuid
-    outputs = lab.harness().snapshot().ordered()[0].plain_outputs()
+    outputs = lab.harness().snapshot().program_resources()[0].plain_outputs()
     assert outputs.get("ip_address") is None and outputs["ip_addresses"] == []  # null: dropped
     assert outputs["mac_addresses"] == [outputs["mac_address"]]
     assert lab.harness().preview().counts() == {"same": 1}

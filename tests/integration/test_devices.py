@@ -227,7 +227,7 @@ def test_a_vm_and_its_vigodisks_in_one_program_converge_in_dependency_order(lab:
     lab.disk("data")
     lab.vm("a", state="stopped", data_disks=[{"disk": "data", "serial": "data"}])
     preview = lab.preview()  # the disk's path is unknown until it exists: no error
-    assert {s.name: s.op for s in preview.steps if s.op != "same"} == {
+    assert {s.name: s.op for s in preview.program_steps() if s.op != "same"} == {
         "data": "create",
         "a": "create",
     }

@@ -167,7 +167,7 @@ def test_refresh_of_a_vanished_domain_drops_it_and_up_keeps_its_overlay_until_mo
     result = lab.harness().refresh()
 
     assert result.ops() == {"a": "delete"}
-    assert lab.harness().snapshot().resources == {}
+    assert lab.harness().snapshot().program_resources() == []
     # Neither a domain of ours nor the state vouches for the overlay any more: it may be
     # anyone's data now, so it is neither adopted nor overwritten.
     with pytest.raises(ProviderError, match=r"no domain of this VM references it"):

@@ -4,10 +4,12 @@ proven ours, and two claimants of one VM never hurt each other (fleet spec §1).
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import libvirt
 import pytest
@@ -15,9 +17,10 @@ from support.disks import has_marker, qemu_img, sha256, write_marker
 from support.lab import Lab
 
 from pulumi_vigo_vm.cloudinit import SeedContent, build_seed_iso
-from pulumi_vigo_vm.domain_xml import from_xml
+from pulumi_vigo_vm.domain_xml import MARKER_NAMESPACE, MARKER_PREFIX, from_xml, marker_xml
 from pulumi_vigo_vm.ownership import console_log_path
-from pulumi_vigo_vm.testing import CheckFailedError, ProviderError, RunResult
+from pulumi_vigo_vm.stateid import TYPE_TOKEN as STATE_ID_TYPE
+from pulumi_vigo_vm.testing import CheckFailedError, EngineHarness, ProviderError, RunResult
 from pulumi_vigo_vm.testing.faults import ENV_VAR
 
 
@@ -25,17 +28,131 @@ def _claim(lab: Lab, short: str) -> str | None:
     return from_xml(lab.domain(short).XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE)).claim
 
 
-def test_the_marker_names_the_resource_urn_with_its_stack(lab: Lab) -> None:
+def _state_id(harness: EngineHarness) -> str:
+    """The stack's state id, as its VigoStateId recorded it."""
+    (resource,) = [r for r in harness.snapshot().ordered() if r.type == STATE_ID_TYPE]
+    value: str = resource.plain_outputs()["state_id"]
+    return value
+
+
+def test_the_marker_names_the_state_id_and_the_resource_urn_with_its_stack(lab: Lab) -> None:
     lab.vm("a", state="defined")
-    lab.up()
+    assert lab.preview().ops() == {"a": "create"}  # the claim is not known yet: no matter
+    result = lab.up()
 
     claim = _claim(lab, "a")
 
-    assert claim is not None
-    assert claim.endswith("/urn:pulumi:dev::vigo-integration::pulumi-python:dynamic/vigo:VigoVm::a")
-    assert lab.harness().snapshot().resources[claim.split("/", 1)[1]].plain_outputs()["claim"] == (
-        claim
-    )
+    assert [s.op for s in result.steps if s.type == STATE_ID_TYPE] == ["create"]
+    urn = "urn:pulumi:dev::vigo-integration::pulumi-python:dynamic/vigo:VigoVm::a"
+    assert claim == f"state:{_state_id(lab.harness())}/organization/{urn}"
+    assert lab.harness().snapshot().resources[urn].plain_outputs()["claim"] == claim
+    assert lab.preview().counts() == {"same": 1}
+
+
+def _another_backend(lab: Lab, **kwargs: Any) -> EngineHarness:
+    """The very same organization/project/stack names with a state of their own: another
+    backend (two local backends both say ``organization/vigo-integration/dev``)."""
+    harness = lab.harness(**kwargs)
+    harness.state_file = lab.root / "other-backend" / "state.json"
+    harness.state_file.parent.mkdir(exist_ok=True)
+    return harness
+
+
+def test_the_same_names_in_another_backend_are_refused_the_vm_and_the_disk(lab: Lab) -> None:
+    lab.disk("d")
+    lab.vm("a", state="defined", data_disks=[{"disk": "d"}])
+    lab.up()
+    write_marker(lab.overlay("a"))
+    disk = lab.images_dir / "disks" / f"{lab.name('d')}.qcow2"
+    before = (lab.domain("a").UUIDString(), sha256(disk), (disk.parent / f"{disk.name}.claim"))
+    claim_before = before[2].read_text()
+
+    other = _another_backend(lab, raise_on_error=False)
+    result = other.up()
+
+    errors = "\n".join(str(e) for e in result.errors)
+    assert "in another Pulumi state" in errors, errors
+    assert "choose another" in errors, errors
+    assert not [s for s in result.program_steps() if s.op != "same" and not s.failed]
+    assert (lab.domain("a").UUIDString(), sha256(disk)) == before[:2]
+    assert before[2].read_text() == claim_before
+    assert has_marker(lab.overlay("a"))
+    other.destroy()  # nothing of the first stack's is its own to remove
+    assert lab.domain("a").UUIDString() == before[0] and disk.exists()
+    assert lab.preview().counts() == {"same": 2}
+
+
+def test_a_crashed_create_is_recognised_by_the_same_state_only(lab: Lab) -> None:
+    lab.vm("a", state="defined")
+    killed = r"provider process exited|Socket closed|Stream removed"  # as gRPC sees a kill
+    with pytest.raises(ProviderError, match=killed):
+        lab.faulty(f"kill-before:create-overlay@{lab.name('a')}").up()
+    crashed = lab.domain("a")
+    assert crashed is not None and lab.harness().snapshot().program_resources() == []
+
+    with pytest.raises(ProviderError, match=r"in another Pulumi state"):
+        _another_backend(lab).up()
+    assert lab.up().ops() == {"a": "create"}
+
+    assert lab.domain("a").UUIDString() == crashed.UUIDString()  # adopted, not redefined
+    assert lab.outputs("a")["uuid"] == crashed.UUIDString()
+    lab.assert_converged()
+
+
+def _as_the_release_before(lab: Lab) -> None:
+    """Turn the stack into what the release before this one left: claims without a state
+    id (in state, in the domains' markers, in the disks' sidecars) and no VigoStateId."""
+    state_file = lab.harness().state_file
+    prefix = f"state:{_state_id(lab.harness())}/"
+    text = state_file.read_text().replace(prefix, "")
+    data = json.loads(text)
+    ids = {urn for urn, r in data["resources"].items() if r["type"] == STATE_ID_TYPE}
+    data["resources"] = {u: r for u, r in data["resources"].items() if u not in ids}
+    for resource in data["resources"].values():
+        resource["dependencies"] = [d for d in resource["dependencies"] if d not in ids]
+        resource["property_dependencies"] = {
+            k: [d for d in v if d not in ids] for k, v in resource["property_dependencies"].items()
+        }
+    state_file.write_text(json.dumps(data))
+    for short in lab.vms:
+        domain = lab.domain(short)
+        assert domain is not None
+        legacy = (_claim(lab, short) or "").removeprefix(prefix)
+        for flags in (libvirt.VIR_DOMAIN_AFFECT_CONFIG, libvirt.VIR_DOMAIN_AFFECT_LIVE):
+            if flags == libvirt.VIR_DOMAIN_AFFECT_LIVE and not domain.isActive():
+                continue
+            domain.setMetadata(
+                libvirt.VIR_DOMAIN_METADATA_ELEMENT,
+                marker_xml(legacy),
+                MARKER_PREFIX,
+                MARKER_NAMESPACE,
+                flags,
+            )
+    for sidecar in (lab.images_dir / "disks").glob("*.claim"):
+        sidecar.write_text(sidecar.read_text().removeprefix(prefix))
+
+
+def test_a_stack_of_the_release_before_upgrades_in_place_restarting_nothing(lab: Lab) -> None:
+    lab.disk("d")
+    lab.vm("a", state="running", data_disks=[{"disk": "d"}])
+    lab.up()
+    _as_the_release_before(lab)
+    legacy = _claim(lab, "a")
+    assert legacy is not None and legacy.startswith("organization/urn:pulumi:")
+    domain_id = lab.domain("a").ID()
+    sidecar = lab.images_dir / "disks" / f"{lab.name('d')}.qcow2.claim"
+
+    preview = lab.preview()
+    assert preview.ops() == {"d": "update", "a": "update"}  # the claims are not known yet
+    result = lab.up()
+
+    assert result.ops() == {"d": "update", "a": "update"}
+    assert [s.op for s in result.steps if s.type == STATE_ID_TYPE] == ["create"]
+    new = f"state:{_state_id(lab.harness())}/{legacy}"
+    assert _claim(lab, "a") == new
+    assert sidecar.read_text().strip() == new.replace("VigoVm::a", "VigoDisk::d")
+    assert lab.domain("a").ID() == domain_id, "the guest must not be restarted"
+    assert lab.preview().counts() == {"same": 2}
 
 
 def test_absent_for_a_vm_that_never_existed_removes_nothing(lab: Lab) -> None:
@@ -84,7 +201,7 @@ def test_a_second_stack_is_refused_the_first_stacks_vm_and_its_destroy_spares_it
 
     assert lab.domain("a").UUIDString() == uuid
     assert has_marker(lab.overlay("a"))
-    assert lab.harness(stack="other").snapshot().resources == {}
+    assert lab.harness(stack="other").snapshot().program_resources() == []
     assert lab.harness().preview().counts() == {"same": 1}
 
 
@@ -119,7 +236,7 @@ def test_two_creates_of_one_vm_at_once_one_wins_and_the_loser_removes_nothing(
     )
     assert _claim(lab, "a") is not None and f"urn:pulumi:{winners[0]}::" in (_claim(lab, "a") or "")
     assert lab.overlay("a").exists() and len(lab.seeds("a")) == 1
-    assert runs[loser].snapshot().resources == {}
+    assert runs[loser].snapshot().program_resources() == []
     assert runs[winners[0]].preview().counts() == {"same": 1}
 
 
@@ -129,7 +246,9 @@ def test_console_logs_live_in_their_own_folder_and_go_with_the_vm(lab: Lab) -> N
     log = Path(console_log_path(lab.name("a")))
 
     assert result.outputs["a"]["observed_state"] == "running"
-    assert lab.harness().snapshot().ordered()[0].plain_outputs()["console_log_path"] == str(log)
+    assert lab.harness().snapshot().program_resources()[0].plain_outputs()[
+        "console_log_path"
+    ] == str(log)
     assert log.exists()
 
     lab.harness().destroy()
@@ -141,7 +260,7 @@ def test_seed_hash_and_seed_path_are_secret_in_state(lab: Lab) -> None:
     lab.vm("a", state="defined", cloud_init_user_data="#cloud-config\npassword: 123456\n")
     lab.up()
 
-    resource = lab.harness().snapshot().ordered()[0]
+    resource = lab.harness().snapshot().program_resources()[0]
 
     assert {"cloud_init_user_data", "seed_hash", "seed_iso_path"} <= set(resource.secret_outputs)
 

@@ -47,6 +47,7 @@ from pulumi_vigo_vm.testing import (
     PolicyPackError,
     PolicyViolationError,
     RunResult,
+    load_snapshot,
 )
 
 HERE = Path(__file__).resolve().parent
@@ -143,10 +144,9 @@ class World:
         return [json.loads(line)["vm_name"] for line in lines]
 
     def resources(self) -> list[str]:
-        """URNs in the checkpoint (nothing if it was never written)."""
-        if not self.state_file.exists():
-            return []
-        return list(json.loads(self.state_file.read_text(encoding="utf-8"))["resources"])
+        """URNs of the program's resources in the checkpoint (nothing if it was never
+        written; the stack's VigoStateId, made before any VM is analyzed, left out)."""
+        return [r.urn for r in load_snapshot(self.state_file).program_resources()]
 
 
 @pytest.fixture
@@ -216,7 +216,7 @@ def test_oversized_vm_is_stopped_before_create_without_preview(world: World, sta
     assert [v.policy for v in caught.value.violations] == [MAX_VCPU_POLICY]
     result = refused(caught.value)
     assert result.verb == "up"
-    assert [s for s in result.steps if s.op == "create"] == []
+    assert [s for s in result.program_steps() if s.op == "create"] == []
     assert world.creates() == []
     assert world.resources() == []
 

@@ -240,7 +240,7 @@ def test_bad_input_fails_check_before_any_host_call(rlab: RelLab) -> None:
     }
     assert not rlab.images_dir.exists()
     assert rlab.domains() == set()
-    assert rlab.harness().snapshot().resources == {}
+    assert rlab.harness().snapshot().program_resources() == []
 
 
 @pytest.mark.parametrize("kind", ["overlay", "data-file"])

@@ -63,7 +63,7 @@ def test_create_failing_before_each_step_rolls_back_and_the_next_up_converges(
         assert not rlab.overlay(step).exists(), step
         assert rlab.seeds(step) == [], step
     assert rlab.files() == {f"{rlab.name('keep')}.qcow2"}, "orphan or temporary file left"
-    assert [r.rsplit("::", 1)[1] for r in rlab.harness().snapshot().resources] == ["keep"]
+    assert [r.name for r in rlab.harness().snapshot().program_resources()] == ["keep"]
     _assert_neighbour_intact(rlab, keep_uuid)
 
     result = rlab.up()

@@ -17,7 +17,10 @@ GIB = 1024**3
 BASE_PATH = "/var/lib/libvirt/images/base.qcow2"
 IDENTITY = Identity("6f1c2a4e-9b0d-4c1e-8f3a-2b5d7e9a1c3f", "52:54:00:12:34:56")
 USER_DATA = "#cloud-config\nhostname: web01\n"
-CLAIM = "organization/urn:pulumi:dev::proj::pulumi-python:dynamic/vigo:VigoVm::web01"
+STATE_ID = "5e1f" * 8
+CLAIM = (
+    f"state:{STATE_ID}/organization/urn:pulumi:dev::proj::pulumi-python:dynamic/vigo:VigoVm::web01"
+)
 
 VALID_PROPS: dict[str, Any] = {
     "vm_name": "web01",

@@ -24,8 +24,6 @@ from pulumi_vigo_vm.domain_xml import (
     to_xml,
 )
 
-from ._values import CLAIM
-
 DATA = Path(__file__).parent / "data"
 REGEN = os.environ.get("VIGO_REGEN_XML") == "1"
 
@@ -51,6 +49,7 @@ MINIMAL = DomainConfig(
     domain_type="qemu",
     overlay_path="/srv/vms/ci-1.qcow2",
 )
+CLAIM = "organization/urn:pulumi:dev::proj::pulumi-python:dynamic/vigo:VigoVm::web01"
 MINIMAL_CLAIM = "o/urn:pulumi:ci::proj::pulumi-python:dynamic/vigo:VigoVm::ci-1"
 CLAIMS = {FULL.name: CLAIM, MINIMAL.name: MINIMAL_CLAIM}
 MARKER_TAG = f"{{{MARKER_NAMESPACE}}}vm"

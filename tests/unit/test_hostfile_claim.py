@@ -54,9 +54,9 @@ def test_the_sidecar_sits_beside_the_file() -> None:
 
 
 def test_refusals_name_the_path_the_other_owner_and_the_fix() -> None:
-    foreign = str(not_owned("/img/disks/a.qcow2", FileOwner.FOREIGN, OTHER, "name"))
+    foreign = str(not_owned("/img/disks/a.qcow2", FileOwner.FOREIGN, OTHER, OURS, "name"))
     assert "/img/disks/a.qcow2" in foreign and OTHER in foreign and "choose another name" in foreign
-    claimed = str(not_owned("/img/disks/a.qcow2", FileOwner.CLAIMED, OTHER, "name"))
+    claimed = str(not_owned("/img/disks/a.qcow2", FileOwner.CLAIMED, OTHER, OURS, "name"))
     assert "/img/disks/a.qcow2.claim" in claimed and "remove the sidecar" in claimed
 
 
@@ -68,3 +68,11 @@ def test_the_type_a_claim_names_tells_a_vigodisk_from_a_base_image() -> None:
     assert claimed_type(nested) == "pulumi-python:dynamic/vigo:VigoBaseImage"
     for text in ("", "organization/", "my own notes", "urn:pulumi:dev::proj"):
         assert claimed_type(text) is None
+
+
+def test_a_sidecar_of_another_state_for_our_very_names_is_refused_naming_the_conflict() -> None:
+    ours, theirs = f"state:{'a' * 32}/{OURS}", f"state:{'b' * 32}/{OURS}"
+    assert file_owner(True, theirs, ours) is FileOwner.FOREIGN
+    assert file_owner(False, theirs, ours) is FileOwner.CLAIMED
+    message = str(not_owned("/img/disks/a.qcow2", FileOwner.FOREIGN, theirs, ours, "name"))
+    assert theirs in message and "in another Pulumi state" in message and ours in message

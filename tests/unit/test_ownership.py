@@ -90,14 +90,17 @@ def test_domain_marked_with_our_claim_is_ours() -> None:
 @pytest.mark.parametrize(
     ("marked", "claim"),
     [(False, None), (True, None), (True, OTHER_CLAIM), (True, CLAIM)],
-    ids=["unmarked", "unclaimed", "other", "ours"],
+    ids=["unmarked", "unclaimed", "legacy", "renamed"],
 )
-def test_domain_with_the_recorded_uuid_is_ours_whatever_its_marker(
+def test_domain_with_the_recorded_uuid_is_ours_whatever_its_marker_in_our_state(
     marked: bool, claim: str | None
 ) -> None:
-    """The previous release's marker named no owner; a renamed resource's claim changed."""
-    assert domain_owner(live(marked, claim), OTHER_CLAIM, IDENTITY.uuid) is DomainOwner.OURS
-    assert domain_owner(live(marked, claim), None, IDENTITY.uuid) is DomainOwner.OURS
+    """v1's marker named no owner, the release before named no state; a renamed resource's
+    claim changed within its state."""
+    renamed = CLAIM.replace("::web01", "::web01-renamed")
+    assert domain_owner(live(marked, claim), renamed, IDENTITY.uuid) is DomainOwner.OURS
+    if claim is None or claim == OTHER_CLAIM:  # a marker with no state id
+        assert domain_owner(live(marked, claim), None, IDENTITY.uuid) is DomainOwner.OURS
 
 
 @pytest.mark.parametrize("recorded_uuid", [None, OTHER_UUID], ids=["no-recorded", "other-uuid"])
@@ -132,20 +135,45 @@ def test_claims_are_compared_exactly() -> None:
         assert domain_owner(live(True, near), CLAIM, None) is DomainOwner.OTHER
 
 
+_OWNER = CLAIM.split("/", 1)[1]
+LEGACY_CLAIM = _OWNER  # the release before: no state id
+ANOTHER_STATE = f"state:{'0' * 32}/{_OWNER}"  # the same names, in another stack's state
+CLAIMS = [CLAIM, OTHER_CLAIM, LEGACY_CLAIM, ANOTHER_STATE]
+
+
 @given(
     marked=st.booleans(),
-    live_claim=st.none() | st.sampled_from([CLAIM, OTHER_CLAIM]),
-    claim=st.none() | st.sampled_from([CLAIM, OTHER_CLAIM]),
+    live_claim=st.none() | st.sampled_from(CLAIMS),
+    claim=st.none() | st.sampled_from(CLAIMS),
     recorded_uuid=st.none() | st.sampled_from(["", IDENTITY.uuid, OTHER_UUID]),
 )
-def test_domain_is_ours_exactly_by_recorded_uuid_or_by_a_marker_naming_our_claim(
+def test_domain_is_ours_by_a_marker_naming_our_claim_or_our_recorded_uuid_unless_another_state(
     marked: bool, live_claim: str | None, claim: str | None, recorded_uuid: str | None
 ) -> None:
     owner = domain_owner(live(marked, live_claim), claim, recorded_uuid)
     by_uuid = recorded_uuid == IDENTITY.uuid
     by_claim = marked and claim is not None and live_claim == claim
-    assert (owner is DomainOwner.OURS) == (by_uuid or by_claim)
+    states = {CLAIM: "ours", ANOTHER_STATE: "theirs"}
+    their_state = states.get(live_claim or "")
+    by_another_state = marked and their_state is not None and states.get(claim or "") != their_state
+    assert (owner is DomainOwner.OURS) == (by_claim or (by_uuid and not by_another_state))
     assert owner is not DomainOwner.NONE
+
+
+def test_a_marker_of_another_state_for_our_very_names_is_refused_naming_the_conflict() -> None:
+    domain = live(True, ANOTHER_STATE)
+    assert domain_owner(domain, CLAIM, None) is DomainOwner.OTHER
+    assert domain_owner(domain, CLAIM, IDENTITY.uuid) is DomainOwner.OTHER  # both recorded it
+    message = not_owned_message(DomainOwner.OTHER, domain)
+    assert ANOTHER_STATE in message and "in another Pulumi state" in message
+
+
+def test_a_legacy_marker_is_ours_only_through_our_recorded_uuid() -> None:
+    domain = live(True, LEGACY_CLAIM)
+    assert domain_owner(domain, CLAIM, IDENTITY.uuid) is DomainOwner.OURS  # the upgrade
+    assert domain_owner(domain, CLAIM, None) is DomainOwner.OTHER  # the hole, closed
+    message = not_owned_message(DomainOwner.OTHER, domain)
+    assert "earlier release" in message and "remove it and run again" in message
 
 
 # --- require_ours ---
