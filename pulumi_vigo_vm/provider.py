@@ -89,6 +89,11 @@ def _replacing_while_unknown(news: Mapping[str, Any], unknown: list[str]) -> lis
     ]
 
 
+_NIC_LOOKUP_INPUTS = ("uri", "state", "nics", "network", "network_bridge")
+"""The inputs that decide which host a NIC lookup asks and what: while any is unknown,
+check asks nothing."""
+
+
 class VmProvider(ConfiguredProvider):
     """Converges one libvirt VM per resource. See the package README for the behaviour."""
 
@@ -186,9 +191,17 @@ class VmProvider(ConfiguredProvider):
         check so that preview fails naming the input before anything is defined. Only NICs
         ``olds`` did not have are looked up: a network removed under a running VM does not
         block an unrelated update. An unreachable host leaves this to the create."""
-        if contains_unknown(dict(inputs)) or inputs.get("state") == RunState.ABSENT.value:
+        if any(contains_unknown(inputs.get(name)) for name in _NIC_LOOKUP_INPUTS):
             return []
-        spec = self._parse(inputs)
+        if inputs.get("state") == RunState.ABSENT.value:
+            return []
+        # Other inputs may be unknown yet (the claim of a new stack, until its state id is
+        # made): they do not change which host is asked nor what.
+        known = {k: v for k, v in inputs.items() if not contains_unknown(v)}
+        try:
+            spec = self._parse(known)
+        except InputError:
+            return []  # a required input is not known yet: the create looks
         before: set[tuple[str, str]] = set()
         if olds.get("vm_name") is not None and not contains_unknown(dict(olds)):
             with contextlib.suppress(InputError):

@@ -21,7 +21,7 @@ def test_refresh_after_create_reports_no_change_for_a_vm_with_nics_and_its_disk(
 
     result = lab.harness().refresh()
 
-    assert {s.name: (s.op, s.diffs) for s in result.steps} == {
+    assert {s.name: (s.op, s.diffs) for s in result.program_steps()} == {
         "a": ("read", ()),
         "data": ("read", ()),
     }, result.summary()
