@@ -50,12 +50,10 @@ class _Unpacker(Protocol):
     def feed(self, data: bytes) -> Iterator[bytes]: ...
 
 
-class _Native:
-    """lzma and bz2: ``decompress(data, max_length)``, with ``needs_input`` saying whether
-    output is still held back."""
+class _Bounded:
+    """A standard decompressor taking ``max_length``, which keeps its own end and leftovers."""
 
-    def __init__(self, stream: lzma.LZMADecompressor | bz2.BZ2Decompressor) -> None:
-        self._stream = stream
+    _stream: lzma.LZMADecompressor | bz2.BZ2Decompressor | zlib._Decompress
 
     @property
     def eof(self) -> bool:
@@ -64,6 +62,16 @@ class _Native:
     @property
     def unused_data(self) -> bytes:
         return self._stream.unused_data
+
+
+class _Native(_Bounded):
+    """lzma and bz2: ``decompress(data, max_length)``, with ``needs_input`` saying whether
+    output is still held back."""
+
+    _stream: lzma.LZMADecompressor | bz2.BZ2Decompressor
+
+    def __init__(self, stream: lzma.LZMADecompressor | bz2.BZ2Decompressor) -> None:
+        self._stream = stream
 
     def feed(self, data: bytes) -> Iterator[bytes]:
         out = self._stream.decompress(data, OUTPUT_BLOCK)
@@ -75,20 +83,14 @@ class _Native:
             out = self._stream.decompress(b"", OUTPUT_BLOCK)
 
 
-class _Zlib:
+class _Zlib(_Bounded):
     """gzip: ``decompress(data, max_length)`` keeps what it did not reach in
     ``unconsumed_tail``."""
 
+    _stream: zlib._Decompress
+
     def __init__(self) -> None:
         self._stream = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
-
-    @property
-    def eof(self) -> bool:
-        return self._stream.eof
-
-    @property
-    def unused_data(self) -> bytes:
-        return self._stream.unused_data
 
     def feed(self, data: bytes) -> Iterator[bytes]:
         while not self._stream.eof:
