@@ -192,7 +192,10 @@ class Lab:
         assert not live, f"not converged: {live}"
         declared = {self.name(s) for s, a in self.vms.items() if a.get("state") != "absent"}
         assert self.domains() == declared, "orphan or missing domains"
-        assert self.files() == self.expected_files(), "orphan or missing files"
+        files, expected = self.files(), self.expected_files()
+        assert files == expected, (
+            f"orphan files {sorted(files - expected)}, missing files {sorted(expected - files)}"
+        )
 
     def assert_clean(self) -> None:
         """Nothing of this test's VMs on the host: no domain, no file, no temporary."""
