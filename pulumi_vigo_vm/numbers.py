@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Final
 
 __all__ = ["as_wire", "as_written", "shown", "whole_number"]
@@ -62,12 +62,12 @@ def as_written(value: Any) -> Any:
     the wire, so both are written ``8080``. Booleans stay booleans; ``-0.0`` stays a float
     (as an int it would lose its sign, and the seed hash with it).
     """
+    return _each_leaf(value, _integral_as_int)
+
+
+def _integral_as_int(value: Any) -> Any:
     if isinstance(value, float) and math.isfinite(value) and value.is_integer():
         return int(value) if value or math.copysign(1.0, value) > 0 else value  # -0.0 stays
-    if isinstance(value, Mapping):
-        return {key: as_written(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [as_written(item) for item in value]
     return value
 
 
@@ -75,13 +75,21 @@ def as_wire(value: Any) -> Any:
     """``value`` as the wire carries it: every int (not bool) a float, at any depth. What a
     digest of user JSON is computed over, so it is the same before and after
     :func:`as_written` (the previous release hashed the wire's floats)."""
-    if isinstance(value, int) and not isinstance(value, bool):
-        return float(value)
+    return _each_leaf(value, _int_as_float)
+
+
+def _int_as_float(value: Any) -> Any:
+    return float(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
+def _each_leaf(value: Any, leaf: Callable[[Any], Any]) -> Any:
+    """``value`` with ``leaf`` applied to everything that is no mapping nor list, at any
+    depth (JSON's shape: mappings become dicts)."""
     if isinstance(value, Mapping):
-        return {key: as_wire(item) for key, item in value.items()}
+        return {key: _each_leaf(item, leaf) for key, item in value.items()}
     if isinstance(value, list):
-        return [as_wire(item) for item in value]
-    return value
+        return [_each_leaf(item, leaf) for item in value]
+    return leaf(value)
 
 
 def shown(value: Any) -> str:

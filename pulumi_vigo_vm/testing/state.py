@@ -144,6 +144,12 @@ class Snapshot:
         """:meth:`ordered` without the package's own bookkeeping (:data:`BOOKKEEPING_TYPES`)."""
         return [r for r in self.ordered() if r.type not in BOOKKEEPING_TYPES]
 
+    def state_id(self) -> str:
+        """The stack's state id, as its VigoStateId recorded it (exactly one must be there)."""
+        (resource,) = [r for r in self.ordered() if r.type == STATE_ID_TYPE]
+        value: str = resource.plain_outputs()["state_id"]
+        return value
+
     def copy(self) -> Snapshot:
         """A deep copy."""
         return copy.deepcopy(self)

@@ -13,18 +13,10 @@ import pytest
 from support.disks import SPELLINGS, another_name, image_info
 
 from pulumi_vigo_vm.claimtext import compose
-from pulumi_vigo_vm.stateid import TYPE_TOKEN as STATE_ID_TYPE
 from pulumi_vigo_vm.testing import EngineHarness
 from pulumi_vigo_vm.testing.errors import CheckFailedError, ProviderError
 
 from .disklab import GIB, DiskLab, has_pattern, write_pattern
-
-
-def state_id(harness: EngineHarness) -> str:
-    """The stack's state id, as its VigoStateId recorded it."""
-    (resource,) = [r for r in harness.snapshot().ordered() if r.type == STATE_ID_TYPE]
-    value: str = resource.plain_outputs()["state_id"]
-    return value
 
 
 @pytest.mark.parametrize("fmt", ["qcow2", "raw"])
@@ -289,7 +281,7 @@ def test_a_killed_creates_leftovers_are_swept_and_its_claim_taken_up(disks: Disk
     disks.up()  # the stack's state id, checkpointed before the create that is killed
     disks.disk("d")
     owner = "organization/urn:pulumi:dev::vigo-disks::pulumi-python:dynamic/vigo:VigoDisk::d"
-    claim = compose(state_id(disks.harness()), owner)
+    claim = compose(disks.harness().snapshot().state_id(), owner)
     path.with_name(path.name + ".claim").write_text(claim + "\n")  # killed before the move
 
     assert disks.up().ops() == {"keep": "same", "d": "create"}

@@ -28,13 +28,6 @@ def _claim(lab: Lab, short: str) -> str | None:
     return from_xml(lab.domain(short).XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE)).claim
 
 
-def _state_id(harness: EngineHarness) -> str:
-    """The stack's state id, as its VigoStateId recorded it."""
-    (resource,) = [r for r in harness.snapshot().ordered() if r.type == STATE_ID_TYPE]
-    value: str = resource.plain_outputs()["state_id"]
-    return value
-
-
 def test_the_marker_names_the_state_id_and_the_resource_urn_with_its_stack(lab: Lab) -> None:
     lab.vm("a", state="defined")
     assert lab.preview().ops() == {"a": "create"}  # the claim is not known yet: no matter
@@ -44,7 +37,7 @@ def test_the_marker_names_the_state_id_and_the_resource_urn_with_its_stack(lab: 
 
     assert [s.op for s in result.steps if s.type == STATE_ID_TYPE] == ["create"]
     urn = "urn:pulumi:dev::vigo-integration::pulumi-python:dynamic/vigo:VigoVm::a"
-    assert claim == f"state:{_state_id(lab.harness())}/organization/{urn}"
+    assert claim == f"state:{lab.harness().snapshot().state_id()}/organization/{urn}"
     assert lab.harness().snapshot().resources[urn].plain_outputs()["claim"] == claim
     assert lab.preview().counts() == {"same": 1}
 
@@ -103,7 +96,7 @@ def _as_the_release_before(lab: Lab) -> None:
     """Turn the stack into what the release before this one left: claims without a state
     id (in state, in the domains' markers, in the disks' sidecars) and no VigoStateId."""
     state_file = lab.harness().state_file
-    prefix = f"state:{_state_id(lab.harness())}/"
+    prefix = f"state:{lab.harness().snapshot().state_id()}/"
     text = state_file.read_text().replace(prefix, "")
     data = json.loads(text)
     ids = {urn for urn, r in data["resources"].items() if r["type"] == STATE_ID_TYPE}
@@ -148,7 +141,7 @@ def test_a_stack_of_the_release_before_upgrades_in_place_restarting_nothing(lab:
 
     assert result.ops() == {"d": "update", "a": "update"}
     assert [s.op for s in result.steps if s.type == STATE_ID_TYPE] == ["create"]
-    new = f"state:{_state_id(lab.harness())}/{legacy}"
+    new = f"state:{lab.harness().snapshot().state_id()}/{legacy}"
     assert _claim(lab, "a") == new
     assert sidecar.read_text().strip() == new.replace("VigoVm::a", "VigoDisk::d")
     assert lab.domain("a").ID() == domain_id, "the guest must not be restarted"
