@@ -18,9 +18,9 @@ import contextlib
 import sys
 from collections.abc import Callable, Iterator
 
-from pulumi_vigo_vm.fields import TYPE_TOKEN
 from pulumi_vigo_vm.provider import VmProvider
 from pulumi_vigo_vm.spec import ProviderDefaults
+from pulumi_vigo_vm.vm.fields import TYPE_TOKEN
 
 from . import floor as floor_module
 from .floor import Floor

@@ -18,9 +18,9 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from pulumi_vigo_vm.fields import TYPE_TOKEN
 from pulumi_vigo_vm.provider import VmProvider
 from pulumi_vigo_vm.spec import ProviderDefaults
+from pulumi_vigo_vm.vm.fields import TYPE_TOKEN
 
 from . import floor as floor_module
 from .floor import Floor
@@ -202,8 +202,8 @@ def _cpu(who: int) -> float:
 
 def _cold() -> None:
     """Forget the provider's per-process caches (base checks, libvirt connections)."""
-    from pulumi_vigo_vm import images
-    from pulumi_vigo_vm.hosts import connection
+    from pulumi_vigo_vm.hostfile import images
+    from pulumi_vigo_vm.virt import connection
 
     with images._base_cache_lock:
         images._base_cache.clear()

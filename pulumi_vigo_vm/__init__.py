@@ -4,24 +4,59 @@
 disk, data disks, NICs, a NoCloud cloud-init seed, a run state); ``VigoDisk`` a data disk
 that outlives its VM's replace; ``VigoBaseImage`` a verified base image from a URL. Their
 dynamic providers make the hypervisor match them, locally or over ``qemu+ssh://``.
+
+The public names load lazily (PEP 562): ``import pulumi_vigo_vm.policies`` (the policy
+pack) or a pure module loads no libvirt, paramiko, pycdlib or requests.
 """
 
-from .baseimage import VigoBaseImage, VigoBaseImageArgs
-from .disk import VigoDisk, VigoDiskArgs
-from .errors import (
-    CommandError,
-    CuratorError,
-    HostError,
-    HostUnreachableError,
-    ImageError,
-    InputError,
-    InUseError,
-    LibvirtCallError,
-    NotOwnedError,
-    VigoError,
-)
-from .guard import host_is_libvirt
-from .resource import VigoVm, VigoVmArgs
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .baseimage.resource import VigoBaseImage, VigoBaseImageArgs
+    from .disk.resource import VigoDisk, VigoDiskArgs
+    from .errors import (
+        CommandError,
+        CuratorError,
+        HostError,
+        HostUnreachableError,
+        ImageError,
+        InputError,
+        InUseError,
+        LibvirtCallError,
+        NotOwnedError,
+        VigoError,
+    )
+    from .guard import host_is_libvirt
+    from .vm.resource import VigoVm, VigoVmArgs
+
+_HOMES = {
+    "VigoBaseImage": ".baseimage.resource",
+    "VigoBaseImageArgs": ".baseimage.resource",
+    "VigoDisk": ".disk.resource",
+    "VigoDiskArgs": ".disk.resource",
+    "VigoVm": ".vm.resource",
+    "VigoVmArgs": ".vm.resource",
+    "host_is_libvirt": ".guard",
+    **dict.fromkeys(
+        (
+            "CommandError",
+            "CuratorError",
+            "HostError",
+            "HostUnreachableError",
+            "ImageError",
+            "InUseError",
+            "InputError",
+            "LibvirtCallError",
+            "NotOwnedError",
+            "VigoError",
+        ),
+        ".errors",
+    ),
+}
+"""Each public name and the module that defines it."""
 
 __all__ = [
     "CommandError",
@@ -42,3 +77,16 @@ __all__ = [
     "VigoVmArgs",
     "host_is_libvirt",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(home, __name__), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_HOMES])

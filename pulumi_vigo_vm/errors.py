@@ -126,6 +126,11 @@ class LibvirtCallError(HostError):
         super().__init__(message)
 
 
+class DefineConflictError(LibvirtCallError):
+    """libvirt refused a define: a domain of that name exists with another UUID, or of that
+    UUID with another name (``VIR_ERR_OPERATION_FAILED`` from ``defineXML``)."""
+
+
 class ImageError(VigoError):
     """A base or overlay image cannot be used as asked (missing, chained, external data)."""
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from .common.uri import DEFAULT_URI
 from .hosts import host_for_uri
-from .uri import DEFAULT_URI
 
 __all__ = ["LIBVIRT_SOCKETS", "host_is_libvirt"]
 

@@ -26,21 +26,25 @@ from pulumi.dynamic import (
     UpdateResult,
 )
 
-from . import axes
-from ._diff_names import named_diff
-from ._faults import hook_from_env  # test hook: inert unless VIGO_FAULT_INJECT is set
-from ._parallel import widen_rpc_pool
-from .addresses import Addresses
-from .artifact_base import fetch_artifact_base
-from .axes import Action, Identity, Observed, Plan, Recorded, ResolvedBase
-from .configured import ConfiguredProvider
-from .devices import new_mac
-from .domain_xml import LiveDomain
+from .dynamic.configured import ConfiguredProvider
+from .dynamic.diff_names import named_diff
+from .dynamic.parallel import widen_rpc_pool
 from .errors import CuratorUnreachableError, HostUnreachableError, InputError, InputFault
-from .executor import Executor
-from .fields import INPUTS, input_field
-from .inputs import SeedChange, WaitFor
-from .observe import (
+from .hostfile.usage import HostUsage
+from .virt.target import Target
+from .vm import axes
+from .vm.artifact_base import fetch_artifact_base
+from .vm.axes import Action, Identity, Observed, Plan, Recorded, ResolvedBase
+from .vm.devices import new_mac
+from .vm.domain_xml import LiveDomain
+from .vm.effects import Executor
+from .vm.faults import hook_from_env
+from .vm.fields import INPUTS, input_field
+from .vm.guest.addresses import Addresses
+from .vm.guest.sighting import Subject, sight
+from .vm.guest.waiting import wait_for_guest
+from .vm.inputs import SeedChange, WaitFor
+from .vm.observe import (
     observe,
     observe_data_disks,
     observe_files,
@@ -48,23 +52,8 @@ from .observe import (
     observe_removal,
     resolve_base,
 )
-from .ownership import (
-    DomainOwner,
-    owner_of,
-    removable_files,
-    superseded_seeds,
-)
-from .sighting import Subject, sight
-from .spec import (
-    RunState,
-    VmSpec,
-    check_inputs,
-    contains_unknown,
-    parse_spec,
-)
-from .target import Target
-from .usage import HostUsage
-from .waiting import wait_for_guest
+from .vm.ownership import DomainOwner, owner_of, removable_files, superseded_seeds
+from .vm.spec import RunState, VmSpec, check_inputs, contains_unknown, parse_spec
 
 __all__ = ["VmProvider"]
 

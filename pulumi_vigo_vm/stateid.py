@@ -1,5 +1,5 @@
 """VigoStateId: one random value per stack, kept in the stack's own state, carried by every
-claim (see :mod:`pulumi_vigo_vm.claimtext`).
+claim (see :mod:`pulumi_vigo_vm.common.claimtext`).
 
 Why a resource: the program knows its organization, project and stack names, never which
 backend holds its state, and two local backends both say ``organization/<project>/<stack>``.
@@ -25,7 +25,7 @@ import pulumi
 from pulumi import Output
 from pulumi.dynamic import CreateResult, DiffResult, ReadResult, Resource, ResourceProvider
 
-from ._pickling import pristine_pickler
+from .dynamic.pickling import pristine_pickler
 
 __all__ = ["RESOURCE_NAME", "TYPE_TOKEN", "StateIdProvider", "VigoStateId", "state_id"]
 

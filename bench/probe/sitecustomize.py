@@ -57,7 +57,7 @@ def _cap(which: str) -> None:
     elif which == "program":
         import asyncio.base_events
 
-        import pulumi_vigo_vm.resource as resource
+        import pulumi_vigo_vm.vm.resource as resource
 
         resource.widen_program_registrations = lambda *_a, **_k: False  # type: ignore[assignment]
         asyncio.base_events.BaseEventLoop.set_default_executor = lambda *_a: None  # type: ignore[method-assign]

@@ -6,7 +6,3 @@ Pure parts: :mod:`.spec` (inputs, defaults, what a change does), :mod:`.decompre
 :mod:`.place` (verify, check, move into place, adopt, remove). Glue: :mod:`.provider`,
 :mod:`.resource`.
 """
-
-from .resource import TYPE_TOKEN, VigoBaseImage, VigoBaseImageArgs
-
-__all__ = ["TYPE_TOKEN", "VigoBaseImage", "VigoBaseImageArgs"]

@@ -150,7 +150,7 @@ def fetch_on_host(
 ) -> Digests:
     """Have ``host`` download the source into ``temporary`` itself (curl, with the host's
     own proxy settings and CA store). On failure the caller removes ``temporary`` (see
-    :func:`pulumi_vigo_vm.hostfile.install`)."""
+    :func:`pulumi_vigo_vm.hostfile.ops.install`)."""
     name = shown(spec.source)
     _refuse_irregular_file(host, spec)
     config = temporary_name(temporary)  # a shape the sweep of a killed run's files knows

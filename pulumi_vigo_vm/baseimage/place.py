@@ -2,9 +2,9 @@
 
 The only code of VigoBaseImage that changes a host. Ownership, the in-use refusal,
 installation at a temporary name and the sweep of a killed run's temporaries are the shared
-core's (:mod:`pulumi_vigo_vm.hostfile`, :mod:`pulumi_vigo_vm.usage`); this module adds what
+core's (:mod:`pulumi_vigo_vm.hostfile`, :mod:`pulumi_vigo_vm.hostfile.usage`); this module adds what
 is particular to a downloaded image: the digest checks, the base-safety rules VigoVm applies
-(:func:`pulumi_vigo_vm.images.usable_base`: no backing file, no data file, the format told
+(:func:`pulumi_vigo_vm.hostfile.images.usable_base`: no backing file, no data file, the format told
 from its magic), the owner, group and mode, and the digest record (:mod:`.record`).
 
 Order, so that every failure leaves nothing at the path and no temporary: inputs are
@@ -13,7 +13,7 @@ record's name holds no file of someone else's; the claim sidecar is written (and
 create fails, removed again: only the sidecar, never a file that appeared at the path
 meanwhile); the bytes land at a temporary name beside the path, are checked there, and
 only then are moved into place (never over a file we did not put there; over our own old
-content only inside :func:`pulumi_vigo_vm.hostfile.unused`, so "in use" is asked again at
+content only inside :func:`pulumi_vigo_vm.hostfile.ops.unused`, so "in use" is asked again at
 the rename, not only before the download).
 """
 
@@ -26,12 +26,25 @@ from dataclasses import dataclass
 from enum import StrEnum
 from functools import partial
 
-from .. import hostfile
 from ..errors import CommandError, ImageError, NotOwnedError
-from ..hostfile.claim import not_owned
+from ..hostfile.claim import FileOwner, not_owned
+from ..hostfile.images import usable_base
+from ..hostfile.ops import (
+    adopt,
+    install,
+    read_claim,
+    refuse_in_use,
+    release,
+    remove_ours,
+    sweep_temporaries,
+    take,
+    unused,
+)
+from ..hostfile.ops import (
+    rename_claim as rename_claim_file,
+)
 from ..hosts.base import Host
-from ..images import usable_base
-from ..target import Target
+from ..virt.target import Target
 from .fetch import Digests, fetch_on_host, fetch_on_runner, source_digests
 from .limits import Limits
 from .record import (
@@ -95,7 +108,7 @@ def state_of(host: Host, spec: BaseImageSpec) -> Found:
     """What is at ``spec.path`` (reads only)."""
     if host.stat(spec.path) is None:
         return Found.MISSING
-    if spec.claim is None or hostfile.read_claim(host, spec.path) != spec.claim:
+    if spec.claim is None or read_claim(host, spec.path) != spec.claim:
         return Found.FOREIGN
     record = read_record(host, spec.path)
     current = record is not None and record.published == spec.sha256
@@ -123,8 +136,8 @@ def ensure(target: Target, spec: BaseImageSpec, ctx: Context, instance: str) -> 
     """
     host = target.host
     claim = _claim(spec)
-    hostfile.sweep_temporaries(host, spec.path)
-    hostfile.sweep_temporaries(host, record_path(spec.path))
+    sweep_temporaries(host, spec.path)
+    sweep_temporaries(host, record_path(spec.path))
     _check_accounts(host, spec)
     require_ours_or_free(host, spec.path)
     found = state_of(host, spec)
@@ -135,15 +148,15 @@ def ensure(target: Target, spec: BaseImageSpec, ctx: Context, instance: str) -> 
     elif found is Found.FOREIGN:
         _adopt(host, spec, claim, ctx, instance)
     elif found is Found.STALE:
-        hostfile.refuse_in_use(target, spec.path, IN_USE_FIX)  # early: before the download
+        refuse_in_use(target, spec.path, IN_USE_FIX)  # early: before the download
         _fetch(host, spec, ctx, instance, replace=target)
     else:
-        fresh = hostfile.take(host, spec.path, claim, "path") is hostfile.FileOwner.FREE
+        fresh = take(host, spec.path, claim, "path") is FileOwner.FREE
         try:
             _fetch(host, spec, ctx, instance, replace=None)
         except BaseException:
             if fresh:  # the sidecar we just wrote; never a file that appeared at the path
-                hostfile.release(host, spec.path, claim)
+                release(host, spec.path, claim)
             raise
     return describe(host, spec.path)
 
@@ -163,7 +176,7 @@ def chown(host: Host, path: str, spec: BaseImageSpec) -> None:
 def rename_claim(host: Host, spec: BaseImageSpec, old_claim: str | None) -> None:
     """Rewrite the sidecar for a new claim (a rename with aliases) when it names the old one."""
     if spec.claim is not None:
-        hostfile.rename_claim(host, spec.path, old_claim, spec.claim)
+        rename_claim_file(host, spec.path, old_claim, spec.claim)
 
 
 def remove(target: Target, spec: BaseImageSpec, instance: str) -> bool:
@@ -173,7 +186,7 @@ def remove(target: Target, spec: BaseImageSpec, instance: str) -> bool:
     record = read_record(target.host, spec.path)
     if spec.claim is None or (record is not None and record.instance != instance):
         return False
-    removed = hostfile.remove_ours(target, spec.path, spec.claim, IN_USE_FIX)
+    removed = remove_ours(target, spec.path, spec.claim, IN_USE_FIX)
     if removed or target.host.stat(spec.path) is None:
         remove_record(target.host, spec.path)
     return removed
@@ -215,7 +228,7 @@ def _fetch(
 ) -> None:
     """Download, verify and check the image at a temporary name, then move it into place:
     over our old file only with ``replace`` (its target), inside
-    :func:`~pulumi_vigo_vm.hostfile.unused`, so a domain that took the file during the
+    :func:`~pulumi_vigo_vm.hostfile.ops.unused`, so a domain that took the file during the
     download is refused at the rename, named. A new file whose record cannot be written
     is removed again (this run just moved it in)."""
     found: list[Digests] = []
@@ -240,8 +253,8 @@ def _fetch(
         chown(host, temporary, spec)
         found.append(digests)
 
-    guard = None if replace is None else partial(hostfile.unused, replace, spec.path, IN_USE_FIX)
-    hostfile.install(host, spec.path, build, spec.mode, replace=guard)
+    guard = None if replace is None else partial(unused, replace, spec.path, IN_USE_FIX)
+    install(host, spec.path, build, spec.mode, replace=guard)
     (digests,) = found
     record = Record(digests.stored, digests.published, shown(spec.source), instance)
     try:
@@ -256,9 +269,9 @@ def _adopt(host: Host, spec: BaseImageSpec, claim: str, ctx: Context, instance: 
     """Take a file found at the path as ours when it is exactly the declared image (its
     digest; for a compressed source, the digest of the source decompressed, which takes one
     download that writes nothing); else refuse it, untouched."""
-    recorded = hostfile.read_claim(host, spec.path)
+    recorded = read_claim(host, spec.path)
     if recorded is not None:  # another resource's
-        raise not_owned(spec.path, hostfile.FileOwner.FOREIGN, recorded, claim, "path")
+        raise not_owned(spec.path, FileOwner.FOREIGN, recorded, claim, "path")
     stored = _host_sha256(host, spec.path)
     published = spec.sha256
     if spec.compression is not None:
@@ -276,7 +289,7 @@ def _adopt(host: Host, spec: BaseImageSpec, claim: str, ctx: Context, instance: 
             "away, or choose another path"
         )
     usable_base(host, spec.path, "path")
-    hostfile.adopt(host, spec.path, claim, "path")
+    adopt(host, spec.path, claim, "path")
     chown(host, spec.path, spec)
     write_record(host, spec.path, Record(stored, published, shown(spec.source), instance))
 

@@ -22,20 +22,10 @@ from pulumi.dynamic import (
     UpdateResult,
 )
 
-from ..configured import ConfiguredProvider
+from ..dynamic.configured import ConfiguredProvider
 from ..errors import HostUnreachableError
-from ..target import Target
-from .place import (
-    Context,
-    Found,
-    Placed,
-    chown,
-    describe,
-    ensure,
-    remove,
-    rename_claim,
-    state_of,
-)
+from ..virt.target import Target
+from .place import Context, Found, Placed, chown, describe, ensure, remove, rename_claim, state_of
 from .record import new_instance
 from .spec import REPLACING_INPUTS, BaseImageSpec, changed_inputs, check_inputs, parse_spec
 

@@ -3,12 +3,13 @@
 Why: re-hashing a multi-GiB base on every ``pulumi up`` costs seconds per image (and a
 full transfer over SSH where the host lacks coreutils); with the record, knowing that the
 file is the declared one is a stat and a small read, as the curator does it
-(:mod:`pulumi_vigo_vm.curator.materialise`). The record says two things: the digest of the
-file as stored (a ``sha256sum`` line, so ``sha256sum -c <path>.sha256`` checks the file on
-the host) and, on comment lines ``sha256sum`` skips, the digest of the bytes as published
-and the source they came from (they differ for a compressed source), and the resource
-instance that placed the file: its ID, so the delete of an instance being replaced never
-removes the file its replacement took over (the same host reached through another URI).
+(:func:`pulumi_vigo_vm.curator.materialise.materialise`). The record says two things: the
+digest of the file as stored (a ``sha256sum`` line, so ``sha256sum -c <path>.sha256``
+checks the file on the host) and, on comment lines ``sha256sum`` skips, the digest of the
+bytes as published and the source they came from (they differ for a compressed source),
+and the resource instance that placed the file: its ID, so the delete of an instance being
+replaced never removes the file its replacement took over (the same host reached through
+another URI).
 
 The record's name is not ours by being beside our file: the operator may keep their own
 ``sha256sum`` output there, or it may be another base's record. It is a side file
@@ -24,7 +25,7 @@ import re
 import secrets
 from dataclasses import dataclass
 
-from .. import hostfile
+from ..hostfile.side import Ours, remove_side, require_side, write_side
 from ..hosts.base import Host, read_bounded
 
 __all__ = [
@@ -89,7 +90,7 @@ def decode(data: bytes) -> tuple[str, Record] | None:
     return stored.group(2), record
 
 
-def is_ours(path: str) -> hostfile.Ours:
+def is_ours(path: str) -> Ours:
     """Whether a side file's content is a record of ours for the file at ``path`` (our
     three-line format, naming that file): the test before a record is replaced or
     removed."""
@@ -120,16 +121,14 @@ _FIX = "move it away (or choose another path); the base's record is kept in that
 def require_ours_or_free(host: Host, path: str) -> None:
     """Refuse (NotOwnedError) a file at the record's name that is not a record of ours:
     asked before anything is downloaded or claimed."""
-    hostfile.require_side(host, record_path(path), is_ours(path), _FIX)
+    require_side(host, record_path(path), is_ours(path), _FIX)
 
 
 def write_record(host: Host, path: str, record: Record) -> None:
     """Write the record beside ``path`` (atomically; over a record of ours only)."""
-    hostfile.write_side(
-        host, record_path(path), encode(path, record), RECORD_MODE, is_ours(path), _FIX
-    )
+    write_side(host, record_path(path), encode(path, record), RECORD_MODE, is_ours(path), _FIX)
 
 
 def remove_record(host: Host, path: str) -> bool:
     """Remove the record beside ``path`` when it is ours; anything else there stays."""
-    return hostfile.remove_side(host, record_path(path), is_ours(path))
+    return remove_side(host, record_path(path), is_ours(path))

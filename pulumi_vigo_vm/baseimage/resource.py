@@ -8,8 +8,8 @@ from typing import Any
 from pulumi import Input, Output, ResourceOptions
 from pulumi.dynamic import Resource
 
-from .._pickling import pristine_pickler
-from ..claims import claim_for
+from ..dynamic.claims import claim_for
+from ..dynamic.pickling import pristine_pickler
 from .provider import BaseImageProvider
 from .urls import carries_secret
 

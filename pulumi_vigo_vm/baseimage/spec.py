@@ -18,9 +18,9 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from .. import inputs
 from ..errors import InputError, InputFault
 from ..spec import ProviderDefaults
+from ..vm import inputs
 from .urls import shown
 
 __all__ = [

@@ -8,30 +8,3 @@ The provider needs three calls::
 
 ``path`` is then the backing file of the VM's qcow2 overlay.
 """
-
-from __future__ import annotations
-
-from .materialise import materialise, sidecar_path
-from .platform import normalise_platform, platform_for_machine
-from .push import PushResult, push_generic
-from .reference import ArtifactRef, parse_reference
-from .resolve import DEFAULT_ROOT, ResolvedArtifact, resolve
-from .store import ArtifactStore, default_curator, is_layout_location, open_store
-
-__all__ = [
-    "DEFAULT_ROOT",
-    "ArtifactRef",
-    "ArtifactStore",
-    "PushResult",
-    "ResolvedArtifact",
-    "default_curator",
-    "is_layout_location",
-    "materialise",
-    "normalise_platform",
-    "open_store",
-    "parse_reference",
-    "platform_for_machine",
-    "push_generic",
-    "resolve",
-    "sidecar_path",
-]

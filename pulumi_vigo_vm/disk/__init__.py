@@ -3,9 +3,3 @@
 :mod:`.spec` validates (pure), :mod:`.plan` decides (pure), :mod:`.effects` is the only code
 that changes a data disk, :mod:`.provider` wires them, :mod:`.resource` declares.
 """
-
-from __future__ import annotations
-
-from .resource import VigoDisk, VigoDiskArgs
-
-__all__ = ["VigoDisk", "VigoDiskArgs"]

@@ -7,12 +7,11 @@ from __future__ import annotations
 import logging
 import posixpath
 
-from ..disk_refs import disk_refs
 from ..errors import HostError
-from ..guestfile import QEMU_IMG_TIMEOUT, inspect, resize
-from ..hostfile import (
-    FileOwner,
-    file_owner,
+from ..hostfile.claim import FileOwner, file_owner
+from ..hostfile.disk_refs import disk_refs
+from ..hostfile.guestfile import QEMU_IMG_TIMEOUT, inspect, resize
+from ..hostfile.ops import (
     install,
     read_claim,
     release,
@@ -21,9 +20,9 @@ from ..hostfile import (
     sweep_temporaries,
     take,
 )
+from ..hostfile.usage import host_usage, identities
 from ..hosts.base import Host
-from ..target import Target
-from ..usage import host_usage, identities
+from ..virt.target import Target
 from .plan import DiskFacts, DiskPlan, Step, plan_converge
 from .spec import DiskFormat, DiskSpec
 
@@ -51,7 +50,7 @@ def virtual_size(host: Host, path: str, fmt: DiskFormat) -> int | None:
     """The disk's size as a guest sees it, or None when there is no file: a raw file's
     length, a qcow2's from its header (one small read, even while a guest holds it). A guest
     writes this file: it is refused (ImageError) unless it is what ``fmt`` declares, with no
-    backing or data file (:func:`~pulumi_vigo_vm.guestfile.inspect`)."""
+    backing or data file (:func:`~pulumi_vigo_vm.hostfile.guestfile.inspect`)."""
     if host.stat(path) is None:
         return None
     return inspect(host, path, fmt.value, "VigoDisk").virtual_size

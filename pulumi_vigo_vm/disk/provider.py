@@ -17,11 +17,11 @@ from pulumi.dynamic import (
     UpdateResult,
 )
 
-from .._diff_names import named_diff
-from ..configured import ConfiguredProvider
+from ..dynamic.configured import ConfiguredProvider
+from ..dynamic.diff_names import named_diff
 from ..errors import InputError
-from ..hostfile import FileOwner
-from ..target import Target
+from ..hostfile.claim import FileOwner
+from ..virt.target import Target
 from . import effects
 from .spec import INPUT_NAMES, DiskSpec, check_inputs, parse_disk, refused_changes
 

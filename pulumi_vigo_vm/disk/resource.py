@@ -10,8 +10,8 @@ from typing import Any
 from pulumi import Input, Output, ResourceOptions
 from pulumi.dynamic import Resource
 
-from .._pickling import pristine_pickler
-from ..claims import claim_for
+from ..dynamic.claims import claim_for
+from ..dynamic.pickling import pristine_pickler
 from .provider import DiskProvider
 from .spec import OUTPUT_NAMES, TYPE_TOKEN
 

@@ -16,10 +16,10 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from .. import inputs
+from ..common.numbers import shown
 from ..errors import InputError, InputFault
-from ..numbers import shown
 from ..spec import ProviderDefaults
+from ..vm import inputs
 
 __all__ = [
     "DISKS_DIR",

@@ -1,17 +1,18 @@
 """Whose a file on a hypervisor is: the claim sidecar's name and text, and the decision.
 
 A file a resource owns (a VigoDisk, a VigoBaseImage) has a sidecar ``<file>.claim`` naming
-the resource's claim (its stack's state id and its URN, see :mod:`pulumi_vigo_vm.claimtext`). It is
-written before the file is moved into place, so a crashed create, or a file kept by
-``retain_on_delete``, is recognised by the same resource later, and nothing else is ever
-adopted or removed. Pure: the facts come in as values (see :mod:`.ops`).
+the resource's claim (its stack's state id and its URN, see
+:mod:`pulumi_vigo_vm.common.claimtext`). It is written before the file is moved into place,
+so a crashed create, or a file kept by ``retain_on_delete``, is recognised by the same
+resource later, and nothing else is ever adopted or removed. Pure: the facts come in as
+values (see :mod:`.ops`).
 """
 
 from __future__ import annotations
 
 from enum import StrEnum
 
-from ..claimtext import conflict_hint
+from ..common.claimtext import conflict_hint
 from ..errors import NotOwnedError
 
 __all__ = [

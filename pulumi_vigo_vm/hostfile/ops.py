@@ -3,8 +3,8 @@ move it into place, refuse while domains use it, remove it only when provably ou
 sweep the temporaries a killed run left. The shared core of VigoDisk and VigoBaseImage.
 
 Every mutation goes through a :class:`~pulumi_vigo_vm.hosts.base.Host`; the decisions are
-:mod:`.claim`'s; "in use" is :mod:`pulumi_vigo_vm.usage`'s fresh listing, and an act that
-"in use" allows (a removal, a rename over the file) runs under :mod:`pulumi_vigo_vm.act`'s
+:mod:`.claim`'s; "in use" is :mod:`pulumi_vigo_vm.hostfile.usage`'s fresh listing, and an act that
+"in use" allows (a removal, a rename over the file) runs under :mod:`pulumi_vigo_vm.hostfile.act`'s
 host lock with the refusal checked again there (:func:`unused`). A failed create removes
 what it made and nothing else (:func:`release`); side files follow :mod:`.side`.
 """
@@ -17,12 +17,11 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 
-from ..act import fresh_listing
 from ..errors import InUseError, NotOwnedError
 from ..hosts.base import Host, read_bounded, temporary_name
-from ..ownership import stale_temporaries
-from ..target import Target
-from ..usage import HostUsage, host_usage
+from ..virt.target import Target
+from ..vm.ownership import stale_temporaries
+from .act import fresh_listing
 from .claim import (
     MAX_CLAIM_BYTES,
     FileOwner,
@@ -33,6 +32,7 @@ from .claim import (
     not_owned,
 )
 from .side import write_side
+from .usage import HostUsage, host_usage
 
 __all__ = [
     "CLAIM_MODE",
@@ -184,7 +184,7 @@ def refuse_in_use(target: Target, path: str, fix: str) -> None:
 @contextmanager
 def unused(target: Target, path: str, fix: str) -> Iterator[None]:
     """A block in which no domain uses ``path``: the host's act lock is held
-    (:func:`pulumi_vigo_vm.act.fresh_listing`) and InUseError is raised first when a
+    (:func:`pulumi_vigo_vm.hostfile.act.fresh_listing`) and InUseError is raised first when a
     listing taken under it shows a user. Remove or rename over the file inside it."""
     with fresh_listing(target, about=(path,)) as usage:
         _refuse(usage, path, fix)

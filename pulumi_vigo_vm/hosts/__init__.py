@@ -7,8 +7,8 @@ libvirt itself (calls, connections, the SSH tunnel) is :mod:`pulumi_vigo_vm.virt
 
 from __future__ import annotations
 
+from ..common.uri import LibvirtUri
 from ..errors import HostError
-from ..uri import LibvirtUri
 from .base import CommandResult, FileStat, Host
 from .local import LocalHost
 

@@ -53,7 +53,7 @@ def temporary_name(path: str) -> str:
     ``open_atomic_writer``, overlays built by qemu-img): in the target's own directory, so
     the final rename stays on one filesystem and is atomic; hidden, so a listing of what we
     manage skips it; and with a random token, so concurrent writers never share one. The
-    shape is a contract: :func:`pulumi_vigo_vm.ownership.stale_temporaries` recognises what
+    shape is a contract: :func:`pulumi_vigo_vm.vm.ownership.stale_temporaries` recognises what
     a killed run left behind by it (``.<name>.<token>.tmp``, token ``[A-Za-z0-9_]+``).
     Host paths are POSIX paths on either host.
     """

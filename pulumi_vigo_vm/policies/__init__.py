@@ -47,8 +47,8 @@ from typing import Final
 from pulumi_policy import EnforcementLevel, Policy
 
 from ..disk.spec import TYPE_TOKEN as DISK_TYPE_TOKEN
-from ..fields import TYPE_TOKEN
-from ..inputs import DEFAULT_URI
+from ..vm.fields import TYPE_TOKEN
+from ..vm.inputs import DEFAULT_URI
 from .devices import (
     DEFAULT_MAX_ATTACHED_DISK_GIB,
     DEFAULT_MAX_NICS,

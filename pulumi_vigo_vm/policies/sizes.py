@@ -2,7 +2,7 @@
 capping what a typo could ask of a host (``memory_mib=409600`` would make libvirt try to
 reserve 400 GiB; ``size_gib=50000`` would fill the storage as the guest writes).
 
-Sizes are read with the provider's own grammar (:func:`pulumi_vigo_vm.numbers.whole_number`),
+Sizes are read with the provider's own grammar (:func:`pulumi_vigo_vm.common.numbers.whole_number`),
 so the pack and the provider never disagree about what a number is. Every default is applied
 in code as well as advertised in the schema: the SDK hands a policy only the config the
 engine sent.
@@ -25,9 +25,9 @@ from pulumi_policy import (
 )
 from pulumi_policy.proxy import UnknownValueError
 
+from ..common.numbers import whole_number
 from ..disk.spec import TYPE_TOKEN as DISK_TYPE_TOKEN
-from ..fields import TYPE_TOKEN
-from ..numbers import whole_number
+from ..vm.fields import TYPE_TOKEN
 
 __all__ = [
     "DEFAULT_DISK_SIZE_GIB",
@@ -66,7 +66,7 @@ MAX_DATA_DISK_POLICY: Final = "vigo-disk-max-size"
 def coerce_positive_int(value: object) -> int:
     """Return ``value`` as a positive int, as the provider reads it, or raise ``ValueError``.
 
-    The grammar is the provider's own (:func:`pulumi_vigo_vm.numbers.whole_number`): the
+    The grammar is the provider's own (:func:`pulumi_vigo_vm.common.numbers.whole_number`): the
     engine carries every number as a double, and programs may pass numeric strings, so
     ``4096``, ``4096.0``, ``"4096"`` and ``" 4096.0 "`` all mean 4096. Booleans, exponents
     (``"4e3"``), fractions, NaN/infinity, zero and negatives are refused: the provider would
@@ -151,7 +151,7 @@ class SizeLimit:
     policies, their config schema and their messages are all built from."""
 
     input: str
-    """The input judged (of VigoVm: a name from :data:`pulumi_vigo_vm.fields.INPUTS`)."""
+    """The input judged (of VigoVm: a name from :data:`pulumi_vigo_vm.vm.fields.INPUTS`)."""
     policy: str
     config_key: str
     default: int

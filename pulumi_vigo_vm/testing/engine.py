@@ -32,7 +32,7 @@ import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 
-from .. import lastwords
+from ..dynamic import lastwords
 from . import props as props
 from ._protocol import EXIT_ABORTED as EXIT_ABORTED
 from ._protocol import STACK_TYPE as STACK_TYPE
@@ -88,7 +88,7 @@ class EngineHarness:
     :param env: extra environment variables for the program and provider processes, which
         otherwise inherit the caller's environment (``PYTHONPATH`` included). Unless it (or
         the caller's environment) sets ``VIGO_PROVIDER_LOG_DIR``, a provider's own log (see
-        :mod:`pulumi_vigo_vm.lastwords`) goes to ``provider-logs/`` beside the state file.
+        :mod:`pulumi_vigo_vm.dynamic.lastwords`) goes to ``provider-logs/`` beside the state file.
     :param analyzers: policy hooks consulted before every resource step and at the end.
     :param raise_on_error: raise the run's first error (with ``.result`` attached) instead of
         only listing it in :attr:`RunResult.errors`.
@@ -185,7 +185,7 @@ class EngineHarness:
     def _child_env(self) -> dict[str, str]:
         env = dict(os.environ)
         env.update(self.env)
-        # A provider that dies leaves its reason in its own log (pulumi_vigo_vm.lastwords):
+        # A provider that dies leaves its reason in its own log (pulumi_vigo_vm.dynamic.lastwords):
         # beside the state file, unless the caller chose, not in the user's home.
         env.setdefault(lastwords.ENV_DIR, str(self.state_file.resolve().parent / "provider-logs"))
         env["PULUMI_PROJECT"] = self.project

@@ -23,7 +23,7 @@ from typing import IO, Any
 import grpc
 from pulumi.runtime.proto import provider_pb2, provider_pb2_grpc
 
-from .. import lastwords
+from ..dynamic import lastwords
 from . import props
 from .errors import CheckFailure, HarnessError, ProviderError
 
@@ -176,7 +176,7 @@ class DynamicProviderHost:
     def _death_report(self, exn: grpc.RpcError) -> str:
         """Why the provider is gone, when it is: how it ended (exit code or signal), the
         last lines it printed, and what it wrote to its own log
-        (:mod:`pulumi_vigo_vm.lastwords`). Empty while it lives.
+        (:mod:`pulumi_vigo_vm.dynamic.lastwords`). Empty while it lives.
 
         The engine reports a dead plugin's RPC as ``UNAVAILABLE`` ("Socket closed") before
         the kernel has reaped it, so such a failure waits (briefly) for the exit, and for

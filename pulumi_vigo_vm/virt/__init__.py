@@ -10,16 +10,3 @@
 Files and commands on a host are :mod:`pulumi_vigo_vm.hosts`; pure modules never import
 this package.
 """
-
-from __future__ import annotations
-
-from .connection import forget_connection, is_connection_lost, libvirt_connection
-from .hypervisor import Guest, Hypervisor
-
-__all__ = [
-    "Guest",
-    "Hypervisor",
-    "forget_connection",
-    "is_connection_lost",
-    "libvirt_connection",
-]

@@ -1,6 +1,6 @@
 """What a host can run, read once per run: libvirt's capabilities and domain capabilities.
 
-The parsing and the judgement are :mod:`pulumi_vigo_vm.platform` (pure); this module only
+The parsing and the judgement are :mod:`pulumi_vigo_vm.vm.runnable` (pure); this module only
 asks libvirt, and keeps the answers for the provider process's lifetime (one ``up``): a
 host's emulators and firmware do not change within a run, and a domcapabilities call probes
 qemu, which is worth doing once per (arch, machine), not once per VM.
@@ -13,8 +13,8 @@ from collections.abc import Callable
 
 import libvirt
 
+from ..common.hostcaps import HostPlatform, parse_domain_caps, parse_guest_arches, parse_host_arch
 from ..errors import HostError, LibvirtCallError
-from ..platform import HostPlatform, parse_domain_caps, parse_guest_arches, parse_host_arch
 from .hypervisor import Hypervisor
 
 __all__ = ["host_platform"]

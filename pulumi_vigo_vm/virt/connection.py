@@ -15,8 +15,8 @@ import threading
 
 import libvirt
 
+from ..common.uri import LibvirtUri
 from ..errors import HostUnreachableError
-from ..uri import LibvirtUri
 
 __all__ = ["forget_connection", "is_connection_lost", "libvirt_connection"]
 

@@ -21,9 +21,9 @@ from typing import Any, Final, NamedTuple, TypeVar
 
 import libvirt
 
-from ..errors import LibvirtCallError
-from ..model import PowerState
+from ..errors import DefineConflictError, LibvirtCallError
 from .connection import forget_connection, is_connection_lost, libvirt_connection
+from .power import PowerState
 
 __all__ = ["AGENT_TIMEOUT_S", "DomainDefinition", "Guest", "Hypervisor", "PowerState"]
 
@@ -142,9 +142,17 @@ class Hypervisor:
         return self._read("listing the domains", listing)
 
     def define(self, xml: str) -> Guest:
-        """Define (or redefine, same name and UUID) a persistent domain."""
-        with self._call("defining a domain") as conn:
-            return Guest(self, conn.defineXML(xml))
+        """Define (or redefine, same name and UUID) a persistent domain.
+
+        Raises :class:`~pulumi_vigo_vm.errors.DefineConflictError` when a domain of that name
+        or UUID already exists with another identity."""
+        try:
+            with self._call("defining a domain") as conn:
+                return Guest(self, conn.defineXML(xml))
+        except LibvirtCallError as exc:
+            if exc.code == libvirt.VIR_ERR_OPERATION_FAILED:
+                raise DefineConflictError(str(exc), exc.code) from exc
+            raise
 
     def pool_volume_path(self, pool: str, volume: str) -> str | None:
         """The host path of ``volume`` in storage pool ``pool``, or None if either is missing."""

@@ -31,9 +31,9 @@ from urllib.parse import quote, urlencode
 import libvirt
 import paramiko
 
+from ..common.uri import PROXIES, LibvirtUri
 from ..errors import HostError, HostUnreachableError
 from ..hosts.ssh import SshHost, ssh_host_for_uri
-from ..uri import PROXIES, LibvirtUri
 
 __all__ = ["RemoteDaemon", "open_libvirt_over_ssh"]
 

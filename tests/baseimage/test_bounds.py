@@ -23,7 +23,7 @@ from pulumi_vigo_vm.baseimage.place import Context, ensure
 from pulumi_vigo_vm.baseimage.spec import BaseImageSpec, FetchOn
 from pulumi_vigo_vm.baseimage.urls import shown
 from pulumi_vigo_vm.errors import ImageError
-from pulumi_vigo_vm.target import Target
+from pulumi_vigo_vm.virt.target import Target
 
 from .bench import Bench, sha256
 from .server import Route

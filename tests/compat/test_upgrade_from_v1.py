@@ -17,9 +17,9 @@ import pytest
 from support.disks import has_marker, sha256, write_marker
 from support.lab import PROGRAM
 
-from pulumi_vigo_vm.domain_xml import from_xml
-from pulumi_vigo_vm.ownership import console_log_path
 from pulumi_vigo_vm.testing import EngineHarness
+from pulumi_vigo_vm.vm.domain_xml import from_xml
+from pulumi_vigo_vm.vm.ownership import console_log_path
 
 pytestmark = pytest.mark.libvirt
 

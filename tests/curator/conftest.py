@@ -20,8 +20,7 @@ from pathlib import Path
 import pytest
 from support.registry import Registry, running_registry
 
-from pulumi_vigo_vm.curator import open_store
-from pulumi_vigo_vm.curator.store import ArtifactStore
+from pulumi_vigo_vm.curator.store import ArtifactStore, open_store
 
 
 @pytest.fixture(scope="session")

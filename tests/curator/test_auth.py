@@ -17,8 +17,10 @@ from pathlib import Path
 import pytest
 from support.registry import Registry
 
-from pulumi_vigo_vm.curator import materialise, open_store, resolve
 from pulumi_vigo_vm.curator.cli import main
+from pulumi_vigo_vm.curator.materialise import materialise
+from pulumi_vigo_vm.curator.resolve import resolve
+from pulumi_vigo_vm.curator.store import open_store
 from pulumi_vigo_vm.errors import CuratorError, CuratorUnreachableError
 from pulumi_vigo_vm.hosts.local import LocalHost
 

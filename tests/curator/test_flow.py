@@ -18,17 +18,12 @@ from pathlib import Path
 import pytest
 from support.registry import Registry, free_port
 
-from pulumi_vigo_vm.curator import (
-    ResolvedArtifact,
-    materialise,
-    open_store,
-    parse_reference,
-    push_generic,
-    resolve,
-    sidecar_path,
-)
 from pulumi_vigo_vm.curator.manifest import MEDIA_TYPE_QCOW2, MEDIA_TYPE_RAW
-from pulumi_vigo_vm.curator.store import ArtifactStore
+from pulumi_vigo_vm.curator.materialise import materialise, sidecar_path
+from pulumi_vigo_vm.curator.push import push_generic
+from pulumi_vigo_vm.curator.reference import parse_reference
+from pulumi_vigo_vm.curator.resolve import ResolvedArtifact, resolve
+from pulumi_vigo_vm.curator.store import ArtifactStore, open_store
 from pulumi_vigo_vm.errors import CuratorError
 from pulumi_vigo_vm.hosts.local import LocalHost
 

@@ -14,7 +14,6 @@ import hypothesis.strategies as st
 import pytest
 from hypothesis import given, settings
 
-from pulumi_vigo_vm.curator import ResolvedArtifact, materialise, open_store, resolve
 from pulumi_vigo_vm.curator import registry as registry_module
 from pulumi_vigo_vm.curator.cli import main
 from pulumi_vigo_vm.curator.manifest import (
@@ -24,8 +23,10 @@ from pulumi_vigo_vm.curator.manifest import (
     parse_manifest,
     sha256_digest,
 )
+from pulumi_vigo_vm.curator.materialise import materialise
 from pulumi_vigo_vm.curator.registry import RegistryStore
-from pulumi_vigo_vm.curator.store import MAX_METADATA_BYTES
+from pulumi_vigo_vm.curator.resolve import ResolvedArtifact, resolve
+from pulumi_vigo_vm.curator.store import MAX_METADATA_BYTES, open_store
 from pulumi_vigo_vm.errors import CuratorError, CuratorUnreachableError
 from pulumi_vigo_vm.hosts.local import LocalHost
 

@@ -11,10 +11,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from pulumi_vigo_vm.curator import materialise, open_store, resolve
 from pulumi_vigo_vm.curator.manifest import sha256_digest
-from pulumi_vigo_vm.curator.materialise import INCOMING, STALE_AFTER
-from pulumi_vigo_vm.curator.store import ArtifactStore
+from pulumi_vigo_vm.curator.materialise import INCOMING, STALE_AFTER, materialise
+from pulumi_vigo_vm.curator.resolve import resolve
+from pulumi_vigo_vm.curator.store import ArtifactStore, open_store
 from pulumi_vigo_vm.hosts.local import LocalHost
 
 from .hostile import Handler, hostile_registry, send

@@ -6,7 +6,6 @@ import json
 
 import pytest
 
-from pulumi_vigo_vm.curator import is_layout_location, normalise_platform, platform_for_machine
 from pulumi_vigo_vm.curator.manifest import (
     ARTIFACT_TYPE_GENERIC,
     MEDIA_TYPE_RAW,
@@ -14,7 +13,9 @@ from pulumi_vigo_vm.curator.manifest import (
     build_manifest,
     parse_manifest,
 )
+from pulumi_vigo_vm.curator.platform import normalise_platform, platform_for_machine
 from pulumi_vigo_vm.curator.registry import parse_registry_location
+from pulumi_vigo_vm.curator.store import is_layout_location
 from pulumi_vigo_vm.errors import CuratorError
 
 DIGEST = "sha256:" + "ab" * 32

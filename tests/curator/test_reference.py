@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pulumi_vigo_vm.curator import ArtifactRef, parse_reference
+from pulumi_vigo_vm.curator.reference import ArtifactRef, parse_reference
 from pulumi_vigo_vm.errors import CuratorError
 
 ID = "e3810a25" + "0" * 56

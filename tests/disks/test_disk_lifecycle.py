@@ -12,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from support.disks import SPELLINGS, another_name, image_info
 
-from pulumi_vigo_vm.claimtext import compose
+from pulumi_vigo_vm.common.claimtext import compose
 from pulumi_vigo_vm.testing import EngineHarness
 from pulumi_vigo_vm.testing.errors import CheckFailedError, ProviderError
 

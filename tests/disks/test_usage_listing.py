@@ -11,9 +11,7 @@ import libvirt
 import pytest
 from support.disks import SPELLINGS, another_name, qemu_img
 
-from pulumi_vigo_vm.hosts.base import Inode
-from pulumi_vigo_vm.target import Target
-from pulumi_vigo_vm.usage import (
+from pulumi_vigo_vm.hostfile.usage import (
     MAX_CHAIN_DEPTH,
     DiskUse,
     backing_chain,
@@ -22,6 +20,8 @@ from pulumi_vigo_vm.usage import (
     note_defined,
     note_undefined,
 )
+from pulumi_vigo_vm.hosts.base import Inode
+from pulumi_vigo_vm.virt.target import Target
 
 from .disklab import DiskLab
 

@@ -21,8 +21,8 @@ from typing import Any
 import pytest
 from support.lab import Lab
 
-from pulumi_vigo_vm import ownership
 from pulumi_vigo_vm.testing import RunResult
+from pulumi_vigo_vm.vm import ownership
 
 TESTS = Path(__file__).resolve().parents[1]
 

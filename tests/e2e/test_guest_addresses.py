@@ -11,11 +11,12 @@ from typing import Any
 import libvirt
 from support.network import IsolatedNetwork
 
-from pulumi_vigo_vm.addresses import Source
-from pulumi_vigo_vm.inputs import AddressSource
-from pulumi_vigo_vm.sighting import Subject, sight
-from pulumi_vigo_vm.spec import ProviderDefaults, parse_spec
-from pulumi_vigo_vm.target import Target
+from pulumi_vigo_vm.spec import ProviderDefaults
+from pulumi_vigo_vm.virt.target import Target
+from pulumi_vigo_vm.vm.guest.addresses import Source
+from pulumi_vigo_vm.vm.guest.sighting import Subject, sight
+from pulumi_vigo_vm.vm.inputs import AddressSource
+from pulumi_vigo_vm.vm.spec import parse_spec
 
 from .support import Guest
 

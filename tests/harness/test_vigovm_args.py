@@ -59,7 +59,7 @@ def outputs_program() -> None:
 
 
 def test_outputs_in_every_field_of_vigovmargs_reach_check_unchanged(world: World) -> None:
-    from pulumi_vigo_vm.fields import INPUTS
+    from pulumi_vigo_vm.vm.fields import INPUTS
 
     assert set(VALUES) | set(ABSENT) == {f.name for f in INPUTS if not f.set_by_resource}
     harness = EngineHarness(outputs_program, state_file=world.state_file)

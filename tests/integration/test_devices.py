@@ -11,8 +11,8 @@ import pytest
 from support.disks import another_name, has_marker, qemu_img, write_marker
 from support.lab import Lab
 
-from pulumi_vigo_vm.domain_xml import from_xml
 from pulumi_vigo_vm.testing import CheckFailedError, ProviderError
+from pulumi_vigo_vm.vm.domain_xml import from_xml
 
 USER_DATA = "#cloud-config\nhostname: first\n"
 

@@ -10,8 +10,8 @@ from support.disks import has_marker, image_info, qemu_img, write_marker
 from support.lab import Lab
 from support.world import LOCAL_URI
 
-from pulumi_vigo_vm.domain_xml import from_xml
 from pulumi_vigo_vm.testing import ProviderError
+from pulumi_vigo_vm.vm.domain_xml import from_xml
 
 USER_DATA = "#cloud-config\nhostname: first\n"
 

@@ -1,6 +1,6 @@
 """A fleet-sized program, and the provider blob every VigoVm carries in state.
 
-Without the package's pickler workaround (``pulumi_vigo_vm._pickling``, pulumi#17803) the
+Without the package's pickler workaround (``pulumi_vigo_vm.dynamic.pickling``, pulumi#17803) the
 486th declaration of a program raises ``RecursionError``. The provider's pickle holds no
 secret (``VmProvider.serialize_as_secret_always = False``), so it is stored in the clear,
 and a stack whose blob the previous release stored as a secret keeps updating.

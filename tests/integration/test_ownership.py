@@ -16,12 +16,12 @@ import pytest
 from support.disks import has_marker, qemu_img, sha256, write_marker
 from support.lab import Lab
 
-from pulumi_vigo_vm.cloudinit import SeedContent, build_seed_iso
-from pulumi_vigo_vm.domain_xml import MARKER_NAMESPACE, MARKER_PREFIX, from_xml, marker_xml
-from pulumi_vigo_vm.ownership import console_log_path
 from pulumi_vigo_vm.stateid import TYPE_TOKEN as STATE_ID_TYPE
 from pulumi_vigo_vm.testing import CheckFailedError, EngineHarness, ProviderError, RunResult
-from pulumi_vigo_vm.testing.faults import ENV_VAR
+from pulumi_vigo_vm.vm.cloudinit import SeedContent, build_seed_iso
+from pulumi_vigo_vm.vm.domain_xml import MARKER_NAMESPACE, MARKER_PREFIX, from_xml, marker_xml
+from pulumi_vigo_vm.vm.faults import ENV_VAR
+from pulumi_vigo_vm.vm.ownership import console_log_path
 
 
 def _claim(lab: Lab, short: str) -> str | None:

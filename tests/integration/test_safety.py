@@ -9,8 +9,8 @@ import pytest
 from support.disks import qemu_img
 from support.lab import Lab
 
-from pulumi_vigo_vm.domain_xml import DomainConfig, to_xml
 from pulumi_vigo_vm.testing import CheckFailedError, ProviderError
+from pulumi_vigo_vm.vm.domain_xml import DomainConfig, to_xml
 
 
 def _foreign_domain(lab: Lab, short: str) -> str:

@@ -7,16 +7,11 @@ from typing import Any
 import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
-from pulumi_policy import (
-    EnforcementLevel,
-    ResourceValidationPolicy,
-    StackValidationPolicy,
-)
+from pulumi_policy import EnforcementLevel, ResourceValidationPolicy, StackValidationPolicy
 from pulumi_policy.proxy import UnknownValueError, unknown_checking_proxy
 
 from pulumi_vigo_vm import policies
 from pulumi_vigo_vm.errors import InputFault
-from pulumi_vigo_vm.inputs import MAX_VCPU
 from pulumi_vigo_vm.policies import (
     DEFAULT_DISK_SIZE_GIB,
     DEFAULT_MAX_DISK_SIZE_GIB,
@@ -33,7 +28,9 @@ from pulumi_vigo_vm.policies import (
     normalize_uri,
     vcpu_violation,
 )
-from pulumi_vigo_vm.spec import ProviderDefaults, check_inputs
+from pulumi_vigo_vm.spec import ProviderDefaults
+from pulumi_vigo_vm.vm.inputs import MAX_VCPU
+from pulumi_vigo_vm.vm.spec import check_inputs
 
 UNKNOWN_STRING = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
 VALID_INPUTS = {"vm_name": "vm", "memory_mib": 4096, "vcpu": 2, "disk_path": "/srv/base.qcow2"}

@@ -17,9 +17,9 @@ from hypothesis import strategies as st
 from support.disks import qemu_img, sha256
 from support.lab import Lab as RelLab
 
-from pulumi_vigo_vm.fields import INPUTS
-from pulumi_vigo_vm.inputs import MAX_USER_DATA_BYTES
 from pulumi_vigo_vm.testing import CheckFailedError, ProviderError
+from pulumi_vigo_vm.vm.fields import INPUTS
+from pulumi_vigo_vm.vm.inputs import MAX_USER_DATA_BYTES
 
 from .rellab import CheckRpc
 

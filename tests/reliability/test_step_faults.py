@@ -1,6 +1,6 @@
 """A create interrupted at every step boundary: killed (no rollback) or failed (rollback).
 
-The provider process reads ``VIGO_FAULT_INJECT`` (:mod:`pulumi_vigo_vm.testing.faults`) and
+The provider process reads ``VIGO_FAULT_INJECT`` (:mod:`pulumi_vigo_vm.vm.faults`) and
 dies (SIGKILL) or raises before the named step of the named VM. Either way the run ends with
 a clear error, a VM that already existed keeps every byte, and the next ``up`` converges
 with no orphan domain, overlay, seed ISO or temporary file.

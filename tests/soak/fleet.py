@@ -23,7 +23,7 @@ class SoakFleet:
     @property
     def logs(self) -> Path:
         """Where the fleet's provider processes leave their last words: the harness's
-        default, beside the state file (see :mod:`pulumi_vigo_vm.lastwords`)."""
+        default, beside the state file (see :mod:`pulumi_vigo_vm.dynamic.lastwords`)."""
         return self.lab.root / "provider-logs"
 
     def source(self) -> Path:

@@ -2,7 +2,7 @@
 middle of a ``Check`` and the harness reported an empty log).
 
 What dies here is real: a ``python -m pulumi.dynamic`` process serving the package's
-provider, and a Python interpreter running :func:`pulumi_vigo_vm.lastwords.install`. The
+provider, and a Python interpreter running :func:`pulumi_vigo_vm.dynamic.lastwords.install`. The
 one thing not produced naturally is the fatal signal: no real part here segfaults on
 demand, so the test sends the process the signal a crash would raise (faulthandler cannot
 tell the difference)."""
@@ -22,8 +22,8 @@ import pytest
 from pulumi.dynamic.dynamic import serialize_provider
 from support.world import LOCAL_URI
 
-from pulumi_vigo_vm import lastwords
 from pulumi_vigo_vm.disk.provider import DiskProvider
+from pulumi_vigo_vm.dynamic import lastwords
 from pulumi_vigo_vm.testing import props
 from pulumi_vigo_vm.testing.errors import ProviderError
 from pulumi_vigo_vm.testing.providerhost import DynamicProviderHost

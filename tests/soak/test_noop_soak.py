@@ -5,7 +5,7 @@ The soak: a mixed fleet (a base image, VMs defined on it, a data disk each) is c
 once, then goes through :data:`RUNS` no-change ``up``\\ s and previews alternately, each
 with fresh provider processes, as ``pulumi up`` would start them. Every run must succeed
 with nothing to do, and no provider may have left last words (a fault's stacks or an
-uncaught exception, see :mod:`pulumi_vigo_vm.lastwords`). CI runs it short; for the long
+uncaught exception, see :mod:`pulumi_vigo_vm.dynamic.lastwords`). CI runs it short; for the long
 soak set ``VIGO_SOAK_RUNS`` (``VIGO_SOAK_RUNS=400 pytest tests/soak``), see
 docs/safety/soak.md.
 """

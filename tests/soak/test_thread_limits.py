@@ -21,8 +21,8 @@ from pathlib import Path
 from pulumi.dynamic.dynamic import serialize_provider
 from support.world import LOCAL_URI
 
-from pulumi_vigo_vm import lastwords
 from pulumi_vigo_vm.disk.provider import DiskProvider
+from pulumi_vigo_vm.dynamic import lastwords
 from pulumi_vigo_vm.provider import VmProvider
 from pulumi_vigo_vm.testing import props
 from pulumi_vigo_vm.testing.providerhost import DynamicProviderHost

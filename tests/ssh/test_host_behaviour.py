@@ -14,15 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from pulumi_vigo_vm.errors import (
-    CommandError,
-    CommandTimeoutError,
-    HostError,
-    NotRegularFileError,
-)
+from pulumi_vigo_vm.errors import CommandError, CommandTimeoutError, HostError, NotRegularFileError
 from pulumi_vigo_vm.hosts import base
 from pulumi_vigo_vm.hosts.base import Host
-from pulumi_vigo_vm.ownership import stale_temporaries
+from pulumi_vigo_vm.vm.ownership import stale_temporaries
 
 # LocalHost lets OSError through for file-system failures; SshHost translates them into
 # HostError once. Callers treat both as "the host could not do it".

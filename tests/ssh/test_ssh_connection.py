@@ -14,7 +14,6 @@ import pytest
 
 from pulumi_vigo_vm.errors import HostError, HostUnreachableError
 from pulumi_vigo_vm.hosts import host_for_uri
-from pulumi_vigo_vm.hosts.connection import forget_connection
 from pulumi_vigo_vm.hosts.ssh import (
     SshHost,
     close_all_ssh_hosts,
@@ -22,8 +21,9 @@ from pulumi_vigo_vm.hosts.ssh import (
     ssh_host_for_uri,
 )
 from pulumi_vigo_vm.hosts.ssh._paramiko import create_private, fsync
-from pulumi_vigo_vm.hypervisor import Hypervisor
 from pulumi_vigo_vm.testing.sshd import PrivateSshd
+from pulumi_vigo_vm.virt.connection import forget_connection
+from pulumi_vigo_vm.virt.hypervisor import Hypervisor
 
 
 def uri_for(sshd: PrivateSshd, **params: str | Path) -> str:

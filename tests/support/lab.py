@@ -12,9 +12,9 @@ from typing import Any, Self
 
 import libvirt
 
-from pulumi_vigo_vm.ownership import CONSOLE_LOG_DIR
 from pulumi_vigo_vm.testing import EngineHarness, RunResult
-from pulumi_vigo_vm.testing.faults import ENV_VAR
+from pulumi_vigo_vm.vm.faults import ENV_VAR
+from pulumi_vigo_vm.vm.ownership import CONSOLE_LOG_DIR
 
 from .disks import qemu_img
 from .world import LOCAL_URI, TESTS, lifetime, world_root

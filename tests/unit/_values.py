@@ -5,13 +5,13 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from pulumi_vigo_vm.axes import Identity, Observed, Recorded, ResolvedBase, desired_domain
-from pulumi_vigo_vm.cloudinit import SEED_VOLUME_ID, SeedIdentity, instance_id
-from pulumi_vigo_vm.domain_xml import LiveDomain
-from pulumi_vigo_vm.hypervisor import PowerState
-from pulumi_vigo_vm.images import ImageInfo
-from pulumi_vigo_vm.ownership import FileFacts
-from pulumi_vigo_vm.spec import BaseSource, RunState, VmSpec
+from pulumi_vigo_vm.hostfile.images import ImageInfo
+from pulumi_vigo_vm.virt.power import PowerState
+from pulumi_vigo_vm.vm.axes import Identity, Observed, Recorded, ResolvedBase, desired_domain
+from pulumi_vigo_vm.vm.cloudinit import SEED_VOLUME_ID, SeedIdentity, instance_id
+from pulumi_vigo_vm.vm.domain_xml import LiveDomain
+from pulumi_vigo_vm.vm.ownership import FileFacts
+from pulumi_vigo_vm.vm.spec import BaseSource, RunState, VmSpec
 
 GIB = 1024**3
 BASE_PATH = "/var/lib/libvirt/images/base.qcow2"

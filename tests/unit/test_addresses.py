@@ -8,7 +8,7 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pulumi_vigo_vm.addresses import (
+from pulumi_vigo_vm.vm.guest.addresses import (
     ANY_ORDER,
     Source,
     choose,

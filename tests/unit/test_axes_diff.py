@@ -8,12 +8,12 @@ from typing import Any
 
 import pytest
 
-from pulumi_vigo_vm.axes import DiffDecision, Observed, ResolvedBase, diff
-from pulumi_vigo_vm.devices import DataDisk, Nic
-from pulumi_vigo_vm.domain_xml import DomainConfig, LiveDomain, NicDevice
-from pulumi_vigo_vm.fields import INPUTS
-from pulumi_vigo_vm.hypervisor import PowerState
-from pulumi_vigo_vm.spec import BaseSource, RunState, VmSpec
+from pulumi_vigo_vm.virt.power import PowerState
+from pulumi_vigo_vm.vm.axes import DiffDecision, Observed, ResolvedBase, diff
+from pulumi_vigo_vm.vm.devices import DataDisk, Nic
+from pulumi_vigo_vm.vm.domain_xml import DomainConfig, LiveDomain, NicDevice
+from pulumi_vigo_vm.vm.fields import INPUTS
+from pulumi_vigo_vm.vm.spec import BaseSource, RunState, VmSpec
 
 from ._values import (
     CLAIM,

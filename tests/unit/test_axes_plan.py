@@ -7,7 +7,9 @@ from typing import Any
 
 import pytest
 
-from pulumi_vigo_vm.axes import (
+from pulumi_vigo_vm.errors import ImageError, NotOwnedError
+from pulumi_vigo_vm.virt.power import PowerState
+from pulumi_vigo_vm.vm.axes import (
     Action,
     Observed,
     Plan,
@@ -18,13 +20,11 @@ from pulumi_vigo_vm.axes import (
     plan_remove,
     refuse_nic_sources,
 )
-from pulumi_vigo_vm.devices import Nic
-from pulumi_vigo_vm.domain_xml import LiveDomain, NicDevice
-from pulumi_vigo_vm.errors import ImageError, NotOwnedError
-from pulumi_vigo_vm.hypervisor import PowerState
-from pulumi_vigo_vm.model import NicSource
-from pulumi_vigo_vm.ownership import console_log_path, owner_of, removal_candidates
-from pulumi_vigo_vm.spec import RunState, VmSpec
+from pulumi_vigo_vm.vm.devices import Nic
+from pulumi_vigo_vm.vm.domain_xml import LiveDomain, NicDevice
+from pulumi_vigo_vm.vm.model import NicSource
+from pulumi_vigo_vm.vm.ownership import console_log_path, owner_of, removal_candidates
+from pulumi_vigo_vm.vm.spec import RunState, VmSpec
 
 from ._values import (
     BASE_PATH,

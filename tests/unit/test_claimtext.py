@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pulumi_vigo_vm.claimtext import Claim, compose, conflict_hint, other_state, parse
+from pulumi_vigo_vm.common.claimtext import Claim, compose, conflict_hint, other_state, parse
 
 OWNER = "organization/urn:pulumi:dev::infra::pulumi-python:dynamic/vigo:VigoVm::web01"
 OURS = compose("a" * 32, OWNER)

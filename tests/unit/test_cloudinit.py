@@ -10,7 +10,7 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pulumi_vigo_vm.cloudinit import (
+from pulumi_vigo_vm.vm.cloudinit import (
     SEED_VOLUME_ID,
     SeedContent,
     SeedIdentity,
@@ -19,7 +19,7 @@ from pulumi_vigo_vm.cloudinit import (
     meta_data,
     read_seed_identity,
 )
-from pulumi_vigo_vm.console import read_console, ready_marker
+from pulumi_vigo_vm.vm.guest.console import read_console, ready_marker
 
 USER_DATA = "#cloud-config\nusers:\n  - name: ünïcødé ✓ 🚀\nruncmd: ['echo <a>&b']\n"
 

@@ -15,8 +15,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from support.bounded import first_over
 
-from pulumi_vigo_vm.addresses import Source, choose
-from pulumi_vigo_vm.console import (
+from pulumi_vigo_vm.vm.guest.addresses import Source, choose
+from pulumi_vigo_vm.vm.guest.console import (
     MAX_CONSOLE_BYTES,
     MAX_CONSOLE_LINES,
     MAX_LINE_CHARS,

@@ -11,8 +11,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pulumi.output import Unknown
 
-from pulumi_vigo_vm.cloudinit import SeedContent
-from pulumi_vigo_vm.devices import (
+from pulumi_vigo_vm.spec import ProviderDefaults
+from pulumi_vigo_vm.vm.cloudinit import SeedContent
+from pulumi_vigo_vm.vm.devices import (
     MAX_SERIAL_LENGTH,
     DataDisk,
     DiskBus,
@@ -21,8 +22,8 @@ from pulumi_vigo_vm.devices import (
     data_disks,
     nics,
 )
-from pulumi_vigo_vm.inputs import cloud_init_meta_data
-from pulumi_vigo_vm.spec import ProviderDefaults, check_inputs, contains_unknown
+from pulumi_vigo_vm.vm.inputs import cloud_init_meta_data
+from pulumi_vigo_vm.vm.spec import check_inputs, contains_unknown
 
 from ._values import CLAIM
 

@@ -12,7 +12,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pulumi_vigo_vm.domain_xml import (
+from pulumi_vigo_vm.vm.axes import boot_relevant
+from pulumi_vigo_vm.vm.domain_xml import (
     MARKER_NAMESPACE,
     DiskDevice,
     DomainConfig,
@@ -409,7 +410,7 @@ def test_xml_metacharacters_in_the_claim_survive_and_inject_nothing(claim: str) 
 
 def test_boot_relevant_ignores_the_uuid_and_the_console_log_name() -> None:
     moved_log = replace(FULL, uuid="other", console_log_path="/var/log/libvirt/vigo/x.log")
-    assert moved_log.boot_relevant() == FULL.boot_relevant()
+    assert boot_relevant(moved_log) == boot_relevant(FULL)
     assert moved_log.structural() != FULL.structural()
 
 
@@ -428,7 +429,7 @@ def test_boot_relevant_ignores_the_uuid_and_the_console_log_name() -> None:
     ids=["memory", "vcpu", "domain_type", "overlay", "seed", "nic-source", "nic-mac", "disk"],
 )
 def test_boot_relevant_sees_every_other_structural_field(changes: dict[str, Any]) -> None:
-    assert replace(FULL, **changes).boot_relevant() != FULL.boot_relevant()
+    assert boot_relevant(replace(FULL, **changes)) != boot_relevant(FULL)
 
 
 def test_nic_links_name_the_bridge_each_nic_is_a_port_of() -> None:

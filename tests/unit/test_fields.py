@@ -9,9 +9,9 @@ import re
 from pathlib import Path
 
 from pulumi_vigo_vm import VigoVm, VigoVmArgs
-from pulumi_vigo_vm.axes import INPUT_RULES
-from pulumi_vigo_vm.fields import INPUTS, OUTPUTS, TYPE_TOKEN, Change
 from pulumi_vigo_vm.provider import _outputs
+from pulumi_vigo_vm.vm.axes import INPUT_RULES
+from pulumi_vigo_vm.vm.fields import INPUTS, OUTPUTS, TYPE_TOKEN, Change
 
 from ._values import IDENTITY, make_base, make_spec
 

@@ -30,8 +30,8 @@ from typing import Any
 import pytest
 from support.bounded import first_over
 
-from pulumi_vigo_vm import addresses, console, sighting, waiting
 from pulumi_vigo_vm.virt import hypervisor
+from pulumi_vigo_vm.vm.guest import addresses, console, sighting, waiting
 
 GUEST_FACING: tuple[ModuleType, ...] = (console, addresses, sighting, waiting, hypervisor)
 """The modules that read what a guest wrote: console logs, agent answers, leases, the

@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 
 import pulumi_vigo_vm
+from pulumi_vigo_vm.common.qcow2 import HEADER_READ_SIZE
 from pulumi_vigo_vm.errors import ImageError
-from pulumi_vigo_vm.guestfile import inspect
+from pulumi_vigo_vm.hostfile.guestfile import inspect
+from pulumi_vigo_vm.hostfile.imageformat import header_image, probe_format, refusal
 from pulumi_vigo_vm.hosts.local import LocalHost
-from pulumi_vigo_vm.imageformat import header_image, probe_format, refusal
-from pulumi_vigo_vm.qcow2 import HEADER_READ_SIZE
 
 PACKAGE = Path(pulumi_vigo_vm.__file__).parent
 
@@ -94,13 +94,13 @@ def test_qemu_img_reaches_a_file_a_guest_writes_only_through_guestfile() -> None
     runs only in guestfile, behind inspect; ``create`` only makes new files at temporary
     names; ``info`` only reads bases (VigoBaseImage files, plain disk_path files)."""
     assert qemu_img_verbs() == {
-        "resize": {"guestfile.py"},
-        "create": {"images.py", "disk/effects.py"},
-        "info": {"images.py"},
+        "resize": {"hostfile/guestfile.py"},
+        "create": {"hostfile/images.py", "disk/effects.py"},
+        "info": {"hostfile/images.py"},
     }
     callers = set()
     for source in PACKAGE.rglob("*.py"):
         for node in ast.walk(ast.parse(source.read_text())):
             if isinstance(node, ast.Call) and getattr(node.func, "id", "") == "image_info":
                 callers.add(str(source.relative_to(PACKAGE)))
-    assert callers == {"images.py"}, "qemu-img info on a disk a guest writes: use inspect"
+    assert callers == {"hostfile/images.py"}, "qemu-img info on a disk a guest writes: use inspect"

@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pulumi_vigo_vm.claims import claimed_type
 from pulumi_vigo_vm.disk.spec import TYPE_TOKEN as DISK_TYPE
+from pulumi_vigo_vm.dynamic.claims import claimed_type
 from pulumi_vigo_vm.hostfile.claim import (
     MAX_CLAIM_BYTES,
     FileOwner,

@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 
 from pulumi_vigo_vm.errors import ImageError
+from pulumi_vigo_vm.hostfile.images import image_info, usable_base
 from pulumi_vigo_vm.hosts.base import CommandResult
 from pulumi_vigo_vm.hosts.local import LocalHost
-from pulumi_vigo_vm.images import image_info, usable_base
 
 MIB = 1024**2
 

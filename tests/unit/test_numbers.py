@@ -11,10 +11,11 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from pulumi_vigo_vm.cloudinit import SeedContent, meta_data
-from pulumi_vigo_vm.inputs import MAX_VCPU, cloud_init_meta_data
-from pulumi_vigo_vm.numbers import as_wire, as_written, shown, whole_number
-from pulumi_vigo_vm.spec import ProviderDefaults, check_inputs
+from pulumi_vigo_vm.common.numbers import as_wire, as_written, shown, whole_number
+from pulumi_vigo_vm.spec import ProviderDefaults
+from pulumi_vigo_vm.vm.cloudinit import SeedContent, meta_data
+from pulumi_vigo_vm.vm.inputs import MAX_VCPU, cloud_init_meta_data
+from pulumi_vigo_vm.vm.spec import check_inputs
 
 from ._values import VALID_PROPS
 

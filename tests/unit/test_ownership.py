@@ -9,11 +9,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pulumi_vigo_vm.cloudinit import SeedIdentity, instance_id
-from pulumi_vigo_vm.domain_xml import LiveDomain
 from pulumi_vigo_vm.errors import NotOwnedError
-from pulumi_vigo_vm.images import ImageInfo
-from pulumi_vigo_vm.ownership import (
+from pulumi_vigo_vm.hostfile.images import ImageInfo
+from pulumi_vigo_vm.vm.cloudinit import SeedIdentity, instance_id
+from pulumi_vigo_vm.vm.domain_xml import LiveDomain
+from pulumi_vigo_vm.vm.ownership import (
     CONSOLE_LOG_DIR,
     TEMPORARY_MAX_AGE_S,
     Candidates,
@@ -27,7 +27,7 @@ from pulumi_vigo_vm.ownership import (
     require_ours,
     stale_temporaries,
 )
-from pulumi_vigo_vm.spec import VmSpec
+from pulumi_vigo_vm.vm.spec import VmSpec
 
 from ._values import (
     BASE_PATH,

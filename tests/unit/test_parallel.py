@@ -6,7 +6,7 @@ import asyncio
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
-from pulumi_vigo_vm._parallel import widen_program_registrations, widen_rpc_pool
+from pulumi_vigo_vm.dynamic.parallel import widen_program_registrations, widen_rpc_pool
 
 
 def test_a_call_on_a_four_thread_pool_lets_ten_calls_run_at_once() -> None:

@@ -1,4 +1,4 @@
-"""The pickler workaround for pulumi#17803 (``pulumi_vigo_vm._pickling``), against the SDK's
+"""The pickler workaround for pulumi#17803 (``pulumi_vigo_vm.dynamic.pickling``), against the SDK's
 real ``serialize_provider``: what a dynamic resource's construction does, in a loop."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import pickle
 import pytest
 from pulumi.dynamic.dynamic import serialize_provider
 
-from pulumi_vigo_vm._pickling import pristine_pickler
+from pulumi_vigo_vm.dynamic.pickling import pristine_pickler
 from pulumi_vigo_vm.provider import VmProvider
 
 BEYOND_THE_CRASH = 1000

@@ -9,21 +9,22 @@ from typing import Any
 
 import pytest
 
-from pulumi_vigo_vm.axes import Action, desired_domain, plan_converge
-from pulumi_vigo_vm.domain_xml import LiveDomain, from_xml, to_xml
-from pulumi_vigo_vm.errors import HostError, NotOwnedError
-from pulumi_vigo_vm.inputs import Firmware
-from pulumi_vigo_vm.machines import default_machine, machine_family
-from pulumi_vigo_vm.model import Observed
-from pulumi_vigo_vm.platform import (
+from pulumi_vigo_vm.common.hostcaps import (
     DomainCaps,
     HostPlatform,
     parse_domain_caps,
     parse_guest_arches,
     parse_host_arch,
-    require_runnable,
 )
-from pulumi_vigo_vm.spec import ProviderDefaults, VmSpec, check_inputs
+from pulumi_vigo_vm.errors import HostError, NotOwnedError
+from pulumi_vigo_vm.spec import ProviderDefaults
+from pulumi_vigo_vm.vm.axes import Action, desired_domain, plan_converge
+from pulumi_vigo_vm.vm.domain_xml import LiveDomain, from_xml, to_xml
+from pulumi_vigo_vm.vm.inputs import Firmware
+from pulumi_vigo_vm.vm.machines import default_machine, machine_family
+from pulumi_vigo_vm.vm.model import Observed
+from pulumi_vigo_vm.vm.runnable import require_runnable
+from pulumi_vigo_vm.vm.spec import VmSpec, check_inputs
 
 from ._values import CLAIM, IDENTITY, VALID_PROPS, converged, make_base, make_recorded, make_spec
 

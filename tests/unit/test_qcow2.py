@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from pulumi_vigo_vm.qcow2 import HEADER_READ_SIZE, parse_header
+from pulumi_vigo_vm.common.qcow2 import HEADER_READ_SIZE, parse_header
 
 
 def _qemu_img(*args: str) -> str:

@@ -18,7 +18,7 @@ PACKAGE = Path(pulumi_vigo_vm.__file__).resolve().parent
 
 ALLOWED = {
     # write_atomic onto a temporary name, then rename_noreplace (exclusive):
-    ("executor.py", "_write_seed", "write_atomic"),
+    ("vm/effects.py", "_write_seed", "write_atomic"),
     ("hostfile/ops.py", "_write_claim", "write_atomic"),
     ("hostfile/side.py", "write_side", "write_atomic"),
     # write_atomic onto a fresh random temporary name (curl's 0600 config: the URL off the

@@ -14,13 +14,11 @@ from hypothesis import strategies as st
 from pulumi.output import Unknown
 
 from pulumi_vigo_vm.errors import InputError, InputFault
-from pulumi_vigo_vm.inputs import MAX_DISK_SIZE_GIB, MAX_MEMORY_MIB, MAX_VCPU
-from pulumi_vigo_vm.spec import (
-    DEFAULT_DOMAIN_TYPE,
-    DEFAULT_IMAGES_DIR,
+from pulumi_vigo_vm.spec import DEFAULT_DOMAIN_TYPE, DEFAULT_IMAGES_DIR, ProviderDefaults
+from pulumi_vigo_vm.vm.inputs import MAX_DISK_SIZE_GIB, MAX_MEMORY_MIB, MAX_VCPU
+from pulumi_vigo_vm.vm.spec import (
     DEFAULT_URI,
     BaseSource,
-    ProviderDefaults,
     RunState,
     VmSpec,
     check_inputs,

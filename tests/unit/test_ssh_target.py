@@ -8,7 +8,9 @@ from pathlib import Path
 import pytest
 
 from pulumi_vigo_vm.errors import HostError
-from pulumi_vigo_vm.hosts.ssh import _host_matches, _jump_target, resolve_ssh_target
+from pulumi_vigo_vm.hosts.ssh import resolve_ssh_target
+from pulumi_vigo_vm.hosts.ssh.destination import jump_target
+from pulumi_vigo_vm.hosts.ssh.known_hosts import host_matches
 
 
 @pytest.fixture
@@ -53,7 +55,7 @@ def test_proxy_none_means_direct(ssh_config: Path) -> None:
 def test_jump_host_forms(ssh_config: Path, jump: str, expected: tuple[str, int, str]) -> None:
     ssh_config.write_text(f"Host hv1\n  ProxyJump {jump}\n")
     target = resolve_ssh_target("qemu+ssh://root@hv1/system?known_hosts=/kh")
-    hop = _jump_target(target)
+    hop = jump_target(target)
     user = expected[2] or getpass.getuser()  # no user given (nor in ssh_config): the local one
     assert (hop.hostname, hop.port, hop.user) == (expected[0], expected[1], user)
     assert hop.known_hosts == ("/kh",) and hop.known_hosts_explicit  # trusted like the target
@@ -62,9 +64,9 @@ def test_jump_host_forms(ssh_config: Path, jump: str, expected: tuple[str, int, 
 
 def test_a_chain_is_walked_from_the_last_hop(ssh_config: Path) -> None:
     ssh_config.write_text("Host hv1\n  ProxyJump outer,inner:2201\n")
-    inner = _jump_target(resolve_ssh_target("qemu+ssh://hv1/system"))
+    inner = jump_target(resolve_ssh_target("qemu+ssh://hv1/system"))
     assert (inner.hostname, inner.port, inner.proxy_jump) == ("inner", 2201, "outer")
-    outer = _jump_target(inner)
+    outer = jump_target(inner)
     assert (outer.hostname, outer.proxy_jump) == ("outer", "")
 
 
@@ -72,7 +74,7 @@ def test_the_jump_hosts_own_config_applies(ssh_config: Path) -> None:
     ssh_config.write_text(
         "Host hv1\n  ProxyJump gw\nHost gw\n  HostName 192.0.2.7\n  Port 2022\n  User gate\n"
     )
-    hop = _jump_target(resolve_ssh_target("qemu+ssh://hv1/system"))
+    hop = jump_target(resolve_ssh_target("qemu+ssh://hv1/system"))
     assert (hop.hostname, hop.port, hop.user) == ("192.0.2.7", 2022, "gate")
 
 
@@ -80,7 +82,7 @@ def test_the_jump_hosts_own_config_applies(ssh_config: Path) -> None:
 def test_unparseable_jump_is_refused(ssh_config: Path, jump: str) -> None:
     ssh_config.write_text(f"Host hv1\n  ProxyJump {jump}\n")
     with pytest.raises(HostError, match=r"ProxyJump .* is not understood"):
-        _jump_target(resolve_ssh_target("qemu+ssh://hv1/system"))
+        jump_target(resolve_ssh_target("qemu+ssh://hv1/system"))
 
 
 def test_trust_and_identity_are_part_of_the_connection_key(
@@ -122,4 +124,4 @@ def test_trust_and_identity_are_part_of_the_connection_key(
     ],
 )
 def test_known_hosts_name_patterns(names: str, expected: bool) -> None:
-    assert _host_matches(names, "[hv1]:2222") is expected
+    assert host_matches(names, "[hv1]:2222") is expected

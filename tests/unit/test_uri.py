@@ -17,9 +17,9 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from pulumi_vigo_vm import inputs
-from pulumi_vigo_vm.numbers import shown
-from pulumi_vigo_vm.uri import DEFAULT_URI, PATHS, PROXIES, LibvirtUri
+from pulumi_vigo_vm.common.numbers import shown
+from pulumi_vigo_vm.common.uri import DEFAULT_URI, PATHS, PROXIES, LibvirtUri
+from pulumi_vigo_vm.vm import inputs
 
 # ------------------------------------------------------------------ the parsing it replaced
 

@@ -10,9 +10,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pulumi_vigo_vm.disk_refs import DiskRef, disk_refs
+from pulumi_vigo_vm.hostfile.disk_refs import DiskRef, disk_refs
+from pulumi_vigo_vm.hostfile.usage import DiskUse, HostUsage, Identify, domain_uses, identified
 from pulumi_vigo_vm.hosts.base import FileId, Inode
-from pulumi_vigo_vm.usage import DiskUse, HostUsage, Identify, domain_uses, identified
 
 
 def _domain(*disks: str) -> str:

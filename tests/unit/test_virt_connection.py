@@ -13,8 +13,8 @@ import libvirt
 import pytest
 
 from pulumi_vigo_vm.errors import LibvirtCallError
-from pulumi_vigo_vm.virt import Hypervisor, forget_connection, libvirt_connection
-from pulumi_vigo_vm.virt.connection import is_connection_lost
+from pulumi_vigo_vm.virt.connection import forget_connection, is_connection_lost, libvirt_connection
+from pulumi_vigo_vm.virt.hypervisor import Hypervisor
 
 TEST_URI = "test:///default"
 
@@ -121,11 +121,11 @@ def test_the_hypervisor_reads_the_test_driver(hypervisor: Hypervisor) -> None:
 
 
 def test_the_old_import_paths_lead_to_the_same_objects() -> None:
-    from pulumi_vigo_vm import hypervisor as old_hypervisor
-    from pulumi_vigo_vm.hosts import connection as old_connection
-    from pulumi_vigo_vm.hosts import libvirt_tunnel as old_tunnel
-    from pulumi_vigo_vm.model import PowerState
     from pulumi_vigo_vm.virt import connection, hypervisor, tunnel
+    from pulumi_vigo_vm.virt import connection as old_connection
+    from pulumi_vigo_vm.virt import hypervisor as old_hypervisor
+    from pulumi_vigo_vm.virt import tunnel as old_tunnel
+    from pulumi_vigo_vm.virt.power import PowerState
 
     assert (old_hypervisor.Hypervisor, old_hypervisor.Guest) == (
         hypervisor.Hypervisor,

@@ -11,10 +11,11 @@ from typing import Any
 from google.protobuf.json_format import MessageToDict
 from pulumi.runtime import rpc
 
-from pulumi_vigo_vm.devices import DataDisk, Nic
 from pulumi_vigo_vm.disk.spec import DiskSpec
 from pulumi_vigo_vm.provider import _outputs
-from pulumi_vigo_vm.spec import ProviderDefaults, check_inputs
+from pulumi_vigo_vm.spec import ProviderDefaults
+from pulumi_vigo_vm.vm.devices import DataDisk, Nic
+from pulumi_vigo_vm.vm.spec import check_inputs
 
 from ._values import IDENTITY, VALID_PROPS, make_base, make_spec
 

@@ -46,12 +46,10 @@ One module per job, each depending only on those above it:
 from __future__ import annotations
 
 from .connect import CONNECT_TIMEOUT, KEEPALIVE_INTERVAL, opened_ssh_connection_count
+from .destination import DEFAULT_PORT, MAX_JUMP_HOPS, SshTarget, resolve_ssh_target
 from .host import SshHost
-from .known_hosts import host_matches as _host_matches  # noqa: F401  (tests' old name)
 from .registry import close_all_ssh_hosts, ssh_host_for_uri
 from .sftp_pool import CHANNEL_TIMEOUT
-from .target import DEFAULT_PORT, MAX_JUMP_HOPS, SshTarget, resolve_ssh_target
-from .target import jump_target as _jump_target  # noqa: F401  (tests' old name)
 from .transport import EXEC_CHANNELS, LIBVIRT_STREAMS, SESSION_WAIT, SFTP_CHANNELS
 
 __all__ = [

@@ -19,8 +19,8 @@ from typing import Any, TypeAlias
 import paramiko
 
 from ...errors import HostUnreachableError
+from .destination import SshTarget
 from .known_hosts import HostTrust, read_known_hosts
-from .target import SshTarget
 
 __all__ = [
     "CONNECT_TIMEOUT",

@@ -30,8 +30,8 @@ from ...errors import HostUnreachableError
 from ..base import CommandResult, FileId, FileStat, Inode, readable_kind
 from . import atomic
 from .commands import CommandRunner
+from .destination import SshTarget, resolve_ssh_target
 from .sftp_pool import SftpPool
-from .target import SshTarget, resolve_ssh_target
 from .transport import SshConnection
 
 __all__ = ["IDENTITY_BATCH_BYTES", "SshHost"]

@@ -21,7 +21,7 @@ import paramiko
 from paramiko.pkey import UnknownKeyType
 
 from ...errors import HostUnreachableError
-from .target import SshTarget
+from .destination import SshTarget
 
 __all__ = ["HostTrust", "host_matches", "read_known_hosts"]
 

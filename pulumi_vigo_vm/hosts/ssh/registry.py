@@ -14,8 +14,8 @@ from __future__ import annotations
 import atexit
 import threading
 
+from .destination import SshTarget, TargetKey, resolve_ssh_target
 from .host import SshHost
-from .target import SshTarget, TargetKey, resolve_ssh_target
 
 __all__ = ["close_all_ssh_hosts", "host_for_target", "ssh_host_for_uri"]
 

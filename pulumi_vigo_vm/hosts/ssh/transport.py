@@ -26,7 +26,7 @@ import paramiko
 
 from ...errors import HostError, HostUnreachableError
 from .connect import CONNECT_TIMEOUT, ProxySocket, connect
-from .target import SshTarget, jump_target
+from .destination import SshTarget, jump_target
 
 __all__ = [
     "EXEC_CHANNELS",

@@ -1,0 +1,87 @@
+"""What a host can run: its architecture, the arches its qemu emulates, and per machine the
+firmware, TPM and CPU modes libvirt offers.
+
+The facts come from libvirt's ``capabilities`` and ``domcapabilities`` XML (read by
+:mod:`pulumi_vigo_vm.virt.capabilities`), parsed here with ElementTree. Pure: no I/O.
+"""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+
+__all__ = [
+    "DomainCaps",
+    "HostPlatform",
+    "parse_domain_caps",
+    "parse_guest_arches",
+    "parse_host_arch",
+]
+
+
+@dataclass(frozen=True)
+class DomainCaps:
+    """What libvirt offers for one (arch, machine, domain type): ``domcapabilities``."""
+
+    efi: bool
+    """UEFI firmware auto-selection has a descriptor (``<enum name='firmware'>`` holds efi)."""
+    secure_boot: bool
+    """A Secure Boot loader is installed (``<loader><enum name='secure'>`` holds yes)."""
+    tpm_emulator: bool
+    """libvirt found swtpm (``<tpm><enum name='backendModel'>`` holds emulator)."""
+    cpu_modes: frozenset[str]
+    """The ``<cpu><mode supported='yes'>`` names."""
+
+
+@dataclass(frozen=True)
+class HostPlatform:
+    """One host's answer for one VM: the host's arch, the VM's, and what runs it."""
+
+    host_arch: str
+    arch: str
+    emulated: bool
+    """The host's qemu runs ``arch`` under the VM's domain type."""
+    caps: DomainCaps | None
+    """None when ``arch`` is not emulated (libvirt has no domcapabilities for it)."""
+
+
+def parse_host_arch(capabilities: str) -> str:
+    """The host CPU's architecture (``<host><cpu><arch>``)."""
+    return ET.fromstring(capabilities).findtext("host/cpu/arch", "").strip()
+
+
+def parse_guest_arches(capabilities: str, domain_type: str) -> frozenset[str]:
+    """The guest arches the host runs under ``domain_type`` (``kvm`` only for its own arch,
+    with a usable /dev/kvm; ``qemu`` for every qemu-system binary installed)."""
+    root = ET.fromstring(capabilities)
+    return frozenset(
+        arch.get("name", "")
+        for arch in root.iterfind("guest/arch")
+        if any(d.get("type") == domain_type for d in arch.iterfind("domain"))
+    )
+
+
+def _enum(element: ET.Element | None, name: str) -> frozenset[str]:
+    if element is None:
+        return frozenset()
+    for enum in element.iterfind("enum"):
+        if enum.get("name") == name:
+            return frozenset((v.text or "").strip() for v in enum.iterfind("value"))
+    return frozenset()
+
+
+def parse_domain_caps(domcapabilities: str) -> DomainCaps:
+    """Firmware, TPM and CPU modes from one ``domcapabilities`` document."""
+    root = ET.fromstring(domcapabilities)
+    os_element, tpm = root.find("os"), root.find("devices/tpm")
+    tpm_supported = tpm is not None and tpm.get("supported") == "yes"
+    return DomainCaps(
+        efi="efi" in _enum(os_element, "firmware"),
+        secure_boot="yes" in _enum(root.find("os/loader"), "secure"),
+        tpm_emulator=tpm_supported and "emulator" in _enum(tpm, "backendModel"),
+        cpu_modes=frozenset(
+            mode.get("name", "")
+            for mode in root.iterfind("cpu/mode")
+            if mode.get("supported") == "yes"
+        ),
+    )

@@ -1,0 +1,636 @@
+"""The four idempotency axes: what differs between a VmSpec and the host, and what to do.
+
+1. the domain is defined, and its definition matches (memory, vcpu, bridge, domain type);
+2. the overlay exists and is backed by the desired base;
+3. the seed ISO exists under the name that hashes the current user-data;
+4. the run state matches.
+
+:func:`diff` answers the engine's Diff (update or replace, per the spec's table) from the
+previous outputs, the new spec and, when the host was reachable, what it reports.
+:func:`plan_converge` and :func:`plan_remove` turn a spec and an observation into an
+ordered :class:`Plan` for the executor. Pure: no I/O; all host facts come in as values.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from dataclasses import fields as dataclass_fields
+from enum import StrEnum
+from typing import Literal
+
+from ..common.hostcaps import HostPlatform
+from ..errors import ImageError, InputFault
+from ..hostfile.imageformat import refusal
+from ..virt.power import PowerState
+from .devices import DataDisk, DiskBus, assign_macs
+from .domain_xml import BIOS, DiskDevice, DomainConfig, LiveDomain, NicDevice
+from .fields import INPUTS, Change
+from .model import AttachedDisk, Identity, ImageInfo, NicSource, Observed, Recorded, ResolvedBase
+from .ownership import (
+    Candidates,
+    DomainOwner,
+    FileFacts,
+    console_log_path,
+    owner_of,
+    recorded_overlay,
+    removable_files,
+    require_nvram_ours,
+    require_ours,
+)
+from .runnable import domain_firmware, domain_machine, require_runnable
+from .spec import RunState, SeedChange, VmSpec
+
+__all__ = [
+    "Action",
+    "DiffDecision",
+    "Identity",
+    "Observed",
+    "Plan",
+    "Recorded",
+    "ResolvedBase",
+    "boot_relevant",
+    "console_log_path",
+    "desired_domain",
+    "diff",
+    "keep_identity",
+    "plan_converge",
+    "plan_remove",
+    "refuse_data_disks",
+    "refuse_nic_sources",
+]
+
+_STOPPED_STATES = (PowerState.SHUTOFF, PowerState.CRASHED)
+
+
+class Action(StrEnum):
+    """One step of a plan. The executor runs them in the order the plan lists them."""
+
+    FETCH_BASE = "fetch-base"
+    WRITE_SEED = "write-seed"
+    CREATE_OVERLAY = "create-overlay"
+    GROW_OVERLAY = "grow-overlay"
+    DEFINE = "define"
+    WRITE_MARKER = "write-marker"
+    SHUTDOWN = "shutdown"
+    START = "start"
+    RESUME = "resume"
+    WAKEUP = "wakeup"
+    DESTROY = "destroy"
+    UNDEFINE = "undefine"
+    REMOVE_FILES = "remove-files"
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Ordered actions, and the definition a DEFINE action writes."""
+
+    actions: tuple[Action, ...]
+    domain: DomainConfig | None = None
+    domain_is_new: bool = False
+    """DEFINE makes a domain that did not exist (so a failed create must undefine it)."""
+    removals: tuple[str, ...] = ()
+    """The files REMOVE_FILES deletes: each one proven ours (see ownership.py)."""
+
+    @property
+    def mutates(self) -> bool:
+        return bool(self.actions)
+
+    @property
+    def boots(self) -> bool:
+        """The guest (re)starts from its persistent definition in this plan."""
+        return Action.START in self.actions
+
+
+@dataclass(frozen=True)
+class DiffDecision:
+    """The engine-facing answer: which inputs force a replace, and why anything differs.
+
+    ``updates`` names the inputs an update converges, whether the user changed them or the
+    host drifted from them (what the engine shows as ``[diff: ...]``); ``reasons`` says why,
+    for the log."""
+
+    replaces: tuple[str, ...] = ()
+    reasons: tuple[str, ...] = field(default=())
+    updates: tuple[str, ...] = ()
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.replaces or self.reasons)
+
+    @property
+    def delete_before_replace(self) -> bool:
+        """Every replace: two domains of one name cannot coexist, and a create-before-delete
+        would adopt the live domain (same owner) and then delete it."""
+        return bool(self.replaces)
+
+
+_DISK_LETTERS = "bcdefghijklmnopqrstuvwxyz"
+"""Data disk targets after the root (vda) and the seed (sda): vdb, vdc... on virtio and
+sdb, sdc... on SCSI/SATA, in list order."""
+
+
+def _data_disk_devices(disks: tuple[DataDisk, ...]) -> tuple[DiskDevice, ...]:
+    counts = {"vd": 0, "sd": 0}
+    devices = []
+    for disk in disks:
+        prefix = "vd" if disk.bus is DiskBus.VIRTIO else "sd"
+        target = prefix + _DISK_LETTERS[counts[prefix]]
+        counts[prefix] += 1
+        devices.append(
+            DiskDevice(disk.path, target, disk.bus.value, disk.format, disk.serial, disk.readonly)
+        )
+    return tuple(devices)
+
+
+def desired_domain(
+    spec: VmSpec, identity: Identity, platform: HostPlatform | None = None
+) -> DomainConfig:
+    """The definition ``spec`` asks for, carrying ``identity`` (one MAC per NIC), on the
+    host ``platform`` describes (its arch is the VM's unless ``arch`` is given)."""
+    macs = assign_macs(spec.all_nics, identity.macs, identity.mac_address)  # as kept, if kept
+    nics = tuple(
+        NicDevice(nic.kind, nic.source, mac, nic.model.value)
+        for nic, mac in zip(spec.all_nics, macs, strict=True)
+    )
+    arch = spec.arch or (platform.arch if platform is not None else None)
+    firmware = domain_firmware(spec, arch) if arch else spec.firmware.value
+    return DomainConfig(
+        name=spec.vm_name,
+        uuid=identity.uuid,
+        memory_mib=spec.memory_mib,
+        vcpu=spec.vcpu,
+        domain_type=spec.domain_type,
+        overlay_path=spec.overlay_path,
+        seed_iso_path=spec.seed_iso_path,
+        console_log_path=console_log_path(spec.vm_name),
+        guest_agent=True,
+        nics=nics,
+        data_disks=_data_disk_devices(spec.data_disks),
+        arch=arch,
+        machine=domain_machine(spec, arch) if arch else spec.machine,
+        firmware=firmware,
+        nvram_path=spec.nvram_path if firmware != BIOS else None,
+        tpm=spec.tpm,
+        cpu_mode=spec.cpu,
+        discard=True,
+    )
+
+
+def keep_identity(
+    spec: VmSpec, live: DomainConfig | None, recorded: Recorded | None, fresh: Identity
+) -> Identity:
+    """The identity ``spec``'s VM keeps: the UUID and MACs of our live domain (``live``),
+    else those our outputs recorded, else ``fresh``; a MAC for every NIC (see
+    :func:`pulumi_vigo_vm.vm.devices.assign_macs`)."""
+    kept = recorded.identity if recorded is not None and recorded.identity else fresh
+    uuid, first = kept.uuid, kept.mac_address
+    previous = recorded.mac_addresses if recorded is not None else ()
+    if live is not None:
+        uuid, first, previous = live.uuid, live.mac_address or first, live.macs
+    macs = assign_macs(spec.all_nics, previous, first)
+    return Identity(uuid, macs[0] if macs else first, macs)
+
+
+def _overlay_actions(
+    spec: VmSpec,
+    observed: Observed,
+    base: ResolvedBase,
+    recorded: Recorded | None,
+) -> list[Action]:
+    overlay = observed.overlay
+    if base.path == spec.overlay_path:
+        raise ImageError(
+            f"disk_path: the base {base.path} is this VM's own overlay path; keep bases out of "
+            "<images_dir>/<vm_name>.qcow2 (move the base, or change vm_name or images_dir)"
+        )
+    if overlay is None:
+        return [Action.CREATE_OVERLAY]
+    referenced = observed.domain is not None and observed.domain.config.overlay_path == overlay.path
+    if not (referenced or recorded_overlay(recorded, overlay)):
+        raise ImageError(
+            f"overlay {overlay.path} already exists, but no domain of this VM references it and "
+            "this stack did not record it; it may hold another VM's data, so it is left alone: "
+            "move it away (or choose another vm_name) and run again"
+        )
+    if overlay.backing_file != base.path:
+        raise ImageError(
+            f"overlay {overlay.path} exists but is backed by {overlay.backing_file or 'nothing'}, "
+            f"not {base.path}; it may hold a VM's data, so it is left alone: move it away, "
+            "or replace the VM (pulumi up --replace) to rebuild it"
+        )
+    wanted = spec.disk_size_bytes
+    if wanted is None or wanted == overlay.virtual_size:
+        return []
+    if wanted > overlay.virtual_size:
+        return [Action.GROW_OVERLAY]
+    raise ImageError(
+        f"disk_size_gib: {spec.disk_size_gib} GiB is smaller than overlay {overlay.path} "
+        f"({overlay.virtual_size / 1024**3:.1f} GiB); shrinking would lose data, so the VM "
+        "must be replaced"
+    )
+
+
+def _power_actions(spec: VmSpec, power: PowerState | None, redefined: bool) -> list[Action]:
+    active = power is not None and power.is_active
+    if spec.state is RunState.STOPPED:
+        return [Action.SHUTDOWN] if active else []
+    if spec.state is not RunState.RUNNING:
+        return []
+    if (redefined and active) or power in (PowerState.SHUTTING_DOWN, PowerState.UNKNOWN):
+        return [Action.SHUTDOWN, Action.START]
+    if power is PowerState.PAUSED:
+        return [Action.RESUME]
+    if power is PowerState.SUSPENDED:
+        return [Action.WAKEUP]
+    if power is None or power in _STOPPED_STATES:
+        return [Action.START]
+    return []
+
+
+def refuse_data_disks(spec: VmSpec, disks: Sequence[AttachedDisk], base: ResolvedBase) -> None:
+    """Raise ImageError naming every data disk that cannot be attached safely: missing, no
+    regular file (nor block device), one of this VM's own files, not the format declared or
+    naming other files in its header (a qcow2 attached raw hands the guest a header the host
+    reads later: :func:`~pulumi_vigo_vm.hostfile.imageformat.refusal`), another resource's file (a
+    VigoBaseImage's base), or written by another domain (two writers corrupt a disk;
+    writing a file others read, as a disk or a backing file, corrupts theirs).
+
+    Planning asks it from what was observed; the define asks it again from a listing taken
+    at the act (:class:`~pulumi_vigo_vm.vm.effects.Executor`'s ``define_check``)."""
+    own = {base.path: "this VM's base", spec.overlay_path: "this VM's own overlay"}
+    problems = []
+    for index, found in enumerate(disks):
+        where = f"data_disks[{index}] {found.disk.path}"
+        if not found.present:
+            problems.append(
+                f"{where} does not exist on {spec.uri}: create it first (a VigoDisk, whose "
+                "path you pass as an Output so the disk is made before the VM)"
+            )
+        elif found.unreadable is not None:
+            problems.append(
+                f"{where} is a {found.unreadable}, not a regular file or block device; it is "
+                "never opened: give the path of a disk image (a VigoDisk's path)"
+            )
+        elif found.path in own:
+            problems.append(f"{where} is {own[found.path]}; attach a disk of its own")
+        elif (
+            problem := refusal(found.disk.format, found.probed or "raw", found.image)
+        ) is not None:
+            problems.append(f"{where} {problem}")
+        elif found.owner_claim is not None and not found.disk.readonly:
+            problems.append(
+                f"{where} is the file of another resource ({found.owner_claim}), not a "
+                "VigoDisk; a guest writing it would change what others read from it (a base "
+                "image: every VM built on it later): attach it with readonly=True, or attach "
+                "a VigoDisk"
+            )
+        elif found.writers:
+            problems.append(
+                f"{where} is already attached writable to {', '.join(found.writers)}; two "
+                "writers corrupt a disk: detach it there first"
+            )
+        elif found.readers and not found.disk.readonly:
+            problems.append(
+                f"{where} is read by {', '.join(found.readers)} (as a disk or a backing file); "
+                "writing it would corrupt theirs: attach it with readonly=True"
+            )
+    if problems:
+        raise ImageError("; ".join(problems))
+
+
+def refuse_nic_sources(
+    spec: VmSpec, sources: Mapping[int, NicSource], host: str
+) -> list[InputFault]:
+    """One fault per NIC whose bridge or network the host lacks (or, for a VM to run, whose
+    network is stopped), naming the input that gave it: libvirt defines such a domain and
+    fails only at its start, so a ``defined`` VM would be reported made and then never boot.
+    ``sources``: by the NIC's position in :attr:`VmSpec.all_nics`."""
+    faults = []
+    for index, found in sorted(sources.items()):
+        nic = found.nic
+        if spec.nics:
+            prop, what = "nics", f"[{index}].{nic.kind} {nic.source!r}"
+        else:
+            prop = "network_bridge" if nic.kind == "bridge" else "network"
+            what = repr(nic.source)
+        if nic.kind == "bridge" and not found.present:
+            reason = (
+                f"{what} is not a bridge on {host} (no /sys/class/net/{nic.source}/bridge "
+                f"there): create it on the host (ip link add {nic.source} type bridge) or name "
+                "an existing one (ip -br link show type bridge)"
+            )
+        elif nic.kind == "network" and not found.present:
+            reason = (
+                f"{what}: no libvirt network of that name on {spec.uri}: define and start "
+                "it there (virsh net-define, net-start, net-autostart) or name one that "
+                "virsh net-list --all shows"
+            )
+        elif not found.active and spec.state is RunState.RUNNING:
+            reason = (
+                f"{what}: libvirt network on {spec.uri} is not running, so the VM could "
+                f"not start: virsh net-start {nic.source} (and net-autostart), or "
+                "state='defined'"
+            )
+        else:
+            continue
+        faults.append(InputFault(prop, reason))
+    return faults
+
+
+def boot_relevant(config: DomainConfig) -> DomainConfig:
+    """The structural fields of ``config`` whose change is worth a restart of a running guest.
+
+    Package defaults (the console log's name, the guest agent's channel, the ``<cpu>``
+    element, discard) reach the persistent definition at once and the guest at its next
+    boot: an upgrade of this package restarts nothing. The CPU is left out for a second
+    reason: a running domain reports ``host-model`` expanded to a custom model (and the
+    previous release's domains run libvirt's ``qemu64``), so a user's change of
+    ``cpu_mode`` is told from the inputs (see :func:`plan_converge`).
+    """
+    return replace(
+        config.structural(),
+        console_log_path=None,
+        guest_agent=False,
+        cpu_mode=None,
+        discard=False,
+    )
+
+
+def plan_converge(
+    spec: VmSpec,
+    observed: Observed,
+    base: ResolvedBase,
+    identity: Identity,
+    recorded: Recorded | None = None,
+    disks: Sequence[AttachedDisk] = (),
+) -> Plan:
+    """The actions that make the host match a spec whose state is running/stopped/defined.
+
+    A new domain is defined first, marked with our claim, before any file is made: a
+    crashed create then leaves something the next run recognises as its own, and of two
+    creates of one VM at once only the first define succeeds (the loser has made nothing).
+
+    Raises NotOwnedError for a same-named domain that is not ours and ImageError where
+    going on could lose data (an overlay we cannot prove ours, one on another base, a
+    shrink).
+    """
+    require_ours(owner_of(observed, spec, recorded), observed.domain, spec)
+    refuse_data_disks(spec, disks, base)
+    if observed.platform is not None:
+        require_runnable(spec, observed.platform)
+    wanted = desired_domain(spec, identity, observed.platform)
+    live = observed.domain
+    require_nvram_ours(wanted.nvram_path, live, observed.nvram_present)
+    actions: list[Action] = [Action.FETCH_BASE] if base.format is None else []
+    if live is None:
+        actions.append(Action.DEFINE)
+    if spec.seed_iso_path is not None and not observed.seed_present:
+        actions.append(Action.WRITE_SEED)
+    actions += _overlay_actions(spec, observed, base, recorded)
+    redefine = live is None or live.config.structural() != wanted.structural()
+    if live is not None:
+        if redefine:
+            actions.append(Action.DEFINE)  # the definition carries the claim
+        elif live.claim != spec.claim:
+            actions.append(Action.WRITE_MARKER)
+    running = observed.running
+    cpu_changed = recorded is not None and recorded.spec.cpu != spec.cpu
+    restart = running is not None and (
+        boot_relevant(running) != boot_relevant(wanted) or cpu_changed
+    )
+    actions += _power_actions(spec, observed.power, restart)
+    dropped = _dropped_nvram(live, wanted, observed.nvram_present)
+    if dropped:
+        actions.append(Action.REMOVE_FILES)
+    return Plan(
+        tuple(actions),
+        wanted if redefine else None,
+        domain_is_new=live is None,
+        removals=dropped,
+    )
+
+
+def _dropped_nvram(live: LiveDomain | None, wanted: DomainConfig, present: bool) -> tuple[str, ...]:
+    """The NVRAM our domain references, when the new definition boots BIOS: removed once the
+    redefine is done (libvirt leaves it behind), so a later ``efi`` starts fresh rather than
+    meeting a file no domain references."""
+    old = live.config.nvram_path if live is not None else None
+    if old is None or not present or wanted.nvram_path is not None:
+        return ()
+    return (old,)
+
+
+def plan_remove(
+    spec: VmSpec,
+    observed: Observed,
+    recorded: Recorded | None,
+    candidates: Candidates,
+    facts: FileFacts,
+) -> Plan:
+    """The actions that make a VM absent: power off, undefine, remove the files proven ours.
+
+    The base is never touched, nor any file only a name pattern points at; with no domain
+    of ours and nothing recorded (``state="absent"`` for a VM that never existed), nothing
+    is removed. A same-named domain that is not ours is refused.
+    """
+    require_ours(owner_of(observed, spec, recorded), observed.domain, spec)
+    actions: list[Action] = []
+    if observed.power is not None and observed.power.is_active:
+        actions.append(Action.DESTROY)
+    if observed.domain is not None:
+        actions.append(Action.UNDEFINE)
+    removals = removable_files(spec, candidates, facts, recorded)
+    if removals:
+        actions.append(Action.REMOVE_FILES)
+    return Plan(tuple(actions), removals=removals)
+
+
+Decision = Literal["replace", "update"] | None
+Rule = Callable[[str, VmSpec, VmSpec, ImageInfo | None, ResolvedBase | None], Decision]
+
+
+def _base_rule(
+    name: str, old: VmSpec, new: VmSpec, _overlay: ImageInfo | None, _b: ResolvedBase | None
+) -> Decision:
+    """Another base is a new VM (reported under the input that names the new base)."""
+    return "replace" if old.base != new.base and name == new.base.input_name else None
+
+
+def _seed_rule(
+    name: str, old: VmSpec, new: VmSpec, _overlay: ImageInfo | None, _b: ResolvedBase | None
+) -> Decision:
+    """A new seed is a fresh overlay, so cloud-init runs again (the reference page); with
+    ``on_seed_change="reseed"`` it is a new seed and instance-id on the same disks."""
+    if old.seed_hash == new.seed_hash or getattr(old, name) == getattr(new, name):
+        return None
+    return "update" if new.on_seed_change is SeedChange.RESEED else "replace"
+
+
+def _size_rule(
+    _name: str, old: VmSpec, new: VmSpec, overlay: ImageInfo | None, base: ResolvedBase | None
+) -> Decision:
+    """Larger grows in place; smaller than the overlay (or the base) is a new VM."""
+    wanted = new.disk_size_bytes
+    if wanted is None and base is not None:
+        wanted = base.virtual_size
+    current = overlay.virtual_size if overlay is not None else old.disk_size_bytes
+    if wanted is not None and current is not None:
+        if wanted < current:
+            return "replace"
+        return "update" if wanted > current else None
+    return "update" if old.disk_size_gib != new.disk_size_gib else None
+
+
+INPUT_RULES: dict[str, Rule] = {"base": _base_rule, "seed": _seed_rule, "size": _size_rule}
+"""The inputs whose change depends on other fields or the host (``Change.RULE`` in the
+field table), by rule name."""
+
+
+def _input_decisions(
+    old: VmSpec, new: VmSpec, overlay: ImageInfo | None, base: ResolvedBase | None
+) -> tuple[list[str], list[str]]:
+    """(replaces, updates) from the inputs alone, as the field table says."""
+    replaces: list[str] = []
+    updates: list[str] = []
+    for f in INPUTS:
+        if f.change is Change.RULE:
+            assert f.rule is not None
+            decision = INPUT_RULES[f.rule](f.name, old, new, overlay, base)
+        elif getattr(old, f.name) != getattr(new, f.name):
+            decision = "replace" if f.change is Change.REPLACE else "update"
+        else:
+            decision = None
+        if decision == "replace":
+            replaces.append(f.name)
+        elif decision == "update":
+            updates.append(f.name)
+    return replaces, updates
+
+
+def _live_replaces(
+    recorded: Recorded, new: VmSpec, observed: Observed, base: ResolvedBase
+) -> list[str]:
+    """Axis 2 on the host: the base resolves elsewhere, the overlay is gone or re-based."""
+    if recorded.spec.base != new.base or new.state is RunState.ABSENT:
+        return []  # already a replace from the inputs; or no overlay wanted at all
+    resolved_elsewhere = (
+        (recorded.base_path is not None and base.path != recorded.base_path)
+        or (base.format is not None and recorded.base_format not in (None, base.format))
+        or (base.artifact_id is not None and recorded.artifact_id not in (None, base.artifact_id))
+        or (base.stamp is not None and recorded.base_stamp not in (None, base.stamp))
+    )
+    overlay = observed.overlay
+    was_built = recorded.spec.state is not RunState.ABSENT
+    rebased = overlay is not None and overlay.backing_file != base.path
+    if resolved_elsewhere or rebased or (overlay is None and was_built):
+        return [new.base.input_name]
+    return []
+
+
+Drift = tuple[tuple[str, ...], str]
+"""The inputs whose live value differs, and what was seen."""
+
+
+def _seed_inputs(spec: VmSpec) -> tuple[str, ...]:
+    """The inputs the seed ISO carries, those given (its live value is the file)."""
+    return tuple(
+        f.name for f in INPUTS if f.rule == "seed" and getattr(spec, f.name) not in (None, "")
+    )
+
+
+_DEFINITION_INPUTS = {"name": ("vm_name",), "nvram_path": ("firmware",)} | {
+    name: (name,)
+    for name in (
+        "memory_mib",
+        "vcpu",
+        "domain_type",
+        "data_disks",
+        "arch",
+        "machine",
+        "firmware",
+        "tpm",
+        "cpu_mode",
+    )
+}
+"""The input each field of the domain definition comes from, where it is one input alone."""
+
+
+def _definition_inputs(spec: VmSpec, field_name: str) -> tuple[str, ...]:
+    """The inputs a field of the domain definition comes from (see :func:`desired_domain`);
+    none for what the package alone decides (the console log, the agent channel, discard)."""
+    if field_name == "nics":
+        shorthand = "network_bridge" if spec.network_bridge is not None else "network"
+        return ("nics",) if spec.nics else (shorthand,)
+    if field_name == "overlay_path":
+        return (spec.base.input_name,)
+    if field_name == "seed_iso_path":
+        return _seed_inputs(spec)
+    return _DEFINITION_INPUTS.get(field_name, ())
+
+
+def _definition_drift(spec: VmSpec, live: DomainConfig, wanted: DomainConfig) -> Drift | None:
+    """The inputs whose value the live definition no longer holds, field by field."""
+    have, want = live.structural(), wanted.structural()
+    fields = [
+        f.name
+        for f in dataclass_fields(DomainConfig)
+        if getattr(have, f.name) != getattr(want, f.name)
+    ]
+    if not fields:
+        return None
+    names = tuple(dict.fromkeys(n for f in fields for n in _definition_inputs(spec, f)))
+    return names, f"live definition drifted ({', '.join(fields)})"
+
+
+def _live_updates(recorded: Recorded, new: VmSpec, observed: Observed) -> list[Drift]:
+    """Axes 1, 3 and 4 on the host: definition, seed file and run state, each naming the
+    inputs whose live value differs."""
+    if new.state is RunState.ABSENT:
+        ours = observed.domain is not None or recorded_overlay(recorded, observed.overlay)
+        return [(("state",), "state")] if ours else []
+    drifts: list[Drift] = []
+    live = observed.domain
+    if live is None:
+        drifts.append((("state",), "domain missing on the host"))
+    elif owner_of(observed, new, recorded) is not DomainOwner.OURS:
+        drifts.append((("vm_name",), "same-named domain not owned by us"))
+    else:
+        if live.claim != new.claim:
+            drifts.append((("claim",), "ownership marker names another claim"))
+        identity = keep_identity(new, live.config, recorded, Identity(live.config.uuid, ""))
+        drift = _definition_drift(
+            new, live.config, desired_domain(new, identity, observed.platform)
+        )
+        if drift is not None:
+            drifts.append(drift)
+    if new.seed_iso_path is not None and not observed.seed_present:
+        drifts.append((_seed_inputs(new), "seed ISO missing"))
+    power = observed.power
+    if new.state is RunState.RUNNING and power is not PowerState.RUNNING:
+        drifts.append((("state",), f"run state is {observed.observed_state}, want running"))
+    if new.state is RunState.STOPPED and power is not None and power.is_active:
+        drifts.append((("state",), f"run state is {observed.observed_state}, want stopped"))
+    return drifts
+
+
+def diff(
+    recorded: Recorded,
+    new: VmSpec,
+    observed: Observed | None = None,
+    base: ResolvedBase | None = None,
+) -> DiffDecision:
+    """The spec's diff table. ``observed``/``base`` are None when the host was unreachable."""
+    overlay = observed.overlay if observed is not None else None
+    replaces, updates = _input_decisions(recorded.spec, new, overlay, base)
+    reasons = list(updates)
+    if observed is not None and base is not None and not replaces:
+        replaces += _live_replaces(recorded, new, observed, base)
+        for names, reason in _live_updates(recorded, new, observed):
+            updates += names
+            reasons.append(reason)
+    return DiffDecision(
+        tuple(dict.fromkeys(replaces)),
+        tuple(dict.fromkeys(reasons)),
+        tuple(dict.fromkeys(updates)),
+    )

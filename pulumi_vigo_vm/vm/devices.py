@@ -1,0 +1,240 @@
+"""A VM's lists of devices: its data disks and its NICs, as inputs and as decisions.
+
+``data_disks`` and ``nics`` arrive as lists of mappings; :func:`data_disks` and :func:`nics`
+turn them into tuples of frozen values (or ``ValueError`` naming the entry and key), and
+:func:`assign_macs` decides each NIC's MAC so that no MAC ever changes under a guest. Pure:
+no I/O.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+import secrets
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass
+from enum import StrEnum
+from typing import Any, TypeVar
+
+from ..common.numbers import shown
+from . import inputs
+
+T = TypeVar("T")
+
+__all__ = [
+    "MAX_DATA_DISKS",
+    "MAX_NICS",
+    "MAX_SERIAL_LENGTH",
+    "DataDisk",
+    "DiskBus",
+    "Nic",
+    "NicModel",
+    "assign_macs",
+    "data_disks",
+    "new_mac",
+    "nics",
+]
+
+MAX_DATA_DISKS = 24
+"""vdb..vdy: what one virtio letter range and one SCSI controller's ``sd`` range hold."""
+MAX_NICS = 16
+MAX_SERIAL_LENGTH = 20
+"""The virtio-blk serial limit: ``/dev/disk/by-id/virtio-<serial>`` shows at most 20."""
+
+_SERIAL = re.compile(r"[A-Za-z0-9._-]{1,20}")
+_MAC = re.compile(r"[0-9a-f]{2}(:[0-9a-f]{2}){5}")
+
+
+class DiskBus(StrEnum):
+    """Where a data disk sits; ``/dev/disk/by-id/virtio-<serial>`` exists on virtio only."""
+
+    VIRTIO = "virtio"
+    SCSI = "scsi"
+    SATA = "sata"
+
+
+class NicModel(StrEnum):
+    VIRTIO = "virtio"
+    E1000E = "e1000e"
+    RTL8139 = "rtl8139"
+
+
+@dataclass(frozen=True)
+class DataDisk:
+    """One data disk as the VM attaches it. The VM never creates, grows or deletes it."""
+
+    path: str
+    """An absolute file path, or ``pool:volume``."""
+    format: str = "qcow2"
+    serial: str = ""
+    bus: DiskBus = DiskBus.VIRTIO
+    readonly: bool = False
+
+    @property
+    def is_volume(self) -> bool:
+        return not self.path.startswith("/")
+
+    def to_input(self) -> dict[str, Any]:
+        return {**asdict(self), "bus": self.bus.value}
+
+
+@dataclass(frozen=True)
+class Nic:
+    """One NIC: on a host bridge or a libvirt network. ``mac`` None: kept or generated."""
+
+    kind: str  # "bridge" | "network"
+    source: str
+    mac: str | None = None
+    model: NicModel = NicModel.VIRTIO
+
+    def to_input(self) -> dict[str, Any]:
+        """As recorded in state: no ``mac`` key when none was given (the SDK drops a None
+        inside a mapping when it reads a bag back, so a recorded ``None`` would be a change
+        at every refresh)."""
+        mac = {"mac": self.mac} if self.mac else {}
+        return {self.kind: self.source, **mac, "model": self.model.value}
+
+
+def _entries(value: Any, what: str, limit: int) -> Sequence[Mapping[str, Any]]:
+    if isinstance(value, Mapping) or not isinstance(value, Sequence) or isinstance(value, str):
+        raise ValueError(f"must be a list of {what}, got {type(value).__name__}")
+    if len(value) > limit:
+        raise ValueError(f"holds {len(value)} entries; at most {limit} are supported")
+    for index, entry in enumerate(value):
+        if not isinstance(entry, Mapping):
+            raise ValueError(f"[{index}] must be a mapping ({what}), got {type(entry).__name__}")
+    return value
+
+
+def _keys(entry: Mapping[str, Any], index: int, allowed: tuple[str, ...]) -> dict[str, Any]:
+    """The entry's keys with a value (None means absent), refusing keys we do not know."""
+    unknown = sorted(set(entry) - set(allowed))
+    if unknown:
+        raise ValueError(
+            f"[{index}] has unknown keys {', '.join(map(repr, unknown))}; "
+            f"known: {', '.join(allowed)}"
+        )
+    return {k: v for k, v in entry.items() if v is not None and v != ""}
+
+
+def _entry_value(check: Callable[[Any], T], value: Any, where: str) -> T:
+    """``check(value)`` (an input validator), its refusal naming the entry and key."""
+    try:
+        return check(value)
+    except ValueError as exc:
+        raise ValueError(f"{where} {exc}") from None
+
+
+def _bus(value: Any) -> DiskBus:
+    result: DiskBus = inputs.one_of(value, DiskBus)
+    return result
+
+
+def _model(value: Any) -> NicModel:
+    result: NicModel = inputs.one_of(value, NicModel)
+    return result
+
+
+def _disk_source(value: Any) -> str:
+    """A data disk's path as ``disk_path`` reads a base's: a normalised absolute path, or
+    ``pool:volume``."""
+    return inputs.disk_path(value).value
+
+
+def _default_serial(path: str) -> str:
+    """The file's stem (or the volume's name) cut to the virtio limit."""
+    name = path.rpartition(":")[2] if not path.startswith("/") else posixpath.basename(path)
+    stem = name.rsplit(".", 1)[0] if "." in name.lstrip(".") else name
+    return stem[:MAX_SERIAL_LENGTH]
+
+
+def _bool(value: Any, where: str) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError(f"{where} must be true or false, got {shown(value)}")
+    return value
+
+
+def data_disks(value: Any) -> tuple[DataDisk, ...]:
+    """``data_disks`` as given (idempotent on its own normalised output)."""
+    disks: list[DataDisk] = []
+    for index, raw in enumerate(_entries(value, "{'path': ...} mappings", MAX_DATA_DISKS)):
+        entry = _keys(raw, index, ("path", "format", "serial", "bus", "readonly"))
+        if "path" not in entry:
+            raise ValueError(f"[{index}] needs a path (a VigoDisk's path, or pool:volume)")
+        path = _entry_value(_disk_source, entry["path"], f"[{index}].path")
+        fmt = entry.get("format", "qcow2")
+        if fmt not in ("qcow2", "raw"):
+            raise ValueError(f"[{index}].format must be qcow2 or raw, got {shown(fmt)}")
+        serial = entry.get("serial", _default_serial(path))
+        if not isinstance(serial, str) or not _SERIAL.fullmatch(serial):
+            raise ValueError(
+                f"[{index}].serial must be 1-{MAX_SERIAL_LENGTH} characters from A-Z a-z 0-9 . _ - "
+                f"(the guest sees /dev/disk/by-id/virtio-<serial>), got {shown(serial)}"
+                + ("; set serial explicitly" if "serial" not in entry else "")
+            )
+        bus = _entry_value(_bus, entry.get("bus", DiskBus.VIRTIO.value), f"[{index}].bus")
+        readonly = _bool(entry.get("readonly", False), f"[{index}].readonly")
+        disks.append(DataDisk(path, fmt, serial, bus, readonly))
+    _unique([d.path for d in disks], "path", "attach a disk once")
+    _unique([d.serial for d in disks], "serial", "give each disk its own serial")
+    return tuple(disks)
+
+
+def nics(value: Any) -> tuple[Nic, ...]:
+    """``nics`` as given (idempotent on its own normalised output)."""
+    result: list[Nic] = []
+    for index, raw in enumerate(_entries(value, "{'bridge': ...} or {'network': ...}", MAX_NICS)):
+        entry = _keys(raw, index, ("bridge", "network", "mac", "model"))
+        kinds = [k for k in ("bridge", "network") if k in entry]
+        if len(kinds) != 1:
+            raise ValueError(f"[{index}] needs exactly one of bridge and network")
+        kind = kinds[0]
+        check = inputs.network_bridge if kind == "bridge" else inputs.network
+        source = _entry_value(check, entry[kind], f"[{index}].{kind}")
+        mac = entry.get("mac")
+        if mac is not None:
+            mac = _mac(mac, f"[{index}].mac")
+        model = _entry_value(_model, entry.get("model", NicModel.VIRTIO.value), f"[{index}].model")
+        result.append(Nic(kind, source, mac, model))
+    _unique([n.mac for n in result if n.mac], "mac", "give each NIC its own MAC")
+    return tuple(result)
+
+
+def _mac(value: Any, where: str) -> str:
+    text = value.lower() if isinstance(value, str) else value
+    if not isinstance(text, str) or not _MAC.fullmatch(text):
+        raise ValueError(
+            f"{where} must be a MAC address like 52:54:00:12:34:56, got {shown(value)}"
+        )
+    if int(text[:2], 16) & 1:
+        raise ValueError(f"{where} {text} is a multicast address; a NIC needs a unicast MAC")
+    return text
+
+
+def _unique(values: list[str], key: str, fix: str) -> None:
+    seen: set[str] = set()
+    for value in values:
+        if value in seen:
+            raise ValueError(f"{key} {value!r} appears twice; {fix}")
+        seen.add(value)
+
+
+def new_mac() -> str:
+    """A random MAC in QEMU's locally administered range."""
+    return "52:54:00:" + ":".join(f"{b:02x}" for b in secrets.token_bytes(3))
+
+
+def assign_macs(wanted: Sequence[Nic], previous: Sequence[str], first: str) -> tuple[str, ...]:
+    """The MAC of each NIC: its own ``mac``, else the MAC the NIC at its position had
+    (``previous``: from the live definition, else the recorded outputs), else ``first`` for
+    position 0 (the VM's ``mac_address``, generated once even without a NIC, so a v1 VM keeps
+    its MAC when its program moves to ``nics``), else a new one. No MAC is used twice."""
+    given = {n.mac for n in wanted if n.mac}
+    macs: list[str] = []
+    for index, nic in enumerate(wanted):
+        kept = previous[index] if index < len(previous) else (first if index == 0 else None)
+        mac = nic.mac or kept or None
+        while mac is None or (not nic.mac and (mac in given or mac in macs)):
+            mac = new_mac()
+        macs.append(mac)
+    return tuple(macs)

@@ -1,0 +1,509 @@
+"""libvirt domain XML for one VM, built and parsed with ElementTree, never by formatting strings.
+
+:class:`DomainConfig` is the part of a definition this package decides. :func:`to_xml`
+renders it; :func:`from_xml` reads the same fields back from whatever libvirt reports, so
+drift is found by comparing two DomainConfig values, never two strings. No policy here.
+"""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass, replace
+
+from .machines import X86_ARCHES, machine_family
+
+__all__ = [
+    "BIOS",
+    "EFI",
+    "EFI_SECURE",
+    "GUEST_AGENT_CHANNEL",
+    "MARKER_NAMESPACE",
+    "MARKER_PREFIX",
+    "DiskDevice",
+    "DomainConfig",
+    "LiveDomain",
+    "NicDevice",
+    "NicLink",
+    "from_xml",
+    "marker_xml",
+    "nic_links",
+    "to_xml",
+    "with_live_addresses",
+]
+
+MARKER_NAMESPACE = "urn:pulumi-vigo-vm:domain:1"
+"""Namespace of the ownership marker in ``<metadata>``: ``<vigo:vm claim="URN"/>`` names the
+resource that owns the domain (the previous release wrote the element without a claim)."""
+
+MARKER_PREFIX = "vigo"
+_MARKER_TAG = f"{{{MARKER_NAMESPACE}}}vm"
+_CLAIM_ATTRIBUTE = "claim"
+GUEST_AGENT_CHANNEL = "org.qemu.guest_agent.0"
+ET.register_namespace(MARKER_PREFIX, MARKER_NAMESPACE)
+
+BIOS, EFI, EFI_SECURE = "bios", "efi", "efi-secure"
+"""What :attr:`DomainConfig.firmware` holds (the ``firmware`` input's values)."""
+_SECURE_BOOT = "secure-boot"
+_ENROLLED_KEYS = "enrolled-keys"
+
+_UNIT_TO_KIB = {
+    "b": 1 / 1024, "bytes": 1 / 1024,
+    "k": 1, "kib": 1, "kb": 1000 / 1024,
+    "m": 1024, "mib": 1024, "mb": 1000**2 / 1024,
+    "g": 1024**2, "gib": 1024**2, "gb": 1000**3 / 1024,
+    "t": 1024**3, "tib": 1024**3, "tb": 1000**4 / 1024,
+}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class NicDevice:
+    """One ``<interface>``: on a host bridge or a libvirt network."""
+
+    kind: str  # "bridge" | "network"
+    source: str
+    mac: str | None = None
+    model: str = "virtio"
+
+
+@dataclass(frozen=True)
+class DiskDevice:
+    """One data disk: a file (``source`` an absolute path) or a pool volume (``pool:volume``)."""
+
+    source: str
+    target: str
+    bus: str = "virtio"
+    format: str = "qcow2"
+    serial: str | None = None
+    readonly: bool = False
+
+
+@dataclass(frozen=True)
+class DomainConfig:
+    """The fields of a domain definition that this package owns and compares."""
+
+    name: str
+    uuid: str
+    memory_mib: int
+    vcpu: int
+    domain_type: str
+    overlay_path: str
+    seed_iso_path: str | None = None
+    console_log_path: str | None = None
+    guest_agent: bool = False
+    """The qemu guest agent's virtio-serial channel (``org.qemu.guest_agent.0``)."""
+    nics: tuple[NicDevice, ...] = ()
+    data_disks: tuple[DiskDevice, ...] = ()
+    """The disks after the root overlay, in order."""
+    arch: str | None = None
+    """``<type arch=…>``; None: libvirt's (the host's own)."""
+    machine: str | None = None
+    """``<type machine=…>``; compared by family (see :mod:`pulumi_vigo_vm.vm.machines`)."""
+    firmware: str = BIOS
+    """``bios`` (no firmware attribute: libvirt 9.0 lists only ``efi``), ``efi`` (Secure
+    Boot off), ``efi-secure`` (Secure Boot with enrolled keys, and SMM)."""
+    nvram_path: str | None = None
+    """The per-VM UEFI variable store (``<nvram>``); libvirt fills it from the firmware's
+    template at first start."""
+    tpm: bool = False
+    """An emulated TPM 2.0 (swtpm), its state kept by libvirt beside the domain."""
+    cpu_mode: str | None = None
+    """``host-passthrough``, ``host-model``, ``maximum`` or ``custom:<model>``; None: no
+    ``<cpu>`` (libvirt's ``qemu64``)."""
+    discard: bool = False
+    """``discard='unmap'`` on every disk: a guest's ``fstrim`` returns space."""
+
+    @property
+    def mac_address(self) -> str | None:
+        """The first NIC's MAC."""
+        return self.nics[0].mac if self.nics else None
+
+    @property
+    def macs(self) -> tuple[str, ...]:
+        return tuple(nic.mac for nic in self.nics if nic.mac)
+
+    def structural(self) -> DomainConfig:
+        """This config without its UUID: what a redefine may change (MACs are kept by the
+        plan, so a differing one is a NIC the user re-addressed).
+
+        The machine is compared by family: libvirt stores ``q35`` as ``pc-q35-7.2``."""
+        family = machine_family(self.machine) if self.machine is not None else None
+        return replace(self, uuid="", machine=family)
+
+
+@dataclass(frozen=True)
+class LiveDomain:
+    """A definition read back from libvirt, and what its ownership marker says.
+
+    ``marked``: the ``<vigo:vm>`` element is there. ``claim``: the owner it names (None for a
+    marker of the previous release, which named no owner)."""
+
+    config: DomainConfig
+    marked: bool
+    claim: str | None = None
+
+
+def _sub(parent: ET.Element, tag: str, text: str | None = None, **attrs: str) -> ET.Element:
+    element = ET.SubElement(parent, tag, attrs)
+    if text is not None:
+        element.text = text
+    return element
+
+
+def _file_disk(
+    devices: ET.Element, device: str, fmt: str, path: str, dev: str, bus: str
+) -> ET.Element:
+    disk = _sub(devices, "disk", type="file", device=device)
+    _sub(disk, "driver", name="qemu", type=fmt)
+    _sub(disk, "source", file=path)
+    _sub(disk, "target", dev=dev, bus=bus)
+    return disk
+
+
+def _data_disk(devices: ET.Element, disk: DiskDevice) -> ET.Element:
+    if disk.source.startswith("/"):
+        element = _file_disk(devices, "disk", disk.format, disk.source, disk.target, disk.bus)
+    else:
+        pool, _, volume = disk.source.partition(":")
+        element = _sub(devices, "disk", type="volume", device="disk")
+        _sub(element, "driver", name="qemu", type=disk.format)
+        _sub(element, "source", pool=pool, volume=volume)
+        _sub(element, "target", dev=disk.target, bus=disk.bus)
+    if disk.serial is not None:
+        _sub(element, "serial", disk.serial)
+    if disk.readonly:
+        _sub(element, "readonly")
+    return element
+
+
+def _marker(claim: str, tag: str = _MARKER_TAG) -> ET.Element:
+    marker = ET.Element(tag)
+    marker.set("managed-by", "pulumi_vigo_vm")
+    marker.set(_CLAIM_ATTRIBUTE, claim)
+    return marker
+
+
+def marker_xml(claim: str) -> str:
+    """The marker element alone, for ``virDomainSetMetadata`` (rewrites it in place).
+
+    Without its namespace: libvirt puts the element into the namespace it is given."""
+    return ET.tostring(_marker(claim, _MARKER_TAG.rpartition("}")[2]), encoding="unicode")
+
+
+def to_xml(config: DomainConfig, claim: str) -> str:
+    """The full domain XML for ``config``, marked as owned by ``claim``."""
+    domain = ET.Element("domain", type=config.domain_type)
+    _sub(domain, "name", config.name)
+    _sub(domain, "uuid", config.uuid)
+    metadata = _sub(domain, "metadata")
+    metadata.append(_marker(claim))
+    _sub(domain, "memory", str(config.memory_mib), unit="MiB")
+    _sub(domain, "vcpu", str(config.vcpu), placement="static")
+    _os(domain, config)
+    features = _sub(domain, "features")
+    _sub(features, "acpi")  # graceful shutdown is an ACPI power-button press
+    if config.arch is None or config.arch in X86_ARCHES:
+        _sub(features, "apic")
+    if config.firmware == EFI_SECURE:
+        _sub(features, "smm", state="on")  # Secure Boot's variables are guarded by SMM
+    if config.cpu_mode is not None:
+        _cpu(domain, config.cpu_mode)
+    _sub(domain, "on_poweroff", "destroy")
+    _sub(domain, "on_reboot", "restart")
+    _sub(domain, "on_crash", "destroy")
+
+    devices = _sub(domain, "devices")
+    root = _file_disk(devices, "disk", "qcow2", config.overlay_path, "vda", "virtio")
+    if config.discard:
+        _driver(root).set("discard", "unmap")
+    for disk in config.data_disks:
+        element = _data_disk(devices, disk)
+        if config.discard and not disk.readonly:
+            _driver(element).set("discard", "unmap")
+    if config.seed_iso_path is not None or any(d.bus == "scsi" for d in config.data_disks):
+        # Debian's cloud kernels have no AHCI driver: the seed must sit on virtio-scsi.
+        _sub(devices, "controller", type="scsi", index="0", model="virtio-scsi")
+    if config.seed_iso_path is not None:
+        cdrom = _file_disk(devices, "cdrom", "raw", config.seed_iso_path, "sda", "scsi")
+        _sub(cdrom, "readonly")
+    for nic in config.nics:
+        interface = _sub(devices, "interface", type=nic.kind)
+        if nic.mac is not None:
+            _sub(interface, "mac", address=nic.mac)
+        _sub(interface, "source", **{nic.kind: nic.source})
+        _sub(interface, "model", type=nic.model)
+    serial = _sub(devices, "serial", type="pty")
+    if config.console_log_path is not None:
+        _sub(serial, "log", file=config.console_log_path, append="on")
+    _sub(serial, "target", port="0")
+    console = _sub(devices, "console", type="pty")
+    _sub(console, "target", type="serial", port="0")
+    if config.guest_agent:
+        channel = _sub(devices, "channel", type="unix")
+        _sub(channel, "target", type="virtio", name=GUEST_AGENT_CHANNEL)
+    rng = _sub(devices, "rng", model="virtio")
+    _sub(rng, "backend", "/dev/urandom", model="random")
+    if config.tpm:
+        # No model: libvirt picks the arch's (tpm-tis on x86, tpm-tis-device elsewhere).
+        _sub(_sub(devices, "tpm"), "backend", type="emulator", version="2.0")
+    return ET.tostring(domain, encoding="unicode")
+
+
+def _driver(disk: ET.Element) -> ET.Element:
+    driver = disk.find("driver")
+    assert driver is not None
+    return driver
+
+
+def _os(domain: ET.Element, config: DomainConfig) -> None:
+    """``<os>``: arch, machine, and UEFI through libvirt's firmware auto-selection (the
+    host's descriptors under /usr/share/qemu/firmware), with our own NVRAM path."""
+    os_element = _sub(domain, "os")
+    kind = _sub(os_element, "type", "hvm")
+    if config.arch is not None:
+        kind.set("arch", config.arch)
+    if config.machine is not None:
+        kind.set("machine", config.machine)
+    if config.firmware != BIOS:
+        os_element.set("firmware", "efi")
+        secure = "yes" if config.firmware == EFI_SECURE else "no"
+        wanted = _sub(os_element, "firmware")
+        _sub(wanted, "feature", enabled=secure, name=_ENROLLED_KEYS)
+        _sub(wanted, "feature", enabled=secure, name=_SECURE_BOOT)
+        if config.nvram_path is not None:
+            _sub(os_element, "nvram", config.nvram_path)
+    _sub(os_element, "boot", dev="hd")
+
+
+def _cpu(domain: ET.Element, mode: str) -> None:
+    kind, _, model = mode.partition(":")
+    if kind != "custom":
+        _sub(domain, "cpu", mode=mode)
+        return
+    cpu = _sub(domain, "cpu", mode="custom", match="exact")
+    _sub(cpu, "model", model, fallback="forbid")
+
+
+def _firmware(os_element: ET.Element | None) -> str:
+    """What a definition boots through, as libvirt reports it: before a start only the
+    auto-selection request (``firmware='efi'`` and its features), once running the loader
+    it chose (``<loader type='pflash' secure='yes'>``)."""
+    if os_element is None:
+        return BIOS
+    loader = os_element.find("loader")
+    efi = os_element.get("firmware") == "efi" or (
+        loader is not None and loader.get("type") == "pflash"
+    )
+    if not efi:
+        return BIOS
+    secure = (loader is not None and loader.get("secure") == "yes") or any(
+        f.get("name") == _SECURE_BOOT and f.get("enabled") == "yes"
+        for f in os_element.iterfind("firmware/feature")
+    )
+    return EFI_SECURE if secure else EFI
+
+
+def _cpu_mode(cpu: ET.Element | None) -> str | None:
+    if cpu is None:
+        return None
+    mode = cpu.get("mode", "custom")
+    if mode != "custom":
+        return mode
+    model = cpu.findtext("model")
+    return f"custom:{model}" if model else None
+
+
+def _root_discard(devices: ET.Element | None) -> bool:
+    if devices is None:
+        return False
+    for disk in devices.findall("disk"):
+        if disk.get("device") == "disk":
+            driver = disk.find("driver")
+            return driver is not None and driver.get("discard") == "unmap"
+    return False
+
+
+def _has_tpm_emulator(devices: ET.Element | None) -> bool:
+    return devices is not None and any(
+        backend.get("type") == "emulator" for backend in devices.iterfind("tpm/backend")
+    )
+
+
+def _memory_mib(element: ET.Element | None) -> int:
+    if element is None or element.text is None:
+        return 0
+    unit = element.get("unit", "KiB")
+    factor = _UNIT_TO_KIB.get(unit.lower())
+    if factor is None:
+        raise ValueError(f"unknown memory unit {unit!r} in domain XML")
+    return int(int(element.text) * factor) // 1024
+
+
+def _disk_source(devices: ET.Element | None, device: str) -> str | None:
+    if devices is None:
+        return None
+    for disk in devices.findall("disk"):
+        if disk.get("device") == device:
+            source = disk.find("source")
+            return source.get("file") if source is not None else None
+    return None
+
+
+def _source_of(disk: ET.Element) -> str:
+    """A disk's source as data_disks names it: a file path or ``pool:volume``."""
+    source = disk.find("source")
+    if source is None:
+        return ""
+    if source.get("pool") is not None:
+        return f"{source.get('pool')}:{source.get('volume', '')}"
+    return source.get("file") or source.get("dev") or ""
+
+
+def _data_disks(devices: ET.Element | None) -> tuple[DiskDevice, ...]:
+    """Every ``device='disk'`` after the first (the root overlay)."""
+    if devices is None:
+        return ()
+    disks = [d for d in devices.findall("disk") if d.get("device", "disk") == "disk"][1:]
+    result = []
+    for disk in disks:
+        target, driver = disk.find("target"), disk.find("driver")
+        result.append(
+            DiskDevice(
+                source=_source_of(disk),
+                target=target.get("dev", "") if target is not None else "",
+                bus=target.get("bus", "") if target is not None else "",
+                format=driver.get("type", "raw") if driver is not None else "raw",
+                serial=disk.findtext("serial"),
+                readonly=disk.find("readonly") is not None,
+            )
+        )
+    return tuple(result)
+
+
+def _nics(devices: ET.Element | None) -> tuple[NicDevice, ...]:
+    if devices is None:
+        return ()
+    result = []
+    for interface in devices.findall("interface"):
+        kind = interface.get("type", "")
+        source, mac, model = (interface.find(t) for t in ("source", "mac", "model"))
+        result.append(
+            NicDevice(
+                kind=kind,
+                source=(source.get(kind) or "") if source is not None else "",
+                mac=mac.get("address") if mac is not None else None,
+                model=model.get("type", "") if model is not None else "",
+            )
+        )
+    return tuple(result)
+
+
+@dataclass(frozen=True)
+class NicLink:
+    """Where one NIC of a running domain is attached: its MAC (lower-case), its libvirt
+    network (None on a host bridge) and the host bridge its tap is a port of (None when
+    there is none, as for macvtap)."""
+
+    mac: str
+    network: str | None
+    bridge: str | None
+
+
+def nic_links(text: str) -> tuple[NicLink, ...]:
+    """The NICs of a domain's *live* XML as :class:`NicLink`, in order.
+
+    A running domain's ``<source network=…>`` carries the ``bridge`` libvirt took from the
+    network's definition when it plugged the NIC in: the device the NIC's traffic (and so
+    its neighbour entries and DHCP leases) is on, as it is now, not as the network's
+    definition may say after a redefine. A NIC without a MAC is left out.
+    """
+    devices = ET.fromstring(text).find("devices")
+    links = []
+    for interface in devices.findall("interface") if devices is not None else ():
+        kind = interface.get("type", "")
+        source, mac = interface.find("source"), interface.find("mac")
+        address = mac.get("address") if mac is not None else None
+        if not address:
+            continue
+        network = source.get("network") if source is not None and kind == "network" else None
+        bridge = source.get("bridge") if source is not None else None
+        links.append(NicLink(address.lower(), network, bridge or None))
+    return tuple(links)
+
+
+def _has_agent_channel(devices: ET.Element | None) -> bool:
+    if devices is None:
+        return False
+    return any(
+        target.get("name") == GUEST_AGENT_CHANNEL for target in devices.iterfind("channel/target")
+    )
+
+
+def from_xml(text: str) -> LiveDomain:
+    """Read a domain XML (as libvirt reports it) back into a :class:`LiveDomain`."""
+    domain = ET.fromstring(text)
+    devices = domain.find("devices")
+    log = None
+    if devices is not None:
+        log_element = devices.find("serial/log")
+        log = log_element.get("file") if log_element is not None else None
+    marker = domain.find(f"metadata/{_MARKER_TAG}")
+    os_element = domain.find("os")
+    kind = os_element.find("type") if os_element is not None else None
+    nvram = os_element.findtext("nvram") if os_element is not None else None
+    config = DomainConfig(
+        name=domain.findtext("name", ""),
+        uuid=domain.findtext("uuid", ""),
+        memory_mib=_memory_mib(domain.find("memory")),
+        vcpu=int(domain.findtext("vcpu", "0")),
+        domain_type=domain.get("type", ""),
+        overlay_path=_disk_source(devices, "disk") or "",
+        seed_iso_path=_disk_source(devices, "cdrom"),
+        console_log_path=log,
+        guest_agent=_has_agent_channel(devices),
+        nics=_nics(devices),
+        data_disks=_data_disks(devices),
+        arch=kind.get("arch") if kind is not None else None,
+        machine=kind.get("machine") if kind is not None else None,
+        firmware=_firmware(os_element),
+        nvram_path=nvram.strip() if nvram else None,
+        tpm=_has_tpm_emulator(devices),
+        cpu_mode=_cpu_mode(domain.find("cpu")),
+        discard=_root_discard(devices),
+    )
+    claim = marker.get(_CLAIM_ATTRIBUTE) if marker is not None else None
+    return LiveDomain(config=config, marked=marker is not None, claim=claim)
+
+
+def _device_key(device: ET.Element) -> tuple[str, ...] | None:
+    """What identifies a device across redefines (None: nothing to carry over)."""
+    tag = device.tag
+    if tag == "disk":
+        return (tag, device.get("device", "disk"), _source_of(device))
+    if tag == "interface":
+        mac = device.find("mac")
+        return (tag, mac.get("address", "")) if mac is not None else None
+    if tag == "controller":
+        return (tag, device.get("type", ""), device.get("index", ""))
+    if tag == "channel":
+        target = device.find("target")
+        return (tag, target.get("name", "")) if target is not None else None
+    if tag == "rng":
+        return (tag, device.get("model", ""))
+    return None
+
+
+def with_live_addresses(xml: str, live_xml: str) -> str:
+    """``xml`` with the PCI address each device has in ``live_xml`` (a disk by its source, a
+    NIC by its MAC, ...), so a redefine that adds or removes a device moves no other: the
+    guest's NIC names (``enp1s0``) follow their PCI slots."""
+    domain, live = ET.fromstring(xml), ET.fromstring(live_xml)
+    addresses: dict[tuple[str, ...], ET.Element] = {}
+    for device in live.findall("devices/*"):
+        key, address = _device_key(device), device.find("address")
+        if key is not None and address is not None and address.get("type") == "pci":
+            addresses.setdefault(key, address)
+    for device in domain.findall("devices/*"):
+        key = _device_key(device)
+        if key in addresses and device.find("address") is None:
+            device.append(addresses[key])
+    return ET.tostring(domain, encoding="unicode")

@@ -1,0 +1,409 @@
+"""VmSpec: the validated, normalised desired state of one VM, and every input error.
+
+The engine hands the provider loosely typed property bags: numbers arrive as floats in
+every method (even after ``check`` returned ints), integers may be numeric strings, and
+during preview any value may be unknown. This module turns such a bag into a
+:class:`VmSpec` or into one :class:`~pulumi_vigo_vm.errors.InputFault` per bad input, so
+``pulumi preview`` reports all of them at once, before any host is touched. Which inputs
+exist, their defaults and validators come from :mod:`pulumi_vigo_vm.vm.fields`. Pure: no I/O.
+
+The stack-config defaults (:class:`~pulumi_vigo_vm.spec.ProviderDefaults`) live apart, in
+:mod:`pulumi_vigo_vm.spec`, shared by every resource of the package.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+from ..errors import InputError, InputFault
+from ..spec import DEFAULT_DOMAIN_TYPE, DEFAULT_IMAGES_DIR, ProviderDefaults
+from .cloudinit import SeedContent
+from .devices import DataDisk, Nic
+from .fields import INPUTS
+from .inputs import (
+    CLAIM_REASON,
+    DEFAULT_SHUTDOWN_TIMEOUT_S,
+    DEFAULT_URI,
+    DEFAULT_WAIT_TIMEOUT_S,
+    AddressSource,
+    BaseSource,
+    Firmware,
+    RunState,
+    SeedChange,
+    WaitFor,
+    default_cpu_mode,
+)
+from .machines import X86_ARCHES, machine_family
+
+__all__ = [
+    "DEFAULT_DOMAIN_TYPE",
+    "DEFAULT_IMAGES_DIR",
+    "DEFAULT_SHUTDOWN_TIMEOUT_S",
+    "DEFAULT_URI",
+    "BaseSource",
+    "RunState",
+    "SeedChange",
+    "VmSpec",
+    "check_inputs",
+    "contains_unknown",
+    "parse_spec",
+]
+
+
+@dataclass(frozen=True)
+class VmSpec:
+    """One VM as the user declared it, validated and with defaults applied."""
+
+    vm_name: str
+    memory_mib: int
+    vcpu: int
+    base: BaseSource
+    state: RunState = RunState.RUNNING
+    disk_size_gib: int | None = None
+    network_bridge: str | None = None
+    cloud_init_user_data: str | None = field(default=None, repr=False)
+    uri: str = DEFAULT_URI
+    domain_type: str = DEFAULT_DOMAIN_TYPE
+    images_dir: str = DEFAULT_IMAGES_DIR
+    shutdown_timeout_s: int = DEFAULT_SHUTDOWN_TIMEOUT_S
+    network: str | None = None
+    wait_for: WaitFor = WaitFor.NONE
+    wait_timeout_s: int = DEFAULT_WAIT_TIMEOUT_S
+    address_source: AddressSource = AddressSource.ANY
+    claim: str | None = None
+    """The owner named in the domain's marker: the resource's URN, computed by VigoVm.
+    None only in state written by the previous release."""
+    data_disks: tuple[DataDisk, ...] = ()
+    nics: tuple[Nic, ...] = ()
+    """The NICs as given in ``nics`` (see :attr:`all_nics` for the shorthands)."""
+    cloud_init_network_config: str | None = None
+    cloud_init_vendor_data: str | None = field(default=None, repr=False)
+    cloud_init_meta_data: Mapping[str, Any] | None = None
+    on_seed_change: SeedChange = SeedChange.REPLACE
+    firmware: Firmware = Firmware.BIOS
+    tpm: bool = False
+    cpu_mode: str | None = None
+    """None only where no input bag was checked (see :attr:`cpu`)."""
+    machine: str | None = None
+    arch: str | None = None
+    """None: the host's own architecture (told by the host at plan time)."""
+
+    @property
+    def cpu(self) -> str:
+        """The CPU mode the domain gets: the input, else the domain type's default."""
+        return self.cpu_mode or default_cpu_mode(self.domain_type)
+
+    @property
+    def nvram_path(self) -> str:
+        """``<images_dir>/<vm_name>@VARS.fd``: the VM's UEFI variables (``@`` cannot occur
+        in a vm_name, so no other VM's file has this name)."""
+        return posixpath.join(self.images_dir, f"{self.vm_name}@VARS.fd")
+
+    @property
+    def overlay_path(self) -> str:
+        """``<images_dir>/<vm_name>.qcow2``: the VM's own writable disk."""
+        return posixpath.join(self.images_dir, f"{self.vm_name}.qcow2")
+
+    @property
+    def seed_content(self) -> SeedContent:
+        return SeedContent(
+            self.cloud_init_user_data,
+            self.cloud_init_vendor_data,
+            self.cloud_init_network_config,
+            self.cloud_init_meta_data,
+        )
+
+    @property
+    def seed_hash(self) -> str | None:
+        """The seed content's hash (``sha256(user_data)[:8]`` for user-data alone, as the
+        previous release had it), or None without any cloud-init input."""
+        return self.seed_content.hash
+
+    @property
+    def seed_iso_prefix(self) -> str:
+        """The file-name prefix every seed ISO of this VM shares, whatever its hash."""
+        return f"{self.vm_name}-seed-"
+
+    @property
+    def seed_iso_path(self) -> str | None:
+        """``<images_dir>/<vm_name>-seed-<hash>.iso``, or None without user-data."""
+        if self.seed_hash is None:
+            return None
+        return posixpath.join(self.images_dir, f"{self.seed_iso_prefix}{self.seed_hash}.iso")
+
+    @property
+    def all_nics(self) -> tuple[Nic, ...]:
+        """Every NIC: ``nics``, or the one NIC ``network_bridge``/``network`` stand for."""
+        if self.nics:
+            return self.nics
+        if self.network_bridge is not None:
+            return (Nic("bridge", self.network_bridge),)
+        if self.network is not None:
+            return (Nic("network", self.network),)
+        return ()
+
+    @property
+    def has_nic(self) -> bool:
+        return bool(self.all_nics)
+
+    @property
+    def disk_size_bytes(self) -> int | None:
+        """The overlay's requested virtual size, or None for the base image's size."""
+        return None if self.disk_size_gib is None else self.disk_size_gib * 1024**3
+
+    def to_inputs(self) -> dict[str, Any]:
+        """The normalised inputs, as recorded in state and returned in outputs."""
+        return {
+            "vm_name": self.vm_name,
+            "memory_mib": self.memory_mib,
+            "vcpu": self.vcpu,
+            "disk_path": self.base.value if self.base.kind != "artifact" else None,
+            "artifact": self.base.value if self.base.kind == "artifact" else None,
+            "state": self.state.value,
+            "disk_size_gib": self.disk_size_gib,
+            "network_bridge": self.network_bridge,
+            "cloud_init_user_data": self.cloud_init_user_data,
+            "uri": self.uri,
+            "domain_type": self.domain_type,
+            "images_dir": self.images_dir,
+            "shutdown_timeout_s": self.shutdown_timeout_s,
+            "network": self.network,
+            "wait_for": self.wait_for.value,
+            "wait_timeout_s": self.wait_timeout_s,
+            "address_source": self.address_source.value,
+            "claim": self.claim,
+            "data_disks": [disk.to_input() for disk in self.data_disks],
+            "nics": [nic.to_input() for nic in self.nics],
+            "cloud_init_network_config": self.cloud_init_network_config,
+            "cloud_init_vendor_data": self.cloud_init_vendor_data,
+            "cloud_init_meta_data": (
+                dict(self.cloud_init_meta_data) if self.cloud_init_meta_data else None
+            ),
+            "on_seed_change": self.on_seed_change.value,
+            "firmware": self.firmware.value,
+            "tpm": self.tpm,
+            "cpu_mode": self.cpu,
+            "machine": self.machine,
+            "arch": self.arch,
+        }
+
+
+def _present(value: Any) -> bool:
+    return value is not None and value != ""
+
+
+def _is_unknown(value: Any) -> bool:
+    return type(value).__name__ == "Unknown"
+
+
+def contains_unknown(value: Any) -> bool:
+    """``value`` is unknown, or holds an unknown anywhere inside (a VigoDisk's path in
+    ``data_disks`` during preview): the whole input is then not known yet."""
+    if _is_unknown(value):
+        return True
+    if isinstance(value, Mapping):
+        return any(contains_unknown(v) for v in value.values())
+    if isinstance(value, (list, tuple)):
+        return any(contains_unknown(v) for v in value)
+    return False
+
+
+def check_inputs(
+    props: Mapping[str, Any], defaults: ProviderDefaults, *, require_claim: bool = True
+) -> tuple[dict[str, Any], list[InputFault]]:
+    """Validate ``props`` leniently: unknown (preview) values pass through unjudged.
+
+    Returns the normalised inputs (defaults applied) and one fault per bad input. New
+    inputs must carry a ``claim``; recorded outputs of the previous release have none
+    (``require_claim=False`` when parsing those).
+    """
+    given = {k: v for k, v in props.items() if _present(v)}
+    values = {
+        **{f.name: f.default(defaults) for f in INPUTS if f.default is not None},
+        **given,
+    }
+    faults: list[InputFault] = []
+    normalised: dict[str, Any] = {}
+    for f in INPUTS:
+        if f.required and f.name not in values:
+            faults.append(InputFault(f.name, "is required"))
+    if require_claim and "claim" not in values:
+        faults.append(InputFault("claim", CLAIM_REASON))
+    for f in INPUTS:
+        name = f.name
+        if name not in values:
+            continue
+        value = values[name]
+        if contains_unknown(value):
+            normalised[name] = value
+            continue
+        try:
+            checked = f.validate(value)
+        except ValueError as exc:
+            faults.append(InputFault(name, str(exc)))
+            continue
+        normalised[name] = _plain(checked)
+    has_disk, has_artifact = "disk_path" in values, "artifact" in values
+    if has_disk and has_artifact and not any(f.property == "artifact" for f in faults):
+        faults.append(
+            InputFault("artifact", "give exactly one of disk_path and artifact, not both")
+        )
+    elif not has_disk and not has_artifact:
+        faults.append(
+            InputFault("disk_path", "a base disk is required: set disk_path (or artifact)")
+        )
+    faults += (
+        _overlay_conflicts(normalised)
+        + _nic_and_wait_conflicts(normalised)
+        + _data_disk_conflicts(normalised)
+    )
+    faults += _platform_conflicts(normalised)
+    domain_type = normalised.get("domain_type")
+    if "cpu_mode" not in normalised and isinstance(domain_type, str):
+        normalised["cpu_mode"] = default_cpu_mode(domain_type)
+    passthrough = {k: v for k, v in props.items() if k not in values}
+    return {**passthrough, **normalised}, faults
+
+
+def _plain(checked: Any) -> Any:
+    """A validator's typed value as the plain data a property bag holds."""
+    if isinstance(checked, Enum):
+        return checked.value
+    if isinstance(checked, BaseSource):
+        return checked.value
+    if isinstance(checked, tuple):
+        return [item.to_input() for item in checked]
+    return checked
+
+
+def _overlay_conflicts(normalised: Mapping[str, Any]) -> list[InputFault]:
+    """A base at the VM's own overlay path would be deleted with the VM: refuse it."""
+    base, name, images = (normalised.get(k) for k in ("disk_path", "vm_name", "images_dir"))
+    if not all(isinstance(v, str) for v in (base, name, images)):
+        return []
+    overlay = posixpath.join(str(images), f"{name}.qcow2")
+    if base != overlay:
+        return []
+    return [
+        InputFault(
+            "disk_path",
+            f"{base} is this VM's own overlay path (<images_dir>/<vm_name>.qcow2); keep bases "
+            "out of that name: move the base, or change vm_name or images_dir",
+        )
+    ]
+
+
+def _nic_and_wait_conflicts(normalised: Mapping[str, Any]) -> list[InputFault]:
+    """One NIC shorthand at a time; a wait needs a NIC on a guest that runs."""
+    faults = []
+    has_bridge, has_network = (normalised.get(k) is not None for k in ("network_bridge", "network"))
+    has_list = bool(normalised.get("nics"))
+    if has_bridge and has_network:
+        faults.append(
+            InputFault("network", "give either network_bridge or network for the NIC, not both")
+        )
+    if has_list and (has_bridge or has_network):
+        shorthand = "network_bridge" if has_bridge else "network"
+        faults.append(
+            InputFault(
+                "nics",
+                f"give either nics or {shorthand} (a one-NIC shorthand), not both: move it into "
+                f"nics as {{{shorthand.replace('network_', '')!r}: ...}} (the MAC is kept)",
+            )
+        )
+    wait = normalised.get("wait_for")
+    if isinstance(wait, str) and wait != WaitFor.NONE.value:
+        if not (has_bridge or has_network or has_list):
+            faults.append(
+                InputFault("wait_for", f"{wait!r} needs a NIC: set nics, network or network_bridge")
+            )
+        state = normalised.get("state")
+        if isinstance(state, str) and state != RunState.RUNNING.value:
+            faults.append(
+                InputFault(
+                    "wait_for",
+                    f"{wait!r} waits for a running guest, but state is {state!r}; "
+                    "use wait_for='none' or state='running'",
+                )
+            )
+    return faults
+
+
+def _data_disk_conflicts(normalised: Mapping[str, Any]) -> list[InputFault]:
+    """A data disk may not be one of this VM's own files: its base, overlay or a seed."""
+    disks, name, images = (normalised.get(k) for k in ("data_disks", "vm_name", "images_dir"))
+    if not isinstance(disks, list) or contains_unknown(disks):
+        return []
+    own = {
+        normalised.get("disk_path"): "the VM's base (disk_path)",
+        posixpath.join(str(images), f"{name}.qcow2"): "the VM's own overlay",
+    }
+    faults = []
+    for index, disk in enumerate(disks):
+        path = disk["path"]
+        what = own.get(path)
+        directory, file_name = posixpath.split(path)
+        if what is None and directory == images and file_name.startswith(f"{name}-seed-"):
+            what = "one of the VM's seed ISOs"
+        if what is not None:
+            faults.append(
+                InputFault(
+                    "data_disks",
+                    f"[{index}].path {path} is {what}; a data disk must be a disk of its own "
+                    "(a VigoDisk, or another volume)",
+                )
+            )
+    return faults
+
+
+def _platform_conflicts(normalised: Mapping[str, Any]) -> list[InputFault]:
+    """Combinations no host can run, told before any host is asked."""
+    faults = []
+    cpu, domain_type = normalised.get("cpu_mode"), normalised.get("domain_type")
+    if cpu == "host-passthrough" and domain_type == "qemu":
+        faults.append(
+            InputFault(
+                "cpu_mode",
+                "host-passthrough needs domain_type='kvm' (software emulation has no host CPU "
+                "to pass through); use maximum or host-model",
+            )
+        )
+    if normalised.get("firmware") != Firmware.EFI_SECURE.value:
+        return faults
+    machine, arch = normalised.get("machine"), normalised.get("arch")
+    if isinstance(machine, str) and machine_family(machine) != "q35":
+        faults.append(
+            InputFault(
+                "machine",
+                f"firmware='efi-secure' needs the q35 machine (SMM), not {machine!r}: "
+                "omit machine or give q35",
+            )
+        )
+    if isinstance(arch, str) and arch not in X86_ARCHES:
+        faults.append(
+            InputFault(
+                "firmware",
+                f"Secure Boot exists only for x86 guests, not {arch}: use firmware='efi'",
+            )
+        )
+    return faults
+
+
+def parse_spec(props: Mapping[str, Any], defaults: ProviderDefaults) -> VmSpec:
+    """The VmSpec for ``props``. Raises InputError listing every bad input."""
+    normalised, faults = check_inputs(props, defaults, require_claim=False)
+    unknown = [k for k, v in normalised.items() if contains_unknown(v)]
+    faults += [InputFault(k, "is not known yet") for k in unknown]
+    if faults:
+        raise InputError(faults)
+    # Each validator is idempotent on its own output: run again, it gives the typed value.
+    typed = {
+        f.name: f.validate(normalised[f.name]) for f in INPUTS if _present(normalised.get(f.name))
+    }  # "" is an omitted input here too, as check_inputs reads it
+    base: BaseSource = typed.pop("artifact", None) or typed.pop("disk_path")
+    typed.pop("disk_path", None)
+    return VmSpec(base=base, **typed)
