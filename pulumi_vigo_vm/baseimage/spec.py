@@ -18,9 +18,10 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from ..common import inputs
+from ..common.uri import DEFAULT_URI
 from ..errors import InputError, InputFault
 from ..spec import ProviderDefaults
-from ..vm import inputs
 from .urls import shown
 
 __all__ = [
@@ -78,7 +79,7 @@ class BaseImageSpec:
     group: str = DEFAULT_GROUP
     mode: int = DEFAULT_MODE
     fetch_on: FetchOn = FetchOn.RUNNER
-    uri: str = inputs.DEFAULT_URI
+    uri: str = DEFAULT_URI
     claim: str | None = None
     """The resource's URN as VigoBaseImage computes it; None in state without one."""
 

@@ -16,10 +16,12 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from ..common import inputs
 from ..common.numbers import shown
+from ..common.typetokens import VIGO_DISK as TYPE_TOKEN
+from ..common.uri import DEFAULT_URI
 from ..errors import InputError, InputFault
-from ..spec import ProviderDefaults
-from ..vm import inputs
+from ..spec import DEFAULT_IMAGES_DIR, ProviderDefaults
 
 __all__ = [
     "DISKS_DIR",
@@ -34,7 +36,6 @@ __all__ = [
     "refused_changes",
 ]
 
-TYPE_TOKEN = "pulumi-python:dynamic/vigo:VigoDisk"
 """The type of every VigoDisk in state; policies find disks by it."""
 
 DISKS_DIR = "disks"
@@ -103,8 +104,8 @@ class DiskSpec:
     name: str
     size_gib: int
     format: DiskFormat = DiskFormat.QCOW2
-    uri: str = inputs.DEFAULT_URI
-    images_dir: str = inputs.DEFAULT_IMAGES_DIR
+    uri: str = DEFAULT_URI
+    images_dir: str = DEFAULT_IMAGES_DIR
     claim: str | None = None
     """The owner named in the file's sidecar: the resource's URN, computed by VigoDisk."""
 

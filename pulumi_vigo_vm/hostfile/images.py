@@ -13,12 +13,11 @@ from dataclasses import replace
 from typing import Any
 
 from ..common.qcow2 import HEADER_READ_SIZE
+from ..common.tempnames import temporary_name
 from ..errors import CommandError, ImageError
-from ..hosts.base import FileStat, Host, read_bounded, temporary_name
-from ..vm.cloudinit import MAX_SEED_BYTES, SeedIdentity, read_seed_identity
-from ..vm.model import ImageInfo
+from ..hosts.base import FileStat, Host, read_bounded
 from . import guestfile
-from .imageformat import header_image, probe_format
+from .imageformat import ImageInfo, header_image, probe_format
 
 __all__ = [
     "ImageInfo",
@@ -27,7 +26,6 @@ __all__ = [
     "header_info",
     "image_info",
     "overlay_info",
-    "seed_identity",
     "usable_base",
 ]
 
@@ -193,10 +191,3 @@ def grow_overlay(host: Host, overlay_path: str, base_path: str, size_bytes: int)
     """Grow a qcow2 overlay that no running guest holds to ``size_bytes``, once its header
     is proven to name ``base_path`` and nothing else (:func:`guestfile.resize`)."""
     guestfile.resize(host, overlay_path, "qcow2", size_bytes, "disk_size_gib", backing=base_path)
-
-
-def seed_identity(host: Host, path: str) -> SeedIdentity | None:
-    """What the file at ``path`` says it is as a seed; None when it is no ISO, or larger than
-    any seed we write (then it is not ours either)."""
-    data = read_bounded(host, path, MAX_SEED_BYTES + 1)
-    return None if len(data) > MAX_SEED_BYTES else read_seed_identity(data)

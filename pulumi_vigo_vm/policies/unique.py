@@ -22,8 +22,8 @@ from pulumi_policy import (
 )
 from pulumi_policy.proxy import UnknownValueError
 
-from ..vm.fields import TYPE_TOKEN
-from ..vm.inputs import DEFAULT_URI
+from ..common.typetokens import VIGO_VM as TYPE_TOKEN
+from ..common.uri import DEFAULT_URI
 
 __all__ = [
     "UNIQUE_DOMAIN_POLICY",

@@ -21,12 +21,12 @@ from typing import Literal
 
 from ..common.hostcaps import HostPlatform
 from ..errors import ImageError, InputFault
-from ..hostfile.imageformat import refusal
+from ..hostfile.imageformat import ImageInfo, refusal
 from ..virt.power import PowerState
 from .devices import DataDisk, DiskBus, assign_macs
 from .domain_xml import BIOS, DiskDevice, DomainConfig, LiveDomain, NicDevice
 from .fields import INPUTS, Change
-from .model import AttachedDisk, Identity, ImageInfo, NicSource, Observed, Recorded, ResolvedBase
+from .model import AttachedDisk, Identity, NicSource, Observed, Recorded, ResolvedBase
 from .ownership import (
     Candidates,
     DomainOwner,

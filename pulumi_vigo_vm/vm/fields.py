@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
+from ..common.typetokens import VIGO_VM as TYPE_TOKEN
 from . import devices, inputs
 from .inputs import (
     DEFAULT_SHUTDOWN_TIMEOUT_S,
@@ -40,7 +41,6 @@ __all__ = [
     "input_field",
 ]
 
-TYPE_TOKEN = "pulumi-python:dynamic/vigo:VigoVm"
 """The type of every VigoVm in state (``module="vigo", name="VigoVm"`` of a dynamic
 resource); policies find VMs by it."""
 

@@ -25,14 +25,14 @@ from enum import StrEnum
 
 from ..common.claimtext import conflict_hint, other_state
 from ..errors import NotOwnedError
+from ..hostfile.imageformat import ImageInfo
 from .cloudinit import SEED_VOLUME_ID, SeedIdentity, instance_id
 from .domain_xml import LiveDomain
-from .model import ImageInfo, Observed, Recorded
+from .model import Observed, Recorded
 from .spec import RunState, VmSpec
 
 __all__ = [
     "CONSOLE_LOG_DIR",
-    "TEMPORARY_MAX_AGE_S",
     "Candidates",
     "DomainOwner",
     "FileFacts",
@@ -45,7 +45,6 @@ __all__ = [
     "removal_candidates",
     "require_nvram_ours",
     "require_ours",
-    "stale_temporaries",
     "superseded_seeds",
 ]
 
@@ -287,29 +286,3 @@ def removable_files(
     removable += [p for p in candidates.seeds if _seed_is_ours(spec, p, facts.seeds.get(p))]
     removable += [p for p in candidates.logs if p in facts.present]
     return tuple(p for p in removable if p in facts.present and p not in kept)
-
-
-TEMPORARY_MAX_AGE_S = 3600.0
-"""A temporary older than this was left by a run that died: an overlay or a seed is written
-in well under a minute, even a 16 MiB seed over a slow SSH link."""
-
-
-def _temporary_pattern(final_name: str) -> re.Pattern[str]:
-    # What images.temporary_name and the hosts' write_atomic make beside a final name, alone
-    # or nested: ".<name>.<token>.tmp", "..<name>.<token>.tmp.<token>.tmp".
-    token = r"\.[A-Za-z0-9_]+\.tmp"
-    return re.compile(r"\.{1,2}" + re.escape(final_name) + f"{token}(?:{token})?")
-
-
-def stale_temporaries(
-    directory: str, final_names: Iterable[str], entries: Mapping[str, float], now: float
-) -> tuple[str, ...]:
-    """The temporaries a killed run left in ``directory`` beside ``final_names`` (our own
-    hidden names with a random token, older than :data:`TEMPORARY_MAX_AGE_S`), given
-    ``entries``: name -> mtime of what it holds. One still being written is never among them."""
-    patterns = [_temporary_pattern(name) for name in final_names]
-    return tuple(
-        posixpath.join(directory, name)
-        for name, mtime in sorted(entries.items())
-        if now - mtime > TEMPORARY_MAX_AGE_S and any(p.fullmatch(name) for p in patterns)
-    )

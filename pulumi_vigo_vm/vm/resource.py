@@ -9,6 +9,7 @@ import pulumi
 from pulumi import Input, Output, ResourceOptions
 from pulumi.dynamic import Resource
 
+from ..common.typetokens import MODULE
 from ..dynamic.claims import claim_for
 from ..dynamic.parallel import widen_program_registrations
 from ..dynamic.pickling import pristine_pickler
@@ -58,7 +59,7 @@ class VigoVmArgs:
     arch: Input[str] | None = None
 
 
-class VigoVm(Resource, module="vigo", name="VigoVm"):
+class VigoVm(Resource, module=MODULE, name="VigoVm"):
     """A libvirt VM: domain, qcow2 overlay over a shared base, NoCloud seed, run state.
 
     Type token ``pulumi-python:dynamic/vigo:VigoVm``. ``cloud_init_user_data`` and
