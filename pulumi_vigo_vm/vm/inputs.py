@@ -18,6 +18,7 @@ from typing import Any
 
 import yaml
 
+from ..common.arches import ARCHES
 from ..common.inputs import (
     CLAIM_REASON,
     CONTROL,
@@ -339,7 +340,6 @@ class Firmware(StrEnum):
     EFI_SECURE = "efi-secure"  # OVMF with Secure Boot (Microsoft keys enrolled), SMM, q35
 
 
-ARCHES = ("x86_64", "i686", "aarch64", "armv7l", "ppc64le", "ppc64", "s390x", "riscv64")
 """The guest architectures a VM may ask for (libvirt's names); whether a host runs one is
 the host's answer (its qemu emulators), told at plan time."""
 

@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
+from ..common.arches import X86_ARCHES
+from ..common.unknown import contains_unknown
 from ..errors import InputError, InputFault
 from ..spec import DEFAULT_DOMAIN_TYPE, DEFAULT_IMAGES_DIR, ProviderDefaults
 from .cloudinit import SeedContent
@@ -37,7 +39,7 @@ from .inputs import (
     WaitFor,
     default_cpu_mode,
 )
-from .machines import X86_ARCHES, machine_family
+from .machines import machine_family
 
 __all__ = [
     "DEFAULT_DOMAIN_TYPE",
@@ -49,7 +51,6 @@ __all__ = [
     "SeedChange",
     "VmSpec",
     "check_inputs",
-    "contains_unknown",
     "parse_spec",
 ]
 
@@ -194,22 +195,6 @@ class VmSpec:
 
 def _present(value: Any) -> bool:
     return value is not None and value != ""
-
-
-def _is_unknown(value: Any) -> bool:
-    return type(value).__name__ == "Unknown"
-
-
-def contains_unknown(value: Any) -> bool:
-    """``value`` is unknown, or holds an unknown anywhere inside (a VigoDisk's path in
-    ``data_disks`` during preview): the whole input is then not known yet."""
-    if _is_unknown(value):
-        return True
-    if isinstance(value, Mapping):
-        return any(contains_unknown(v) for v in value.values())
-    if isinstance(value, (list, tuple)):
-        return any(contains_unknown(v) for v in value)
-    return False
 
 
 def check_inputs(
