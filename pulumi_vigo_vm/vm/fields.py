@@ -6,7 +6,7 @@ The rest is derived from this table: the provider's validation and defaults
 which inputs force a replace while unknown in preview, the resource's output-only and secret
 keys (:mod:`pulumi_vigo_vm.vm.resource`). ``VigoVmArgs`` and ``VigoVm`` spell the fields out for
 type checkers and editors; ``tests/unit/test_fields.py`` fails when they, the provider's
-outputs, the diff rules or the README disagree with this table. Pure: no I/O.
+outputs, the diff rules or docs/vm.md disagree with this table. Pure: no I/O.
 """
 
 from __future__ import annotations

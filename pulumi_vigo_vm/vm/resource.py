@@ -63,7 +63,7 @@ class VigoVm(Resource, module=MODULE, name="VigoVm"):
     """A libvirt VM: domain, qcow2 overlay over a shared base, NoCloud seed, run state.
 
     Type token ``pulumi-python:dynamic/vigo:VigoVm``. ``cloud_init_user_data`` and
-    ``cloud_init_vendor_data`` are kept secret in state. See the package README for the
+    ``cloud_init_vendor_data`` are kept secret in state. See docs/vm.md for the
     lifecycle and diff rules.
     """
 

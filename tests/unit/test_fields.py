@@ -15,7 +15,7 @@ from pulumi_vigo_vm.vm.fields import INPUTS, OUTPUTS, TYPE_TOKEN, Change
 
 from ._values import IDENTITY, make_base, make_spec
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+VM_REFERENCE = Path(__file__).resolve().parents[2] / "docs" / "vm.md"
 USER_INPUTS = [f for f in INPUTS if not f.set_by_resource]
 ALL_NAMES = {f.name for f in INPUTS} | {f.name for f in OUTPUTS}
 
@@ -55,14 +55,16 @@ def test_every_input_has_a_diff_rule() -> None:
     assert {f.rule for f in INPUTS if f.rule} == set(INPUT_RULES)
 
 
-def test_the_readme_documents_every_input_and_output() -> None:
-    text = README.read_text()
-    rows = re.findall(r"^\| `([a-z_]+)`(?:, `([a-z_]+)`)? \|", text, re.MULTILINE)
-    documented = {name for row in rows for name in row if name}
-    assert {f.name for f in INPUTS} <= documented
-    outputs_paragraph = text[text.index("Outputs: every input") :].split("\n\n", 1)[0]
-    for f in OUTPUTS:
-        assert f"`{f.name}`" in outputs_paragraph, f.name
+def _table(text: str, region: str) -> list[str]:
+    """The field names of the marked table ``region`` of the reference page, in order."""
+    body = text.split(f"<!-- BEGIN {region} -->", 1)[1].split(f"<!-- END {region} -->", 1)[0]
+    return re.findall(r"^\| `([a-z_]+)` \|", body, re.MULTILINE)
+
+
+def test_the_reference_page_documents_every_input_and_output_in_table_order() -> None:
+    text = VM_REFERENCE.read_text()
+    assert _table(text, "inputs") == [f.name for f in INPUTS]
+    assert _table(text, "outputs") == [f.name for f in OUTPUTS]
 
 
 def test_every_size_policy_caps_an_integer_input_of_the_table() -> None:
