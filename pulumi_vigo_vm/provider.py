@@ -85,7 +85,7 @@ check asks nothing."""
 
 
 class VmProvider(ConfiguredProvider):
-    """Converges one libvirt VM per resource. See the package README for the behaviour."""
+    """Converges one libvirt VM per resource. See docs/vm.md for the behaviour."""
 
     # --- engine methods ---------------------------------------------------------------
 

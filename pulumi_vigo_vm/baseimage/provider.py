@@ -53,7 +53,7 @@ def _idle_timeout(text: str | None) -> float | str:
 
 
 class BaseImageProvider(ConfiguredProvider):
-    """Puts one verified base image on a hypervisor. See the package README."""
+    """Puts one verified base image on a hypervisor. See docs/base-images.md."""
 
     def __init__(self) -> None:
         super().__init__()

@@ -22,7 +22,7 @@ _OUTPUT_ONLY = ("format", "virtual_size_bytes", "size_bytes")
 
 @dataclass
 class VigoBaseImageArgs:
-    """The inputs of a VigoBaseImage (see the README's "VigoBaseImage" section)."""
+    """The inputs of a VigoBaseImage (see docs/base-images.md)."""
 
     source: Input[str]
     sha256: Input[str]

@@ -1,7 +1,7 @@
 """What is ours on a hypervisor: the domain a resource owns, and the files a VM may remove.
 
 The reference page's rule, "vm_name is the idempotency key — two configurations can't
-manage the same domain", made precise (see the README's "Ownership and safety"):
+manage the same domain", made precise (see docs/ownership.md):
 
 * a domain is ours when its marker names our claim (the resource's URN), or when its UUID is
   the one our recorded outputs name (state of the previous release, whose marker named no
