@@ -13,11 +13,11 @@ from dataclasses import replace
 from typing import Any
 
 from ..common.qcow2 import HEADER_READ_SIZE
-from ..common.tempnames import temporary_name
 from ..errors import CommandError, ImageError
 from ..hosts.base import FileStat, Host, read_bounded
 from . import guestfile
 from .imageformat import ImageInfo, header_image, probe_format
+from .ops import install
 
 __all__ = [
     "ImageInfo",
@@ -159,32 +159,22 @@ def _probe_base(host: Host, path: str, stat: FileStat) -> ImageInfo | None:
 
 
 def create_overlay(host: Host, overlay_path: str, base: ImageInfo, size_bytes: int | None) -> None:
-    """Create ``overlay_path`` as a qcow2 overlay of ``base``, mode 0600, atomically.
-
-    Built under a temporary name and renamed, so a crash never leaves a half-made overlay
-    under the real name. Refuses a size smaller than the base's.
+    """Create ``overlay_path`` as a qcow2 overlay of ``base``, mode 0600, through
+    :func:`~pulumi_vigo_vm.hostfile.ops.install`: built under a temporary name and moved into
+    place, never over a file that appeared meanwhile, so a crash never leaves a half-made
+    overlay under the real name. Refuses a size smaller than the base's.
     """
     if size_bytes is not None and size_bytes < base.virtual_size:
         raise ImageError(
             f"disk_size_gib: {size_bytes // 1024**3} GiB is smaller than the base image "
             f"{base.path} ({base.virtual_size / 1024**3:.1f} GiB); omit it or make it larger"
         )
-    temporary = temporary_name(overlay_path)
-    argv = ["qemu-img", "create", "-q", "-f", "qcow2", "-F", base.format, "-b", base.path]
-    argv += [temporary] + ([str(size_bytes)] if size_bytes is not None else [])
-    try:
-        host.run(argv)
-        host.chmod(temporary, 0o600)
-        host.rename_noreplace(temporary, overlay_path)
-    except FileExistsError:
-        host.remove(temporary)
-        raise ImageError(
-            f"overlay {overlay_path} appeared while this VM was being created (another run "
-            "creating the same VM?); it is left alone"
-        ) from None
-    except BaseException:
-        host.remove(temporary)
-        raise
+
+    def build(temporary: str) -> None:
+        argv = ["qemu-img", "create", "-q", "-f", "qcow2", "-F", base.format, "-b", base.path]
+        host.run(argv + [temporary] + ([str(size_bytes)] if size_bytes is not None else []))
+
+    install(host, overlay_path, build, 0o600)
 
 
 def grow_overlay(host: Host, overlay_path: str, base_path: str, size_bytes: int) -> None:
