@@ -340,9 +340,6 @@ class Firmware(StrEnum):
     EFI_SECURE = "efi-secure"  # OVMF with Secure Boot (Microsoft keys enrolled), SMM, q35
 
 
-"""The guest architectures a VM may ask for (libvirt's names); whether a host runs one is
-the host's answer (its qemu emulators), told at plan time."""
-
 _CPU_MODES = ("host-passthrough", "host-model", "maximum")
 _CPU_MODEL = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+-]{0,63}")
 _MACHINE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
