@@ -26,12 +26,12 @@ from ..virt.power import PowerState
 from .devices import DataDisk, DiskBus, assign_macs
 from .domain_xml import BIOS, DiskDevice, DomainConfig, LiveDomain, NicDevice
 from .fields import INPUTS, Change
+from .filenames import console_log_path
 from .model import AttachedDisk, Identity, NicSource, Observed, Recorded, ResolvedBase
 from .ownership import (
     Candidates,
     DomainOwner,
     FileFacts,
-    console_log_path,
     owner_of,
     recorded_overlay,
     removable_files,

@@ -39,8 +39,9 @@ from .domain_xml import (
     to_xml,
     with_live_addresses,
 )
+from .filenames import CONSOLE_LOG_DIR, console_log_path
 from .guest.sighting import BootMark, boot_mark
-from .ownership import CONSOLE_LOG_DIR, claimed_by_sibling, console_log_path
+from .ownership import claimed_by_sibling
 from .seedfile import seed_identity
 from .spec import VmSpec
 

@@ -28,16 +28,15 @@ from ..errors import NotOwnedError
 from ..hostfile.imageformat import ImageInfo
 from .cloudinit import SEED_VOLUME_ID, SeedIdentity, instance_id
 from .domain_xml import LiveDomain
+from .filenames import console_log_path, legacy_console_log_path
 from .model import Observed, Recorded
 from .spec import RunState, VmSpec
 
 __all__ = [
-    "CONSOLE_LOG_DIR",
     "Candidates",
     "DomainOwner",
     "FileFacts",
     "claimed_by_sibling",
-    "console_log_path",
     "domain_owner",
     "owner_of",
     "recorded_overlay",
@@ -47,16 +46,6 @@ __all__ = [
     "require_ours",
     "superseded_seeds",
 ]
-
-CONSOLE_LOG_DIR = "/var/log/libvirt/vigo"
-"""Serial console logs live in a folder of their own: a domain name cannot contain ``/``, so
-no log libvirt keeps for any domain (``/var/log/libvirt/qemu/<name>.log``) can collide."""
-_LEGACY_CONSOLE_LOG = "/var/log/libvirt/qemu/{}-console.log"  # the previous release's name
-
-
-def console_log_path(vm_name: str) -> str:
-    """Where virtlogd keeps the serial console of ``vm_name``."""
-    return posixpath.join(CONSOLE_LOG_DIR, f"{vm_name}.console.log")
 
 
 class DomainOwner(StrEnum):
@@ -210,7 +199,7 @@ def removal_candidates(
             for p in (recorded.overlay_path, recorded.seed_iso_path, recorded.console_log_path)
             if p
         }
-    logs = (console_log_path(spec.vm_name), _LEGACY_CONSOLE_LOG.format(spec.vm_name))
+    logs = (console_log_path(spec.vm_name), legacy_console_log_path(spec.vm_name))
     return Candidates(
         overlays=(spec.overlay_path,) if spec.overlay_path in named else (),
         seeds=tuple(sorted(p for p in named if _seed_hash_of(spec, p) is not None)),

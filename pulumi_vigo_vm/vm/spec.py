@@ -23,6 +23,7 @@ from ..common.arches import X86_ARCHES
 from ..common.unknown import contains_unknown
 from ..errors import InputError, InputFault
 from ..spec import DEFAULT_DOMAIN_TYPE, DEFAULT_IMAGES_DIR, ProviderDefaults
+from . import filenames
 from .cloudinit import SeedContent
 from .devices import DataDisk, Nic
 from .fields import INPUTS
@@ -100,14 +101,13 @@ class VmSpec:
 
     @property
     def nvram_path(self) -> str:
-        """``<images_dir>/<vm_name>@VARS.fd``: the VM's UEFI variables (``@`` cannot occur
-        in a vm_name, so no other VM's file has this name)."""
-        return posixpath.join(self.images_dir, f"{self.vm_name}@VARS.fd")
+        """The VM's UEFI variables (:func:`.filenames.nvram_path`)."""
+        return filenames.nvram_path(self.images_dir, self.vm_name)
 
     @property
     def overlay_path(self) -> str:
-        """``<images_dir>/<vm_name>.qcow2``: the VM's own writable disk."""
-        return posixpath.join(self.images_dir, f"{self.vm_name}.qcow2")
+        """The VM's own writable disk (:func:`.filenames.overlay_path`)."""
+        return filenames.overlay_path(self.images_dir, self.vm_name)
 
     @property
     def seed_content(self) -> SeedContent:
@@ -127,14 +127,14 @@ class VmSpec:
     @property
     def seed_iso_prefix(self) -> str:
         """The file-name prefix every seed ISO of this VM shares, whatever its hash."""
-        return f"{self.vm_name}-seed-"
+        return filenames.seed_iso_prefix(self.vm_name)
 
     @property
     def seed_iso_path(self) -> str | None:
         """``<images_dir>/<vm_name>-seed-<hash>.iso``, or None without user-data."""
         if self.seed_hash is None:
             return None
-        return posixpath.join(self.images_dir, f"{self.seed_iso_prefix}{self.seed_hash}.iso")
+        return filenames.seed_iso_path(self.images_dir, self.vm_name, self.seed_hash)
 
     @property
     def all_nics(self) -> tuple[Nic, ...]:
@@ -270,8 +270,7 @@ def _overlay_conflicts(normalised: Mapping[str, Any]) -> list[InputFault]:
     base, name, images = (normalised.get(k) for k in ("disk_path", "vm_name", "images_dir"))
     if not all(isinstance(v, str) for v in (base, name, images)):
         return []
-    overlay = posixpath.join(str(images), f"{name}.qcow2")
-    if base != overlay:
+    if base != filenames.overlay_path(str(images), str(name)):
         return []
     return [
         InputFault(
@@ -325,14 +324,18 @@ def _data_disk_conflicts(normalised: Mapping[str, Any]) -> list[InputFault]:
         return []
     own = {
         normalised.get("disk_path"): "the VM's base (disk_path)",
-        posixpath.join(str(images), f"{name}.qcow2"): "the VM's own overlay",
+        filenames.overlay_path(str(images), str(name)): "the VM's own overlay",
     }
     faults = []
     for index, disk in enumerate(disks):
         path = disk["path"]
         what = own.get(path)
         directory, file_name = posixpath.split(path)
-        if what is None and directory == images and file_name.startswith(f"{name}-seed-"):
+        if (
+            what is None
+            and directory == images
+            and file_name.startswith(filenames.seed_iso_prefix(str(name)))
+        ):
             what = "one of the VM's seed ISOs"
         if what is not None:
             faults.append(
