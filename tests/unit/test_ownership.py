@@ -14,13 +14,12 @@ from pulumi_vigo_vm.errors import NotOwnedError
 from pulumi_vigo_vm.hostfile.imageformat import ImageInfo
 from pulumi_vigo_vm.vm.cloudinit import SeedIdentity, instance_id
 from pulumi_vigo_vm.vm.domain_xml import LiveDomain
+from pulumi_vigo_vm.vm.filenames import CONSOLE_LOG_DIR, console_log_path
 from pulumi_vigo_vm.vm.ownership import (
-    CONSOLE_LOG_DIR,
     Candidates,
     DomainOwner,
     FileFacts,
     Recorded,
-    console_log_path,
     domain_owner,
     removable_files,
     removal_candidates,
