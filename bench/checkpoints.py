@@ -8,7 +8,7 @@ snapshot once at the end, so the ``up`` should cost about what the preview costs
 ratio ≈1x; a checkpoint rewritten after every step makes it O(N²)). The preview is the
 baseline, measured on the same stack in the same run, the two alternating who goes first.
 
-Two stacks, each created once (timed), then ``--reps`` × (no-op preview, no-op up), then
+Two stacks, each created once (timed), then ``--reps`` x (no-op preview, no-op up), then
 destroyed (timed):
 
 * ``noop``: ``--n`` do-nothing dynamic resources (:mod:`bench.noop`, ``--payload`` bytes
@@ -75,7 +75,7 @@ def _unchanged(result: RunResult) -> RunResult:
 
 
 def cycle(name: str, n: int, harness: Callable[[], EngineHarness], reps: int) -> StackSamples:
-    """Create, ``reps`` × (no-op preview, no-op up) alternating who goes first, destroy."""
+    """Create, ``reps`` x (no-op preview, no-op up) alternating who goes first, destroy."""
     samples = StackSamples(name, n)
     samples.measure("create", lambda: harness().up())
     samples.checkpoint_bytes = harness().state_file.stat().st_size
@@ -154,7 +154,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     stacks: list[StackSamples] = []
     with World.create() as world:
-        stacks.append(cycle("noop", args.n, noop_stack(world.root, args.n, args.payload), args.reps))
+        noop = noop_stack(world.root, args.n, args.payload)
+        stacks.append(cycle("noop", args.n, noop, args.reps))
         if args.vms:
             stacks.append(cycle("vigovm", args.vms, vigovm_stack(world, args.vms), args.reps))
     if args.json:

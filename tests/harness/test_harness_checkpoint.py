@@ -52,7 +52,7 @@ def test_a_step_that_changed_nothing_writes_no_checkpoint(world: World) -> None:
     assert world.harness([A, peeking(world, B)]).preview().ops() == {"a": "same", "b": "same"}
 
 
-def test_a_no_op_up_writes_the_checkpoint_once_at_the_end(world: World) -> None:
+def test_a_no_op_up_writes_what_it_elided_at_the_end(world: World) -> None:
     world.harness([A, B]).up()
     before = load_snapshot(world.state_file)
 
