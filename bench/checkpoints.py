@@ -158,10 +158,11 @@ def main(argv: list[str] | None = None) -> int:
         stacks.append(cycle("noop", args.n, noop, args.reps))
         if args.vms:
             stacks.append(cycle("vigovm", args.vms, vigovm_stack(world, args.vms), args.reps))
-    if args.json:
-        raw: list[dict[str, Any]] = [s.__dict__ for s in stacks]
-        args.json.write_text(json.dumps(raw, indent=1))
-    print(render(stacks))
+        # Before the world's cleanup, which a libvirtd restarted meanwhile may fail.
+        if args.json:
+            raw: list[dict[str, Any]] = [s.__dict__ for s in stacks]
+            args.json.write_text(json.dumps(raw, indent=1))
+        print(render(stacks), flush=True)
     return 0
 
 
