@@ -199,7 +199,7 @@ def save_snapshot(path: str | os.PathLike[str], snapshot: Snapshot) -> None:
     """Write the state file atomically (write a temporary file, then rename over).
 
     One line, by ``json``'s C encoder: ``indent`` (or ``sort_keys``) would fall back to the
-    pure-Python one (``indent``: ~9x slower at 1,000 VMs), and a run of N steps writes up to
+    pure-Python one (``indent``: 3-4x slower at 1,000 VMs), and a run of N steps writes up to
     N times. ``python -m json.tool`` shows it indented.
     """
     file = Path(path)
