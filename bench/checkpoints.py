@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -34,18 +33,13 @@ from typing import Any
 
 from pulumi_vigo_vm.testing import EngineHarness, RunResult
 
+from .fleet import FLEET_PROGRAM
 from .noop import noop_program
-from .stats import median, timed
+from .stats import cpu_self, median, timed
 from .world import BRIDGE, MEMORY_MIB, USER_DATA, World
 
 ROOT = Path(__file__).resolve().parent.parent
-FLEET_PROGRAM = ROOT / "tests" / "integration" / "fleet_program"
 VERBS = ("create", "preview_noop", "up_noop", "destroy")
-
-
-def _cpu_self() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
 
 
 @dataclass
@@ -59,10 +53,10 @@ class StackSamples:
     checkpoint_bytes: int = 0
 
     def measure(self, verb: str, run: Callable[[], RunResult]) -> RunResult:
-        cpu = _cpu_self()
+        cpu = cpu_self()
         wall, result = timed(run)
         self.wall.setdefault(verb, []).append(wall)
-        self.cpu.setdefault(verb, []).append(_cpu_self() - cpu)
+        self.cpu.setdefault(verb, []).append(cpu_self() - cpu)
         assert result.ok, result.errors[:2]
         print(f"  {self.name} n={self.n} {verb:12} {wall:8.2f}s", file=sys.stderr, flush=True)
         return result
