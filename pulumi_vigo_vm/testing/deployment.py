@@ -239,10 +239,8 @@ class Deployment:
     def _flush(self) -> None:
         """Write what elided writes left out, once the run is over (the engine's flush when
         its snapshot manager closes: after a failed run too)."""
-        if not self.preview and self._elided:
-            with self.lock:
-                save_snapshot(self.h.state_file, self.state)
-                self._elided = False
+        if self._elided:
+            self.checkpoint()
 
     def record(self, step: Step) -> None:
         """Add a step to the run's result."""

@@ -198,9 +198,9 @@ def load_snapshot(path: str | os.PathLike[str]) -> Snapshot:
 def save_snapshot(path: str | os.PathLike[str], snapshot: Snapshot) -> None:
     """Write the state file atomically (write a temporary file, then rename over).
 
-    One line, by ``json``'s C encoder: ``indent`` (or ``sort_keys``) would fall back to the
-    pure-Python one (``indent``: 3-4x slower at 1,000 VMs), and a run of N steps writes up to
-    N times. ``python -m json.tool`` shows it indented.
+    One line, by ``json``'s C encoder: ``indent`` would fall back to the pure-Python one
+    (3-4x slower at 1,000 VMs), and a run of N steps writes up to N times. ``python -m
+    json.tool`` shows it indented.
     """
     file = Path(path)
     file.parent.mkdir(parents=True, exist_ok=True)
