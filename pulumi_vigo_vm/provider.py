@@ -298,7 +298,10 @@ class VmProvider(ConfiguredProvider):
             power = guest.power_state()
         state = "absent" if power is None else power.value
         addresses = seen.addresses if seen else None
-        pending = plan.pending if power is not None and power.is_active else ()
+        pending: tuple[str, ...] = ()
+        if power is not None and power.is_active and executor.boot_mark is None:
+            refused = axes.definition_inputs(spec, executor.not_live)
+            pending = tuple(dict.fromkeys(plan.pending + refused))
         outs = _outputs(spec, executor.base, identity, state, addresses, pending)
         outs["console_log_path"] = console_log
         return outs

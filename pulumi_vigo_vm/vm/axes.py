@@ -51,6 +51,7 @@ __all__ = [
     "Recorded",
     "ResolvedBase",
     "console_log_path",
+    "definition_inputs",
     "desired_domain",
     "diff",
     "keep_identity",
@@ -420,18 +421,34 @@ def _reaching(
     spec: VmSpec, observed: Observed, wanted: DomainConfig, recorded: Recorded | None
 ) -> tuple[LiveChanges, tuple[str, ...]]:
     """How the running guest (if any) gets to ``wanted``: what applies live, and the inputs
-    only a power cycle brings (see :mod:`pulumi_vigo_vm.changes`). The CPU is told from the
-    inputs (a running domain reports ``host-model`` expanded), and a CPU change deferred
-    earlier stays pending while the guest runs on."""
+    only a power cycle brings (see :mod:`pulumi_vigo_vm.changes`).
+
+    What was left pending before stays pending while the guest still differs in it, even
+    where a live change could apply it (an unplug the guest did not complete). The CPU is
+    told from the inputs (a running domain reports ``host-model`` expanded): a change of it
+    stays pending while the guest runs on."""
     running = observed.running
     if running is None or observed.power is not PowerState.RUNNING:
         return LiveChanges(), ()
     found = classify(running, wanted)
     names = [n for f in found.power_cycle for n in _definition_inputs(spec, f)]
-    cpu_pending = recorded is not None and "cpu_mode" in recorded.pending_changes
-    if recorded is not None and (recorded.spec.cpu != spec.cpu or cpu_pending):
-        names.append("cpu_mode")
+    if recorded is not None:
+        have, want = running.boot_relevant(), wanted.boot_relevant()
+        differing = {
+            name
+            for f in dataclass_fields(DomainConfig)
+            if getattr(have, f.name) != getattr(want, f.name)
+            for name in _definition_inputs(spec, f.name)
+        }
+        names += [n for n in recorded.pending_changes if n in differing or n == "cpu_mode"]
+        if recorded.spec.cpu != spec.cpu:
+            names.append("cpu_mode")
     return found.live, tuple(dict.fromkeys(names))
+
+
+def definition_inputs(spec: VmSpec, fields: Sequence[str]) -> tuple[str, ...]:
+    """The inputs the given fields of the domain definition come from."""
+    return tuple(dict.fromkeys(n for f in fields for n in _definition_inputs(spec, f)))
 
 
 def _dropped_nvram(live: LiveDomain | None, wanted: DomainConfig, present: bool) -> tuple[str, ...]:
