@@ -53,7 +53,7 @@ def _live_lines(guest: Guest) -> list[str]:
 
 def _wait_for(guest: Guest, pattern: str) -> str:
     """The guest's latest report, once one in its current boot matches ``pattern``."""
-    boot = len(guest.boots())
+    boot = max(len(guest.boots()), 1)  # none yet: the first, still starting
     guest.wait_for_boot_log(boot, pattern)
     return _live_lines(guest)[-1]
 
