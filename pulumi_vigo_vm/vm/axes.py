@@ -23,7 +23,7 @@ from ..common.hostcaps import HostPlatform
 from ..errors import ImageError, InputFault
 from ..hostfile.imageformat import ImageInfo, refusal
 from ..virt.power import PowerState
-from .changes import LiveChanges, classify
+from .changes import LiveChanges, boot_relevant, classify
 from .devices import DataDisk, DiskBus, assign_macs
 from .domain_xml import BIOS, DiskDevice, DomainConfig, LiveDomain, NicDevice
 from .fields import INPUTS, Change
@@ -433,7 +433,7 @@ def _reaching(
     found = classify(running, wanted)
     names = [n for f in found.power_cycle for n in _definition_inputs(spec, f)]
     if recorded is not None:
-        have, want = running.boot_relevant(), wanted.boot_relevant()
+        have, want = boot_relevant(running), boot_relevant(wanted)
         differing = {
             name
             for f in dataclass_fields(DomainConfig)

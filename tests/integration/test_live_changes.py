@@ -15,7 +15,7 @@ import pytest
 from support.lab import Lab
 from support.world import LOCAL_URI
 
-from pulumi_vigo_vm.domain_xml import from_xml
+from pulumi_vigo_vm.vm.domain_xml import from_xml
 
 
 @pytest.fixture
