@@ -163,4 +163,5 @@ def test_a_v1_vm_keeps_its_definition_and_setting_a_maximum_is_one_restart_once(
     assert v1_stack.harness.up().ops() == {"compat": "update"}
     assert v1_stack.domain.ID() == restarted, "within the maximum: live, no second restart"
     assert from_xml(v1_stack.domain.XMLDesc(0)).config.vcpu == 2
-    assert v1_stack.harness.preview().counts() == {"same": 1}
+    preview = v1_stack.harness.preview()
+    assert preview.counts() == {"same": 1}, preview.summary()
