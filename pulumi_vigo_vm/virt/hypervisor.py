@@ -344,11 +344,6 @@ class Guest:
         with self._call("unplugging a device from"):
             self._domain.detachDeviceFlags(device_xml, libvirt.VIR_DOMAIN_AFFECT_LIVE)
 
-    def domain_id(self) -> int:
-        """The running domain's ID (-1 when shut off): a new one at every start."""
-        with self._call("reading the ID of"):
-            return int(self._domain.ID())
-
     def block_resize(self, target: str, size_bytes: int) -> None:
         """Grow a disk of the running guest (its overlay) to ``size_bytes``."""
         with self._call("resizing a disk of"):
