@@ -153,7 +153,8 @@ class VmProvider(ConfiguredProvider):
         spec = self._parse(props)
         target = Target.for_uri(spec.uri)
         observed = observe(target, spec)
-        absent = owner_of(observed, spec, self._recorded(props)) is not DomainOwner.OURS
+        recorded = self._recorded(props)
+        absent = owner_of(observed, spec, recorded) is not DomainOwner.OURS
         if absent and spec.state is not RunState.ABSENT:
             return ReadResult(None, {})
         outs = dict(props)
@@ -163,6 +164,8 @@ class VmProvider(ConfiguredProvider):
             outs["uuid"] = live.uuid
             outs["mac_address"] = live.mac_address or props.get("mac_address")
             outs["mac_addresses"] = list(live.macs)
+        pending = () if absent else axes.pending_inputs(spec, observed, recorded)
+        outs["restart_pending"], outs["pending_changes"] = bool(pending), list(pending)
         running = observed.running
         guest = target.hypervisor.lookup(spec.vm_name) if running and not absent else None
         if guest is not None and running is not None and running.macs:
@@ -222,6 +225,7 @@ class VmProvider(ConfiguredProvider):
             seed_iso_path=olds.get("seed_iso_path"),
             console_log_path=olds.get("console_log_path"),
             mac_addresses=tuple(olds.get("mac_addresses") or ()),
+            pending_changes=tuple(olds.get("pending_changes") or ()),
         )
 
     def _look(
@@ -293,7 +297,12 @@ class VmProvider(ConfiguredProvider):
             seen = sight(subject) if spec.wait_for is WaitFor.NONE else wait_for_guest(subject)
             power = guest.power_state()
         state = "absent" if power is None else power.value
-        outs = _outputs(spec, executor.base, identity, state, seen.addresses if seen else None)
+        addresses = seen.addresses if seen else None
+        pending: tuple[str, ...] = ()
+        if power is not None and power.is_active and executor.boot_mark is None:
+            refused = axes.definition_inputs(spec, executor.not_live)
+            pending = tuple(dict.fromkeys(plan.pending + refused))
+        outs = _outputs(spec, executor.base, identity, state, addresses, pending)
         outs["console_log_path"] = console_log
         return outs
 
@@ -331,11 +340,13 @@ def _outputs(
     identity: Identity,
     observed_state: str,
     addresses: Addresses | None = None,
+    pending: tuple[str, ...] = (),
 ) -> dict[str, Any]:
     """Every output: the normalised inputs plus what the host resolved and reports.
 
     ``addresses``: the VM's addresses as last seen; they are reported, never compared (a
-    changed address is no drift)."""
+    changed address is no drift). ``pending``: the inputs the running guest gets at its
+    next power cycle."""
     return {
         **spec.to_inputs(),
         "uuid": identity.uuid,
@@ -352,4 +363,6 @@ def _outputs(
         "ip_address": addresses.ip_address if addresses else None,
         "ip_addresses": list(addresses.ip_addresses) if addresses else [],
         "mac_addresses": list(identity.macs),
+        "restart_pending": bool(pending),
+        "pending_changes": list(pending),
     }

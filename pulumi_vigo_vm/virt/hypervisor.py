@@ -321,6 +321,29 @@ class Guest:
                     raise
             return None
 
+    def set_vcpus_live(self, count: int) -> None:
+        """Hot-plug (or unplug) vCPUs of the running guest, up to its ``<vcpu>`` maximum.
+        The running guest only: the persistent definition is the redefine's."""
+        with self._call("setting the vCPUs of"):
+            self._domain.setVcpusFlags(count, libvirt.VIR_DOMAIN_AFFECT_LIVE)
+
+    def set_memory_live(self, mib: int) -> None:
+        """Set the balloon's target for the running guest, up to its ``<memory>``."""
+        with self._call("setting the memory of"):
+            self._domain.setMemoryFlags(mib * 1024, libvirt.VIR_DOMAIN_AFFECT_LIVE)
+
+    def attach_live(self, device_xml: str) -> None:
+        """Hot-plug one device into the running guest."""
+        with self._call("hot-plugging a device into"):
+            self._domain.attachDeviceFlags(device_xml, libvirt.VIR_DOMAIN_AFFECT_LIVE)
+
+    def detach_live(self, device_xml: str) -> None:
+        """Ask the running guest to release one device. Returns once asked (libvirt waits a
+        few seconds at most): the guest may take longer, or never; read the running
+        definition to know (as Nova's ``detach_device_with_retry`` does)."""
+        with self._call("unplugging a device from"):
+            self._domain.detachDeviceFlags(device_xml, libvirt.VIR_DOMAIN_AFFECT_LIVE)
+
     def block_resize(self, target: str, size_bytes: int) -> None:
         """Grow a disk of the running guest (its overlay) to ``size_bytes``."""
         with self._call("resizing a disk of"):

@@ -14,7 +14,7 @@ ordered :class:`Plan` for the executor. Pure: no I/O; all host facts come in as 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from dataclasses import fields as dataclass_fields
 from enum import StrEnum
 from typing import Literal
@@ -23,6 +23,7 @@ from ..common.hostcaps import HostPlatform
 from ..errors import ImageError, InputFault
 from ..hostfile.imageformat import ImageInfo, refusal
 from ..virt.power import PowerState
+from .changes import LiveChanges, boot_relevant, classify
 from .devices import DataDisk, DiskBus, assign_macs
 from .domain_xml import BIOS, DiskDevice, DomainConfig, LiveDomain, NicDevice
 from .fields import INPUTS, Change
@@ -49,11 +50,12 @@ __all__ = [
     "Plan",
     "Recorded",
     "ResolvedBase",
-    "boot_relevant",
     "console_log_path",
+    "definition_inputs",
     "desired_domain",
     "diff",
     "keep_identity",
+    "pending_inputs",
     "plan_converge",
     "plan_remove",
     "refuse_data_disks",
@@ -70,6 +72,8 @@ class Action(StrEnum):
     WRITE_SEED = "write-seed"
     CREATE_OVERLAY = "create-overlay"
     GROW_OVERLAY = "grow-overlay"
+    APPLY_LIVE = "apply-live"
+    """vCPUs, memory and hot-plugged devices changed in the running guest (Plan.live)."""
     DEFINE = "define"
     WRITE_MARKER = "write-marker"
     SHUTDOWN = "shutdown"
@@ -91,6 +95,11 @@ class Plan:
     """DEFINE makes a domain that did not exist (so a failed create must undefine it)."""
     removals: tuple[str, ...] = ()
     """The files REMOVE_FILES deletes: each one proven ours (see ownership.py)."""
+    live: LiveChanges = field(default_factory=LiveChanges)
+    """What APPLY_LIVE changes in the running guest."""
+    pending: tuple[str, ...] = ()
+    """The inputs the running guest gets only at its next power cycle, which this plan
+    leaves to the operator (``restart_on_change=False``)."""
 
     @property
     def mutates(self) -> bool:
@@ -160,6 +169,8 @@ def desired_domain(
         uuid=identity.uuid,
         memory_mib=spec.memory_mib,
         vcpu=spec.vcpu,
+        max_vcpu=spec.vcpu_max,
+        max_memory_mib=spec.memory_max_mib,
         domain_type=spec.domain_type,
         overlay_path=spec.overlay_path,
         seed_iso_path=spec.seed_iso_path,
@@ -174,7 +185,7 @@ def desired_domain(
         tpm=spec.tpm,
         cpu_mode=spec.cpu,
         discard=True,
-    )
+    ).canonical()
 
 
 def keep_identity(
@@ -338,25 +349,6 @@ def refuse_nic_sources(
     return faults
 
 
-def boot_relevant(config: DomainConfig) -> DomainConfig:
-    """The structural fields of ``config`` whose change is worth a restart of a running guest.
-
-    Package defaults (the console log's name, the guest agent's channel, the ``<cpu>``
-    element, discard) reach the persistent definition at once and the guest at its next
-    boot: an upgrade of this package restarts nothing. The CPU is left out for a second
-    reason: a running domain reports ``host-model`` expanded to a custom model (and the
-    previous release's domains run libvirt's ``qemu64``), so a user's change of
-    ``cpu_mode`` is told from the inputs (see :func:`plan_converge`).
-    """
-    return replace(
-        config.structural(),
-        console_log_path=None,
-        guest_agent=False,
-        cpu_mode=None,
-        discard=False,
-    )
-
-
 def plan_converge(
     spec: VmSpec,
     observed: Observed,
@@ -394,12 +386,16 @@ def plan_converge(
             actions.append(Action.DEFINE)  # the definition carries the claim
         elif live.claim != spec.claim:
             actions.append(Action.WRITE_MARKER)
-    running = observed.running
-    cpu_changed = recorded is not None and recorded.spec.cpu != spec.cpu
-    restart = running is not None and (
-        boot_relevant(running) != boot_relevant(wanted) or cpu_changed
-    )
+    hot, cycle = _reaching(spec, observed, wanted, recorded)
+    restart = bool(cycle) and spec.restart_on_change
+    if hot and not restart and spec.state is not RunState.STOPPED:
+        # Before the redefine, which then keeps the slots the hot-plugged devices got.
+        at = actions.index(Action.DEFINE) if Action.DEFINE in actions else len(actions)
+        actions.insert(at, Action.APPLY_LIVE)
+    else:
+        hot = LiveChanges()
     actions += _power_actions(spec, observed.power, restart)
+    pending = () if restart or Action.START in actions else cycle
     dropped = _dropped_nvram(live, wanted, observed.nvram_present)
     if dropped:
         actions.append(Action.REMOVE_FILES)
@@ -408,7 +404,51 @@ def plan_converge(
         wanted if redefine else None,
         domain_is_new=live is None,
         removals=dropped,
+        live=hot,
+        pending=pending,
     )
+
+
+def pending_inputs(spec: VmSpec, observed: Observed, recorded: Recorded | None) -> tuple[str, ...]:
+    """The inputs the running guest has not got yet and gets only at a power cycle: what its
+    running definition lacks of the persistent one (a refresh tells it from the host)."""
+    if observed.domain is None:
+        return ()
+    return _reaching(spec, observed, observed.domain.config, recorded)[1]
+
+
+def _reaching(
+    spec: VmSpec, observed: Observed, wanted: DomainConfig, recorded: Recorded | None
+) -> tuple[LiveChanges, tuple[str, ...]]:
+    """How the running guest (if any) gets to ``wanted``: what applies live, and the inputs
+    only a power cycle brings (see :mod:`pulumi_vigo_vm.changes`).
+
+    What was left pending before stays pending while the guest still differs in it, even
+    where a live change could apply it (an unplug the guest did not complete). The CPU is
+    told from the inputs (a running domain reports ``host-model`` expanded): a change of it
+    stays pending while the guest runs on."""
+    running = observed.running
+    if running is None or observed.power is not PowerState.RUNNING:
+        return LiveChanges(), ()
+    found = classify(running, wanted)
+    names = [n for f in found.power_cycle for n in _definition_inputs(spec, f)]
+    if recorded is not None:
+        have, want = boot_relevant(running), boot_relevant(wanted)
+        differing = {
+            name
+            for f in dataclass_fields(DomainConfig)
+            if getattr(have, f.name) != getattr(want, f.name)
+            for name in _definition_inputs(spec, f.name)
+        }
+        names += [n for n in recorded.pending_changes if n in differing or n == "cpu_mode"]
+        if recorded.spec.cpu != spec.cpu:
+            names.append("cpu_mode")
+    return found.live, tuple(dict.fromkeys(names))
+
+
+def definition_inputs(spec: VmSpec, fields: Sequence[str]) -> tuple[str, ...]:
+    """The inputs the given fields of the domain definition come from."""
+    return tuple(dict.fromkeys(n for f in fields for n in _definition_inputs(spec, f)))
 
 
 def _dropped_nvram(live: LiveDomain | None, wanted: DomainConfig, present: bool) -> tuple[str, ...]:
@@ -482,7 +522,21 @@ def _size_rule(
     return "update" if old.disk_size_gib != new.disk_size_gib else None
 
 
-INPUT_RULES: dict[str, Rule] = {"base": _base_rule, "seed": _seed_rule, "size": _size_rule}
+def _maximum_rule(
+    name: str, old: VmSpec, new: VmSpec, _overlay: ImageInfo | None, _b: ResolvedBase | None
+) -> Decision:
+    """A maximum omitted is the current value (state of the previous release holds none):
+    only the value the domain boots with counts."""
+    effective = {"max_vcpu": "vcpu_max", "max_memory_mib": "memory_max_mib"}[name]
+    return "update" if getattr(old, effective) != getattr(new, effective) else None
+
+
+INPUT_RULES: dict[str, Rule] = {
+    "base": _base_rule,
+    "seed": _seed_rule,
+    "size": _size_rule,
+    "maximum": _maximum_rule,
+}
 """The inputs whose change depends on other fields or the host (``Change.RULE`` in the
 field table), by rule name."""
 
@@ -544,6 +598,8 @@ _DEFINITION_INPUTS = {"name": ("vm_name",), "nvram_path": ("firmware",)} | {
     for name in (
         "memory_mib",
         "vcpu",
+        "max_vcpu",
+        "max_memory_mib",
         "domain_type",
         "data_disks",
         "arch",

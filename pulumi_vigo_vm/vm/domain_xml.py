@@ -25,7 +25,9 @@ __all__ = [
     "LiveDomain",
     "NicDevice",
     "NicLink",
+    "device_xml",
     "from_xml",
+    "has_device",
     "marker_xml",
     "nic_links",
     "to_xml",
@@ -112,6 +114,11 @@ class DomainConfig:
     ``<cpu>`` (libvirt's ``qemu64``)."""
     discard: bool = False
     """``discard='unmap'`` on every disk: a guest's ``fstrim`` returns space."""
+    max_vcpu: int | None = None
+    """``<vcpu>``, with ``vcpu`` its ``current`` (vCPUs hot-plugged up to it); None: ``vcpu``."""
+    max_memory_mib: int | None = None
+    """``<memory>``, with ``memory_mib`` its ``<currentMemory>`` (the balloon's target up to
+    it); None: ``memory_mib``."""
 
     @property
     def mac_address(self) -> str | None:
@@ -122,13 +129,28 @@ class DomainConfig:
     def macs(self) -> tuple[str, ...]:
         return tuple(nic.mac for nic in self.nics if nic.mac)
 
+    def canonical(self) -> DomainConfig:
+        """This config with a maximum equal to its current value left out (None), as a
+        domain of the previous release reads back and as its spec asks for it."""
+        return replace(
+            self,
+            max_vcpu=None if self.max_vcpu == self.vcpu else self.max_vcpu,
+            max_memory_mib=None if self.max_memory_mib == self.memory_mib else self.max_memory_mib,
+        )
+
     def structural(self) -> DomainConfig:
         """This config without its UUID: what a redefine may change (MACs are kept by the
         plan, so a differing one is a NIC the user re-addressed).
 
         The machine is compared by family: libvirt stores ``q35`` as ``pc-q35-7.2``."""
         family = machine_family(self.machine) if self.machine is not None else None
-        return replace(self, uuid="", machine=family)
+        return replace(
+            self,
+            uuid="",
+            machine=family,
+            max_vcpu=self.max_vcpu or self.vcpu,
+            max_memory_mib=self.max_memory_mib or self.memory_mib,
+        )
 
 
 @dataclass(frozen=True)
@@ -176,6 +198,49 @@ def _data_disk(devices: ET.Element, disk: DiskDevice) -> ET.Element:
     return element
 
 
+def _nic(devices: ET.Element, nic: NicDevice) -> ET.Element:
+    interface = _sub(devices, "interface", type=nic.kind)
+    if nic.mac is not None:
+        _sub(interface, "mac", address=nic.mac)
+    _sub(interface, "source", **{nic.kind: nic.source})
+    _sub(interface, "model", type=nic.model)
+    return interface
+
+
+def _device(device: DiskDevice | NicDevice, discard: bool) -> ET.Element:
+    holder = ET.Element("devices")
+    if isinstance(device, NicDevice):
+        return _nic(holder, device)
+    element = _data_disk(holder, device)
+    if discard and not device.readonly:
+        _driver(element).set("discard", "unmap")
+    return element
+
+
+def device_xml(device: DiskDevice | NicDevice, discard: bool, definition: str | None = None) -> str:
+    """One data disk or NIC alone, as a hot-plug passes it; with the PCI address it has in
+    ``definition`` (a domain's XML), so a device the persistent definition already holds
+    gets the same slot in the running guest."""
+    element = _device(device, discard)
+    if definition is not None:
+        key = _device_key(element)
+        for found in ET.fromstring(definition).findall("devices/*"):
+            address = found.find("address")
+            if _device_key(found) == key and address is not None:
+                element.append(address)
+                break
+    return ET.tostring(element, encoding="unicode")
+
+
+def has_device(definition: str, device: DiskDevice | NicDevice) -> bool:
+    """``definition`` (a domain's XML) holds ``device`` (a disk by its source, a NIC by
+    its MAC)."""
+    key = _device_key(_device(device, False))
+    return any(
+        _device_key(found) == key for found in ET.fromstring(definition).findall("devices/*")
+    )
+
+
 def _marker(claim: str, tag: str = _MARKER_TAG) -> ET.Element:
     marker = ET.Element(tag)
     marker.set("managed-by", "pulumi_vigo_vm")
@@ -197,8 +262,13 @@ def to_xml(config: DomainConfig, claim: str) -> str:
     _sub(domain, "uuid", config.uuid)
     metadata = _sub(domain, "metadata")
     metadata.append(_marker(claim))
-    _sub(domain, "memory", str(config.memory_mib), unit="MiB")
-    _sub(domain, "vcpu", str(config.vcpu), placement="static")
+    maximum = config.max_memory_mib or config.memory_mib
+    _sub(domain, "memory", str(maximum), unit="MiB")
+    if maximum != config.memory_mib:
+        _sub(domain, "currentMemory", str(config.memory_mib), unit="MiB")
+    vcpu = _sub(domain, "vcpu", str(config.max_vcpu or config.vcpu), placement="static")
+    if (config.max_vcpu or config.vcpu) != config.vcpu:
+        vcpu.set("current", str(config.vcpu))
     _os(domain, config)
     features = _sub(domain, "features")
     _sub(features, "acpi")  # graceful shutdown is an ACPI power-button press
@@ -227,11 +297,7 @@ def to_xml(config: DomainConfig, claim: str) -> str:
         cdrom = _file_disk(devices, "cdrom", "raw", config.seed_iso_path, "sda", "scsi")
         _sub(cdrom, "readonly")
     for nic in config.nics:
-        interface = _sub(devices, "interface", type=nic.kind)
-        if nic.mac is not None:
-            _sub(interface, "mac", address=nic.mac)
-        _sub(interface, "source", **{nic.kind: nic.source})
-        _sub(interface, "model", type=nic.model)
+        _nic(devices, nic)
     serial = _sub(devices, "serial", type="pty")
     if config.console_log_path is not None:
         _sub(serial, "log", file=config.console_log_path, append="on")
@@ -337,6 +403,16 @@ def _memory_mib(element: ET.Element | None) -> int:
     if factor is None:
         raise ValueError(f"unknown memory unit {unit!r} in domain XML")
     return int(int(element.text) * factor) // 1024
+
+
+def _first(parent: ET.Element, *tags: str) -> ET.Element | None:
+    """The first of ``tags`` ``parent`` has (an element without children is falsy: never
+    chain ``find`` with ``or``)."""
+    for tag in tags:
+        element = parent.find(tag)
+        if element is not None:
+            return element
+    return None
 
 
 def _disk_source(devices: ET.Element | None, device: str) -> str | None:
@@ -451,11 +527,12 @@ def from_xml(text: str) -> LiveDomain:
     os_element = domain.find("os")
     kind = os_element.find("type") if os_element is not None else None
     nvram = os_element.findtext("nvram") if os_element is not None else None
+    vcpus = domain.find("vcpu")
     config = DomainConfig(
         name=domain.findtext("name", ""),
         uuid=domain.findtext("uuid", ""),
-        memory_mib=_memory_mib(domain.find("memory")),
-        vcpu=int(domain.findtext("vcpu", "0")),
+        memory_mib=_memory_mib(_first(domain, "currentMemory", "memory")),
+        vcpu=int(vcpus.get("current") or vcpus.text or "0") if vcpus is not None else 0,
         domain_type=domain.get("type", ""),
         overlay_path=_disk_source(devices, "disk") or "",
         seed_iso_path=_disk_source(devices, "cdrom"),
@@ -470,7 +547,9 @@ def from_xml(text: str) -> LiveDomain:
         tpm=_has_tpm_emulator(devices),
         cpu_mode=_cpu_mode(domain.find("cpu")),
         discard=_root_discard(devices),
-    )
+        max_vcpu=int(vcpus.text or "0") if vcpus is not None else None,
+        max_memory_mib=_memory_mib(domain.find("memory")),
+    ).canonical()
     claim = marker.get(_CLAIM_ATTRIBUTE) if marker is not None else None
     return LiveDomain(config=config, marked=marker is not None, claim=claim)
 
@@ -493,16 +572,18 @@ def _device_key(device: ET.Element) -> tuple[str, ...] | None:
     return None
 
 
-def with_live_addresses(xml: str, live_xml: str) -> str:
+def with_live_addresses(xml: str, *live_xml: str) -> str:
     """``xml`` with the PCI address each device has in ``live_xml`` (a disk by its source, a
-    NIC by its MAC, ...), so a redefine that adds or removes a device moves no other: the
-    guest's NIC names (``enp1s0``) follow their PCI slots."""
-    domain, live = ET.fromstring(xml), ET.fromstring(live_xml)
+    NIC by its MAC, ...; the first definition that has the device wins), so a redefine that
+    adds or removes a device moves no other: the guest's NIC names (``enp1s0``) follow
+    their PCI slots."""
+    domain = ET.fromstring(xml)
     addresses: dict[tuple[str, ...], ET.Element] = {}
-    for device in live.findall("devices/*"):
-        key, address = _device_key(device), device.find("address")
-        if key is not None and address is not None and address.get("type") == "pci":
-            addresses.setdefault(key, address)
+    for live in live_xml:
+        for device in ET.fromstring(live).findall("devices/*"):
+            key, address = _device_key(device), device.find("address")
+            if key is not None and address is not None and address.get("type") == "pci":
+                addresses.setdefault(key, address)
     for device in domain.findall("devices/*"):
         key = _device_key(device)
         if key in addresses and device.find("address") is None:

@@ -18,6 +18,7 @@ import logging
 import posixpath
 import time
 from collections.abc import Callable, Iterator
+from functools import partial
 
 import pulumi
 
@@ -30,11 +31,16 @@ from ..virt.hypervisor import Guest
 from ..virt.power import PowerState
 from ..virt.target import Target
 from .axes import Action, Plan, ResolvedBase
+from .changes import LiveChanges
 from .cloudinit import build_seed_iso, instance_id
 from .domain_xml import (
     MARKER_NAMESPACE,
     MARKER_PREFIX,
+    DiskDevice,
+    NicDevice,
+    device_xml,
     from_xml,
+    has_device,
     marker_xml,
     to_xml,
     with_live_addresses,
@@ -43,7 +49,7 @@ from .filenames import CONSOLE_LOG_DIR, console_log_path
 from .guest.sighting import BootMark, boot_mark
 from .ownership import claimed_by_sibling
 from .seedfile import seed_identity
-from .spec import VmSpec
+from .spec import RunState, VmSpec
 
 __all__ = ["Executor", "StepHook"]
 
@@ -89,6 +95,9 @@ class Executor:
         self._swept = False
         self.boot_mark: BootMark | None = None
         """Where the boot this plan started begins in the console log (None: none started)."""
+        self.not_live: list[str] = []
+        """The definition's fields (``data_disks``, ``nics``, ``vcpu``, ``memory_mib``) that
+        APPLY_LIVE could not change in the running guest: left to the restart rule."""
 
     def apply(self, plan: Plan, *, transactional: bool = False) -> None:
         """Run ``plan``'s actions in order; undo what this call made on failure if asked."""
@@ -98,6 +107,11 @@ class Executor:
                 if self._before_step is not None:
                     self._before_step(action)
                 self._run(action, plan)
+            if self.not_live and self._restarts_for_what_was_not_live(plan):
+                for action in (Action.SHUTDOWN, Action.START):
+                    if self._before_step is not None:
+                        self._before_step(action)
+                    self._run(action, plan)
         except BaseException:
             if transactional:
                 self._roll_back()
@@ -109,6 +123,7 @@ class Executor:
             Action.WRITE_SEED: self._write_seed,
             Action.CREATE_OVERLAY: self._create_overlay,
             Action.GROW_OVERLAY: self._grow_overlay,
+            Action.APPLY_LIVE: lambda: self._apply_live(plan.live),
             Action.DEFINE: lambda: self._define(plan),
             Action.WRITE_MARKER: self._write_marker,
             Action.SHUTDOWN: self._shutdown,
@@ -120,6 +135,67 @@ class Executor:
             Action.REMOVE_FILES: lambda: self._remove_files(plan.removals),
         }
         handlers[action]()
+
+    def _restarts_for_what_was_not_live(self, plan: Plan) -> bool:
+        """The restart rule for a change the guest refused live: a running VM restarts,
+        unless ``restart_on_change=False`` (then it is pending) or the plan boots anyway."""
+        spec = self._spec
+        return spec.restart_on_change and spec.state is RunState.RUNNING and not plan.boots
+
+    def _apply_live(self, live: LiveChanges) -> None:
+        """Change the running guest: unplug, then plug, devices (an unplug the guest does
+        not complete within ``shutdown_timeout_s`` is left to the restart rule, with a
+        warning naming the device), then vCPUs and the balloon. The persistent definition
+        is the redefine's, which follows and keeps the slots the guest got here."""
+        guest = self._guest()
+        definition = guest.xml()
+        unplugs: tuple[DiskDevice | NicDevice, ...] = (*live.detach_disks, *live.detach_nics)
+        plugs: tuple[DiskDevice | NicDevice, ...] = (*live.attach_disks, *live.attach_nics)
+        for device in unplugs:
+            self._unplug(guest, device)
+        for device in plugs:
+            text = device_xml(device, True, definition)
+            self._live_step(_field_of(device), _named(device), partial(guest.attach_live, text))
+        if live.vcpu is not None:
+            count = live.vcpu
+            self._live_step("vcpu", f"{count} vCPUs", lambda: guest.set_vcpus_live(count))
+        if live.memory_mib is not None:
+            mib = live.memory_mib
+            self._live_step("memory_mib", f"{mib} MiB", lambda: guest.set_memory_live(mib))
+
+    def _live_step(self, field: str, what: str, call: Callable[[], None]) -> None:
+        try:
+            call()
+        except VigoError as exc:
+            self._not_live(field, f"{what} could not be applied to the running guest ({exc})")
+
+    def _not_live(self, field: str, why: str) -> None:
+        rule = (
+            "restarting it"
+            if self._spec.restart_on_change
+            else "left for its next power cycle (restart_on_change=False)"
+        )
+        pulumi.log.warn(f"{self._spec.vm_name}: {why}; {rule}")
+        self.not_live.append(field)
+
+    def _unplug(self, guest: Guest, device: DiskDevice | NicDevice) -> None:
+        """Ask the guest to release ``device`` and wait, polling the running definition,
+        until it has (Nova's detach_device_with_retry reads the same)."""
+        field, name, timeout = _field_of(device), _named(device), self._spec.shutdown_timeout_s
+        try:
+            guest.detach_live(device_xml(device, False))
+        except VigoError as exc:
+            self._not_live(field, f"{name} could not be unplugged ({exc})")
+            return
+        started = time.monotonic()
+        while has_device(guest.running_xml(), device):
+            if time.monotonic() - started >= timeout:
+                self._not_live(
+                    field,
+                    f"the guest did not release {name} within shutdown_timeout_s={timeout}",
+                )
+                return
+            time.sleep(SHUTDOWN_POLL_S)
 
     def _roll_back(self) -> None:
         for undo in reversed(self._undo):
@@ -243,8 +319,10 @@ class Executor:
     def _define(self, plan: Plan) -> None:
         assert plan.domain is not None and self._spec.claim is not None
         xml = to_xml(plan.domain, self._spec.claim)
-        if not plan.domain_is_new:
-            xml = with_live_addresses(xml, self._guest().xml())  # no device changes slot
+        if not plan.domain_is_new:  # no device changes slot, a hot-plugged one keeps its own
+            guest = self._guest()
+            running = (guest.running_xml(),) if Action.APPLY_LIVE in plan.actions else ()
+            xml = with_live_addresses(xml, guest.xml(), *running)
         self._target.host.makedirs(CONSOLE_LOG_DIR)  # virtlogd creates the file, not its folder
         with self._at_the_act():
             try:
@@ -352,3 +430,15 @@ class Executor:
     def _remove_files(self, paths: tuple[str, ...]) -> None:
         for path in paths:
             self._remove(path)
+
+
+def _field_of(device: DiskDevice | NicDevice) -> str:
+    return "nics" if isinstance(device, NicDevice) else "data_disks"
+
+
+def _named(device: DiskDevice | NicDevice) -> str:
+    """A device as a warning names it: a disk by its source and serial, a NIC by its MAC."""
+    if isinstance(device, NicDevice):
+        return f"NIC {device.mac} ({device.kind} {device.source})"
+    serial = f", serial {device.serial}" if device.serial else ""
+    return f"disk {device.source} ({device.target}{serial})"

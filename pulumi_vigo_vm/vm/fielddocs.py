@@ -18,6 +18,7 @@ import textwrap
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
+from .changes import readme_table
 from .fields import INPUTS, OUTPUTS, InputField, OutputField
 
 __all__ = ["PAGE", "RESOURCE", "docstring", "main", "with_docstrings", "with_tables"]
@@ -50,12 +51,15 @@ def _table(header: str, meaning: str, fields: Iterable[_Field]) -> str:
 
 def with_tables(page: str) -> str:
     """``page`` with each marked table (``<!-- BEGIN inputs ... -->`` to ``<!-- END inputs
-    -->``, likewise ``outputs``) rendered from the field table."""
-    for name, (header, meaning, fields) in _TABLES.items():
+    -->``, likewise ``outputs``) rendered from the field table, and ``changes`` from the
+    table of how a change reaches a running VM (:mod:`.changes`)."""
+    tables = {name: _table(*table) for name, table in _TABLES.items()}
+    tables["changes"] = readme_table()
+    for name, text in tables.items():
         region = re.search(_REGION.format(name=name), page, re.DOTALL)
         if region is None:
             raise ValueError(f"{PAGE} has no region <!-- BEGIN {name} --> ... <!-- END {name} -->")
-        page = page[: region.start(2)] + _table(header, meaning, fields) + page[region.end(2) :]
+        page = page[: region.start(2)] + text + page[region.end(2) :]
     return page
 
 

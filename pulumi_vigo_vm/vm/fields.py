@@ -387,6 +387,39 @@ INPUTS: tuple[InputField, ...] = (
             'another needs `domain_type="qemu"`'
         ),
     ),
+    # Omitted: the VM's vcpu / memory_mib (None in state: a maximum equal to the current).
+    InputField(
+        "max_vcpu",
+        _INT,
+        inputs.max_vcpu,
+        **_rule("maximum"),
+        doc=(
+            "the vCPUs the guest boots able to take (≥ `vcpu`; default `vcpu`): `vcpu` then "
+            "changes live up to it; a change of it needs a restart"
+        ),
+    ),
+    InputField(
+        "max_memory_mib",
+        _INT,
+        inputs.max_memory_mib,
+        **_rule("maximum"),
+        doc=(
+            "the memory the guest boots able to take (≥ `memory_mib`; default `memory_mib`): "
+            "`memory_mib` then changes live up to it (the virtio balloon); a change of it "
+            "needs a restart"
+        ),
+    ),
+    InputField(
+        "restart_on_change",
+        "bool",
+        inputs.restart_on_change,
+        Change.UPDATE,
+        default=lambda _: True,
+        doc=(
+            "`true` (default): a change only a power cycle applies restarts a running guest; "
+            "`false`: the definition changes, the guest runs on, `restart_pending` says so"
+        ),
+    ),
 )
 
 OUTPUTS: tuple[OutputField, ...] = (
@@ -452,6 +485,16 @@ OUTPUTS: tuple[OutputField, ...] = (
     ),
     OutputField(
         "mac_addresses", "list[str]", doc="one MAC per NIC, in order (`mac_address` is the first)"
+    ),
+    OutputField(
+        "restart_pending",
+        "bool",
+        doc="the running guest is not on its definition yet (`restart_on_change=false`)",
+    ),
+    OutputField(
+        "pending_changes",
+        "list[str]",
+        doc="the inputs the running guest gets at its next power cycle",
     ),
 )
 

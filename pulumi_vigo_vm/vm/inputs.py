@@ -281,6 +281,14 @@ def vcpu(value: Any) -> int:
     return whole_number(value, 1, MAX_VCPU)
 
 
+def max_vcpu(value: Any) -> int:
+    return whole_number(value, 1, MAX_VCPU)
+
+
+def max_memory_mib(value: Any) -> int:
+    return whole_number(value, 1, MAX_MEMORY_MIB, " MiB")
+
+
 def shutdown_timeout_s(value: Any) -> int:
     return whole_number(value, 0, MAX_SHUTDOWN_TIMEOUT_S, " seconds")
 
@@ -351,6 +359,15 @@ def firmware(value: Any) -> Firmware:
 
 
 def tpm(value: Any) -> bool:
+    return boolean(value)
+
+
+def restart_on_change(value: Any) -> bool:
+    return boolean(value)
+
+
+def boolean(value: Any) -> bool:
+    """``True``/``False``, or their spelling as text."""
     if isinstance(value, bool):
         return value
     if value in ("true", "false"):

@@ -103,6 +103,8 @@ class Recorded:
     seed_iso_path: str | None = None
     console_log_path: str | None = None
     mac_addresses: tuple[str, ...] = ()
+    pending_changes: tuple[str, ...] = ()
+    """The inputs the running guest was left to get at its next power cycle."""
 
     @property
     def uuid(self) -> str | None:

@@ -109,6 +109,16 @@ class VigoVmArgs:
     arch: Input[str] | None = None
     """Guest architecture (``x86_64``, ``aarch64``, …); default the host's own; another needs
     ``domain_type="qemu"``."""
+    max_vcpu: Input[int | str] | None = None
+    """The vCPUs the guest boots able to take (≥ ``vcpu``; default ``vcpu``): ``vcpu`` then changes
+    live up to it; a change of it needs a restart."""
+    max_memory_mib: Input[int | str] | None = None
+    """The memory the guest boots able to take (≥ ``memory_mib``; default ``memory_mib``):
+    ``memory_mib`` then changes live up to it (the virtio balloon); a change of it needs a
+    restart."""
+    restart_on_change: Input[bool] | None = None
+    """``true`` (default): a change only a power cycle applies restarts a running guest; ``false``:
+    the definition changes, the guest runs on, ``restart_pending`` says so."""
 
 
 class VigoVm(Resource, module=MODULE, name="VigoVm"):
@@ -202,6 +212,16 @@ class VigoVm(Resource, module=MODULE, name="VigoVm"):
     arch: Output[str | None]
     """Guest architecture (``x86_64``, ``aarch64``, …); default the host's own; another needs
     ``domain_type="qemu"``."""
+    max_vcpu: Output[int | None]
+    """The vCPUs the guest boots able to take (≥ ``vcpu``; default ``vcpu``): ``vcpu`` then changes
+    live up to it; a change of it needs a restart."""
+    max_memory_mib: Output[int | None]
+    """The memory the guest boots able to take (≥ ``memory_mib``; default ``memory_mib``):
+    ``memory_mib`` then changes live up to it (the virtio balloon); a change of it needs a
+    restart."""
+    restart_on_change: Output[bool]
+    """``true`` (default): a change only a power cycle applies restarts a running guest; ``false``:
+    the definition changes, the guest runs on, ``restart_pending`` says so."""
     uuid: Output[str]
     """The libvirt domain UUID; stable across redefines."""
     mac_address: Output[str]
@@ -233,6 +253,10 @@ class VigoVm(Resource, module=MODULE, name="VigoVm"):
     """Every address the host knows for the VM, NIC by NIC, IPv4 first."""
     mac_addresses: Output[list[str]]
     """One MAC per NIC, in order (``mac_address`` is the first)."""
+    restart_pending: Output[bool]
+    """The running guest is not on its definition yet (``restart_on_change=false``)."""
+    pending_changes: Output[list[str]]
+    """The inputs the running guest gets at its next power cycle."""
 
     def __init__(
         self,

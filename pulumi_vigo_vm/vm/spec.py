@@ -93,6 +93,21 @@ class VmSpec:
     machine: str | None = None
     arch: str | None = None
     """None: the host's own architecture (told by the host at plan time)."""
+    max_vcpu: int | None = None
+    """None: ``vcpu`` (and so in every VM of the previous release): see :attr:`vcpu_max`."""
+    max_memory_mib: int | None = None
+    """None: ``memory_mib``: see :attr:`memory_max_mib`."""
+    restart_on_change: bool = True
+
+    @property
+    def vcpu_max(self) -> int:
+        """The vCPUs the domain boots able to take (``<vcpu>``; ``vcpu`` is its current)."""
+        return self.max_vcpu or self.vcpu
+
+    @property
+    def memory_max_mib(self) -> int:
+        """The memory the domain boots with (``<memory>``; the balloon gives ``memory_mib``)."""
+        return self.max_memory_mib or self.memory_mib
 
     @property
     def cpu(self) -> str:
@@ -190,6 +205,9 @@ class VmSpec:
             "cpu_mode": self.cpu,
             "machine": self.machine,
             "arch": self.arch,
+            "max_vcpu": self.max_vcpu,
+            "max_memory_mib": self.max_memory_mib,
+            "restart_on_change": self.restart_on_change,
         }
 
 
@@ -246,7 +264,7 @@ def check_inputs(
         + _nic_and_wait_conflicts(normalised)
         + _data_disk_conflicts(normalised)
     )
-    faults += _platform_conflicts(normalised)
+    faults += _platform_conflicts(normalised) + _maximum_conflicts(normalised)
     domain_type = normalised.get("domain_type")
     if "cpu_mode" not in normalised and isinstance(domain_type, str):
         normalised["cpu_mode"] = default_cpu_mode(domain_type)
@@ -343,6 +361,22 @@ def _data_disk_conflicts(normalised: Mapping[str, Any]) -> list[InputFault]:
                     "data_disks",
                     f"[{index}].path {path} is {what}; a data disk must be a disk of its own "
                     "(a VigoDisk, or another volume)",
+                )
+            )
+    return faults
+
+
+def _maximum_conflicts(normalised: Mapping[str, Any]) -> list[InputFault]:
+    """A maximum below its current value: the domain could not boot with it."""
+    faults = []
+    for maximum, current in (("max_vcpu", "vcpu"), ("max_memory_mib", "memory_mib")):
+        high, now = normalised.get(maximum), normalised.get(current)
+        if isinstance(high, int) and isinstance(now, int) and high < now:
+            faults.append(
+                InputFault(
+                    maximum,
+                    f"{high} is below {current}={now}: raise {maximum} to at least {now} "
+                    f"(or omit it: it defaults to {current})",
                 )
             )
     return faults

@@ -134,3 +134,34 @@ def test_refresh_and_destroy_run_with_the_old_provider_blob(v1_stack: Upgraded) 
         v1_stack.conn.lookupByName(VM_NAME)
     assert sorted(p.name for p in (ROOT / "images").iterdir()) == []
     assert (ROOT / "base.qcow2").exists()
+
+
+def test_a_v1_vm_keeps_its_definition_and_setting_a_maximum_is_one_restart_once(
+    v1_stack: Upgraded,
+) -> None:
+    """No maxima in the previous release: its definition is kept as it is (no ``current``
+    vCPUs, no ``<currentMemory>`` of ours). Setting ``max_vcpu`` is one restart; after it,
+    ``vcpu`` moves live."""
+    running_id = v1_stack.domain.ID()
+    v1_stack.harness.up()
+    assert v1_stack.domain.ID() == running_id
+    persistent = from_xml(v1_stack.persistent()).config
+    assert (persistent.max_vcpu, persistent.max_memory_mib) == (None, None)
+    outputs = v1_stack.harness.snapshot().program_resources()[0].plain_outputs()
+    assert (outputs["restart_pending"], outputs["pending_changes"]) == (False, [])
+
+    def declare(**changes: object) -> None:
+        vms = {"compat": {**VMS["compat"], **changes}}
+        v1_stack.harness.config["test:vms"] = json.dumps(vms)
+
+    declare(max_vcpu=2)
+    assert v1_stack.harness.up().ops() == {"compat": "update"}
+    restarted = v1_stack.domain.ID()
+    assert restarted != running_id, "a new maximum needs one restart"
+
+    declare(max_vcpu=2, vcpu=2)
+    assert v1_stack.harness.up().ops() == {"compat": "update"}
+    assert v1_stack.domain.ID() == restarted, "within the maximum: live, no second restart"
+    assert from_xml(v1_stack.domain.XMLDesc(0)).config.vcpu == 2
+    preview = v1_stack.harness.preview()
+    assert preview.counts() == {"same": 1}, preview.summary()

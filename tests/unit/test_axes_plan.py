@@ -185,9 +185,9 @@ def test_marker_update_acts_exactly_when_diff_reports_it(marked: bool, claim: st
 
 # --- structural drift ---
 
-DRIFTS = {
-    "memory": {"memory_mib": 1024},
-    "vcpu": {"vcpu": 2},
+DRIFTS = {  # beyond what the guest booted able to take live (see test_changes.py)
+    "memory": {"memory_mib": 1024, "max_memory_mib": 1024},
+    "vcpu": {"vcpu": 2, "max_vcpu": 2},
     "bridge": {"nics": (NicDevice("bridge", "br7", IDENTITY.mac_address),)},
     "domain_type": {"domain_type": "qemu"},
     "seed": {"seed_iso_path": "/var/lib/libvirt/images/web01-seed-00000000.iso"},
@@ -235,7 +235,7 @@ def test_a_uuid_difference_alone_is_not_drift() -> None:
 
 def test_running_guest_is_restarted_when_it_runs_an_older_definition() -> None:
     """The persistent definition already matches; the guest still runs the old one."""
-    old = with_live(RUNNING, memory_mib=1024)
+    old = with_live(RUNNING, memory_mib=1024, max_memory_mib=1024)
     observed = converged(RUNNING, running=old.config)
     result = plan_converge(RUNNING, observed, BASE, IDENTITY)
     assert result.actions == (A.SHUTDOWN, A.START)

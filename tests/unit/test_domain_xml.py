@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pulumi_vigo_vm.vm.axes import boot_relevant
+from pulumi_vigo_vm.vm.changes import boot_relevant
 from pulumi_vigo_vm.vm.domain_xml import (
     MARKER_NAMESPACE,
     DiskDevice,
@@ -284,12 +284,13 @@ def test_marker_with_a_claim_is_read_back_with_it() -> None:
 
 @pytest.mark.parametrize(("unit", "amount", "mib"), [("TiB", 2, 2 * 1024**2), ("T", 1, 1024**2)])
 def test_from_xml_converts_tebibytes(unit: str, amount: int, mib: int) -> None:
-    assert from_xml(LIBVIRT_XML.format(unit=unit, amount=amount)).config.memory_mib == mib
+    """``<memory>`` is the maximum (``<currentMemory>``, the fixture's 4 GiB, the current)."""
+    assert from_xml(LIBVIRT_XML.format(unit=unit, amount=amount)).config.max_memory_mib == mib
 
 
 def test_memory_without_unit_is_kib() -> None:
     text = LIBVIRT_XML.format(unit="KiB", amount=2097152).replace(" unit='KiB'>2097152", ">2097152")
-    assert from_xml(text).config.memory_mib == 2048
+    assert from_xml(text).config.max_memory_mib == 2048
 
 
 @pytest.mark.parametrize(
