@@ -258,6 +258,16 @@ class Guest:
                 libvirt.VIR_DOMAIN_METADATA_ELEMENT, xml, prefix, namespace, flags
             )
 
+    def autostart(self) -> bool:
+        """Whether libvirt starts the domain when the host (its libvirtd) boots."""
+        with self._call("reading the autostart flag of"):
+            return bool(self._domain.autostart())
+
+    def set_autostart(self, enabled: bool) -> None:
+        """Set libvirt's autostart flag: no redefine, no restart."""
+        with self._call("setting the autostart flag of"):
+            self._domain.setAutostart(int(enabled))
+
     def start(self) -> None:
         """Boot the domain from its persistent definition."""
         with self._call("starting"):

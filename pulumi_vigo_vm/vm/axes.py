@@ -72,6 +72,7 @@ class Action(StrEnum):
     GROW_OVERLAY = "grow-overlay"
     DEFINE = "define"
     WRITE_MARKER = "write-marker"
+    SET_AUTOSTART = "set-autostart"
     SHUTDOWN = "shutdown"
     START = "start"
     RESUME = "resume"
@@ -394,6 +395,8 @@ def plan_converge(
             actions.append(Action.DEFINE)  # the definition carries the claim
         elif live.claim != spec.claim:
             actions.append(Action.WRITE_MARKER)
+    if _autostart_differs(spec, observed):
+        actions.append(Action.SET_AUTOSTART)
     running = observed.running
     cpu_changed = recorded is not None and recorded.spec.cpu != spec.cpu
     restart = running is not None and (
@@ -409,6 +412,13 @@ def plan_converge(
         domain_is_new=live is None,
         removals=dropped,
     )
+
+
+def _autostart_differs(spec: VmSpec, observed: Observed) -> bool:
+    """libvirt's autostart flag is not what ``spec`` asks (a new domain starts without it;
+    unknown where the host was not asked)."""
+    have = False if observed.domain is None else observed.autostart
+    return have is not None and have != spec.autostarts
 
 
 def _dropped_nvram(live: LiveDomain | None, wanted: DomainConfig, present: bool) -> tuple[str, ...]:
@@ -604,6 +614,8 @@ def _live_updates(recorded: Recorded, new: VmSpec, observed: Observed) -> list[D
         )
         if drift is not None:
             drifts.append(drift)
+        if _autostart_differs(new, observed):
+            drifts.append((("autostart",), f"autostart flag is {observed.autostart}"))
     if new.seed_iso_path is not None and not observed.seed_present:
         drifts.append((_seed_inputs(new), "seed ISO missing"))
     power = observed.power

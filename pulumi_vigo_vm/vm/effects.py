@@ -109,6 +109,7 @@ class Executor:
             Action.GROW_OVERLAY: self._grow_overlay,
             Action.DEFINE: lambda: self._define(plan),
             Action.WRITE_MARKER: self._write_marker,
+            Action.SET_AUTOSTART: lambda: self._guest().set_autostart(self._spec.autostarts),
             Action.SHUTDOWN: self._shutdown,
             Action.START: self._start,
             Action.RESUME: lambda: self._guest().resume(),

@@ -162,11 +162,14 @@ INPUTS: tuple[InputField, ...] = (
     InputField(
         "firmware", "str", inputs.firmware, Change.UPDATE, default=lambda _: Firmware.BIOS.value
     ),
-    InputField("tpm", "bool", inputs.tpm, Change.UPDATE, default=lambda _: False),
+    InputField("tpm", "bool", inputs.flag, Change.UPDATE, default=lambda _: False),
     # Its default depends on domain_type (an input): spec.check_inputs derives it.
     InputField("cpu_mode", "str", inputs.cpu_mode, Change.UPDATE),
     InputField("machine", "str", inputs.machine, Change.UPDATE),
     InputField("arch", "str", inputs.arch, Change.UPDATE),
+    # Its default depends on state (an input): spec.check_inputs derives it. Set with
+    # virDomainSetAutostart, never by a redefine: an update changes it without a restart.
+    InputField("autostart", "bool", inputs.flag, Change.UPDATE),
 )
 
 OUTPUTS: tuple[OutputField, ...] = (

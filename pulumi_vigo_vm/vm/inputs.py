@@ -54,11 +54,13 @@ __all__ = [
     "cloud_init_user_data",
     "cloud_init_vendor_data",
     "cpu_mode",
+    "default_autostart",
     "default_cpu_mode",
     "disk_path",
     "disk_size_gib",
     "domain_type",
     "firmware",
+    "flag",
     "images_dir",
     "machine",
     "memory_mib",
@@ -68,7 +70,6 @@ __all__ = [
     "one_of",
     "shutdown_timeout_s",
     "state",
-    "tpm",
     "uri",
     "vcpu",
     "vm_name",
@@ -413,12 +414,20 @@ def firmware(value: Any) -> Firmware:
     return result
 
 
-def tpm(value: Any) -> bool:
+def flag(value: Any) -> bool:
+    """A boolean input (``tpm``, ``autostart``); "true"/"false" as a YAML or config tool
+    writes them."""
     if isinstance(value, bool):
         return value
     if value in ("true", "false"):
         return bool(value == "true")
     raise ValueError(f"must be true or false, got {shown(value)}")
+
+
+def default_autostart(state: str) -> bool:
+    """A VM that is to run comes back when its host boots; one kept off or merely defined
+    stays as the host leaves it."""
+    return state == RunState.RUNNING.value
 
 
 def default_cpu_mode(domain_type: str) -> str:

@@ -47,10 +47,11 @@ __all__ = [
 
 def observe(target: Target, spec: VmSpec) -> Observed:
     """The four axes as the host reports them for ``spec``'s VM."""
-    _guest, domain_only = observe_domain(target, spec)
+    guest, domain_only = observe_domain(target, spec)
     seed = spec.seed_iso_path
     return replace(
         domain_only,
+        autostart=guest.autostart() if guest is not None else None,
         overlay=overlay_info(target.host, spec.overlay_path),
         seed_present=seed is not None and target.host.stat(seed) is not None,
         platform=_platform(target, spec),

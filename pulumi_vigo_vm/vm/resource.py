@@ -56,6 +56,7 @@ class VigoVmArgs:
     cpu_mode: Input[str] | None = None
     machine: Input[str] | None = None
     arch: Input[str] | None = None
+    autostart: Input[bool] | None = None
 
 
 class VigoVm(Resource, module="vigo", name="VigoVm"):
@@ -116,6 +117,8 @@ class VigoVm(Resource, module="vigo", name="VigoVm"):
     """The input, else the domain type's default (``host-passthrough``/``maximum``)."""
     machine: Output[str | None]
     arch: Output[str | None]
+    autostart: Output[bool]
+    """libvirt starts the VM when its host boots (default: ``state="running"``)."""
     ip_address: Output[str | None]
     """The first IPv4 address of the first NIC, or None (see ``address_source``)."""
     ip_addresses: Output[list[str]]

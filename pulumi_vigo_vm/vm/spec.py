@@ -35,6 +35,7 @@ from .inputs import (
     RunState,
     SeedChange,
     WaitFor,
+    default_autostart,
     default_cpu_mode,
 )
 from .machines import X86_ARCHES, machine_family
@@ -91,6 +92,16 @@ class VmSpec:
     machine: str | None = None
     arch: str | None = None
     """None: the host's own architecture (told by the host at plan time)."""
+    autostart: bool | None = None
+    """None only where no input bag was checked (see :attr:`autostarts`)."""
+
+    @property
+    def autostarts(self) -> bool:
+        """Whether libvirt starts the VM when its host boots: the input, else whether the
+        VM is to run (``state="running"``)."""
+        if self.autostart is not None:
+            return self.autostart
+        return default_autostart(self.state.value)
 
     @property
     def cpu(self) -> str:
@@ -189,6 +200,7 @@ class VmSpec:
             "cpu_mode": self.cpu,
             "machine": self.machine,
             "arch": self.arch,
+            "autostart": self.autostarts,
         }
 
 
@@ -261,10 +273,13 @@ def check_inputs(
         + _nic_and_wait_conflicts(normalised)
         + _data_disk_conflicts(normalised)
     )
-    faults += _platform_conflicts(normalised)
+    faults += _platform_conflicts(normalised) + _autostart_conflicts(normalised)
     domain_type = normalised.get("domain_type")
     if "cpu_mode" not in normalised and isinstance(domain_type, str):
         normalised["cpu_mode"] = default_cpu_mode(domain_type)
+    state = normalised.get("state")
+    if "autostart" not in normalised and isinstance(state, str):
+        normalised["autostart"] = default_autostart(state)
     passthrough = {k: v for k, v in props.items() if k not in values}
     return {**passthrough, **normalised}, faults
 
@@ -358,6 +373,21 @@ def _data_disk_conflicts(normalised: Mapping[str, Any]) -> list[InputFault]:
                 )
             )
     return faults
+
+
+def _autostart_conflicts(normalised: Mapping[str, Any]) -> list[InputFault]:
+    """A VM to be kept off that the host would start at its next boot: the two inputs
+    contradict each other (the next ``up`` after a host reboot would shut it down)."""
+    if normalised.get("autostart") is True and normalised.get("state") == RunState.STOPPED.value:
+        return [
+            InputFault(
+                "autostart",
+                "true starts the VM whenever its host boots, but state is 'stopped': drop "
+                "autostart, or use state='running' (or 'defined', which leaves the run state "
+                "to the host)",
+            )
+        ]
+    return []
 
 
 def _platform_conflicts(normalised: Mapping[str, Any]) -> list[InputFault]:

@@ -134,6 +134,27 @@ def test_out_of_band_drift_is_seen_by_preview_and_fixed_by_up(lab: Lab) -> None:
     assert write_marker_later.exists()
 
 
+def test_autostart_flag_changed_on_the_host_is_set_back_without_a_restart(lab: Lab) -> None:
+    lab.vm("a", state="running")
+    lab.up()
+    domain = lab.domain("a")
+    assert domain is not None and domain.autostart()
+    running_id = domain.ID()
+
+    domain.setAutostart(0)  # virsh autostart --disable
+    step = lab.preview().step("a")
+    assert (step.op, step.diffs) == ("update", ("autostart",))
+    assert lab.up().ops() == {"a": "update"}
+
+    assert domain.autostart()
+    assert domain.ID() == running_id, "setting the flag must not restart the guest"
+    lab.vm("a", state="running", autostart=False)  # the user's own choice: cleared, no restart
+    assert lab.up().ops() == {"a": "update"}
+    assert not domain.autostart()
+    assert domain.ID() == running_id
+    assert lab.preview().counts() == {"same": 1}
+
+
 def test_overlay_deleted_or_rebased_out_of_band_is_a_replace(lab: Lab) -> None:
     lab.vm("a", state="stopped")
     lab.up()

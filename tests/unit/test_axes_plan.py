@@ -72,10 +72,13 @@ def running_as(spec: VmSpec, live: LiveDomain, power: PowerState) -> Observed:
 @pytest.mark.parametrize(
     ("spec", "expected"),
     [
-        (RUNNING, (A.DEFINE, A.WRITE_SEED, A.CREATE_OVERLAY, A.START)),
+        (RUNNING, (A.DEFINE, A.WRITE_SEED, A.CREATE_OVERLAY, A.SET_AUTOSTART, A.START)),
         (STOPPED, (A.DEFINE, A.WRITE_SEED, A.CREATE_OVERLAY)),
         (DEFINED, (A.DEFINE, A.WRITE_SEED, A.CREATE_OVERLAY)),
-        (make_spec(cloud_init_user_data=None), (A.DEFINE, A.CREATE_OVERLAY, A.START)),
+        (
+            make_spec(cloud_init_user_data=None),
+            (A.DEFINE, A.CREATE_OVERLAY, A.SET_AUTOSTART, A.START),
+        ),
     ],
     ids=["running", "stopped", "defined", "running-without-user-data"],
 )
@@ -264,8 +267,17 @@ def test_guest_still_running_with_the_legacy_log_name_is_left_running() -> None:
 def test_domain_missing_over_its_recorded_overlay_is_defined_again_and_started() -> None:
     observed = converged(RUNNING, domain=None, power=None)
     result = plan_converge(RUNNING, observed, BASE, IDENTITY, make_recorded(RUNNING, BASE))
-    assert result.actions == (A.DEFINE, A.START)
+    assert result.actions == (A.DEFINE, A.SET_AUTOSTART, A.START)
     assert result.domain_is_new
+
+
+@pytest.mark.parametrize("spec", [RUNNING, STOPPED, DEFINED], ids=["running", "stopped", "defined"])
+def test_a_wrong_autostart_flag_alone_is_set_and_nothing_restarts(spec: VmSpec) -> None:
+    """The previous release never set the flag: an upgrade sets it, and only it."""
+    observed = converged(spec, autostart=not spec.autostarts)
+    recorded = make_recorded(spec, BASE)
+    assert plan_converge(spec, observed, BASE, IDENTITY, recorded).actions == (A.SET_AUTOSTART,)
+    assert diff(recorded, spec, observed, BASE).updates == ("autostart",)
 
 
 def test_overlay_no_domain_references_and_nothing_recorded_is_refused() -> None:

@@ -63,7 +63,36 @@ def test_minimal_valid_inputs_give_a_spec_with_every_default() -> None:
         shutdown_timeout_s=120,
         claim=CLAIM,
         cpu_mode="host-passthrough",  # the default under kvm
+        autostart=True,  # the default of a VM to run
     )
+
+
+# --- autostart ---
+
+
+@pytest.mark.parametrize(
+    ("state", "expected"), [("running", True), ("stopped", False), ("defined", False)]
+)
+def test_autostart_defaults_to_whether_the_vm_is_to_run(state: str, expected: bool) -> None:
+    assert normalised(state=state)["autostart"] is expected
+    assert spec_of(state=state).autostarts is expected
+
+
+def test_autostart_recorded_by_the_previous_release_is_derived_from_its_state() -> None:
+    """Outputs written before autostart existed read as the default: no input change."""
+    assert spec_of(state="running", autostart=None).autostart is True
+
+
+@pytest.mark.parametrize("state", ["running", "defined"])
+def test_autostart_given_is_kept(state: str) -> None:
+    assert spec_of(state=state, autostart=False).autostarts is False
+    assert spec_of(state="defined", autostart="true").autostarts is True
+
+
+def test_autostart_with_state_stopped_is_refused_naming_the_fix() -> None:
+    faults = faults_for(state="stopped", autostart=True)
+    assert [f.property for f in faults] == ["autostart"]
+    assert "state='running'" in faults[0].reason
 
 
 # --- claim ---
