@@ -29,6 +29,7 @@ __all__ = [
     "nic_links",
     "to_xml",
     "with_live_addresses",
+    "with_unmodelled",
 ]
 
 MARKER_NAMESPACE = "urn:pulumi-vigo-vm:domain:1"
@@ -223,7 +224,7 @@ def to_xml(config: DomainConfig, claim: str) -> str:
         # Debian's cloud kernels have no AHCI driver: the seed must sit on virtio-scsi.
         _sub(devices, "controller", type="scsi", index="0", model="virtio-scsi")
     if config.seed_iso_path is not None:
-        cdrom = _file_disk(devices, "cdrom", "raw", config.seed_iso_path, "sda", "scsi")
+        cdrom = _file_disk(devices, "cdrom", "raw", config.seed_iso_path, *_SEED_SLOT)
         _sub(cdrom, "readonly")
     for nic in config.nics:
         interface = _sub(devices, "interface", type=nic.kind)
@@ -338,11 +339,35 @@ def _memory_mib(element: ET.Element | None) -> int:
     return int(int(element.text) * factor) // 1024
 
 
-def _disk_source(devices: ET.Element | None, device: str) -> str | None:
+def _root_source(devices: ET.Element | None) -> str | None:
+    """The first ``device='disk'``'s file: the root."""
     if devices is None:
         return None
     for disk in devices.findall("disk"):
-        if disk.get("device") == device:
+        if disk.get("device", "disk") == "disk":
+            source = disk.find("source")
+            return source.get("file") if source is not None else None
+    return None
+
+
+_SEED_SLOT = ("sda", "scsi")
+"""Where :func:`to_xml` puts the seed CD-ROM (target, bus): a CD-ROM elsewhere (an installer
+ISO, an empty tray) is not the package's."""
+
+
+def _is_seed_slot(disk: ET.Element) -> bool:
+    target = disk.find("target")
+    return (
+        disk.get("device") == "cdrom"
+        and target is not None
+        and (target.get("dev"), target.get("bus")) == _SEED_SLOT
+    )
+
+
+def _seed_source(devices: ET.Element | None) -> str | None:
+    """The file of the CD-ROM in the seed's slot (see :data:`_SEED_SLOT`)."""
+    for disk in devices.findall("disk") if devices is not None else ():
+        if _is_seed_slot(disk):
             source = disk.find("source")
             return source.get("file") if source is not None else None
     return None
@@ -456,8 +481,8 @@ def from_xml(text: str) -> LiveDomain:
         memory_mib=_memory_mib(domain.find("memory")),
         vcpu=int(domain.findtext("vcpu", "0")),
         domain_type=domain.get("type", ""),
-        overlay_path=_disk_source(devices, "disk") or "",
-        seed_iso_path=_disk_source(devices, "cdrom"),
+        overlay_path=_root_source(devices) or "",
+        seed_iso_path=_seed_source(devices),
         console_log_path=log,
         guest_agent=_has_agent_channel(devices),
         nics=_nics(devices),
@@ -506,4 +531,75 @@ def with_live_addresses(xml: str, live_xml: str) -> str:
         key = _device_key(device)
         if key in addresses and device.find("address") is None:
             device.append(addresses[key])
+    return ET.tostring(domain, encoding="unicode")
+
+
+_MODELLED_DEVICES = frozenset(
+    {"interface", "controller", "serial", "console", "rng", "tpm", "emulator"}
+)
+"""Device kinds :func:`to_xml` writes in full, besides disks and the agent's channel (see
+:func:`_modelled`). Controllers are libvirt's to derive from the devices (it adds the USB,
+PCI, SATA and virtio-serial ones a definition needs); the emulator is libvirt's default."""
+
+_WRITTEN_FEATURES = frozenset({"acpi", "apic", "smm"})
+"""The ``<features>`` :func:`to_xml` decides; the others a definition has are kept."""
+
+_KEPT_TOP_LEVEL = (
+    "title",
+    "description",
+    "maxMemory",
+    "memoryBacking",
+    "memtune",
+    "blkiotune",
+    "iothreads",
+    "cputune",
+    "numatune",
+    "resource",
+    "sysinfo",
+    "idmap",
+    "clock",
+    "perf",
+    "pm",
+    "seclabel",
+    "keywrap",
+    "launchSecurity",
+)
+"""Elements of a definition outside ``<devices>`` that the package does not decide, kept
+across a redefine (a domain's clock, power management, tuning, security labels)."""
+
+
+def _modelled(device: ET.Element) -> bool:
+    """Whether the package owns ``device`` (and so writes it, and finds it drifted): every
+    ``device='disk'`` (the root and the data disks), the CD-ROM in the seed's slot, every NIC,
+    the serial console, the agent's channel, the RNG, the TPM, and the controllers libvirt
+    derives. Everything else (graphics, video, sound, input, USB redirection, host devices,
+    watchdogs, other CD-ROMs and channels, the memory balloon...) is left as it is."""
+    tag = device.tag
+    if tag == "disk":
+        return device.get("device", "disk") == "disk" or _is_seed_slot(device)
+    if tag == "channel":
+        return any(t.get("name") == GUEST_AGENT_CHANNEL for t in device.iterfind("target"))
+    return tag in _MODELLED_DEVICES
+
+
+def with_unmodelled(xml: str, live_xml: str) -> str:
+    """``xml`` with what ``live_xml`` (the definition being replaced) holds that the package
+    does not model (see :func:`_modelled`): its other devices, ``<features>``, metadata of
+    other tools and the top-level elements of :data:`_KEPT_TOP_LEVEL`, each as it is. A
+    redefine then changes only what the inputs decide: a hand-added VNC display, or a
+    virt-install domain's video card and tablet, stay."""
+    domain, live = ET.fromstring(xml), ET.fromstring(live_xml)
+    devices = domain.find("devices")
+    assert devices is not None
+    devices.extend(d for d in live.findall("devices/*") if not _modelled(d))
+    metadata = domain.find("metadata")
+    assert metadata is not None
+    metadata.extend(m for m in live.findall("metadata/*") if m.tag != _MARKER_TAG)
+    features = domain.find("features")
+    if features is not None:
+        features.extend(f for f in live.findall("features/*") if f.tag not in _WRITTEN_FEATURES)
+    for tag in _KEPT_TOP_LEVEL:
+        element = live.find(tag)
+        if element is not None and domain.find(tag) is None:
+            domain.insert(list(domain).index(devices), element)
     return ET.tostring(domain, encoding="unicode")

@@ -38,6 +38,7 @@ from .domain_xml import (
     marker_xml,
     to_xml,
     with_live_addresses,
+    with_unmodelled,
 )
 from .guest.sighting import BootMark, boot_mark
 from .ownership import CONSOLE_LOG_DIR, claimed_by_sibling, console_log_path, stale_temporaries
@@ -243,7 +244,8 @@ class Executor:
         assert plan.domain is not None and self._spec.claim is not None
         xml = to_xml(plan.domain, self._spec.claim)
         if not plan.domain_is_new:
-            xml = with_live_addresses(xml, self._guest().xml())  # no device changes slot
+            live = self._guest().xml()
+            xml = with_unmodelled(with_live_addresses(xml, live), live)  # see domain_xml
         self._target.host.makedirs(CONSOLE_LOG_DIR)  # virtlogd creates the file, not its folder
         with self._at_the_act():
             try:
