@@ -13,6 +13,7 @@ import contextlib
 import logging
 import uuid
 from collections.abc import Mapping
+from dataclasses import replace
 from functools import partial
 from typing import Any
 
@@ -33,6 +34,7 @@ from .errors import CuratorUnreachableError, HostUnreachableError, InputError, I
 from .hostfile.usage import HostUsage
 from .virt.target import Target
 from .vm import axes
+from .vm.adoption import Adoption
 from .vm.artifact_base import fetch_artifact_base
 from .vm.axes import Action, Identity, Observed, Plan, Recorded, ResolvedBase
 from .vm.devices import new_mac
@@ -46,6 +48,8 @@ from .vm.guest.waiting import wait_for_guest
 from .vm.inputs import SeedChange, WaitFor
 from .vm.observe import (
     observe,
+    observe_attached_root,
+    observe_busy,
     observe_data_disks,
     observe_files,
     observe_nic_sources,
@@ -134,8 +138,9 @@ class VmProvider(ConfiguredProvider):
 
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         """Converge in place (redefine, grow, fix files, change run state); all outputs."""
-        spec = self._parse(news)
         recorded = self._recorded(olds)
+        # adopt matters at create only: what it recorded stays, whatever the input says now.
+        spec = replace(self._parse(news), adopt=recorded.spec.adopt)
         target = Target.for_uri(spec.uri)
         outs = self._converge(target, spec, recorded=recorded, transactional=False)
         return UpdateResult(outs)
@@ -257,15 +262,19 @@ class VmProvider(ConfiguredProvider):
             return _outputs(spec, None, identity or _new_identity(), "absent")
         base = resolve_base(target, spec, self._defaults)
         observed = observe(target, spec)
-        ours = owner_of(observed, spec, recorded) is DomainOwner.OURS
+        adoption = None
+        if recorded is None and spec.adopt is not None:
+            adoption = Adoption(observe_busy(target, observed))
+        ours = owner_of(observed, spec, recorded) is DomainOwner.OURS or adoption is not None
         live = observed.domain if ours else None
         identity = axes.keep_identity(
             spec, live.config if live else None, recorded, identity or _new_identity()
         )
         disks = observe_data_disks(target, spec)
-        plan = axes.plan_converge(spec, observed, base, identity, recorded, disks)
+        root = observe_attached_root(target, spec, base)
+        plan = axes.plan_converge(spec, observed, base, identity, recorded, disks, root, adoption)
         define_check = None
-        if spec.data_disks:  # asked again at the define, on a listing taken there
+        if spec.data_disks or not spec.owns_root:  # asked again at the define, on a listing
             define_check = partial(_refuse_data_disks_now, target, spec, base)
         executor = Executor(
             target,
@@ -320,8 +329,9 @@ class VmProvider(ConfiguredProvider):
 def _refuse_data_disks_now(
     target: Target, spec: VmSpec, base: ResolvedBase, usage: HostUsage
 ) -> None:
-    """The data-disk refusals of the plan, asked again from ``usage`` (taken at the act)."""
+    """The disk refusals of the plan, asked again from ``usage`` (taken at the act)."""
     axes.refuse_data_disks(spec, observe_data_disks(target, spec, usage), base)
+    axes.refuse_attached_root(spec, observe_attached_root(target, spec, base, usage))
 
 
 def _outputs(
@@ -343,7 +353,7 @@ def _outputs(
         "base_format": base.format if base else None,
         "artifact_id": base.artifact_id if base else None,
         "base_stamp": base.stamp if base else None,
-        "overlay_path": spec.overlay_path,
+        "overlay_path": spec.overlay_path if spec.owns_root else None,
         "seed_iso_path": spec.seed_iso_path,
         "seed_hash": spec.seed_hash,
         "console_log_path": axes.console_log_path(spec.vm_name),

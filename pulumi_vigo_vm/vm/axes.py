@@ -23,6 +23,7 @@ from ..common.hostcaps import HostPlatform
 from ..errors import ImageError, InputFault
 from ..hostfile.imageformat import refusal
 from ..virt.power import PowerState
+from .adoption import Adoption, refuse_adoption
 from .devices import DataDisk, DiskBus, assign_macs
 from .domain_xml import BIOS, DiskDevice, DomainConfig, LiveDomain, NicDevice
 from .fields import INPUTS, Change
@@ -56,6 +57,7 @@ __all__ = [
     "keep_identity",
     "plan_converge",
     "plan_remove",
+    "refuse_attached_root",
     "refuse_data_disks",
     "refuse_nic_sources",
 ]
@@ -144,11 +146,35 @@ def _data_disk_devices(disks: tuple[DataDisk, ...]) -> tuple[DiskDevice, ...]:
     return tuple(devices)
 
 
+def _root_format(spec: VmSpec, live: DomainConfig | None, base: ResolvedBase | None) -> str:
+    """An overlay is qcow2. An attached root keeps the format our definition gives it (a
+    guest may write any bytes into a raw disk, a qcow2 header too: a probe never overrules
+    the definition); a new one has the format its bytes show."""
+    if spec.owns_root:
+        return "qcow2"
+    if live is not None and live.overlay_path == spec.root_path:
+        return live.root_format
+    return base.format if base is not None and base.format else "raw"
+
+
+def _nvram_path(spec: VmSpec, live: DomainConfig | None) -> str:
+    """The VM's UEFI variables: ours, or those an adopted domain already boots with (its
+    boot entries are in them; the file is not ours, see :func:`plan_remove`)."""
+    if spec.adopt is not None and live is not None and live.nvram_path is not None:
+        return live.nvram_path
+    return spec.nvram_path
+
+
 def desired_domain(
-    spec: VmSpec, identity: Identity, platform: HostPlatform | None = None
+    spec: VmSpec,
+    identity: Identity,
+    platform: HostPlatform | None = None,
+    base: ResolvedBase | None = None,
+    live: DomainConfig | None = None,
 ) -> DomainConfig:
     """The definition ``spec`` asks for, carrying ``identity`` (one MAC per NIC), on the
-    host ``platform`` describes (its arch is the VM's unless ``arch`` is given)."""
+    host ``platform`` describes (its arch is the VM's unless ``arch`` is given), replacing
+    ``live`` (our current definition, if any) with a ``base`` resolved on that host."""
     macs = assign_macs(spec.all_nics, identity.macs, identity.mac_address)  # as kept, if kept
     nics = tuple(
         NicDevice(nic.kind, nic.source, mac, nic.model.value)
@@ -162,7 +188,8 @@ def desired_domain(
         memory_mib=spec.memory_mib,
         vcpu=spec.vcpu,
         domain_type=spec.domain_type,
-        overlay_path=spec.overlay_path,
+        overlay_path=spec.root_path,
+        root_format=_root_format(spec, live, base),
         seed_iso_path=spec.seed_iso_path,
         console_log_path=console_log_path(spec.vm_name),
         guest_agent=True,
@@ -171,7 +198,7 @@ def desired_domain(
         arch=arch,
         machine=domain_machine(spec, arch) if arch else spec.machine,
         firmware=firmware,
-        nvram_path=spec.nvram_path if firmware != BIOS else None,
+        nvram_path=_nvram_path(spec, live) if firmware != BIOS else None,
         tpm=spec.tpm,
         cpu_mode=spec.cpu,
         discard=True,
@@ -199,6 +226,8 @@ def _overlay_actions(
     base: ResolvedBase,
     recorded: Recorded | None,
 ) -> list[Action]:
+    if not spec.owns_root:
+        return []  # an attached root is used as it is (judged by refuse_attached_root)
     overlay = observed.overlay
     if base.path == spec.overlay_path:
         raise ImageError(
@@ -300,6 +329,32 @@ def refuse_data_disks(spec: VmSpec, disks: Sequence[AttachedDisk], base: Resolve
         raise ImageError("; ".join(problems))
 
 
+def refuse_attached_root(spec: VmSpec, found: AttachedDisk | None) -> None:
+    """Raise ImageError when an attached root (``found``) cannot be booted from safely: the
+    file of another resource (a VigoBaseImage's base, which overlays read), or one another
+    domain writes or reads (two writers corrupt a disk)."""
+    if found is None:
+        return
+    where = f"disk_path {found.disk.path} (disk_mode='attach')"
+    if found.owner_claim is not None:
+        raise ImageError(
+            f"{where} is the file of another resource ({found.owner_claim}); booting from it "
+            "would change what others read from it (a base image: every VM built on it): use "
+            "disk_mode='overlay' over it, or attach a VigoDisk"
+        )
+    if found.writers:
+        raise ImageError(
+            f"{where} is already attached writable to {', '.join(found.writers)}; two writers "
+            "corrupt a disk: detach it there first"
+        )
+    if found.readers:
+        raise ImageError(
+            f"{where} is read by {', '.join(found.readers)} (as a disk or a backing file); "
+            "booting from it would corrupt theirs: detach it there first, or use "
+            "disk_mode='overlay' over it"
+        )
+
+
 def refuse_nic_sources(
     spec: VmSpec, sources: Mapping[int, NicSource], host: str
 ) -> list[InputFault]:
@@ -365,6 +420,8 @@ def plan_converge(
     identity: Identity,
     recorded: Recorded | None = None,
     disks: Sequence[AttachedDisk] = (),
+    root: AttachedDisk | None = None,
+    adoption: Adoption | None = None,
 ) -> Plan:
     """The actions that make the host match a spec whose state is running/stopped/defined.
 
@@ -376,14 +433,23 @@ def plan_converge(
     going on could lose data (an overlay we cannot prove ours, one on another base, a
     shrink).
     """
-    require_ours(owner_of(observed, spec, recorded), observed.domain, spec)
+    owner = owner_of(observed, spec, recorded)
+    if adoption is not None:
+        refuse_adoption(spec, observed, owner, adoption.busy)
+    else:
+        require_ours(owner, observed.domain, spec)
     refuse_data_disks(spec, disks, base)
+    refuse_attached_root(spec, root)
     if observed.platform is not None:
         require_runnable(spec, observed.platform)
-    wanted = desired_domain(spec, identity, observed.platform)
     live = observed.domain
+    wanted = desired_domain(
+        spec, identity, observed.platform, base, live.config if live is not None else None
+    )
     require_nvram_ours(wanted.nvram_path, live, observed.nvram_present)
     actions: list[Action] = [Action.FETCH_BASE] if base.format is None else []
+    if adoption is not None:
+        actions.append(Action.WRITE_MARKER)  # first: a crash from here on leaves it ours
     if live is None:
         actions.append(Action.DEFINE)
     if spec.seed_iso_path is not None and not observed.seed_present:
@@ -393,7 +459,7 @@ def plan_converge(
     if live is not None:
         if redefine:
             actions.append(Action.DEFINE)  # the definition carries the claim
-        elif live.claim != spec.claim:
+        elif live.claim != spec.claim and adoption is None:
             actions.append(Action.WRITE_MARKER)
     if _autostart_differs(spec, observed):
         actions.append(Action.SET_AUTOSTART)
@@ -492,7 +558,19 @@ def _size_rule(
     return "update" if old.disk_size_gib != new.disk_size_gib else None
 
 
-INPUT_RULES: dict[str, Rule] = {"base": _base_rule, "seed": _seed_rule, "size": _size_rule}
+def _adopt_rule(
+    _name: str, _old: VmSpec, _new: VmSpec, _overlay: ImageInfo | None, _b: ResolvedBase | None
+) -> Decision:
+    """``adopt`` matters at create only: changing or dropping it later changes nothing."""
+    return None
+
+
+INPUT_RULES: dict[str, Rule] = {
+    "base": _base_rule,
+    "seed": _seed_rule,
+    "size": _size_rule,
+    "adopt": _adopt_rule,
+}
 """The inputs whose change depends on other fields or the host (``Change.RULE`` in the
 field table), by rule name."""
 
@@ -531,8 +609,8 @@ def _live_replaces(
         or (base.stamp is not None and recorded.base_stamp not in (None, base.stamp))
     )
     overlay = observed.overlay
-    was_built = recorded.spec.state is not RunState.ABSENT
-    rebased = overlay is not None and overlay.backing_file != base.path
+    was_built = recorded.spec.state is not RunState.ABSENT and new.owns_root
+    rebased = was_built and overlay is not None and overlay.backing_file != base.path
     if resolved_elsewhere or rebased or (overlay is None and was_built):
         return [new.base.input_name]
     return []
@@ -572,7 +650,7 @@ def _definition_inputs(spec: VmSpec, field_name: str) -> tuple[str, ...]:
     if field_name == "nics":
         shorthand = "network_bridge" if spec.network_bridge is not None else "network"
         return ("nics",) if spec.nics else (shorthand,)
-    if field_name == "overlay_path":
+    if field_name in ("overlay_path", "root_format"):
         return (spec.base.input_name,)
     if field_name == "seed_iso_path":
         return _seed_inputs(spec)
@@ -593,7 +671,9 @@ def _definition_drift(spec: VmSpec, live: DomainConfig, wanted: DomainConfig) ->
     return names, f"live definition drifted ({', '.join(fields)})"
 
 
-def _live_updates(recorded: Recorded, new: VmSpec, observed: Observed) -> list[Drift]:
+def _live_updates(
+    recorded: Recorded, new: VmSpec, observed: Observed, base: ResolvedBase
+) -> list[Drift]:
     """Axes 1, 3 and 4 on the host: definition, seed file and run state, each naming the
     inputs whose live value differs."""
     if new.state is RunState.ABSENT:
@@ -610,7 +690,7 @@ def _live_updates(recorded: Recorded, new: VmSpec, observed: Observed) -> list[D
             drifts.append((("claim",), "ownership marker names another claim"))
         identity = keep_identity(new, live.config, recorded, Identity(live.config.uuid, ""))
         drift = _definition_drift(
-            new, live.config, desired_domain(new, identity, observed.platform)
+            new, live.config, desired_domain(new, identity, observed.platform, base, live.config)
         )
         if drift is not None:
             drifts.append(drift)
@@ -638,7 +718,7 @@ def diff(
     reasons = list(updates)
     if observed is not None and base is not None and not replaces:
         replaces += _live_replaces(recorded, new, observed, base)
-        for names, reason in _live_updates(recorded, new, observed):
+        for names, reason in _live_updates(recorded, new, observed, base):
             updates += names
             reasons.append(reason)
     return DiffDecision(

@@ -88,6 +88,7 @@ class DomainConfig:
     vcpu: int
     domain_type: str
     overlay_path: str
+    """The root disk (``vda``): the overlay, or an attached root (a file or ``pool:volume``)."""
     seed_iso_path: str | None = None
     console_log_path: str | None = None
     guest_agent: bool = False
@@ -112,6 +113,8 @@ class DomainConfig:
     ``<cpu>`` (libvirt's ``qemu64``)."""
     discard: bool = False
     """``discard='unmap'`` on every disk: a guest's ``fstrim`` returns space."""
+    root_format: str = "qcow2"
+    """The root's format: an overlay's is qcow2, an attached root's is its own."""
 
     @property
     def mac_address(self) -> str | None:
@@ -160,15 +163,20 @@ def _file_disk(
     return disk
 
 
+def _disk(devices: ET.Element, source: str, fmt: str, dev: str, bus: str) -> ET.Element:
+    """A ``device='disk'``: a file (``source`` an absolute path) or a pool volume."""
+    if source.startswith("/"):
+        return _file_disk(devices, "disk", fmt, source, dev, bus)
+    pool, _, volume = source.partition(":")
+    element = _sub(devices, "disk", type="volume", device="disk")
+    _sub(element, "driver", name="qemu", type=fmt)
+    _sub(element, "source", pool=pool, volume=volume)
+    _sub(element, "target", dev=dev, bus=bus)
+    return element
+
+
 def _data_disk(devices: ET.Element, disk: DiskDevice) -> ET.Element:
-    if disk.source.startswith("/"):
-        element = _file_disk(devices, "disk", disk.format, disk.source, disk.target, disk.bus)
-    else:
-        pool, _, volume = disk.source.partition(":")
-        element = _sub(devices, "disk", type="volume", device="disk")
-        _sub(element, "driver", name="qemu", type=disk.format)
-        _sub(element, "source", pool=pool, volume=volume)
-        _sub(element, "target", dev=disk.target, bus=disk.bus)
+    element = _disk(devices, disk.source, disk.format, disk.target, disk.bus)
     if disk.serial is not None:
         _sub(element, "serial", disk.serial)
     if disk.readonly:
@@ -213,7 +221,7 @@ def to_xml(config: DomainConfig, claim: str) -> str:
     _sub(domain, "on_crash", "destroy")
 
     devices = _sub(domain, "devices")
-    root = _file_disk(devices, "disk", "qcow2", config.overlay_path, "vda", "virtio")
+    root = _disk(devices, config.overlay_path, config.root_format, "vda", "virtio")
     if config.discard:
         _driver(root).set("discard", "unmap")
     for disk in config.data_disks:
@@ -339,15 +347,14 @@ def _memory_mib(element: ET.Element | None) -> int:
     return int(int(element.text) * factor) // 1024
 
 
-def _root_source(devices: ET.Element | None) -> str | None:
-    """The first ``device='disk'``'s file: the root."""
-    if devices is None:
-        return None
-    for disk in devices.findall("disk"):
+def _root(devices: ET.Element | None) -> tuple[str, str]:
+    """The first ``device='disk'`` (the root): its source as ``disk_path`` names it, and its
+    format; ``("", "qcow2")`` when there is none."""
+    for disk in devices.findall("disk") if devices is not None else ():
         if disk.get("device", "disk") == "disk":
-            source = disk.find("source")
-            return source.get("file") if source is not None else None
-    return None
+            driver = disk.find("driver")
+            return _source_of(disk), driver.get("type", "raw") if driver is not None else "raw"
+    return "", "qcow2"
 
 
 _SEED_SLOT = ("sda", "scsi")
@@ -475,13 +482,14 @@ def from_xml(text: str) -> LiveDomain:
     os_element = domain.find("os")
     kind = os_element.find("type") if os_element is not None else None
     nvram = os_element.findtext("nvram") if os_element is not None else None
+    root_path, root_format = _root(devices)
     config = DomainConfig(
         name=domain.findtext("name", ""),
         uuid=domain.findtext("uuid", ""),
         memory_mib=_memory_mib(domain.find("memory")),
         vcpu=int(domain.findtext("vcpu", "0")),
         domain_type=domain.get("type", ""),
-        overlay_path=_root_source(devices) or "",
+        overlay_path=root_path,
         seed_iso_path=_seed_source(devices),
         console_log_path=log,
         guest_agent=_has_agent_channel(devices),
@@ -494,6 +502,7 @@ def from_xml(text: str) -> LiveDomain:
         tpm=_has_tpm_emulator(devices),
         cpu_mode=_cpu_mode(domain.find("cpu")),
         discard=_root_discard(devices),
+        root_format=root_format,
     )
     claim = marker.get(_CLAIM_ATTRIBUTE) if marker is not None else None
     return LiveDomain(config=config, marked=marker is not None, claim=claim)

@@ -236,7 +236,7 @@ class Executor:
         self._guest().set_marker(marker_xml(self._spec.claim), MARKER_PREFIX, MARKER_NAMESPACE)
 
     def _undefine(self) -> None:
-        self._guest().undefine()
+        self._guest().undefine(keep_state=self._spec.adopt is not None)
         self._known_guest = None
         note_undefined(self._spec.uri, self._spec.vm_name)
 

@@ -21,6 +21,7 @@ from .inputs import (
     DEFAULT_SHUTDOWN_TIMEOUT_S,
     DEFAULT_WAIT_TIMEOUT_S,
     AddressSource,
+    DiskMode,
     Firmware,
     RunState,
     SeedChange,
@@ -170,6 +171,15 @@ INPUTS: tuple[InputField, ...] = (
     # Its default depends on state (an input): spec.check_inputs derives it. Set with
     # virDomainSetAutostart, never by a redefine: an update changes it without a restart.
     InputField("autostart", "bool", inputs.flag, Change.UPDATE),
+    InputField(
+        "disk_mode",
+        "str",
+        inputs.disk_mode,
+        Change.REPLACE,
+        default=lambda _: DiskMode.OVERLAY.value,
+    ),
+    # Matters at create only (operations spec §1): a change later changes nothing.
+    InputField("adopt", "str", inputs.adopt, **_rule("adopt")),
 )
 
 OUTPUTS: tuple[OutputField, ...] = (
@@ -179,7 +189,7 @@ OUTPUTS: tuple[OutputField, ...] = (
     OutputField("base_format", "str | None"),
     OutputField("artifact_id", "str | None"),
     OutputField("base_stamp", "str | None"),
-    OutputField("overlay_path", "str"),
+    OutputField("overlay_path", "str | None"),  # None: an attached root (disk_mode)
     # Derived from the secret user-data and vendor-data (a short unsalted digest): secret too.
     OutputField("seed_iso_path", "str | None", secret=True),
     OutputField("seed_hash", "str | None", secret=True),

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import posixpath
 import re
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
@@ -41,11 +42,13 @@ __all__ = [
     "RESERVED_META_DATA_KEYS",
     "AddressSource",
     "BaseSource",
+    "DiskMode",
     "Firmware",
     "RunState",
     "SeedChange",
     "WaitFor",
     "address_source",
+    "adopt",
     "arch",
     "artifact",
     "claim",
@@ -56,6 +59,7 @@ __all__ = [
     "cpu_mode",
     "default_autostart",
     "default_cpu_mode",
+    "disk_mode",
     "disk_path",
     "disk_size_gib",
     "domain_type",
@@ -400,6 +404,13 @@ class Firmware(StrEnum):
     EFI_SECURE = "efi-secure"  # OVMF with Secure Boot (Microsoft keys enrolled), SMM, q35
 
 
+class DiskMode(StrEnum):
+    """What the root disk is (operations spec §2)."""
+
+    OVERLAY = "overlay"  # <images_dir>/<vm_name>.qcow2 over the base: the VM's own file
+    ATTACH = "attach"  # disk_path itself, used as it is: never written by us, never removed
+
+
 ARCHES = ("x86_64", "i686", "aarch64", "armv7l", "ppc64le", "ppc64", "s390x", "riscv64")
 """The guest architectures a VM may ask for (libvirt's names); whether a host runs one is
 the host's answer (its qemu emulators), told at plan time."""
@@ -412,6 +423,24 @@ _MACHINE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 def firmware(value: Any) -> Firmware:
     result: Firmware = one_of(value, Firmware)
     return result
+
+
+def disk_mode(value: Any) -> DiskMode:
+    result: DiskMode = one_of(value, DiskMode)
+    return result
+
+
+def adopt(value: Any) -> str:
+    """A domain's UUID, as libvirt prints it (lower case, hyphens): any case, braces or a
+    ``urn:uuid:`` prefix are accepted, so a UUID copied from any tool compares equal."""
+    if not isinstance(value, str):
+        raise ValueError(f"must be the UUID of the domain to adopt (a string), got {shown(value)}")
+    try:
+        return str(uuid.UUID(value.strip()))
+    except ValueError:
+        raise ValueError(
+            f"must be the UUID of the domain to adopt (virsh domuuid <vm_name>), got {shown(value)}"
+        ) from None
 
 
 def flag(value: Any) -> bool:

@@ -213,7 +213,8 @@ def removal_candidates(
         }
     logs = (console_log_path(spec.vm_name), _LEGACY_CONSOLE_LOG.format(spec.vm_name))
     return Candidates(
-        overlays=(spec.overlay_path,) if spec.overlay_path in named else (),
+        # An attached root is never a candidate: only the overlay is the VM's own disk.
+        overlays=(spec.overlay_path,) if spec.owns_root and spec.overlay_path in named else (),
         seeds=tuple(sorted(p for p in named if _seed_hash_of(spec, p) is not None)),
         logs=tuple(p for p in logs if p in named),
         by_domain=frozenset(by_domain),

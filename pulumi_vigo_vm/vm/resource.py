@@ -57,6 +57,8 @@ class VigoVmArgs:
     machine: Input[str] | None = None
     arch: Input[str] | None = None
     autostart: Input[bool] | None = None
+    disk_mode: Input[str] | None = None
+    adopt: Input[str] | None = None
 
 
 class VigoVm(Resource, module="vigo", name="VigoVm"):
@@ -98,7 +100,7 @@ class VigoVm(Resource, module="vigo", name="VigoVm"):
     base_path: Output[str | None]
     base_format: Output[str | None]
     artifact_id: Output[str | None]
-    overlay_path: Output[str]
+    overlay_path: Output[str | None]
     seed_iso_path: Output[str | None]
     seed_hash: Output[str | None]
     console_log_path: Output[str]
@@ -119,6 +121,11 @@ class VigoVm(Resource, module="vigo", name="VigoVm"):
     arch: Output[str | None]
     autostart: Output[bool]
     """libvirt starts the VM when its host boots (default: ``state="running"``)."""
+    disk_mode: Output[str]
+    """``overlay`` (the VM's own overlay over the base) or ``attach`` (``disk_path`` is the
+    root itself, never written nor removed by the package)."""
+    adopt: Output[str | None]
+    """The UUID of the existing domain this VM took over at its create."""
     ip_address: Output[str | None]
     """The first IPv4 address of the first NIC, or None (see ``address_source``)."""
     ip_addresses: Output[list[str]]

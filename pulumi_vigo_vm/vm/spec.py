@@ -31,6 +31,7 @@ from .inputs import (
     DEFAULT_WAIT_TIMEOUT_S,
     AddressSource,
     BaseSource,
+    DiskMode,
     Firmware,
     RunState,
     SeedChange,
@@ -94,6 +95,20 @@ class VmSpec:
     """None: the host's own architecture (told by the host at plan time)."""
     autostart: bool | None = None
     """None only where no input bag was checked (see :attr:`autostarts`)."""
+    disk_mode: DiskMode = DiskMode.OVERLAY
+    adopt: str | None = None
+    """The UUID of the unmarked domain this VM took over at its create (kept after)."""
+
+    @property
+    def owns_root(self) -> bool:
+        """The root disk is the VM's own file (an overlay), not one attached as it is."""
+        return self.disk_mode is not DiskMode.ATTACH
+
+    @property
+    def root_path(self) -> str:
+        """The root disk the domain boots from: the overlay, or ``disk_path`` itself (a
+        file or ``pool:volume``) with ``disk_mode="attach"``."""
+        return self.overlay_path if self.owns_root else self.base.value
 
     @property
     def autostarts(self) -> bool:
@@ -201,6 +216,8 @@ class VmSpec:
             "machine": self.machine,
             "arch": self.arch,
             "autostart": self.autostarts,
+            "disk_mode": self.disk_mode.value,
+            "adopt": self.adopt,
         }
 
 
@@ -274,6 +291,7 @@ def check_inputs(
         + _data_disk_conflicts(normalised)
     )
     faults += _platform_conflicts(normalised) + _autostart_conflicts(normalised)
+    faults += _root_conflicts(normalised)
     domain_type = normalised.get("domain_type")
     if "cpu_mode" not in normalised and isinstance(domain_type, str):
         normalised["cpu_mode"] = default_cpu_mode(domain_type)
@@ -372,6 +390,41 @@ def _data_disk_conflicts(normalised: Mapping[str, Any]) -> list[InputFault]:
                     "(a VigoDisk, or another volume)",
                 )
             )
+    return faults
+
+
+def _root_conflicts(normalised: Mapping[str, Any]) -> list[InputFault]:
+    """What an attached root cannot have, and what an adoption needs (operations spec §1-2)."""
+    faults = []
+    mode = normalised.get("disk_mode")
+    if normalised.get("adopt") is not None and mode == DiskMode.OVERLAY.value:
+        faults.append(
+            InputFault(
+                "disk_mode",
+                "adopt takes over a domain with the root disk it has, never an overlay built "
+                "from a base: set disk_mode='attach' and disk_path to the domain's root disk "
+                "(the first disk virsh domblklist <vm_name> lists)",
+            )
+        )
+    if mode != DiskMode.ATTACH.value:
+        return faults
+    if normalised.get("artifact") is not None:
+        faults.append(
+            InputFault(
+                "artifact",
+                "disk_mode='attach' boots from disk_path itself: give the root disk's path "
+                "(a file, pool:volume or a VigoDisk's path), not an artifact",
+            )
+        )
+    if normalised.get("disk_size_gib") is not None:
+        faults.append(
+            InputFault(
+                "disk_size_gib",
+                "is refused with disk_mode='attach': the package never writes an attached "
+                "root; grow it where it is managed (a VigoDisk's size_gib, or qemu-img resize "
+                "while the VM is off)",
+            )
+        )
     return faults
 
 
