@@ -74,9 +74,12 @@ def _undeclared_disks(spec: VmSpec, observed: Observed) -> list[InputFault]:
     declared = {disk.path for disk in spec.data_disks}
     for disk in config.data_disks:
         if disk.source not in declared:
-            entry = {"path": disk.source, "format": disk.format, "bus": disk.bus}
-            if disk.serial:
-                entry["serial"] = disk.serial
+            entry = {
+                "path": disk.source,
+                "format": disk.format,
+                "bus": disk.bus,
+                "serial": disk.serial or False,
+            }
             faults.append(
                 InputFault(
                     "data_disks",

@@ -67,11 +67,24 @@ def _adopting(lab: Lab, short: str, domain: libvirt.virDomain, root: Path, **arg
     )
 
 
+def _data_disk(lab: Lab) -> tuple[Path, str]:
+    """A data disk file and its ``<disk>`` (no serial, as virt-install attaches one)."""
+    data = lab.root / "a-data.qcow2"
+    qemu_img("create", "-q", "-f", "qcow2", str(data), "16M")
+    xml = (
+        f"<disk type='file' device='disk'><driver name='qemu' type='qcow2'/>"
+        f"<source file='{data}'/><target dev='vdb' bus='virtio'/></disk>"
+    )
+    return data, xml
+
+
 def test_a_running_domain_is_adopted_in_place_and_later_converges(lab: Lab) -> None:
-    domain, root = _foreign(lab, "a")
+    data, disk = _data_disk(lab)
+    domain, root = _foreign(lab, "a", disk)
     domain.create()
     running_id, uuid_ = domain.ID(), domain.UUIDString()
-    _adopting(lab, "a", domain, root, state="running")
+    disks = [{"path": str(data), "serial": False}]
+    _adopting(lab, "a", domain, root, state="running", data_disks=disks)
 
     assert lab.up().ops() == {"a": "create"}
 
@@ -87,7 +100,7 @@ def test_a_running_domain_is_adopted_in_place_and_later_converges(lab: Lab) -> N
     assert lab.preview().counts() == {"same": 1}
 
     digest = sha256(root)
-    _adopting(lab, "a", domain, root, state="running", memory_mib=80)
+    _adopting(lab, "a", domain, root, state="running", data_disks=disks, memory_mib=80)
     assert lab.up().ops() == {"a": "update"}
     assert from_xml(domain.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE)).config.memory_mib == 80
     assert lab.power("a") == "running"
@@ -95,6 +108,7 @@ def test_a_running_domain_is_adopted_in_place_and_later_converges(lab: Lab) -> N
     lab.harness().destroy()
     assert lab.domain("a") is None
     assert root.exists() and sha256(root) == digest, "an adopted root is never removed"
+    assert data.exists()
 
 
 def test_without_adopt_the_domain_is_refused_as_before(lab: Lab) -> None:
@@ -122,19 +136,14 @@ def test_without_adopt_the_domain_is_refused_as_before(lab: Lab) -> None:
 def test_every_refusal_comes_before_anything_changes_and_names_the_fix(
     lab: Lab, change: dict[str, object], message: str
 ) -> None:
-    data = lab.root / "a-data.qcow2"
-    qemu_img("create", "-q", "-f", "qcow2", str(data), "16M")
-    disk = (
-        f"<disk type='file' device='disk'><driver name='qemu' type='qcow2'/>"
-        f"<source file='{data}'/><target dev='vdb' bus='virtio'/></disk>"
-    )
+    data, disk = _data_disk(lab)
     domain, root = _foreign(lab, "a", disk)
     Path("/var/tmp/elsewhere.qcow2").unlink(missing_ok=True)
     if "disk_path" in change:
         qemu_img("create", "-q", "-f", "qcow2", "/var/tmp/elsewhere.qcow2", "16M")
     _adopting(lab, "a", domain, root, state="defined")
     if "data_disks" not in change and change:
-        lab.vms["a"]["data_disks"] = [{"path": str(data), "serial": "a-data"}]
+        lab.vms["a"]["data_disks"] = [{"path": str(data), "serial": False}]
     if "vm_name" in change:
         change = {"vm_name": lab.name(str(change["vm_name"]))}
     lab.vms["a"].update(change)
@@ -160,3 +169,37 @@ def test_adopt_needs_an_attached_root(lab: Lab) -> None:
 
     assert [f.property for f in caught.value.failures] == ["disk_mode"]
     assert "disk_mode='attach'" in caught.value.failures[0].reason
+
+
+def test_a_domain_in_a_block_job_is_refused_until_it_ends(lab: Lab) -> None:
+    domain, root = _foreign(lab, "a")
+    domain.create()
+    copy = lab.root / "a-copy.qcow2"
+    transient = libvirt.VIR_DOMAIN_BLOCK_COPY_TRANSIENT_JOB  # a persistent domain needs it
+    domain.blockCopy("vda", f"<disk type='file'><source file='{copy}'/></disk>", None, transient)
+    _adopting(lab, "a", domain, root, state="running")
+
+    with pytest.raises(ProviderError, match=r"a block job on vda .*wait for it to end"):
+        lab.up()
+    assert not from_xml(domain.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE)).marked
+
+    domain.blockJobAbort("vda", 0)
+    assert lab.up().ops() == {"a": "create"}
+
+
+def test_a_root_another_domain_writes_is_refused(lab: Lab) -> None:
+    domain, root = _foreign(lab, "a")
+    other = FOREIGN.format(
+        name=lab.name("other"),
+        uuid=uuid.uuid4(),
+        root=root,
+        mac="52:54:00:5a:00:02",
+        bridge=lab.bridge,
+        extra="",
+    )
+    lab.live_conn().defineXML(other)
+    _adopting(lab, "a", domain, root, state="defined")
+
+    with pytest.raises(ProviderError, match=r"already attached writable to .*-other"):
+        lab.up()
+    assert not from_xml(domain.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE)).marked
