@@ -16,8 +16,8 @@ import pytest
 from support.disks import qemu_img, sha256, write_marker
 from support.lab import Lab
 
-from pulumi_vigo_vm.domain_xml import from_xml
 from pulumi_vigo_vm.testing import CheckFailedError, ProviderError
+from pulumi_vigo_vm.vm.domain_xml import from_xml
 
 MAC = "52:54:00:5a:00:01"
 FOREIGN = """
