@@ -30,7 +30,13 @@ from pulumi.dynamic import (
 from .dynamic.configured import ConfiguredProvider
 from .dynamic.diff_names import named_diff
 from .dynamic.parallel import widen_rpc_pool
-from .errors import CuratorUnreachableError, HostUnreachableError, InputError, InputFault
+from .errors import (
+    CuratorUnreachableError,
+    HostUnreachableError,
+    ImageError,
+    InputError,
+    InputFault,
+)
 from .hostfile.usage import HostUsage
 from .virt.target import Target
 from .vm import axes
@@ -45,7 +51,7 @@ from .vm.fields import INPUTS, input_field
 from .vm.guest.addresses import Addresses
 from .vm.guest.sighting import Subject, sight
 from .vm.guest.waiting import wait_for_guest
-from .vm.inputs import SeedChange, WaitFor
+from .vm.inputs import DiskMode, SeedChange, WaitFor
 from .vm.observe import (
     observe,
     observe_attached_root,
@@ -243,7 +249,7 @@ class VmProvider(ConfiguredProvider):
             pulumi.log.warn(f"{spec.vm_name}: host not reachable, diffing inputs only: {exc}")
             return None, None
         try:
-            return observed, resolve_base(target, spec, self._defaults)
+            return observed, self._base(target, spec, recorded, observed)
         except CuratorUnreachableError as exc:
             if recorded.base_path is None or recorded.spec.base != spec.base:
                 raise
@@ -253,6 +259,28 @@ class VmProvider(ConfiguredProvider):
             )
             return observed, base
 
+    def _base(
+        self, target: Target, spec: VmSpec, recorded: Recorded | None, observed: Observed
+    ) -> ResolvedBase:
+        """The base resolved on the host. A copy that exists no longer reads its base: when
+        the base file is gone or unusable, the one recorded when it was made stands in (a
+        change of the declared base is still a replace, from the inputs)."""
+        try:
+            return resolve_base(target, spec, self._defaults)
+        except ImageError:
+            copied = (
+                spec.disk_mode is DiskMode.COPY
+                and observed.overlay is not None
+                and recorded is not None
+                and recorded.base_path is not None
+                and recorded.spec.base == spec.base
+            )
+            if not copied or recorded is None or recorded.base_path is None:
+                raise
+            return ResolvedBase(
+                recorded.base_path, recorded.base_format, None, recorded.artifact_id
+            )
+
     def _converge(
         self, target: Target, spec: VmSpec, recorded: Recorded | None, *, transactional: bool
     ) -> dict[str, Any]:
@@ -260,8 +288,8 @@ class VmProvider(ConfiguredProvider):
         if spec.state is RunState.ABSENT:
             self._remove(target, spec, recorded)
             return _outputs(spec, None, identity or _new_identity(), "absent")
-        base = resolve_base(target, spec, self._defaults)
         observed = observe(target, spec)
+        base = self._base(target, spec, recorded, observed)
         adoption = None
         if recorded is None and spec.adopt is not None:
             adoption = Adoption(observe_busy(target, observed))

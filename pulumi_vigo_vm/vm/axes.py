@@ -237,13 +237,19 @@ def _overlay_actions(
     if overlay is None:
         return [Action.CREATE_OVERLAY]
     referenced = observed.domain is not None and observed.domain.config.overlay_path == overlay.path
-    if not (referenced or recorded_overlay(recorded, overlay)):
+    if not (referenced or recorded_overlay(recorded, overlay, spec.root_backing)):
         raise ImageError(
             f"overlay {overlay.path} already exists, but no domain of this VM references it and "
             "this stack did not record it; it may hold another VM's data, so it is left alone: "
             "move it away (or choose another vm_name) and run again"
         )
-    if overlay.backing_file != base.path:
+    if not spec.root_backing and overlay.backing_file is not None:
+        raise ImageError(
+            f"root copy {overlay.path} has a backing file ({overlay.backing_file}), so it is "
+            "no copy this VM made; it may hold a VM's data, so it is left alone: move it away, "
+            "or replace the VM (pulumi up --replace) to copy the base again"
+        )
+    if spec.root_backing and overlay.backing_file != base.path:
         raise ImageError(
             f"overlay {overlay.path} exists but is backed by {overlay.backing_file or 'nothing'}, "
             f"not {base.path}; it may hold a VM's data, so it is left alone: move it away, "
@@ -602,7 +608,9 @@ def _live_replaces(
     """Axis 2 on the host: the base resolves elsewhere, the overlay is gone or re-based."""
     if recorded.spec.base != new.base or new.state is RunState.ABSENT:
         return []  # already a replace from the inputs; or no overlay wanted at all
-    resolved_elsewhere = (
+    # A copy is independent of its base file: only a change of the declared base (an input)
+    # replaces it, never the file changing or going.
+    resolved_elsewhere = new.root_backing and (
         (recorded.base_path is not None and base.path != recorded.base_path)
         or (base.format is not None and recorded.base_format not in (None, base.format))
         or (base.artifact_id is not None and recorded.artifact_id not in (None, base.artifact_id))
@@ -610,7 +618,8 @@ def _live_replaces(
     )
     overlay = observed.overlay
     was_built = recorded.spec.state is not RunState.ABSENT and new.owns_root
-    rebased = was_built and overlay is not None and overlay.backing_file != base.path
+    backing = base.path if new.root_backing else None
+    rebased = was_built and overlay is not None and overlay.backing_file != backing
     if resolved_elsewhere or rebased or (overlay is None and was_built):
         return [new.base.input_name]
     return []
@@ -677,7 +686,9 @@ def _live_updates(
     """Axes 1, 3 and 4 on the host: definition, seed file and run state, each naming the
     inputs whose live value differs."""
     if new.state is RunState.ABSENT:
-        ours = observed.domain is not None or recorded_overlay(recorded, observed.overlay)
+        ours = observed.domain is not None or recorded_overlay(
+            recorded, observed.overlay, new.root_backing
+        )
         return [(("state",), "state")] if ours else []
     drifts: list[Drift] = []
     live = observed.domain

@@ -23,7 +23,13 @@ import pulumi
 
 from ..errors import DefineConflictError, ImageError, LibvirtCallError, NotOwnedError, VigoError
 from ..hostfile.act import fresh_listing, holding
-from ..hostfile.images import create_overlay, grow_overlay, seed_identity, usable_base
+from ..hostfile.images import (
+    create_copy,
+    create_overlay,
+    grow_overlay,
+    seed_identity,
+    usable_base,
+)
 from ..hostfile.usage import HostUsage, note_defined, note_undefined
 from ..hosts.base import temporary_name
 from ..virt.hypervisor import Guest
@@ -219,7 +225,8 @@ class Executor:
         self._sweep_temporaries()
         with holding(self._target):  # the base as it is now, not as planned: see module doc
             info = usable_base(self._target.host, base.path, "disk_path")
-            create_overlay(self._target.host, spec.overlay_path, info, spec.disk_size_bytes)
+            make = create_overlay if spec.root_backing else create_copy
+            make(self._target.host, spec.overlay_path, info, spec.disk_size_bytes)
         self._undo.append(lambda: self._remove(spec.overlay_path))
 
     def _grow_overlay(self) -> None:
@@ -229,7 +236,8 @@ class Executor:
         if guest is not None and guest.power_state().is_active:
             guest.block_resize("vda", size)  # qemu holds the image: resize through it
         else:
-            grow_overlay(self._target.host, self._spec.overlay_path, self._base.path, size)
+            backing = self._base.path if self._spec.root_backing else None
+            grow_overlay(self._target.host, self._spec.overlay_path, backing, size)
 
     def _write_marker(self) -> None:
         assert self._spec.claim is not None

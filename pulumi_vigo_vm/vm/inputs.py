@@ -408,6 +408,7 @@ class DiskMode(StrEnum):
     """What the root disk is (operations spec §2)."""
 
     OVERLAY = "overlay"  # <images_dir>/<vm_name>.qcow2 over the base: the VM's own file
+    COPY = "copy"  # <images_dir>/<vm_name>.qcow2 copied from the base, no backing file
     ATTACH = "attach"  # disk_path itself, used as it is: never written by us, never removed
 
 

@@ -101,8 +101,15 @@ class VmSpec:
 
     @property
     def owns_root(self) -> bool:
-        """The root disk is the VM's own file (an overlay), not one attached as it is."""
+        """The root disk is the VM's own file (an overlay or a copy), not one attached as
+        it is."""
         return self.disk_mode is not DiskMode.ATTACH
+
+    @property
+    def root_backing(self) -> bool:
+        """The VM's own root names the base as its backing file (an overlay; a copy names
+        none): what proves the file is what this mode makes."""
+        return self.disk_mode is DiskMode.OVERLAY
 
     @property
     def root_path(self) -> str:
