@@ -22,6 +22,7 @@ from pulumi_vigo_vm.vm.axes import (
 )
 from pulumi_vigo_vm.vm.devices import Nic
 from pulumi_vigo_vm.vm.domain_xml import LiveDomain, NicDevice
+from pulumi_vigo_vm.vm.inputs import DiskMode
 from pulumi_vigo_vm.vm.model import NicSource
 from pulumi_vigo_vm.vm.ownership import console_log_path, owner_of, removal_candidates
 from pulumi_vigo_vm.vm.spec import RunState, VmSpec
@@ -548,6 +549,32 @@ def test_overlay_without_backing_file_is_never_removed() -> None:
     result = remove(RUNNING, converged(RUNNING, overlay=overlay), make_recorded(RUNNING))
     assert OVERLAY not in result.removals
     assert result.removals == (SEED,)
+
+
+@pytest.mark.parametrize("by_domain", [True, False], ids=["domain", "outputs"])
+def test_a_copy_without_backing_file_is_the_vms_own_and_removed(by_domain: bool) -> None:
+    """What the copy mode makes: a qcow2 naming no other file, at the VM's root name."""
+    copy = make_spec(disk_mode=DiskMode.COPY)
+    overlay = overlay_for(copy, make_base(), backing_file=None, backing_format=None)
+    observed = converged(copy, overlay=overlay)
+    if not by_domain:
+        observed = replace(observed, domain=None, power=None)
+    result = remove(copy, observed, make_recorded(copy))
+    assert OVERLAY in result.removals
+
+
+def test_a_file_with_a_backing_file_where_a_copy_is_expected_is_never_removed() -> None:
+    copy = make_spec(disk_mode=DiskMode.COPY)
+    observed = replace(converged(copy), domain=None, power=None)
+    result = remove(copy, observed, make_recorded(copy))
+    assert OVERLAY not in result.removals
+
+
+def test_an_attached_root_is_never_removed() -> None:
+    attached = make_spec(disk_mode=DiskMode.ATTACH, disk_size_gib=None)
+    assert desired_domain(attached, IDENTITY).overlay_path == BASE_PATH
+    result = remove(attached, converged(attached), make_recorded(attached), BASE_PATH)
+    assert BASE_PATH not in result.removals and OVERLAY not in result.removals
 
 
 @pytest.mark.parametrize(
