@@ -203,11 +203,14 @@ def create_copy(host: Host, copy_path: str, base: ImageInfo, size_bytes: int | N
             f"{base.path} ({base.virtual_size / 1024**3:.1f} GiB); omit it or make it larger"
         )
     temporary = temporary_name(copy_path)
-    argv = ["qemu-img", "convert", "-q", "-f", base.format, "-O", "qcow2", base.path, temporary]
+    size = str(size_bytes if size_bytes is not None else base.virtual_size)
+    # Into a new, empty image of the wanted size (zeros are skipped: sparse); only the base
+    # is read, and usable_base has proven it a standalone qcow2 or raw file.
+    copy = ["qemu-img", "convert", "-q", "-n", "--target-is-zero", "-f", base.format]
+    copy += ["-O", "qcow2", base.path, temporary]
     try:
-        host.run(argv, timeout=QEMU_IMG_COPY_TIMEOUT)
-        if size_bytes is not None and size_bytes > base.virtual_size:
-            host.run(["qemu-img", "resize", "-q", "-f", "qcow2", temporary, str(size_bytes)])
+        host.run(["qemu-img", "create", "-q", "-f", "qcow2", temporary, size])
+        host.run(copy, timeout=QEMU_IMG_COPY_TIMEOUT)
         host.chmod(temporary, 0o600)
         host.rename_noreplace(temporary, copy_path)
     except FileExistsError:

@@ -18,6 +18,7 @@ def test_a_copy_has_no_backing_file_runs_and_outlives_its_base(lab: Lab) -> None
     info = image_info(lab.overlay("a"))
     assert info["format"] == "qcow2" and "backing-filename" not in info
     assert info["virtual-size"] == 1024**3
+    assert lab.overlay("a").stat().st_blocks * 512 < 16 * 1024**2, "a copy is sparse"
     assert lab.overlay("a").stat().st_mode & 0o077 == 0
     assert lab.power("a") == "running"
     lab.vm("a", state="stopped", disk_mode="copy", disk_size_gib=1)
