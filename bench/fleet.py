@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import resource
 import shutil
 import subprocess
 import sys
@@ -40,7 +39,7 @@ from typing import Any
 from pulumi_vigo_vm.testing import EngineHarness
 
 from .probes import calls_per_connection, probe_env
-from .stats import median, timed
+from .stats import cpu_self, median, timed
 from .subject import MEMORY
 from .world import BRIDGE, MEMORY_MIB, USER_DATA, World
 
@@ -103,11 +102,6 @@ def ssh_hosts(count: int) -> Iterator[list[Any]]:
         shutil.rmtree(workdir, ignore_errors=True)
 
 
-def _cpu_self() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
-
-
 @dataclass
 class Fleet:
     """One stack of ``n`` defined VMs over ``servers`` in ``world``."""
@@ -165,9 +159,9 @@ class Fleet:
         log = self.world.root / f"calls-{self.tag}-{verb}.log"
         log.unlink(missing_ok=True)
         before = [s.accepted_connections() for s in self.servers]
-        cpu = _cpu_self()
+        cpu = cpu_self()
         wall, result = timed(lambda: run(self.harness(log)))
-        harness_cpu = _cpu_self() - cpu
+        harness_cpu = cpu_self() - cpu
         assert result.ok, result.errors[:2]
         calls = calls_per_connection(log)
         return RunSample(

@@ -15,22 +15,25 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .baseimage.resource import VigoBaseImage, VigoBaseImageArgs
-    from .disk.resource import VigoDisk, VigoDiskArgs
-    from .errors import (
-        CommandError,
-        CuratorError,
-        HostError,
-        HostUnreachableError,
-        ImageError,
-        InputError,
-        InUseError,
-        LibvirtCallError,
-        NotOwnedError,
-        VigoError,
+    from .baseimage.resource import (
+        VigoBaseImage as VigoBaseImage,
+        VigoBaseImageArgs as VigoBaseImageArgs,
     )
-    from .guard import host_is_libvirt
-    from .vm.resource import VigoVm, VigoVmArgs
+    from .disk.resource import VigoDisk as VigoDisk, VigoDiskArgs as VigoDiskArgs
+    from .errors import (
+        CommandError as CommandError,
+        CuratorError as CuratorError,
+        HostError as HostError,
+        HostUnreachableError as HostUnreachableError,
+        ImageError as ImageError,
+        InputError as InputError,
+        InUseError as InUseError,
+        LibvirtCallError as LibvirtCallError,
+        NotOwnedError as NotOwnedError,
+        VigoError as VigoError,
+    )
+    from .guard import host_is_libvirt as host_is_libvirt
+    from .vm.resource import VigoVm as VigoVm, VigoVmArgs as VigoVmArgs
 
 _HOMES = {
     "VigoBaseImage": ".baseimage.resource",
@@ -58,25 +61,7 @@ _HOMES = {
 }
 """Each public name and the module that defines it."""
 
-__all__ = [
-    "CommandError",
-    "CuratorError",
-    "HostError",
-    "HostUnreachableError",
-    "ImageError",
-    "InUseError",
-    "InputError",
-    "LibvirtCallError",
-    "NotOwnedError",
-    "VigoBaseImage",
-    "VigoBaseImageArgs",
-    "VigoDisk",
-    "VigoDiskArgs",
-    "VigoError",
-    "VigoVm",
-    "VigoVmArgs",
-    "host_is_libvirt",
-]
+__all__ = sorted(_HOMES)
 
 
 def __getattr__(name: str) -> Any:

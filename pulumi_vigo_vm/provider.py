@@ -27,6 +27,7 @@ from pulumi.dynamic import (
     UpdateResult,
 )
 
+from .common.unknown import contains_unknown
 from .dynamic.configured import ConfiguredProvider
 from .dynamic.diff_names import named_diff
 from .dynamic.parallel import widen_rpc_pool
@@ -63,7 +64,7 @@ from .vm.observe import (
     resolve_base,
 )
 from .vm.ownership import DomainOwner, owner_of, removable_files, superseded_seeds
-from .vm.spec import RunState, VmSpec, check_inputs, contains_unknown, parse_spec
+from .vm.spec import RunState, VmSpec, check_inputs, parse_spec
 
 __all__ = ["VmProvider"]
 
@@ -94,7 +95,7 @@ check asks nothing."""
 
 
 class VmProvider(ConfiguredProvider):
-    """Converges one libvirt VM per resource. See the package README for the behaviour."""
+    """Converges one libvirt VM per resource. See docs/vm.md for the behaviour."""
 
     # --- engine methods ---------------------------------------------------------------
 

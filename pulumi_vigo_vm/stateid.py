@@ -25,11 +25,12 @@ import pulumi
 from pulumi import Output
 from pulumi.dynamic import CreateResult, DiffResult, ReadResult, Resource, ResourceProvider
 
+from .common.typetokens import MODULE
+from .common.typetokens import VIGO_STATE_ID as TYPE_TOKEN
 from .dynamic.pickling import pristine_pickler
 
 __all__ = ["RESOURCE_NAME", "TYPE_TOKEN", "StateIdProvider", "VigoStateId", "state_id"]
 
-TYPE_TOKEN = "pulumi-python:dynamic/vigo:VigoStateId"
 RESOURCE_NAME = "vigo-state-id"
 
 
@@ -54,7 +55,7 @@ class StateIdProvider(ResourceProvider):
         """Nothing to remove: the value lives in state only."""
 
 
-class VigoStateId(Resource, module="vigo", name="VigoStateId"):
+class VigoStateId(Resource, module=MODULE, name="VigoStateId"):
     """The stack's state id. Declared by the package itself (see :func:`state_id`)."""
 
     state_id: Output[str]

@@ -22,6 +22,7 @@ from pulumi.dynamic import (
     UpdateResult,
 )
 
+from ..common.unknown import is_unknown
 from ..dynamic.configured import ConfiguredProvider
 from ..errors import HostUnreachableError
 from ..virt.target import Target
@@ -38,10 +39,6 @@ _TYPE = "VigoBaseImage"
 _OWNERSHIP = ("owner", "group", "mode")
 
 
-def _is_unknown(value: Any) -> bool:
-    return isinstance(value, pulumi.output.Unknown)
-
-
 def _idle_timeout(text: str | None) -> float | str:
     """The configured idle timeout in seconds, or the reason it is refused."""
     if text is None or text == "":
@@ -56,7 +53,7 @@ def _idle_timeout(text: str | None) -> float | str:
 
 
 class BaseImageProvider(ConfiguredProvider):
-    """Puts one verified base image on a hypervisor. See the package README."""
+    """Puts one verified base image on a hypervisor. See docs/base-images.md."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -78,7 +75,7 @@ class BaseImageProvider(ConfiguredProvider):
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
         """``path``/``uri`` changes replace (create first); the rest, and a file missing or
         changed on the host, update in place. Never mutates."""
-        unknown = [key for key, value in news.items() if _is_unknown(value)]
+        unknown = [key for key, value in news.items() if is_unknown(value)]
         if unknown:
             replaces = [key for key in unknown if key in REPLACING_INPUTS]
             return DiffResult(changes=True, replaces=replaces, delete_before_replace=False)

@@ -8,6 +8,8 @@ from typing import Any
 from pulumi import Input, Output, ResourceOptions
 from pulumi.dynamic import Resource
 
+from ..common.typetokens import MODULE
+from ..common.typetokens import VIGO_BASE_IMAGE as TYPE_TOKEN
 from ..dynamic.claims import claim_for
 from ..dynamic.pickling import pristine_pickler
 from .provider import BaseImageProvider
@@ -15,13 +17,12 @@ from .urls import carries_secret
 
 __all__ = ["TYPE_TOKEN", "VigoBaseImage", "VigoBaseImageArgs"]
 
-TYPE_TOKEN = "pulumi-python:dynamic/vigo:VigoBaseImage"
 _OUTPUT_ONLY = ("format", "virtual_size_bytes", "size_bytes")
 
 
 @dataclass
 class VigoBaseImageArgs:
-    """The inputs of a VigoBaseImage (see the README's "VigoBaseImage" section)."""
+    """The inputs of a VigoBaseImage (see docs/base-images.md)."""
 
     source: Input[str]
     sha256: Input[str]
@@ -33,7 +34,7 @@ class VigoBaseImageArgs:
     uri: Input[str] | None = None
 
 
-class VigoBaseImage(Resource, module="vigo", name="VigoBaseImage"):
+class VigoBaseImage(Resource, module=MODULE, name="VigoBaseImage"):
     """A base image downloaded from ``source``, verified against ``sha256`` and checked like
     any VigoVm base, placed at ``path`` on the hypervisor with ``owner``/``group``/``mode``.
 

@@ -18,9 +18,11 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from ..common import inputs
+from ..common.unknown import is_unknown
+from ..common.uri import DEFAULT_URI
 from ..errors import InputError, InputFault
 from ..spec import ProviderDefaults
-from ..vm import inputs
 from .urls import shown
 
 __all__ = [
@@ -78,7 +80,7 @@ class BaseImageSpec:
     group: str = DEFAULT_GROUP
     mode: int = DEFAULT_MODE
     fetch_on: FetchOn = FetchOn.RUNNER
-    uri: str = inputs.DEFAULT_URI
+    uri: str = DEFAULT_URI
     claim: str | None = None
     """The resource's URN as VigoBaseImage computes it; None in state without one."""
 
@@ -217,10 +219,6 @@ _VALIDATORS: Mapping[str, Any] = {
 }
 
 
-def _is_unknown(value: Any) -> bool:
-    return type(value).__name__ == "Unknown"
-
-
 def _defaults(props: Mapping[str, Any], defaults: ProviderDefaults) -> dict[str, Any]:
     """Omitted inputs filled in: the default path derives from the (known) source."""
     filled = {name: props.get(name) for name in INPUT_NAMES}
@@ -230,7 +228,7 @@ def _defaults(props: Mapping[str, Any], defaults: ProviderDefaults) -> dict[str,
     filled["fetch_on"] = filled["fetch_on"] or FetchOn.RUNNER.value
     filled["uri"] = filled["uri"] or defaults.uri
     source = filled["source"]
-    if filled["path"] is None and isinstance(source, str) and not _is_unknown(source):
+    if filled["path"] is None and isinstance(source, str) and not is_unknown(source):
         with contextlib.suppress(ValueError):  # the source's own fault is reported
             filled["path"] = default_path(defaults.images_dir, _source(source))
     return filled
@@ -244,7 +242,7 @@ def check_inputs(
     faults: list[InputFault] = []
     normalised: dict[str, Any] = {}
     for name, value in filled.items():
-        if value is None or _is_unknown(value):
+        if value is None or is_unknown(value):
             if value is None and name in ("source", "sha256"):
                 faults.append(InputFault(name, "is required"))
             normalised[name] = value
@@ -258,7 +256,7 @@ def check_inputs(
         normalised[name] = f"{result:04o}" if name == "mode" else str(result)
     unknown = sorted(set(props) - set(INPUT_NAMES) - {"__provider"})
     faults += [InputFault(name, "is not an input of VigoBaseImage") for name in unknown]
-    if filled["path"] is None and not _is_unknown(filled["source"]) and not faults:
+    if filled["path"] is None and not is_unknown(filled["source"]) and not faults:
         faults.append(InputFault("path", "cannot be derived from the source; give it"))
     return normalised, faults
 
@@ -269,7 +267,7 @@ def parse_spec(props: Mapping[str, Any], defaults: ProviderDefaults) -> BaseImag
     faults += [
         InputFault(name, "is not known yet")
         for name, value in normalised.items()
-        if _is_unknown(value)
+        if is_unknown(value)
     ]
     if faults:
         raise InputError(faults)

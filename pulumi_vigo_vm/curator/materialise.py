@@ -23,7 +23,7 @@ replace): the download lands in ``.incoming/`` and claims the final name with
 A killed download leaves its temporary behind. Every materialisation sweeps the
 artifact's directory of temporaries that are provably ours and stale: named as this
 module (or the host's atomic writer, for the sidecar) names them, and older than
-:data:`STALE_AFTER`, which no download still running reaches between two writes.
+:data:`TEMPORARY_MAX_AGE_S`, which no download still running reaches between two writes.
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 
+from ..common.tempnames import TEMPORARY_MAX_AGE_S, TEMPORARY_SUFFIX
 from ..errors import CuratorError, HostError
 from ..hostfile.side import write_side
 from ..hosts.base import Host
@@ -47,20 +48,16 @@ __all__ = ["materialise", "sidecar_path"]
 _FILE_MODE = 0o444
 _DIR_MODE = 0o755
 
-#: Seconds after its last write a temporary in an artifact directory is taken for a dead
-#: download's and removed. A live download writes every few seconds at worst (its idle
-#: timeout is a minute), so an hour leaves a wide margin, also for host clock skew.
-STALE_AFTER = 3600.0
 #: Where downloads are written before they claim their final name.
 INCOMING = ".incoming"
 _TOKEN_BYTES = 8
-# Host atomic writers name temporaries ".<name>.<random>.tmp" (6 to 16 characters).
-_HOST_TMP = r"\.[A-Za-z0-9_]{6,16}\.tmp"
 _PLATFORM = r"[a-z0-9]+-[a-z0-9_]+"
 # In .incoming/: a download "<platform>.<token>", or the host writer's temporary of it.
-_INCOMING_TEMP = re.compile(rf"\.?{_PLATFORM}\.[0-9a-f]{{{2 * _TOKEN_BYTES}}}(?:{_HOST_TMP})?")
+_INCOMING_TEMP = re.compile(
+    rf"\.?{_PLATFORM}\.[0-9a-f]{{{2 * _TOKEN_BYTES}}}(?:{TEMPORARY_SUFFIX})?"
+)
 # Beside the blobs: the host writer's temporary of a blob or sidecar written in place.
-_PLACED_TEMP = re.compile(rf"\.{_PLATFORM}(?:\.sha256)?{_HOST_TMP}")
+_PLACED_TEMP = re.compile(rf"\.{_PLATFORM}(?:\.sha256)?{TEMPORARY_SUFFIX}")
 
 _locks_guard = threading.Lock()
 _locks: dict[tuple[str, str], threading.Lock] = {}
@@ -125,7 +122,7 @@ def materialise(
 
 def _sweep_stale(host: Host, directory: str) -> None:
     """Remove the temporaries of dead downloads in an artifact ``directory``: only names
-    this module or the host's atomic writer give, and only when :data:`STALE_AFTER` old."""
+    this module or the host's atomic writer give, and only when :data:`TEMPORARY_MAX_AGE_S` old."""
     incoming = posixpath.join(directory, INCOMING)
     candidates = [
         posixpath.join(incoming, name)
@@ -136,7 +133,7 @@ def _sweep_stale(host: Host, directory: str) -> None:
         for name in host.listdir(directory)
         if _PLACED_TEMP.fullmatch(name)
     ]
-    cutoff = time.time() - STALE_AFTER
+    cutoff = time.time() - TEMPORARY_MAX_AGE_S
     for candidate in candidates:
         st = host.stat(candidate)
         if st is not None and st.is_file and st.mtime < cutoff:

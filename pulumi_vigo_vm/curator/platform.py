@@ -8,25 +8,12 @@ from __future__ import annotations
 
 import re
 
+from ..common.arches import oci_arch
 from ..errors import CuratorError
 
 __all__ = ["normalise_platform", "platform_for_machine"]
 
 _PLATFORM = re.compile(r"([a-z0-9]+)[-/]([a-z0-9_]+)")
-
-# uname -m -> GOARCH-style names, which OCI platforms use.
-_MACHINE_ARCH = {
-    "x86_64": "amd64",
-    "amd64": "amd64",
-    "aarch64": "arm64",
-    "arm64": "arm64",
-    "armv7l": "arm",
-    "i686": "386",
-    "i386": "386",
-    "ppc64le": "ppc64le",
-    "s390x": "s390x",
-    "riscv64": "riscv64",
-}
 
 
 def normalise_platform(text: str) -> str:
@@ -41,7 +28,7 @@ def normalise_platform(text: str) -> str:
 
 def platform_for_machine(machine: str, os_name: str = "linux") -> str:
     """The platform for a host whose ``uname -m`` is ``machine`` (``x86_64`` -> linux-amd64)."""
-    arch = _MACHINE_ARCH.get(machine.strip())
+    arch = oci_arch(machine.strip())
     if arch is None:
         raise CuratorError(f"no artifact platform is known for machine type {machine!r}")
     return f"{os_name}-{arch}"

@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from ..errors import CuratorError
-from ..vm.inputs import DEFAULT_ARTIFACTS_DIR
+from ..spec import DEFAULT_ARTIFACTS_DIR
 from .manifest import parse_manifest
 from .platform import normalise_platform
 from .reference import ArtifactRef, parse_reference

@@ -29,7 +29,7 @@ __all__ = ["DiskProvider"]
 
 
 class DiskProvider(ConfiguredProvider):
-    """Converges one data disk file per resource. See the README's "VigoDisk"."""
+    """Converges one data disk file per resource. See docs/data-disks.md."""
 
     def check(self, olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
         """Validate every input, and refuse a change that would lose the data (a shrink, a

@@ -10,6 +10,7 @@ from typing import Any
 from pulumi import Input, Output, ResourceOptions
 from pulumi.dynamic import Resource
 
+from ..common.typetokens import MODULE
 from ..dynamic.claims import claim_for
 from ..dynamic.pickling import pristine_pickler
 from .provider import DiskProvider
@@ -29,7 +30,7 @@ class VigoDiskArgs:
     images_dir: Input[str] | None = None
 
 
-class VigoDisk(Resource, module="vigo", name="VigoDisk"):
+class VigoDisk(Resource, module=MODULE, name="VigoDisk"):
     """An empty data disk ``<images_dir>/disks/<name>.<format>`` (mode 0600) with a claim
     sidecar naming this resource. Grows in place; never shrinks, moves or changes format;
     its delete is refused while any domain on the host references it.

@@ -16,10 +16,13 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from ..common import inputs
 from ..common.numbers import shown
+from ..common.typetokens import VIGO_DISK as TYPE_TOKEN
+from ..common.unknown import is_unknown
+from ..common.uri import DEFAULT_URI
 from ..errors import InputError, InputFault
-from ..spec import ProviderDefaults
-from ..vm import inputs
+from ..spec import DEFAULT_IMAGES_DIR, ProviderDefaults
 
 __all__ = [
     "DISKS_DIR",
@@ -34,7 +37,6 @@ __all__ = [
     "refused_changes",
 ]
 
-TYPE_TOKEN = "pulumi-python:dynamic/vigo:VigoDisk"
 """The type of every VigoDisk in state; policies find disks by it."""
 
 DISKS_DIR = "disks"
@@ -103,8 +105,8 @@ class DiskSpec:
     name: str
     size_gib: int
     format: DiskFormat = DiskFormat.QCOW2
-    uri: str = inputs.DEFAULT_URI
-    images_dir: str = inputs.DEFAULT_IMAGES_DIR
+    uri: str = DEFAULT_URI
+    images_dir: str = DEFAULT_IMAGES_DIR
     claim: str | None = None
     """The owner named in the file's sidecar: the resource's URN, computed by VigoDisk."""
 
@@ -129,10 +131,6 @@ class DiskSpec:
         }
 
 
-def _is_unknown(value: Any) -> bool:
-    return type(value).__name__ == "Unknown"
-
-
 def check_inputs(
     props: Mapping[str, Any], defaults: ProviderDefaults
 ) -> tuple[dict[str, Any], list[InputFault]]:
@@ -146,7 +144,7 @@ def check_inputs(
     faults = [f for f in faults if f.property not in values]
     normalised: dict[str, Any] = {}
     for name, value in values.items():
-        if _is_unknown(value):
+        if is_unknown(value):
             normalised[name] = value
             continue
         try:
@@ -161,7 +159,7 @@ def parse_disk(props: Mapping[str, Any], defaults: ProviderDefaults) -> DiskSpec
     """The DiskSpec for ``props`` (inputs, or recorded outputs). Raises InputError listing
     every bad input; an unknown value is one too (only ``check`` and ``diff`` see those)."""
     normalised, faults = check_inputs(props, defaults)
-    faults += [InputFault(k, "is not known yet") for k, v in normalised.items() if _is_unknown(v)]
+    faults += [InputFault(k, "is not known yet") for k, v in normalised.items() if is_unknown(v)]
     if faults:
         raise InputError(faults)
     typed = {name: normalised[name] for name in INPUT_NAMES if name in normalised}
@@ -176,7 +174,7 @@ def refused_changes(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[Inpu
     faults = []
 
     def known(value: Any) -> bool:
-        return value is not None and not _is_unknown(value)
+        return value is not None and not is_unknown(value)
 
     for name in FIXED_INPUTS:
         before, after = old.get(name), new.get(name)

@@ -17,7 +17,7 @@ So the first provider the process configures calls :func:`install`, which
   hook, which the engine records in its log.
 
 Tracebacks name code, never values; the package's own messages never carry a secret (see
-the README), and the file is readable by its owner only. A process with nothing to say
+docs/ownership.md), and the file is readable by its owner only. A process with nothing to say
 leaves an empty file; the next provider that starts removes the empty files of processes
 that are gone and keeps the newest :data:`KEEP` of the others (a SIGKILL, e.g. the
 kernel's OOM killer, leaves no word anywhere: only the exit status tells it).

@@ -16,8 +16,7 @@ from __future__ import annotations
 from ..common.qcow2 import HEADER_READ_SIZE
 from ..errors import ImageError, NotRegularFileError
 from ..hosts.base import CommandResult, Host, read_bounded
-from ..vm.model import ImageInfo
-from .imageformat import header_image, probe_format, refusal
+from .imageformat import ImageInfo, header_image, probe_format, refusal
 
 __all__ = ["QEMU_IMG_TIMEOUT", "inspect", "probe", "resize"]
 

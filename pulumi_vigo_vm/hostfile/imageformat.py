@@ -12,11 +12,17 @@ and before every host-side operation on such a file (:mod:`pulumi_vigo_vm.hostfi
 from __future__ import annotations
 
 import posixpath
+from dataclasses import dataclass
 
 from ..common.qcow2 import QCOW2_MAGIC, parse_header
-from ..vm.model import ImageInfo
 
-__all__ = ["FOREIGN_MAGIC", "header_image", "probe_format", "refusal"]
+__all__ = [
+    "FOREIGN_MAGIC",
+    "ImageInfo",
+    "header_image",
+    "probe_format",
+    "refusal",
+]
 
 FOREIGN_MAGIC: tuple[tuple[int, bytes, str], ...] = (
     (0, b"KDMV", "vmdk"),
@@ -30,6 +36,21 @@ FOREIGN_MAGIC: tuple[tuple[int, bytes, str], ...] = (
 """Magic numbers of image formats that are neither qcow2 nor raw. Such a file is refused,
 never handed to qemu-img to probe: a VMDK descriptor, for one, makes qemu-img open any host
 path it names (a FIFO there hangs it). What carries none of them (nor qcow2's) is raw."""
+
+
+@dataclass(frozen=True)
+class ImageInfo:
+    """What ``qemu-img info`` reports about one image."""
+
+    path: str
+    format: str
+    virtual_size: int
+    backing_file: str | None = None
+    backing_format: str | None = None
+    data_file: str | None = None
+    stamp: str | None = None
+    """``<file size>:<mtime>:<virtual size>``: changes when the file is replaced or written
+    (see :func:`pulumi_vigo_vm.hostfile.images.header_info`)."""
 
 
 def probe_format(head: bytes) -> str:

@@ -14,11 +14,10 @@ from typing import Any
 
 from ..common.qcow2 import HEADER_READ_SIZE
 from ..errors import CommandError, ImageError
-from ..hosts.base import FileStat, Host, read_bounded, temporary_name
-from ..vm.cloudinit import MAX_SEED_BYTES, SeedIdentity, read_seed_identity
-from ..vm.model import ImageInfo
+from ..hosts.base import FileStat, Host, read_bounded
 from . import guestfile
-from .imageformat import header_image, probe_format
+from .imageformat import ImageInfo, header_image, probe_format
+from .ops import install
 
 __all__ = [
     "ImageInfo",
@@ -27,7 +26,6 @@ __all__ = [
     "header_info",
     "image_info",
     "overlay_info",
-    "seed_identity",
     "usable_base",
 ]
 
@@ -161,32 +159,22 @@ def _probe_base(host: Host, path: str, stat: FileStat) -> ImageInfo | None:
 
 
 def create_overlay(host: Host, overlay_path: str, base: ImageInfo, size_bytes: int | None) -> None:
-    """Create ``overlay_path`` as a qcow2 overlay of ``base``, mode 0600, atomically.
-
-    Built under a temporary name and renamed, so a crash never leaves a half-made overlay
-    under the real name. Refuses a size smaller than the base's.
+    """Create ``overlay_path`` as a qcow2 overlay of ``base``, mode 0600, through
+    :func:`~pulumi_vigo_vm.hostfile.ops.install`: built under a temporary name and moved into
+    place, never over a file that appeared meanwhile, so a crash never leaves a half-made
+    overlay under the real name. Refuses a size smaller than the base's.
     """
     if size_bytes is not None and size_bytes < base.virtual_size:
         raise ImageError(
             f"disk_size_gib: {size_bytes // 1024**3} GiB is smaller than the base image "
             f"{base.path} ({base.virtual_size / 1024**3:.1f} GiB); omit it or make it larger"
         )
-    temporary = temporary_name(overlay_path)
-    argv = ["qemu-img", "create", "-q", "-f", "qcow2", "-F", base.format, "-b", base.path]
-    argv += [temporary] + ([str(size_bytes)] if size_bytes is not None else [])
-    try:
-        host.run(argv)
-        host.chmod(temporary, 0o600)
-        host.rename_noreplace(temporary, overlay_path)
-    except FileExistsError:
-        host.remove(temporary)
-        raise ImageError(
-            f"overlay {overlay_path} appeared while this VM was being created (another run "
-            "creating the same VM?); it is left alone"
-        ) from None
-    except BaseException:
-        host.remove(temporary)
-        raise
+
+    def build(temporary: str) -> None:
+        argv = ["qemu-img", "create", "-q", "-f", "qcow2", "-F", base.format, "-b", base.path]
+        host.run(argv + [temporary] + ([str(size_bytes)] if size_bytes is not None else []))
+
+    install(host, overlay_path, build, 0o600)
 
 
 QEMU_IMG_COPY_TIMEOUT = 3600.0
@@ -202,26 +190,16 @@ def create_copy(host: Host, copy_path: str, base: ImageInfo, size_bytes: int | N
             f"disk_size_gib: {size_bytes // 1024**3} GiB is smaller than the base image "
             f"{base.path} ({base.virtual_size / 1024**3:.1f} GiB); omit it or make it larger"
         )
-    temporary = temporary_name(copy_path)
     size = str(size_bytes if size_bytes is not None else base.virtual_size)
-    # Into a new, empty image of the wanted size (zeros are skipped: sparse); only the base
-    # is read, and usable_base has proven it a standalone qcow2 or raw file.
-    copy = ["qemu-img", "convert", "-q", "-n", "--target-is-zero", "-f", base.format]
-    copy += ["-O", "qcow2", base.path, temporary]
-    try:
+
+    def build(temporary: str) -> None:
+        # Into a new, empty image of the wanted size (zeros are skipped: sparse); only the
+        # base is read, and usable_base has proven it a standalone qcow2 or raw file.
         host.run(["qemu-img", "create", "-q", "-f", "qcow2", temporary, size])
-        host.run(copy, timeout=QEMU_IMG_COPY_TIMEOUT)
-        host.chmod(temporary, 0o600)
-        host.rename_noreplace(temporary, copy_path)
-    except FileExistsError:
-        host.remove(temporary)
-        raise ImageError(
-            f"root copy {copy_path} appeared while this VM was being created (another run "
-            "creating the same VM?); it is left alone"
-        ) from None
-    except BaseException:
-        host.remove(temporary)
-        raise
+        copy = ["qemu-img", "convert", "-q", "-n", "--target-is-zero", "-f", base.format]
+        host.run([*copy, "-O", "qcow2", base.path, temporary], timeout=QEMU_IMG_COPY_TIMEOUT)
+
+    install(host, copy_path, build, 0o600)
 
 
 def grow_overlay(host: Host, overlay_path: str, base_path: str | None, size_bytes: int) -> None:
@@ -229,10 +207,3 @@ def grow_overlay(host: Host, overlay_path: str, base_path: str | None, size_byte
     ``size_bytes``, once its header is proven to name ``base_path`` and nothing else
     (:func:`guestfile.resize`)."""
     guestfile.resize(host, overlay_path, "qcow2", size_bytes, "disk_size_gib", backing=base_path)
-
-
-def seed_identity(host: Host, path: str) -> SeedIdentity | None:
-    """What the file at ``path`` says it is as a seed; None when it is no ISO, or larger than
-    any seed we write (then it is not ours either)."""
-    data = read_bounded(host, path, MAX_SEED_BYTES + 1)
-    return None if len(data) > MAX_SEED_BYTES else read_seed_identity(data)

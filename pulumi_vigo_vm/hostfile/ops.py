@@ -17,10 +17,10 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 
+from ..common.tempnames import stale_temporaries, temporary_name
 from ..errors import InUseError, NotOwnedError
-from ..hosts.base import Host, read_bounded, temporary_name
+from ..hosts.base import Host, read_bounded
 from ..virt.target import Target
-from ..vm.ownership import stale_temporaries
 from .act import fresh_listing
 from .claim import (
     MAX_CLAIM_BYTES,

@@ -20,8 +20,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from enum import StrEnum
 
+from ..common.tempnames import temporary_name
 from ..errors import NotOwnedError
-from ..hosts.base import Host, read_bounded, temporary_name
+from ..hosts.base import Host, read_bounded
 
 __all__ = ["Ours", "SideOwner", "remove_side", "require_side", "side_owner", "write_side"]
 

@@ -7,8 +7,6 @@ it never imports subprocess or paramiko itself. Two implementations exist: the l
 
 from __future__ import annotations
 
-import posixpath
-import secrets
 import stat as stat_mod
 from collections.abc import Collection, Iterator, Sequence
 from contextlib import AbstractContextManager
@@ -27,7 +25,6 @@ __all__ = [
     "command_timeout",
     "read_bounded",
     "readable_kind",
-    "temporary_name",
 ]
 
 COMMAND_TIMEOUT = 300.0
@@ -43,22 +40,6 @@ def command_timeout(timeout: float | None) -> float:
     if not limit > 0:
         raise ValueError(f"command timeout must be a positive number of seconds, not {limit!r}")
     return limit
-
-
-def temporary_name(path: str) -> str:
-    """A fresh hidden name beside ``path`` to build it under before it is moved into place:
-    ``<dir>/.<name>.<12 hex>.tmp``.
-
-    The one recipe for every temporary we create on a host (both hosts' ``write_atomic`` and
-    ``open_atomic_writer``, overlays built by qemu-img): in the target's own directory, so
-    the final rename stays on one filesystem and is atomic; hidden, so a listing of what we
-    manage skips it; and with a random token, so concurrent writers never share one. The
-    shape is a contract: :func:`pulumi_vigo_vm.vm.ownership.stale_temporaries` recognises what
-    a killed run left behind by it (``.<name>.<token>.tmp``, token ``[A-Za-z0-9_]+``).
-    Host paths are POSIX paths on either host.
-    """
-    directory, name = posixpath.split(path)
-    return posixpath.join(directory, f".{name}.{secrets.token_hex(6)}.tmp")
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ import subprocess
 from collections.abc import Collection, Iterator, Sequence
 from typing import BinaryIO
 
+from ..common.tempnames import temporary_name
 from ..errors import CommandError, CommandTimeoutError, HostError
 from .base import (
     CommandResult,
@@ -18,7 +19,6 @@ from .base import (
     Inode,
     command_timeout,
     readable_kind,
-    temporary_name,
 )
 
 __all__ = ["LocalHost"]
@@ -175,9 +175,9 @@ bits a second attempt is already vanishingly rare."""
 
 
 def _create_temporary(path: str) -> tuple[str, int]:
-    """Create :func:`~.base.temporary_name` of ``path``, exclusively and readable only by its
-    owner (the caller then chmods it), exactly as :func:`tempfile.mkstemp` would create it:
-    a symlink planted at the name is not followed."""
+    """Create :func:`~pulumi_vigo_vm.common.tempnames.temporary_name` of ``path``, exclusively
+    and readable only by its owner (the caller then chmods it), exactly as
+    :func:`tempfile.mkstemp` would create it: a symlink planted at the name is not followed."""
     flags = os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
     for _attempt in range(_TEMPORARY_ATTEMPTS):
         tmp = temporary_name(path)

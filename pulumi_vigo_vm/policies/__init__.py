@@ -46,9 +46,9 @@ from typing import Final
 
 from pulumi_policy import EnforcementLevel, Policy
 
-from ..disk.spec import TYPE_TOKEN as DISK_TYPE_TOKEN
-from ..vm.fields import TYPE_TOKEN
-from ..vm.inputs import DEFAULT_URI
+from ..common.typetokens import VIGO_DISK as DISK_TYPE_TOKEN
+from ..common.typetokens import VIGO_VM as TYPE_TOKEN
+from ..common.uri import DEFAULT_URI
 from .devices import (
     DEFAULT_MAX_ATTACHED_DISK_GIB,
     DEFAULT_MAX_NICS,

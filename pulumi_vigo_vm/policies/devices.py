@@ -25,8 +25,8 @@ from pulumi_policy import (
 )
 from pulumi_policy.proxy import UnknownValueError
 
-from ..disk.spec import TYPE_TOKEN as DISK_TYPE_TOKEN
-from ..vm.fields import TYPE_TOKEN
+from ..common.typetokens import VIGO_DISK as DISK_TYPE_TOKEN
+from ..common.typetokens import VIGO_VM as TYPE_TOKEN
 from .sizes import DEFAULT_DISK_SIZE_GIB, coerce_positive_int, config_int
 
 __all__ = [

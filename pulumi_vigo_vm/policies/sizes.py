@@ -26,8 +26,8 @@ from pulumi_policy import (
 from pulumi_policy.proxy import UnknownValueError
 
 from ..common.numbers import whole_number
-from ..disk.spec import TYPE_TOKEN as DISK_TYPE_TOKEN
-from ..vm.fields import TYPE_TOKEN
+from ..common.typetokens import VIGO_DISK as DISK_TYPE_TOKEN
+from ..common.typetokens import VIGO_VM as TYPE_TOKEN
 
 __all__ = [
     "DEFAULT_DISK_SIZE_GIB",

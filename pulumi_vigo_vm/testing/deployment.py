@@ -21,6 +21,7 @@ from . import props
 from .aliases import AliasTable
 from .analysis import FinalResource, analyze_stack
 from .deletes import delete_all
+from .elision import outputs_must_write
 from .errors import HarnessError, ProgramError
 from .program import run_program, tail
 from .providerhost import DynamicProviderHost
@@ -67,6 +68,8 @@ class Deployment:
         self._provider: DynamicProviderHost | None = None
         self._provider_lock = threading.Lock()
         self._warm_up: threading.Thread | None = None
+        # The engine's hasElidedWrites: true until a write, so a run writes at least once.
+        self._elided = True
 
     # -- orchestration ---------------------------------------------------------------------------
 
@@ -87,6 +90,7 @@ class Deployment:
         finally:
             if self._warm_up is not None:
                 self._warm_up.join()  # else a provider started late would outlive the run
+            self._flush()
             if self._provider is not None:
                 self._provider.close()
         return self.result
@@ -132,8 +136,9 @@ class Deployment:
             self.result.secret_outputs = frozenset(props.secret_keys(self.stack_outputs))
             if not self.preview:
                 with self.lock:
+                    changed = outputs_must_write(self.state.outputs, self.stack_outputs)
                     self.state.outputs = self.stack_outputs
-                    self.checkpoint()
+                    self.checkpoint(must_write=changed)
 
     def _refresh(self) -> None:
         """``Read`` each resource (concurrently); drop the gone, record what is there, and
@@ -205,10 +210,11 @@ class Deployment:
 
     # -- bookkeeping -----------------------------------------------------------------------------
 
-    def commit(self, new: ResourceState, *, old_urn: str = "") -> None:
+    def commit(self, new: ResourceState, *, old_urn: str = "", must_write: bool = True) -> None:
         """Record ``new``; if its old state was found under the alias ``old_urn``, that entry
         is gone and every reference to it names the new URN (the snapshot's
-        ``NormalizeURNReferences``, pkg/resource/deploy/snapshot.go)."""
+        ``NormalizeURNReferences``, pkg/resource/deploy/snapshot.go). ``must_write`` false:
+        the write may be elided (see :meth:`checkpoint`)."""
         with self.lock:
             if old_urn:
                 self.state.resources.pop(old_urn, None)
@@ -217,13 +223,24 @@ class Deployment:
                     if res.parent == old_urn:
                         res.parent = new.urn
             self.state.resources[new.urn] = new
-            self.checkpoint()
+            self.checkpoint(must_write=must_write)
 
-    def checkpoint(self) -> None:
-        """Write the checkpoint (not in a preview)."""
-        if not self.preview:
-            with self.lock:
+    def checkpoint(self, *, must_write: bool = True) -> None:
+        """Write the checkpoint (not in a preview); with ``must_write`` false, only note an
+        elided write, which the next write or the end of the run (:meth:`_flush`) makes, as
+        the engine does (see :mod:`.elision`)."""
+        if self.preview:
+            return
+        with self.lock:
+            if must_write:
                 save_snapshot(self.h.state_file, self.state)
+            self._elided = not must_write
+
+    def _flush(self) -> None:
+        """Write what elided writes left out, once the run is over (the engine's flush when
+        its snapshot manager closes: after a failed run too)."""
+        if self._elided:
+            self.checkpoint()
 
     def record(self, step: Step) -> None:
         """Add a step to the run's result."""

@@ -12,8 +12,10 @@ does what the engine does, step for step:
   (:mod:`.stepgen`), then ``Create``/``Update``/replace/nothing (:mod:`.executor`), following
   the engine's rules (:mod:`.steps`), with policy analyzers consulted in between
   (:mod:`.analysis`);
-* the checkpoint (:mod:`.state`) is written after every successful step; resources the program
-  no longer registers are deleted once it has finished, dependents first (:mod:`.deletes`).
+* the checkpoint (:mod:`.state`) is written after every successful step, unless the step
+  changed nothing (the engine's elision, :mod:`.elision`), and once more at the end of a run
+  whose last write was elided; resources the program no longer registers are deleted once it
+  has finished, dependents first (:mod:`.deletes`).
   :mod:`.deployment` holds one verb's run and sequences these jobs.
 
 Registrations arrive concurrently (the SDK issues them from a thread pool as soon as their inputs

@@ -3,8 +3,9 @@
 Mirrors pkg/resource/deploy/step_executor.go and step.go (``SameStep``, ``CreateStep``,
 ``UpdateStep``, ``ReplaceStep``): after the step generator (:mod:`.stepgen`) and the analyzers
 (:mod:`.analysis`), ``Create``/``Update``/the replacement's delete and create run against the
-provider, the new state is checkpointed, and the outputs go back to the program; in a preview
-nothing runs and the response is the engine's preview answer.
+provider, the new state is checkpointed (unless a ``same`` step changed nothing:
+:mod:`.elision`), and the outputs go back to the program; in a preview nothing runs and the
+response is the engine's preview answer.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from . import props
 from ._protocol import STACK_TYPE
 from .analysis import analyze_step
 from .deletes import delete_dependents_first, delete_one
+from .elision import same_step_must_write
 from .errors import DeploymentAborted, HarnessError, UnsupportedResourceError
 from .results import Step
 from .state import ResourceState
@@ -75,9 +77,11 @@ def register(
         protect=bool(request.protect),
         retain_on_delete=bool(request.retainOnDelete),
     )
+    must_write = True
     if plan.op == "same":
         assert old is not None
         new.outputs = old.outputs
+        must_write = same_step_must_write(old, new)  # the engine elides a no-op's write
     elif plan.op == "update":
         assert old is not None
         if run.aborted:
@@ -115,7 +119,7 @@ def register(
                 condemned = old.copy()
                 run.state.pending_deletes.append(condemned)
                 run.replaced.append(condemned)
-    run.commit(new, old_urn=old_urn)
+    run.commit(new, old_urn=old_urn, must_write=must_write)
     run.record(
         Step(
             urn=urn,

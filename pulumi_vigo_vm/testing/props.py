@@ -210,6 +210,28 @@ def redact(message: str, secrets: Iterable[str]) -> str:
     return message
 
 
+def deep_equals(old: Any, new: Any) -> bool:
+    """Whether two wire-form values are equal by the engine's ``PropertyValue.DeepEquals``
+    (sdk/go/common/resource/properties_diff.go), which decides whether a checkpoint changed.
+
+    Unlike ``==``: in an object a key holding null equals a missing key, and a bool never
+    equals a number (Go compares the dynamic types; Python has ``True == 1.0``). A secret is
+    an object here (its signature and ``value``), so it equals a secret of an equal value and
+    never a plain value; assets and resource references compare as their wire objects.
+    """
+    if isinstance(old, dict) or isinstance(new, dict):
+        if not (isinstance(old, dict) and isinstance(new, dict)):
+            return False
+        return all(deep_equals(old.get(key), new.get(key)) for key in old.keys() | new.keys())
+    if isinstance(old, list) or isinstance(new, list):
+        if not (isinstance(old, list) and isinstance(new, list)) or len(old) != len(new):
+            return False
+        return all(deep_equals(a, b) for a, b in zip(old, new, strict=True))
+    if isinstance(old, bool) or isinstance(new, bool):
+        return type(old) is type(new) and old == new
+    return bool(old == new)
+
+
 def changed_keys(olds: Mapping[str, Any], news: Mapping[str, Any]) -> list[str]:
     """Top-level keys whose (secret-unwrapped) values differ, sorted; what ``pulumi`` displays."""
     keys = set(olds) | set(news)

@@ -4,8 +4,9 @@ It plays the role of Pulumi's stack checkpoint. Property bags are stored in wire
 secret is stored as ``{"4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270",
 "value": ...}`` (in plaintext: this is a test fixture, not an encrypted backend), and each resource
 also lists its ``secret_inputs``/``secret_outputs`` keys for humans and tests. The file is
-rewritten atomically after every successful step, as the engine checkpoints after every step, so
-a run that fails half-way leaves a consistent state the next run continues from.
+rewritten atomically after every successful step that changed something, as the engine
+checkpoints (:mod:`.elision`), so a run that fails half-way leaves a consistent state the next
+run continues from.
 """
 
 from __future__ import annotations
@@ -190,16 +191,20 @@ class Snapshot:
 def load_snapshot(path: str | os.PathLike[str]) -> Snapshot:
     """Read the state file; a missing or empty file is an empty stack."""
     file = Path(path)
-    if not file.exists() or not file.read_text(encoding="utf-8").strip():
-        return Snapshot()
-    return Snapshot.from_json(json.loads(file.read_text(encoding="utf-8")))
+    text = file.read_text(encoding="utf-8") if file.exists() else ""
+    return Snapshot.from_json(json.loads(text)) if text.strip() else Snapshot()
 
 
 def save_snapshot(path: str | os.PathLike[str], snapshot: Snapshot) -> None:
-    """Write the state file atomically (write a temporary file, then rename over)."""
+    """Write the state file atomically (write a temporary file, then rename over).
+
+    One line, by ``json``'s C encoder: ``indent`` would fall back to the pure-Python one
+    (3-4x slower at 1,000 VMs), and a run of N steps writes up to N times. ``python -m
+    json.tool`` shows it indented.
+    """
     file = Path(path)
     file.parent.mkdir(parents=True, exist_ok=True)
-    text = json.dumps(snapshot.to_json(), indent=2, sort_keys=False)
+    text = json.dumps(snapshot.to_json())
     fd, tmp = tempfile.mkstemp(prefix=f".{file.name}.", dir=file.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:

@@ -21,18 +21,18 @@ from typing import Literal
 
 from ..common.hostcaps import HostPlatform
 from ..errors import ImageError, InputFault
-from ..hostfile.imageformat import refusal
+from ..hostfile.imageformat import ImageInfo, refusal
 from ..virt.power import PowerState
 from .adoption import Adoption, refuse_adoption
 from .devices import DataDisk, DiskBus, assign_macs
 from .domain_xml import BIOS, DiskDevice, DomainConfig, LiveDomain, NicDevice
 from .fields import INPUTS, Change
-from .model import AttachedDisk, Identity, ImageInfo, NicSource, Observed, Recorded, ResolvedBase
+from .filenames import console_log_path
+from .model import AttachedDisk, Identity, NicSource, Observed, Recorded, ResolvedBase
 from .ownership import (
     Candidates,
     DomainOwner,
     FileFacts,
-    console_log_path,
     owner_of,
     recorded_overlay,
     removable_files,

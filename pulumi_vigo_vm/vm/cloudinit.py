@@ -123,7 +123,7 @@ def vendor_data(vm_name: str, seed_hash: str, theirs: str | None = None) -> str:
     instance, so a watcher of the serial console knows this boot of this VM has finished
     (:func:`pulumi_vigo_vm.vm.guest.console.ready_marker`). User-data that sets its own
     ``final_message`` wins over vendor-data; readiness is then told from cloud-init's default
-    line or systemd's "Finished cloud-final.service" instead (see the README). The user's
+    line or systemd's "Finished cloud-final.service" instead (see docs/addresses.md). The user's
     own vendor-data (``theirs``) joins ours as a second part."""
     marker = f"{READY_MARKER_PREFIX}{instance_id(vm_name, seed_hash)}"
     ours = "#cloud-config\n" + json.dumps({"final_message": f"{CLOSING_LINE} {marker}"}) + "\n"

@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 
 from ..common.numbers import shown
 from . import inputs
+from .guest.addresses import MAC
 
 T = TypeVar("T")
 
@@ -42,7 +43,6 @@ MAX_SERIAL_LENGTH = 20
 """The virtio-blk serial limit: ``/dev/disk/by-id/virtio-<serial>`` shows at most 20."""
 
 _SERIAL = re.compile(r"[A-Za-z0-9._-]{1,20}")
-_MAC = re.compile(r"[0-9a-f]{2}(:[0-9a-f]{2}){5}")
 
 
 class DiskBus(StrEnum):
@@ -208,7 +208,7 @@ def nics(value: Any) -> tuple[Nic, ...]:
 
 def _mac(value: Any, where: str) -> str:
     text = value.lower() if isinstance(value, str) else value
-    if not isinstance(text, str) or not _MAC.fullmatch(text):
+    if not isinstance(text, str) or not MAC.fullmatch(text):
         raise ValueError(
             f"{where} must be a MAC address like 52:54:00:12:34:56, got {shown(value)}"
         )

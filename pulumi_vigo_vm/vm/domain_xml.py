@@ -10,7 +10,8 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, replace
 
-from .machines import X86_ARCHES, machine_family
+from ..common.arches import X86_ARCHES
+from .machines import machine_family
 
 __all__ = [
     "BIOS",

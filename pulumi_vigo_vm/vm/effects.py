@@ -21,17 +21,11 @@ from collections.abc import Callable, Iterator
 
 import pulumi
 
+from ..common.tempnames import stale_temporaries, temporary_name
 from ..errors import DefineConflictError, ImageError, LibvirtCallError, NotOwnedError, VigoError
 from ..hostfile.act import fresh_listing, holding
-from ..hostfile.images import (
-    create_copy,
-    create_overlay,
-    grow_overlay,
-    seed_identity,
-    usable_base,
-)
+from ..hostfile.images import create_copy, create_overlay, grow_overlay, usable_base
 from ..hostfile.usage import HostUsage, note_defined, note_undefined
-from ..hosts.base import temporary_name
 from ..virt.hypervisor import Guest
 from ..virt.power import PowerState
 from ..virt.target import Target
@@ -46,8 +40,10 @@ from .domain_xml import (
     with_live_addresses,
     with_unmodelled,
 )
+from .filenames import CONSOLE_LOG_DIR, console_log_path
 from .guest.sighting import BootMark, boot_mark
-from .ownership import CONSOLE_LOG_DIR, claimed_by_sibling, console_log_path, stale_temporaries
+from .ownership import claimed_by_sibling
+from .seedfile import seed_identity
 from .spec import VmSpec
 
 __all__ = ["Executor", "StepHook"]

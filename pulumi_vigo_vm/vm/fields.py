@@ -6,16 +6,19 @@ The rest is derived from this table: the provider's validation and defaults
 which inputs force a replace while unknown in preview, the resource's output-only and secret
 keys (:mod:`pulumi_vigo_vm.vm.resource`). ``VigoVmArgs`` and ``VigoVm`` spell the fields out for
 type checkers and editors; ``tests/unit/test_fields.py`` fails when they, the provider's
-outputs, the diff rules or the README disagree with this table. Pure: no I/O.
+outputs, the diff rules, the reference page's tables (docs/vm.md) or the attribute
+docstrings disagree with this table; :mod:`.fielddocs` renders the last two from each
+field's ``doc``. Pure: no I/O.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
+from ..common.typetokens import VIGO_VM as TYPE_TOKEN
 from . import devices, inputs
 from .inputs import (
     DEFAULT_SHUTDOWN_TIMEOUT_S,
@@ -41,7 +44,6 @@ __all__ = [
     "input_field",
 ]
 
-TYPE_TOKEN = "pulumi-python:dynamic/vigo:VigoVm"
 """The type of every VigoVm in state (``module="vigo", name="VigoVm"`` of a dynamic
 resource); policies find VMs by it."""
 
@@ -69,6 +71,10 @@ class InputField:
     secret: bool = False
     set_by_resource: bool = False
     """Computed by VigoVm at declaration, never given by users."""
+    doc: str = field(kw_only=True)
+    """What the field means, in Markdown: a row of the reference page's table (docs/vm.md)
+    and the attribute's docstring in ``VigoVmArgs``/``VigoVm``, both rendered from here by
+    :mod:`.fielddocs`."""
 
     @property
     def replaces_when_unknown(self) -> bool:
@@ -83,6 +89,10 @@ class OutputField:
     name: str
     annotation: str
     secret: bool = False
+    doc: str = field(kw_only=True)
+    """What the output means, in Markdown: a row of the reference page's table (docs/vm.md)
+    and the attribute's docstring in ``VigoVmArgs``/``VigoVm``, both rendered from here by
+    :mod:`.fielddocs`."""
 
 
 def _rule(name: str) -> dict[str, Any]:
@@ -92,25 +102,108 @@ def _rule(name: str) -> dict[str, Any]:
 _INT = "int | str"
 
 INPUTS: tuple[InputField, ...] = (
-    InputField("vm_name", "str", inputs.vm_name, Change.REPLACE, required=True),
-    InputField("memory_mib", _INT, inputs.memory_mib, Change.UPDATE, required=True),
-    InputField("vcpu", _INT, inputs.vcpu, Change.UPDATE, required=True),
-    InputField("disk_path", "str", inputs.disk_path, **_rule("base")),
-    InputField("artifact", "str", inputs.artifact, **_rule("base")),
     InputField(
-        "state", "str", inputs.state, Change.UPDATE, default=lambda _: RunState.RUNNING.value
-    ),
-    InputField("disk_size_gib", _INT, inputs.disk_size_gib, **_rule("size")),
-    InputField("network_bridge", "str", inputs.network_bridge, Change.UPDATE),
-    InputField(
-        "cloud_init_user_data", "str", inputs.cloud_init_user_data, **_rule("seed"), secret=True
-    ),
-    InputField("uri", "str", inputs.uri, Change.REPLACE, default=lambda d: d.uri),
-    InputField(
-        "domain_type", "str", inputs.domain_type, Change.UPDATE, default=lambda d: d.domain_type
+        "vm_name",
+        "str",
+        inputs.vm_name,
+        Change.REPLACE,
+        required=True,
+        doc=("required; domain name and idempotency key; `^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$`"),
     ),
     InputField(
-        "images_dir", "str", inputs.images_dir, Change.REPLACE, default=lambda d: d.images_dir
+        "memory_mib",
+        _INT,
+        inputs.memory_mib,
+        Change.UPDATE,
+        required=True,
+        doc="required; a positive whole number of MiB, at most 16 TiB",
+    ),
+    InputField(
+        "vcpu",
+        _INT,
+        inputs.vcpu,
+        Change.UPDATE,
+        required=True,
+        doc="required; a positive whole number, at most 4096",
+    ),
+    InputField(
+        "disk_path",
+        "str",
+        inputs.disk_path,
+        **_rule("base"),
+        doc=(
+            "absolute path of a qcow2/raw base, or `pool:volume`; exactly one of "
+            "`disk_path`/`artifact`"
+        ),
+    ),
+    InputField(
+        "artifact",
+        "str",
+        inputs.artifact,
+        **_rule("base"),
+        doc=(
+            "curator reference: `name:tag`, `name@version`, `puddle/name:tag`, "
+            "`hexid/name@version` ([curator](curator.md))"
+        ),
+    ),
+    InputField(
+        "state",
+        "str",
+        inputs.state,
+        Change.UPDATE,
+        default=lambda _: RunState.RUNNING.value,
+        doc="`running` (default), `stopped`, `defined`, `absent`",
+    ),
+    InputField(
+        "disk_size_gib",
+        _INT,
+        inputs.disk_size_gib,
+        **_rule("size"),
+        doc=(
+            "overlay size, at most 64 TiB; omitted: the base's size; smaller than the base: error"
+        ),
+    ),
+    InputField(
+        "network_bridge",
+        "str",
+        inputs.network_bridge,
+        Change.UPDATE,
+        doc="host bridge for the single virtio NIC; omitted: no NIC",
+    ),
+    InputField(
+        "cloud_init_user_data",
+        "str",
+        inputs.cloud_init_user_data,
+        **_rule("seed"),
+        secret=True,
+        doc="NoCloud user-data; kept secret in state, never logged",
+    ),
+    InputField(
+        "uri",
+        "str",
+        inputs.uri,
+        Change.REPLACE,
+        default=lambda d: d.uri,
+        doc=(
+            "libvirt URI; default config `vigo:uri`, else `qemu:///system` ([remote "
+            "hosts](remote-hosts.md))"
+        ),
+    ),
+    InputField(
+        "domain_type",
+        "str",
+        inputs.domain_type,
+        Change.UPDATE,
+        default=lambda d: d.domain_type,
+        doc="`kvm` (default, config `vigo:domainType`) or `qemu` (software emulation)",
+    ),
+    InputField(
+        "images_dir",
+        "str",
+        inputs.images_dir,
+        Change.REPLACE,
+        default=lambda d: d.images_dir,
+        doc=("overlays and seeds; default config `vigo:imagesDir`, else `/var/lib/libvirt/images`"),
     ),
     InputField(
         "shutdown_timeout_s",
@@ -118,10 +211,32 @@ INPUTS: tuple[InputField, ...] = (
         inputs.shutdown_timeout_s,
         Change.UPDATE,
         default=lambda _: DEFAULT_SHUTDOWN_TIMEOUT_S,
+        doc=(
+            "graceful shutdown allowance in seconds before a forced power-off; "
+            "default 120, at most 24 hours"
+        ),
     ),
-    InputField("network", "str", inputs.network, Change.UPDATE),
     InputField(
-        "wait_for", "str", inputs.wait_for, Change.UPDATE, default=lambda _: WaitFor.NONE.value
+        "network",
+        "str",
+        inputs.network,
+        Change.UPDATE,
+        doc=(
+            "a libvirt network for the NIC instead (`<interface type='network'>`); "
+            "exclusive with `network_bridge`"
+        ),
+    ),
+    InputField(
+        "wait_for",
+        "str",
+        inputs.wait_for,
+        Change.UPDATE,
+        default=lambda _: WaitFor.NONE.value,
+        doc=(
+            "`none` (default), `ip` (an address is known), `ready` (cloud-init "
+            'finished this boot); needs a NIC and `state="running"` '
+            "([addresses](addresses.md))"
+        ),
     ),
     InputField(
         "wait_timeout_s",
@@ -129,6 +244,7 @@ INPUTS: tuple[InputField, ...] = (
         inputs.wait_timeout_s,
         Change.UPDATE,
         default=lambda _: DEFAULT_WAIT_TIMEOUT_S,
+        doc="how long `create`/`update` wait, in seconds; default 300, at most 24 hours",
     ),
     InputField(
         "address_source",
@@ -136,12 +252,60 @@ INPUTS: tuple[InputField, ...] = (
         inputs.address_source,
         Change.UPDATE,
         default=lambda _: AddressSource.ANY.value,
+        doc=(
+            "`any` (default: lease, agent, ARP, console, in that order), `lease`, "
+            "`agent`, `arp`, `console`"
+        ),
     ),
-    InputField("claim", "str", inputs.claim, Change.UPDATE, set_by_resource=True),
-    InputField("data_disks", "list[dict[str, Any]]", devices.data_disks, Change.UPDATE),
-    InputField("nics", "list[dict[str, Any]]", devices.nics, Change.UPDATE),
     InputField(
-        "cloud_init_network_config", "str", inputs.cloud_init_network_config, **_rule("seed")
+        "claim",
+        "str",
+        inputs.claim,
+        Change.UPDATE,
+        set_by_resource=True,
+        doc=(
+            "set by `VigoVm` (the stack's state id and the resource's URN, see "
+            "[ownership](ownership.md)); never given"
+        ),
+    ),
+    InputField(
+        "data_disks",
+        "list[dict[str, Any]]",
+        devices.data_disks,
+        Change.UPDATE,
+        doc=(
+            'disks attached after the root, in order: a list of `{"path": ...}` (a '
+            "`VigoDisk`'s `path`, or any pre-existing file or `pool:volume`) with "
+            'optional `"format"` (`qcow2` default, `raw`; never probed), `"serial"` '
+            '(default: the file\'s stem cut to 20 characters), `"bus"` (`virtio` '
+            'default, `scsi`, `sata`), `"readonly"` (default false); at most 24 '
+            "([data disks](data-disks.md))"
+        ),
+    ),
+    InputField(
+        "nics",
+        "list[dict[str, Any]]",
+        devices.nics,
+        Change.UPDATE,
+        doc=(
+            'several NICs: a list of `{"bridge": ...}` or `{"network": ...}` with '
+            'optional `"mac"` (unicast; given, or generated once and kept) and '
+            '`"model"` (`virtio` default, `e1000e`, `rtl8139`); at most 16; '
+            "exclusive with `network_bridge`/`network`, which stay as one-NIC "
+            "shorthands; a new NIC's bridge or libvirt network must exist on the "
+            "host (looked up at preview)"
+        ),
+    ),
+    InputField(
+        "cloud_init_network_config",
+        "str",
+        inputs.cloud_init_network_config,
+        **_rule("seed"),
+        doc=(
+            "NoCloud network-config (version 1 or 2 YAML), carried in the seed; "
+            "parsed at preview: a YAML mapping with `version: 1` or `2` (at the top "
+            "or under `network:`)"
+        ),
     ),
     InputField(
         "cloud_init_vendor_data",
@@ -149,9 +313,21 @@ INPUTS: tuple[InputField, ...] = (
         inputs.cloud_init_vendor_data,
         **_rule("seed"),
         secret=True,
+        doc=(
+            "NoCloud vendor-data; secret like user-data (it joins the package's own "
+            "vendor-data as a second MIME part)"
+        ),
     ),
     InputField(
-        "cloud_init_meta_data", "dict[str, Any]", inputs.cloud_init_meta_data, **_rule("seed")
+        "cloud_init_meta_data",
+        "dict[str, Any]",
+        inputs.cloud_init_meta_data,
+        **_rule("seed"),
+        doc=(
+            "a mapping of extra meta-data keys (JSON values; a whole number reaches "
+            "the guest as one, `8080` not `8080.0`); `instance-id` and "
+            "`local-hostname` are the package's and refused here"
+        ),
     ),
     InputField(
         "on_seed_change",
@@ -159,45 +335,171 @@ INPUTS: tuple[InputField, ...] = (
         inputs.on_seed_change,
         Change.UPDATE,
         default=lambda _: SeedChange.REPLACE.value,
+        doc=(
+            "`replace` (default: a seed change is a new VM with a fresh root) or "
+            "`reseed` (a new seed and `instance-id` swapped in, restart if running: "
+            "cloud-init runs again over the same disks)"
+        ),
     ),
     InputField(
-        "firmware", "str", inputs.firmware, Change.UPDATE, default=lambda _: Firmware.BIOS.value
+        "firmware",
+        "str",
+        inputs.firmware,
+        Change.UPDATE,
+        default=lambda _: Firmware.BIOS.value,
+        doc=(
+            "`bios` (default), `efi`, `efi-secure` (Secure Boot: OVMF secboot with "
+            "Microsoft keys, SMM, q35) ([firmware](firmware.md))"
+        ),
     ),
-    InputField("tpm", "bool", inputs.flag, Change.UPDATE, default=lambda _: False),
+    InputField(
+        "tpm",
+        "bool",
+        inputs.flag,
+        Change.UPDATE,
+        default=lambda _: False,
+        doc="`true`: an emulated TPM 2.0 (swtpm); default `false`",
+    ),
     # Its default depends on domain_type (an input): spec.check_inputs derives it.
-    InputField("cpu_mode", "str", inputs.cpu_mode, Change.UPDATE),
-    InputField("machine", "str", inputs.machine, Change.UPDATE),
-    InputField("arch", "str", inputs.arch, Change.UPDATE),
+    InputField(
+        "cpu_mode",
+        "str",
+        inputs.cpu_mode,
+        Change.UPDATE,
+        doc=(
+            "`host-passthrough` (default for `kvm`), `maximum` (default for `qemu`), "
+            "`host-model`, or `custom:<model>`"
+        ),
+    ),
+    InputField(
+        "machine",
+        "str",
+        inputs.machine,
+        Change.UPDATE,
+        doc=("machine type; default `pc` for BIOS and `q35` for EFI on x86, `virt` on aarch64"),
+    ),
+    InputField(
+        "arch",
+        "str",
+        inputs.arch,
+        Change.UPDATE,
+        doc=(
+            "guest architecture (`x86_64`, `aarch64`, …); default the host's own; "
+            'another needs `domain_type="qemu"`'
+        ),
+    ),
     # Its default depends on state (an input): spec.check_inputs derives it. Set with
     # virDomainSetAutostart, never by a redefine: an update changes it without a restart.
-    InputField("autostart", "bool", inputs.flag, Change.UPDATE),
+    InputField(
+        "autostart",
+        "bool",
+        inputs.flag,
+        Change.UPDATE,
+        doc=(
+            "libvirt starts the VM when its host boots (`virsh autostart`); default `true` "
+            'for `state="running"`, `false` otherwise; `true` with `state="stopped"` is '
+            "refused (the two contradict)"
+        ),
+    ),
     InputField(
         "disk_mode",
         "str",
         inputs.disk_mode,
         Change.REPLACE,
         default=lambda _: DiskMode.OVERLAY.value,
+        doc=(
+            "`overlay` (default: `<images_dir>/<vm_name>.qcow2` over the base), `copy` "
+            "(`<images_dir>/<vm_name>.qcow2` a sparse, standalone qcow2 copied from the "
+            "base, no backing file: the base may change or go afterwards; the VM's own "
+            "file, removed with it) or `attach`: `disk_path` (a file, `pool:volume` or a "
+            "`VigoDisk`'s path) is the root itself, used as it is, never written nor removed "
+            "by the package; no `artifact`, no `disk_size_gib`; refused while another domain "
+            "uses the file. A change is a replace (leaving `attach` never removes the disk)"
+        ),
     ),
     # Matters at create only (operations spec §1): a change later changes nothing.
-    InputField("adopt", "str", inputs.adopt, **_rule("adopt")),
+    InputField(
+        "adopt",
+        "str",
+        inputs.adopt,
+        **_rule("adopt"),
+        doc=(
+            "the UUID of an existing domain named `vm_name` that this package did not "
+            "create (any case, braces allowed): `create` takes it over instead of defining "
+            'one; needs `disk_mode="attach"`; matters at create only'
+        ),
+    ),
 )
 
 OUTPUTS: tuple[OutputField, ...] = (
-    OutputField("uuid", "str"),
-    OutputField("mac_address", "str"),
-    OutputField("base_path", "str | None"),
-    OutputField("base_format", "str | None"),
-    OutputField("artifact_id", "str | None"),
-    OutputField("base_stamp", "str | None"),
-    OutputField("overlay_path", "str | None"),  # None: an attached root (disk_mode)
+    OutputField("uuid", "str", doc="the libvirt domain UUID; stable across redefines"),
+    OutputField(
+        "mac_address",
+        "str",
+        doc=(
+            "the first NIC's MAC; stable across redefines, and kept while a VM has "
+            "no NIC, for the first one added"
+        ),
+    ),
+    OutputField("base_path", "str | None", doc="the resolved base file the overlay is backed by"),
+    OutputField(
+        "base_format",
+        "str | None",
+        doc="the base's format (`qcow2` or `raw`, told from its first bytes)",
+    ),
+    OutputField(
+        "artifact_id", "str | None", doc="the curator artifact's id, for a VM on an `artifact`"
+    ),
+    OutputField(
+        "base_stamp",
+        "str | None",
+        doc="the base's size, mtime and virtual size when the overlay was built",
+    ),
+    OutputField(
+        "overlay_path",
+        "str | None",
+        doc=(
+            "the VM's own root, `<images_dir>/<vm_name>.qcow2` (an overlay, or a copy); "
+            'null with `disk_mode="attach"`'
+        ),
+    ),
     # Derived from the secret user-data and vendor-data (a short unsalted digest): secret too.
-    OutputField("seed_iso_path", "str | None", secret=True),
-    OutputField("seed_hash", "str | None", secret=True),
-    OutputField("console_log_path", "str"),
-    OutputField("observed_state", "str"),
-    OutputField("ip_address", "str | None"),
-    OutputField("ip_addresses", "list[str]"),
-    OutputField("mac_addresses", "list[str]"),
+    OutputField(
+        "seed_iso_path",
+        "str | None",
+        secret=True,
+        doc=(
+            "the NoCloud seed ISO on the host, or null without any cloud-init input "
+            "(secret: its name carries the seed hash)"
+        ),
+    ),
+    OutputField(
+        "seed_hash",
+        "str | None",
+        secret=True,
+        doc=(
+            "the seed's content hash (8 hex digits, see "
+            "[files](vm.md#files-on-the-hypervisor)), or null without any cloud-init "
+            "input (secret: a short unsalted digest of user-data and vendor-data)"
+        ),
+    ),
+    OutputField(
+        "console_log_path", "str", doc="the serial console's log on the host, for the current boot"
+    ),
+    OutputField(
+        "observed_state",
+        "str",
+        doc=("what the host reported after the last operation (`running`, `stopped`, `absent`, …)"),
+    ),
+    OutputField("ip_address", "str | None", doc="the first IPv4 address of the first NIC, or null"),
+    OutputField(
+        "ip_addresses",
+        "list[str]",
+        doc="every address the host knows for the VM, NIC by NIC, IPv4 first",
+    ),
+    OutputField(
+        "mac_addresses", "list[str]", doc="one MAC per NIC, in order (`mac_address` is the first)"
+    ),
 )
 
 _BY_NAME = {f.name: f for f in INPUTS}

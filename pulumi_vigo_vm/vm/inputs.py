@@ -10,7 +10,6 @@ which validator belongs to which input.
 from __future__ import annotations
 
 import json
-import posixpath
 import re
 import uuid
 from collections.abc import Mapping
@@ -20,8 +19,22 @@ from typing import Any
 
 import yaml
 
+from ..common.arches import ARCHES
+from ..common.inputs import (
+    CLAIM_REASON,
+    CONTROL,
+    MAX_DISK_SIZE_GIB,
+    absolute_path,
+    claim,
+    disk_size_gib,
+    images_dir,
+    named,
+    one_of,
+    uri,
+    xml_text,
+)
 from ..common.numbers import as_written, shown, whole_number
-from ..common.uri import DEFAULT_URI, LibvirtUri
+from ..common.uri import DEFAULT_URI
 from ..spec import DEFAULT_ARTIFACTS_DIR, DEFAULT_DOMAIN_TYPE, DEFAULT_IMAGES_DIR
 from .cloudinit import MAX_META_DATA_BYTES
 
@@ -85,19 +98,12 @@ DEFAULT_SHUTDOWN_TIMEOUT_S = 120
 
 MAX_MEMORY_MIB = 16 * 1024 * 1024  # 16 TiB: beyond any host libvirt runs on
 MAX_VCPU = 4096  # libvirt's own ceiling for x86 guests
-MAX_DISK_SIZE_GIB = 64 * 1024  # 64 TiB
 MAX_SHUTDOWN_TIMEOUT_S = 24 * 3600
 MAX_USER_DATA_BYTES = 16 * 1024 * 1024  # what one NoCloud seed ISO reasonably carries
 
 _VM_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,62}")
 _BRIDGE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,14}")
 _POOL_OBJECT = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.+-]{0,254}")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-# Characters XML 1.0 cannot carry at all (beyond the control characters): text inputs end up
-# in domain XML, so they are refused at check time, before any file is written.
-_NOT_XML = re.compile("[\ud800-\udfff\ufffe\uffff]")
-MAX_CLAIM_LENGTH = 2048
-_XML_META = re.compile(r"[<>&\"']")
 _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 """libyaml's safe loader where built in (a 16 MiB document parses in well under a second)."""
 
@@ -130,26 +136,8 @@ class BaseSource:
         return pool, volume
 
 
-def _text(value: Any, what: str) -> str:
-    if not isinstance(value, str):
-        raise ValueError(f"must be a string ({what}), got {type(value).__name__}")
-    if _CONTROL.search(value):
-        raise ValueError("must not contain control characters")
-    if _NOT_XML.search(value):
-        raise ValueError("must not contain characters XML cannot hold (U+FFFE, U+FFFF, surrogates)")
-    return value
-
-
-def _name(value: Any, what: str, grammar: re.Pattern[str], is_not: str) -> str:
-    """``value`` as a name of ``grammar``, else the error ``<value> is not <is_not>``."""
-    name = _text(value, what)
-    if not grammar.fullmatch(name):
-        raise ValueError(f"{shown(name)} is not {is_not}")
-    return name
-
-
 def vm_name(value: Any) -> str:
-    return _name(
+    return named(
         value,
         "the libvirt domain name",
         _VM_NAME,
@@ -158,21 +146,10 @@ def vm_name(value: Any) -> str:
     )
 
 
-def _absolute_path(value: Any, what: str) -> str:
-    path = _text(value, what)
-    if not path.startswith("/"):
-        raise ValueError(f"must be an absolute path, got {shown(path)}")
-    if ".." in path.split("/"):
-        raise ValueError(f"must not contain '..' components, got {shown(path)}")
-    if _XML_META.search(path):
-        raise ValueError(f"must not contain any of < > & \" ', got {shown(path)}")
-    return "/" + posixpath.normpath(path).lstrip("/")
-
-
 def disk_path(value: Any) -> BaseSource:
-    text = _text(value, "an absolute path to a base image, or pool:volume")
+    text = xml_text(value, "an absolute path to a base image, or pool:volume")
     if text.startswith("/"):
-        return BaseSource("file", _absolute_path(text, "a base image path"))
+        return BaseSource("file", absolute_path(text, "a base image path"))
     pool, sep, volume = text.partition(":")
     if sep and _POOL_OBJECT.fullmatch(pool) and _POOL_OBJECT.fullmatch(volume):
         return BaseSource("pool", text)
@@ -183,7 +160,7 @@ def disk_path(value: Any) -> BaseSource:
 
 
 def artifact(value: Any) -> BaseSource:
-    text = _text(value, "a curator artifact reference")
+    text = xml_text(value, "a curator artifact reference")
     from ..curator.reference import parse_reference  # pure; imported late to keep import light
 
     try:
@@ -199,7 +176,7 @@ def state(value: Any) -> RunState:
 
 
 def network_bridge(value: Any) -> str:
-    name = _text(value, "a host bridge interface name")
+    name = xml_text(value, "a host bridge interface name")
     if not _BRIDGE.fullmatch(name) or name in (".", ".."):
         raise ValueError(
             f"{shown(name)} is not a Linux interface name: 1-15 characters from "
@@ -271,7 +248,7 @@ def cloud_init_meta_data(value: Any) -> dict[str, Any]:
             "the seed's content; local-hostname is vm_name)"
         )
     for key in value:
-        if not isinstance(key, str) or not key or _CONTROL.search(key):
+        if not isinstance(key, str) or not key or CONTROL.search(key):
             raise ValueError(f"keys must be non-empty strings, got {shown(key)}")
     try:
         text = json.dumps(value, sort_keys=True, allow_nan=False)
@@ -295,26 +272,6 @@ def on_seed_change(value: Any) -> SeedChange:
     return result
 
 
-def uri(value: Any) -> str:
-    """The URI as given, once :meth:`~pulumi_vigo_vm.common.uri.LibvirtUri.parse` accepts it."""
-    text = _text(value, "a libvirt URI")
-    LibvirtUri.parse(text)
-    return text
-
-
-def claim(value: Any) -> str:
-    claim = _text(value, "the owner VigoVm computes from its URN")
-    if not claim or len(claim) > MAX_CLAIM_LENGTH or "urn:pulumi:" not in claim:
-        raise ValueError(CLAIM_REASON)
-    return claim
-
-
-CLAIM_REASON = (
-    "is set by VigoVm from the resource's URN: declare VMs with pulumi_vigo_vm.VigoVm "
-    "(never set it yourself)"
-)
-
-
 def domain_type(value: Any) -> str:
     if value not in ("kvm", "qemu"):
         raise ValueError(f"must be kvm or qemu (software emulation), got {shown(value)}")
@@ -327,14 +284,6 @@ def memory_mib(value: Any) -> int:
 
 def vcpu(value: Any) -> int:
     return whole_number(value, 1, MAX_VCPU)
-
-
-def disk_size_gib(value: Any) -> int:
-    return whole_number(value, 1, MAX_DISK_SIZE_GIB, " GiB")
-
-
-def images_dir(value: Any) -> str:
-    return _absolute_path(value, "a directory for overlays and seed ISOs")
 
 
 def shutdown_timeout_s(value: Any) -> int:
@@ -364,16 +313,8 @@ MAX_WAIT_TIMEOUT_S = 24 * 3600
 _NETWORK = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.+-]{0,63}")
 
 
-def one_of(value: Any, kind: type[StrEnum]) -> Any:
-    try:
-        return kind(value)
-    except ValueError:
-        choices = ", ".join(member.value for member in kind)
-        raise ValueError(f"must be one of {choices}; got {shown(value)}") from None
-
-
 def network(value: Any) -> str:
-    return _name(
+    return named(
         value,
         "a libvirt network name",
         _NETWORK,
@@ -411,10 +352,6 @@ class DiskMode(StrEnum):
     COPY = "copy"  # <images_dir>/<vm_name>.qcow2 copied from the base, no backing file
     ATTACH = "attach"  # disk_path itself, used as it is: never written by us, never removed
 
-
-ARCHES = ("x86_64", "i686", "aarch64", "armv7l", "ppc64le", "ppc64", "s390x", "riscv64")
-"""The guest architectures a VM may ask for (libvirt's names); whether a host runs one is
-the host's answer (its qemu emulators), told at plan time."""
 
 _CPU_MODES = ("host-passthrough", "host-model", "maximum")
 _CPU_MODEL = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+-]{0,63}")
@@ -468,7 +405,7 @@ def default_cpu_mode(domain_type: str) -> str:
 
 
 def cpu_mode(value: Any) -> str:
-    text = _text(value, "a libvirt CPU mode")
+    text = xml_text(value, "a libvirt CPU mode")
     if text in _CPU_MODES:
         return text
     kind, sep, model = text.partition(":")
@@ -481,7 +418,7 @@ def cpu_mode(value: Any) -> str:
 
 
 def machine(value: Any) -> str:
-    return _name(
+    return named(
         value,
         "a machine type",
         _MACHINE,
@@ -490,7 +427,7 @@ def machine(value: Any) -> str:
 
 
 def arch(value: Any) -> str:
-    text = _text(value, "a guest architecture")
+    text = xml_text(value, "a guest architecture")
     if text not in ARCHES:
         raise ValueError(f"must be one of {', '.join(ARCHES)}; got {shown(text)}")
     return text

@@ -10,28 +10,13 @@ from __future__ import annotations
 
 import re
 
+from ..common.arches import BY_NAME, X86_ARCHES
+
 __all__ = [
-    "EFI_ONLY_ARCHES",
-    "X86_ARCHES",
     "default_machine",
     "machine_family",
 ]
 
-X86_ARCHES = frozenset({"x86_64", "i686"})
-"""Arches with a PC BIOS (SeaBIOS), ``<apic/>``, and Secure Boot (on q35)."""
-
-EFI_ONLY_ARCHES = frozenset({"aarch64", "armv7l"})
-"""Arches whose ``virt`` machine boots only through UEFI (AAVMF and its kin): their
-``bios`` is that firmware."""
-
-_DEFAULTS = {
-    "aarch64": "virt",
-    "armv7l": "virt",
-    "riscv64": "virt",
-    "ppc64": "pseries",
-    "ppc64le": "pseries",
-    "s390x": "s390-ccw-virtio",
-}
 _VERSION = re.compile(r"-\d+(?:\.\d+)+$")
 _ALIASES = {"pc-q35": "q35", "pc-i440fx": "pc"}
 
@@ -43,7 +28,8 @@ def default_machine(arch: str, efi: bool) -> str:
     ``virt`` on aarch64 (libvirt's default there, ``integratorcp``, is a 2001 dev board)."""
     if arch in X86_ARCHES:
         return "q35" if efi else "pc"
-    return _DEFAULTS.get(arch, "virt")
+    known = BY_NAME.get(arch)
+    return known.machine if known is not None else "virt"
 
 
 def machine_family(machine: str) -> str:

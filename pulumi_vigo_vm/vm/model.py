@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..common.hostcaps import HostPlatform
+from ..hostfile.imageformat import ImageInfo
 from ..virt.power import PowerState
 from .devices import DataDisk, Nic
 from .domain_xml import DomainConfig, LiveDomain
@@ -17,7 +18,6 @@ from .spec import VmSpec
 __all__ = [
     "AttachedDisk",
     "Identity",
-    "ImageInfo",
     "NicSource",
     "Observed",
     "Recorded",
@@ -33,21 +33,6 @@ class NicSource:
     nic: Nic
     present: bool
     active: bool = True
-
-
-@dataclass(frozen=True)
-class ImageInfo:
-    """What ``qemu-img info`` reports about one image."""
-
-    path: str
-    format: str
-    virtual_size: int
-    backing_file: str | None = None
-    backing_format: str | None = None
-    data_file: str | None = None
-    stamp: str | None = None
-    """``<file size>:<mtime>:<virtual size>``: changes when the file is replaced or written
-    (see ``images._stamp``)."""
 
 
 @dataclass(frozen=True)

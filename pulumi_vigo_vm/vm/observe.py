@@ -13,11 +13,11 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 
 from ..common.hostcaps import HostPlatform
-from ..disk.spec import TYPE_TOKEN as DISK_TYPE
+from ..common.typetokens import VIGO_DISK as DISK_TYPE
 from ..dynamic.claims import claimed_type
 from ..errors import ImageError, NotRegularFileError
 from ..hostfile.guestfile import probe
-from ..hostfile.images import overlay_info, seed_identity, usable_base
+from ..hostfile.images import overlay_info, usable_base
 from ..hostfile.ops import read_claim
 from ..hostfile.usage import HostUsage, host_usage
 from ..spec import ProviderDefaults
@@ -31,6 +31,7 @@ from .domain_xml import from_xml
 from .model import AttachedDisk, NicSource, Observed, Recorded, ResolvedBase
 from .ownership import Candidates, DomainOwner, FileFacts, owner_of, removal_candidates
 from .runnable import domain_machine
+from .seedfile import seed_identity
 from .spec import VmSpec
 
 __all__ = [

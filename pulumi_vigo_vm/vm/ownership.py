@@ -1,7 +1,7 @@
 """What is ours on a hypervisor: the domain a resource owns, and the files a VM may remove.
 
 The reference page's rule, "vm_name is the idempotency key — two configurations can't
-manage the same domain", made precise (see the README's "Ownership and safety"):
+manage the same domain", made precise (see docs/ownership.md):
 
 * a domain is ours when its marker names our claim (the resource's URN), or when its UUID is
   the one our recorded outputs name (state of the previous release, whose marker named no
@@ -25,19 +25,18 @@ from enum import StrEnum
 
 from ..common.claimtext import conflict_hint, other_state
 from ..errors import NotOwnedError
+from ..hostfile.imageformat import ImageInfo
 from .cloudinit import SEED_VOLUME_ID, SeedIdentity, instance_id
 from .domain_xml import LiveDomain
-from .model import ImageInfo, Observed, Recorded
+from .filenames import console_log_path, legacy_console_log_path
+from .model import Observed, Recorded
 from .spec import RunState, VmSpec
 
 __all__ = [
-    "CONSOLE_LOG_DIR",
-    "TEMPORARY_MAX_AGE_S",
     "Candidates",
     "DomainOwner",
     "FileFacts",
     "claimed_by_sibling",
-    "console_log_path",
     "domain_owner",
     "owner_of",
     "recorded_overlay",
@@ -45,19 +44,8 @@ __all__ = [
     "removal_candidates",
     "require_nvram_ours",
     "require_ours",
-    "stale_temporaries",
     "superseded_seeds",
 ]
-
-CONSOLE_LOG_DIR = "/var/log/libvirt/vigo"
-"""Serial console logs live in a folder of their own: a domain name cannot contain ``/``, so
-no log libvirt keeps for any domain (``/var/log/libvirt/qemu/<name>.log``) can collide."""
-_LEGACY_CONSOLE_LOG = "/var/log/libvirt/qemu/{}-console.log"  # the previous release's name
-
-
-def console_log_path(vm_name: str) -> str:
-    """Where virtlogd keeps the serial console of ``vm_name``."""
-    return posixpath.join(CONSOLE_LOG_DIR, f"{vm_name}.console.log")
 
 
 class DomainOwner(StrEnum):
@@ -211,7 +199,7 @@ def removal_candidates(
             for p in (recorded.overlay_path, recorded.seed_iso_path, recorded.console_log_path)
             if p
         }
-    logs = (console_log_path(spec.vm_name), _LEGACY_CONSOLE_LOG.format(spec.vm_name))
+    logs = (console_log_path(spec.vm_name), legacy_console_log_path(spec.vm_name))
     return Candidates(
         # An attached root is never a candidate: only the overlay is the VM's own disk.
         overlays=(spec.overlay_path,) if spec.owns_root and spec.overlay_path in named else (),
@@ -292,29 +280,3 @@ def removable_files(
     removable += [p for p in candidates.seeds if _seed_is_ours(spec, p, facts.seeds.get(p))]
     removable += [p for p in candidates.logs if p in facts.present]
     return tuple(p for p in removable if p in facts.present and p not in kept)
-
-
-TEMPORARY_MAX_AGE_S = 3600.0
-"""A temporary older than this was left by a run that died: an overlay or a seed is written
-in well under a minute, even a 16 MiB seed over a slow SSH link."""
-
-
-def _temporary_pattern(final_name: str) -> re.Pattern[str]:
-    # What images.temporary_name and the hosts' write_atomic make beside a final name, alone
-    # or nested: ".<name>.<token>.tmp", "..<name>.<token>.tmp.<token>.tmp".
-    token = r"\.[A-Za-z0-9_]+\.tmp"
-    return re.compile(r"\.{1,2}" + re.escape(final_name) + f"{token}(?:{token})?")
-
-
-def stale_temporaries(
-    directory: str, final_names: Iterable[str], entries: Mapping[str, float], now: float
-) -> tuple[str, ...]:
-    """The temporaries a killed run left in ``directory`` beside ``final_names`` (our own
-    hidden names with a random token, older than :data:`TEMPORARY_MAX_AGE_S`), given
-    ``entries``: name -> mtime of what it holds. One still being written is never among them."""
-    patterns = [_temporary_pattern(name) for name in final_names]
-    return tuple(
-        posixpath.join(directory, name)
-        for name, mtime in sorted(entries.items())
-        if now - mtime > TEMPORARY_MAX_AGE_S and any(p.fullmatch(name) for p in patterns)
-    )

@@ -9,6 +9,7 @@ import pulumi
 from pulumi import Input, Output, ResourceOptions
 from pulumi.dynamic import Resource
 
+from ..common.typetokens import MODULE
 from ..dynamic.claims import claim_for
 from ..dynamic.parallel import widen_program_registrations
 from ..dynamic.pickling import pristine_pickler
@@ -29,105 +30,238 @@ class VigoVmArgs:
     """The inputs of a VigoVm. Integers may also be given as numeric strings ("4096")."""
 
     vm_name: Input[str]
+    """Required; domain name and idempotency key; ``^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$``."""
     memory_mib: Input[int | str]
+    """Required; a positive whole number of MiB, at most 16 TiB."""
     vcpu: Input[int | str]
+    """Required; a positive whole number, at most 4096."""
     disk_path: Input[str] | None = None
+    """Absolute path of a qcow2/raw base, or ``pool:volume``; exactly one of
+    ``disk_path``/``artifact``."""
     artifact: Input[str] | None = None
+    """Curator reference: ``name:tag``, ``name@version``, ``puddle/name:tag``,
+    ``hexid/name@version`` (see docs/curator.md)."""
     state: Input[str] | None = None
+    """``running`` (default), ``stopped``, ``defined``, ``absent``."""
     disk_size_gib: Input[int | str] | None = None
+    """Overlay size, at most 64 TiB; omitted: the base's size; smaller than the base: error."""
     network_bridge: Input[str] | None = None
+    """Host bridge for the single virtio NIC; omitted: no NIC."""
     cloud_init_user_data: Input[str] | None = None
+    """NoCloud user-data; kept secret in state, never logged."""
     uri: Input[str] | None = None
+    """Libvirt URI; default config ``vigo:uri``, else ``qemu:///system`` (see
+    docs/remote-hosts.md)."""
     domain_type: Input[str] | None = None
+    """``kvm`` (default, config ``vigo:domainType``) or ``qemu`` (software emulation)."""
     images_dir: Input[str] | None = None
+    """Overlays and seeds; default config ``vigo:imagesDir``, else ``/var/lib/libvirt/images``."""
     shutdown_timeout_s: Input[int | str] | None = None
+    """Graceful shutdown allowance in seconds before a forced power-off; default 120, at most 24
+    hours."""
     network: Input[str] | None = None
+    """A libvirt network for the NIC instead (``<interface type='network'>``); exclusive with
+    ``network_bridge``."""
     wait_for: Input[str] | None = None
+    """``none`` (default), ``ip`` (an address is known), ``ready`` (cloud-init finished this boot);
+    needs a NIC and ``state="running"`` (see docs/addresses.md)."""
     wait_timeout_s: Input[int | str] | None = None
+    """How long ``create``/``update`` wait, in seconds; default 300, at most 24 hours."""
     address_source: Input[str] | None = None
+    """``any`` (default: lease, agent, ARP, console, in that order), ``lease``, ``agent``, ``arp``,
+    ``console``."""
     data_disks: Input[list[dict[str, Any]]] | None = None
+    """Disks attached after the root, in order: a list of ``{"path": ...}`` (a ``VigoDisk``'s
+    ``path``, or any pre-existing file or ``pool:volume``) with optional ``"format"`` (``qcow2``
+    default, ``raw``; never probed), ``"serial"`` (default: the file's stem cut to 20 characters),
+    ``"bus"`` (``virtio`` default, ``scsi``, ``sata``), ``"readonly"`` (default false); at most 24
+    (see docs/data-disks.md)."""
     nics: Input[list[dict[str, Any]]] | None = None
+    """Several NICs: a list of ``{"bridge": ...}`` or ``{"network": ...}`` with optional ``"mac"``
+    (unicast; given, or generated once and kept) and ``"model"`` (``virtio`` default, ``e1000e``,
+    ``rtl8139``); at most 16; exclusive with ``network_bridge``/``network``, which stay as one-NIC
+    shorthands; a new NIC's bridge or libvirt network must exist on the host (looked up at
+    preview)."""
     cloud_init_network_config: Input[str] | None = None
+    """NoCloud network-config (version 1 or 2 YAML), carried in the seed; parsed at preview: a YAML
+    mapping with ``version: 1`` or ``2`` (at the top or under ``network:``)."""
     cloud_init_vendor_data: Input[str] | None = None
+    """NoCloud vendor-data; secret like user-data (it joins the package's own vendor-data as a
+    second MIME part)."""
     cloud_init_meta_data: Input[dict[str, Any]] | None = None
+    """A mapping of extra meta-data keys (JSON values; a whole number reaches the guest as one,
+    ``8080`` not ``8080.0``); ``instance-id`` and ``local-hostname`` are the package's and refused
+    here."""
     on_seed_change: Input[str] | None = None
+    """``replace`` (default: a seed change is a new VM with a fresh root) or ``reseed`` (a new seed
+    and ``instance-id`` swapped in, restart if running: cloud-init runs again over the same
+    disks)."""
     firmware: Input[str] | None = None
+    """``bios`` (default), ``efi``, ``efi-secure`` (Secure Boot: OVMF secboot with Microsoft keys,
+    SMM, q35) (see docs/firmware.md)."""
     tpm: Input[bool] | None = None
+    """``true``: an emulated TPM 2.0 (swtpm); default ``false``."""
     cpu_mode: Input[str] | None = None
+    """``host-passthrough`` (default for ``kvm``), ``maximum`` (default for ``qemu``),
+    ``host-model``, or ``custom:<model>``."""
     machine: Input[str] | None = None
+    """Machine type; default ``pc`` for BIOS and ``q35`` for EFI on x86, ``virt`` on aarch64."""
     arch: Input[str] | None = None
+    """Guest architecture (``x86_64``, ``aarch64``, …); default the host's own; another needs
+    ``domain_type="qemu"``."""
     autostart: Input[bool] | None = None
+    """Libvirt starts the VM when its host boots (``virsh autostart``); default ``true`` for
+    ``state="running"``, ``false`` otherwise; ``true`` with ``state="stopped"`` is refused (the two
+    contradict)."""
     disk_mode: Input[str] | None = None
+    """``overlay`` (default: ``<images_dir>/<vm_name>.qcow2`` over the base), ``copy``
+    (``<images_dir>/<vm_name>.qcow2`` a sparse, standalone qcow2 copied from the base, no backing
+    file: the base may change or go afterwards; the VM's own file, removed with it) or ``attach``:
+    ``disk_path`` (a file, ``pool:volume`` or a ``VigoDisk``'s path) is the root itself, used as it
+    is, never written nor removed by the package; no ``artifact``, no ``disk_size_gib``; refused
+    while another domain uses the file. A change is a replace (leaving ``attach`` never removes the
+    disk)."""
     adopt: Input[str] | None = None
+    """The UUID of an existing domain named ``vm_name`` that this package did not create (any case,
+    braces allowed): ``create`` takes it over instead of defining one; needs ``disk_mode="attach"``;
+    matters at create only."""
 
 
-class VigoVm(Resource, module="vigo", name="VigoVm"):
+class VigoVm(Resource, module=MODULE, name="VigoVm"):
     """A libvirt VM: domain, qcow2 overlay over a shared base, NoCloud seed, run state.
 
     Type token ``pulumi-python:dynamic/vigo:VigoVm``. ``cloud_init_user_data`` and
-    ``cloud_init_vendor_data`` are kept secret in state. See the package README for the
+    ``cloud_init_vendor_data`` are kept secret in state. See docs/vm.md for the
     lifecycle and diff rules.
     """
 
     vm_name: Output[str]
+    """Required; domain name and idempotency key; ``^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$``."""
     memory_mib: Output[int]
+    """Required; a positive whole number of MiB, at most 16 TiB."""
     vcpu: Output[int]
+    """Required; a positive whole number, at most 4096."""
     disk_path: Output[str | None]
+    """Absolute path of a qcow2/raw base, or ``pool:volume``; exactly one of
+    ``disk_path``/``artifact``."""
     artifact: Output[str | None]
+    """Curator reference: ``name:tag``, ``name@version``, ``puddle/name:tag``,
+    ``hexid/name@version`` (see docs/curator.md)."""
     state: Output[str]
+    """``running`` (default), ``stopped``, ``defined``, ``absent``."""
     disk_size_gib: Output[int | None]
+    """Overlay size, at most 64 TiB; omitted: the base's size; smaller than the base: error."""
     network_bridge: Output[str | None]
+    """Host bridge for the single virtio NIC; omitted: no NIC."""
     cloud_init_user_data: Output[str | None]
+    """NoCloud user-data; kept secret in state, never logged."""
     uri: Output[str]
+    """Libvirt URI; default config ``vigo:uri``, else ``qemu:///system`` (see
+    docs/remote-hosts.md)."""
     domain_type: Output[str]
+    """``kvm`` (default, config ``vigo:domainType``) or ``qemu`` (software emulation)."""
     images_dir: Output[str]
+    """Overlays and seeds; default config ``vigo:imagesDir``, else ``/var/lib/libvirt/images``."""
     shutdown_timeout_s: Output[int]
+    """Graceful shutdown allowance in seconds before a forced power-off; default 120, at most 24
+    hours."""
     network: Output[str | None]
+    """A libvirt network for the NIC instead (``<interface type='network'>``); exclusive with
+    ``network_bridge``."""
     wait_for: Output[str]
+    """``none`` (default), ``ip`` (an address is known), ``ready`` (cloud-init finished this boot);
+    needs a NIC and ``state="running"`` (see docs/addresses.md)."""
     wait_timeout_s: Output[int]
+    """How long ``create``/``update`` wait, in seconds; default 300, at most 24 hours."""
     address_source: Output[str]
+    """``any`` (default: lease, agent, ARP, console, in that order), ``lease``, ``agent``, ``arp``,
+    ``console``."""
+    claim: Output[str]
+    """Set by ``VigoVm`` (the stack's state id and the resource's URN, see ownership
+    (docs/ownership.md)); never given."""
     data_disks: Output[list[dict[str, Any]]]
-    """Each data disk as attached (path, format, serial, bus, readonly)."""
+    """Disks attached after the root, in order: a list of ``{"path": ...}`` (a ``VigoDisk``'s
+    ``path``, or any pre-existing file or ``pool:volume``) with optional ``"format"`` (``qcow2``
+    default, ``raw``; never probed), ``"serial"`` (default: the file's stem cut to 20 characters),
+    ``"bus"`` (``virtio`` default, ``scsi``, ``sata``), ``"readonly"`` (default false); at most 24
+    (see docs/data-disks.md)."""
     nics: Output[list[dict[str, Any]]]
+    """Several NICs: a list of ``{"bridge": ...}`` or ``{"network": ...}`` with optional ``"mac"``
+    (unicast; given, or generated once and kept) and ``"model"`` (``virtio`` default, ``e1000e``,
+    ``rtl8139``); at most 16; exclusive with ``network_bridge``/``network``, which stay as one-NIC
+    shorthands; a new NIC's bridge or libvirt network must exist on the host (looked up at
+    preview)."""
     cloud_init_network_config: Output[str | None]
+    """NoCloud network-config (version 1 or 2 YAML), carried in the seed; parsed at preview: a YAML
+    mapping with ``version: 1`` or ``2`` (at the top or under ``network:``)."""
     cloud_init_vendor_data: Output[str | None]
+    """NoCloud vendor-data; secret like user-data (it joins the package's own vendor-data as a
+    second MIME part)."""
     cloud_init_meta_data: Output[dict[str, Any] | None]
+    """A mapping of extra meta-data keys (JSON values; a whole number reaches the guest as one,
+    ``8080`` not ``8080.0``); ``instance-id`` and ``local-hostname`` are the package's and refused
+    here."""
     on_seed_change: Output[str]
+    """``replace`` (default: a seed change is a new VM with a fresh root) or ``reseed`` (a new seed
+    and ``instance-id`` swapped in, restart if running: cloud-init runs again over the same
+    disks)."""
+    firmware: Output[str]
+    """``bios`` (default), ``efi``, ``efi-secure`` (Secure Boot: OVMF secboot with Microsoft keys,
+    SMM, q35) (see docs/firmware.md)."""
+    tpm: Output[bool]
+    """``true``: an emulated TPM 2.0 (swtpm); default ``false``."""
+    cpu_mode: Output[str]
+    """``host-passthrough`` (default for ``kvm``), ``maximum`` (default for ``qemu``),
+    ``host-model``, or ``custom:<model>``."""
+    machine: Output[str | None]
+    """Machine type; default ``pc`` for BIOS and ``q35`` for EFI on x86, ``virt`` on aarch64."""
+    arch: Output[str | None]
+    """Guest architecture (``x86_64``, ``aarch64``, …); default the host's own; another needs
+    ``domain_type="qemu"``."""
+    autostart: Output[bool]
+    """Libvirt starts the VM when its host boots (``virsh autostart``); default ``true`` for
+    ``state="running"``, ``false`` otherwise; ``true`` with ``state="stopped"`` is refused (the two
+    contradict)."""
+    disk_mode: Output[str]
+    """``overlay`` (default: ``<images_dir>/<vm_name>.qcow2`` over the base), ``copy``
+    (``<images_dir>/<vm_name>.qcow2`` a sparse, standalone qcow2 copied from the base, no backing
+    file: the base may change or go afterwards; the VM's own file, removed with it) or ``attach``:
+    ``disk_path`` (a file, ``pool:volume`` or a ``VigoDisk``'s path) is the root itself, used as it
+    is, never written nor removed by the package; no ``artifact``, no ``disk_size_gib``; refused
+    while another domain uses the file. A change is a replace (leaving ``attach`` never removes the
+    disk)."""
+    adopt: Output[str | None]
+    """The UUID of an existing domain named ``vm_name`` that this package did not create (any case,
+    braces allowed): ``create`` takes it over instead of defining one; needs ``disk_mode="attach"``;
+    matters at create only."""
     uuid: Output[str]
     """The libvirt domain UUID; stable across redefines."""
     mac_address: Output[str]
-    """The first NIC's MAC address; stable across redefines (kept without a NIC)."""
+    """The first NIC's MAC; stable across redefines, and kept while a VM has no NIC, for the first
+    one added."""
     base_path: Output[str | None]
+    """The resolved base file the overlay is backed by."""
     base_format: Output[str | None]
+    """The base's format (``qcow2`` or ``raw``, told from its first bytes)."""
     artifact_id: Output[str | None]
-    overlay_path: Output[str | None]
-    seed_iso_path: Output[str | None]
-    seed_hash: Output[str | None]
-    console_log_path: Output[str]
-    """Where the host keeps the serial console output of the guest's current boot."""
-    observed_state: Output[str]
-    """What the host reported after the last operation (running, stopped, absent...)."""
+    """The curator artifact's id, for a VM on an ``artifact``."""
     base_stamp: Output[str | None]
-    """The base file's size, mtime and virtual size when the overlay was built on it."""
-    claim: Output[str]
-    """The owner named in the domain's marker: this resource's URN (set by VigoVm)."""
-    firmware: Output[str]
-    """``bios``, ``efi`` or ``efi-secure``; EFI keeps its variables in
-    ``<images_dir>/<vm_name>@VARS.fd``."""
-    tpm: Output[bool]
-    cpu_mode: Output[str]
-    """The input, else the domain type's default (``host-passthrough``/``maximum``)."""
-    machine: Output[str | None]
-    arch: Output[str | None]
-    autostart: Output[bool]
-    """libvirt starts the VM when its host boots (default: ``state="running"``)."""
-    disk_mode: Output[str]
-    """``overlay`` (the VM's own overlay over the base) or ``attach`` (``disk_path`` is the
-    root itself, never written nor removed by the package)."""
-    adopt: Output[str | None]
-    """The UUID of the existing domain this VM took over at its create."""
+    """The base's size, mtime and virtual size when the overlay was built."""
+    overlay_path: Output[str | None]
+    """The VM's own root, ``<images_dir>/<vm_name>.qcow2`` (an overlay, or a copy); null with
+    ``disk_mode="attach"``."""
+    seed_iso_path: Output[str | None]
+    """The NoCloud seed ISO on the host, or null without any cloud-init input (secret: its name
+    carries the seed hash)."""
+    seed_hash: Output[str | None]
+    """The seed's content hash (8 hex digits, see files (docs/vm.md)), or null without any
+    cloud-init input (secret: a short unsalted digest of user-data and vendor-data)."""
+    console_log_path: Output[str]
+    """The serial console's log on the host, for the current boot."""
+    observed_state: Output[str]
+    """What the host reported after the last operation (``running``, ``stopped``, ``absent``, …)."""
     ip_address: Output[str | None]
-    """The first IPv4 address of the first NIC, or None (see ``address_source``)."""
+    """The first IPv4 address of the first NIC, or null."""
     ip_addresses: Output[list[str]]
     """Every address the host knows for the VM, NIC by NIC, IPv4 first."""
     mac_addresses: Output[list[str]]

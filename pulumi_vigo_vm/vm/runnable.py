@@ -9,10 +9,11 @@ before anything on the host is touched. Pure: no I/O.
 
 from __future__ import annotations
 
+from ..common.arches import BY_NAME, EFI_ONLY_ARCHES, X86_ARCHES
 from ..common.hostcaps import HostPlatform
 from ..errors import HostError
 from .domain_xml import BIOS, EFI, EFI_SECURE
-from .machines import EFI_ONLY_ARCHES, X86_ARCHES, default_machine
+from .machines import default_machine
 from .spec import VmSpec
 
 __all__ = [
@@ -20,23 +21,6 @@ __all__ = [
     "domain_machine",
     "require_runnable",
 ]
-
-_EMULATOR_PACKAGES = {
-    "x86_64": "qemu-system-x86",
-    "i686": "qemu-system-x86",
-    "aarch64": "qemu-system-arm",
-    "armv7l": "qemu-system-arm",
-    "ppc64": "qemu-system-ppc",
-    "ppc64le": "qemu-system-ppc",
-    "s390x": "qemu-system-s390x",
-    "riscv64": "qemu-system-misc",
-}
-_FIRMWARE_PACKAGES = {
-    "x86_64": "ovmf",
-    "i686": "ovmf",
-    "aarch64": "qemu-efi-aarch64",
-    "armv7l": "qemu-efi-arm",
-}
 
 
 def domain_firmware(spec: VmSpec, arch: str) -> str:
@@ -63,14 +47,18 @@ def require_runnable(spec: VmSpec, platform: HostPlatform) -> None:
                 f"arch: KVM runs only the host's own architecture ({platform.host_arch}) "
                 f"{where}; set domain_type='qemu' to emulate {arch}"
             )
-        package = _EMULATOR_PACKAGES.get(arch, "the qemu-system package for it")
+        package = (
+            BY_NAME[arch].emulator_package if arch in BY_NAME else "the qemu-system package for it"
+        )
         raise HostError(
             f"arch: {arch} guests cannot run under domain_type={spec.domain_type!r} {where}: "
             f"install the Debian package {package} (apt-get install {package})"
         )
     caps, firmware = platform.caps, domain_firmware(spec, arch)
     if firmware != BIOS and not caps.efi:
-        package = _FIRMWARE_PACKAGES.get(arch, "the UEFI firmware package for it")
+        package = (
+            BY_NAME[arch].firmware_package if arch in BY_NAME else None
+        ) or "the UEFI firmware package for it"
         raise HostError(
             f"firmware: no UEFI firmware for {arch} {where}: install the Debian package "
             f"{package} (apt-get install {package}), which puts its descriptors under "

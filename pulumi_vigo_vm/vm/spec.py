@@ -19,8 +19,11 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
+from ..common.arches import X86_ARCHES
+from ..common.unknown import contains_unknown
 from ..errors import InputError, InputFault
 from ..spec import DEFAULT_DOMAIN_TYPE, DEFAULT_IMAGES_DIR, ProviderDefaults
+from . import filenames
 from .cloudinit import SeedContent
 from .devices import DataDisk, Nic
 from .fields import INPUTS
@@ -39,7 +42,7 @@ from .inputs import (
     default_autostart,
     default_cpu_mode,
 )
-from .machines import X86_ARCHES, machine_family
+from .machines import machine_family
 
 __all__ = [
     "DEFAULT_DOMAIN_TYPE",
@@ -51,7 +54,6 @@ __all__ = [
     "SeedChange",
     "VmSpec",
     "check_inputs",
-    "contains_unknown",
     "parse_spec",
 ]
 
@@ -132,14 +134,13 @@ class VmSpec:
 
     @property
     def nvram_path(self) -> str:
-        """``<images_dir>/<vm_name>@VARS.fd``: the VM's UEFI variables (``@`` cannot occur
-        in a vm_name, so no other VM's file has this name)."""
-        return posixpath.join(self.images_dir, f"{self.vm_name}@VARS.fd")
+        """The VM's UEFI variables (:func:`.filenames.nvram_path`)."""
+        return filenames.nvram_path(self.images_dir, self.vm_name)
 
     @property
     def overlay_path(self) -> str:
-        """``<images_dir>/<vm_name>.qcow2``: the VM's own writable disk."""
-        return posixpath.join(self.images_dir, f"{self.vm_name}.qcow2")
+        """The VM's own writable disk (:func:`.filenames.overlay_path`)."""
+        return filenames.overlay_path(self.images_dir, self.vm_name)
 
     @property
     def seed_content(self) -> SeedContent:
@@ -159,14 +160,14 @@ class VmSpec:
     @property
     def seed_iso_prefix(self) -> str:
         """The file-name prefix every seed ISO of this VM shares, whatever its hash."""
-        return f"{self.vm_name}-seed-"
+        return filenames.seed_iso_prefix(self.vm_name)
 
     @property
     def seed_iso_path(self) -> str | None:
         """``<images_dir>/<vm_name>-seed-<hash>.iso``, or None without user-data."""
         if self.seed_hash is None:
             return None
-        return posixpath.join(self.images_dir, f"{self.seed_iso_prefix}{self.seed_hash}.iso")
+        return filenames.seed_iso_path(self.images_dir, self.vm_name, self.seed_hash)
 
     @property
     def all_nics(self) -> tuple[Nic, ...]:
@@ -230,22 +231,6 @@ class VmSpec:
 
 def _present(value: Any) -> bool:
     return value is not None and value != ""
-
-
-def _is_unknown(value: Any) -> bool:
-    return type(value).__name__ == "Unknown"
-
-
-def contains_unknown(value: Any) -> bool:
-    """``value`` is unknown, or holds an unknown anywhere inside (a VigoDisk's path in
-    ``data_disks`` during preview): the whole input is then not known yet."""
-    if _is_unknown(value):
-        return True
-    if isinstance(value, Mapping):
-        return any(contains_unknown(v) for v in value.values())
-    if isinstance(value, (list, tuple)):
-        return any(contains_unknown(v) for v in value)
-    return False
 
 
 def check_inputs(
@@ -325,8 +310,7 @@ def _overlay_conflicts(normalised: Mapping[str, Any]) -> list[InputFault]:
     base, name, images = (normalised.get(k) for k in ("disk_path", "vm_name", "images_dir"))
     if not all(isinstance(v, str) for v in (base, name, images)):
         return []
-    overlay = posixpath.join(str(images), f"{name}.qcow2")
-    if base != overlay:
+    if base != filenames.overlay_path(str(images), str(name)):
         return []
     return [
         InputFault(
@@ -380,14 +364,18 @@ def _data_disk_conflicts(normalised: Mapping[str, Any]) -> list[InputFault]:
         return []
     own = {
         normalised.get("disk_path"): "the VM's base (disk_path)",
-        posixpath.join(str(images), f"{name}.qcow2"): "the VM's own overlay",
+        filenames.overlay_path(str(images), str(name)): "the VM's own overlay",
     }
     faults = []
     for index, disk in enumerate(disks):
         path = disk["path"]
         what = own.get(path)
         directory, file_name = posixpath.split(path)
-        if what is None and directory == images and file_name.startswith(f"{name}-seed-"):
+        if (
+            what is None
+            and directory == images
+            and file_name.startswith(filenames.seed_iso_prefix(str(name)))
+        ):
             what = "one of the VM's seed ISOs"
         if what is not None:
             faults.append(

@@ -20,7 +20,7 @@ from support.lab import PROGRAM
 
 from pulumi_vigo_vm.testing import EngineHarness
 from pulumi_vigo_vm.vm.domain_xml import from_xml
-from pulumi_vigo_vm.vm.ownership import console_log_path
+from pulumi_vigo_vm.vm.filenames import console_log_path
 
 pytestmark = pytest.mark.libvirt
 

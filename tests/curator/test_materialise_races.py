@@ -11,8 +11,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from pulumi_vigo_vm.common.tempnames import TEMPORARY_MAX_AGE_S
 from pulumi_vigo_vm.curator.manifest import sha256_digest
-from pulumi_vigo_vm.curator.materialise import INCOMING, STALE_AFTER, materialise
+from pulumi_vigo_vm.curator.materialise import INCOMING, materialise
 from pulumi_vigo_vm.curator.resolve import resolve
 from pulumi_vigo_vm.curator.store import ArtifactStore, open_store
 from pulumi_vigo_vm.hosts.local import LocalHost
@@ -112,7 +113,7 @@ def test_a_killed_download_is_swept_by_the_next_one_and_nothing_else(tmp_path: P
             child.communicate()
         (leftover,) = list(root.rglob(f"{INCOMING}/*"))
         incoming = leftover.parent
-        old = time.time() - STALE_AFTER - 60
+        old = time.time() - TEMPORARY_MAX_AGE_S - 60
         os.utime(leftover, (old, old))
         # Not ours by name, or ours but young: both must survive the sweep.
         foreign = incoming / "notes.txt"

@@ -12,7 +12,7 @@ from support.lab import Lab
 from support.world import lifetime
 
 from pulumi_vigo_vm.testing import EngineHarness, RunResult
-from pulumi_vigo_vm.vm.ownership import console_log_path
+from pulumi_vigo_vm.vm.filenames import console_log_path
 
 __all__ = ["EXAMPLES", "Stack"]
 

@@ -12,7 +12,7 @@ import pycdlib
 from support.disks import image_info, sha256
 
 from pulumi_vigo_vm.testing.props import UNKNOWN
-from pulumi_vigo_vm.vm.ownership import console_log_path
+from pulumi_vigo_vm.vm.filenames import console_log_path
 
 from .examples_support import Stack
 

@@ -7,14 +7,17 @@ how many calls overlapped in time.
 
 Inputs: ``dir`` and ``filename`` (changing either forces a replacement), ``content`` (updated in
 place), optional ``size`` (a number), ``secret_value``, ``delay`` (seconds to sleep in create),
-``fail_on_create`` (raise instead of creating), ``dbr`` (ask for delete-before-replace) and
-``log_diffs`` (log each ``diff`` call with what it was given, to prove which old state it saw).
+``fail_on_create`` (raise instead of creating), ``dbr`` (ask for delete-before-replace),
+``log_diffs`` (log each ``diff`` call with what it was given, to prove which old state it saw)
+and ``peek`` (``[source, copy]``: ``check`` copies the file ``source`` to ``copy``, to show a
+test the checkpoint on disk as this resource's step starts). ``diff`` ignores other inputs.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import time
 from typing import Any
 
@@ -41,6 +44,9 @@ class FileProvider(dyn.ResourceProvider):
         filename = news.get("filename")
         if not isinstance(filename, str) or "/" in filename:
             failures.append(dyn.CheckFailure("filename", "filename must be a plain file name"))
+        if news.get("peek"):
+            source, copy = news["peek"]
+            shutil.copyfile(source, copy)
         checked = dict(news)
         checked.setdefault("mode", "0644")  # a default, recomputed by Check
         return dyn.CheckResult(checked, failures)

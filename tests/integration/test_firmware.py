@@ -15,7 +15,7 @@ import pytest
 from support.lab import Lab
 
 from pulumi_vigo_vm.testing import ProviderError
-from pulumi_vigo_vm.vm.ownership import console_log_path
+from pulumi_vigo_vm.vm.filenames import console_log_path
 
 SWTPM_STATE = Path("/var/lib/libvirt/swtpm")
 EFI_MEMORY_MIB = 128  # OVMF and AAVMF want more than a BIOS guest's 64 MiB

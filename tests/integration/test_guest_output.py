@@ -25,8 +25,8 @@ from support.network import IsolatedNetwork
 
 from pulumi_vigo_vm.testing import ProviderError
 from pulumi_vigo_vm.virt.hypervisor import AGENT_TIMEOUT_S
+from pulumi_vigo_vm.vm.filenames import console_log_path
 from pulumi_vigo_vm.vm.guest.console import MAX_CONSOLE_BYTES, MAX_LINE_CHARS
-from pulumi_vigo_vm.vm.ownership import console_log_path
 
 DNSMASQ_STATE = Path("/var/lib/libvirt/dnsmasq")
 LIBVIRT_STATE = Path("/run/libvirt/qemu")

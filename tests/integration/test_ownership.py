@@ -21,7 +21,7 @@ from pulumi_vigo_vm.testing import CheckFailedError, EngineHarness, ProviderErro
 from pulumi_vigo_vm.vm.cloudinit import SeedContent, build_seed_iso
 from pulumi_vigo_vm.vm.domain_xml import MARKER_NAMESPACE, MARKER_PREFIX, from_xml, marker_xml
 from pulumi_vigo_vm.vm.faults import ENV_VAR
-from pulumi_vigo_vm.vm.ownership import console_log_path
+from pulumi_vigo_vm.vm.filenames import console_log_path
 
 
 def _claim(lab: Lab, short: str) -> str | None:

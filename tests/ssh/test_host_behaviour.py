@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 
+from pulumi_vigo_vm.common.tempnames import stale_temporaries
 from pulumi_vigo_vm.errors import CommandError, CommandTimeoutError, HostError, NotRegularFileError
 from pulumi_vigo_vm.hosts import base
 from pulumi_vigo_vm.hosts.base import Host
-from pulumi_vigo_vm.vm.ownership import stale_temporaries
 
 # LocalHost lets OSError through for file-system failures; SshHost translates them into
 # HostError once. Callers treat both as "the host could not do it".
@@ -237,7 +237,7 @@ def test_open_atomic_writer_lands_only_on_success(host: Host, tmp_path: Path) ->
 def test_atomic_writers_build_beside_the_target_under_the_shared_temporary_name(
     host: Host, tmp_path: Path
 ) -> None:
-    # One naming recipe for every host: what ownership.stale_temporaries later recognises.
+    # One naming recipe for every host: what common.tempnames.stale_temporaries later recognises.
     target = tmp_path / "web01.qcow2"
     with host.open_atomic_writer(str(target), 0o600) as out:
         out.write(b"x")

@@ -14,7 +14,7 @@ import libvirt
 
 from pulumi_vigo_vm.testing import EngineHarness, RunResult
 from pulumi_vigo_vm.vm.faults import ENV_VAR
-from pulumi_vigo_vm.vm.ownership import CONSOLE_LOG_DIR
+from pulumi_vigo_vm.vm.filenames import CONSOLE_LOG_DIR
 
 from .disks import qemu_img
 from .world import LOCAL_URI, TESTS, lifetime, world_root

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from pulumi_vigo_vm.hostfile.images import ImageInfo
+from pulumi_vigo_vm.hostfile.imageformat import ImageInfo
 from pulumi_vigo_vm.virt.power import PowerState
 from pulumi_vigo_vm.vm.axes import Identity, Observed, Recorded, ResolvedBase, desired_domain
 from pulumi_vigo_vm.vm.cloudinit import SEED_VOLUME_ID, SeedIdentity, instance_id

@@ -22,9 +22,10 @@ from pulumi_vigo_vm.vm.axes import (
 )
 from pulumi_vigo_vm.vm.devices import Nic
 from pulumi_vigo_vm.vm.domain_xml import LiveDomain, NicDevice
+from pulumi_vigo_vm.vm.filenames import console_log_path
 from pulumi_vigo_vm.vm.inputs import DiskMode
 from pulumi_vigo_vm.vm.model import NicSource
-from pulumi_vigo_vm.vm.ownership import console_log_path, owner_of, removal_candidates
+from pulumi_vigo_vm.vm.ownership import owner_of, removal_candidates
 from pulumi_vigo_vm.vm.spec import RunState, VmSpec
 
 from ._values import (

@@ -11,6 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pulumi.output import Unknown
 
+from pulumi_vigo_vm.common.unknown import contains_unknown
 from pulumi_vigo_vm.spec import ProviderDefaults
 from pulumi_vigo_vm.vm.cloudinit import SeedContent
 from pulumi_vigo_vm.vm.devices import (
@@ -23,7 +24,7 @@ from pulumi_vigo_vm.vm.devices import (
     nics,
 )
 from pulumi_vigo_vm.vm.inputs import cloud_init_meta_data
-from pulumi_vigo_vm.vm.spec import check_inputs, contains_unknown
+from pulumi_vigo_vm.vm.spec import check_inputs
 
 from ._values import CLAIM
 

@@ -9,23 +9,21 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from pulumi_vigo_vm.common.tempnames import TEMPORARY_MAX_AGE_S, stale_temporaries
 from pulumi_vigo_vm.errors import NotOwnedError
-from pulumi_vigo_vm.hostfile.images import ImageInfo
+from pulumi_vigo_vm.hostfile.imageformat import ImageInfo
 from pulumi_vigo_vm.vm.cloudinit import SeedIdentity, instance_id
 from pulumi_vigo_vm.vm.domain_xml import LiveDomain
+from pulumi_vigo_vm.vm.filenames import CONSOLE_LOG_DIR, console_log_path
 from pulumi_vigo_vm.vm.ownership import (
-    CONSOLE_LOG_DIR,
-    TEMPORARY_MAX_AGE_S,
     Candidates,
     DomainOwner,
     FileFacts,
     Recorded,
-    console_log_path,
     domain_owner,
     removable_files,
     removal_candidates,
     require_ours,
-    stale_temporaries,
 )
 from pulumi_vigo_vm.vm.spec import VmSpec
 

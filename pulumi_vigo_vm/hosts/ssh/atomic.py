@@ -2,7 +2,7 @@
 
 The SSH side of :meth:`~pulumi_vigo_vm.hosts.base.Host.write_atomic` and
 ``open_atomic_writer``, the same recipe as LocalHost's: the temporary is named by
-:func:`~pulumi_vigo_vm.hosts.base.temporary_name` (so a killed run's leftovers are
+:func:`~pulumi_vigo_vm.common.tempnames.temporary_name` (so a killed run's leftovers are
 recognisable), created exclusively and private (0600) in the OPEN request, chmodded to its
 final mode, written with pipelined requests, flushed and fsynced (``fsync@openssh.com``),
 then moved over the target with ``posix-rename@openssh.com`` (rename(2); plain SFTP rename
@@ -20,7 +20,7 @@ from typing import Any, BinaryIO, cast
 import paramiko
 from paramiko.sftp_file import SFTPFile
 
-from ..base import temporary_name
+from ...common.tempnames import temporary_name
 from ._paramiko import create_private, fsync
 from .sftp_pool import SftpPool, SftpSlot
 

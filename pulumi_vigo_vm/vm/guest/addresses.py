@@ -38,6 +38,7 @@ __all__ = [
     "ANY_ORDER",
     "DEFAULT_LEASE_SECONDS",
     "GUEST_PATTERNS",
+    "MAC",
     "Addresses",
     "IPAddress",
     "Links",
@@ -74,10 +75,11 @@ DEFAULT_LEASE_SECONDS: Final = 3600.0
 ATF_COM: Final = 0x2
 """``/proc/net/arp`` flag for a completed entry (Linux ``include/uapi/linux/if_arp.h``)."""
 
-_MAC: Final = re.compile(r"[0-9a-f]{2}(?::[0-9a-f]{2}){5}")
+MAC: Final = re.compile(r"[0-9a-f]{2}(?::[0-9a-f]{2}){5}")
+"""A MAC address as libvirt and the guest write it (lower case), and as ``nics[].mac`` takes it."""
 _ZERO_MAC: Final = "00:00:00:00:00:00"
 
-GUEST_PATTERNS: Final[tuple[re.Pattern[str], ...]] = (_MAC,)
+GUEST_PATTERNS: Final[tuple[re.Pattern[str], ...]] = (MAC,)
 """Every pattern this module applies to what a guest or its records wrote, for the
 linearity test (``tests/unit/test_guest_patterns.py``; see :mod:`.console`)."""
 
@@ -106,7 +108,7 @@ def normalize_mac(value: object) -> str | None:
     if not isinstance(value, str) or len(value) > 32:
         return None
     mac = value.strip().lower().replace("-", ":")
-    if not _MAC.fullmatch(mac) or mac == _ZERO_MAC:
+    if not MAC.fullmatch(mac) or mac == _ZERO_MAC:
         return None
     return mac
 
