@@ -13,6 +13,7 @@ import contextlib
 import logging
 import uuid
 from collections.abc import Mapping
+from dataclasses import replace
 from functools import partial
 from typing import Any
 
@@ -30,10 +31,17 @@ from .common.unknown import contains_unknown
 from .dynamic.configured import ConfiguredProvider
 from .dynamic.diff_names import named_diff
 from .dynamic.parallel import widen_rpc_pool
-from .errors import CuratorUnreachableError, HostUnreachableError, InputError, InputFault
+from .errors import (
+    CuratorUnreachableError,
+    HostUnreachableError,
+    ImageError,
+    InputError,
+    InputFault,
+)
 from .hostfile.usage import HostUsage
 from .virt.target import Target
 from .vm import axes
+from .vm.adoption import Adoption
 from .vm.artifact_base import fetch_artifact_base
 from .vm.axes import Action, Identity, Observed, Plan, Recorded, ResolvedBase
 from .vm.devices import new_mac
@@ -44,9 +52,11 @@ from .vm.fields import INPUTS, input_field
 from .vm.guest.addresses import Addresses
 from .vm.guest.sighting import Subject, sight
 from .vm.guest.waiting import wait_for_guest
-from .vm.inputs import SeedChange, WaitFor
+from .vm.inputs import DiskMode, SeedChange, WaitFor
 from .vm.observe import (
     observe,
+    observe_attached_root,
+    observe_busy,
     observe_data_disks,
     observe_files,
     observe_nic_sources,
@@ -135,8 +145,9 @@ class VmProvider(ConfiguredProvider):
 
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         """Converge in place (redefine, grow, fix files, change run state); all outputs."""
-        spec = self._parse(news)
         recorded = self._recorded(olds)
+        # adopt matters at create only: what it recorded stays, whatever the input says now.
+        spec = replace(self._parse(news), adopt=recorded.spec.adopt)
         target = Target.for_uri(spec.uri)
         outs = self._converge(target, spec, recorded=recorded, transactional=False)
         return UpdateResult(outs)
@@ -243,7 +254,7 @@ class VmProvider(ConfiguredProvider):
             pulumi.log.warn(f"{spec.vm_name}: host not reachable, diffing inputs only: {exc}")
             return None, None
         try:
-            return observed, resolve_base(target, spec, self._defaults)
+            return observed, self._base(target, spec, recorded, observed)
         except CuratorUnreachableError as exc:
             if recorded.base_path is None or recorded.spec.base != spec.base:
                 raise
@@ -253,6 +264,28 @@ class VmProvider(ConfiguredProvider):
             )
             return observed, base
 
+    def _base(
+        self, target: Target, spec: VmSpec, recorded: Recorded | None, observed: Observed
+    ) -> ResolvedBase:
+        """The base resolved on the host. A copy that exists no longer reads its base: when
+        the base file is gone or unusable, the one recorded when it was made stands in (a
+        change of the declared base is still a replace, from the inputs)."""
+        try:
+            return resolve_base(target, spec, self._defaults)
+        except ImageError:
+            copied = (
+                spec.disk_mode is DiskMode.COPY
+                and observed.overlay is not None
+                and recorded is not None
+                and recorded.base_path is not None
+                and recorded.spec.base == spec.base
+            )
+            if not copied or recorded is None or recorded.base_path is None:
+                raise
+            return ResolvedBase(
+                recorded.base_path, recorded.base_format, None, recorded.artifact_id
+            )
+
     def _converge(
         self, target: Target, spec: VmSpec, recorded: Recorded | None, *, transactional: bool
     ) -> dict[str, Any]:
@@ -260,17 +293,21 @@ class VmProvider(ConfiguredProvider):
         if spec.state is RunState.ABSENT:
             self._remove(target, spec, recorded)
             return _outputs(spec, None, identity or _new_identity(), "absent")
-        base = resolve_base(target, spec, self._defaults)
         observed = observe(target, spec)
-        ours = owner_of(observed, spec, recorded) is DomainOwner.OURS
+        base = self._base(target, spec, recorded, observed)
+        adoption = None
+        if recorded is None and spec.adopt is not None:
+            adoption = Adoption(observe_busy(target, observed))
+        ours = owner_of(observed, spec, recorded) is DomainOwner.OURS or adoption is not None
         live = observed.domain if ours else None
         identity = axes.keep_identity(
             spec, live.config if live else None, recorded, identity or _new_identity()
         )
         disks = observe_data_disks(target, spec)
-        plan = axes.plan_converge(spec, observed, base, identity, recorded, disks)
+        root = observe_attached_root(target, spec, base)
+        plan = axes.plan_converge(spec, observed, base, identity, recorded, disks, root, adoption)
         define_check = None
-        if spec.data_disks:  # asked again at the define, on a listing taken there
+        if spec.data_disks or not spec.owns_root:  # asked again at the define, on a listing
             define_check = partial(_refuse_data_disks_now, target, spec, base)
         executor = Executor(
             target,
@@ -330,8 +367,9 @@ class VmProvider(ConfiguredProvider):
 def _refuse_data_disks_now(
     target: Target, spec: VmSpec, base: ResolvedBase, usage: HostUsage
 ) -> None:
-    """The data-disk refusals of the plan, asked again from ``usage`` (taken at the act)."""
+    """The disk refusals of the plan, asked again from ``usage`` (taken at the act)."""
     axes.refuse_data_disks(spec, observe_data_disks(target, spec, usage), base)
+    axes.refuse_attached_root(spec, observe_attached_root(target, spec, base, usage))
 
 
 def _outputs(
@@ -355,7 +393,7 @@ def _outputs(
         "base_format": base.format if base else None,
         "artifact_id": base.artifact_id if base else None,
         "base_stamp": base.stamp if base else None,
-        "overlay_path": spec.overlay_path,
+        "overlay_path": spec.overlay_path if spec.owns_root else None,
         "seed_iso_path": spec.seed_iso_path,
         "seed_hash": spec.seed_hash,
         "console_log_path": axes.console_log_path(spec.vm_name),

@@ -177,7 +177,33 @@ def create_overlay(host: Host, overlay_path: str, base: ImageInfo, size_bytes: i
     install(host, overlay_path, build, 0o600)
 
 
-def grow_overlay(host: Host, overlay_path: str, base_path: str, size_bytes: int) -> None:
-    """Grow a qcow2 overlay that no running guest holds to ``size_bytes``, once its header
-    is proven to name ``base_path`` and nothing else (:func:`guestfile.resize`)."""
+QEMU_IMG_COPY_TIMEOUT = 3600.0
+"""Seconds a root copy may take: it reads the whole base (tens of GiB at disk speed)."""
+
+
+def create_copy(host: Host, copy_path: str, base: ImageInfo, size_bytes: int | None) -> None:
+    """Create ``copy_path`` as a sparse, standalone qcow2 copy of ``base`` (no backing
+    file: the base may change or go afterwards), mode 0600, atomically, grown to
+    ``size_bytes`` when given. Refuses a size smaller than the base's."""
+    if size_bytes is not None and size_bytes < base.virtual_size:
+        raise ImageError(
+            f"disk_size_gib: {size_bytes // 1024**3} GiB is smaller than the base image "
+            f"{base.path} ({base.virtual_size / 1024**3:.1f} GiB); omit it or make it larger"
+        )
+    size = str(size_bytes if size_bytes is not None else base.virtual_size)
+
+    def build(temporary: str) -> None:
+        # Into a new, empty image of the wanted size (zeros are skipped: sparse); only the
+        # base is read, and usable_base has proven it a standalone qcow2 or raw file.
+        host.run(["qemu-img", "create", "-q", "-f", "qcow2", temporary, size])
+        copy = ["qemu-img", "convert", "-q", "-n", "--target-is-zero", "-f", base.format]
+        host.run([*copy, "-O", "qcow2", base.path, temporary], timeout=QEMU_IMG_COPY_TIMEOUT)
+
+    install(host, copy_path, build, 0o600)
+
+
+def grow_overlay(host: Host, overlay_path: str, base_path: str | None, size_bytes: int) -> None:
+    """Grow a qcow2 overlay (or copy: ``base_path`` None) that no running guest holds to
+    ``size_bytes``, once its header is proven to name ``base_path`` and nothing else
+    (:func:`guestfile.resize`)."""
     guestfile.resize(host, overlay_path, "qcow2", size_bytes, "disk_size_gib", backing=base_path)

@@ -45,6 +45,8 @@ _UNDEFINE_FLAGS = (
     | getattr(libvirt, "VIR_DOMAIN_UNDEFINE_CHECKPOINTS_METADATA", 0)
     | getattr(libvirt, "VIR_DOMAIN_UNDEFINE_TPM", 0)
 )
+_UNDEFINE_TPM = getattr(libvirt, "VIR_DOMAIN_UNDEFINE_TPM", 0)
+_UNDEFINE_KEEP_TPM = getattr(libvirt, "VIR_DOMAIN_UNDEFINE_KEEP_TPM", 0)
 
 
 _POWER_STATES = {
@@ -258,6 +260,26 @@ class Guest:
                 libvirt.VIR_DOMAIN_METADATA_ELEMENT, xml, prefix, namespace, flags
             )
 
+    def autostart(self) -> bool:
+        """Whether libvirt starts the domain when the host (its libvirtd) boots."""
+        with self._call("reading the autostart flag of"):
+            return bool(self._domain.autostart())
+
+    def set_autostart(self, enabled: bool) -> None:
+        """Set libvirt's autostart flag: no redefine, no restart."""
+        with self._call("setting the autostart flag of"):
+            self._domain.setAutostart(int(enabled))
+
+    def job_active(self) -> bool:
+        """A job runs on the domain (a migration, a save, a dump: virsh domjobinfo)."""
+        with self._call("reading the job of"):
+            return bool(self._domain.jobInfo()[0] != libvirt.VIR_DOMAIN_JOB_NONE)
+
+    def block_job_active(self, target: str) -> bool:
+        """A block job (copy, commit, pull) runs on the disk ``target`` (``vda``...)."""
+        with self._call(f"reading the block job on {target} of"):
+            return bool(self._domain.blockJobInfo(target, 0))
+
     def start(self) -> None:
         """Boot the domain from its persistent definition."""
         with self._call("starting"):
@@ -286,11 +308,16 @@ class Guest:
         with self._call("powering off"):
             self._domain.destroy()
 
-    def undefine(self) -> None:
+    def undefine(self, *, keep_state: bool = False) -> None:
         """Forget the definition, with the flags managed-save, snapshots, NVRAM and TPM
-        state need (the NVRAM file and swtpm state go with it)."""
+        state need (the NVRAM file and swtpm state go with it, unless ``keep_state``: an
+        adopted domain's are not ours)."""
+        flags = _UNDEFINE_FLAGS
+        if keep_state:
+            flags &= ~(libvirt.VIR_DOMAIN_UNDEFINE_NVRAM | _UNDEFINE_TPM)
+            flags |= libvirt.VIR_DOMAIN_UNDEFINE_KEEP_NVRAM | _UNDEFINE_KEEP_TPM
         with self._call("undefining"):
-            self._domain.undefineFlags(_UNDEFINE_FLAGS)
+            self._domain.undefineFlags(flags)
 
     def rename(self, new_name: str) -> None:
         """Rename the (inactive) domain; libvirt refuses for a running one."""

@@ -23,6 +23,7 @@ from ..common.hostcaps import HostPlatform
 from ..errors import ImageError, InputFault
 from ..hostfile.imageformat import ImageInfo, refusal
 from ..virt.power import PowerState
+from .adoption import Adoption, refuse_adoption
 from .changes import LiveChanges, boot_relevant, classify
 from .devices import DataDisk, DiskBus, assign_macs
 from .domain_xml import BIOS, DiskDevice, DomainConfig, LiveDomain, NicDevice
@@ -58,6 +59,7 @@ __all__ = [
     "pending_inputs",
     "plan_converge",
     "plan_remove",
+    "refuse_attached_root",
     "refuse_data_disks",
     "refuse_nic_sources",
 ]
@@ -76,6 +78,7 @@ class Action(StrEnum):
     """vCPUs, memory and hot-plugged devices changed in the running guest (Plan.live)."""
     DEFINE = "define"
     WRITE_MARKER = "write-marker"
+    SET_AUTOSTART = "set-autostart"
     SHUTDOWN = "shutdown"
     START = "start"
     RESUME = "resume"
@@ -152,11 +155,35 @@ def _data_disk_devices(disks: tuple[DataDisk, ...]) -> tuple[DiskDevice, ...]:
     return tuple(devices)
 
 
+def _root_format(spec: VmSpec, live: DomainConfig | None, base: ResolvedBase | None) -> str:
+    """An overlay is qcow2. An attached root keeps the format our definition gives it (a
+    guest may write any bytes into a raw disk, a qcow2 header too: a probe never overrules
+    the definition); a new one has the format its bytes show."""
+    if spec.owns_root:
+        return "qcow2"
+    if live is not None and live.overlay_path == spec.root_path:
+        return live.root_format
+    return base.format if base is not None and base.format else "raw"
+
+
+def _nvram_path(spec: VmSpec, live: DomainConfig | None) -> str:
+    """The VM's UEFI variables: ours, or those an adopted domain already boots with (its
+    boot entries are in them; the file is not ours, see :func:`plan_remove`)."""
+    if spec.adopt is not None and live is not None and live.nvram_path is not None:
+        return live.nvram_path
+    return spec.nvram_path
+
+
 def desired_domain(
-    spec: VmSpec, identity: Identity, platform: HostPlatform | None = None
+    spec: VmSpec,
+    identity: Identity,
+    platform: HostPlatform | None = None,
+    base: ResolvedBase | None = None,
+    live: DomainConfig | None = None,
 ) -> DomainConfig:
     """The definition ``spec`` asks for, carrying ``identity`` (one MAC per NIC), on the
-    host ``platform`` describes (its arch is the VM's unless ``arch`` is given)."""
+    host ``platform`` describes (its arch is the VM's unless ``arch`` is given), replacing
+    ``live`` (our current definition, if any) with a ``base`` resolved on that host."""
     macs = assign_macs(spec.all_nics, identity.macs, identity.mac_address)  # as kept, if kept
     nics = tuple(
         NicDevice(nic.kind, nic.source, mac, nic.model.value)
@@ -172,7 +199,8 @@ def desired_domain(
         max_vcpu=spec.vcpu_max,
         max_memory_mib=spec.memory_max_mib,
         domain_type=spec.domain_type,
-        overlay_path=spec.overlay_path,
+        overlay_path=spec.root_path,
+        root_format=_root_format(spec, live, base),
         seed_iso_path=spec.seed_iso_path,
         console_log_path=console_log_path(spec.vm_name),
         guest_agent=True,
@@ -181,7 +209,7 @@ def desired_domain(
         arch=arch,
         machine=domain_machine(spec, arch) if arch else spec.machine,
         firmware=firmware,
-        nvram_path=spec.nvram_path if firmware != BIOS else None,
+        nvram_path=_nvram_path(spec, live) if firmware != BIOS else None,
         tpm=spec.tpm,
         cpu_mode=spec.cpu,
         discard=True,
@@ -209,6 +237,8 @@ def _overlay_actions(
     base: ResolvedBase,
     recorded: Recorded | None,
 ) -> list[Action]:
+    if not spec.owns_root:
+        return []  # an attached root is used as it is (judged by refuse_attached_root)
     overlay = observed.overlay
     if base.path == spec.overlay_path:
         raise ImageError(
@@ -218,13 +248,19 @@ def _overlay_actions(
     if overlay is None:
         return [Action.CREATE_OVERLAY]
     referenced = observed.domain is not None and observed.domain.config.overlay_path == overlay.path
-    if not (referenced or recorded_overlay(recorded, overlay)):
+    if not (referenced or recorded_overlay(recorded, overlay, spec.root_backing)):
         raise ImageError(
             f"overlay {overlay.path} already exists, but no domain of this VM references it and "
             "this stack did not record it; it may hold another VM's data, so it is left alone: "
             "move it away (or choose another vm_name) and run again"
         )
-    if overlay.backing_file != base.path:
+    if not spec.root_backing and overlay.backing_file is not None:
+        raise ImageError(
+            f"root copy {overlay.path} has a backing file ({overlay.backing_file}), so it is "
+            "no copy this VM made; it may hold a VM's data, so it is left alone: move it away, "
+            "or replace the VM (pulumi up --replace) to copy the base again"
+        )
+    if spec.root_backing and overlay.backing_file != base.path:
         raise ImageError(
             f"overlay {overlay.path} exists but is backed by {overlay.backing_file or 'nothing'}, "
             f"not {base.path}; it may hold a VM's data, so it is left alone: move it away, "
@@ -310,6 +346,32 @@ def refuse_data_disks(spec: VmSpec, disks: Sequence[AttachedDisk], base: Resolve
         raise ImageError("; ".join(problems))
 
 
+def refuse_attached_root(spec: VmSpec, found: AttachedDisk | None) -> None:
+    """Raise ImageError when an attached root (``found``) cannot be booted from safely: the
+    file of another resource (a VigoBaseImage's base, which overlays read), or one another
+    domain writes or reads (two writers corrupt a disk)."""
+    if found is None:
+        return
+    where = f"disk_path {found.disk.path} (disk_mode='attach')"
+    if found.owner_claim is not None:
+        raise ImageError(
+            f"{where} is the file of another resource ({found.owner_claim}); booting from it "
+            "would change what others read from it (a base image: every VM built on it): use "
+            "disk_mode='overlay' over it, or attach a VigoDisk"
+        )
+    if found.writers:
+        raise ImageError(
+            f"{where} is already attached writable to {', '.join(found.writers)}; two writers "
+            "corrupt a disk: detach it there first"
+        )
+    if found.readers:
+        raise ImageError(
+            f"{where} is read by {', '.join(found.readers)} (as a disk or a backing file); "
+            "booting from it would corrupt theirs: detach it there first, or use "
+            "disk_mode='overlay' over it"
+        )
+
+
 def refuse_nic_sources(
     spec: VmSpec, sources: Mapping[int, NicSource], host: str
 ) -> list[InputFault]:
@@ -356,6 +418,8 @@ def plan_converge(
     identity: Identity,
     recorded: Recorded | None = None,
     disks: Sequence[AttachedDisk] = (),
+    root: AttachedDisk | None = None,
+    adoption: Adoption | None = None,
 ) -> Plan:
     """The actions that make the host match a spec whose state is running/stopped/defined.
 
@@ -367,14 +431,23 @@ def plan_converge(
     going on could lose data (an overlay we cannot prove ours, one on another base, a
     shrink).
     """
-    require_ours(owner_of(observed, spec, recorded), observed.domain, spec)
+    owner = owner_of(observed, spec, recorded)
+    if adoption is not None:
+        refuse_adoption(spec, observed, owner, adoption.busy)
+    else:
+        require_ours(owner, observed.domain, spec)
     refuse_data_disks(spec, disks, base)
+    refuse_attached_root(spec, root)
     if observed.platform is not None:
         require_runnable(spec, observed.platform)
-    wanted = desired_domain(spec, identity, observed.platform)
     live = observed.domain
+    wanted = desired_domain(
+        spec, identity, observed.platform, base, live.config if live is not None else None
+    )
     require_nvram_ours(wanted.nvram_path, live, observed.nvram_present)
     actions: list[Action] = [Action.FETCH_BASE] if base.format is None else []
+    if adoption is not None:
+        actions.append(Action.WRITE_MARKER)  # first: a crash from here on leaves it ours
     if live is None:
         actions.append(Action.DEFINE)
     if spec.seed_iso_path is not None and not observed.seed_present:
@@ -384,7 +457,7 @@ def plan_converge(
     if live is not None:
         if redefine:
             actions.append(Action.DEFINE)  # the definition carries the claim
-        elif live.claim != spec.claim:
+        elif live.claim != spec.claim and adoption is None:
             actions.append(Action.WRITE_MARKER)
     hot, cycle = _reaching(spec, observed, wanted, recorded)
     restart = bool(cycle) and spec.restart_on_change
@@ -394,6 +467,8 @@ def plan_converge(
         actions.insert(at, Action.APPLY_LIVE)
     else:
         hot = LiveChanges()
+    if _autostart_differs(spec, observed):
+        actions.append(Action.SET_AUTOSTART)
     actions += _power_actions(spec, observed.power, restart)
     pending = () if restart or Action.START in actions else cycle
     dropped = _dropped_nvram(live, wanted, observed.nvram_present)
@@ -449,6 +524,13 @@ def _reaching(
 def definition_inputs(spec: VmSpec, fields: Sequence[str]) -> tuple[str, ...]:
     """The inputs the given fields of the domain definition come from."""
     return tuple(dict.fromkeys(n for f in fields for n in _definition_inputs(spec, f)))
+
+
+def _autostart_differs(spec: VmSpec, observed: Observed) -> bool:
+    """libvirt's autostart flag is not what ``spec`` asks (a new domain starts without it;
+    unknown where the host was not asked)."""
+    have = False if observed.domain is None else observed.autostart
+    return have is not None and have != spec.autostarts
 
 
 def _dropped_nvram(live: LiveDomain | None, wanted: DomainConfig, present: bool) -> tuple[str, ...]:
@@ -531,11 +613,19 @@ def _maximum_rule(
     return "update" if getattr(old, effective) != getattr(new, effective) else None
 
 
+def _adopt_rule(
+    _name: str, _old: VmSpec, _new: VmSpec, _overlay: ImageInfo | None, _b: ResolvedBase | None
+) -> Decision:
+    """``adopt`` matters at create only: changing or dropping it later changes nothing."""
+    return None
+
+
 INPUT_RULES: dict[str, Rule] = {
     "base": _base_rule,
     "seed": _seed_rule,
     "size": _size_rule,
     "maximum": _maximum_rule,
+    "adopt": _adopt_rule,
 }
 """The inputs whose change depends on other fields or the host (``Change.RULE`` in the
 field table), by rule name."""
@@ -568,15 +658,18 @@ def _live_replaces(
     """Axis 2 on the host: the base resolves elsewhere, the overlay is gone or re-based."""
     if recorded.spec.base != new.base or new.state is RunState.ABSENT:
         return []  # already a replace from the inputs; or no overlay wanted at all
-    resolved_elsewhere = (
+    # A copy is independent of its base file: only a change of the declared base (an input)
+    # replaces it, never the file changing or going.
+    resolved_elsewhere = new.root_backing and (
         (recorded.base_path is not None and base.path != recorded.base_path)
         or (base.format is not None and recorded.base_format not in (None, base.format))
         or (base.artifact_id is not None and recorded.artifact_id not in (None, base.artifact_id))
         or (base.stamp is not None and recorded.base_stamp not in (None, base.stamp))
     )
     overlay = observed.overlay
-    was_built = recorded.spec.state is not RunState.ABSENT
-    rebased = overlay is not None and overlay.backing_file != base.path
+    was_built = recorded.spec.state is not RunState.ABSENT and new.owns_root
+    backing = base.path if new.root_backing else None
+    rebased = was_built and overlay is not None and overlay.backing_file != backing
     if resolved_elsewhere or rebased or (overlay is None and was_built):
         return [new.base.input_name]
     return []
@@ -618,7 +711,7 @@ def _definition_inputs(spec: VmSpec, field_name: str) -> tuple[str, ...]:
     if field_name == "nics":
         shorthand = "network_bridge" if spec.network_bridge is not None else "network"
         return ("nics",) if spec.nics else (shorthand,)
-    if field_name == "overlay_path":
+    if field_name in ("overlay_path", "root_format"):
         return (spec.base.input_name,)
     if field_name == "seed_iso_path":
         return _seed_inputs(spec)
@@ -639,11 +732,15 @@ def _definition_drift(spec: VmSpec, live: DomainConfig, wanted: DomainConfig) ->
     return names, f"live definition drifted ({', '.join(fields)})"
 
 
-def _live_updates(recorded: Recorded, new: VmSpec, observed: Observed) -> list[Drift]:
+def _live_updates(
+    recorded: Recorded, new: VmSpec, observed: Observed, base: ResolvedBase
+) -> list[Drift]:
     """Axes 1, 3 and 4 on the host: definition, seed file and run state, each naming the
     inputs whose live value differs."""
     if new.state is RunState.ABSENT:
-        ours = observed.domain is not None or recorded_overlay(recorded, observed.overlay)
+        ours = observed.domain is not None or recorded_overlay(
+            recorded, observed.overlay, new.root_backing
+        )
         return [(("state",), "state")] if ours else []
     drifts: list[Drift] = []
     live = observed.domain
@@ -656,10 +753,12 @@ def _live_updates(recorded: Recorded, new: VmSpec, observed: Observed) -> list[D
             drifts.append((("claim",), "ownership marker names another claim"))
         identity = keep_identity(new, live.config, recorded, Identity(live.config.uuid, ""))
         drift = _definition_drift(
-            new, live.config, desired_domain(new, identity, observed.platform)
+            new, live.config, desired_domain(new, identity, observed.platform, base, live.config)
         )
         if drift is not None:
             drifts.append(drift)
+        if _autostart_differs(new, observed):
+            drifts.append((("autostart",), f"autostart flag is {observed.autostart}"))
     if new.seed_iso_path is not None and not observed.seed_present:
         drifts.append((_seed_inputs(new), "seed ISO missing"))
     power = observed.power
@@ -682,7 +781,7 @@ def diff(
     reasons = list(updates)
     if observed is not None and base is not None and not replaces:
         replaces += _live_replaces(recorded, new, observed, base)
-        for names, reason in _live_updates(recorded, new, observed):
+        for names, reason in _live_updates(recorded, new, observed, base):
             updates += names
             reasons.append(reason)
     return DiffDecision(

@@ -53,7 +53,7 @@ class Row:
 _L, _P, _R = Reach.LIVE, Reach.POWER_CYCLE, Reach.REPLACE
 
 TABLE: tuple[Row, ...] = (
-    Row(("vm_name", "uri", "images_dir", "disk_path", "artifact"), (_R,), "a new VM"),
+    Row(("vm_name", "uri", "images_dir", "disk_path", "artifact", "disk_mode"), (_R,), "a new VM"),
     Row(
         (
             "cloud_init_user_data",
@@ -113,6 +113,8 @@ TABLE: tuple[Row, ...] = (
             "address_source",
             "on_seed_change",
             "restart_on_change",
+            "autostart",
+            "adopt",
         ),
         (_L,),
         "nothing the guest runs with (`state`: start, stop or resume only)",

@@ -66,7 +66,8 @@ class DataDisk:
     path: str
     """An absolute file path, or ``pool:volume``."""
     format: str = "qcow2"
-    serial: str = ""
+    serial: str | None = ""
+    """None: no serial at all (``"serial": False``), as a domain made elsewhere may have."""
     bus: DiskBus = DiskBus.VIRTIO
     readonly: bool = False
 
@@ -75,7 +76,10 @@ class DataDisk:
         return not self.path.startswith("/")
 
     def to_input(self) -> dict[str, Any]:
-        return {**asdict(self), "bus": self.bus.value}
+        """As recorded in state: no serial is ``False`` (the SDK drops a None inside a
+        mapping when it reads a bag back)."""
+        serial = False if self.serial is None else self.serial
+        return {**asdict(self), "serial": serial, "bus": self.bus.value}
 
 
 @dataclass(frozen=True)
@@ -166,7 +170,9 @@ def data_disks(value: Any) -> tuple[DataDisk, ...]:
         if fmt not in ("qcow2", "raw"):
             raise ValueError(f"[{index}].format must be qcow2 or raw, got {shown(fmt)}")
         serial = entry.get("serial", _default_serial(path))
-        if not isinstance(serial, str) or not _SERIAL.fullmatch(serial):
+        if serial is False:
+            serial = None  # none at all: how a disk attached by another tool may be
+        elif not isinstance(serial, str) or not _SERIAL.fullmatch(serial):
             raise ValueError(
                 f"[{index}].serial must be 1-{MAX_SERIAL_LENGTH} characters from A-Z a-z 0-9 . _ - "
                 f"(the guest sees /dev/disk/by-id/virtio-<serial>), got {shown(serial)}"
@@ -176,7 +182,7 @@ def data_disks(value: Any) -> tuple[DataDisk, ...]:
         readonly = _bool(entry.get("readonly", False), f"[{index}].readonly")
         disks.append(DataDisk(path, fmt, serial, bus, readonly))
     _unique([d.path for d in disks], "path", "attach a disk once")
-    _unique([d.serial for d in disks], "serial", "give each disk its own serial")
+    _unique([d.serial for d in disks if d.serial], "serial", "give each disk its own serial")
     return tuple(disks)
 
 

@@ -32,6 +32,7 @@ __all__ = [
     "nic_links",
     "to_xml",
     "with_live_addresses",
+    "with_unmodelled",
 ]
 
 MARKER_NAMESPACE = "urn:pulumi-vigo-vm:domain:1"
@@ -90,6 +91,7 @@ class DomainConfig:
     vcpu: int
     domain_type: str
     overlay_path: str
+    """The root disk (``vda``): the overlay, or an attached root (a file or ``pool:volume``)."""
     seed_iso_path: str | None = None
     console_log_path: str | None = None
     guest_agent: bool = False
@@ -119,6 +121,8 @@ class DomainConfig:
     max_memory_mib: int | None = None
     """``<memory>``, with ``memory_mib`` its ``<currentMemory>`` (the balloon's target up to
     it); None: ``memory_mib``."""
+    root_format: str = "qcow2"
+    """The root's format: an overlay's is qcow2, an attached root's is its own."""
 
     @property
     def mac_address(self) -> str | None:
@@ -182,15 +186,20 @@ def _file_disk(
     return disk
 
 
+def _disk(devices: ET.Element, source: str, fmt: str, dev: str, bus: str) -> ET.Element:
+    """A ``device='disk'``: a file (``source`` an absolute path) or a pool volume."""
+    if source.startswith("/"):
+        return _file_disk(devices, "disk", fmt, source, dev, bus)
+    pool, _, volume = source.partition(":")
+    element = _sub(devices, "disk", type="volume", device="disk")
+    _sub(element, "driver", name="qemu", type=fmt)
+    _sub(element, "source", pool=pool, volume=volume)
+    _sub(element, "target", dev=dev, bus=bus)
+    return element
+
+
 def _data_disk(devices: ET.Element, disk: DiskDevice) -> ET.Element:
-    if disk.source.startswith("/"):
-        element = _file_disk(devices, "disk", disk.format, disk.source, disk.target, disk.bus)
-    else:
-        pool, _, volume = disk.source.partition(":")
-        element = _sub(devices, "disk", type="volume", device="disk")
-        _sub(element, "driver", name="qemu", type=disk.format)
-        _sub(element, "source", pool=pool, volume=volume)
-        _sub(element, "target", dev=disk.target, bus=disk.bus)
+    element = _disk(devices, disk.source, disk.format, disk.target, disk.bus)
     if disk.serial is not None:
         _sub(element, "serial", disk.serial)
     if disk.readonly:
@@ -283,7 +292,7 @@ def to_xml(config: DomainConfig, claim: str) -> str:
     _sub(domain, "on_crash", "destroy")
 
     devices = _sub(domain, "devices")
-    root = _file_disk(devices, "disk", "qcow2", config.overlay_path, "vda", "virtio")
+    root = _disk(devices, config.overlay_path, config.root_format, "vda", "virtio")
     if config.discard:
         _driver(root).set("discard", "unmap")
     for disk in config.data_disks:
@@ -294,7 +303,7 @@ def to_xml(config: DomainConfig, claim: str) -> str:
         # Debian's cloud kernels have no AHCI driver: the seed must sit on virtio-scsi.
         _sub(devices, "controller", type="scsi", index="0", model="virtio-scsi")
     if config.seed_iso_path is not None:
-        cdrom = _file_disk(devices, "cdrom", "raw", config.seed_iso_path, "sda", "scsi")
+        cdrom = _file_disk(devices, "cdrom", "raw", config.seed_iso_path, *_SEED_SLOT)
         _sub(cdrom, "readonly")
     for nic in config.nics:
         _nic(devices, nic)
@@ -415,11 +424,34 @@ def _first(parent: ET.Element, *tags: str) -> ET.Element | None:
     return None
 
 
-def _disk_source(devices: ET.Element | None, device: str) -> str | None:
-    if devices is None:
-        return None
-    for disk in devices.findall("disk"):
-        if disk.get("device") == device:
+def _root(devices: ET.Element | None) -> tuple[str, str]:
+    """The first ``device='disk'`` (the root): its source as ``disk_path`` names it, and its
+    format; ``("", "qcow2")`` when there is none."""
+    for disk in devices.findall("disk") if devices is not None else ():
+        if disk.get("device", "disk") == "disk":
+            driver = disk.find("driver")
+            return _source_of(disk), driver.get("type", "raw") if driver is not None else "raw"
+    return "", "qcow2"
+
+
+_SEED_SLOT = ("sda", "scsi")
+"""Where :func:`to_xml` puts the seed CD-ROM (target, bus): a CD-ROM elsewhere (an installer
+ISO, an empty tray) is not the package's."""
+
+
+def _is_seed_slot(disk: ET.Element) -> bool:
+    target = disk.find("target")
+    return (
+        disk.get("device") == "cdrom"
+        and target is not None
+        and (target.get("dev"), target.get("bus")) == _SEED_SLOT
+    )
+
+
+def _seed_source(devices: ET.Element | None) -> str | None:
+    """The file of the CD-ROM in the seed's slot (see :data:`_SEED_SLOT`)."""
+    for disk in devices.findall("disk") if devices is not None else ():
+        if _is_seed_slot(disk):
             source = disk.find("source")
             return source.get("file") if source is not None else None
     return None
@@ -528,14 +560,15 @@ def from_xml(text: str) -> LiveDomain:
     kind = os_element.find("type") if os_element is not None else None
     nvram = os_element.findtext("nvram") if os_element is not None else None
     vcpus = domain.find("vcpu")
+    root_path, root_format = _root(devices)
     config = DomainConfig(
         name=domain.findtext("name", ""),
         uuid=domain.findtext("uuid", ""),
         memory_mib=_memory_mib(_first(domain, "currentMemory", "memory")),
         vcpu=int(vcpus.get("current") or vcpus.text or "0") if vcpus is not None else 0,
         domain_type=domain.get("type", ""),
-        overlay_path=_disk_source(devices, "disk") or "",
-        seed_iso_path=_disk_source(devices, "cdrom"),
+        overlay_path=root_path,
+        seed_iso_path=_seed_source(devices),
         console_log_path=log,
         guest_agent=_has_agent_channel(devices),
         nics=_nics(devices),
@@ -549,6 +582,7 @@ def from_xml(text: str) -> LiveDomain:
         discard=_root_discard(devices),
         max_vcpu=int(vcpus.text or "0") if vcpus is not None else None,
         max_memory_mib=_memory_mib(domain.find("memory")),
+        root_format=root_format,
     ).canonical()
     claim = marker.get(_CLAIM_ATTRIBUTE) if marker is not None else None
     return LiveDomain(config=config, marked=marker is not None, claim=claim)
@@ -588,4 +622,75 @@ def with_live_addresses(xml: str, *live_xml: str) -> str:
         key = _device_key(device)
         if key in addresses and device.find("address") is None:
             device.append(addresses[key])
+    return ET.tostring(domain, encoding="unicode")
+
+
+_MODELLED_DEVICES = frozenset(
+    {"interface", "controller", "serial", "console", "rng", "tpm", "emulator"}
+)
+"""Device kinds :func:`to_xml` writes in full, besides disks and the agent's channel (see
+:func:`_modelled`). Controllers are libvirt's to derive from the devices (it adds the USB,
+PCI, SATA and virtio-serial ones a definition needs); the emulator is libvirt's default."""
+
+_WRITTEN_FEATURES = frozenset({"acpi", "apic", "smm"})
+"""The ``<features>`` :func:`to_xml` decides; the others a definition has are kept."""
+
+_KEPT_TOP_LEVEL = (
+    "title",
+    "description",
+    "maxMemory",
+    "memoryBacking",
+    "memtune",
+    "blkiotune",
+    "iothreads",
+    "cputune",
+    "numatune",
+    "resource",
+    "sysinfo",
+    "idmap",
+    "clock",
+    "perf",
+    "pm",
+    "seclabel",
+    "keywrap",
+    "launchSecurity",
+)
+"""Elements of a definition outside ``<devices>`` that the package does not decide, kept
+across a redefine (a domain's clock, power management, tuning, security labels)."""
+
+
+def _modelled(device: ET.Element) -> bool:
+    """Whether the package owns ``device`` (and so writes it, and finds it drifted): every
+    ``device='disk'`` (the root and the data disks), the CD-ROM in the seed's slot, every NIC,
+    the serial console, the agent's channel, the RNG, the TPM, and the controllers libvirt
+    derives. Everything else (graphics, video, sound, input, USB redirection, host devices,
+    watchdogs, other CD-ROMs and channels, the memory balloon...) is left as it is."""
+    tag = device.tag
+    if tag == "disk":
+        return device.get("device", "disk") == "disk" or _is_seed_slot(device)
+    if tag == "channel":
+        return any(t.get("name") == GUEST_AGENT_CHANNEL for t in device.iterfind("target"))
+    return tag in _MODELLED_DEVICES
+
+
+def with_unmodelled(xml: str, live_xml: str) -> str:
+    """``xml`` with what ``live_xml`` (the definition being replaced) holds that the package
+    does not model (see :func:`_modelled`): its other devices, ``<features>``, metadata of
+    other tools and the top-level elements of :data:`_KEPT_TOP_LEVEL`, each as it is. A
+    redefine then changes only what the inputs decide: a hand-added VNC display, or a
+    virt-install domain's video card and tablet, stay."""
+    domain, live = ET.fromstring(xml), ET.fromstring(live_xml)
+    devices = domain.find("devices")
+    assert devices is not None
+    devices.extend(d for d in live.findall("devices/*") if not _modelled(d))
+    metadata = domain.find("metadata")
+    assert metadata is not None
+    metadata.extend(m for m in live.findall("metadata/*") if m.tag != _MARKER_TAG)
+    features = domain.find("features")
+    if features is not None:
+        features.extend(f for f in live.findall("features/*") if f.tag not in _WRITTEN_FEATURES)
+    for tag in _KEPT_TOP_LEVEL:
+        element = live.find(tag)
+        if element is not None and domain.find(tag) is None:
+            domain.insert(list(domain).index(devices), element)
     return ET.tostring(domain, encoding="unicode")

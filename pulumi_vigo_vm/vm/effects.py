@@ -25,7 +25,7 @@ import pulumi
 from ..common.tempnames import stale_temporaries, temporary_name
 from ..errors import DefineConflictError, ImageError, LibvirtCallError, NotOwnedError, VigoError
 from ..hostfile.act import fresh_listing, holding
-from ..hostfile.images import create_overlay, grow_overlay, usable_base
+from ..hostfile.images import create_copy, create_overlay, grow_overlay, usable_base
 from ..hostfile.usage import HostUsage, note_defined, note_undefined
 from ..virt.hypervisor import Guest
 from ..virt.power import PowerState
@@ -44,6 +44,7 @@ from .domain_xml import (
     marker_xml,
     to_xml,
     with_live_addresses,
+    with_unmodelled,
 )
 from .filenames import CONSOLE_LOG_DIR, console_log_path
 from .guest.sighting import BootMark, boot_mark
@@ -126,6 +127,7 @@ class Executor:
             Action.APPLY_LIVE: lambda: self._apply_live(plan.live),
             Action.DEFINE: lambda: self._define(plan),
             Action.WRITE_MARKER: self._write_marker,
+            Action.SET_AUTOSTART: lambda: self._guest().set_autostart(self._spec.autostarts),
             Action.SHUTDOWN: self._shutdown,
             Action.START: self._start,
             Action.RESUME: lambda: self._guest().resume(),
@@ -295,7 +297,8 @@ class Executor:
         self._sweep_temporaries()
         with holding(self._target):  # the base as it is now, not as planned: see module doc
             info = usable_base(self._target.host, base.path, "disk_path")
-            create_overlay(self._target.host, spec.overlay_path, info, spec.disk_size_bytes)
+            make = create_overlay if spec.root_backing else create_copy
+            make(self._target.host, spec.overlay_path, info, spec.disk_size_bytes)
         self._undo.append(lambda: self._remove(spec.overlay_path))
 
     def _grow_overlay(self) -> None:
@@ -305,14 +308,15 @@ class Executor:
         if guest is not None and guest.power_state().is_active:
             guest.block_resize("vda", size)  # qemu holds the image: resize through it
         else:
-            grow_overlay(self._target.host, self._spec.overlay_path, self._base.path, size)
+            backing = self._base.path if self._spec.root_backing else None
+            grow_overlay(self._target.host, self._spec.overlay_path, backing, size)
 
     def _write_marker(self) -> None:
         assert self._spec.claim is not None
         self._guest().set_marker(marker_xml(self._spec.claim), MARKER_PREFIX, MARKER_NAMESPACE)
 
     def _undefine(self) -> None:
-        self._guest().undefine()
+        self._guest().undefine(keep_state=self._spec.adopt is not None)
         self._known_guest = None
         note_undefined(self._spec.uri, self._spec.vm_name)
 
@@ -321,8 +325,10 @@ class Executor:
         xml = to_xml(plan.domain, self._spec.claim)
         if not plan.domain_is_new:  # no device changes slot, a hot-plugged one keeps its own
             guest = self._guest()
+            live = guest.xml()
             running = (guest.running_xml(),) if Action.APPLY_LIVE in plan.actions else ()
-            xml = with_live_addresses(xml, guest.xml(), *running)
+            # devices of kinds the package does not model are carried over (see domain_xml)
+            xml = with_unmodelled(with_live_addresses(xml, live, *running), live)
         self._target.host.makedirs(CONSOLE_LOG_DIR)  # virtlogd creates the file, not its folder
         with self._at_the_act():
             try:

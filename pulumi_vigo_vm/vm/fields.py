@@ -24,6 +24,7 @@ from .inputs import (
     DEFAULT_SHUTDOWN_TIMEOUT_S,
     DEFAULT_WAIT_TIMEOUT_S,
     AddressSource,
+    DiskMode,
     Firmware,
     RunState,
     SeedChange,
@@ -354,7 +355,7 @@ INPUTS: tuple[InputField, ...] = (
     InputField(
         "tpm",
         "bool",
-        inputs.tpm,
+        inputs.flag,
         Change.UPDATE,
         default=lambda _: False,
         doc="`true`: an emulated TPM 2.0 (swtpm); default `false`",
@@ -412,12 +413,53 @@ INPUTS: tuple[InputField, ...] = (
     InputField(
         "restart_on_change",
         "bool",
-        inputs.restart_on_change,
+        inputs.flag,
         Change.UPDATE,
         default=lambda _: True,
         doc=(
             "`true` (default): a change only a power cycle applies restarts a running guest; "
             "`false`: the definition changes, the guest runs on, `restart_pending` says so"
+        ),
+    ),
+    # Its default depends on state (an input): spec.check_inputs derives it. Set with
+    # virDomainSetAutostart, never by a redefine: an update changes it without a restart.
+    InputField(
+        "autostart",
+        "bool",
+        inputs.flag,
+        Change.UPDATE,
+        doc=(
+            "libvirt starts the VM when its host boots (`virsh autostart`); default `true` "
+            'for `state="running"`, `false` otherwise; `true` with `state="stopped"` is '
+            "refused (the two contradict)"
+        ),
+    ),
+    InputField(
+        "disk_mode",
+        "str",
+        inputs.disk_mode,
+        Change.REPLACE,
+        default=lambda _: DiskMode.OVERLAY.value,
+        doc=(
+            "`overlay` (default: `<images_dir>/<vm_name>.qcow2` over the base), `copy` "
+            "(`<images_dir>/<vm_name>.qcow2` a sparse, standalone qcow2 copied from the "
+            "base, no backing file: the base may change or go afterwards; the VM's own "
+            "file, removed with it) or `attach`: `disk_path` (a file, `pool:volume` or a "
+            "`VigoDisk`'s path) is the root itself, used as it is, never written nor removed "
+            "by the package; no `artifact`, no `disk_size_gib`; refused while another domain "
+            "uses the file. A change is a replace (leaving `attach` never removes the disk)"
+        ),
+    ),
+    # Matters at create only (operations spec §1): a change later changes nothing.
+    InputField(
+        "adopt",
+        "str",
+        inputs.adopt,
+        **_rule("adopt"),
+        doc=(
+            "the UUID of an existing domain named `vm_name` that this package did not "
+            "create (any case, braces allowed): `create` takes it over instead of defining "
+            'one; needs `disk_mode="attach"`; matters at create only'
         ),
     ),
 )
@@ -447,7 +489,12 @@ OUTPUTS: tuple[OutputField, ...] = (
         doc="the base's size, mtime and virtual size when the overlay was built",
     ),
     OutputField(
-        "overlay_path", "str", doc="the VM's qcow2 overlay, `<images_dir>/<vm_name>.qcow2`"
+        "overlay_path",
+        "str | None",
+        doc=(
+            "the VM's own root, `<images_dir>/<vm_name>.qcow2` (an overlay, or a copy); "
+            'null with `disk_mode="attach"`'
+        ),
     ),
     # Derived from the secret user-data and vendor-data (a short unsalted digest): secret too.
     OutputField(

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
@@ -54,11 +55,13 @@ __all__ = [
     "RESERVED_META_DATA_KEYS",
     "AddressSource",
     "BaseSource",
+    "DiskMode",
     "Firmware",
     "RunState",
     "SeedChange",
     "WaitFor",
     "address_source",
+    "adopt",
     "arch",
     "artifact",
     "claim",
@@ -67,11 +70,14 @@ __all__ = [
     "cloud_init_user_data",
     "cloud_init_vendor_data",
     "cpu_mode",
+    "default_autostart",
     "default_cpu_mode",
+    "disk_mode",
     "disk_path",
     "disk_size_gib",
     "domain_type",
     "firmware",
+    "flag",
     "images_dir",
     "machine",
     "memory_mib",
@@ -81,7 +87,6 @@ __all__ = [
     "one_of",
     "shutdown_timeout_s",
     "state",
-    "tpm",
     "uri",
     "vcpu",
     "vm_name",
@@ -348,6 +353,14 @@ class Firmware(StrEnum):
     EFI_SECURE = "efi-secure"  # OVMF with Secure Boot (Microsoft keys enrolled), SMM, q35
 
 
+class DiskMode(StrEnum):
+    """What the root disk is (operations spec §2)."""
+
+    OVERLAY = "overlay"  # <images_dir>/<vm_name>.qcow2 over the base: the VM's own file
+    COPY = "copy"  # <images_dir>/<vm_name>.qcow2 copied from the base, no backing file
+    ATTACH = "attach"  # disk_path itself, used as it is: never written by us, never removed
+
+
 _CPU_MODES = ("host-passthrough", "host-model", "maximum")
 _CPU_MODEL = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+-]{0,63}")
 _MACHINE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
@@ -358,21 +371,38 @@ def firmware(value: Any) -> Firmware:
     return result
 
 
-def tpm(value: Any) -> bool:
-    return boolean(value)
+def disk_mode(value: Any) -> DiskMode:
+    result: DiskMode = one_of(value, DiskMode)
+    return result
 
 
-def restart_on_change(value: Any) -> bool:
-    return boolean(value)
+def adopt(value: Any) -> str:
+    """A domain's UUID, as libvirt prints it (lower case, hyphens): any case, braces or a
+    ``urn:uuid:`` prefix are accepted, so a UUID copied from any tool compares equal."""
+    if not isinstance(value, str):
+        raise ValueError(f"must be the UUID of the domain to adopt (a string), got {shown(value)}")
+    try:
+        return str(uuid.UUID(value.strip()))
+    except ValueError:
+        raise ValueError(
+            f"must be the UUID of the domain to adopt (virsh domuuid <vm_name>), got {shown(value)}"
+        ) from None
 
 
-def boolean(value: Any) -> bool:
-    """``True``/``False``, or their spelling as text."""
+def flag(value: Any) -> bool:
+    """A boolean input (``tpm``, ``autostart``, ``restart_on_change``); "true"/"false" as a
+    YAML or config tool writes them."""
     if isinstance(value, bool):
         return value
     if value in ("true", "false"):
         return bool(value == "true")
     raise ValueError(f"must be true or false, got {shown(value)}")
+
+
+def default_autostart(state: str) -> bool:
+    """A VM that is to run comes back when its host boots; one kept off or merely defined
+    stays as the host leaves it."""
+    return state == RunState.RUNNING.value
 
 
 def default_cpu_mode(domain_type: str) -> str:

@@ -70,6 +70,8 @@ class Observed:
     host was asked (unit tests build Observed from values)."""
     nvram_present: bool = False
     """A file exists at the VM's NVRAM path (``<images_dir>/<vm_name>@VARS.fd``)."""
+    autostart: bool | None = None
+    """libvirt's autostart flag of the domain; None where no domain was asked."""
 
     @property
     def observed_state(self) -> str:

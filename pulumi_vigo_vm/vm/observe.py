@@ -37,6 +37,8 @@ from .spec import VmSpec
 __all__ = [
     "Target",
     "observe",
+    "observe_attached_root",
+    "observe_busy",
     "observe_data_disks",
     "observe_domain",
     "observe_files",
@@ -48,11 +50,12 @@ __all__ = [
 
 def observe(target: Target, spec: VmSpec) -> Observed:
     """The four axes as the host reports them for ``spec``'s VM."""
-    _guest, domain_only = observe_domain(target, spec)
+    guest, domain_only = observe_domain(target, spec)
     seed = spec.seed_iso_path
     return replace(
         domain_only,
-        overlay=overlay_info(target.host, spec.overlay_path),
+        autostart=guest.autostart() if guest is not None else None,
+        overlay=overlay_info(target.host, spec.overlay_path) if spec.owns_root else None,
         seed_present=seed is not None and target.host.stat(seed) is not None,
         platform=_platform(target, spec),
         nvram_present=target.host.stat(spec.nvram_path) is not None,
@@ -199,6 +202,36 @@ def observe_data_disks(
         usage = host_usage(target, fresh=True, about=about)
         found = [_attached(target, spec, disk, usage) for disk in spec.data_disks]
     return tuple(found)
+
+
+def observe_busy(target: Target, observed: Observed) -> tuple[str, ...]:
+    """The jobs ``observed``'s running domain runs: a migration (or save, dump), a block
+    job on any of its disks; () for a domain that is off or idle."""
+    running = observed.running
+    guest = target.hypervisor.lookup(running.name) if running is not None else None
+    if guest is None or running is None:
+        return ()
+    busy = ["a job (virsh domjobinfo)"] if guest.job_active() else []
+    targets = ["vda", *(disk.target for disk in running.data_disks)]
+    busy += [f"a block job on {t} (virsh blockjob)" for t in targets if guest.block_job_active(t)]
+    return tuple(busy)
+
+
+def observe_attached_root(
+    target: Target, spec: VmSpec, base: ResolvedBase, fresh: HostUsage | None = None
+) -> AttachedDisk | None:
+    """Who else uses an attached root (``disk_mode="attach"``), as for a data disk (see
+    :func:`observe_data_disks`); None for an overlay."""
+    if spec.owns_root:
+        return None
+    disk = DataDisk(spec.base.value, base.format or "raw")
+    if fresh is not None:
+        return _attached(target, spec, disk, fresh)
+    about = [] if disk.is_volume else [disk.path]
+    found = _attached(target, spec, disk, host_usage(target, about=about))
+    if found.writers or found.readers:
+        found = _attached(target, spec, disk, host_usage(target, fresh=True, about=about))
+    return found
 
 
 def _attached(target: Target, spec: VmSpec, disk: DataDisk, usage: HostUsage) -> AttachedDisk:

@@ -201,7 +201,8 @@ def removal_candidates(
         }
     logs = (console_log_path(spec.vm_name), legacy_console_log_path(spec.vm_name))
     return Candidates(
-        overlays=(spec.overlay_path,) if spec.overlay_path in named else (),
+        # An attached root is never a candidate: only the overlay is the VM's own disk.
+        overlays=(spec.overlay_path,) if spec.owns_root and spec.overlay_path in named else (),
         seeds=tuple(sorted(p for p in named if _seed_hash_of(spec, p) is not None)),
         logs=tuple(p for p in logs if p in named),
         by_domain=frozenset(by_domain),
@@ -227,25 +228,29 @@ def _seed_hash_of(spec: VmSpec, path: str) -> str | None:
     return match.group(1) if match else None
 
 
-def recorded_overlay(recorded: Recorded | None, info: ImageInfo | None) -> bool:
-    """``info`` is the overlay our recorded outputs name, still on the recorded base."""
-    return (
-        recorded is not None
-        and info is not None
-        and info.path == recorded.overlay_path
-        and info.backing_file is not None
-        and info.backing_file == recorded.base_path
-    )
+def recorded_overlay(
+    recorded: Recorded | None, info: ImageInfo | None, backed: bool = True
+) -> bool:
+    """``info`` is the root our recorded outputs name, still what its mode made: an overlay
+    on the recorded base (``backed``), or a copy (a qcow2 naming no other file)."""
+    if recorded is None or info is None or info.path != recorded.overlay_path:
+        return False
+    if not backed:
+        return info.format == "qcow2" and info.backing_file is None and info.data_file is None
+    return info.backing_file is not None and info.backing_file == recorded.base_path
 
 
 def _overlay_is_ours(
-    path: str, info: ImageInfo | None, by_domain: bool, recorded: Recorded | None
+    spec: VmSpec, path: str, info: ImageInfo | None, by_domain: bool, recorded: Recorded | None
 ) -> bool:
-    if info is None or info.backing_file is None:
-        return False  # no backing file where an overlay is expected: maybe a base; never
+    """The VM's root file is what its mode makes (an overlay has a backing file, a copy has
+    none: a file without backing where an overlay is expected may be a base; never), and
+    our domain references it or our outputs name it."""
+    if info is None or (info.backing_file is None) == spec.root_backing:
+        return False
     if recorded is not None and path == recorded.base_path:
         return False
-    return by_domain or recorded_overlay(recorded, info)
+    return by_domain or recorded_overlay(recorded, info, spec.root_backing)
 
 
 def _seed_is_ours(spec: VmSpec, path: str, identity: SeedIdentity | None) -> bool:
@@ -270,7 +275,7 @@ def removable_files(
     removable = [
         path
         for path in candidates.overlays
-        if _overlay_is_ours(path, facts.overlay, path in candidates.by_domain, recorded)
+        if _overlay_is_ours(spec, path, facts.overlay, path in candidates.by_domain, recorded)
     ]
     removable += [p for p in candidates.seeds if _seed_is_ours(spec, p, facts.seeds.get(p))]
     removable += [p for p in candidates.logs if p in facts.present]

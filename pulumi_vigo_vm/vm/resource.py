@@ -119,6 +119,22 @@ class VigoVmArgs:
     restart_on_change: Input[bool] | None = None
     """``true`` (default): a change only a power cycle applies restarts a running guest; ``false``:
     the definition changes, the guest runs on, ``restart_pending`` says so."""
+    autostart: Input[bool] | None = None
+    """Libvirt starts the VM when its host boots (``virsh autostart``); default ``true`` for
+    ``state="running"``, ``false`` otherwise; ``true`` with ``state="stopped"`` is refused (the two
+    contradict)."""
+    disk_mode: Input[str] | None = None
+    """``overlay`` (default: ``<images_dir>/<vm_name>.qcow2`` over the base), ``copy``
+    (``<images_dir>/<vm_name>.qcow2`` a sparse, standalone qcow2 copied from the base, no backing
+    file: the base may change or go afterwards; the VM's own file, removed with it) or ``attach``:
+    ``disk_path`` (a file, ``pool:volume`` or a ``VigoDisk``'s path) is the root itself, used as it
+    is, never written nor removed by the package; no ``artifact``, no ``disk_size_gib``; refused
+    while another domain uses the file. A change is a replace (leaving ``attach`` never removes the
+    disk)."""
+    adopt: Input[str] | None = None
+    """The UUID of an existing domain named ``vm_name`` that this package did not create (any case,
+    braces allowed): ``create`` takes it over instead of defining one; needs ``disk_mode="attach"``;
+    matters at create only."""
 
 
 class VigoVm(Resource, module=MODULE, name="VigoVm"):
@@ -222,6 +238,22 @@ class VigoVm(Resource, module=MODULE, name="VigoVm"):
     restart_on_change: Output[bool]
     """``true`` (default): a change only a power cycle applies restarts a running guest; ``false``:
     the definition changes, the guest runs on, ``restart_pending`` says so."""
+    autostart: Output[bool]
+    """Libvirt starts the VM when its host boots (``virsh autostart``); default ``true`` for
+    ``state="running"``, ``false`` otherwise; ``true`` with ``state="stopped"`` is refused (the two
+    contradict)."""
+    disk_mode: Output[str]
+    """``overlay`` (default: ``<images_dir>/<vm_name>.qcow2`` over the base), ``copy``
+    (``<images_dir>/<vm_name>.qcow2`` a sparse, standalone qcow2 copied from the base, no backing
+    file: the base may change or go afterwards; the VM's own file, removed with it) or ``attach``:
+    ``disk_path`` (a file, ``pool:volume`` or a ``VigoDisk``'s path) is the root itself, used as it
+    is, never written nor removed by the package; no ``artifact``, no ``disk_size_gib``; refused
+    while another domain uses the file. A change is a replace (leaving ``attach`` never removes the
+    disk)."""
+    adopt: Output[str | None]
+    """The UUID of an existing domain named ``vm_name`` that this package did not create (any case,
+    braces allowed): ``create`` takes it over instead of defining one; needs ``disk_mode="attach"``;
+    matters at create only."""
     uuid: Output[str]
     """The libvirt domain UUID; stable across redefines."""
     mac_address: Output[str]
@@ -235,8 +267,9 @@ class VigoVm(Resource, module=MODULE, name="VigoVm"):
     """The curator artifact's id, for a VM on an ``artifact``."""
     base_stamp: Output[str | None]
     """The base's size, mtime and virtual size when the overlay was built."""
-    overlay_path: Output[str]
-    """The VM's qcow2 overlay, ``<images_dir>/<vm_name>.qcow2``."""
+    overlay_path: Output[str | None]
+    """The VM's own root, ``<images_dir>/<vm_name>.qcow2`` (an overlay, or a copy); null with
+    ``disk_mode="attach"``."""
     seed_iso_path: Output[str | None]
     """The NoCloud seed ISO on the host, or null without any cloud-init input (secret: its name
     carries the seed hash)."""

@@ -34,10 +34,12 @@ from .inputs import (
     DEFAULT_WAIT_TIMEOUT_S,
     AddressSource,
     BaseSource,
+    DiskMode,
     Firmware,
     RunState,
     SeedChange,
     WaitFor,
+    default_autostart,
     default_cpu_mode,
 )
 from .machines import machine_family
@@ -108,6 +110,38 @@ class VmSpec:
     def memory_max_mib(self) -> int:
         """The memory the domain boots with (``<memory>``; the balloon gives ``memory_mib``)."""
         return self.max_memory_mib or self.memory_mib
+
+    autostart: bool | None = None
+    """None only where no input bag was checked (see :attr:`autostarts`)."""
+    disk_mode: DiskMode = DiskMode.OVERLAY
+    adopt: str | None = None
+    """The UUID of the unmarked domain this VM took over at its create (kept after)."""
+
+    @property
+    def owns_root(self) -> bool:
+        """The root disk is the VM's own file (an overlay or a copy), not one attached as
+        it is."""
+        return self.disk_mode is not DiskMode.ATTACH
+
+    @property
+    def root_backing(self) -> bool:
+        """The VM's own root names the base as its backing file (an overlay; a copy names
+        none): what proves the file is what this mode makes."""
+        return self.disk_mode is DiskMode.OVERLAY
+
+    @property
+    def root_path(self) -> str:
+        """The root disk the domain boots from: the overlay, or ``disk_path`` itself (a
+        file or ``pool:volume``) with ``disk_mode="attach"``."""
+        return self.overlay_path if self.owns_root else self.base.value
+
+    @property
+    def autostarts(self) -> bool:
+        """Whether libvirt starts the VM when its host boots: the input, else whether the
+        VM is to run (``state="running"``)."""
+        if self.autostart is not None:
+            return self.autostart
+        return default_autostart(self.state.value)
 
     @property
     def cpu(self) -> str:
@@ -208,6 +242,9 @@ class VmSpec:
             "max_vcpu": self.max_vcpu,
             "max_memory_mib": self.max_memory_mib,
             "restart_on_change": self.restart_on_change,
+            "autostart": self.autostarts,
+            "disk_mode": self.disk_mode.value,
+            "adopt": self.adopt,
         }
 
 
@@ -265,9 +302,14 @@ def check_inputs(
         + _data_disk_conflicts(normalised)
     )
     faults += _platform_conflicts(normalised) + _maximum_conflicts(normalised)
+    faults += _autostart_conflicts(normalised)
+    faults += _root_conflicts(normalised)
     domain_type = normalised.get("domain_type")
     if "cpu_mode" not in normalised and isinstance(domain_type, str):
         normalised["cpu_mode"] = default_cpu_mode(domain_type)
+    state = normalised.get("state")
+    if "autostart" not in normalised and isinstance(state, str):
+        normalised["autostart"] = default_autostart(state)
     passthrough = {k: v for k, v in props.items() if k not in values}
     return {**passthrough, **normalised}, faults
 
@@ -380,6 +422,56 @@ def _maximum_conflicts(normalised: Mapping[str, Any]) -> list[InputFault]:
                 )
             )
     return faults
+
+
+def _root_conflicts(normalised: Mapping[str, Any]) -> list[InputFault]:
+    """What an attached root cannot have, and what an adoption needs (operations spec §1-2)."""
+    faults = []
+    mode = normalised.get("disk_mode")
+    if normalised.get("adopt") is not None and mode == DiskMode.OVERLAY.value:
+        faults.append(
+            InputFault(
+                "disk_mode",
+                "adopt takes over a domain with the root disk it has, never an overlay built "
+                "from a base: set disk_mode='attach' and disk_path to the domain's root disk "
+                "(the first disk virsh domblklist <vm_name> lists)",
+            )
+        )
+    if mode != DiskMode.ATTACH.value:
+        return faults
+    if normalised.get("artifact") is not None:
+        faults.append(
+            InputFault(
+                "artifact",
+                "disk_mode='attach' boots from disk_path itself: give the root disk's path "
+                "(a file, pool:volume or a VigoDisk's path), not an artifact",
+            )
+        )
+    if normalised.get("disk_size_gib") is not None:
+        faults.append(
+            InputFault(
+                "disk_size_gib",
+                "is refused with disk_mode='attach': the package never writes an attached "
+                "root; grow it where it is managed (a VigoDisk's size_gib, or qemu-img resize "
+                "while the VM is off)",
+            )
+        )
+    return faults
+
+
+def _autostart_conflicts(normalised: Mapping[str, Any]) -> list[InputFault]:
+    """A VM to be kept off that the host would start at its next boot: the two inputs
+    contradict each other (the next ``up`` after a host reboot would shut it down)."""
+    if normalised.get("autostart") is True and normalised.get("state") == RunState.STOPPED.value:
+        return [
+            InputFault(
+                "autostart",
+                "true starts the VM whenever its host boots, but state is 'stopped': drop "
+                "autostart, or use state='running' (or 'defined', which leaves the run state "
+                "to the host)",
+            )
+        ]
+    return []
 
 
 def _platform_conflicts(normalised: Mapping[str, Any]) -> list[InputFault]:

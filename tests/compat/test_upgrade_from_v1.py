@@ -1,6 +1,7 @@
 """A stack written by the previous release keeps working (fleet spec §0), proven with what
 that release itself wrote (fixtures/v1: its state with its pickled provider, its domain XML,
-its overlay and seed). The first ``up`` rewrites the marker in place and restarts nothing;
+its overlay and seed). The first ``up`` rewrites the marker in place, sets the autostart
+flag (operations spec §2) and restarts nothing;
 the second is a no-op; ``refresh`` and ``destroy`` run with the old provider blob."""
 
 from __future__ import annotations
@@ -101,11 +102,13 @@ def test_the_first_up_rewrites_marker_and_definition_in_place_and_restarts_nothi
     running_id = v1_stack.domain.ID()
     uuid = v1_stack.domain.UUIDString()
     seed_before = sha256(ROOT / "images" / SEED)
+    assert not v1_stack.domain.autostart()  # that release never set the flag
 
     first = v1_stack.harness.up()
 
     assert first.ops() == {"compat": "update"}
     assert v1_stack.domain.ID() == running_id, "the guest must not be restarted"
+    assert v1_stack.domain.autostart(), "a running VM comes back after a host reboot"
     live = from_xml(v1_stack.persistent())
     assert live.claim is not None and live.claim.endswith("VigoVm::compat")
     assert live.config.uuid == uuid

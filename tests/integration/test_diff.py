@@ -134,6 +134,50 @@ def test_out_of_band_drift_is_seen_by_preview_and_fixed_by_up(lab: Lab) -> None:
     assert write_marker_later.exists()
 
 
+def test_autostart_flag_changed_on_the_host_is_set_back_without_a_restart(lab: Lab) -> None:
+    lab.vm("a", state="running")
+    lab.up()
+    domain = lab.domain("a")
+    assert domain is not None and domain.autostart()
+    running_id = domain.ID()
+
+    domain.setAutostart(0)  # virsh autostart --disable
+    step = lab.preview().step("a")
+    assert (step.op, step.diffs) == ("update", ("autostart",))
+    assert lab.up().ops() == {"a": "update"}
+
+    assert domain.autostart()
+    assert domain.ID() == running_id, "setting the flag must not restart the guest"
+    lab.vm("a", state="running", autostart=False)  # the user's own choice: cleared, no restart
+    assert lab.up().ops() == {"a": "update"}
+    assert not domain.autostart()
+    assert domain.ID() == running_id
+    assert lab.preview().counts() == {"same": 1}
+
+
+def test_a_hand_added_vnc_display_is_no_drift_and_outlives_a_redefine(lab: Lab) -> None:
+    """Devices of kinds the package does not model are the operator's (operations §1)."""
+    lab.vm("a", state="defined")
+    lab.up()
+    domain = lab.domain("a")
+    assert domain is not None
+    edited = domain.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE).replace(
+        "</devices>",
+        "<graphics type='vnc' autoport='yes'/><video><model type='vga'/></video></devices>",
+    )
+    lab.live_conn().defineXML(edited)  # what virsh edit does
+
+    assert lab.preview().counts() == {"same": 1}
+    lab.vm("a", state="defined", memory_mib=80)
+    assert lab.up().ops() == {"a": "update"}
+
+    persistent = domain.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE)
+    assert from_xml(persistent).config.memory_mib == 80
+    assert "<graphics type='vnc'" in persistent
+    assert "<model type='vga'" in persistent
+    assert lab.preview().counts() == {"same": 1}
+
+
 def test_overlay_deleted_or_rebased_out_of_band_is_a_replace(lab: Lab) -> None:
     lab.vm("a", state="stopped")
     lab.up()

@@ -5,9 +5,17 @@ modules can import it without clashing."""
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
+import libvirt
 from pulumi.dynamic.dynamic import serialize_provider
+from support.world import LOCAL_URI
 
 from pulumi_vigo_vm.provider import VmProvider
 from pulumi_vigo_vm.testing import CheckFailure
@@ -15,6 +23,41 @@ from pulumi_vigo_vm.testing import props as harness_props
 from pulumi_vigo_vm.testing.providerhost import DynamicProviderHost
 
 VM_TYPE = "pulumi-python:dynamic/vigo:VigoVm"
+LIBVIRTD_PIDFILE = Path("/run/libvirtd.pid")
+
+
+def _libvirtd_pid() -> int:
+    pid = int(LIBVIRTD_PIDFILE.read_text().strip())
+    comm = Path(f"/proc/{pid}/comm").read_text().strip()
+    assert comm == "libvirtd", f"{LIBVIRTD_PIDFILE} names {comm!r}, not libvirtd"
+    return pid
+
+
+def open_when_ready(timeout: float = 20.0) -> libvirt.virConnect:
+    """A new local connection, as soon as a (re)started libvirtd accepts one."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return libvirt.open(LOCAL_URI)
+        except libvirt.libvirtError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
+def restart_libvirtd(while_down: Callable[[], None] | None = None) -> None:
+    """Stop the shared libvirtd (by its pid) and start it again at once; running domains
+    survive. Others share it: the outage lasts well under a second. ``while_down`` runs
+    between the stop and the start (what a host reboot changes meanwhile)."""
+    pid = _libvirtd_pid()
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + 15
+    while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    if while_down is not None:
+        while_down()
+    subprocess.run(["libvirtd", "-d"], check=True, timeout=60)
+    open_when_ready().close()
 
 
 class ProviderLog:

@@ -9,14 +9,12 @@ from __future__ import annotations
 
 import contextlib
 import os
-import signal
 import subprocess
 import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import libvirt
 import pytest
 from support.disks import has_marker, image_info, qemu_img, sha256, write_marker
 from support.lab import Lab as RelLab
@@ -24,43 +22,9 @@ from support.world import LOCAL_URI
 
 from pulumi_vigo_vm.testing import ProviderError
 
-from .rellab import ProviderLog
-
-LIBVIRTD_PIDFILE = Path("/run/libvirtd.pid")
-LIBVIRTD_SOCKET = Path("/run/libvirt/libvirt-sock")
-
+from .rellab import ProviderLog, open_when_ready, restart_libvirtd
 
 # --------------------------------------------------------------------------- libvirtd restart
-
-
-def _libvirtd_pid() -> int:
-    pid = int(LIBVIRTD_PIDFILE.read_text().strip())
-    comm = Path(f"/proc/{pid}/comm").read_text().strip()
-    assert comm == "libvirtd", f"{LIBVIRTD_PIDFILE} names {comm!r}, not libvirtd"
-    return pid
-
-
-def _open_when_ready(timeout: float = 20.0) -> libvirt.virConnect:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            return libvirt.open(LOCAL_URI)
-        except libvirt.libvirtError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.05)
-
-
-def _restart_libvirtd() -> None:
-    """Stop the shared libvirtd (by its pid) and start it again at once; running domains
-    survive. Others share it: the outage lasts well under a second."""
-    pid = _libvirtd_pid()
-    os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + 15
-    while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
-        time.sleep(0.02)
-    subprocess.run(["libvirtd", "-d"], check=True)
-    _open_when_ready().close()
 
 
 def test_libvirtd_restarted_in_the_middle_of_an_up_of_ten_vms(rlab: RelLab) -> None:
@@ -87,7 +51,7 @@ def test_libvirtd_restarted_in_the_middle_of_an_up_of_ten_vms(rlab: RelLab) -> N
                 break
             time.sleep(0.005)
         made_at_restart.append(sum(rlab.overlay(short).exists() for short in new))
-        _restart_libvirtd()
+        restart_libvirtd()
 
     restarter = threading.Thread(target=restart_when_the_creates_have_begun)
     restarter.start()
@@ -96,7 +60,7 @@ def test_libvirtd_restarted_in_the_middle_of_an_up_of_ten_vms(rlab: RelLab) -> N
         result = rlab.faulty(",".join(["sleep-before:define", *late]), raise_on_error=False).up()
     finally:
         restarter.join()
-    rlab.conn = _open_when_ready()  # the test's own connection died with the daemon
+    rlab.conn = open_when_ready()  # the test's own connection died with the daemon
 
     assert made_at_restart and made_at_restart[0] < len(new), "restart not mid-up"
     for error in result.errors:  # a failure must say what failed, and where

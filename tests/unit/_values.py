@@ -90,6 +90,7 @@ def converged(spec: VmSpec, base: ResolvedBase | None = None, **changes: Any) ->
         power=power_for(spec.state),
         overlay=overlay_for(spec, base),
         seed_present=spec.seed_iso_path is not None,
+        autostart=spec.autostarts,
     )
     return replace(observed, **changes)
 

@@ -23,6 +23,7 @@ from pulumi_vigo_vm.vm.axes import (
 from pulumi_vigo_vm.vm.devices import Nic
 from pulumi_vigo_vm.vm.domain_xml import LiveDomain, NicDevice
 from pulumi_vigo_vm.vm.filenames import console_log_path
+from pulumi_vigo_vm.vm.inputs import DiskMode
 from pulumi_vigo_vm.vm.model import NicSource
 from pulumi_vigo_vm.vm.ownership import owner_of, removal_candidates
 from pulumi_vigo_vm.vm.spec import RunState, VmSpec
@@ -73,10 +74,13 @@ def running_as(spec: VmSpec, live: LiveDomain, power: PowerState) -> Observed:
 @pytest.mark.parametrize(
     ("spec", "expected"),
     [
-        (RUNNING, (A.DEFINE, A.WRITE_SEED, A.CREATE_OVERLAY, A.START)),
+        (RUNNING, (A.DEFINE, A.WRITE_SEED, A.CREATE_OVERLAY, A.SET_AUTOSTART, A.START)),
         (STOPPED, (A.DEFINE, A.WRITE_SEED, A.CREATE_OVERLAY)),
         (DEFINED, (A.DEFINE, A.WRITE_SEED, A.CREATE_OVERLAY)),
-        (make_spec(cloud_init_user_data=None), (A.DEFINE, A.CREATE_OVERLAY, A.START)),
+        (
+            make_spec(cloud_init_user_data=None),
+            (A.DEFINE, A.CREATE_OVERLAY, A.SET_AUTOSTART, A.START),
+        ),
     ],
     ids=["running", "stopped", "defined", "running-without-user-data"],
 )
@@ -265,8 +269,17 @@ def test_guest_still_running_with_the_legacy_log_name_is_left_running() -> None:
 def test_domain_missing_over_its_recorded_overlay_is_defined_again_and_started() -> None:
     observed = converged(RUNNING, domain=None, power=None)
     result = plan_converge(RUNNING, observed, BASE, IDENTITY, make_recorded(RUNNING, BASE))
-    assert result.actions == (A.DEFINE, A.START)
+    assert result.actions == (A.DEFINE, A.SET_AUTOSTART, A.START)
     assert result.domain_is_new
+
+
+@pytest.mark.parametrize("spec", [RUNNING, STOPPED, DEFINED], ids=["running", "stopped", "defined"])
+def test_a_wrong_autostart_flag_alone_is_set_and_nothing_restarts(spec: VmSpec) -> None:
+    """The previous release never set the flag: an upgrade sets it, and only it."""
+    observed = converged(spec, autostart=not spec.autostarts)
+    recorded = make_recorded(spec, BASE)
+    assert plan_converge(spec, observed, BASE, IDENTITY, recorded).actions == (A.SET_AUTOSTART,)
+    assert diff(recorded, spec, observed, BASE).updates == ("autostart",)
 
 
 def test_overlay_no_domain_references_and_nothing_recorded_is_refused() -> None:
@@ -537,6 +550,32 @@ def test_overlay_without_backing_file_is_never_removed() -> None:
     result = remove(RUNNING, converged(RUNNING, overlay=overlay), make_recorded(RUNNING))
     assert OVERLAY not in result.removals
     assert result.removals == (SEED,)
+
+
+@pytest.mark.parametrize("by_domain", [True, False], ids=["domain", "outputs"])
+def test_a_copy_without_backing_file_is_the_vms_own_and_removed(by_domain: bool) -> None:
+    """What the copy mode makes: a qcow2 naming no other file, at the VM's root name."""
+    copy = make_spec(disk_mode=DiskMode.COPY)
+    overlay = overlay_for(copy, make_base(), backing_file=None, backing_format=None)
+    observed = converged(copy, overlay=overlay)
+    if not by_domain:
+        observed = replace(observed, domain=None, power=None)
+    result = remove(copy, observed, make_recorded(copy))
+    assert OVERLAY in result.removals
+
+
+def test_a_file_with_a_backing_file_where_a_copy_is_expected_is_never_removed() -> None:
+    copy = make_spec(disk_mode=DiskMode.COPY)
+    observed = replace(converged(copy), domain=None, power=None)
+    result = remove(copy, observed, make_recorded(copy))
+    assert OVERLAY not in result.removals
+
+
+def test_an_attached_root_is_never_removed() -> None:
+    attached = make_spec(disk_mode=DiskMode.ATTACH, disk_size_gib=None)
+    assert desired_domain(attached, IDENTITY).overlay_path == BASE_PATH
+    result = remove(attached, converged(attached), make_recorded(attached), BASE_PATH)
+    assert BASE_PATH not in result.removals and OVERLAY not in result.removals
 
 
 @pytest.mark.parametrize(

@@ -22,7 +22,7 @@ from pulumi_vigo_vm.vm.changes import TABLE, Reach, classify, readme_table
 from pulumi_vigo_vm.vm.devices import DataDisk, DiskBus, Nic
 from pulumi_vigo_vm.vm.domain_xml import DiskDevice, LiveDomain, NicDevice, from_xml, to_xml
 from pulumi_vigo_vm.vm.fields import INPUTS, Change
-from pulumi_vigo_vm.vm.inputs import BaseSource, Firmware, SeedChange
+from pulumi_vigo_vm.vm.inputs import BaseSource, DiskMode, Firmware, SeedChange
 from pulumi_vigo_vm.vm.model import Observed
 from pulumi_vigo_vm.vm.spec import RunState, VmSpec
 
@@ -138,6 +138,9 @@ SAMPLES: list[tuple[str, dict[str, Any], dict[str, Any], Reach]] = [
     ("address_source", {}, {"address_source": "lease"}, L),
     ("on_seed_change", {}, {"on_seed_change": SeedChange.RESEED}, L),
     ("restart_on_change", {}, {"restart_on_change": False}, L),
+    ("disk_mode", {}, {"disk_mode": DiskMode.COPY}, R),
+    ("autostart", {}, {"autostart": False}, L),
+    ("adopt", {}, {"adopt": "0b6c4f1e-2f0a-4c55-9d3e-6a7b8c9d0e1f"}, L),
 ]
 
 

@@ -23,6 +23,7 @@ from pulumi_vigo_vm.vm.domain_xml import (
     marker_xml,
     nic_links,
     to_xml,
+    with_unmodelled,
 )
 
 DATA = Path(__file__).parent / "data"
@@ -450,3 +451,78 @@ def test_nic_links_name_the_bridge_each_nic_is_a_port_of() -> None:
         NicLink("52:54:00:aa:00:02", None, "br0"),
         NicLink("52:54:00:aa:00:03", None, None),
     )
+
+
+# --- devices the package does not model ---
+
+UNMODELLED = """
+  <graphics type='vnc' port='-1' autoport='yes'><listen type='address'/></graphics>
+  <video><model type='vga' vram='16384' heads='1' primary='yes'/></video>
+  <input type='tablet' bus='usb'/>
+  <disk type='file' device='cdrom'>
+    <driver name='qemu' type='raw'/><source file='/srv/iso/installer.iso'/>
+    <target dev='hdc' bus='ide'/><readonly/>
+  </disk>
+  <channel type='spicevmc'><target type='virtio' name='com.redhat.spice.0'/></channel>
+  <memballoon model='none'/>
+"""
+LIBOSINFO = "http://libosinfo.org/xmlns/libvirt/domain/1.0"
+"""virt-install's metadata namespace."""
+MODELLED = """
+  <interface type='network'>
+    <mac address='52:54:00:aa:bb:cc'/><source network='default'/>
+  </interface>
+  <disk type='file' device='disk'><source file='/srv/extra.qcow2'/><target dev='vdz'/></disk>
+  <controller type='usb' index='0' model='qemu-xhci'/>
+"""
+
+
+def _edited(config: DomainConfig, devices: str, top: str = "") -> str:
+    """``config``'s definition after an operator's ``virsh edit`` added ``devices`` and the
+    top-level elements ``top``."""
+    text = to_xml(config, CLAIM)
+    text = text.replace("</devices>", devices + "</devices>")
+    extra = f"<libosinfo:libosinfo xmlns:libosinfo='{LIBOSINFO}'/>"
+    text = text.replace("</metadata>", extra + "</metadata>")
+    text = text.replace("</features>", "<vmport state='off'/></features>")
+    return text.replace("<devices>", top + "<devices>")
+
+
+def test_a_redefine_keeps_every_device_of_a_kind_the_package_does_not_model() -> None:
+    top = "<clock offset='utc'><timer name='rtc'/></clock><pm><suspend-to-mem enabled='no'/></pm>"
+    live = _edited(FULL, UNMODELLED, top)
+    changed = replace(FULL, memory_mib=8192)
+
+    merged = ET.fromstring(with_unmodelled(to_xml(changed, CLAIM), live))
+
+    assert merged.find("devices/graphics[@type='vnc']") is not None
+    assert merged.find("devices/video/model[@type='vga']") is not None
+    assert merged.find("devices/input[@type='tablet']") is not None
+    assert merged.find("devices/disk/source[@file='/srv/iso/installer.iso']") is not None
+    assert merged.find("devices/channel/target[@name='com.redhat.spice.0']") is not None
+    assert merged.find("devices/memballoon[@model='none']") is not None
+    assert merged.find("features/vmport") is not None
+    assert merged.find("clock/timer[@name='rtc']") is not None
+    assert merged.find("pm/suspend-to-mem") is not None
+    assert merged.find(f"metadata/{{{LIBOSINFO}}}libosinfo") is not None
+    assert len(merged.findall(f"metadata/{MARKER_TAG}")) == 1
+    # What the package models is the new definition's alone, so none of it is drift.
+    assert from_xml(ET.tostring(merged, encoding="unicode")).config == changed
+
+
+def test_a_redefine_replaces_what_the_package_models() -> None:
+    """A NIC or disk the inputs do not declare is drift, not kept; libvirt derives the
+    controllers again from the devices."""
+    live = _edited(FULL, MODELLED)
+
+    merged = with_unmodelled(to_xml(FULL, CLAIM), live)
+
+    assert from_xml(merged).config == FULL
+    assert "qemu-xhci" not in merged
+    assert "vdz" not in merged
+
+
+def test_a_cdrom_outside_the_seed_slot_is_no_seed() -> None:
+    live = _edited(replace(FULL, seed_iso_path=None), UNMODELLED)
+    assert from_xml(live).config.seed_iso_path is None
+    assert from_xml(_edited(FULL, UNMODELLED)).config.seed_iso_path == FULL.seed_iso_path

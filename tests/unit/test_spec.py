@@ -63,7 +63,36 @@ def test_minimal_valid_inputs_give_a_spec_with_every_default() -> None:
         shutdown_timeout_s=120,
         claim=CLAIM,
         cpu_mode="host-passthrough",  # the default under kvm
+        autostart=True,  # the default of a VM to run
     )
+
+
+# --- autostart ---
+
+
+@pytest.mark.parametrize(
+    ("state", "expected"), [("running", True), ("stopped", False), ("defined", False)]
+)
+def test_autostart_defaults_to_whether_the_vm_is_to_run(state: str, expected: bool) -> None:
+    assert normalised(state=state)["autostart"] is expected
+    assert spec_of(state=state).autostarts is expected
+
+
+def test_autostart_recorded_by_the_previous_release_is_derived_from_its_state() -> None:
+    """Outputs written before autostart existed read as the default: no input change."""
+    assert spec_of(state="running", autostart=None).autostart is True
+
+
+@pytest.mark.parametrize("state", ["running", "defined"])
+def test_autostart_given_is_kept(state: str) -> None:
+    assert spec_of(state=state, autostart=False).autostarts is False
+    assert spec_of(state="defined", autostart="true").autostarts is True
+
+
+def test_autostart_with_state_stopped_is_refused_naming_the_fix() -> None:
+    faults = faults_for(state="stopped", autostart=True)
+    assert [f.property for f in faults] == ["autostart"]
+    assert "state='running'" in faults[0].reason
 
 
 # --- claim ---
@@ -749,3 +778,51 @@ def test_fuzzed_properties_only_ever_produce_faults_or_input_error(props: dict[s
         assert [f.property for f in faults] in ([], ["claim"])
         assert check_inputs(props, DEFAULTS, require_claim=False)[1] == []
         assert isinstance(spec, VmSpec)
+
+
+# --- adopt and disk_mode ---
+
+
+@pytest.mark.parametrize(
+    "given",
+    [
+        "8F1C2A4E-9B0D-4C1E-8F3A-2B5D7E9A1C3F",
+        "{8f1c2a4e-9b0d-4c1e-8f3a-2b5d7e9a1c3f}",
+        "urn:uuid:8f1c2a4e-9b0d-4c1e-8f3a-2b5d7e9a1c3f",
+        " 8f1c2a4e9b0d4c1e8f3a2b5d7e9a1c3f ",
+    ],
+)
+def test_adopt_reads_a_uuid_in_any_spelling_as_libvirt_prints_it(given: str) -> None:
+    spec = spec_of(adopt=given, disk_mode="attach")
+    assert spec.adopt == "8f1c2a4e-9b0d-4c1e-8f3a-2b5d7e9a1c3f"
+
+
+def test_adopt_that_is_no_uuid_is_refused_naming_where_to_find_it() -> None:
+    faults = faults_for(adopt="web01", disk_mode="attach")
+    assert [f.property for f in faults] == ["adopt"]
+    assert "virsh domuuid" in faults[0].reason
+
+
+def test_adopt_with_an_overlay_root_is_refused_naming_the_fix() -> None:
+    faults = faults_for(adopt="8f1c2a4e-9b0d-4c1e-8f3a-2b5d7e9a1c3f")
+    assert [f.property for f in faults] == ["disk_mode"]
+    assert "disk_mode='attach'" in faults[0].reason
+
+
+def test_an_attached_root_takes_no_size_and_no_artifact() -> None:
+    faults = faults_for(disk_mode="attach", disk_size_gib=10)
+    assert [f.property for f in faults] == ["disk_size_gib"]
+    props = {k: v for k, v in VALID_PROPS.items() if k != "disk_path"}
+    faults = check_inputs({**props, "artifact": "ubuntu:22.04", "disk_mode": "attach"}, DEFAULTS)[1]
+    assert [f.property for f in faults] == ["artifact"]
+
+
+def test_an_attached_root_is_disk_path_itself_and_an_overlay_the_vms_own_file() -> None:
+    assert spec_of(disk_mode="attach").root_path == BASE_PATH
+    assert spec_of().root_path == spec_of().overlay_path
+
+
+def test_a_data_disk_without_serial_round_trips() -> None:
+    disks = normalised(data_disks=[{"path": "/srv/d.qcow2", "serial": False}])["data_disks"]
+    assert disks[0]["serial"] is False
+    assert spec_of(data_disks=disks).data_disks[0].serial is None

@@ -27,6 +27,8 @@ def attached(entry: dict) -> dict:
 
 for name, args in json.loads(config.require("vms")).items():
     aliases = [pulumi.Alias(name=old) for old in args.pop("_aliases", [])]
+    if isinstance(args.get("disk_path"), dict):  # {"disk": NAME}: a VigoDisk as the root
+        args["disk_path"] = disks[args["disk_path"]["disk"]].path
     if "data_disks" in args:
         args["data_disks"] = [attached(entry) for entry in args["data_disks"]]
     vm = VigoVm(name, opts=pulumi.ResourceOptions(aliases=aliases), **args)
