@@ -26,6 +26,8 @@ from pulumi_vigo_vm.testing import ProviderError
 
 from .rellab import ProviderLog
 
+pytestmark = pytest.mark.libvirt
+
 LIBVIRTD_PIDFILE = Path("/run/libvirtd.pid")
 LIBVIRTD_SOCKET = Path("/run/libvirt/libvirt-sock")
 
