@@ -279,6 +279,7 @@ def test_a_new_uri_reaching_the_same_host_keeps_the_file_its_replacement_took_ov
     assert bench.files() == set()
 
 
+@pytest.mark.transport
 def test_refresh_reports_a_vanished_file_as_gone_and_leaves_owner_drift_alone(
     bench: Bench, images: dict[str, bytes]
 ) -> None:
