@@ -20,8 +20,8 @@ from pulumi_vigo_vm.disk.spec import DiskFormat, DiskSpec
 from pulumi_vigo_vm.errors import NotOwnedError
 from pulumi_vigo_vm.hostfile.claim import claim_path, encode_claim
 from pulumi_vigo_vm.hosts.memory import MemoryHost
-from pulumi_vigo_vm.target import Target
-from pulumi_vigo_vm.virt import Hypervisor
+from pulumi_vigo_vm.virt.hypervisor import Hypervisor
+from pulumi_vigo_vm.virt.target import Target
 
 CLAIM = "org/urn:pulumi:dev::p::pulumi-python:dynamic/vigo:VigoDisk::data"
 OTHER = "org/urn:pulumi:prod::p::pulumi-python:dynamic/vigo:VigoDisk::data"
