@@ -27,8 +27,9 @@ from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass
 from typing import BinaryIO
 
+from ..common.tempnames import temporary_name
 from ..errors import HostError
-from .base import CommandResult, FileId, FileStat, Inode, readable_kind, temporary_name
+from .base import CommandResult, FileId, FileStat, Inode, readable_kind
 
 __all__ = ["MemoryHost"]
 

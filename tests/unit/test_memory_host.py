@@ -12,10 +12,10 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from pulumi_vigo_vm.common.tempnames import stale_temporaries
 from pulumi_vigo_vm.errors import HostError, NotRegularFileError
 from pulumi_vigo_vm.hosts.base import Host, read_bounded
 from pulumi_vigo_vm.hosts.memory import MemoryHost
-from pulumi_vigo_vm.vm.ownership import stale_temporaries
 
 
 def test_it_is_a_host() -> None:
