@@ -1,7 +1,12 @@
-"""What every suite may use: the ``libvirt`` marker on the suites that need libvirtd, and
-the session's shared daemons (the local libvirtd and bridge, an isolated libvirt network,
-one private sshd, one open docker-registry), built on :mod:`support`. If any of them cannot
-be reached or started the tests that use it FAIL: CI must never pass by skipping them.
+"""What every suite may use: the session's shared daemons (the local libvirtd and bridge, an
+isolated libvirt network, one private sshd, one open docker-registry), built on
+:mod:`support`, and the ``uri`` each test runs against (its tier, see docs/testing.md). If
+any daemon cannot be reached or started the tests that use it FAIL: CI must never pass by
+skipping them.
+
+Markers are written on the tests (``pytestmark`` or a decorator), never added here; this
+file only refuses a collection whose markers contradict what the tests use (see
+:func:`pytest_collection_modifyitems`).
 """
 
 from __future__ import annotations
@@ -13,21 +18,46 @@ import pytest
 from support.network import IsolatedNetwork, NetworkUnavailable, isolated_network
 from support.registry import Registry, running_registry
 from support.sshd import running_sshd
-from support.world import LOCAL_URI, TESTS, ensure_bridge, open_libvirt
+from support.world import LOCAL_URI, ensure_bridge, open_libvirt
 
 from pulumi_vigo_vm.testing.sshd import PrivateSshd
 
-LIBVIRT_SUITES = frozenset(
-    {"compat", "curator_vm", "disks", "e2e", "examples", "integration", "reliability", "soak"}
-)
-"""The directories under tests/ whose every test talks to a real libvirtd."""
+MARKED_BY_FIXTURE = {"libvirt_conn": "libvirt", "base_image": "slow"}
+"""A test using the fixture must carry the marker: the connection to libvirtd, and the
+real guest image (only a test that boots a guest asks for it)."""
+
+TRANSPORTS = ("local", "ssh")
+"""The ``uri`` params of a test marked ``transport``; any other test gets the first only."""
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """A test that asks for ``uri`` runs over both transports when marked ``transport``, and
+    once (locally) otherwise: the rule of docs/testing.md, "Tiers and markers"."""
+    own = {
+        name.strip()
+        for mark in metafunc.definition.iter_markers("parametrize")
+        for name in (mark.args[0].split(",") if isinstance(mark.args[0], str) else mark.args[0])
+    }
+    if "uri" in metafunc.fixturenames and "uri" not in own:  # not a test's own ``uri`` values
+        marked = metafunc.definition.get_closest_marker("transport") is not None
+        metafunc.parametrize("uri", TRANSPORTS if marked else TRANSPORTS[:1], indirect=True)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Fail the collection, naming each test and the fix, when a marker is missing (a test
+    on libvirtd not marked ``libvirt``, a guest boot not marked ``slow``) or meaningless
+    (``transport`` on a test that has no ``uri`` to vary)."""
+    wrong = []
     for item in items:
-        parts = item.path.relative_to(TESTS).parts if item.path.is_relative_to(TESTS) else ()
-        if parts and parts[0] in LIBVIRT_SUITES:
-            item.add_marker(pytest.mark.libvirt)
+        fixtures = set(getattr(item, "fixturenames", ()))
+        marks = {mark.name for mark in item.iter_markers()}
+        for fixture, mark in MARKED_BY_FIXTURE.items():
+            if fixture in fixtures and mark not in marks:
+                wrong.append(f"{item.nodeid}: uses {fixture}, so mark it {mark}")
+        if "transport" in marks and "uri" not in fixtures:
+            wrong.append(f"{item.nodeid}: marked transport but uses no uri; unmark it")
+    if wrong:
+        raise pytest.UsageError("markers do not match the tests:\n  " + "\n  ".join(wrong))
 
 
 @pytest.fixture(scope="session")
@@ -70,10 +100,11 @@ def ssh_uri(sshd: PrivateSshd) -> str:
     return sshd.uri
 
 
-@pytest.fixture(params=["local", "ssh"])
+@pytest.fixture
 def uri(request: pytest.FixtureRequest) -> str:
-    """A suite's libvirt URI: every test that asks for it runs against qemu:///system and
-    over qemu+ssh to the private sshd (this machine, through SSH)."""
+    """A suite's libvirt URI: qemu:///system, and for a test marked ``transport`` also
+    qemu+ssh to the private sshd (this machine, through SSH); see
+    :func:`pytest_generate_tests`."""
     if request.param == "local":
         return LOCAL_URI
     return str(request.getfixturevalue("ssh_uri"))

@@ -1,7 +1,8 @@
 """Fixtures for VigoBaseImage against a REAL libvirtd and real files, through the engine
 harness: an HTTP server on 127.0.0.1 serves the images (nothing leaves the machine), every
-test runs against qemu:///system and over qemu+ssh:// (the private sshd, whose host is this
-machine). ``libvirt_conn``, ``bridge`` and ``ssh_uri`` are ``tests/conftest.py``'s."""
+test runs against qemu:///system, and a test marked ``transport`` also over qemu+ssh:// (the
+private sshd, whose host is this machine; see docs/testing.md). ``libvirt_conn``,
+``bridge`` and ``ssh_uri`` are ``tests/conftest.py``'s."""
 
 from __future__ import annotations
 

@@ -17,6 +17,7 @@ OPERATORS = b"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef  
 """An operator's own ``sha256sum base.qcow2 > base.qcow2.sha256``: not a record of ours."""
 
 
+@pytest.mark.transport
 def test_a_domain_defined_during_the_download_is_refused_at_the_rename_naming_it(
     bench: Bench, images: dict[str, bytes]
 ) -> None:

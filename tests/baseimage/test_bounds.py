@@ -81,6 +81,7 @@ def test_a_declared_size_beyond_the_cap_is_refused_before_anything_is_written(
 
 
 @pytest.mark.parametrize("fetch_on", ["runner", "host"])
+@pytest.mark.transport
 def test_a_fifo_source_is_refused_at_once(bench: Bench, fetch_on: str) -> None:
     fifo = bench.root / "published" / "disk.raw"
     fifo.parent.mkdir()
@@ -96,6 +97,7 @@ def test_a_fifo_source_is_refused_at_once(bench: Bench, fetch_on: str) -> None:
 
 
 @pytest.mark.parametrize("fetch_on", ["runner", "host"])
+@pytest.mark.transport
 def test_a_presigned_url_never_shows_and_is_secret_in_state(
     bench: Bench, images: dict[str, bytes], fetch_on: str
 ) -> None:
@@ -161,6 +163,7 @@ def _ensure(bench: Bench, uri: str, url: str, fetch_on: str, limits: Limits) -> 
         ("bomb.raw.gz", Route(body=zlib.compress(bytes(3 << 20), wbits=31)), "image"),
     ],
 )
+@pytest.mark.transport
 def test_a_body_or_image_beyond_the_cap_is_stopped_there_and_leaves_nothing(
     bench: Bench, uri: str, fetch_on: str, name: str, route: Route, what: str
 ) -> None:
@@ -174,6 +177,7 @@ def test_a_body_or_image_beyond_the_cap_is_stopped_there_and_leaves_nothing(
     assert bench.files() == set()
 
 
+@pytest.mark.transport
 def test_the_hypervisor_download_has_an_overall_deadline(bench: Bench, uri: str) -> None:
     url = bench.server.serve("/img/slow.raw", Route("trickle", body=bytes(600), pause=0.5))
 

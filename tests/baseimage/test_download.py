@@ -24,6 +24,7 @@ COMPRESS = {
 }
 
 
+@pytest.mark.transport
 def test_plain_up_places_the_verified_image_and_a_second_up_downloads_nothing(
     bench: Bench, images: dict[str, bytes]
 ) -> None:
@@ -126,6 +127,7 @@ def test_a_file_source_is_read_on_the_runner(bench: Bench, images: dict[str, byt
     assert (bench.bases_dir / "local.qcow2").read_bytes() == images["a"]
 
 
+@pytest.mark.transport
 def test_owner_group_mode_and_path_are_applied(bench: Bench, images: dict[str, bytes]) -> None:
     url = bench.server.serve("/img/x.qcow2", Route(body=images["a"]))
     path = bench.root / "elsewhere" / "ubuntu-22.04-base.img"
@@ -141,6 +143,7 @@ def test_owner_group_mode_and_path_are_applied(bench: Bench, images: dict[str, b
     assert (st.st_uid, st.st_gid) == (_uid("nobody"), _gid("nogroup"))
 
 
+@pytest.mark.transport
 def test_an_unknown_owner_is_refused_before_anything_is_downloaded(
     bench: Bench, images: dict[str, bytes]
 ) -> None:

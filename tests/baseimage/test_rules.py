@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pytest
 from support.disks import SPELLINGS, another_name
-from support.world import LOCAL_URI
 
 from .bench import Bench, sha256
 from .server import Route
@@ -27,6 +26,7 @@ def _serve_both(bench: Bench, images: dict[str, bytes]) -> tuple[str, str]:
     )
 
 
+@pytest.mark.transport
 def test_an_identical_file_at_the_path_is_adopted_without_a_download(
     bench: Bench, images: dict[str, bytes]
 ) -> None:
@@ -133,6 +133,7 @@ def test_a_changed_digest_is_an_update_refused_while_a_domain_uses_the_file(
 
 
 @pytest.mark.parametrize("how", SPELLINGS)
+@pytest.mark.transport
 def test_an_overlay_backing_onto_the_base_by_another_name_refuses_update_and_destroy(
     bench: Bench, images: dict[str, bytes], how: str
 ) -> None:
@@ -197,6 +198,7 @@ def test_a_changed_path_is_a_replace_created_first_whose_old_file_stays_while_us
     assert result.ok
 
 
+@pytest.mark.transport
 def test_the_hypervisor_downloads_by_itself_with_fetch_on_host(
     bench: Bench, images: dict[str, bytes]
 ) -> None:
@@ -214,6 +216,7 @@ def test_the_hypervisor_downloads_by_itself_with_fetch_on_host(
 
 
 @pytest.mark.parametrize("route", ["missing", "truncate", "wrong-digest"])
+@pytest.mark.transport
 def test_a_failed_download_on_the_host_leaves_nothing(
     bench: Bench, images: dict[str, bytes], route: str
 ) -> None:
@@ -241,6 +244,7 @@ def small_disk(bench: Bench) -> Iterator[Path]:
 
 
 @pytest.mark.parametrize("fetch_on", ["runner", "host"])
+@pytest.mark.transport
 def test_a_full_disk_leaves_nothing(bench: Bench, small_disk: Path, fetch_on: str) -> None:
     body = bytes(range(256)) * (12 << 12)  # 3 MiB of raw image, three times the disk
     url = bench.server.serve("/big/disk.raw", Route(body=body))
@@ -256,12 +260,12 @@ def test_a_full_disk_leaves_nothing(bench: Bench, small_disk: Path, fetch_on: st
 def test_a_new_uri_reaching_the_same_host_keeps_the_file_its_replacement_took_over(
     bench: Bench, images: dict[str, bytes], ssh_uri: str
 ) -> None:
+    """From qemu:///system to qemu+ssh: one run crosses both transports."""
     url, _ = _serve_both(bench, images)
     bench.image("base", source=url, sha256=sha256(images["a"]))
     bench.up()
-    other = ssh_uri if bench.lab.uri == LOCAL_URI else LOCAL_URI
 
-    bench.image("base", source=url, sha256=sha256(images["a"]), uri=other)
+    bench.image("base", source=url, sha256=sha256(images["a"]), uri=ssh_uri)
     result = bench.up()
 
     assert result.ops() == {"base": "replace"}
@@ -275,6 +279,7 @@ def test_a_new_uri_reaching_the_same_host_keeps_the_file_its_replacement_took_ov
     assert bench.files() == set()
 
 
+@pytest.mark.transport
 def test_refresh_reports_a_vanished_file_as_gone_and_leaves_owner_drift_alone(
     bench: Bench, images: dict[str, bytes]
 ) -> None:

@@ -3,8 +3,11 @@
 
 from __future__ import annotations
 
+import pytest
 from support.artifacts import ArtifactLab
 from support.disks import image_info
+
+pytestmark = pytest.mark.libvirt
 
 
 def test_each_vm_gets_the_blob_of_its_domain_s_arch(rlab: ArtifactLab) -> None:

@@ -11,6 +11,8 @@ from support.registry import Registry, free_port
 
 from pulumi_vigo_vm.testing import HarnessError
 
+pytestmark = pytest.mark.libvirt
+
 
 def _assert_nothing_on_the_host(lab: ArtifactLab, *shorts: str) -> None:
     for short in shorts:

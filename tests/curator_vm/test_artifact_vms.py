@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from support.artifacts import ArtifactLab
 from support.disks import image_info
+
+pytestmark = pytest.mark.libvirt
 
 
 def _backing(lab: ArtifactLab, short: str) -> str:

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from support.artifacts import ArtifactLab
 from support.disks import image_info
 
 from pulumi_vigo_vm.testing import EngineHarness
+
+pytestmark = pytest.mark.libvirt
 
 FLEET = Path(__file__).resolve().parents[2] / "examples" / "fleet"
 

@@ -1,6 +1,7 @@
 """Fixtures for VigoDisk against a REAL libvirtd and real qemu-img, through the engine
-harness, locally and over qemu+ssh. Nothing is mocked; domains that use the disks are
-defined with plain libvirt (``domain_type='qemu'``, no OS: a started one still runs)."""
+harness, locally (and over qemu+ssh when marked ``transport``, see docs/testing.md).
+Nothing is mocked; domains that use the disks are defined with plain libvirt
+(``domain_type='qemu'``, no OS: a started one still runs)."""
 
 from __future__ import annotations
 

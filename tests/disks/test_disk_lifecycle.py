@@ -18,8 +18,11 @@ from pulumi_vigo_vm.testing.errors import CheckFailedError, ProviderError
 
 from .disklab import GIB, DiskLab, has_pattern, write_pattern
 
+pytestmark = pytest.mark.libvirt
+
 
 @pytest.mark.parametrize("fmt", ["qcow2", "raw"])
+@pytest.mark.transport
 def test_create_makes_an_empty_private_disk_with_its_claim_and_a_second_up_is_a_no_op(
     disks: DiskLab, fmt: str
 ) -> None:
@@ -44,6 +47,7 @@ def test_create_makes_an_empty_private_disk_with_its_claim_and_a_second_up_is_a_
     assert disks.up().ops() == {"d": "same"}
 
 
+@pytest.mark.transport
 def test_growth_of_a_stopped_disk_keeps_its_bytes(disks: DiskLab) -> None:
     disks.disk("d", size_gib=1)
     disks.up()
@@ -61,6 +65,7 @@ def test_growth_of_a_stopped_disk_keeps_its_bytes(disks: DiskLab) -> None:
 
 
 @pytest.mark.parametrize("fmt", ["qcow2", "raw"])
+@pytest.mark.transport
 def test_growth_while_a_running_domain_uses_it_goes_through_that_qemu(
     disks: DiskLab, fmt: str
 ) -> None:
@@ -79,6 +84,7 @@ def test_growth_while_a_running_domain_uses_it_goes_through_that_qemu(
     assert disks.outputs("d")["attached_to"] == [disks.lab.name("vm")]
 
 
+@pytest.mark.transport
 def test_growth_goes_through_the_running_domain_that_holds_the_disk_by_another_name(
     disks: DiskLab,
 ) -> None:
@@ -126,6 +132,7 @@ def test_a_shrink_rename_or_format_change_is_refused_at_preview_with_nothing_tou
     assert image_info(path)["virtual-size"] == 2 * GIB
 
 
+@pytest.mark.transport
 def test_delete_is_refused_while_a_foreign_domain_uses_the_disk_naming_it(
     disks: DiskLab,
 ) -> None:
@@ -148,6 +155,7 @@ def test_delete_is_refused_while_a_foreign_domain_uses_the_disk_naming_it(
 
 
 @pytest.mark.parametrize("how", SPELLINGS)
+@pytest.mark.transport
 def test_delete_is_refused_while_a_domain_uses_the_disk_by_another_name(
     disks: DiskLab, how: str
 ) -> None:
@@ -235,6 +243,7 @@ def test_another_stacks_disk_of_the_same_name_is_never_adopted(disks: DiskLab) -
     assert has_pattern(path, "qcow2")
 
 
+@pytest.mark.transport
 def test_refresh_reports_size_and_attachments_and_a_vanished_disk_is_gone(
     disks: DiskLab,
 ) -> None:
@@ -290,6 +299,7 @@ def test_a_killed_creates_leftovers_are_swept_and_its_claim_taken_up(disks: Disk
     assert image_info(path)["virtual-size"] == GIB
 
 
+@pytest.mark.transport
 def test_two_stacks_creating_one_disk_at_once_exactly_one_wins_and_the_loser_makes_nothing(
     disks: DiskLab,
 ) -> None:

@@ -15,6 +15,8 @@ from pulumi_vigo_vm.testing.errors import ProviderError
 
 from .disklab import GIB, DiskLab
 
+pytestmark = pytest.mark.libvirt
+
 
 def victim_file(disks: DiskLab) -> tuple[Path, tuple[int, int, bytes]]:
     """A host file no disk should ever touch, and its (size, mtime, bytes)."""
@@ -46,6 +48,7 @@ def hostile_qcow2(directory: Path, **options: str) -> bytes:
 
 
 @pytest.mark.parametrize("fmt", ["qcow2", "raw"])
+@pytest.mark.transport
 def test_a_disk_whose_header_a_guest_rewrote_to_name_a_data_file_is_never_grown(
     disks: DiskLab, fmt: str
 ) -> None:
@@ -76,6 +79,7 @@ def test_a_disk_whose_header_a_guest_rewrote_to_name_a_data_file_is_never_grown(
     assert path.read_bytes() == disk_before, "the disk is left as it is"
 
 
+@pytest.mark.transport
 def test_a_qcow2_disk_whose_guest_wrote_a_backing_file_is_never_grown(disks: DiskLab) -> None:
     disks.disk("d", size_gib=1)
     disks.up()

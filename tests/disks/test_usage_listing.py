@@ -25,12 +25,15 @@ from pulumi_vigo_vm.virt.target import Target
 
 from .disklab import DiskLab
 
+pytestmark = pytest.mark.libvirt
+
 
 def _inode(path: Path) -> Inode:
     st = path.stat()
     return Inode(st.st_dev, st.st_ino)
 
 
+@pytest.mark.transport
 def test_the_listing_sees_foreign_live_and_backing_chain_uses(disks: DiskLab) -> None:
     root = disks.lab.root
     base, overlay, hot = root / "base.qcow2", root / "top.qcow2", root / "hot.raw"
@@ -54,6 +57,7 @@ def test_the_listing_sees_foreign_live_and_backing_chain_uses(disks: DiskLab) ->
     assert usage.domains_using(str(root / "nothing.qcow2")) == ()
 
 
+@pytest.mark.transport
 def test_a_stopped_domains_persistent_disks_count_and_the_listing_is_kept(
     disks: DiskLab,
 ) -> None:
@@ -72,6 +76,7 @@ def test_a_stopped_domains_persistent_disks_count_and_the_listing_is_kept(
     assert host_usage(target).domains_using(str(data)) == (domain.name(),)
 
 
+@pytest.mark.transport
 def test_backing_chains_are_read_from_headers_bounded_and_never_block(disks: DiskLab) -> None:
     host = Target.for_uri(disks.lab.uri).host
     root = disks.lab.root
@@ -106,6 +111,7 @@ def test_resources_asking_at_once_share_one_listing(disks: DiskLab) -> None:
 
 
 @pytest.mark.parametrize("how", SPELLINGS)
+@pytest.mark.transport
 def test_every_name_of_a_file_and_of_a_backing_file_is_a_use_of_it(
     disks: DiskLab, how: str
 ) -> None:
@@ -128,6 +134,7 @@ def test_every_name_of_a_file_and_of_a_backing_file_is_a_use_of_it(
     assert usage.domains_using(f"{disks.lab.root}/d/../d/gone.raw") == (domain.name(),)
 
 
+@pytest.mark.transport
 def test_a_host_identifies_a_file_by_device_and_inode_and_falls_back_to_its_real_path(
     disks: DiskLab,
 ) -> None:
@@ -146,6 +153,7 @@ def test_a_host_identifies_a_file_by_device_and_inode_and_falls_back_to_its_real
     assert str(disks.lab.root / "gone") not in found
 
 
+@pytest.mark.transport
 def test_many_long_names_are_all_identified_however_the_host_batches_them(
     disks: DiskLab,
 ) -> None:

@@ -9,6 +9,7 @@ import dataclasses
 from typing import Any
 
 import libvirt
+import pytest
 from support.network import IsolatedNetwork
 
 from pulumi_vigo_vm.spec import ProviderDefaults
@@ -19,6 +20,8 @@ from pulumi_vigo_vm.vm.inputs import AddressSource
 from pulumi_vigo_vm.vm.spec import parse_spec
 
 from .support import Guest
+
+pytestmark = [pytest.mark.libvirt, pytest.mark.slow]
 
 RAN = "VIGO-E2E-LAST-SCRIPT-RAN"
 USER_DATA = f"""#cloud-config

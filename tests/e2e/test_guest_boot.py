@@ -26,7 +26,7 @@ from pulumi_vigo_vm.testing import RunResult
 
 from .support import GIB, Guest, console_log_path, tail
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.libvirt, pytest.mark.slow]
 
 MARKER_FILE = "/var/lib/first-boot-marker"
 KEEP_FILE = "/var/lib/vigo-e2e-keep"

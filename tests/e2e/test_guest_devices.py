@@ -8,10 +8,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
 from support.disks import qemu_img
 from support.network import IsolatedNetwork
 
 from .support import Guest
+
+pytestmark = [pytest.mark.libvirt, pytest.mark.slow]
 
 FIRST_BOOT_FILE = "/var/lib/vigo-e2e-first-boot"
 MAC = "52:54:00:5e:00:42"

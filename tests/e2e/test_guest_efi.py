@@ -14,7 +14,7 @@ import pytest
 
 from .support import BOOT_TIMEOUT_S, Guest, tail
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.libvirt, pytest.mark.slow]
 
 FILL_MIB = 128
 USER_DATA = f"""#cloud-config

@@ -17,7 +17,7 @@ from support.disks import qemu_img
 
 from .support import Guest
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.libvirt, pytest.mark.slow]
 
 MAC = "52:54:00:5e:00:77"
 # The guest onlines hot-added CPUs itself (Debian ships no udev rule for it) and reports.

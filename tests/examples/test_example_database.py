@@ -16,6 +16,8 @@ from pulumi_vigo_vm.testing import HarnessError
 
 from .examples_support import Stack
 
+pytestmark = pytest.mark.libvirt
+
 
 @pytest.fixture
 def database(

@@ -9,12 +9,15 @@ import xml.etree.ElementTree as ET
 from io import BytesIO
 
 import pycdlib
+import pytest
 from support.disks import image_info, sha256
 
 from pulumi_vigo_vm.testing.props import UNKNOWN
 from pulumi_vigo_vm.vm.filenames import console_log_path
 
 from .examples_support import Stack
+
+pytestmark = pytest.mark.libvirt
 
 
 def _seed_user_data(iso_path: str) -> str:

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from support.disks import has_marker, sha256, write_marker
 
 from .examples_support import Stack
+
+pytestmark = pytest.mark.libvirt
 
 
 def _switch(stack: Stack, state: str) -> dict[str, Any]:

@@ -3,7 +3,8 @@
 Nothing here is mocked: domains are defined in the local libvirtd (``domain_type='qemu'``,
 so no KVM is needed), overlays are made by qemu-img, files live in a per-test directory.
 If libvirtd is not reachable the tests FAIL: CI must never pass by skipping them. The
-session fixtures (``libvirt_conn``, ``bridge``, ``ssh_uri``) and ``uri`` (local, then over ssh) are
+session fixtures (``libvirt_conn``, ``bridge``, ``ssh_uri``) and ``uri`` (local, and over ssh for
+a test marked ``transport``) are
 ``tests/conftest.py``'s.
 """
 

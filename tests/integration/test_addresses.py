@@ -10,6 +10,8 @@ from support.lab import Lab
 from pulumi_vigo_vm.testing import CheckFailedError, ProviderError
 from pulumi_vigo_vm.vm.filenames import console_log_path
 
+pytestmark = pytest.mark.libvirt
+
 
 def test_a_wait_that_cannot_succeed_times_out_keeps_the_vm_and_the_next_up_adopts_it(
     lab: Lab,

@@ -19,6 +19,8 @@ from support.lab import Lab
 from pulumi_vigo_vm.testing import CheckFailedError, ProviderError
 from pulumi_vigo_vm.vm.domain_xml import from_xml
 
+pytestmark = pytest.mark.libvirt
+
 MAC = "52:54:00:5a:00:01"
 FOREIGN = """
 <domain type='qemu'>

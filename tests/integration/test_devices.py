@@ -14,6 +14,8 @@ from support.lab import Lab
 from pulumi_vigo_vm.testing import CheckFailedError, ProviderError
 from pulumi_vigo_vm.vm.domain_xml import from_xml
 
+pytestmark = pytest.mark.libvirt
+
 USER_DATA = "#cloud-config\nhostname: first\n"
 
 
@@ -44,6 +46,7 @@ def pci_slots(root: ET.Element) -> dict[str, str | None]:
     return slots
 
 
+@pytest.mark.transport
 def test_data_bytes_survive_a_user_data_replace_a_base_change_and_a_restart(lab: Lab) -> None:
     data = data_disk(lab)
     write_marker(data)
@@ -132,6 +135,7 @@ def test_a_running_vm_takes_a_new_nic_without_a_restart(lab: Lab) -> None:
     assert len(from_xml(domain.XMLDesc()).config.nics) == 2, "the running guest has both"
 
 
+@pytest.mark.transport
 def test_reseed_keeps_the_root_and_swaps_in_a_new_seed(lab: Lab) -> None:
     lab.vm("a", state="stopped", cloud_init_user_data=USER_DATA, on_seed_change="reseed")
     lab.up()
@@ -172,6 +176,7 @@ def test_a_disk_another_domain_writes_is_refused_naming_it(lab: Lab) -> None:
     assert lab.domain("thief") is None, "nothing is made for a refused VM"
 
 
+@pytest.mark.transport
 def test_two_vms_defined_at_once_with_one_writable_disk_exactly_one_gets_it(lab: Lab) -> None:
     """Both VMs in one program, no dependency between them: the harness's engine runs their
     creates at once (``parallel`` 10, as ``pulumi up``), in the one provider process, as
@@ -193,6 +198,7 @@ def test_two_vms_defined_at_once_with_one_writable_disk_exactly_one_gets_it(lab:
 
 
 @pytest.mark.parametrize("how", ["symlink", "hardlink"])
+@pytest.mark.transport
 def test_a_disk_another_domain_writes_by_another_name_is_refused_naming_it(
     lab: Lab, how: str
 ) -> None:

@@ -8,10 +8,11 @@ import libvirt
 import pytest
 from support.disks import has_marker, image_info, qemu_img, write_marker
 from support.lab import Lab
-from support.world import LOCAL_URI
 
 from pulumi_vigo_vm.testing import ProviderError
 from pulumi_vigo_vm.vm.domain_xml import from_xml
+
+pytestmark = pytest.mark.libvirt
 
 USER_DATA = "#cloud-config\nhostname: first\n"
 
@@ -37,6 +38,7 @@ def test_user_data_edit_replaces_with_a_new_seed_and_a_fresh_overlay(lab: Lab) -
     assert lab.harness().up().counts() == {"same": 1}
 
 
+@pytest.mark.transport
 def test_base_change_rebuilds_the_overlay_on_the_new_base(lab: Lab) -> None:
     lab.vm("a", state="defined")
     lab.up()
@@ -87,6 +89,7 @@ def test_memory_and_vcpu_change_redefines_keeping_uuid_mac_and_overlay(lab: Lab)
     assert live.memory_mib == 96, "the running guest uses the new definition"
 
 
+@pytest.mark.transport
 def test_disk_grows_in_place_and_shrinking_replaces(lab: Lab) -> None:
     lab.vm("a", state="stopped", disk_size_gib=1)
     lab.up()
@@ -178,6 +181,7 @@ def test_a_hand_added_vnc_display_is_no_drift_and_outlives_a_redefine(lab: Lab) 
     assert lab.preview().counts() == {"same": 1}
 
 
+@pytest.mark.transport
 def test_overlay_deleted_or_rebased_out_of_band_is_a_replace(lab: Lab) -> None:
     lab.vm("a", state="stopped")
     lab.up()
@@ -242,12 +246,12 @@ def test_renaming_a_vm_removes_the_old_one_then_builds_the_new(lab: Lab) -> None
 
 
 def test_moving_a_vm_to_another_uri_replaces_it_delete_first(lab: Lab, ssh_uri: str) -> None:
-    other = ssh_uri if lab.uri == LOCAL_URI else LOCAL_URI
+    """From qemu:///system to qemu+ssh: one run crosses both transports."""
     lab.vm("a", state="defined", uri=lab.uri)
     lab.up()
     old_uuid = lab.domain("a").UUIDString()
 
-    lab.vm("a", state="defined", uri=other)
+    lab.vm("a", state="defined", uri=ssh_uri)
     step = lab.preview().step("a")
     assert (step.op, list(step.replaces), step.delete_before_replace) == ("replace", ["uri"], True)
     result = lab.up()

@@ -14,10 +14,13 @@ import uuid
 from pathlib import Path
 
 import libvirt
+import pytest
 from support.disks import qemu_img
 from support.lab import Lab
 
 from pulumi_vigo_vm.vm.domain_xml import from_xml
+
+pytestmark = pytest.mark.libvirt
 
 RUFF = Path(sys.executable).parent / "ruff"
 DOMAIN = """
@@ -69,6 +72,7 @@ def _domain(lab: Lab, short: str, mac: str, efi: bool) -> str:
     return lab.name(short)
 
 
+@pytest.mark.transport  # discover reads the host over its own connection
 def test_the_printed_program_adopts_every_domain_with_nothing_restarted(lab: Lab) -> None:
     names = [
         _domain(lab, "bios", "52:54:00:5b:00:01", efi=False),

@@ -10,6 +10,8 @@ from support.lab import Lab
 
 from pulumi_vigo_vm.testing import ProviderError
 
+pytestmark = pytest.mark.libvirt
+
 
 def test_a_copy_has_no_backing_file_runs_and_outlives_its_base(lab: Lab) -> None:
     lab.vm("a", state="running", disk_mode="copy", disk_size_gib=1)

@@ -17,6 +17,8 @@ from support.lab import Lab
 from pulumi_vigo_vm.testing import ProviderError
 from pulumi_vigo_vm.vm.filenames import console_log_path
 
+pytestmark = pytest.mark.libvirt
+
 SWTPM_STATE = Path("/var/lib/libvirt/swtpm")
 EFI_MEMORY_MIB = 128  # OVMF and AAVMF want more than a BIOS guest's 64 MiB
 
@@ -49,6 +51,7 @@ def assert_no_change(lab: Lab) -> None:
     assert not steps, steps
 
 
+@pytest.mark.transport
 def test_an_efi_vm_keeps_its_nvram_across_redefines_and_stops_and_loses_it_with_the_vm(
     lab: Lab,
 ) -> None:

@@ -21,6 +21,8 @@ from support.world import LOCAL_URI
 from pulumi_vigo_vm.testing import EngineHarness, ResourceState
 from pulumi_vigo_vm.testing.props import make_secret
 
+pytestmark = pytest.mark.libvirt
+
 FLEET = 1000
 FLEET_PROGRAM = Path(__file__).resolve().parent / "fleet_program"
 PROVIDER_KEY = "__provider"

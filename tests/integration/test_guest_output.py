@@ -28,6 +28,8 @@ from pulumi_vigo_vm.virt.hypervisor import AGENT_TIMEOUT_S
 from pulumi_vigo_vm.vm.filenames import console_log_path
 from pulumi_vigo_vm.vm.guest.console import MAX_CONSOLE_BYTES, MAX_LINE_CHARS
 
+pytestmark = pytest.mark.libvirt
+
 DNSMASQ_STATE = Path("/var/lib/libvirt/dnsmasq")
 LIBVIRT_STATE = Path("/run/libvirt/qemu")
 NEIGHBOUR = "198.19.251.{}"
@@ -64,6 +66,7 @@ def _once_running(
         watcher.join()
 
 
+@pytest.mark.transport
 def test_a_waits_deadline_holds_while_a_hostile_console_is_parsed(lab: Lab) -> None:
     """The guest fills its console with the largest window of ``ci-info`` title lines of
     ``+`` (each cost 1.8 s to parse before, so each look half an hour): the wait still
@@ -89,6 +92,7 @@ def test_a_waits_deadline_holds_while_a_hostile_console_is_parsed(lab: Lab) -> N
     assert lab.power("a") == "running"
 
 
+@pytest.mark.transport
 def test_agent_calls_carry_a_response_timeout(lab: Lab) -> None:
     """Every agent call sets the domain's agent response timeout first (libvirt's default
     blocks forever), which libvirtd records in the running domain's status.
@@ -202,6 +206,7 @@ def _neighbour(address: str, mac: str, device: str) -> Iterator[None]:
         neigh("del")
 
 
+@pytest.mark.transport
 def test_neighbour_entries_count_only_on_the_nics_own_bridge(
     lab: Lab, isolated_network: IsolatedNetwork
 ) -> None:

@@ -13,11 +13,14 @@ from support.lab import Lab
 
 from pulumi_vigo_vm.testing import ProviderError
 
+pytestmark = pytest.mark.libvirt
+
 UP_BOUND_S = 30.0
 """A refused ``up``, the engine's start included (measured: 4.5-6 s here, over SSH too); a
 FIFO read blocked it for minutes before."""
 
 
+@pytest.mark.transport
 def test_a_qcow2_declared_raw_is_refused_naming_the_entry_and_nothing_is_defined(
     lab: Lab,
 ) -> None:
@@ -53,6 +56,7 @@ def test_a_vigodisk_attached_as_raw_is_refused_and_attached_as_qcow2_is_accepted
 
 
 @pytest.mark.parametrize("fmt", ["qcow2", "raw"])
+@pytest.mark.transport
 def test_a_fifo_as_a_data_disk_is_refused_fast_naming_the_entry(lab: Lab, fmt: str) -> None:
     fifo = lab.root / "data.fifo"
     os.mkfifo(fifo)

@@ -15,6 +15,8 @@ import pytest
 from support import network as testnet
 from support.network import NAME_PREFIX, TEST_RANGE, IsolatedNetwork, network_xml
 
+pytestmark = pytest.mark.libvirt
+
 
 def _network(conn: libvirt.virConnect, name: str) -> libvirt.virNetwork | None:
     try:

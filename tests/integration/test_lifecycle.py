@@ -8,6 +8,8 @@ from support.lab import Lab
 
 from pulumi_vigo_vm.testing.sshd import PrivateSshd
 
+pytestmark = pytest.mark.libvirt
+
 
 @pytest.mark.parametrize(
     ("state", "power", "files"),
@@ -18,6 +20,7 @@ from pulumi_vigo_vm.testing.sshd import PrivateSshd
         ("absent", "absent", False),
     ],
 )
+@pytest.mark.transport
 def test_create_in_each_state(lab: Lab, state: str, power: str, files: bool) -> None:
     lab.vm("a", state=state, network_bridge=lab.bridge, cloud_init_user_data="#cloud-config\n")
     result = lab.up()
@@ -35,6 +38,7 @@ def test_create_in_each_state(lab: Lab, state: str, power: str, files: bool) -> 
         assert lab.seeds("a")[0].stat().st_mode & 0o077 == 0
 
 
+@pytest.mark.transport
 def test_transitions_keep_every_byte_of_the_overlay(lab: Lab) -> None:
     lab.vm("a", state="stopped")
     lab.up()
@@ -57,6 +61,7 @@ def test_transitions_keep_every_byte_of_the_overlay(lab: Lab) -> None:
         assert lab.domain("a").UUIDString() == uuid
 
 
+@pytest.mark.transport
 def test_absent_removes_domain_overlay_and_seed_but_keeps_the_base(lab: Lab) -> None:
     base_digest = sha256(lab.base())
     lab.vm("a", cloud_init_user_data="#cloud-config\n")
@@ -88,6 +93,7 @@ def test_destroy_is_absent_and_keeps_the_base(lab: Lab) -> None:
     assert sha256(lab.base()) == base_digest
 
 
+@pytest.mark.transport
 def test_second_up_is_a_no_op_with_zero_host_mutations(lab: Lab) -> None:
     lab.vm("a", network_bridge=lab.bridge, cloud_init_user_data="#cloud-config\n", disk_size_gib=1)
     lab.vm("b", state="stopped")
@@ -105,6 +111,7 @@ def test_second_up_is_a_no_op_with_zero_host_mutations(lab: Lab) -> None:
     assert {s: lab.domain(s).ID() for s in ("a", "b")} == ids, "a domain was restarted"
 
 
+@pytest.mark.transport
 def test_pool_volume_base(lab: Lab) -> None:
     base = lab.base("pooled.qcow2")
     pool_xml = (
@@ -137,6 +144,7 @@ def test_a_run_opens_one_ssh_connection_per_host(lab: Lab, sshd: PrivateSshd) ->
     assert (after_create - before, sshd.accepted_connections() - after_create) == (1, 1)
 
 
+@pytest.mark.transport
 def test_ten_concurrent_creates_on_one_host_all_succeed(lab: Lab) -> None:
     for index in range(10):
         lab.vm(f"c{index}", state="defined", cloud_init_user_data=f"#cloud-config\n# {index}\n")

@@ -17,6 +17,8 @@ from support.world import LOCAL_URI
 
 from pulumi_vigo_vm.vm.domain_xml import from_xml
 
+pytestmark = pytest.mark.libvirt
+
 
 @pytest.fixture
 def llab(

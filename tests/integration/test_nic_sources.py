@@ -11,6 +11,8 @@ from support.lab import Lab
 
 from pulumi_vigo_vm.testing import CheckFailedError
 
+pytestmark = pytest.mark.libvirt
+
 
 @pytest.mark.parametrize(
     ("nic_args", "prop", "fragment"),

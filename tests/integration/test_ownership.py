@@ -23,6 +23,8 @@ from pulumi_vigo_vm.vm.domain_xml import MARKER_NAMESPACE, MARKER_PREFIX, from_x
 from pulumi_vigo_vm.vm.faults import ENV_VAR
 from pulumi_vigo_vm.vm.filenames import console_log_path
 
+pytestmark = pytest.mark.libvirt
+
 
 def _claim(lab: Lab, short: str) -> str | None:
     return from_xml(lab.domain(short).XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE)).claim
@@ -198,6 +200,7 @@ def test_a_second_stack_is_refused_the_first_stacks_vm_and_its_destroy_spares_it
     assert lab.harness().preview().counts() == {"same": 1}
 
 
+@pytest.mark.transport
 def test_two_creates_of_one_vm_at_once_one_wins_and_the_loser_removes_nothing(
     lab: Lab, ssh_uri: str
 ) -> None:
@@ -233,6 +236,7 @@ def test_two_creates_of_one_vm_at_once_one_wins_and_the_loser_removes_nothing(
     assert runs[winners[0]].preview().counts() == {"same": 1}
 
 
+@pytest.mark.transport
 def test_console_logs_live_in_their_own_folder_and_go_with_the_vm(lab: Lab) -> None:
     lab.vm("a", state="running")
     result = lab.up()
@@ -258,6 +262,7 @@ def test_seed_hash_and_seed_path_are_secret_in_state(lab: Lab) -> None:
     assert {"cloud_init_user_data", "seed_hash", "seed_iso_path"} <= set(resource.secret_outputs)
 
 
+@pytest.mark.transport
 def test_a_vmdk_descriptor_posing_as_a_raw_base_is_refused_without_opening_what_it_names(
     lab: Lab,
 ) -> None:

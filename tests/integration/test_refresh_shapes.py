@@ -6,7 +6,10 @@ from __future__ import annotations
 
 import subprocess
 
+import pytest
 from support.lab import Lab
+
+pytestmark = pytest.mark.libvirt
 
 
 def test_refresh_after_create_reports_no_change_for_a_vm_with_nics_and_its_disk(lab: Lab) -> None:

@@ -14,6 +14,8 @@ from support.lab import Lab
 
 from pulumi_vigo_vm.testing import CheckFailedError
 
+pytestmark = pytest.mark.libvirt
+
 
 def seed_file(lab: Lab, short: str, name: str) -> str:
     """The text of ``name`` in VM ``short``'s seed ISO, read with pycdlib."""

@@ -24,6 +24,9 @@ from pulumi_vigo_vm.testing import ProviderError
 
 from .rellab import ProviderLog, open_when_ready, restart_libvirtd
 
+pytestmark = pytest.mark.libvirt
+
+
 # --------------------------------------------------------------------------- libvirtd restart
 
 

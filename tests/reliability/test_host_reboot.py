@@ -17,9 +17,12 @@ import time
 from pathlib import Path
 
 import libvirt
+import pytest
 from support.lab import Lab as RelLab
 
 from .rellab import open_when_ready, restart_libvirtd
+
+pytestmark = pytest.mark.libvirt
 
 AUTOSTARTED = Path("/run/libvirt/qemu/autostarted")
 """libvirt's marker that its autostart pass ran since the host booted (it lives in /run)."""

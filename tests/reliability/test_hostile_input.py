@@ -23,6 +23,8 @@ from pulumi_vigo_vm.vm.inputs import MAX_USER_DATA_BYTES
 
 from .rellab import CheckRpc
 
+pytestmark = pytest.mark.libvirt
+
 GOOD: dict[str, Any] = {
     "vm_name": "rel-ok",
     "memory_mib": 64,
@@ -217,14 +219,19 @@ def test_fuzzed_inputs_never_crash_the_provider_check(
 
 
 def test_bad_input_fails_check_before_any_host_call(rlab: RelLab) -> None:
-    """Check refuses every hostile value at once, and nothing reaches the host."""
+    """Check refuses every hostile value at once, and nothing reaches the host: the one run
+    of this scenario through the engine (each value's own rule is tests/unit/test_spec.py's,
+    e.g. test_every_bad_input_gets_exactly_one_fault_all_reported_together)."""
     rlab.vm(
         "bad",
         vm_name="../../etc/x",
         network_bridge="br0</source><source bridge='evil'/>",
         images_dir="/etc/../etc",
         memory_mib=-1,
+        vcpu=0,
         disk_size_gib="0x10",
+        state="paused",
+        artifact="x:1",
         uri="qemu+ssh://-oProxyCommand=touch${IFS}/tmp/pwned/system",
     )
     with pytest.raises(CheckFailedError) as caught:
@@ -235,7 +242,10 @@ def test_bad_input_fails_check_before_any_host_call(rlab: RelLab) -> None:
         "network_bridge",
         "images_dir",
         "memory_mib",
+        "vcpu",
         "disk_size_gib",
+        "state",
+        "artifact",
         "uri",
     }
     assert not rlab.images_dir.exists()

@@ -21,6 +21,8 @@ from pulumi_vigo_vm.testing.sshd import PrivateSshd
 
 from .rellab import CheckRpc, ProviderLog
 
+pytestmark = pytest.mark.libvirt
+
 
 def _user_data() -> tuple[str, str]:
     token = f"S3CRET-{secrets.token_hex(8)}"

@@ -14,6 +14,8 @@ from support.lab import Lab as RelLab
 
 from pulumi_vigo_vm.testing import ProviderError
 
+pytestmark = pytest.mark.libvirt
+
 USER_DATA = "#cloud-config\nhostname: faulty\n"
 
 # The steps of a create of a running VM with user-data, in the order its plan runs them.

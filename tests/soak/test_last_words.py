@@ -30,6 +30,8 @@ from pulumi_vigo_vm.testing.providerhost import DynamicProviderHost
 
 from .fleet import PROGRAM
 
+pytestmark = pytest.mark.libvirt
+
 DISK_URN = "urn:pulumi:dev::soak::pulumi-python:dynamic/vigo:VigoDisk::data00"
 
 

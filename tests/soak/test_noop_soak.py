@@ -15,7 +15,11 @@ from __future__ import annotations
 import os
 import time
 
+import pytest
+
 from .fleet import SoakFleet
+
+pytestmark = pytest.mark.libvirt
 
 RUNS = int(os.environ.get("VIGO_SOAK_RUNS", "40"))
 RUN_BUDGET_S = 60.0

@@ -18,6 +18,7 @@ import resource
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import pytest
 from pulumi.dynamic.dynamic import serialize_provider
 from support.world import LOCAL_URI
 
@@ -28,6 +29,8 @@ from pulumi_vigo_vm.testing import props
 from pulumi_vigo_vm.testing.providerhost import DynamicProviderHost
 
 from .fleet import PROGRAM
+
+pytestmark = pytest.mark.libvirt
 
 VM_URN = "urn:pulumi:dev::soak::pulumi-python:dynamic/vigo:VigoVm::vm{}"
 DISK_URN = "urn:pulumi:dev::soak::pulumi-python:dynamic/vigo:VigoDisk::data{}"
