@@ -1,0 +1,63 @@
+"""What a VigoSnapshot covers, decided from a domain definition (pure): every writable qcow2
+disk; read-only ones left out; refused, before anything is asked of libvirt, for a raw
+writable disk and for a running EFI guest (qemu cannot snapshot its pflash NVRAM)."""
+
+from __future__ import annotations
+
+import re
+import xml.etree.ElementTree as ET
+
+import pytest
+
+from pulumi_vigo_vm.errors import SnapshotError
+from pulumi_vigo_vm.hostfile.snapshots import parse_snapshot
+from pulumi_vigo_vm.snapshot.plan import plan_snapshot
+from pulumi_vigo_vm.snapshot.spec import SnapshotSpec
+
+CLAIM = "state:" + "0" * 32 + "/org/urn:pulumi:dev::p::pulumi-python:dynamic/vigo:VigoSnapshot::s"
+SPEC = SnapshotSpec("web", "qemu:///system", "before", CLAIM, "pre-upgrade")
+
+
+def domain(*disks: str, os_extra: str = "") -> str:
+    return (
+        f"<domain><os><type>hvm</type>{os_extra}</os><devices>{''.join(disks)}</devices></domain>"
+    )
+
+
+ROOT = "<disk device='disk'><driver type='qcow2'/><source file='/i/web.qcow2'/><target dev='vda'/></disk>"
+SEED = "<disk device='cdrom'><driver type='raw'/><source file='/i/seed.iso'/><target dev='sda'/><readonly/></disk>"
+RAW = "<disk device='disk'><driver type='raw'/><source file='/i/d.raw'/><target dev='vdb'/></disk>"
+EFI = "<loader type='pflash'>/usr/share/OVMF/OVMF_CODE.fd</loader><nvram>/n/web.fd</nvram>"
+
+
+def test_writable_qcow2_disks_are_covered_and_read_only_ones_left_out() -> None:
+    plan = plan_snapshot(SPEC, domain(ROOT, SEED), running=True)
+
+    root = ET.fromstring(plan.xml)
+    assert plan.disks == ("vda",)
+    assert root.find("memory").get("snapshot") == "internal"
+    modes = {d.get("name"): d.get("snapshot") for d in root.iterfind("./disks/disk")}
+    assert modes == {"vda": "internal", "sda": "no"}
+    # the description carries the user's text, then our claim: read back as written
+    xml = plan.xml.replace("</domainsnapshot>", "<creationTime>0</creationTime></domainsnapshot>")
+    facts = parse_snapshot(xml)
+    assert (facts.description, facts.claim) == ("pre-upgrade", CLAIM)
+
+
+def test_a_stopped_vm_is_snapshotted_without_memory() -> None:
+    plan = plan_snapshot(SPEC, domain(ROOT, os_extra=EFI), running=False)
+    assert ET.fromstring(plan.xml).find("memory").get("snapshot") == "no"
+
+
+@pytest.mark.parametrize(
+    ("disks", "os_extra", "reason"),
+    [
+        ((ROOT, RAW), "", "writable disks that are not qcow2: vdb (/i/d.raw, raw)"),
+        ((ROOT,), EFI, "running EFI guest"),
+    ],
+)
+def test_what_qemu_cannot_snapshot_is_refused(
+    disks: tuple[str, ...], os_extra: str, reason: str
+) -> None:
+    with pytest.raises(SnapshotError, match=re.escape(reason)):
+        plan_snapshot(SPEC, domain(*disks, os_extra=os_extra), running=True)
