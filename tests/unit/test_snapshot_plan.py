@@ -24,9 +24,14 @@ def domain(*disks: str, os_extra: str = "") -> str:
     )
 
 
-ROOT = "<disk device='disk'><driver type='qcow2'/><source file='/i/web.qcow2'/><target dev='vda'/></disk>"
-SEED = "<disk device='cdrom'><driver type='raw'/><source file='/i/seed.iso'/><target dev='sda'/><readonly/></disk>"
-RAW = "<disk device='disk'><driver type='raw'/><source file='/i/d.raw'/><target dev='vdb'/></disk>"
+def disk(device: str, fmt: str, path: str, target: str, extra: str = "") -> str:
+    source = f"<driver type='{fmt}'/><source file='{path}'/><target dev='{target}'/>"
+    return f"<disk device='{device}'>{source}{extra}</disk>"
+
+
+ROOT = disk("disk", "qcow2", "/i/web.qcow2", "vda")
+SEED = disk("cdrom", "raw", "/i/seed.iso", "sda", "<readonly/>")
+RAW = disk("disk", "raw", "/i/d.raw", "vdb")
 EFI = "<loader type='pflash'>/usr/share/OVMF/OVMF_CODE.fd</loader><nvram>/n/web.fd</nvram>"
 
 
