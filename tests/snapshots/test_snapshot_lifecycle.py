@@ -101,3 +101,19 @@ def test_a_vanished_snapshot_is_gone_on_refresh_and_a_foreign_one_survives_delet
     del snaps.snapshots["before"]
     snaps.up()
     assert snaps.libvirt_snapshots("vm") == {"before": ""}
+
+
+def test_a_running_vm_is_snapshotted_with_its_memory_state(snaps: SnapshotLab) -> None:
+    """A domain on a blank disk still runs (its firmware finds nothing to boot): enough for
+    qemu to save its memory state; the read-only seed ISO is left out."""
+    snaps.lab.vm("vm", state="running", cloud_init_user_data="#cloud-config\n")
+    snaps.snapshot("live", "vm")
+    snaps.up()
+
+    outputs = snaps.outputs("live")
+    assert outputs["state"] == "running"
+    assert outputs["disks"] == [str(snaps.lab.overlay("vm"))]
+    xml = snaps.domain("vm").snapshotLookupByName("live").getXMLDesc(0)
+    assert "<memory snapshot='internal'/>" in xml
+    assert snaps.lab.power("vm") == "running"  # paused while saved, then resumed
+    assert internal_snapshots(snaps.lab.overlay("vm")) == ["live"]
