@@ -44,10 +44,12 @@ unavailable for that look, never fatal."""
 
 # Undefine must also drop what libvirt keeps beside a domain, or it refuses; the NVRAM
 # and TPM flags remove the VM's UEFI variables and swtpm state (both harmless for a domain
-# that has neither, as every domain of the previous release).
+# that has neither, as every domain of the previous release). Snapshot metadata is not
+# among them: a domain that holds snapshots is refused by libvirt ("cannot delete inactive
+# domain with N snapshots"), so none is ever dropped silently (the VM's provider refuses
+# first, naming them; this is the backstop should one appear in between).
 _UNDEFINE_FLAGS = (
     libvirt.VIR_DOMAIN_UNDEFINE_MANAGED_SAVE
-    | libvirt.VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA
     | libvirt.VIR_DOMAIN_UNDEFINE_NVRAM
     | getattr(libvirt, "VIR_DOMAIN_UNDEFINE_CHECKPOINTS_METADATA", 0)
     | getattr(libvirt, "VIR_DOMAIN_UNDEFINE_TPM", 0)
@@ -302,8 +304,9 @@ class Guest:
             self._domain.destroy()
 
     def undefine(self) -> None:
-        """Forget the definition, with the flags managed-save, snapshots, NVRAM and TPM
-        state need (the NVRAM file and swtpm state go with it)."""
+        """Forget the definition, with the flags managed-save, NVRAM and TPM state need (the
+        NVRAM file and swtpm state go with it). Refused by libvirt while the domain holds
+        snapshots."""
         with self._call("undefining"):
             self._domain.undefineFlags(_UNDEFINE_FLAGS)
 
