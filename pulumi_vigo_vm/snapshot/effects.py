@@ -8,7 +8,9 @@ import logging
 import xml.etree.ElementTree as ET
 
 from ..common.claimtext import conflict_hint
-from ..errors import HostError, NotOwnedError
+from ..errors import CommandError, HostError, NotOwnedError
+from ..hostfile.disk_refs import disk_refs
+from ..hostfile.guestfile import delete_internal_snapshot, inspect
 from ..hostfile.snapshots import SnapshotFacts, described, parse_snapshot
 from ..virt.hypervisor import Guest
 from ..virt.target import Target
@@ -97,10 +99,33 @@ def remove(target: Target, spec: SnapshotSpec) -> bool:
     if guest is None or found is None:
         log.info("%s: already gone", spec.id)
         return False
-    if parse_snapshot(found.xml).claim != spec.claim:
+    facts = parse_snapshot(found.xml)
+    if facts.claim != spec.claim:
         log.warning("%s: not claimed by this resource; left alone", spec.id)
         return False
-    return guest.delete_snapshot(spec.snapshot_name)
+    deleted = guest.delete_snapshot(spec.snapshot_name)
+    _delete_left_in_dropped_disks(target, guest, spec, facts)
+    return deleted
+
+
+def _delete_left_in_dropped_disks(
+    target: Target, guest: Guest, spec: SnapshotSpec, facts: SnapshotFacts
+) -> None:
+    """libvirt deletes a snapshot's internal snapshots only from the disks the domain has
+    now: a data disk the VM dropped since keeps its part of the snapshot, which would then
+    block that disk's delete and growth. Ours, by the snapshot's name, is deleted from it
+    here (a file gone, or without it, is left as it is)."""
+    current = {ref.path for ref in disk_refs(guest.xml())}
+    for path in facts.disks:
+        if path in current or target.host.stat(path) is None:
+            continue
+        if not inspect(target.host, path, "qcow2", "VigoSnapshot").snapshots:
+            continue
+        log.info("%s: deleting its internal snapshot from %s, dropped by the VM", spec.id, path)
+        try:
+            delete_internal_snapshot(target.host, path, spec.snapshot_name, "VigoSnapshot")
+        except CommandError as exc:
+            log.warning("%s: %s still holds its internal snapshot: %s", spec.id, path, exc)
 
 
 def _facts(guest: Guest, spec: SnapshotSpec) -> SnapshotFacts:
