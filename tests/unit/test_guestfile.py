@@ -92,7 +92,8 @@ def qemu_img_verbs() -> dict[str, set[str]]:
 def test_qemu_img_reaches_a_file_a_guest_writes_only_through_guestfile() -> None:
     """The class guard: ``resize`` and ``snapshot`` (and any new verb: convert, amend,
     rebase...) on a disk run only in guestfile, behind inspect; ``create`` only makes new
-    files at temporary names; ``info`` only reads bases (VigoBaseImage files, plain disk_path files)."""
+    files at temporary names; ``info`` only reads bases (VigoBaseImage files, plain
+    disk_path files)."""
     assert qemu_img_verbs() == {
         "resize": {"hostfile/guestfile.py"},
         "snapshot": {"hostfile/guestfile.py"},
