@@ -91,7 +91,18 @@ def internal_snapshots(path: Path) -> list[str]:
 def snaps(
     bridge: str, libvirt_conn: libvirt.virConnect, request: pytest.FixtureRequest
 ) -> Iterator[SnapshotLab]:
-    """A fresh world per test, local (the transport changes no snapshot call)."""
+    """A fresh world per test, local (the transport changes no libvirt call)."""
     lab = Lab.new("sn", request.node.nodeid, uri=LOCAL_URI, bridge=bridge, conn=libvirt_conn)
+    for world in lab.lifetime():
+        yield SnapshotLab(world)
+
+
+@pytest.fixture
+def snaps_both(
+    uri: str, bridge: str, libvirt_conn: libvirt.virConnect, request: pytest.FixtureRequest
+) -> Iterator[SnapshotLab]:
+    """:func:`snaps`, locally and over qemu+ssh: for what also runs host commands (qemu-img
+    through the Host abstraction) besides libvirt calls."""
+    lab = Lab.new("sn", request.node.nodeid, uri=uri, bridge=bridge, conn=libvirt_conn)
     for world in lab.lifetime():
         yield SnapshotLab(world)

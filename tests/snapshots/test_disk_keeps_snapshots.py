@@ -15,8 +15,9 @@ GIB = 1024**3
 
 
 def test_a_snapshot_in_a_disk_blocks_its_growth_and_delete_until_it_is_gone(
-    snaps: SnapshotLab,
+    snaps_both: SnapshotLab,
 ) -> None:
+    snaps = snaps_both
     snaps.lab.disk("data")
     snaps.lab.vm("vm", state="defined", data_disks=[{"disk": "data"}])
     snaps.snapshot("before", "vm")
