@@ -10,7 +10,7 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from pulumi_vigo_vm.errors import SnapshotError
-from pulumi_vigo_vm.hostfile.snapshots import parse_snapshot
+from pulumi_vigo_vm.hostfile.snapshots import made_in_state, parse_snapshot
 from pulumi_vigo_vm.snapshot.plan import plan_snapshot
 from pulumi_vigo_vm.snapshot.spec import SnapshotSpec
 
@@ -66,3 +66,13 @@ def test_what_qemu_cannot_snapshot_is_refused(
 ) -> None:
     with pytest.raises(SnapshotError, match=re.escape(reason)):
         plan_snapshot(SPEC, domain(*disks, os_extra=os_extra), running=True)
+
+
+def test_a_snapshot_is_the_stacks_own_only_when_a_vigosnapshot_of_its_state_claims_it() -> None:
+    vm_claim = "state:" + "0" * 32 + "/org/urn:pulumi:dev::p::pulumi-python:dynamic/vigo:VigoVm::w"
+    other_state = CLAIM.replace("0" * 32, "1" * 32)
+    a_disk = CLAIM.replace("VigoSnapshot", "VigoDisk")
+    assert made_in_state(CLAIM, vm_claim)
+    assert not made_in_state(other_state, vm_claim)
+    assert not made_in_state(a_disk, vm_claim)
+    assert not made_in_state(None, vm_claim)
