@@ -2,8 +2,9 @@
 
 ``VigoVm(...)`` declares one VM (a libvirt domain, a qcow2 overlay over a shared base
 disk, data disks, NICs, a NoCloud cloud-init seed, a run state); ``VigoDisk`` a data disk
-that outlives its VM's replace; ``VigoBaseImage`` a verified base image from a URL. Their
-dynamic providers make the hypervisor match them, locally or over ``qemu+ssh://``.
+that outlives its VM's replace; ``VigoBaseImage`` a verified base image from a URL;
+``VigoSnapshot`` an internal snapshot of a VM's disks. Their dynamic providers make the
+hypervisor match them, locally or over ``qemu+ssh://``.
 
 The public names load lazily (PEP 562): ``import pulumi_vigo_vm.policies`` (the policy
 pack) or a pure module loads no libvirt, paramiko, pycdlib or requests.
@@ -30,9 +31,14 @@ if TYPE_CHECKING:
         InUseError as InUseError,
         LibvirtCallError as LibvirtCallError,
         NotOwnedError as NotOwnedError,
+        SnapshotError as SnapshotError,
         VigoError as VigoError,
     )
     from .guard import host_is_libvirt as host_is_libvirt
+    from .snapshot.resource import (
+        VigoSnapshot as VigoSnapshot,
+        VigoSnapshotArgs as VigoSnapshotArgs,
+    )
     from .vm.resource import VigoVm as VigoVm, VigoVmArgs as VigoVmArgs
 
 _HOMES = {
@@ -40,6 +46,8 @@ _HOMES = {
     "VigoBaseImageArgs": ".baseimage.resource",
     "VigoDisk": ".disk.resource",
     "VigoDiskArgs": ".disk.resource",
+    "VigoSnapshot": ".snapshot.resource",
+    "VigoSnapshotArgs": ".snapshot.resource",
     "VigoVm": ".vm.resource",
     "VigoVmArgs": ".vm.resource",
     "host_is_libvirt": ".guard",
@@ -54,6 +62,7 @@ _HOMES = {
             "InputError",
             "LibvirtCallError",
             "NotOwnedError",
+            "SnapshotError",
             "VigoError",
         ),
         ".errors",

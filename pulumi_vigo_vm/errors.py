@@ -13,6 +13,7 @@
     ├── ImageError                 a base or overlay image is unusable (missing, chained, data file)
     ├── NotOwnedError              a same-named domain or file exists that this package did not make
     ├── InUseError                 a file is referenced by domains on the host; names them
+    ├── SnapshotError              a snapshot cannot be taken, or snapshots block a VM's undefine
     └── CuratorError               an artifact reference could not be parsed, resolved or fetched
         └── CuratorUnreachableError  the curator (registry or layout directory) cannot be reached
 
@@ -40,6 +41,7 @@ __all__ = [
     "LibvirtCallError",
     "NotOwnedError",
     "NotRegularFileError",
+    "SnapshotError",
     "VigoError",
 ]
 
@@ -147,6 +149,12 @@ class InUseError(VigoError):
         self.path = path
         self.domains = tuple(domains)
         super().__init__(f"{path} is in use by {', '.join(self.domains)}; {fix}")
+
+
+class SnapshotError(VigoError):
+    """A VigoSnapshot cannot be taken as asked (a raw writable disk, the NVRAM of a running
+    EFI guest), or snapshots would be lost by an act (a VM's destroy or replace, a
+    VigoDisk's delete or growth). Raised before anything is changed; names them and the fix."""
 
 
 class CuratorError(VigoError):

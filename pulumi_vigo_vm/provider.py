@@ -38,6 +38,7 @@ from .errors import (
     InputError,
     InputFault,
 )
+from .hostfile.snapshots import parse_snapshot
 from .hostfile.usage import HostUsage
 from .virt.target import Target
 from .vm import axes
@@ -63,7 +64,13 @@ from .vm.observe import (
     observe_removal,
     resolve_base,
 )
-from .vm.ownership import DomainOwner, owner_of, removable_files, superseded_seeds
+from .vm.ownership import (
+    DomainOwner,
+    owner_of,
+    refuse_held_snapshots,
+    removable_files,
+    superseded_seeds,
+)
 from .vm.spec import RunState, VmSpec, check_inputs, parse_spec
 
 __all__ = ["VmProvider"]
@@ -358,6 +365,8 @@ class VmProvider(ConfiguredProvider):
     def _remove(self, target: Target, spec: VmSpec, recorded: Recorded | None) -> Plan:
         guest, observed, candidates, facts = observe_removal(target, spec, recorded)
         plan = axes.plan_remove(spec, observed, recorded, candidates, facts)
+        if guest is not None and Action.UNDEFINE in plan.actions:
+            refuse_held_snapshots(spec, (parse_snapshot(s.xml) for s in guest.snapshots()))
         base = ResolvedBase("", None, None)
         hook = hook_from_env(spec.vm_name)
         Executor(target, spec, base, before_step=hook, guest=guest).apply(plan)

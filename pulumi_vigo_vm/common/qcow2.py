@@ -1,5 +1,5 @@
 """Read the few facts we need from a qcow2 header: virtual size, backing file and format,
-external data file. Pure: takes the image's first bytes.
+external data file, how many internal snapshots it holds. Pure: takes the image's first bytes.
 
 Reading a header over SFTP costs one small read; ``qemu-img info`` over SSH costs a remote
 exec (~100-250 ms). Every diff of every VM inspects its overlay, so this matters on fleets.
@@ -31,6 +31,8 @@ class Qcow2Header:
     backing_file: str | None
     backing_format: str | None
     data_file: str | None
+    snapshots: int = 0
+    """How many internal snapshots the image holds (``nb_snapshots``)."""
 
 
 def parse_header(data: bytes) -> Qcow2Header | None:
@@ -40,6 +42,7 @@ def parse_header(data: bytes) -> Qcow2Header | None:
         return None
     version, backing_offset, backing_size = struct.unpack_from(">IQI", data, 4)
     (virtual_size,) = struct.unpack_from(">Q", data, 24)
+    (snapshots,) = struct.unpack_from(">I", data, 60)
     if version not in (2, 3):
         return None
     backing_file = None
@@ -62,7 +65,7 @@ def parse_header(data: bytes) -> Qcow2Header | None:
     data_file = extensions.get(_EXT_DATA_FILE)
     if incompatible & _INCOMPAT_DATA_FILE and data_file is None:
         data_file = "(external data file)"
-    return Qcow2Header(virtual_size, backing_file, backing_format, data_file)
+    return Qcow2Header(virtual_size, backing_file, backing_format, data_file, snapshots)
 
 
 def _extensions(data: bytes, offset: int) -> dict[int, str] | None:

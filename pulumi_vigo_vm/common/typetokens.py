@@ -11,7 +11,15 @@ from __future__ import annotations
 
 from typing import Final
 
-__all__ = ["MODULE", "VIGO_BASE_IMAGE", "VIGO_DISK", "VIGO_STATE_ID", "VIGO_VM", "type_token"]
+__all__ = [
+    "MODULE",
+    "VIGO_BASE_IMAGE",
+    "VIGO_DISK",
+    "VIGO_SNAPSHOT",
+    "VIGO_STATE_ID",
+    "VIGO_VM",
+    "type_token",
+]
 
 MODULE: Final = "vigo"
 """The ``module=`` every resource class of the package is declared with."""
@@ -25,4 +33,5 @@ def type_token(name: str) -> str:
 VIGO_VM: Final = type_token("VigoVm")
 VIGO_DISK: Final = type_token("VigoDisk")
 VIGO_BASE_IMAGE: Final = type_token("VigoBaseImage")
+VIGO_SNAPSHOT: Final = type_token("VigoSnapshot")
 VIGO_STATE_ID: Final = type_token("VigoStateId")

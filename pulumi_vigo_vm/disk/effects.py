@@ -7,10 +7,11 @@ from __future__ import annotations
 import logging
 import posixpath
 
-from ..errors import HostError
+from ..errors import HostError, SnapshotError
 from ..hostfile.claim import FileOwner, file_owner
 from ..hostfile.disk_refs import disk_refs
 from ..hostfile.guestfile import QEMU_IMG_TIMEOUT, inspect, resize
+from ..hostfile.imageformat import ImageInfo
 from ..hostfile.ops import (
     install,
     read_claim,
@@ -20,6 +21,7 @@ from ..hostfile.ops import (
     sweep_temporaries,
     take,
 )
+from ..hostfile.snapshots import parse_snapshot
 from ..hostfile.usage import host_usage, identities
 from ..hosts.base import Host
 from ..virt.target import Target
@@ -42,18 +44,50 @@ def observe(target: Target, spec: DiskSpec) -> DiskFacts:
     recorded = read_claim(host, spec.path)
     exists = host.stat(spec.path) is not None
     owner = file_owner(exists, recorded, spec.claim)
-    size = virtual_size(host, spec.path, spec.format) if owner is FileOwner.OURS else None
-    return DiskFacts(owner, recorded, size)
+    image = _image(host, spec.path, spec.format) if owner is FileOwner.OURS else None
+    if image is None:
+        return DiskFacts(owner, recorded, None)
+    return DiskFacts(owner, recorded, image.virtual_size, image.snapshots)
 
 
-def virtual_size(host: Host, path: str, fmt: DiskFormat) -> int | None:
-    """The disk's size as a guest sees it, or None when there is no file: a raw file's
-    length, a qcow2's from its header (one small read, even while a guest holds it). A guest
-    writes this file: it is refused (ImageError) unless it is what ``fmt`` declares, with no
-    backing or data file (:func:`~pulumi_vigo_vm.hostfile.guestfile.inspect`)."""
+def _image(host: Host, path: str, fmt: DiskFormat) -> ImageInfo | None:
+    """The disk's facts, or None when there is no file: its size as a guest sees it (a raw
+    file's length, a qcow2's from its header: one small read, even while a guest holds it)
+    and the internal snapshots it holds. A guest writes this file: it is refused
+    (ImageError) unless it is what ``fmt`` declares, with no backing or data file
+    (:func:`~pulumi_vigo_vm.hostfile.guestfile.inspect`)."""
     if host.stat(path) is None:
         return None
-    return inspect(host, path, fmt.value, "VigoDisk").virtual_size
+    return inspect(host, path, fmt.value, "VigoDisk")
+
+
+def _refuse_snapshots(target: Target, spec: DiskSpec, facts: DiskFacts, act: str) -> None:
+    """Refuse (SnapshotError) to ``act`` a disk whose file holds internal snapshots, naming
+    the VM snapshots that include it: a delete would take them with it, and qcow2 internal
+    snapshots and a resize do not mix (a revert would bring back the old size under a
+    grown filesystem)."""
+    if not facts.snapshots:
+        return
+    names = _snapshots_including(target, spec.path)
+    held = ", ".join(names) if names else "none libvirt knows of (qemu-img snapshot -l)"
+    raise SnapshotError(
+        f"{spec.path} holds {facts.snapshots} internal snapshot(s) (VM snapshots including "
+        f"it: {held}); a VigoDisk is never {act} while one lives in its file. Delete those "
+        "snapshots first (remove their VigoSnapshot, or virsh snapshot-delete <vm> <name>), "
+        "then run again"
+    )
+
+
+def _snapshots_including(target: Target, path: str) -> list[str]:
+    """``<domain>/<snapshot>`` of every snapshot on the host that covers the file ``path``
+    (asked only when its header says it holds some: one listing per domain)."""
+    found = []
+    for definition in target.hypervisor.domain_definitions():
+        guest = target.hypervisor.lookup(definition.name)
+        for snapshot in guest.snapshots() if guest is not None else ():
+            if path in parse_snapshot(snapshot.xml).disks:
+                found.append(f"{definition.name}/{snapshot.name}")
+    return sorted(found)
 
 
 def attached_to(target: Target, spec: DiskSpec) -> list[str]:
@@ -67,7 +101,8 @@ def converge(target: Target, spec: DiskSpec, previous_claim: str | None = None) 
     the running domain that holds it, else qemu-img). Returns what was done.
 
     Raises NotOwnedError (someone else's file: left alone), ImageError (larger than
-    declared), InUseError (held by several running domains), HostError."""
+    declared), InUseError (held by several running domains), SnapshotError (a growth while
+    snapshots live in it), HostError."""
     assert spec.claim is not None
     host = target.host
     host.makedirs(posixpath.dirname(spec.path))
@@ -80,6 +115,8 @@ def converge(target: Target, spec: DiskSpec, previous_claim: str | None = None) 
         users = host_usage(target, fresh=True, about=(spec.path,)).users(spec.path)
         running = tuple(sorted({u.domain for u in users if u.active and u.direct}))
     plan = plan_converge(spec, facts, running)
+    if plan.step in (Step.GROW_LIVE, Step.GROW_OFFLINE):
+        _refuse_snapshots(target, spec, facts, "grown")
     if plan.step is Step.CREATE:
         _create(host, spec, wrote_claim=facts.recorded_claim is None)
     elif plan.step is Step.GROW_LIVE:
@@ -130,9 +167,13 @@ def _grow_live(target: Target, spec: DiskSpec, domain: str) -> None:
 
 def remove(target: Target, spec: DiskSpec) -> bool:
     """Remove the file and its sidecar if our claim names them. Refused (InUseError naming
-    the domains) while any domain on the host references the file, on a fresh listing.
+    the domains) while any domain on the host references the file, on a fresh listing, and
+    (SnapshotError naming them) while snapshots live in it.
     Returns whether a file was removed; someone else's file is left alone."""
     assert spec.claim is not None
+    facts = observe(target, spec)
+    if facts.owner is FileOwner.OURS:
+        _refuse_snapshots(target, spec, facts, "deleted")
     removed = remove_ours(target, spec.path, spec.claim, IN_USE_FIX)
     if not removed and target.host.stat(spec.path) is not None:
         log.warning("%s: not claimed by this resource; left alone", spec.path)

@@ -34,6 +34,8 @@ class DiskFacts:
     """The claim the sidecar names (None: no sidecar)."""
     virtual_size: int | None
     """The file's virtual size (qcow2: from its header; raw: its length); None if absent."""
+    snapshots: int = 0
+    """How many internal snapshots the file holds (a qcow2's header says)."""
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from ..errors import ImageError, NotRegularFileError
 from ..hosts.base import CommandResult, Host, read_bounded
 from .imageformat import ImageInfo, header_image, probe_format, refusal
 
-__all__ = ["QEMU_IMG_TIMEOUT", "inspect", "probe", "resize"]
+__all__ = ["QEMU_IMG_TIMEOUT", "delete_internal_snapshot", "inspect", "probe", "resize"]
 
 QEMU_IMG_TIMEOUT = 120.0
 """qemu-img resize touches metadata only (no preallocation): seconds at most."""
@@ -73,4 +73,15 @@ def resize(
     :func:`inspect` has proven it is what it is declared."""
     inspect(host, path, declared, what, backing=backing)
     argv = ["qemu-img", "resize", "-q", "-f", declared, path, str(size_bytes)]
+    return host.run(argv, timeout=QEMU_IMG_TIMEOUT)
+
+
+def delete_internal_snapshot(host: Host, path: str, name: str, what: str) -> CommandResult:
+    """Delete the internal snapshot ``name`` from the standalone qcow2 at ``path`` (a data
+    disk no running guest holds: ``qemu-img snapshot`` takes the write lock), once
+    :func:`inspect` has proven it a qcow2 naming no other file."""
+    inspect(host, path, "qcow2", what)
+    # qemu-img snapshot has no -f: the format is stated in --image-opts (never probed)
+    image = "driver=qcow2,file.driver=file,file.filename=" + path.replace(",", ",,")
+    argv = ["qemu-img", "snapshot", "-q", "--image-opts", "-d", name, image]
     return host.run(argv, timeout=QEMU_IMG_TIMEOUT)

@@ -48,6 +48,8 @@ class ImageInfo:
     backing_file: str | None = None
     backing_format: str | None = None
     data_file: str | None = None
+    snapshots: int = 0
+    """How many internal snapshots a qcow2 holds (from its header)."""
     stamp: str | None = None
     """``<file size>:<mtime>:<virtual size>``: changes when the file is replaced or written
     (see :func:`pulumi_vigo_vm.hostfile.images.header_info`)."""
@@ -74,7 +76,13 @@ def header_image(path: str, head: bytes) -> ImageInfo | None:
     if backing is not None and not backing.startswith("/"):
         backing = posixpath.join(posixpath.dirname(path), backing)
     return ImageInfo(
-        path, "qcow2", header.virtual_size, backing, header.backing_format, header.data_file
+        path,
+        "qcow2",
+        header.virtual_size,
+        backing,
+        header.backing_format,
+        header.data_file,
+        snapshots=header.snapshots,
     )
 
 

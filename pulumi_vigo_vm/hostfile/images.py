@@ -47,6 +47,7 @@ def _parse_info(path: str, report: dict[str, Any]) -> ImageInfo:
         backing_file=report.get("full-backing-filename") or report.get("backing-filename"),
         backing_format=report.get("backing-filename-format"),
         data_file=specific.get("data-file"),
+        snapshots=len(report.get("snapshots") or ()),
     )
 
 

@@ -1,5 +1,5 @@
-"""Policy rules for ``VigoVm`` and ``VigoDisk``: sizing limits and single ownership of a
-libvirt domain.
+"""Policy rules for ``VigoVm``, ``VigoDisk`` and ``VigoSnapshot``: sizing limits, single
+ownership of a libvirt domain, snapshots per VM.
 
 The rules are plain functions over a resource's property mapping so they can be tested
 without the policy engine; :func:`build_policies` wraps each rule in a pulumi-policy
@@ -29,6 +29,8 @@ vigo-vm-max-attached-  maxAttachedDiskGib  4096 (4 TiB: root plus attached VigoD
 disk                   defaultDiskSizeGib  20 (root size assumed when absent)
 vigo-vm-unique-domain  defaultUri          stack config ``vigo:uri``, else
                                            ``qemu:///system``
+vigo-snapshot-max-     maxSnapshotsPerVm   8 (VigoSnapshots of one VM)
+per-vm
 =====================  ==================  ===================================
 
 The SDK hands a policy only the config the engine sent (it does not fill schema defaults),
@@ -79,6 +81,12 @@ from .sizes import (
     size_violation,
     vcpu_violation,
 )
+from .snapshots import (
+    DEFAULT_MAX_SNAPSHOTS_PER_VM,
+    MAX_SNAPSHOTS_POLICY,
+    snapshot_count_violations,
+    snapshots_policy,
+)
 from .unique import (
     UNIQUE_DOMAIN_POLICY,
     DomainClaim,
@@ -96,6 +104,7 @@ __all__ = [
     "DEFAULT_MAX_DISK_SIZE_GIB",
     "DEFAULT_MAX_MEMORY_MIB",
     "DEFAULT_MAX_NICS",
+    "DEFAULT_MAX_SNAPSHOTS_PER_VM",
     "DEFAULT_MAX_VCPU",
     "DEFAULT_URI",
     "MAX_ATTACHED_DISK_POLICY",
@@ -103,6 +112,7 @@ __all__ = [
     "MAX_DISK_POLICY",
     "MAX_MEMORY_POLICY",
     "MAX_NICS_POLICY",
+    "MAX_SNAPSHOTS_POLICY",
     "MAX_VCPU_POLICY",
     "PACK_NAME",
     "SIZE_LIMITS",
@@ -122,6 +132,7 @@ __all__ = [
     "nic_violation",
     "normalize_uri",
     "size_violation",
+    "snapshot_count_violations",
     "validate_unique_domain",
     "vcpu_violation",
 ]
@@ -132,7 +143,7 @@ PACK_NAME: Final = "vigo-vm"
 
 
 def build_policies(enforcement_level: EnforcementLevel | None = None) -> list[Policy]:
-    """Every VigoVm and VigoDisk policy, ready for ``PolicyPack``.
+    """Every VigoVm, VigoDisk and VigoSnapshot policy, ready for ``PolicyPack``.
 
     ``enforcement_level`` overrides each policy's own level (the pack's default applies
     when None); per-stack config can still change it, e.g. to ``advisory``.
@@ -142,4 +153,5 @@ def build_policies(enforcement_level: EnforcementLevel | None = None) -> list[Po
         nics_policy(enforcement_level),
         attached_disk_policy(enforcement_level),
         unique_domain_policy(enforcement_level),
+        snapshots_policy(enforcement_level),
     ]

@@ -27,6 +27,7 @@ from ..common.uri import DEFAULT_URI, LibvirtUri
 __all__ = [
     "UNIQUE_DOMAIN_POLICY",
     "DomainClaim",
+    "default_uri",
     "domain_key",
     "duplicate_domain_violations",
     "normalize_uri",
@@ -110,7 +111,7 @@ def duplicate_domain_violations(
     return violations
 
 
-def _default_uri(config: Mapping[str, Any]) -> str:
+def default_uri(config: Mapping[str, Any]) -> str:
     """The URI an absent ``uri`` stands for: pack config, else stack ``vigo:uri``, else
     ``qemu:///system`` — the provider's own fallback, which the CLI passes to the pack."""
     configured = config.get("defaultUri")
@@ -129,7 +130,7 @@ def validate_unique_domain(args: StackValidationArgs, report_violation: ReportVi
         for resource in args.resources
         if resource.resource_type == TYPE_TOKEN
     ]
-    for urn, message in duplicate_domain_violations(claims, _default_uri(args.get_config())):
+    for urn, message in duplicate_domain_violations(claims, default_uri(args.get_config())):
         report_violation(message, urn)
 
 

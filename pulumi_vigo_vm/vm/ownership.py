@@ -24,8 +24,9 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from ..common.claimtext import conflict_hint, other_state
-from ..errors import NotOwnedError
+from ..errors import NotOwnedError, SnapshotError
 from ..hostfile.imageformat import ImageInfo
+from ..hostfile.snapshots import SnapshotFacts, made_in_state
 from .cloudinit import SEED_VOLUME_ID, SeedIdentity, instance_id
 from .domain_xml import LiveDomain
 from .filenames import console_log_path, legacy_console_log_path
@@ -40,6 +41,7 @@ __all__ = [
     "domain_owner",
     "owner_of",
     "recorded_overlay",
+    "refuse_held_snapshots",
     "removable_files",
     "removal_candidates",
     "require_nvram_ours",
@@ -280,3 +282,28 @@ def removable_files(
     removable += [p for p in candidates.seeds if _seed_is_ours(spec, p, facts.seeds.get(p))]
     removable += [p for p in candidates.logs if p in facts.present]
     return tuple(p for p in removable if p in facts.present and p not in kept)
+
+
+def refuse_held_snapshots(spec: VmSpec, snapshots: Iterable[SnapshotFacts]) -> None:
+    """Refuse (SnapshotError) to undefine a domain that holds snapshots: a VM never discards
+    one silently. A snapshot this package did not make is the operator's data; one a
+    VigoSnapshot of this stack made is still there only because the program does not make it
+    depend on the VM (the engine deletes dependents first)."""
+    held = list(snapshots)
+    foreign = [s.name for s in held if not made_in_state(s.claim, spec.claim)]
+    ours = [s.name for s in held if made_in_state(s.claim, spec.claim)]
+    where = f"{spec.vm_name} on {spec.uri}"
+    if foreign:
+        names = ", ".join(repr(name) for name in foreign)
+        raise SnapshotError(
+            f"{where} holds snapshots this package did not make: {names}; a destroy or "
+            "replace would discard them (they are the operator's data). Delete them "
+            f"(virsh snapshot-delete {spec.vm_name} <name>) or keep the VM, then run again"
+        )
+    if ours:
+        names = ", ".join(repr(name) for name in ours)
+        raise SnapshotError(
+            f"{where} still holds the VigoSnapshots {names}: pass the VM's vm_name Output "
+            "(vm_name=vm.vm_name) to each VigoSnapshot so the engine deletes them before the "
+            "VM, or remove them from the program first, then run again"
+        )

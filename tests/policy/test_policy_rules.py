@@ -321,12 +321,13 @@ def test_policies_follow_the_house_style() -> None:
         policies.MAX_NICS_POLICY,
         policies.MAX_ATTACHED_DISK_POLICY,
         policies.UNIQUE_DOMAIN_POLICY,
+        policies.MAX_SNAPSHOTS_POLICY,
     ]
     for policy in built:
         assert policy.name == policy.name.lower() and " " not in policy.name
         assert policy.description.startswith(("Requires", "Prohibits"))
         assert policy.enforcement_level is None  # the pack's level applies
-    assert [type(p) for p in built] == [ResourceValidationPolicy] * 5 + [StackValidationPolicy] * 2
+    assert [type(p) for p in built] == [ResourceValidationPolicy] * 5 + [StackValidationPolicy] * 3
 
 
 def test_schema_defaults_match_code_defaults() -> None:
@@ -344,6 +345,7 @@ def test_schema_defaults_match_code_defaults() -> None:
         "maxSizeGib": policies.DEFAULT_MAX_DATA_DISK_SIZE_GIB,
         "maxNics": policies.DEFAULT_MAX_NICS,
         "maxAttachedDiskGib": policies.DEFAULT_MAX_ATTACHED_DISK_GIB,
+        "maxSnapshotsPerVm": policies.DEFAULT_MAX_SNAPSHOTS_PER_VM,
         "defaultUri": None,  # unset so the stack's vigo:uri can apply
     }
 

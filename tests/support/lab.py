@@ -208,7 +208,9 @@ class Lab:
                 if dom.isActive():
                     dom.destroy()
                 dom.undefineFlags(
-                    libvirt.VIR_DOMAIN_UNDEFINE_NVRAM | libvirt.VIR_DOMAIN_UNDEFINE_TPM
+                    libvirt.VIR_DOMAIN_UNDEFINE_NVRAM
+                    | libvirt.VIR_DOMAIN_UNDEFINE_TPM
+                    | libvirt.VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA  # a test's snapshots
                 )
         # Logs a test's killed or failed runs left (a destroyed VM's own go with it).
         for log in Path(CONSOLE_LOG_DIR).glob(f"{self.prefix}-*.console.log"):

@@ -90,13 +90,14 @@ def qemu_img_verbs() -> dict[str, set[str]]:
 
 
 def test_qemu_img_reaches_a_file_a_guest_writes_only_through_guestfile() -> None:
-    """The class guard: ``resize`` (and any new verb: amend, rebase...) on a disk runs only
-    in guestfile, behind inspect; ``create`` only makes new files at temporary names;
-    ``info`` only reads bases (VigoBaseImage files, plain disk_path files); ``convert``
-    only copies a base usable_base has inspected into a new file at a temporary name (a
-    root copy, disk_mode="copy")."""
+    """The class guard: ``resize`` and ``snapshot`` (and any new verb: amend, rebase...) on a
+    disk run only in guestfile, behind inspect; ``create`` only makes new files at temporary
+    names; ``info`` only reads bases (VigoBaseImage files, plain disk_path files); ``convert``
+    only copies a base usable_base has inspected into a new file at a temporary name (a root
+    copy, disk_mode="copy")."""
     assert qemu_img_verbs() == {
         "resize": {"hostfile/guestfile.py"},
+        "snapshot": {"hostfile/guestfile.py"},
         "create": {"hostfile/images.py", "disk/effects.py"},
         "info": {"hostfile/images.py"},
         "convert": {"hostfile/images.py"},

@@ -22,6 +22,7 @@ from pulumi_vigo_vm.baseimage.provider import BaseImageProvider
 from pulumi_vigo_vm.disk.provider import DiskProvider
 from pulumi_vigo_vm.dynamic.pickling import pristine_pickler
 from pulumi_vigo_vm.provider import VmProvider
+from pulumi_vigo_vm.snapshot.provider import SnapshotProvider
 from pulumi_vigo_vm.stateid import StateIdProvider
 
 PINNED = {
@@ -32,6 +33,10 @@ PINNED = {
     },
     BaseImageProvider: {
         "pulumi_vigo_vm.baseimage.provider.BaseImageProvider",
+        "pulumi_vigo_vm.spec.ProviderDefaults",
+    },
+    SnapshotProvider: {
+        "pulumi_vigo_vm.snapshot.provider.SnapshotProvider",
         "pulumi_vigo_vm.spec.ProviderDefaults",
     },
     StateIdProvider: {"pulumi_vigo_vm.stateid.StateIdProvider"},
@@ -70,6 +75,7 @@ def test_a_provider_pickled_today_names_exactly_the_pinned_classes(
         "pulumi_vigo_vm.vm.axes",
         "pulumi_vigo_vm.vm.domain_xml",
         "pulumi_vigo_vm.disk.plan",
+        "pulumi_vigo_vm.snapshot.plan",
         "pulumi_vigo_vm.baseimage.spec",
     ],
 )

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from pulumi.dynamic import Resource
 
-from pulumi_vigo_vm import VigoBaseImage, VigoDisk, VigoVm
+from pulumi_vigo_vm import VigoBaseImage, VigoDisk, VigoSnapshot, VigoVm
 from pulumi_vigo_vm.common import typetokens
 from pulumi_vigo_vm.stateid import VigoStateId
 
@@ -17,6 +17,7 @@ from pulumi_vigo_vm.stateid import VigoStateId
         (VigoVm, typetokens.VIGO_VM),
         (VigoDisk, typetokens.VIGO_DISK),
         (VigoBaseImage, typetokens.VIGO_BASE_IMAGE),
+        (VigoSnapshot, typetokens.VIGO_SNAPSHOT),
         (VigoStateId, typetokens.VIGO_STATE_ID),
     ],
 )
