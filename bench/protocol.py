@@ -30,9 +30,13 @@ import json
 import pstats
 import sys
 import tempfile
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
+
+import libvirt
 
 from pulumi_vigo_vm.testing import EngineHarness
 
@@ -42,6 +46,7 @@ from .stats import median, timed
 from .subject import PROGRAM
 from .world import LOCAL_URI, World
 
+T = TypeVar("T")
 NULL_PROGRAM = Path(__file__).resolve().parent / "null_program"
 VERBS = ("create", "preview", "refresh", "delete")
 HARNESS_VERB = {"create": "up", "preview": "preview", "refresh": "refresh", "delete": "destroy"}
@@ -101,23 +106,52 @@ Samples = dict[tuple[str, str, str, int], list[float]]  # (transport, verb, who,
 
 
 def measure(world: World, transport: str, n: int, reps: int, samples: Samples) -> None:
+    """``reps`` rounds of every actor; a round that fails (say, a colleague's test restarted
+    libvirtd meanwhile) is logged and tried again, up to ``reps`` more times in all."""
     actors: list[tuple[str, Callable[[str], dict[str, Callable[[], None]]]]] = [
         ("vigo", lambda tag: Stack(world, PROGRAM, tag, n).verbs()),
         ("null", lambda tag: Stack(world, NULL_PROGRAM, tag, n).verbs()),
         ("floor", lambda tag: _floor_verbs(world, tag, n)),
     ]
-    for rep in range(reps):
-        order = actors[rep % 3 :] + actors[: rep % 3]
-        for who, make in order:
-            tag = f"{who[0]}{transport[0]}{n}"
-            (world.root / f"state-{tag}.json").unlink(missing_ok=True)
-            try:
-                for verb, fn in make(tag).items():
-                    seconds, _ = timed(fn)
-                    samples.setdefault((transport, verb, who, n), []).append(seconds)
-                    log(f"  {transport:5} n={n:<4} {who:5} {verb:8} {seconds:8.3f}s")
-            finally:
-                world.cleanup(tag)
+    rounds = [(rep, who, make) for rep in range(reps) for who, make in _rotated(actors, rep)]
+    retries = reps
+    while rounds:
+        rep, who, make = rounds.pop(0)
+        tag = f"{who[0]}{transport[0]}{n}"
+        (world.root / f"state-{tag}.json").unlink(missing_ok=True)
+        try:
+            taken = []
+            for verb, fn in make(tag).items():
+                seconds, _ = timed(fn)
+                taken.append(((transport, verb, who, n), seconds))
+                log(f"  {transport:5} n={n:<4} {who:5} {verb:8} {seconds:8.3f}s")
+            for key, seconds in taken:
+                samples.setdefault(key, []).append(seconds)
+        except Exception as exc:
+            log(f"  {transport} n={n} {who} rep {rep} FAILED ({retries} retries left): {exc!r}")
+            if retries == 0:
+                raise
+            retries -= 1
+            rounds.append((rep, who, make))
+        finally:
+            _cleanup(world, tag)
+
+
+def _rotated(actors: list[T], rep: int) -> list[T]:
+    """Who goes first changes each repetition."""
+    return actors[rep % len(actors) :] + actors[: rep % len(actors)]
+
+
+def _cleanup(world: World, tag: str) -> None:
+    """Remove the round's domains and files, waiting for libvirtd if it is restarting."""
+    for attempt in range(30):
+        try:
+            world.cleanup(tag)
+            return
+        except libvirt.libvirtError:
+            if attempt == 29:
+                raise
+            time.sleep(2)
 
 
 def render(samples: Samples, transports: list[str], ns: list[int]) -> str:
@@ -159,7 +193,7 @@ def profile(world: World, transport: str, n: int, top: int = 16) -> str:
                 for path in Path(directory).iterdir():
                     path.unlink()
         finally:
-            world.cleanup(tag)
+            _cleanup(world, tag)
     return "\n".join(out)
 
 
