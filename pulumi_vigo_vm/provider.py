@@ -20,6 +20,7 @@ import pulumi
 from pulumi.dynamic import (
     CheckFailure,
     CheckResult,
+    ConfigureRequest,
     CreateResult,
     DiffResult,
     ReadResult,
@@ -89,13 +90,17 @@ class VmProvider(ConfiguredProvider):
 
     # --- engine methods ---------------------------------------------------------------
 
+    def configure(self, req: ConfigureRequest) -> None:
+        """Take the stack's defaults, and let the server run every call the engine sends
+        at once (see dynamic.parallel). The process configures the provider inside the first RPC
+        of any verb that needs it: the creates of an ``up`` (and their waits) all get a
+        thread, and so do the deletes of a ``destroy``, which sends no ``check``."""
+        super().configure(req)
+        widen_rpc_pool()
+
     def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
         """Validate every input; one CheckFailure per bad input. Reads the host only to
-        find a new NIC's bridge or network (see _nic_source_faults); never mutates it.
-
-        Also the first call for every resource of an ``up``: the place to let the server run
-        all their creates (and their waits) at once (see _parallel)."""
-        widen_rpc_pool()
+        find a new NIC's bridge or network (see _nic_source_faults); never mutates it."""
         inputs, faults = check_inputs(news, self._defaults)
         if not faults:
             faults = self._nic_source_faults(_olds, inputs)
