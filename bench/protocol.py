@@ -175,7 +175,37 @@ def render(samples: Samples, transports: list[str], ns: list[int]) -> str:
                     f"| {own * 1e3:.1f} | {floor * 1e3:.1f} | {own / floor:.2f}x "
                     f"| {f'≤ {target}x' if target else '—'} |"
                 )
+    if len(ns) >= 2:
+        rows += ["", *_marginal(samples, transports, ns[0], ns[-1])]
     return "\n".join(rows)
+
+
+def _marginal(samples: Samples, transports: list[str], lo: int, hi: int) -> list[str]:
+    """The cost of one more VM, (T(hi) - T(lo)) / (hi - lo) per actor: free of every fixed
+    cost, the package's import in the program and provider processes included (the null
+    stack imports none of it), and the growth of the per-VM cost from ``lo`` to ``hi``."""
+
+    def marginal(transport: str, verb: str, who: str) -> float:
+        a = median(samples.get((transport, verb, who, lo), []))
+        b = median(samples.get((transport, verb, who, hi), []))
+        return (b - a) / (hi - lo)
+
+    rows = [
+        f"| transport | verb | vigo marginal ms/VM {lo}→{hi} | null marginal "
+        "| provider marginal | floor marginal | ratio | target |",
+        "|---|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for transport in transports:
+        for verb in VERBS:
+            vigo, null = marginal(transport, verb, "vigo"), marginal(transport, verb, "null")
+            floor = marginal(transport, verb, "floor")
+            target = TARGETS.get(verb)
+            rows.append(
+                f"| {transport} | {verb} | {vigo * 1e3:.1f} | {null * 1e3:.1f} "
+                f"| {(vigo - null) * 1e3:.1f} | {floor * 1e3:.2f} | {(vigo - null) / floor:.2f}x "
+                f"| {f'≤ {target}x' if target else '—'} |"
+            )
+    return rows
 
 
 def profile(world: World, transport: str, n: int, top: int = 16) -> str:
@@ -252,10 +282,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile", action="store_true", help="also profile the provider RPCs")
     parser.add_argument("--profile-n", type=int, default=30, help="N of the profiled cycle")
     parser.add_argument("--json", type=Path, help="write the raw samples here")
+    parser.add_argument("--report", type=Path, help="only print the table of a saved --json")
     args = parser.parse_args(argv)
     ns = [int(x) for x in args.n.split(",")]
     transports = args.transports.split(",")
     samples: Samples = {}
+    if args.report:
+        for key, values in json.loads(args.report.read_text()).items():
+            transport, verb, who, n = key.split("|")
+            samples[(transport, verb, who, int(n))] = values
+        seen = sorted({k[0] for k in samples}, key=["local", "ssh"].index)
+        print(render(samples, seen, sorted({k[3] for k in samples})))
+        return 0
     profiles: list[str] = []
     for transport in transports:
         with _world(transport) as world:
