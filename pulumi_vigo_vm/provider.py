@@ -155,10 +155,10 @@ class VmProvider(ConfiguredProvider):
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         """Refresh: report the live run state and addresses (one look, no wait); a vanished
         domain is "gone"."""
-        spec = self._parse(props)
+        recorded = self._recorded(props)  # the spec it holds is parse(props): parse once
+        spec = recorded.spec
         target = Target.for_uri(spec.uri)
         observed = observe(target, spec)
-        recorded = self._recorded(props)
         absent = owner_of(observed, spec, recorded) is not DomainOwner.OURS
         if absent and spec.state is not RunState.ABSENT:
             return ReadResult(None, {})
