@@ -1,4 +1,4 @@
-"""The host's act lock: new uses side by side, a checked act alone (pulumi_vigo_vm.act).
+"""The host's act lock: new uses side by side, a checked act alone (pulumi_vigo_vm.hostfile.act).
 
 The creates of one ``up`` make their overlays and defines at once (shared); a checked act
 (a base renamed over, a disk removed, a define that takes a data disk) waits until every
