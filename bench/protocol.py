@@ -27,7 +27,9 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
 import pstats
+import resource
 import sys
 import tempfile
 import time
@@ -39,6 +41,7 @@ from typing import TypeVar
 import libvirt
 
 from pulumi_vigo_vm.testing import EngineHarness
+from pulumi_vigo_vm.testing.providerhost import DynamicProviderHost
 
 from .floor import Floor
 from .probes import probe_env
@@ -104,6 +107,50 @@ def _floor_verbs(world: World, tag: str, n: int) -> dict[str, Callable[[], None]
 
 Samples = dict[tuple[str, str, str, int], list[float]]  # (transport, verb, who, n) -> seconds
 
+PROVIDER_CPU: list[float] = []
+"""CPU seconds of each provider process the harness closed (its own and its reaped
+children's, qemu-img), read just before it ends. CPU, unlike wall time, hardly moves with
+the load colleagues put on a shared machine: the ``*-cpu`` rows compare the provider's own
+work (vigo - null) with the floor's (this process and its qemu-img children)."""
+
+
+def _record_provider_cpu() -> None:
+    original = DynamicProviderHost.close
+
+    def close(self: DynamicProviderHost) -> None:
+        proc = self._proc
+        if proc is not None and proc.poll() is None:
+            try:
+                with open(f"/proc/{proc.pid}/stat") as stat:
+                    fields = stat.read().rsplit(")", 1)[1].split()
+                ticks = sum(int(fields[i]) for i in (11, 12, 13, 14))
+                PROVIDER_CPU.append(ticks / os.sysconf("SC_CLK_TCK"))
+            except OSError:
+                pass
+        original(self)
+
+    DynamicProviderHost.close = close  # type: ignore[method-assign]
+
+
+_record_provider_cpu()
+
+
+def _own_cpu() -> float:
+    return sum(
+        usage.ru_utime + usage.ru_stime
+        for usage in map(resource.getrusage, (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
+    )
+
+
+def _cpu_of(who: str, fn: Callable[[], None]) -> tuple[float, float]:
+    """(wall, CPU) seconds of ``fn``: the provider processes' CPU for a harness stack, this
+    process's and its children's for the floor."""
+    PROVIDER_CPU.clear()
+    before = _own_cpu()
+    seconds, _ = timed(fn)
+    cpu = _own_cpu() - before if who == "floor" else sum(PROVIDER_CPU)
+    return seconds, cpu
+
 
 def measure(world: World, transport: str, n: int, reps: int, samples: Samples) -> None:
     """``reps`` rounds of every actor; a round that fails (say, a colleague's test restarted
@@ -122,8 +169,9 @@ def measure(world: World, transport: str, n: int, reps: int, samples: Samples) -
         try:
             taken = []
             for verb, fn in make(tag).items():
-                seconds, _ = timed(fn)
+                seconds, cpu = _cpu_of(who, fn)
                 taken.append(((transport, verb, who, n), seconds))
+                taken.append(((transport, verb, f"{who}-cpu", n), cpu))
                 log(f"  {transport:5} n={n:<4} {who:5} {verb:8} {seconds:8.3f}s")
             for key, seconds in taken:
                 samples.setdefault(key, []).append(seconds)
@@ -177,7 +225,30 @@ def render(samples: Samples, transports: list[str], ns: list[int]) -> str:
                 )
     if len(ns) >= 2:
         rows += ["", *_marginal(samples, transports, ns[0], ns[-1])]
+    if any(key[2].endswith("-cpu") for key in samples):
+        rows += ["", *_cpu(samples, transports, ns)]
     return "\n".join(rows)
+
+
+def _cpu(samples: Samples, transports: list[str], ns: list[int]) -> list[str]:
+    rows = [
+        "| transport | verb | N | provider CPU ms/VM (vigo-null) | floor CPU ms/VM | ratio |",
+        "|---|---|---:|---:|---:|---:|",
+    ]
+
+    def per_vm(transport: str, verb: str, who: str, n: int) -> float:
+        return median(samples.get((transport, verb, f"{who}-cpu", n), [])) / n
+
+    for transport in transports:
+        for verb in VERBS:
+            for n in ns:
+                own = per_vm(transport, verb, "vigo", n) - per_vm(transport, verb, "null", n)
+                floor = per_vm(transport, verb, "floor", n)
+                rows.append(
+                    f"| {transport} | {verb} | {n} | {own * 1e3:.1f} | {floor * 1e3:.1f} "
+                    f"| {own / floor:.2f}x |"
+                )
+    return rows
 
 
 def _marginal(samples: Samples, transports: list[str], lo: int, hi: int) -> list[str]:
