@@ -279,6 +279,16 @@ class Floor:
 
         self._session(one)
 
+    def read(self) -> None:
+        """What a refresh of a defined VM must read: its definition and run state."""
+
+        def one(conn: libvirt.virConnect, _files: Files, name: str) -> None:
+            dom = conn.lookupByName(name)
+            ET.fromstring(dom.XMLDesc(0))
+            dom.state()
+
+        self._session(one)
+
     def stop(self) -> None:
         """Forced power-off (what shutdown_timeout_s=0 means)."""
         self._session(lambda conn, _f, name: conn.lookupByName(name).destroy())

@@ -10,16 +10,20 @@ from pathlib import Path
 PROBE_DIR = Path(__file__).resolve().parent / "probe"
 
 
-def probe_env(*, call_log: Path | None = None, cap: str | None = None) -> dict[str, str]:
+def probe_env(
+    *, call_log: Path | None = None, cap: str | None = None, profile: Path | None = None
+) -> dict[str, str]:
     """Extra environment for an ``EngineHarness``: the probe on ``PYTHONPATH`` (ahead of the
-    caller's), libvirt calls logged to ``call_log``, and ``cap`` ("provider"/"program")
-    left unwidened."""
+    caller's), libvirt calls logged to ``call_log``, ``cap`` ("provider"/"program")
+    left unwidened, and the provider's RPCs profiled into the directory ``profile``."""
     path = os.pathsep.join(p for p in (str(PROBE_DIR), os.environ.get("PYTHONPATH", "")) if p)
     env = {"PYTHONPATH": path}
     if call_log is not None:
         env["VIGO_BENCH_CALL_LOG"] = str(call_log)
     if cap is not None:
         env["VIGO_BENCH_CAP"] = cap
+    if profile is not None:
+        env["VIGO_BENCH_PROFILE"] = str(profile)
     return env
 
 

@@ -21,6 +21,7 @@ import pulumi
 from pulumi.dynamic import (
     CheckFailure,
     CheckResult,
+    ConfigureRequest,
     CreateResult,
     DiffResult,
     ReadResult,
@@ -106,13 +107,17 @@ class VmProvider(ConfiguredProvider):
 
     # --- engine methods ---------------------------------------------------------------
 
+    def configure(self, req: ConfigureRequest) -> None:
+        """Take the stack's defaults, and let the server run every call the engine sends
+        at once (see dynamic.parallel). The process configures the provider inside the first RPC
+        of any verb that needs it: the creates of an ``up`` (and their waits) all get a
+        thread, and so do the deletes of a ``destroy``, which sends no ``check``."""
+        super().configure(req)
+        widen_rpc_pool()
+
     def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
         """Validate every input; one CheckFailure per bad input. Reads the host only to
-        find a new NIC's bridge or network (see _nic_source_faults); never mutates it.
-
-        Also the first call for every resource of an ``up``: the place to let the server run
-        all their creates (and their waits) at once (see _parallel)."""
-        widen_rpc_pool()
+        find a new NIC's bridge or network (see _nic_source_faults); never mutates it."""
         inputs, faults = check_inputs(news, self._defaults)
         if not faults:
             faults = self._nic_source_faults(_olds, inputs)
@@ -168,10 +173,10 @@ class VmProvider(ConfiguredProvider):
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         """Refresh: report the live run state and addresses (one look, no wait); a vanished
         domain is "gone"."""
-        spec = self._parse(props)
+        recorded = self._recorded(props)  # the spec it holds is parse(props): parse once
+        spec = recorded.spec
         target = Target.for_uri(spec.uri)
         observed = observe(target, spec)
-        recorded = self._recorded(props)
         absent = owner_of(observed, spec, recorded) is not DomainOwner.OURS
         if absent and spec.state is not RunState.ABSENT:
             return ReadResult(None, {})

@@ -11,11 +11,19 @@ their ``PYTHONPATH`` (Python imports ``sitecustomize`` at start-up). Inert unles
   to ``--parallel``, so its ``set_default_executor`` is ignored too, and
   ``widen_program_registrations`` is left out). So ``bench.waits --caps`` can show what
   each cap alone costs.
+* ``VIGO_BENCH_PROFILE=<dir>``: in the provider process (``python -m pulumi.dynamic``)
+  every RPC of :data:`PROFILED` runs under a cProfile of its own (the handler's thread
+  only: RPCs run concurrently); the profiles of one verb are merged and written to
+  ``<dir>/<pid>-<Verb>.prof``, the wall seconds of each RPC to ``<dir>/<pid>-walls.json``,
+  when the harness terminates the process (SIGTERM). So ``bench.protocol --profile`` sees
+  what the engine pays per RPC: the unpickling, the props' (de)serialisation and the
+  provider's own work.
 """
 
 from __future__ import annotations
 
 import os
+import sys
 import threading
 
 COUNTED = (
@@ -49,6 +57,59 @@ def _log_calls(path: str) -> None:
         setattr(libvirt.virConnect, name, counted(name, getattr(libvirt.virConnect, name)))
 
 
+PROFILED = ("Configure", "Check", "Diff", "Create", "Update", "Read", "Delete")
+
+
+def _profile(directory: str) -> None:
+    import cProfile
+    import json
+    import pstats
+    import signal
+    import time
+
+    from pulumi.runtime.proto import provider_pb2_grpc
+
+    lock = threading.Lock()
+    merged: dict[str, pstats.Stats] = {}
+    walls: dict[str, list[float]] = {}
+
+    def profiled(verb: str, method: object) -> object:
+        def call(request: object, context: object) -> object:
+            profiler = cProfile.Profile()
+            start = time.perf_counter()
+            try:
+                return profiler.runcall(method, request, context)  # type: ignore[arg-type]
+            finally:
+                wall = time.perf_counter() - start
+                profiler.create_stats()
+                with lock:
+                    walls.setdefault(verb, []).append(wall)
+                    if verb in merged:
+                        merged[verb].add(profiler)
+                    else:
+                        merged[verb] = pstats.Stats(profiler)
+
+        return call
+
+    original = provider_pb2_grpc.add_ResourceProviderServicer_to_server
+
+    def add(servicer: object, server: object) -> object:
+        for verb in PROFILED:
+            setattr(servicer, verb, profiled(verb, getattr(servicer, verb)))
+        return original(servicer, server)
+
+    def dump(*_args: object) -> None:
+        with lock:
+            for verb, stats in merged.items():
+                stats.dump_stats(os.path.join(directory, f"{os.getpid()}-{verb}.prof"))
+            with open(os.path.join(directory, f"{os.getpid()}-walls.json"), "w") as out:
+                json.dump(walls, out)
+        os._exit(0)
+
+    provider_pb2_grpc.add_ResourceProviderServicer_to_server = add  # type: ignore[assignment]
+    signal.signal(signal.SIGTERM, dump)
+
+
 def _cap(which: str) -> None:
     if which == "provider":
         import pulumi_vigo_vm.provider as provider
@@ -67,3 +128,5 @@ if os.environ.get("VIGO_BENCH_CALL_LOG"):
     _log_calls(os.environ["VIGO_BENCH_CALL_LOG"])
 if os.environ.get("VIGO_BENCH_CAP"):
     _cap(os.environ["VIGO_BENCH_CAP"])
+if os.environ.get("VIGO_BENCH_PROFILE") and "pulumi.dynamic" in sys.orig_argv:
+    _profile(os.environ["VIGO_BENCH_PROFILE"])

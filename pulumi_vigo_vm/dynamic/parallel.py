@@ -15,8 +15,9 @@ executor that serves us and raise its ``_max_workers``; the executor starts more
 new RPCs arrive — or, as done here, starts them at once (see :func:`_start_workers`). Both
 are private details of CPython:
 when they are not what we expect, nothing is changed and the server keeps its four threads
-(slower, never wrong). Calling it early — in ``check``, which the engine sends for every
-resource before any ``create`` — means the creates of one ``up`` all get a thread.
+(slower, never wrong). It is called when the process configures the VM provider
+(``VmProvider.configure``), inside the first RPC of every verb: the creates of one ``up``
+all get a thread, and so do the deletes of a ``destroy`` (which sends no ``check``).
 
 2. The program side (:func:`widen_program_registrations`). The Python SDK sends each
 ``RegisterResource`` with ``loop.run_in_executor(None, ...)`` (``pulumi/runtime/resource.py``)

@@ -1,7 +1,7 @@
 """What a host can run, read once per run: libvirt's capabilities and domain capabilities.
 
 The parsing and the judgement are :mod:`pulumi_vigo_vm.vm.runnable` (pure); this module only
-asks libvirt, and keeps the answers for the provider process's lifetime (one ``up``): a
+asks libvirt, and keeps the parsed answers for the provider process's lifetime (one ``up``): a
 host's emulators and firmware do not change within a run, and a domcapabilities call probes
 qemu, which is worth doing once per (arch, machine), not once per VM.
 """
@@ -13,33 +13,46 @@ from collections.abc import Callable
 
 import libvirt
 
-from ..common.hostcaps import HostPlatform, parse_domain_caps, parse_guest_arches, parse_host_arch
+from ..common.hostcaps import (
+    DomainCaps,
+    HostPlatform,
+    parse_domain_caps,
+    parse_guest_arches,
+    parse_host_arch,
+)
 from ..errors import HostError, LibvirtCallError
 from .hypervisor import Hypervisor
 
 __all__ = ["host_platform"]
 
 _lock = threading.Lock()
-_capabilities: dict[str, str] = {}
-_domain_caps: dict[tuple[str, str, str, str], str] = {}
+_hosts: dict[tuple[str, str], tuple[str, frozenset[str]]] = {}
+_domain_caps: dict[tuple[str, str, str, str], DomainCaps] = {}
 
 
-def _host_capabilities(hypervisor: Hypervisor) -> str:
+def _host(hypervisor: Hypervisor, domain_type: str) -> tuple[str, frozenset[str]]:
+    """The host's own arch and the guest arches it runs under ``domain_type``: asked and
+    parsed once per (host, domain type), not once per VM (a capabilities document is tens
+    of KiB of XML)."""
+    key = (hypervisor.uri, domain_type)
     with _lock:
-        cached = _capabilities.get(hypervisor.uri)
+        cached = _hosts.get(key)
     if cached is None:
-        cached = hypervisor.capabilities_xml()
+        capabilities = hypervisor.capabilities_xml()
+        cached = (parse_host_arch(capabilities), parse_guest_arches(capabilities, domain_type))
         with _lock:
-            _capabilities[hypervisor.uri] = cached
+            _hosts[key] = cached
     return cached
 
 
-def _domain_capabilities(hypervisor: Hypervisor, arch: str, machine: str, virttype: str) -> str:
+def _domain_capabilities(
+    hypervisor: Hypervisor, arch: str, machine: str, virttype: str
+) -> DomainCaps:
     key = (hypervisor.uri, arch, machine, virttype)
     with _lock:
         cached = _domain_caps.get(key)
     if cached is None:
-        cached = hypervisor.domain_capabilities_xml(arch, machine, virttype)
+        cached = parse_domain_caps(hypervisor.domain_capabilities_xml(arch, machine, virttype))
         with _lock:
             _domain_caps[key] = cached
     return cached
@@ -50,15 +63,14 @@ def host_platform(
 ) -> HostPlatform:
     """What ``hypervisor`` offers a VM of ``arch`` (None: the host's own) under
     ``domain_type``, on the machine ``machine_of(arch)`` names."""
-    capabilities = _host_capabilities(hypervisor)
-    own = parse_host_arch(capabilities)
+    own, guest_arches = _host(hypervisor, domain_type)
     wanted = arch or own
-    emulated = wanted in parse_guest_arches(capabilities, domain_type)
+    emulated = wanted in guest_arches
     caps = None
     if emulated:
         machine = machine_of(wanted)
         try:
-            text = _domain_capabilities(hypervisor, wanted, machine, domain_type)
+            caps = _domain_capabilities(hypervisor, wanted, machine, domain_type)
         except LibvirtCallError as exc:
             if exc.code != libvirt.VIR_ERR_INVALID_ARG:
                 raise
@@ -66,5 +78,4 @@ def host_platform(
                 f"machine: {machine!r} is not a machine type of {wanted} guests on "
                 f"{hypervisor.uri} (virsh capabilities lists them): {exc}"
             ) from exc
-        caps = parse_domain_caps(text)
     return HostPlatform(host_arch=own, arch=wanted, emulated=emulated, caps=caps)

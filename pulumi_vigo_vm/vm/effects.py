@@ -16,8 +16,9 @@ from __future__ import annotations
 import contextlib
 import logging
 import posixpath
+import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from functools import partial
 
 import pulumi
@@ -66,6 +67,30 @@ act (under its act lock): the refusals that guard other domains' data."""
 SHUTDOWN_POLL_S = 0.25
 SHUTDOWN_RESEND_S = 10.0
 SEED_MODE = 0o600  # user-data may hold secrets: never world-readable
+
+
+_temporaries_lock = threading.Lock()
+_temporaries: dict[tuple[str, str], Mapping[str, float]] = {}
+
+
+def _hidden_temporaries(target: Target, directory: str) -> Mapping[str, float]:
+    """Name -> mtime of the hidden temporaries in ``directory``, listed once per provider
+    process (one run): a killed run's leftovers are there when the run starts, and listing
+    a directory of N VMs' files again for each VM made every create cost O(N) (issue 24).
+    What a temporary left meanwhile becomes stale later, for the next run to sweep."""
+    key = (target.hypervisor.uri, directory)
+    with _temporaries_lock:
+        known = _temporaries.get(key)
+    if known is not None:
+        return known
+    host, entries = target.host, {}
+    for name in host.listdir(directory):
+        if name.startswith(".") and name.endswith(".tmp"):
+            st = host.stat(posixpath.join(directory, name))
+            if st is not None and st.is_file:
+                entries[name] = st.mtime
+    with _temporaries_lock:
+        return _temporaries.setdefault(key, entries)
 
 
 class Executor:
@@ -278,14 +303,9 @@ class Executor:
         if self._swept:
             return
         self._swept = True
-        spec, host = self._spec, self._target.host
+        spec = self._spec
         finals = [posixpath.basename(p) for p in (spec.overlay_path, spec.seed_iso_path) if p]
-        entries = {}
-        for name in host.listdir(spec.images_dir):
-            if name.startswith(".") and name.endswith(".tmp"):
-                st = host.stat(posixpath.join(spec.images_dir, name))
-                if st is not None and st.is_file:
-                    entries[name] = st.mtime
+        entries = _hidden_temporaries(self._target, spec.images_dir)
         for path in stale_temporaries(spec.images_dir, finals, entries, time.time()):
             log.info("%s: removing %s, left by an interrupted run", spec.vm_name, path)
             self._remove(path)

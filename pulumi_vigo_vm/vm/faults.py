@@ -14,8 +14,11 @@ Grammar: a comma-separated list of ``<kind>-before:<action>[@<vm_name>]``
 
 * ``kind`` is ``kill`` (the provider process dies at once, SIGKILL: no rollback, no reply),
   ``fail`` (the step raises :class:`InjectedFault`, so a create rolls back as for any
-  other error) or ``sleep`` (the step waits :data:`SLEEP_S` first: widens the window in
-  which a test can break something underneath, e.g. restart libvirtd);
+  other error), ``sleep`` (the step waits :data:`SLEEP_S` first: widens the window in
+  which a test can break something underneath, e.g. restart libvirtd) or ``meet`` (the
+  step waits until as many calls reached it as there are ``meet`` faults for that action:
+  proves that many run at once in the process; after :data:`MEET_TIMEOUT_S` without them
+  it raises :class:`InjectedFault`);
 * ``action`` is an :class:`~pulumi_vigo_vm.vm.axes.Action` value (``write-seed``,
   ``create-overlay``, ``define``, ``start``, ...);
 * ``@vm_name`` limits the fault to one VM.
@@ -27,6 +30,7 @@ from __future__ import annotations
 
 import os
 import signal
+import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -35,11 +39,30 @@ from ..errors import VigoError
 from .axes import Action
 from .effects import StepHook
 
-__all__ = ["ENV_VAR", "SLEEP_S", "Fault", "InjectedFault", "hook_from_env", "parse_faults"]
+__all__ = [
+    "ENV_VAR",
+    "MEET_TIMEOUT_S",
+    "SLEEP_S",
+    "Fault",
+    "InjectedFault",
+    "hook_from_env",
+    "parse_faults",
+]
 
 ENV_VAR = "VIGO_FAULT_INJECT"
-_KINDS = ("kill", "fail", "sleep")
+_KINDS = ("kill", "fail", "sleep", "meet")
 SLEEP_S = 0.5
+MEET_TIMEOUT_S = 60.0
+"""How long a ``meet`` waits for the others: a bound on a deadlock, not a measurement."""
+
+_meetings: dict[Action, threading.Barrier] = {}
+_meetings_lock = threading.Lock()
+
+
+def _meeting(action: Action, parties: int) -> threading.Barrier:
+    """The process's one barrier for ``action`` (every call of the process shares it)."""
+    with _meetings_lock:
+        return _meetings.setdefault(action, threading.Barrier(parties, timeout=MEET_TIMEOUT_S))
 
 
 class InjectedFault(VigoError):
@@ -76,7 +99,8 @@ def parse_faults(text: str) -> list[Fault]:
 def hook_from_env(vm_name: str, environ: Mapping[str, str] | None = None) -> StepHook | None:
     """The before_step hook ``VIGO_FAULT_INJECT`` asks for (for ``vm_name``), or None."""
     text = (os.environ if environ is None else environ).get(ENV_VAR, "")
-    faults = [f for f in parse_faults(text) if f.vm_name in (None, vm_name)]
+    every = parse_faults(text)
+    faults = [f for f in every if f.vm_name in (None, vm_name)]
     if not faults:
         return None
 
@@ -86,6 +110,15 @@ def hook_from_env(vm_name: str, environ: Mapping[str, str] | None = None) -> Ste
                 continue
             if fault.kind == "sleep":
                 time.sleep(SLEEP_S)
+                continue
+            if fault.kind == "meet":
+                parties = sum(1 for f in every if f.kind == "meet" and f.action is action)
+                try:
+                    _meeting(action, parties).wait()
+                except threading.BrokenBarrierError:
+                    raise InjectedFault(
+                        f"{vm_name}: fewer than {parties} calls reached {action.value} at once"
+                    ) from None
                 continue
             if fault.kind == "kill":
                 os.kill(os.getpid(), signal.SIGKILL)

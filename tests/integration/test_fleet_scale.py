@@ -103,3 +103,21 @@ def test_a_stack_with_a_secret_provider_blob_still_updates(lab: Lab) -> None:
     assert PROVIDER_KEY not in _vms(lab)[0].secret_outputs
     assert lab.harness().destroy().counts() == {"delete": 1}
     lab.assert_clean()
+
+
+def test_a_destroy_deletes_more_vms_at_once_than_the_rpc_pool_starts_with(local_lab: Lab) -> None:
+    """A destroy sends the provider no Check (where an ``up`` lets the provider process serve
+    more than the dynamic server's four RPCs at once): its deletes still run side by side,
+    as the engine sends them (the harness: 10 at a time). Six deletes must all have reached
+    their undefine together (``meet`` faults) before any goes on; with four threads the
+    fifth never starts while the four wait, and they give up."""
+    shorts = [f"d{index}" for index in range(6)]
+    for short in shorts:
+        local_lab.vm(short, state="defined")
+    assert local_lab.up().ok
+    meet = ",".join(f"meet-before:undefine@{local_lab.name(short)}" for short in shorts)
+
+    result = local_lab.faulty(meet, raise_on_error=False).destroy()
+
+    assert result.ok, result.errors[:1]
+    local_lab.assert_clean()

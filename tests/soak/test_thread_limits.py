@@ -1,10 +1,11 @@
 """A provider process that may not start many threads still serves every call (issue 22).
 
-``widen_rpc_pool`` (the first ``Check`` of a VigoVm) starts 60 more workers in the gRPC
-server's thread pool. Where the process may not start them (an address-space limit, as a
-small host or a container sets), the ``Check`` failed with ``can't start new thread`` and
-the pool was left claiming 64 workers: the server's next ``submit`` tried to start one,
-raised, and ended the server's only serving thread. The process lived on and answered
+``widen_rpc_pool`` (the first call of a VigoVm: its provider configured) starts 60 more
+workers in the gRPC server's thread pool. Where the process may not start them (an
+address-space limit, as a small host or a container sets), the ``Check`` failed with
+``can't start new thread`` and the pool was left claiming 64 workers: the server's next
+``submit`` tried to start one, raised, and ended the server's only serving thread. The
+process lived on and answered
 nothing, so every later call hung (here: hit its deadline).
 
 Real parts: a ``python -m pulumi.dynamic`` process serving the package, given a real
