@@ -40,9 +40,11 @@ def test_a_drifted_definition_previews_as_an_update_naming_the_input(lab: Lab) -
         timeout=60,
     )
 
-    assert lab.harness().refresh().step("a").diffs == ("memory_mib",)
+    # setmaxmem moves <memory>, the maximum the guest boots able to take (its current,
+    # <currentMemory>, stays): the input that states it is max_memory_mib
+    assert lab.harness().refresh().step("a").diffs == ("max_memory_mib",)
     step = lab.preview().step("a")
 
-    assert (step.op, step.replaces, step.diffs) == ("update", (), ("memory_mib",))
-    assert lab.up().step("a").diffs == ("memory_mib",)
+    assert (step.op, step.replaces, step.diffs) == ("update", (), ("max_memory_mib",))
+    assert lab.up().step("a").diffs == ("max_memory_mib",)
     assert lab.harness().preview().counts() == {"same": 1}
