@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, replace
+from enum import StrEnum
 
 from ..common.arches import X86_ARCHES
 from .machines import machine_family
@@ -22,6 +23,7 @@ __all__ = [
     "MARKER_PREFIX",
     "DiskDevice",
     "DomainConfig",
+    "Firmware",
     "LiveDomain",
     "NicDevice",
     "NicLink",
@@ -45,8 +47,17 @@ _CLAIM_ATTRIBUTE = "claim"
 GUEST_AGENT_CHANNEL = "org.qemu.guest_agent.0"
 ET.register_namespace(MARKER_PREFIX, MARKER_NAMESPACE)
 
-BIOS, EFI, EFI_SECURE = "bios", "efi", "efi-secure"
-"""What :attr:`DomainConfig.firmware` holds (the ``firmware`` input's values)."""
+
+class Firmware(StrEnum):
+    """What the guest boots through."""
+
+    BIOS = "bios"  # SeaBIOS on x86 (libvirt's default); on arches without a BIOS, their UEFI
+    EFI = "efi"  # UEFI from the host's firmware descriptors (OVMF, AAVMF), Secure Boot off
+    EFI_SECURE = "efi-secure"  # OVMF with Secure Boot (Microsoft keys enrolled), SMM, q35
+
+
+BIOS, EFI, EFI_SECURE = Firmware.BIOS.value, Firmware.EFI.value, Firmware.EFI_SECURE.value
+"""What :attr:`DomainConfig.firmware` holds (the ``firmware`` input's values, as text)."""
 _SECURE_BOOT = "secure-boot"
 _ENROLLED_KEYS = "enrolled-keys"
 

@@ -37,6 +37,7 @@ from ..common.numbers import as_written, shown, whole_number
 from ..common.uri import DEFAULT_URI
 from ..spec import DEFAULT_ARTIFACTS_DIR, DEFAULT_DOMAIN_TYPE, DEFAULT_IMAGES_DIR
 from .cloudinit import MAX_META_DATA_BYTES
+from .domain_xml import Firmware
 
 __all__ = [
     "ARCHES",
@@ -343,14 +344,6 @@ def address_source(value: Any) -> AddressSource:
 
 def wait_timeout_s(value: Any) -> int:
     return whole_number(value, 1, MAX_WAIT_TIMEOUT_S, " seconds")
-
-
-class Firmware(StrEnum):
-    """What the guest boots through."""
-
-    BIOS = "bios"  # SeaBIOS on x86 (libvirt's default); on arches without a BIOS, their UEFI
-    EFI = "efi"  # UEFI from the host's firmware descriptors (OVMF, AAVMF), Secure Boot off
-    EFI_SECURE = "efi-secure"  # OVMF with Secure Boot (Microsoft keys enrolled), SMM, q35
 
 
 class DiskMode(StrEnum):
