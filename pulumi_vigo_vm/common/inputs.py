@@ -11,10 +11,13 @@ from __future__ import annotations
 
 import posixpath
 import re
+from collections.abc import Callable, Mapping
 from enum import StrEnum
 from typing import Any
 
+from ..errors import InputFault
 from .numbers import shown, whole_number
+from .unknown import is_unknown
 from .uri import LibvirtUri
 
 __all__ = [
@@ -29,6 +32,7 @@ __all__ = [
     "named",
     "one_of",
     "uri",
+    "validated",
     "xml_text",
 ]
 
@@ -104,3 +108,25 @@ def one_of(value: Any, kind: type[StrEnum]) -> Any:
     except ValueError:
         choices = ", ".join(member.value for member in kind)
         raise ValueError(f"must be one of {choices}; got {shown(value)}") from None
+
+
+def validated(
+    props: Mapping[str, Any],
+    values: Mapping[str, Any],
+    validators: Mapping[str, Callable[[Any], Any]],
+) -> tuple[dict[str, Any], list[InputFault]]:
+    """The lenient check every resource's spec runs: each of ``values`` through its
+    validator (an unknown value passes unjudged: preview), the props no validator names kept
+    as given; and one fault per value its validator refused."""
+    normalised: dict[str, Any] = {}
+    faults: list[InputFault] = []
+    for name, value in values.items():
+        if is_unknown(value):
+            normalised[name] = value
+            continue
+        try:
+            normalised[name] = validators[name](value)
+        except ValueError as exc:
+            faults.append(InputFault(name, str(exc)))
+    passthrough = {k: v for k, v in props.items() if k not in validators}
+    return {**passthrough, **normalised}, faults

@@ -17,6 +17,7 @@ from enum import StrEnum
 from typing import Any
 
 from ..common import inputs
+from ..common.inputs import validated
 from ..common.numbers import shown
 from ..common.typetokens import VIGO_DISK as TYPE_TOKEN
 from ..common.unknown import is_unknown
@@ -142,17 +143,8 @@ def check_inputs(
     values.setdefault("images_dir", defaults.images_dir)
     faults = [InputFault(name, "is required") for name in ("name", "size_gib", "claim")]
     faults = [f for f in faults if f.property not in values]
-    normalised: dict[str, Any] = {}
-    for name, value in values.items():
-        if is_unknown(value):
-            normalised[name] = value
-            continue
-        try:
-            normalised[name] = _VALIDATORS[name](value)
-        except ValueError as exc:
-            faults.append(InputFault(name, str(exc)))
-    passthrough = {k: v for k, v in props.items() if k not in _VALIDATORS}
-    return {**passthrough, **normalised}, faults
+    checked, invalid = validated(props, values, _VALIDATORS)
+    return checked, faults + invalid
 
 
 def parse_disk(props: Mapping[str, Any], defaults: ProviderDefaults) -> DiskSpec:

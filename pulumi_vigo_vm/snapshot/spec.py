@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..common import inputs
+from ..common.inputs import validated
 from ..common.typetokens import VIGO_SNAPSHOT as TYPE_TOKEN
 from ..common.unknown import is_unknown
 from ..errors import InputError, InputFault
@@ -116,17 +117,8 @@ def check_inputs(
     values.setdefault("description", "")
     required = ("vm_name", "snapshot_name", "claim")
     faults = [InputFault(name, "is required") for name in required if name not in values]
-    normalised: dict[str, Any] = {}
-    for name, value in values.items():
-        if is_unknown(value):
-            normalised[name] = value
-            continue
-        try:
-            normalised[name] = _VALIDATORS[name](value)
-        except ValueError as exc:
-            faults.append(InputFault(name, str(exc)))
-    passthrough = {k: v for k, v in props.items() if k not in _VALIDATORS}
-    return {**passthrough, **normalised}, faults
+    checked, invalid = validated(props, values, _VALIDATORS)
+    return checked, faults + invalid
 
 
 def parse_snapshot_spec(props: Mapping[str, Any], defaults: ProviderDefaults) -> SnapshotSpec:
