@@ -307,7 +307,8 @@ def test_concurrent_threads_fetch_once(
 
 CHILD = """
 import json, sys
-from pulumi_vigo_vm.curator import ResolvedArtifact, materialise
+from pulumi_vigo_vm.curator.materialise import materialise
+from pulumi_vigo_vm.curator.resolve import ResolvedArtifact
 from pulumi_vigo_vm.hosts.local import LocalHost
 resolved = ResolvedArtifact.from_dict(json.loads(sys.argv[1]))
 print(materialise(LocalHost(), resolved, sys.argv[2]))

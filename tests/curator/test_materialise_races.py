@@ -24,7 +24,8 @@ from .test_hostile import artifact_manifest
 
 CHILD = """
 import sys
-from pulumi_vigo_vm.curator import materialise, resolve
+from pulumi_vigo_vm.curator.materialise import materialise
+from pulumi_vigo_vm.curator.resolve import resolve
 from pulumi_vigo_vm.hosts.local import LocalHost
 curator, root = sys.argv[1:3]
 print(materialise(LocalHost(), resolve("p/base:1", curator, "", "linux-amd64"), root))

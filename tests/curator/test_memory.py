@@ -15,7 +15,11 @@ SIZE = 320 << 20
 # exec into it, so a large pytest process (a full run) made a streaming child look 330 MiB.
 CHILD = """
 import sys
-from pulumi_vigo_vm.curator import materialise, open_store, parse_reference, push_generic, resolve
+from pulumi_vigo_vm.curator.materialise import materialise
+from pulumi_vigo_vm.curator.push import push_generic
+from pulumi_vigo_vm.curator.reference import parse_reference
+from pulumi_vigo_vm.curator.resolve import resolve
+from pulumi_vigo_vm.curator.store import open_store
 from pulumi_vigo_vm.hosts.local import LocalHost
 curator, image, root = sys.argv[1:4]
 push_generic(open_store(curator), parse_reference("big:1"), image, "mem")

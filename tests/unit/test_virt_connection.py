@@ -1,5 +1,5 @@
-"""virt/: which libvirt errors mean "the connection is lost", what the Hypervisor does then,
-and the old import paths that still lead to it.
+"""virt/: which libvirt errors mean "the connection is lost", and what the Hypervisor does
+then.
 
 Real libvirt objects throughout: ``libvirtError`` with its ``err`` tuple set as libvirt sets
 it, and the in-process test driver (``test:///default``), which needs no daemon.
@@ -118,21 +118,3 @@ def test_the_hypervisor_reads_the_test_driver(hypervisor: Hypervisor) -> None:
     assert guest is not None and guest.name == "test"
     assert hypervisor.lookup("vigo-no-such-domain") is None
     assert hypervisor.architecture()
-
-
-def test_the_old_import_paths_lead_to_the_same_objects() -> None:
-    from pulumi_vigo_vm.virt import connection, hypervisor, tunnel
-    from pulumi_vigo_vm.virt import connection as old_connection
-    from pulumi_vigo_vm.virt import hypervisor as old_hypervisor
-    from pulumi_vigo_vm.virt import tunnel as old_tunnel
-    from pulumi_vigo_vm.virt.power import PowerState
-
-    assert (old_hypervisor.Hypervisor, old_hypervisor.Guest) == (
-        hypervisor.Hypervisor,
-        hypervisor.Guest,
-    )
-    assert old_hypervisor.PowerState is PowerState
-    for name in ("libvirt_connection", "forget_connection", "_connections", "_lock"):
-        assert getattr(old_connection, name) is getattr(connection, name)
-    for name in ("RemoteDaemon", "open_libvirt_over_ssh", "_Relay", "SYSTEM_SOCKET"):
-        assert getattr(old_tunnel, name) is getattr(tunnel, name)
