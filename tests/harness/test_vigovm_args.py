@@ -44,9 +44,15 @@ VALUES = {
     "cpu_mode": "maximum",
     "machine": "q35",
     "arch": "x86_64",
+    "max_vcpu": 2,
+    "max_memory_mib": 1024,
+    "restart_on_change": False,
+    "autostart": False,
+    "disk_mode": "copy",
 }
-# Exclusive with a field above: passed as Outputs of None (absent) rather than a value.
-ABSENT = ("artifact", "network_bridge", "nics")
+# Exclusive with a field above (adopt needs disk_mode="attach"): passed as Outputs of None
+# (absent) rather than a value.
+ABSENT = ("artifact", "network_bridge", "nics", "adopt")
 
 
 def outputs_program() -> None:
