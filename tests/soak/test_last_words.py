@@ -109,7 +109,7 @@ def test_an_uncaught_exception_in_a_thread_goes_to_the_log_and_still_to_stderr(
     done = _python(
         """
         import threading
-        from pulumi_vigo_vm import lastwords
+        from pulumi_vigo_vm.dynamic import lastwords
         print(lastwords.install())
         assert lastwords.install() is not None  # each provider configured calls it: once
         def fail():
@@ -135,7 +135,7 @@ def test_without_a_private_log_the_reason_still_goes_to_stderr_once(tmp_path: Pa
     done = _python(
         """
         import threading
-        from pulumi_vigo_vm import lastwords
+        from pulumi_vigo_vm.dynamic import lastwords
         assert lastwords.install() is None and lastwords.install() is None
         worker = threading.Thread(target=lambda: 1 / 0)
         worker.start()
@@ -159,7 +159,7 @@ def test_logs_of_gone_processes_are_kept_only_when_they_say_something(tmp_path: 
     theirs = logs / "notes.txt"
     theirs.write_text("")
 
-    done = _python("from pulumi_vigo_vm import lastwords; print(lastwords.install())", logs)
+    done = _python("from pulumi_vigo_vm.dynamic import lastwords; print(lastwords.install())", logs)
 
     assert done.returncode == 0, done.stderr
     names = {p.name for p in logs.iterdir()}
@@ -178,7 +178,7 @@ def test_of_many_logs_that_say_something_the_newest_are_kept(tmp_path: Path) -> 
         log.write_text("Fatal Python error: Aborted\n")
         os.utime(log, (1_000_000 - age, 1_000_000 - age))  # said[0] is the newest
 
-    done = _python("from pulumi_vigo_vm import lastwords; lastwords.install()", logs)
+    done = _python("from pulumi_vigo_vm.dynamic import lastwords; lastwords.install()", logs)
 
     assert done.returncode == 0, done.stderr
     assert [log.exists() for log in said] == [True] * lastwords.KEEP + [False] * 5
