@@ -81,7 +81,7 @@ class LibvirtUri:
             port=port,
             path=parts.path,
             query=tuple(parse_qsl(parts.query, keep_blank_values=True)),
-            password=parts.password,
+            password=None if parts.password is None else unquote(parts.password),
         )
 
     @classmethod

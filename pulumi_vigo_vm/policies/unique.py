@@ -7,8 +7,9 @@ cannot be judged: that VM is skipped and the others are still checked.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any, Final
+from urllib.parse import urlsplit
 
 import pulumi.runtime
 from pulumi_policy import (
@@ -22,7 +23,7 @@ from pulumi_policy import (
 from pulumi_policy.proxy import UnknownValueError
 
 from ..common.typetokens import VIGO_VM as TYPE_TOKEN
-from ..common.uri import DEFAULT_URI, LibvirtUri
+from ..common.uri import DEFAULT_URI
 
 __all__ = [
     "UNIQUE_DOMAIN_POLICY",
@@ -50,10 +51,16 @@ def normalize_uri(uri: str) -> str:
     if "://" not in text:
         return text
     try:
-        parts = LibvirtUri.read(text)
-    except ValueError:  # an unbalanced "[" in the host, a port beyond 65535: as written
+        parts = urlsplit(text)
+    except ValueError:  # e.g. an unbalanced "[" in the host: compare it as written
         return text
-    return str(replace(parts, scheme=parts.scheme.lower(), path=parts.path.rstrip("/")))
+    userinfo, at, host = parts.netloc.rpartition("@")
+    normalized = f"{parts.scheme.lower()}://{userinfo}{at}{host.lower()}{parts.path.rstrip('/')}"
+    if parts.query:
+        normalized += f"?{parts.query}"
+    if parts.fragment:
+        normalized += f"#{parts.fragment}"
+    return normalized
 
 
 def domain_key(props: Mapping[str, Any], default_uri: str) -> tuple[str, str] | None:
