@@ -159,17 +159,22 @@ def _probe_base(host: Host, path: str, stat: FileStat) -> ImageInfo | None:
     return ImageInfo(path, "raw", stat.size, stamp=_stamp(stat, stat.size))
 
 
+def _refuse_smaller_than_base(base: ImageInfo, size_bytes: int | None) -> None:
+    """A VM's own root is never smaller than the base it starts from (qemu would cut it)."""
+    if size_bytes is not None and size_bytes < base.virtual_size:
+        raise ImageError(
+            f"disk_size_gib: {size_bytes // 1024**3} GiB is smaller than the base image "
+            f"{base.path} ({base.virtual_size / 1024**3:.1f} GiB); omit it or make it larger"
+        )
+
+
 def create_overlay(host: Host, overlay_path: str, base: ImageInfo, size_bytes: int | None) -> None:
     """Create ``overlay_path`` as a qcow2 overlay of ``base``, mode 0600, through
     :func:`~pulumi_vigo_vm.hostfile.ops.install`: built under a temporary name and moved into
     place, never over a file that appeared meanwhile, so a crash never leaves a half-made
     overlay under the real name. Refuses a size smaller than the base's.
     """
-    if size_bytes is not None and size_bytes < base.virtual_size:
-        raise ImageError(
-            f"disk_size_gib: {size_bytes // 1024**3} GiB is smaller than the base image "
-            f"{base.path} ({base.virtual_size / 1024**3:.1f} GiB); omit it or make it larger"
-        )
+    _refuse_smaller_than_base(base, size_bytes)
 
     def build(temporary: str) -> None:
         argv = ["qemu-img", "create", "-q", "-f", "qcow2", "-F", base.format, "-b", base.path]
@@ -186,11 +191,7 @@ def create_copy(host: Host, copy_path: str, base: ImageInfo, size_bytes: int | N
     """Create ``copy_path`` as a sparse, standalone qcow2 copy of ``base`` (no backing
     file: the base may change or go afterwards), mode 0600, atomically, grown to
     ``size_bytes`` when given. Refuses a size smaller than the base's."""
-    if size_bytes is not None and size_bytes < base.virtual_size:
-        raise ImageError(
-            f"disk_size_gib: {size_bytes // 1024**3} GiB is smaller than the base image "
-            f"{base.path} ({base.virtual_size / 1024**3:.1f} GiB); omit it or make it larger"
-        )
+    _refuse_smaller_than_base(base, size_bytes)
     size = str(size_bytes if size_bytes is not None else base.virtual_size)
 
     def build(temporary: str) -> None:
