@@ -150,7 +150,15 @@ def _data_disk_devices(disks: tuple[DataDisk, ...]) -> tuple[DiskDevice, ...]:
         target = prefix + _DISK_LETTERS[counts[prefix]]
         counts[prefix] += 1
         devices.append(
-            DiskDevice(disk.path, target, disk.bus.value, disk.format, disk.serial, disk.readonly)
+            DiskDevice(
+                disk.path,
+                target,
+                disk.bus.value,
+                disk.format,
+                disk.serial,
+                disk.readonly,
+                disk.iothread,
+            )
         )
     return tuple(devices)
 
@@ -213,6 +221,12 @@ def desired_domain(
         tpm=spec.tpm,
         cpu_mode=spec.cpu,
         discard=True,
+        host_devices=spec.host_devices,
+        filesystems=spec.filesystems,
+        cpu_pinning=spec.cpu_pinning,
+        numa=spec.numa,
+        hugepages=spec.hugepages,
+        iothreads=spec.iothreads,
     ).canonical()
 
 
@@ -700,6 +714,13 @@ _DEFINITION_INPUTS = {"name": ("vm_name",), "nvram_path": ("firmware",)} | {
         "firmware",
         "tpm",
         "cpu_mode",
+        # Hardware and tuning (operations spec §4)
+        "host_devices",
+        "filesystems",
+        "cpu_pinning",
+        "numa",
+        "hugepages",
+        "iothreads",
     )
 }
 """The input each field of the domain definition comes from, where it is one input alone."""

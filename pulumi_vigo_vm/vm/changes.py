@@ -103,6 +103,16 @@ TABLE: tuple[Row, ...] = (
         (_P,),
         "what the guest boots with",
     ),
+    # Hardware and tuning (operations spec §4). libvirt could change some in a running
+    # guest (virDomainPinVcpuFlags, virDomainSetNumaParameters in strict mode,
+    # virDomainAddIOThread, a PCI/USB hot-plug); the package applies them with the
+    # definition, so the guest gets them all at once when it next starts.
+    Row(
+        ("host_devices", "filesystems", "cpu_pinning", "numa", "hugepages", "iothreads"),
+        (_P,),
+        "the hardware and tuning the guest boots with (huge pages and shared memory "
+        "cannot change under a running guest at all); a data disk's `iothread` likewise",
+    ),
     Row(
         (
             "state",

@@ -17,7 +17,7 @@ from enum import StrEnum
 from typing import Any, TypeVar
 
 from ..common.numbers import shown
-from . import inputs
+from . import inputs, tuning
 from .guest.addresses import MAC
 
 T = TypeVar("T")
@@ -70,6 +70,9 @@ class DataDisk:
     """None: no serial at all (``"serial": False``), as a domain made elsewhere may have."""
     bus: DiskBus = DiskBus.VIRTIO
     readonly: bool = False
+    iothread: int | None = None
+    """The I/O thread (1-based, ``<driver iothread>``) the disk runs on; None: qemu's main
+    loop. Left out of the recorded input when None (see :meth:`to_input`)."""
 
     @property
     def is_volume(self) -> bool:
@@ -79,7 +82,10 @@ class DataDisk:
         """As recorded in state: no serial is ``False`` (the SDK drops a None inside a
         mapping when it reads a bag back)."""
         serial = False if self.serial is None else self.serial
-        return {**asdict(self), "serial": serial, "bus": self.bus.value}
+        recorded = {**asdict(self), "serial": serial, "bus": self.bus.value}
+        if self.iothread is None:
+            del recorded["iothread"]  # as the previous release recorded a disk
+        return recorded
 
 
 @dataclass(frozen=True)
@@ -162,7 +168,7 @@ def data_disks(value: Any) -> tuple[DataDisk, ...]:
     """``data_disks`` as given (idempotent on its own normalised output)."""
     disks: list[DataDisk] = []
     for index, raw in enumerate(_entries(value, "{'path': ...} mappings", MAX_DATA_DISKS)):
-        entry = _keys(raw, index, ("path", "format", "serial", "bus", "readonly"))
+        entry = _keys(raw, index, ("path", "format", "serial", "bus", "readonly", "iothread"))
         if "path" not in entry:
             raise ValueError(f"[{index}] needs a path (a VigoDisk's path, or pool:volume)")
         path = _entry_value(_disk_source, entry["path"], f"[{index}].path")
@@ -180,7 +186,15 @@ def data_disks(value: Any) -> tuple[DataDisk, ...]:
             )
         bus = _entry_value(_bus, entry.get("bus", DiskBus.VIRTIO.value), f"[{index}].bus")
         readonly = _bool(entry.get("readonly", False), f"[{index}].readonly")
-        disks.append(DataDisk(path, fmt, serial, bus, readonly))
+        thread = entry.get("iothread")
+        if thread is not None:
+            thread = _entry_value(tuning.iothread, thread, f"[{index}].iothread")
+            if bus is not DiskBus.VIRTIO:
+                raise ValueError(
+                    f"[{index}].iothread needs bus 'virtio' (qemu runs virtio-blk disks on "
+                    f"I/O threads), got bus {bus.value!r}"
+                )
+        disks.append(DataDisk(path, fmt, serial, bus, readonly, thread))
     _unique([d.path for d in disks], "path", "attach a disk once")
     _unique([d.serial for d in disks if d.serial], "serial", "give each disk its own serial")
     return tuple(disks)

@@ -13,6 +13,7 @@ from enum import StrEnum
 
 from ..common.arches import X86_ARCHES
 from .machines import machine_family
+from .tuning import Filesystem, HostDevice, Numa, NumaMode, format_cpu_set, parse_cpu_set
 
 __all__ = [
     "BIOS",
@@ -90,6 +91,8 @@ class DiskDevice:
     format: str = "qcow2"
     serial: str | None = None
     readonly: bool = False
+    iothread: int | None = None
+    """``<driver iothread>``: the I/O thread (1-based) the disk runs on."""
 
 
 @dataclass(frozen=True)
@@ -134,6 +137,20 @@ class DomainConfig:
     it); None: ``memory_mib``."""
     root_format: str = "qcow2"
     """The root's format: an overlay's is qcow2, an attached root's is its own."""
+    # --- Hardware and tuning (operations spec §4); see :func:`_tuning` and
+    # :func:`_read_tuning`.
+    host_devices: tuple[HostDevice, ...] = ()
+    """``<hostdev mode='subsystem' managed='yes'>``, PCI or USB, in order."""
+    filesystems: tuple[Filesystem, ...] = ()
+    """virtiofs ``<filesystem>`` shares; any brings shared memory (memfd) with it."""
+    cpu_pinning: tuple[str, ...] = ()
+    """``<cputune><vcpupin>``: the host CPU set of vCPU 0, 1, ... as libvirt writes sets."""
+    numa: Numa | None = None
+    """``<numatune><memory>``."""
+    hugepages: bool | int = False
+    """``<memoryBacking><hugepages>``: True (the host's default size) or a page size in KiB."""
+    iothreads: int | None = None
+    """``<iothreads>``."""
 
     @property
     def mac_address(self) -> str | None:
@@ -211,6 +228,8 @@ def _disk(devices: ET.Element, source: str, fmt: str, dev: str, bus: str) -> ET.
 
 def _data_disk(devices: ET.Element, disk: DiskDevice) -> ET.Element:
     element = _disk(devices, disk.source, disk.format, disk.target, disk.bus)
+    if disk.iothread is not None:
+        _driver(element).set("iothread", str(disk.iothread))
     if disk.serial is not None:
         _sub(element, "serial", disk.serial)
     if disk.readonly:
@@ -289,6 +308,7 @@ def to_xml(config: DomainConfig, claim: str) -> str:
     vcpu = _sub(domain, "vcpu", str(config.max_vcpu or config.vcpu), placement="static")
     if (config.max_vcpu or config.vcpu) != config.vcpu:
         vcpu.set("current", str(config.vcpu))
+    _tuning(domain, config)
     _os(domain, config)
     features = _sub(domain, "features")
     _sub(features, "acpi")  # graceful shutdown is an ACPI power-button press
@@ -318,6 +338,7 @@ def to_xml(config: DomainConfig, claim: str) -> str:
         _sub(cdrom, "readonly")
     for nic in config.nics:
         _nic(devices, nic)
+    _tuning_devices(devices, config)
     serial = _sub(devices, "serial", type="pty")
     if config.console_log_path is not None:
         _sub(serial, "log", file=config.console_log_path, append="on")
@@ -494,6 +515,7 @@ def _data_disks(devices: ET.Element | None) -> tuple[DiskDevice, ...]:
                 format=driver.get("type", "raw") if driver is not None else "raw",
                 serial=disk.findtext("serial"),
                 readonly=disk.find("readonly") is not None,
+                iothread=_int_or_none(driver.get("iothread") if driver is not None else None),
             )
         )
     return tuple(result)
@@ -594,7 +616,8 @@ def from_xml(text: str) -> LiveDomain:
         max_vcpu=int(vcpus.text or "0") if vcpus is not None else None,
         max_memory_mib=_memory_mib(domain.find("memory")),
         root_format=root_format,
-    ).canonical()
+    )
+    config = _with_tuning(config, domain).canonical()
     claim = marker.get(_CLAIM_ATTRIBUTE) if marker is not None else None
     return LiveDomain(config=config, marked=marker is not None, claim=claim)
 
@@ -614,6 +637,8 @@ def _device_key(device: ET.Element) -> tuple[str, ...] | None:
         return (tag, target.get("name", "")) if target is not None else None
     if tag == "rng":
         return (tag, device.get("model", ""))
+    if tag in ("hostdev", "filesystem"):
+        return _tuning_device_key(device)
     return None
 
 
@@ -650,12 +675,8 @@ _KEPT_TOP_LEVEL = (
     "title",
     "description",
     "maxMemory",
-    "memoryBacking",
     "memtune",
     "blkiotune",
-    "iothreads",
-    "cputune",
-    "numatune",
     "resource",
     "sysinfo",
     "idmap",
@@ -673,14 +694,17 @@ across a redefine (a domain's clock, power management, tuning, security labels).
 def _modelled(device: ET.Element) -> bool:
     """Whether the package owns ``device`` (and so writes it, and finds it drifted): every
     ``device='disk'`` (the root and the data disks), the CD-ROM in the seed's slot, every NIC,
-    the serial console, the agent's channel, the RNG, the TPM, and the controllers libvirt
-    derives. Everything else (graphics, video, sound, input, USB redirection, host devices,
-    watchdogs, other CD-ROMs and channels, the memory balloon...) is left as it is."""
+    the serial console, the agent's channel, the RNG, the TPM, the controllers libvirt
+    derives, PCI and USB host devices and virtiofs shares. Everything else (graphics, video,
+    sound, input, USB redirection, other host devices and filesystems, watchdogs, other
+    CD-ROMs and channels, the memory balloon...) is left as it is."""
     tag = device.tag
     if tag == "disk":
         return device.get("device", "disk") == "disk" or _is_seed_slot(device)
     if tag == "channel":
         return any(t.get("name") == GUEST_AGENT_CHANNEL for t in device.iterfind("target"))
+    if tag in ("hostdev", "filesystem"):
+        return _tuning_device_key(device) is not None
     return tag in _MODELLED_DEVICES
 
 
@@ -704,4 +728,214 @@ def with_unmodelled(xml: str, live_xml: str) -> str:
         element = live.find(tag)
         if element is not None and domain.find(tag) is None:
             domain.insert(list(domain).index(devices), element)
+    _keep_unmodelled_tuning(domain, live)
     return ET.tostring(domain, encoding="unicode")
+
+
+# --- Hardware and tuning (operations spec §4): rendered, read back, kept -----------------
+
+_SHARED_MEMORY = ("memfd", "shared")
+"""``<memoryBacking><source type='memfd'/><access mode='shared'/>``: what virtiofsd needs
+to map the guest's memory (set with any virtiofs share)."""
+
+_TUNING_CHILDREN = {
+    "cputune": frozenset({"vcpupin"}),
+    "numatune": frozenset({"memory"}),
+    "memoryBacking": frozenset({"hugepages", "source", "access"}),
+}
+"""The children of these top-level elements the package decides; the rest of each (an
+operator's ``<shares>``, ``<emulatorpin>``, ``<memnode>``, ``<locked>``...) is kept across
+a redefine."""
+
+
+def _tuning(domain: ET.Element, config: DomainConfig) -> None:
+    """``<iothreads>``, ``<cputune>``, ``<numatune>`` and ``<memoryBacking>``."""
+    if config.iothreads is not None:
+        _sub(domain, "iothreads", str(config.iothreads))
+    if config.cpu_pinning:
+        cputune = _sub(domain, "cputune")
+        for vcpu, cpuset in enumerate(config.cpu_pinning):
+            _sub(cputune, "vcpupin", vcpu=str(vcpu), cpuset=cpuset)
+    if config.numa is not None:
+        numatune = _sub(domain, "numatune")
+        _sub(numatune, "memory", mode=config.numa.mode.value, nodeset=config.numa.nodeset)
+    if config.hugepages is False and not config.filesystems:
+        return
+    backing = _sub(domain, "memoryBacking")
+    if config.hugepages is not False:
+        pages = _sub(backing, "hugepages")
+        if config.hugepages is not True:
+            _sub(pages, "page", size=str(config.hugepages), unit="KiB")
+    if config.filesystems:
+        _sub(backing, "source", type=_SHARED_MEMORY[0])
+        _sub(backing, "access", mode=_SHARED_MEMORY[1])
+
+
+def _pci_hex(value: str, width: int) -> str:
+    return f"0x{value.zfill(width)}"
+
+
+def _tuning_devices(devices: ET.Element, config: DomainConfig) -> None:
+    """The host devices and virtiofs shares."""
+    for device in config.host_devices:
+        hostdev = _sub(devices, "hostdev", mode="subsystem", type=device.kind, managed="yes")
+        source = _sub(hostdev, "source")
+        if device.kind == "pci":
+            domain, bus, slot, function = device.pci_parts
+            _sub(
+                source,
+                "address",
+                domain=_pci_hex(domain, 4),
+                bus=_pci_hex(bus, 2),
+                slot=_pci_hex(slot, 2),
+                function=f"0x{function}",
+            )
+        else:
+            vendor, product = device.usb_ids
+            _sub(source, "vendor", id=f"0x{vendor}")
+            _sub(source, "product", id=f"0x{product}")
+    for share in config.filesystems:
+        element = _sub(devices, "filesystem", type="mount", accessmode="passthrough")
+        _sub(element, "driver", type="virtiofs")
+        _sub(element, "source", dir=share.source)
+        _sub(element, "target", dir=share.tag)
+        if share.readonly:
+            _sub(element, "readonly")
+
+
+def _hex(text: str | None, width: int) -> str | None:
+    """``0x3b`` (libvirt's spelling) as ``3b``, zero-padded to ``width``."""
+    if text is None:
+        return None
+    try:
+        return f"{int(text, 16):0{width}x}"
+    except ValueError:
+        return None
+
+
+_USB_IDS = ("vendor", "product")
+
+
+def _attribute(parent: ET.Element, path: str, name: str) -> str | None:
+    element = parent.find(path)
+    return element.get(name) if element is not None else None
+
+
+def _host_device(hostdev: ET.Element) -> HostDevice | None:
+    """A subsystem PCI or USB host device as :class:`HostDevice`, or None (another kind:
+    SCSI, mdev, a USB device named by bus and address only)."""
+    if hostdev.get("mode", "subsystem") != "subsystem":
+        return None
+    kind = hostdev.get("type")
+    if kind == "pci":
+        address = hostdev.find("source/address")
+        if address is None:
+            return None
+        parts = [
+            _hex(address.get(name), width)
+            for name, width in (("domain", 4), ("bus", 2), ("slot", 2), ("function", 1))
+        ]
+        if any(part is None for part in parts):
+            return None
+        domain, bus, slot, function = parts
+        return HostDevice("pci", f"{domain}:{bus}:{slot}.{function}")
+    if kind == "usb":
+        vendor, product = (_hex(_attribute(hostdev, f"source/{t}", "id"), 4) for t in _USB_IDS)
+        if vendor is None or product is None:
+            return None
+        return HostDevice("usb", f"{vendor}:{product}")
+    return None
+
+
+def _virtiofs(filesystem: ET.Element) -> Filesystem | None:
+    """A virtiofs share as :class:`Filesystem`, or None (9p, another driver)."""
+    driver = filesystem.find("driver")
+    if driver is None or driver.get("type") != "virtiofs":
+        return None
+    source, target = filesystem.find("source"), filesystem.find("target")
+    return Filesystem(
+        source.get("dir", "") if source is not None else "",
+        target.get("dir", "") if target is not None else "",
+        filesystem.find("readonly") is not None,
+    )
+
+
+def _tuning_device_key(device: ET.Element) -> tuple[str, ...] | None:
+    """A host device by its address, a share by its tag; None for kinds not ours."""
+    if device.tag == "hostdev":
+        found = _host_device(device)
+        return None if found is None else ("hostdev", found.kind, found.address)
+    share = _virtiofs(device)
+    return None if share is None else ("filesystem", share.tag)
+
+
+def host_devices_of(text: str) -> tuple[HostDevice, ...]:
+    """The PCI and USB host devices a domain's XML (any domain's) passes through."""
+    devices = ET.fromstring(text).find("devices")
+    found = (_host_device(h) for h in devices.findall("hostdev")) if devices is not None else ()
+    return tuple(d for d in found if d is not None)
+
+
+def _int_or_none(text: str | None) -> int | None:
+    return int(text) if text is not None and text.strip().isdigit() else None
+
+
+def _hugepages(backing: ET.Element | None) -> bool | int:
+    pages = backing.find("hugepages") if backing is not None else None
+    if pages is None:
+        return False
+    page = pages.find("page")
+    if page is None or page.get("size") is None:
+        return True
+    factor = _UNIT_TO_KIB.get(page.get("unit", "KiB").lower(), 1)
+    return int(int(page.get("size", "0")) * factor)
+
+
+def _numa(numatune: ET.Element | None) -> Numa | None:
+    memory = numatune.find("memory") if numatune is not None else None
+    nodeset = memory.get("nodeset") if memory is not None else None
+    if memory is None or nodeset is None:
+        return None  # placement='auto' (numad): not an input of ours
+    try:
+        mode = NumaMode(memory.get("mode", NumaMode.STRICT.value))
+    except ValueError:
+        return None  # 'restrictive': not an input of ours
+    return Numa(mode, format_cpu_set(parse_cpu_set(nodeset)))
+
+
+def _with_tuning(config: DomainConfig, domain: ET.Element) -> DomainConfig:
+    """``config`` with the tuning fields of a domain's XML."""
+    devices = domain.find("devices")
+    hostdevs = (_host_device(h) for h in devices.findall("hostdev")) if devices is not None else ()
+    shares = (_virtiofs(f) for f in devices.findall("filesystem")) if devices is not None else ()
+    pins = sorted(
+        (int(pin.get("vcpu", "0")), format_cpu_set(parse_cpu_set(pin.get("cpuset", ""))))
+        for pin in domain.iterfind("cputune/vcpupin")
+    )
+    return replace(
+        config,
+        host_devices=tuple(d for d in hostdevs if d is not None),
+        filesystems=tuple(f for f in shares if f is not None),
+        cpu_pinning=tuple(cpuset for _vcpu, cpuset in pins),
+        numa=_numa(domain.find("numatune")),
+        hugepages=_hugepages(domain.find("memoryBacking")),
+        iothreads=_int_or_none(domain.findtext("iothreads")),
+    )
+
+
+def _keep_unmodelled_tuning(domain: ET.Element, live: ET.Element) -> None:
+    """Into ``domain`` (a new definition), the children of the live ``<cputune>``,
+    ``<numatune>`` and ``<memoryBacking>`` the package does not decide (see
+    :data:`_TUNING_CHILDREN`)."""
+    devices = domain.find("devices")
+    assert devices is not None
+    for tag, ours in _TUNING_CHILDREN.items():
+        element = live.find(tag)
+        kept = [c for c in element if c.tag not in ours] if element is not None else []
+        if element is None or not kept:
+            continue
+        mine = domain.find(tag)
+        if mine is None:
+            mine = ET.Element(tag, element.attrib)
+            domain.insert(list(domain).index(devices), mine)
+        mine.extend(kept)

@@ -19,7 +19,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from ..common.typetokens import VIGO_VM as TYPE_TOKEN
-from . import devices, inputs
+from . import devices, inputs, tuning
 from .inputs import (
     DEFAULT_SHUTDOWN_TIMEOUT_S,
     DEFAULT_WAIT_TIMEOUT_S,
@@ -460,6 +460,76 @@ INPUTS: tuple[InputField, ...] = (
             "the UUID of an existing domain named `vm_name` that this package did not "
             "create (any case, braces allowed): `create` takes it over instead of defining "
             'one; needs `disk_mode="attach"`; matters at create only'
+        ),
+    ),
+    # --- Hardware and tuning (operations spec §4): host devices, virtiofs, pinning, NUMA,
+    # hugepages, I/O threads. Each is judged against the host at preview (vm/hostfit.py).
+    InputField(
+        "host_devices",
+        "list[dict[str, Any]]",
+        tuning.host_devices,
+        Change.UPDATE,
+        doc=(
+            'host devices passed through: a list of `{"pci": "0000:3b:00.0"}` or '
+            '`{"usb": "vendor:product"}` (`<hostdev managed="yes">`: libvirt takes the '
+            "device from its host driver at start, gives it back at stop); each must "
+            "exist on the host and be used by no other domain (looked up at preview); "
+            "at most 32 ([tuning](tuning.md))"
+        ),
+    ),
+    InputField(
+        "filesystems",
+        "list[dict[str, Any]]",
+        tuning.filesystems,
+        Change.UPDATE,
+        doc=(
+            'host directories shared over virtiofs: a list of `{"source": dir, "tag": '
+            'tag}` with optional `"readonly"` (default false); the guest mounts them with '
+            "`mount -t virtiofs <tag> <dir>`; brings shared memory backing (memfd); needs "
+            "`virtiofsd` on the host (Debian package `virtiofsd`)"
+        ),
+    ),
+    InputField(
+        "cpu_pinning",
+        "list[str]",
+        tuning.cpu_pinning,
+        Change.UPDATE,
+        doc=(
+            'host CPUs per vCPU (`<vcpupin>`): one set per vCPU, in order (`"0"`, `"2-3"`, '
+            '`"0,4"`); as many as `vcpu`; the CPUs must exist on the host'
+        ),
+    ),
+    InputField(
+        "numa",
+        "dict[str, Any]",
+        tuning.numa,
+        Change.UPDATE,
+        doc=(
+            'the guest memory\'s host NUMA policy (`<numatune>`): `{"mode": "strict" '
+            '(default), "preferred" (one node) or "interleave", "nodeset": "0-1"}`; the '
+            "nodes must exist on the host"
+        ),
+    ),
+    InputField(
+        "hugepages",
+        "bool | int",
+        tuning.hugepages,
+        Change.UPDATE,
+        doc=(
+            "guest memory on huge pages: `true` (the host's default size) or a page size "
+            "in KiB (`2048`, `1048576`); the host must have enough free pages of that "
+            "size for `max_memory_mib` (checked at preview); default `false`"
+        ),
+    ),
+    InputField(
+        "iothreads",
+        _INT,
+        tuning.iothreads,
+        Change.UPDATE,
+        doc=(
+            "how many I/O threads the domain has (`<iothreads>`), 1-64; a virtio data "
+            'disk runs on one with `"iothread": n` (1-based, at most `iothreads`) in its '
+            "`data_disks` entry"
         ),
     ),
 )

@@ -135,6 +135,30 @@ class VigoVmArgs:
     """The UUID of an existing domain named ``vm_name`` that this package did not create (any case,
     braces allowed): ``create`` takes it over instead of defining one; needs ``disk_mode="attach"``;
     matters at create only."""
+    host_devices: Input[list[dict[str, Any]]] | None = None
+    """Host devices passed through: a list of ``{"pci": "0000:3b:00.0"}`` or ``{"usb":
+    "vendor:product"}`` (``<hostdev managed="yes">``: libvirt takes the device from its host driver
+    at start, gives it back at stop); each must exist on the host and be used by no other domain
+    (looked up at preview); at most 32 (see docs/tuning.md)."""
+    filesystems: Input[list[dict[str, Any]]] | None = None
+    """Host directories shared over virtiofs: a list of ``{"source": dir, "tag": tag}`` with
+    optional ``"readonly"`` (default false); the guest mounts them with ``mount -t virtiofs <tag>
+    <dir>``; brings shared memory backing (memfd); needs ``virtiofsd`` on the host (Debian package
+    ``virtiofsd``)."""
+    cpu_pinning: Input[list[str]] | None = None
+    """Host CPUs per vCPU (``<vcpupin>``): one set per vCPU, in order (``"0"``, ``"2-3"``,
+    ``"0,4"``); as many as ``vcpu``; the CPUs must exist on the host."""
+    numa: Input[dict[str, Any]] | None = None
+    """The guest memory's host NUMA policy (``<numatune>``): ``{"mode": "strict" (default),
+    "preferred" (one node) or "interleave", "nodeset": "0-1"}``; the nodes must exist on the
+    host."""
+    hugepages: Input[bool | int] | None = None
+    """Guest memory on huge pages: ``true`` (the host's default size) or a page size in KiB
+    (``2048``, ``1048576``); the host must have enough free pages of that size for
+    ``max_memory_mib`` (checked at preview); default ``false``."""
+    iothreads: Input[int | str] | None = None
+    """How many I/O threads the domain has (``<iothreads>``), 1-64; a virtio data disk runs on one
+    with ``"iothread": n`` (1-based, at most ``iothreads``) in its ``data_disks`` entry."""
 
 
 class VigoVm(Resource, module=MODULE, name="VigoVm"):
@@ -254,6 +278,30 @@ class VigoVm(Resource, module=MODULE, name="VigoVm"):
     """The UUID of an existing domain named ``vm_name`` that this package did not create (any case,
     braces allowed): ``create`` takes it over instead of defining one; needs ``disk_mode="attach"``;
     matters at create only."""
+    host_devices: Output[list[dict[str, Any]]]
+    """Host devices passed through: a list of ``{"pci": "0000:3b:00.0"}`` or ``{"usb":
+    "vendor:product"}`` (``<hostdev managed="yes">``: libvirt takes the device from its host driver
+    at start, gives it back at stop); each must exist on the host and be used by no other domain
+    (looked up at preview); at most 32 (see docs/tuning.md)."""
+    filesystems: Output[list[dict[str, Any]]]
+    """Host directories shared over virtiofs: a list of ``{"source": dir, "tag": tag}`` with
+    optional ``"readonly"`` (default false); the guest mounts them with ``mount -t virtiofs <tag>
+    <dir>``; brings shared memory backing (memfd); needs ``virtiofsd`` on the host (Debian package
+    ``virtiofsd``)."""
+    cpu_pinning: Output[list[str]]
+    """Host CPUs per vCPU (``<vcpupin>``): one set per vCPU, in order (``"0"``, ``"2-3"``,
+    ``"0,4"``); as many as ``vcpu``; the CPUs must exist on the host."""
+    numa: Output[dict[str, Any] | None]
+    """The guest memory's host NUMA policy (``<numatune>``): ``{"mode": "strict" (default),
+    "preferred" (one node) or "interleave", "nodeset": "0-1"}``; the nodes must exist on the
+    host."""
+    hugepages: Output[bool | int]
+    """Guest memory on huge pages: ``true`` (the host's default size) or a page size in KiB
+    (``2048``, ``1048576``); the host must have enough free pages of that size for
+    ``max_memory_mib`` (checked at preview); default ``false``."""
+    iothreads: Output[int | None]
+    """How many I/O threads the domain has (``<iothreads>``), 1-64; a virtio data disk runs on one
+    with ``"iothread": n`` (1-based, at most ``iothreads``) in its ``data_disks`` entry."""
     uuid: Output[str]
     """The libvirt domain UUID; stable across redefines."""
     mac_address: Output[str]

@@ -43,6 +43,7 @@ from .inputs import (
     default_cpu_mode,
 )
 from .machines import machine_family
+from .tuning import Filesystem, HostDevice, Numa
 
 __all__ = [
     "DEFAULT_DOMAIN_TYPE",
@@ -116,6 +117,15 @@ class VmSpec:
     disk_mode: DiskMode = DiskMode.OVERLAY
     adopt: str | None = None
     """The UUID of the unmarked domain this VM took over at its create (kept after)."""
+    # --- Hardware and tuning (operations spec §4); omitted in every VM of the previous
+    # release, so its domain reads back the same.
+    host_devices: tuple[HostDevice, ...] = ()
+    filesystems: tuple[Filesystem, ...] = ()
+    cpu_pinning: tuple[str, ...] = ()
+    numa: Numa | None = None
+    hugepages: bool | int = False
+    """False: none; True: the host's default size; an int: the page size in KiB."""
+    iothreads: int | None = None
 
     @property
     def owns_root(self) -> bool:
@@ -245,6 +255,12 @@ class VmSpec:
             "autostart": self.autostarts,
             "disk_mode": self.disk_mode.value,
             "adopt": self.adopt,
+            "host_devices": [device.to_input() for device in self.host_devices],
+            "filesystems": [share.to_input() for share in self.filesystems],
+            "cpu_pinning": list(self.cpu_pinning),
+            "numa": self.numa.to_input() if self.numa is not None else None,
+            "hugepages": self.hugepages,
+            "iothreads": self.iothreads,
         }
 
 
@@ -304,6 +320,7 @@ def check_inputs(
     faults += _platform_conflicts(normalised) + _maximum_conflicts(normalised)
     faults += _autostart_conflicts(normalised)
     faults += _root_conflicts(normalised)
+    faults += _tuning_conflicts(normalised)
     domain_type = normalised.get("domain_type")
     if "cpu_mode" not in normalised and isinstance(domain_type, str):
         normalised["cpu_mode"] = default_cpu_mode(domain_type)
@@ -321,7 +338,9 @@ def _plain(checked: Any) -> Any:
     if isinstance(checked, BaseSource):
         return checked.value
     if isinstance(checked, tuple):
-        return [item.to_input() for item in checked]
+        return [item if isinstance(item, str) else item.to_input() for item in checked]
+    if isinstance(checked, Numa):
+        return checked.to_input()
     return checked
 
 
@@ -456,6 +475,36 @@ def _root_conflicts(normalised: Mapping[str, Any]) -> list[InputFault]:
                 "while the VM is off)",
             )
         )
+    return faults
+
+
+def _tuning_conflicts(normalised: Mapping[str, Any]) -> list[InputFault]:
+    """Pinning for another number of vCPUs, a disk on an I/O thread the domain lacks."""
+    faults = []
+    pinning, vcpu = normalised.get("cpu_pinning"), normalised.get("vcpu")
+    if isinstance(pinning, list) and pinning and isinstance(vcpu, int) and len(pinning) != vcpu:
+        faults.append(
+            InputFault(
+                "cpu_pinning",
+                f"holds {len(pinning)} CPU sets but vcpu is {vcpu}: give one host CPU set per "
+                f"vCPU ({vcpu} entries), or omit cpu_pinning",
+            )
+        )
+    disks, threads = normalised.get("data_disks"), normalised.get("iothreads")
+    if isinstance(disks, list) and not contains_unknown(disks) and not contains_unknown(threads):
+        for index, disk in enumerate(disks):
+            wanted = disk.get("iothread")
+            if wanted is None:
+                continue
+            if not isinstance(threads, int) or wanted > threads:
+                have = threads if isinstance(threads, int) else "not set"
+                faults.append(
+                    InputFault(
+                        "data_disks",
+                        f"[{index}].iothread {wanted} is beyond the domain's I/O threads "
+                        f"(iothreads is {have}): set iothreads to at least {wanted}",
+                    )
+                )
     return faults
 
 

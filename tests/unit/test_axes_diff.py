@@ -14,6 +14,7 @@ from pulumi_vigo_vm.vm.devices import DataDisk, Nic
 from pulumi_vigo_vm.vm.domain_xml import DomainConfig, LiveDomain, NicDevice
 from pulumi_vigo_vm.vm.fields import INPUTS
 from pulumi_vigo_vm.vm.spec import BaseSource, RunState, VmSpec
+from pulumi_vigo_vm.vm.tuning import Filesystem, HostDevice, Numa, NumaMode
 
 from ._values import (
     CLAIM,
@@ -441,6 +442,14 @@ def test_absent_vm_with_its_recorded_overlay_left_is_update() -> None:
 
 
 PACKAGE_DECIDES = {"uuid", "console_log_path", "guest_agent", "discard"}
+ADDED: dict[str, object] = {
+    "host_devices": (HostDevice("usb", "046d:c52b"),),
+    "filesystems": (Filesystem("/srv/share", "share"),),
+    "cpu_pinning": ("0",),
+    "numa": Numa(NumaMode.STRICT, "0"),
+    "iothreads": 2,
+}
+"""A value of each field that is empty in a converged VM of the sample spec."""
 """Fields of a definition no input sets: a drift of them is an update naming nothing."""
 
 
@@ -458,8 +467,8 @@ def test_a_drift_of_any_definition_field_names_the_input_it_comes_from(name: str
         bool: lambda v: not v,
         int: lambda v: v + 1,
         str: lambda v: v + "x",
-        tuple: lambda v: (),
-        type(None): lambda v: "q35" if name == "machine" else "x86_64",
+        tuple: lambda v: () if v else ADDED.get(name, ()),
+        type(None): lambda v: ADDED.get(name, "q35" if name == "machine" else "x86_64"),
     }[type(value)](value)
     observed = converged(spec, domain=replace(live, config=replace(live.config, **{name: other})))
     decision = diff(recorded_for(spec), spec, observed, make_base())

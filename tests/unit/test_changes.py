@@ -25,6 +25,7 @@ from pulumi_vigo_vm.vm.fields import INPUTS, Change
 from pulumi_vigo_vm.vm.inputs import BaseSource, DiskMode, Firmware, SeedChange
 from pulumi_vigo_vm.vm.model import Observed
 from pulumi_vigo_vm.vm.spec import RunState, VmSpec
+from pulumi_vigo_vm.vm.tuning import Filesystem, HostDevice, Numa, NumaMode
 
 from ._values import CLAIM, IDENTITY, converged, make_base, make_recorded, make_spec
 
@@ -141,6 +142,19 @@ SAMPLES: list[tuple[str, dict[str, Any], dict[str, Any], Reach]] = [
     ("disk_mode", {}, {"disk_mode": DiskMode.COPY}, R),
     ("autostart", {}, {"autostart": False}, L),
     ("adopt", {}, {"adopt": "0b6c4f1e-2f0a-4c55-9d3e-6a7b8c9d0e1f"}, L),
+    # Hardware and tuning (operations spec §4)
+    ("host_devices", {}, {"host_devices": (HostDevice("pci", "0000:3b:00.0"),)}, P),
+    ("filesystems", {}, {"filesystems": (Filesystem("/srv/share", "share"),)}, P),
+    ("cpu_pinning", {"vcpu": 2}, {"vcpu": 2, "cpu_pinning": ("0", "1")}, P),
+    ("numa", {}, {"numa": Numa(NumaMode.STRICT, "0")}, P),
+    ("hugepages", {}, {"hugepages": 2048}, P),
+    ("iothreads", {}, {"iothreads": 2}, P),
+    (
+        "data_disks",
+        {"data_disks": (DISK_B,), "iothreads": 1},
+        {"data_disks": (replace(DISK_B, iothread=1),), "iothreads": 1},
+        P,
+    ),
 ]
 
 
