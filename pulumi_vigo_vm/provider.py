@@ -54,6 +54,7 @@ from .vm.fields import INPUTS, input_field
 from .vm.guest.addresses import Addresses
 from .vm.guest.sighting import Subject, sight
 from .vm.guest.waiting import wait_for_guest
+from .vm.hostfit import TUNING_INPUTS, changed_tuning, refuse_host_fit
 from .vm.inputs import DiskMode, SeedChange, WaitFor
 from .vm.observe import (
     observe,
@@ -65,6 +66,7 @@ from .vm.observe import (
     observe_removal,
     resolve_base,
 )
+from .vm.observe_tuning import observe_tuning
 from .vm.ownership import (
     DomainOwner,
     owner_of,
@@ -102,6 +104,17 @@ _NIC_LOOKUP_INPUTS = ("uri", "state", "nics", "network", "network_bridge")
 check asks nothing."""
 
 
+_HOST_FIT_LOOKUP_INPUTS = (
+    "uri",
+    "state",
+    "vm_name",
+    "memory_mib",
+    "max_memory_mib",
+    *TUNING_INPUTS,
+)
+"""The inputs that decide what the host is asked for the hardware and tuning inputs."""
+
+
 class VmProvider(ConfiguredProvider):
     """Converges one libvirt VM per resource. See docs/vm.md for the behaviour."""
 
@@ -121,6 +134,8 @@ class VmProvider(ConfiguredProvider):
         inputs, faults = check_inputs(news, self._defaults)
         if not faults:
             faults = self._nic_source_faults(_olds, inputs)
+        if not faults:
+            faults = self._host_fit_faults(_olds, inputs)
         return CheckResult(inputs, [CheckFailure(f.property, f.reason) for f in faults])
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
@@ -231,6 +246,36 @@ class VmProvider(ConfiguredProvider):
         except HostUnreachableError:
             return []
         return axes.refuse_nic_sources(spec, dict(zip(new, sources, strict=True)), target.host.name)
+
+    def _host_fit_faults(
+        self, olds: Mapping[str, Any], inputs: Mapping[str, Any]
+    ) -> list[InputFault]:
+        """The hardware and tuning inputs of valid ``inputs`` the host cannot give (see
+        vm/hostfit.py), told at check so that preview fails naming the input before anything
+        is defined. Only what ``olds`` did not already have is judged; an unreachable host
+        leaves this to the create, as for NICs."""
+        if any(contains_unknown(inputs.get(name)) for name in _HOST_FIT_LOOKUP_INPUTS):
+            return []
+        if inputs.get("state") == RunState.ABSENT.value:
+            return []
+        known = {k: v for k, v in inputs.items() if not contains_unknown(v)}
+        try:
+            spec = self._parse(known)
+        except InputError:
+            return []
+        before = None
+        if olds.get("vm_name") is not None and not contains_unknown(dict(olds)):
+            with contextlib.suppress(InputError):
+                before = self._parse(olds)
+        judged = changed_tuning(spec, before)
+        if not judged:
+            return []
+        target = Target.for_uri(spec.uri)
+        try:
+            fit = observe_tuning(target, spec, judged)
+        except HostUnreachableError:
+            return []
+        return refuse_host_fit(spec, fit, judged, target.host.name)
 
     def _parse(self, props: Mapping[str, Any]) -> VmSpec:
         return parse_spec(props, self._defaults)

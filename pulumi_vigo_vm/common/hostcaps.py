@@ -13,9 +13,11 @@ from dataclasses import dataclass
 __all__ = [
     "DomainCaps",
     "HostPlatform",
+    "HostTopology",
     "parse_domain_caps",
     "parse_guest_arches",
     "parse_host_arch",
+    "parse_host_topology",
 ]
 
 
@@ -85,3 +87,40 @@ def parse_domain_caps(domcapabilities: str) -> DomainCaps:
             if mode.get("supported") == "yes"
         ),
     )
+
+
+# --- The host's CPUs, NUMA nodes and page sizes (operations spec §4) ---------------------
+
+
+@dataclass(frozen=True)
+class HostTopology:
+    """The host's CPUs and NUMA nodes, and the memory page sizes its CPU offers, from
+    libvirt's ``capabilities`` (``<host><topology>`` and ``<host><cpu><pages>``)."""
+
+    cpus: frozenset[int]
+    nodes: frozenset[int]
+    page_sizes_kib: tuple[int, ...]
+    """Every page size, smallest (the base page) first."""
+
+    @property
+    def default_hugepage_kib(self) -> int | None:
+        """The huge page size ``<hugepages/>`` without a size gets: the smallest above the
+        base page (2048 KiB on x86, unless the host boots with ``default_hugepagesz=``)."""
+        huge = self.page_sizes_kib[1:]
+        return huge[0] if huge else None
+
+
+def parse_host_topology(capabilities: str) -> HostTopology:
+    """The host's topology; a host that reports no ``<topology>`` has one node (0)."""
+    host = ET.fromstring(capabilities).find("host")
+    cells = host.findall("topology/cells/cell") if host is not None else []
+    cpus = {int(c.get("id", "0")) for cell in cells for c in cell.iterfind("cpus/cpu")}
+    nodes = {int(cell.get("id", "0")) for cell in cells} or {0}
+    sizes = sorted(
+        {
+            int(page.get("size", "0"))
+            for page in (host.iterfind("cpu/pages") if host is not None else ())
+            if page.get("unit", "KiB") == "KiB"
+        }
+    )
+    return HostTopology(frozenset(cpus), frozenset(nodes), tuple(sizes))

@@ -235,6 +235,46 @@ class Hypervisor:
         """The host CPU architecture (``x86_64``, ``aarch64``...)."""
         return str(self._read("reading host info", lambda conn: conn.getInfo()[0]))
 
+    # --- What a VM's hardware and tuning need of the host (operations spec §4) ----------
+
+    def node_device_xml(self, name: str) -> str | None:
+        """The XML of node device ``name`` (``pci_0000_3b_00_0``), or None when the host
+        has none of that name (``virsh nodedev-dumpxml``)."""
+
+        def find(conn: libvirt.virConnect) -> str | None:
+            try:
+                return str(conn.nodeDeviceLookupByName(name).XMLDesc(0))
+            except libvirt.libvirtError as exc:
+                if exc.get_error_code() == libvirt.VIR_ERR_NO_NODE_DEVICE:
+                    return None
+                raise
+
+        return self._read(f"looking up node device {name}", find)
+
+    def usb_devices_xml(self) -> list[str]:
+        """The XML of every USB device the host has (``virsh nodedev-list --cap
+        usb_device``)."""
+
+        def listing(conn: libvirt.virConnect) -> list[str]:
+            flags = libvirt.VIR_CONNECT_LIST_NODE_DEVICES_CAP_USB_DEV
+            return [str(device.XMLDesc(0)) for device in conn.listAllDevices(flags)]
+
+        return self._read("listing the USB devices", listing)
+
+    def free_pages(self, page_kib: int, cells: int) -> dict[int, int]:
+        """Free pages of ``page_kib`` on each of the host's NUMA nodes 0..``cells``-1
+        (``virsh freepages``)."""
+
+        def free(conn: libvirt.virConnect) -> dict[int, int]:
+            found = conn.getFreePages([page_kib], 0, cells, 0) or {}
+            return {int(cell): int(sizes.get(page_kib, 0)) for cell, sizes in found.items()}
+
+        return self._read(f"reading the free {page_kib} KiB pages", free)
+
+    def library_version(self) -> int:
+        """libvirt's version on the host, as ``major * 1000000 + minor * 1000 + micro``."""
+        return int(self._read("reading the libvirt version", lambda conn: conn.getLibVersion()))
+
 
 class Guest:
     """One libvirt domain. Every method is a single libvirt call."""
