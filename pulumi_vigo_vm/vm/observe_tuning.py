@@ -9,7 +9,6 @@ directories), so a ``qemu+ssh://`` host is asked on that host, never on the runn
 from __future__ import annotations
 
 import posixpath
-import stat
 from dataclasses import replace
 
 from ..common.hostcaps import parse_host_topology
@@ -38,7 +37,7 @@ def observe_tuning(target: Target, spec: VmSpec, judged: frozenset[str]) -> Host
         missing = tuple(
             share.source
             for share in spec.filesystems
-            if (found := host.stat(share.source)) is None or not stat.S_ISDIR(found.mode)
+            if (found := host.stat(share.source)) is None or found.is_file  # a dir, then
         )
         readonly = any(share.readonly for share in spec.filesystems)
         fit = replace(
@@ -50,8 +49,10 @@ def observe_tuning(target: Target, spec: VmSpec, judged: frozenset[str]) -> Host
     if "hugepages" in judged and fit.topology is not None:
         size = fit.topology.default_hugepage_kib if spec.hugepages is True else spec.hugepages
         if isinstance(size, int) and not isinstance(size, bool):
+            fit = replace(fit, page_kib=size)
+        if isinstance(size, int) and size in fit.topology.page_sizes_kib:  # else refused
             nodes = max(fit.topology.nodes) + 1
-            fit = replace(fit, page_kib=size, free_pages=hypervisor.free_pages(size, nodes))
+            fit = replace(fit, free_pages=hypervisor.free_pages(size, nodes))
     return fit
 
 
