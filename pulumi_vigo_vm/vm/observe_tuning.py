@@ -46,13 +46,14 @@ def observe_tuning(target: Target, spec: VmSpec, judged: frozenset[str]) -> Host
             missing_sources=missing,
             library_version=hypervisor.library_version() if readonly else None,
         )
-    if "hugepages" in judged and fit.topology is not None:
-        size = fit.topology.default_hugepage_kib if spec.hugepages is True else spec.hugepages
+    topology = fit.topology
+    if "hugepages" in judged and topology is not None:
+        size = topology.default_hugepage_kib if spec.hugepages is True else spec.hugepages
         if isinstance(size, int) and not isinstance(size, bool):
             fit = replace(fit, page_kib=size)
-        if isinstance(size, int) and size in fit.topology.page_sizes_kib:  # else refused
-            nodes = max(fit.topology.nodes) + 1
-            fit = replace(fit, free_pages=hypervisor.free_pages(size, nodes))
+            if size in topology.page_sizes_kib:  # else refused: no such page size
+                nodes = max(topology.nodes) + 1
+                fit = replace(fit, free_pages=hypervisor.free_pages(size, nodes))
     return fit
 
 

@@ -49,6 +49,14 @@ VALUES = {
     "restart_on_change": False,
     "autostart": False,
     "disk_mode": "copy",
+    # Hardware and tuning (operations spec §4): judged against the host at check, which
+    # finds it unreachable here (see uri) and leaves it to the create.
+    "host_devices": [{"pci": "0000:3b:00.0"}, {"usb": "046d:c52b"}],
+    "filesystems": [{"source": "/srv/share", "tag": "share", "readonly": False}],
+    "cpu_pinning": ["0-1"],
+    "numa": {"mode": "interleave", "nodeset": "0-1"},
+    "hugepages": 2048,
+    "iothreads": 2,
 }
 # Exclusive with a field above (adopt needs disk_mode="attach"): passed as Outputs of None
 # (absent) rather than a value.
