@@ -31,6 +31,10 @@ vigo-vm-unique-domain  defaultUri          stack config ``vigo:uri``, else
                                            ``qemu:///system``
 vigo-snapshot-max-     maxSnapshotsPerVm   8 (VigoSnapshots of one VM)
 per-vm
+vigo-vm-max-host-      maxHostDevices      4 (host devices one VM passes through;
+devices                                    0 forbids passthrough)
+vigo-vm-max-hugepage-  maxHugepageMemory-  32768 (MiB of one VM's memory on huge
+memory                 Mib                 pages)
 =====================  ==================  ===================================
 
 The SDK hands a policy only the config the engine sent (it does not fill schema defaults),
@@ -87,6 +91,16 @@ from .snapshots import (
     snapshot_count_violations,
     snapshots_policy,
 )
+from .tuning import (
+    DEFAULT_MAX_HOST_DEVICES,
+    DEFAULT_MAX_HUGEPAGE_MEMORY_MIB,
+    MAX_HOST_DEVICES_POLICY,
+    MAX_HUGEPAGE_MEMORY_POLICY,
+    host_devices_policy,
+    host_devices_violation,
+    hugepage_memory_policy,
+    hugepage_memory_violation,
+)
 from .unique import (
     UNIQUE_DOMAIN_POLICY,
     DomainClaim,
@@ -102,6 +116,8 @@ __all__ = [
     "DEFAULT_MAX_ATTACHED_DISK_GIB",
     "DEFAULT_MAX_DATA_DISK_SIZE_GIB",
     "DEFAULT_MAX_DISK_SIZE_GIB",
+    "DEFAULT_MAX_HOST_DEVICES",
+    "DEFAULT_MAX_HUGEPAGE_MEMORY_MIB",
     "DEFAULT_MAX_MEMORY_MIB",
     "DEFAULT_MAX_NICS",
     "DEFAULT_MAX_SNAPSHOTS_PER_VM",
@@ -110,6 +126,8 @@ __all__ = [
     "MAX_ATTACHED_DISK_POLICY",
     "MAX_DATA_DISK_POLICY",
     "MAX_DISK_POLICY",
+    "MAX_HOST_DEVICES_POLICY",
+    "MAX_HUGEPAGE_MEMORY_POLICY",
     "MAX_MEMORY_POLICY",
     "MAX_NICS_POLICY",
     "MAX_SNAPSHOTS_POLICY",
@@ -128,6 +146,8 @@ __all__ = [
     "disk_violation",
     "domain_key",
     "duplicate_domain_violations",
+    "host_devices_violation",
+    "hugepage_memory_violation",
     "memory_violation",
     "nic_violation",
     "normalize_uri",
@@ -154,4 +174,6 @@ def build_policies(enforcement_level: EnforcementLevel | None = None) -> list[Po
         attached_disk_policy(enforcement_level),
         unique_domain_policy(enforcement_level),
         snapshots_policy(enforcement_level),
+        host_devices_policy(enforcement_level),
+        hugepage_memory_policy(enforcement_level),
     ]

@@ -322,12 +322,18 @@ def test_policies_follow_the_house_style() -> None:
         policies.MAX_ATTACHED_DISK_POLICY,
         policies.UNIQUE_DOMAIN_POLICY,
         policies.MAX_SNAPSHOTS_POLICY,
+        policies.MAX_HOST_DEVICES_POLICY,
+        policies.MAX_HUGEPAGE_MEMORY_POLICY,
     ]
     for policy in built:
         assert policy.name == policy.name.lower() and " " not in policy.name
         assert policy.description.startswith(("Requires", "Prohibits"))
         assert policy.enforcement_level is None  # the pack's level applies
-    assert [type(p) for p in built] == [ResourceValidationPolicy] * 5 + [StackValidationPolicy] * 3
+    assert [type(p) for p in built] == (
+        [ResourceValidationPolicy] * 5
+        + [StackValidationPolicy] * 3
+        + [ResourceValidationPolicy] * 2
+    )
 
 
 def test_schema_defaults_match_code_defaults() -> None:
@@ -346,6 +352,8 @@ def test_schema_defaults_match_code_defaults() -> None:
         "maxNics": policies.DEFAULT_MAX_NICS,
         "maxAttachedDiskGib": policies.DEFAULT_MAX_ATTACHED_DISK_GIB,
         "maxSnapshotsPerVm": policies.DEFAULT_MAX_SNAPSHOTS_PER_VM,
+        "maxHostDevices": policies.DEFAULT_MAX_HOST_DEVICES,
+        "maxHugepageMemoryMib": policies.DEFAULT_MAX_HUGEPAGE_MEMORY_MIB,
         "defaultUri": None,  # unset so the stack's vigo:uri can apply
     }
 
