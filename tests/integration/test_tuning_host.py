@@ -110,13 +110,8 @@ def test_a_real_pci_device_is_defined_managed_never_started_and_refused_to_a_sec
             "1048576 MiB of guest memory needs 524288 free 2048 KiB pages, and ",
         ),
         ({"hugepages": 4096}, "hugepages", "4096 KiB is not a page size of the host"),
-        (
-            {"filesystems": [{"source": "/nonexistent/hwa-share", "tag": "s"}]},
-            "filesystems",
-            "[0].source /nonexistent/hwa-share is no directory on localhost",
-        ),
     ],
-    ids=["cpu", "numa", "free-pages", "page-size", "share-source"],
+    ids=["cpu", "numa", "free-pages", "page-size"],
 )
 def test_tuning_the_host_cannot_give_fails_preview_naming_it(
     lab: Lab, args: dict[str, object], prop: str, fragment: str
@@ -143,11 +138,19 @@ def test_a_read_only_share_is_refused_exactly_where_libvirt_cannot_run_one(
     assert "cannot share a directory read-only over virtiofs (libvirt 11.0 can)" in reason
 
 
-def test_virtiofsd_is_found_where_libvirt_finds_it() -> None:
-    """The vhost-user descriptor of type fs this host has (qemu's, or the virtiofsd
-    package's) names the binary libvirt runs."""
-    binary = _virtiofsd(Target.for_uri("qemu:///system"))
+@pytest.mark.transport
+def test_virtiofsd_is_found_where_libvirt_finds_it_over_either_transport(uri: str) -> None:
+    """The vhost-user descriptor of type fs the host has (qemu's, or the virtiofsd
+    package's) names the binary libvirt runs; over qemu+ssh it is read on that host."""
+    binary = _virtiofsd(Target.for_uri(uri))
     assert binary is not None and Path(binary).is_file()
+
+
+@pytest.mark.transport
+def test_a_share_source_is_looked_for_on_the_host_over_either_transport(lab: Lab) -> None:
+    lab.vm("a", state="defined", filesystems=[{"source": "/nonexistent/hwa-share", "tag": "s"}])
+    prop, reason = _refused(lab)
+    assert prop == "filesystems" and "[0].source /nonexistent/hwa-share is no directory" in reason
 
 
 def test_a_tuned_vm_is_defined_as_asked_and_reads_back_with_no_diff(
