@@ -5,10 +5,9 @@ engine harness (operations spec §5). The VMs are defined or stopped: an offline
 from __future__ import annotations
 
 import pytest
+from support.snapshots import SnapshotLab, internal_snapshots
 
 from pulumi_vigo_vm.testing.errors import ProviderError
-
-from .conftest import SnapshotLab, internal_snapshots
 
 pytestmark = pytest.mark.libvirt
 

@@ -5,10 +5,9 @@ make blocks the VM's destroy and replace, naming it; a VigoSnapshot given the VM
 from __future__ import annotations
 
 import pytest
+from support.snapshots import SnapshotLab, internal_snapshots
 
 from pulumi_vigo_vm.testing.errors import ProviderError
-
-from .conftest import SnapshotLab, internal_snapshots
 
 pytestmark = pytest.mark.libvirt
 
