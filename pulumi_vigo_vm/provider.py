@@ -39,6 +39,7 @@ from .errors import (
     InputError,
     InputFault,
 )
+from .hostfile.held import refuse_held
 from .hostfile.snapshots import parse_snapshot
 from .hostfile.usage import HostUsage
 from .virt.target import Target
@@ -363,6 +364,9 @@ class VmProvider(ConfiguredProvider):
         disks = observe_data_disks(target, spec)
         root = observe_attached_root(target, spec, base)
         plan = axes.plan_converge(spec, observed, base, identity, recorded, disks, root, adoption)
+        if Action.GROW_OVERLAY in plan.actions and observed.overlay is not None:
+            snapshots = observed.overlay.snapshots  # before any step: WRITE_SEED may precede
+            refuse_held(target, spec.overlay_path, snapshots, "disk_size_gib", "grown")
         define_check = None
         if spec.data_disks or not spec.owns_root:  # asked again at the define, on a listing
             define_check = partial(_refuse_data_disks_now, target, spec, base)

@@ -7,10 +7,11 @@ from __future__ import annotations
 import logging
 import posixpath
 
-from ..errors import HostError, SnapshotError
+from ..errors import HostError
 from ..hostfile.claim import FileOwner, file_owner
 from ..hostfile.disk_refs import disk_refs
 from ..hostfile.guestfile import QEMU_IMG_TIMEOUT, inspect, resize
+from ..hostfile.held import refuse_held
 from ..hostfile.imageformat import ImageInfo
 from ..hostfile.ops import (
     install,
@@ -21,7 +22,6 @@ from ..hostfile.ops import (
     sweep_temporaries,
     take,
 )
-from ..hostfile.snapshots import parse_snapshot
 from ..hostfile.usage import host_usage, identities
 from ..hosts.base import Host
 from ..virt.target import Target
@@ -61,35 +61,6 @@ def _image(host: Host, path: str, fmt: DiskFormat) -> ImageInfo | None:
     return inspect(host, path, fmt.value, "VigoDisk")
 
 
-def _refuse_snapshots(target: Target, spec: DiskSpec, facts: DiskFacts, act: str) -> None:
-    """Refuse (SnapshotError) to ``act`` a disk whose file holds internal snapshots, naming
-    the VM snapshots that include it: a delete would take them with it, and qcow2 internal
-    snapshots and a resize do not mix (a revert would bring back the old size under a
-    grown filesystem)."""
-    if not facts.snapshots:
-        return
-    names = _snapshots_including(target, spec.path)
-    held = ", ".join(names) if names else "none libvirt knows of (qemu-img snapshot -l)"
-    raise SnapshotError(
-        f"{spec.path} holds {facts.snapshots} internal snapshot(s) (VM snapshots including "
-        f"it: {held}); a VigoDisk is never {act} while one lives in its file. Delete those "
-        "snapshots first (remove their VigoSnapshot, or virsh snapshot-delete <vm> <name>), "
-        "then run again"
-    )
-
-
-def _snapshots_including(target: Target, path: str) -> list[str]:
-    """``<domain>/<snapshot>`` of every snapshot on the host that covers the file ``path``
-    (asked only when its header says it holds some: one listing per domain)."""
-    found = []
-    for definition in target.hypervisor.domain_definitions():
-        guest = target.hypervisor.lookup(definition.name)
-        for snapshot in guest.snapshots() if guest is not None else ():
-            if path in parse_snapshot(snapshot.xml).disks:
-                found.append(f"{definition.name}/{snapshot.name}")
-    return sorted(found)
-
-
 def attached_to(target: Target, spec: DiskSpec) -> list[str]:
     """The domains on the host that reference the disk, as the run's listing last saw them."""
     return list(host_usage(target, about=(spec.path,)).domains_using(spec.path))
@@ -116,7 +87,7 @@ def converge(target: Target, spec: DiskSpec, previous_claim: str | None = None) 
         running = tuple(sorted({u.domain for u in users if u.active and u.direct}))
     plan = plan_converge(spec, facts, running)
     if plan.step in (Step.GROW_LIVE, Step.GROW_OFFLINE):
-        _refuse_snapshots(target, spec, facts, "grown")
+        refuse_held(target, spec.path, facts.snapshots, "VigoDisk", "grown")
     if plan.step is Step.CREATE:
         _create(host, spec, wrote_claim=facts.recorded_claim is None)
     elif plan.step is Step.GROW_LIVE:
@@ -173,7 +144,7 @@ def remove(target: Target, spec: DiskSpec) -> bool:
     assert spec.claim is not None
     facts = observe(target, spec)
     if facts.owner is FileOwner.OURS:
-        _refuse_snapshots(target, spec, facts, "deleted")
+        refuse_held(target, spec.path, facts.snapshots, "VigoDisk", "deleted")
     removed = remove_ours(target, spec.path, spec.claim, IN_USE_FIX)
     if not removed and target.host.stat(spec.path) is not None:
         log.warning("%s: not claimed by this resource; left alone", spec.path)

@@ -4,10 +4,9 @@ snapshot is gone (operations spec §5): the snapshot lives inside the disk's fil
 from __future__ import annotations
 
 import pytest
+from support.snapshots import SnapshotLab, internal_snapshots
 
 from pulumi_vigo_vm.testing.errors import ProviderError
-
-from .conftest import SnapshotLab, internal_snapshots
 
 pytestmark = pytest.mark.libvirt
 

@@ -6,8 +6,7 @@ from __future__ import annotations
 
 import libvirt
 import pytest
-
-from .conftest import SnapshotLab
+from support.snapshots import SnapshotLab
 
 pytestmark = pytest.mark.libvirt
 

@@ -5,12 +5,13 @@ engine harness (operations spec §5). The VMs are defined or stopped: an offline
 from __future__ import annotations
 
 import pytest
+from support.snapshots import SnapshotLab, internal_snapshots
 
 from pulumi_vigo_vm.testing.errors import ProviderError
 
-from .conftest import SnapshotLab, internal_snapshots
-
 pytestmark = pytest.mark.libvirt
+
+EFI_MEMORY_MIB = 128  # OVMF wants more than a BIOS guest's 64 MiB
 
 
 def test_a_stopped_vm_is_snapshotted_offline_and_only_ours_is_deleted(snaps: SnapshotLab) -> None:
@@ -117,3 +118,32 @@ def test_a_running_vm_is_snapshotted_with_its_memory_state(snaps: SnapshotLab) -
     assert "<memory snapshot='internal'/>" in xml
     assert snaps.lab.power("vm") == "running"  # paused while saved, then resumed
     assert internal_snapshots(snaps.lab.overlay("vm")) == ["live"]
+
+
+def test_a_running_efi_guest_is_refused_and_nothing_is_made_until_it_is_stopped(
+    snaps: SnapshotLab,
+) -> None:
+    """qemu cannot snapshot pflash: a running EFI guest (its firmware running, no OS needed)
+    is refused before libvirt is asked; stopped, the same VM is snapshotted offline."""
+    snaps.lab.disk("data")
+    snaps.lab.vm("vm", firmware="efi", memory_mib=EFI_MEMORY_MIB, data_disks=[{"disk": "data"}])
+    snaps.up()
+    assert snaps.lab.power("vm") == "running"
+    snaps.snapshot("live", "vm")
+
+    with pytest.raises(ProviderError) as caught:
+        snaps.up()
+
+    message = caught.value.message
+    assert f"{snaps.lab.name('vm')} on qemu:///system is a running EFI guest" in message
+    assert "(pflash)" in message and 'state="stopped"' in message
+    assert snaps.libvirt_snapshots("vm") == {}
+    data_disk = snaps.lab.images_dir / "disks" / f"{snaps.lab.name('data')}.qcow2"
+    disks = (snaps.lab.overlay("vm"), data_disk)
+    assert [internal_snapshots(disk) for disk in disks] == [[], []]
+    assert snaps.lab.power("vm") == "running"  # left as it was
+
+    snaps.lab.vms["vm"]["state"] = "stopped"
+    assert snaps.up().ops() == {"data": "same", "vm": "update", "live": "create"}
+    assert snaps.outputs("live")["state"] == "shutoff"
+    assert [internal_snapshots(disk) for disk in disks] == [["live"], ["live"]]
