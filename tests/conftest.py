@@ -15,12 +15,18 @@ from collections.abc import Iterator
 
 import libvirt
 import pytest
+from hypothesis import settings
 from support.network import IsolatedNetwork, NetworkUnavailable, isolated_network
 from support.registry import Registry, running_registry
 from support.sshd import running_sshd
 from support.world import LOCAL_URI, ensure_bridge, open_libvirt
 
 from pulumi_vigo_vm.testing.sshd import PrivateSshd
+
+settings.register_profile("vigo", deadline=None)
+settings.load_profile("vigo")
+"""Property tests assert what holds, never how fast: hypothesis's default 200 ms deadline per
+example is a timing assertion that fails a loaded CI runner, so it is off for every suite."""
 
 MARKED_BY_FIXTURE = {"libvirt_conn": "libvirt", "base_image": "slow"}
 """A test using the fixture must carry the marker: the connection to libvirtd, and the
