@@ -9,7 +9,10 @@ display, libvirt's own devices), then adopted through the engine.
 
 from __future__ import annotations
 
+import contextlib
 import re
+import socket
+import threading
 import uuid
 from pathlib import Path
 
@@ -17,6 +20,7 @@ import libvirt
 import pytest
 from support.disks import qemu_img, sha256, write_marker
 from support.lab import Lab
+from support.world import LOCAL_URI
 
 from pulumi_vigo_vm.testing import CheckFailedError, ProviderError
 from pulumi_vigo_vm.vm.domain_xml import from_xml
@@ -207,6 +211,41 @@ def test_a_domain_in_a_block_job_is_refused_until_it_ends(lab: Lab) -> None:
     assert not from_xml(domain.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE)).marked
 
     domain.blockJobAbort("vda", 0)
+    assert lab.up().ops() == {"a": "create"}
+
+
+def test_a_domain_in_a_migration_is_refused_until_it_ends(lab: Lab) -> None:
+    """A real outgoing migration job, with no second host: the peer-to-peer migration
+    connects to a socket on 127.0.0.1 that accepts and never answers, so the job stays
+    active (and libvirt keeps answering on the domain) until the test closes it."""
+    domain, root = _foreign(lab, "a")
+    domain.create()
+    failed: list[libvirt.libvirtError] = []
+    with socket.create_server(("127.0.0.1", 0)) as silent:
+        port = silent.getsockname()[1]
+
+        def migrate() -> None:
+            flags = libvirt.VIR_MIGRATE_LIVE | libvirt.VIR_MIGRATE_PEER2PEER
+            flags |= libvirt.VIR_MIGRATE_UNSAFE  # its disk is not shared: never gets that far
+            with contextlib.closing(libvirt.open(LOCAL_URI)) as conn:
+                try:
+                    guest = conn.lookupByName(domain.name())
+                    guest.migrateToURI3(f"qemu+tcp://127.0.0.1:{port}/system", {}, flags)
+                except libvirt.libvirtError as exc:
+                    failed.append(exc)
+
+        migrating = threading.Thread(target=migrate, daemon=True)
+        migrating.start()
+        peer, _ = silent.accept()  # the job is on once libvirt dials the "target"
+        with peer:
+            assert domain.jobInfo()[0] != libvirt.VIR_DOMAIN_JOB_NONE
+            _adopting(lab, "a", domain, root, state="running")
+
+            _refused_at_preview(lab, "adopt", r"running a migration \(virsh domjobinfo\);")
+            assert not from_xml(domain.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE)).marked
+    migrating.join(timeout=120)  # the "target" hung up: the migration fails, the job ends
+    assert failed and domain.isActive(), failed
+
     assert lab.up().ops() == {"a": "create"}
 
 
