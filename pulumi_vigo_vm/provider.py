@@ -44,7 +44,7 @@ from .hostfile.snapshots import parse_snapshot
 from .hostfile.usage import HostUsage
 from .virt.target import Target
 from .vm import axes
-from .vm.adoption import Adoption
+from .vm.adoption import Adoption, adoption_faults
 from .vm.artifact_base import fetch_artifact_base
 from .vm.axes import Action, Identity, Observed, Plan, Recorded, ResolvedBase
 from .vm.devices import new_mac
@@ -131,12 +131,15 @@ class VmProvider(ConfiguredProvider):
 
     def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
         """Validate every input; one CheckFailure per bad input. Reads the host only to
-        find a new NIC's bridge or network (see _nic_source_faults); never mutates it."""
+        find a new NIC's bridge or network (see _nic_source_faults) and the domain a new VM
+        adopts (see _adoption_faults); never mutates it."""
         inputs, faults = check_inputs(news, self._defaults)
         if not faults:
             faults = self._nic_source_faults(_olds, inputs)
         if not faults:
             faults = self._host_fit_faults(_olds, inputs)
+        if not faults and not _olds:  # adopt matters at create only
+            faults = self._adoption_faults(inputs)
         return CheckResult(inputs, [CheckFailure(f.property, f.reason) for f in faults])
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
@@ -277,6 +280,32 @@ class VmProvider(ConfiguredProvider):
         except HostUnreachableError:
             return []
         return refuse_host_fit(spec, fit, judged, target.host.name)
+
+    def _adoption_faults(self, inputs: Mapping[str, Any]) -> list[InputFault]:
+        """Why the domain valid ``inputs`` adopt cannot be taken over (see
+        adoption.adoption_faults, and a root another domain uses), told at check so that
+        preview fails naming the input before anything changes; create asks again. Only
+        when every input it judges is known (the claim of a new stack aside: no domain can
+        be this resource's before its stack has a state id); an unreachable host, or a root
+        that cannot be read, leaves this to the create."""
+        if not inputs.get("adopt") or inputs.get("state") == RunState.ABSENT.value:
+            return []
+        if any(contains_unknown(v) for k, v in inputs.items() if k != "claim"):
+            return []
+        known = {k: v for k, v in inputs.items() if not contains_unknown(v)}
+        try:
+            spec = self._parse(known)
+            target = Target.for_uri(spec.uri)
+            observed = observe(target, spec)
+            owner = owner_of(observed, spec, None)
+            faults = adoption_faults(spec, observed, owner, observe_busy(target, observed))
+            if faults:
+                return faults
+            base = resolve_base(target, spec, self._defaults)
+            root = axes.attached_root_fault(observe_attached_root(target, spec, base))
+        except (InputError, HostUnreachableError, ImageError):
+            return []
+        return [root] if root is not None else []
 
     def _parse(self, props: Mapping[str, Any]) -> VmSpec:
         return parse_spec(props, self._defaults)

@@ -58,6 +58,19 @@ _UNDEFINE_TPM = getattr(libvirt, "VIR_DOMAIN_UNDEFINE_TPM", 0)
 _UNDEFINE_KEEP_TPM = getattr(libvirt, "VIR_DOMAIN_UNDEFINE_KEEP_TPM", 0)
 
 
+_JOB_OPERATIONS = {
+    libvirt.VIR_DOMAIN_JOB_OPERATION_MIGRATION_OUT: "a migration",
+    libvirt.VIR_DOMAIN_JOB_OPERATION_MIGRATION_IN: "an incoming migration",
+    libvirt.VIR_DOMAIN_JOB_OPERATION_SAVE: "a save",
+    libvirt.VIR_DOMAIN_JOB_OPERATION_RESTORE: "a restore",
+    libvirt.VIR_DOMAIN_JOB_OPERATION_DUMP: "a dump",
+    libvirt.VIR_DOMAIN_JOB_OPERATION_SNAPSHOT: "a snapshot",
+    libvirt.VIR_DOMAIN_JOB_OPERATION_SNAPSHOT_REVERT: "a snapshot revert",
+    libvirt.VIR_DOMAIN_JOB_OPERATION_SNAPSHOT_DELETE: "a snapshot delete",
+    libvirt.VIR_DOMAIN_JOB_OPERATION_BACKUP: "a backup",
+}
+"""libvirt's job operations, as a refusal names them."""
+
 _POWER_STATES = {
     libvirt.VIR_DOMAIN_RUNNING: PowerState.RUNNING,
     libvirt.VIR_DOMAIN_BLOCKED: PowerState.RUNNING,
@@ -327,10 +340,14 @@ class Guest:
         with self._call("setting the autostart flag of"):
             self._domain.setAutostart(int(enabled))
 
-    def job_active(self) -> bool:
-        """A job runs on the domain (a migration, a save, a dump: virsh domjobinfo)."""
+    def job(self) -> str | None:
+        """The job the domain runs, named ("a migration", "a save", "a dump", ...; "a job"
+        where libvirt does not say which), or None (virsh domjobinfo)."""
         with self._call("reading the job of"):
-            return bool(self._domain.jobInfo()[0] != libvirt.VIR_DOMAIN_JOB_NONE)
+            stats = self._domain.jobStats()
+        if stats.get("type", libvirt.VIR_DOMAIN_JOB_NONE) == libvirt.VIR_DOMAIN_JOB_NONE:
+            return None
+        return _JOB_OPERATIONS.get(stats.get("operation"), "a job")
 
     def block_job_active(self, target: str) -> bool:
         """A block job (copy, commit, pull) runs on the disk ``target`` (``vda``...)."""

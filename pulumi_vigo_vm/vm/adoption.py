@@ -2,9 +2,10 @@
 
 Dynamic providers cannot be ``pulumi import``-ed (pulumi/pulumi#16175: the engine's Read for
 an import carries no serialized provider), so adoption is an input judged at ``create``:
-:func:`refuse_adoption` says, before anything changes, why the named domain cannot be taken
-over and how to fix it; the plan then writes our marker in place and converges the domain
-like an update. Pure: the facts come in as values.
+:func:`adoption_faults` says, before anything changes, why the named domain cannot be taken
+over and how to fix it: at check (so ``preview`` shows it, the host being reachable) and again
+at create (:func:`refuse_adoption`), whose plan then writes our marker in place and converges
+the domain like an update. Pure: the facts come in as values.
 """
 
 from __future__ import annotations
@@ -14,10 +15,10 @@ from dataclasses import dataclass
 
 from ..errors import InputError, InputFault, NotOwnedError
 from .model import Observed
-from .ownership import DomainOwner, require_ours
+from .ownership import DomainOwner, not_ours
 from .spec import VmSpec
 
-__all__ = ["Adoption", "refuse_adoption"]
+__all__ = ["Adoption", "adoption_faults", "refuse_adoption"]
 
 
 @dataclass(frozen=True)
@@ -31,32 +32,61 @@ class Adoption:
 def refuse_adoption(
     spec: VmSpec, observed: Observed, owner: DomainOwner, busy: Sequence[str] = ()
 ) -> None:
-    """Raise unless ``observed``'s domain is the unmarked domain ``spec.adopt`` names (or
-    this resource's own, marked by a crashed adopting run), idle, with every disk and NIC
-    declared by the inputs: a device they do not declare is never silently detached.
-    ``busy``: the jobs the domain runs (a migration, a block job)."""
-    live, name, uri = observed.domain, spec.vm_name, spec.uri
-    if live is None:
-        raise NotOwnedError(
-            f"adopt: no domain named {name!r} on {uri} to adopt: check vm_name and uri "
-            "(virsh list --all), or drop adopt to create a new VM"
-        )
-    if live.config.uuid.lower() != spec.adopt:
-        raise NotOwnedError(
-            f"adopt: the domain named {name!r} on {uri} has the UUID {live.config.uuid}, not "
-            f"{spec.adopt}; it is another domain than the one meant: check it "
-            f"(virsh dominfo {name}) and give its UUID"
-        )
-    if owner is not DomainOwner.UNMARKED:
-        require_ours(owner, live, spec)  # ours only after a crashed adopting run
-    if busy:
-        raise NotOwnedError(
-            f"adopt: domain {name!r} on {uri} is running {' and '.join(busy)}; taking it over "
-            "now could lose the job's work: wait for it to end (or abort it) and run again"
-        )
+    """Raise unless ``observed``'s domain can be adopted (see :func:`adoption_faults`):
+    NotOwnedError when it is not the idle, unmarked domain ``spec.adopt`` names, InputError
+    naming each disk and NIC the inputs do not declare."""
+    whose = _whose_faults(spec, observed, owner, busy)
+    if whose:
+        raise NotOwnedError("; ".join(f"{f.property}: {f.reason}" for f in whose))
     faults = _undeclared_disks(spec, observed) + _undeclared_nics(spec, observed)
     if faults:
         raise InputError(faults)
+
+
+def adoption_faults(
+    spec: VmSpec, observed: Observed, owner: DomainOwner, busy: Sequence[str] = ()
+) -> list[InputFault]:
+    """Every reason ``observed``'s domain cannot be adopted, each naming the input and the
+    fix; [] unless it is the unmarked domain ``spec.adopt`` names (or this resource's own,
+    marked by a crashed adopting run), idle, with every disk and NIC declared by the inputs:
+    a device they do not declare is never silently detached. ``busy``: the jobs the domain
+    runs (a migration, a block job). Told at check, so preview shows them, and again at
+    create."""
+    whose = _whose_faults(spec, observed, owner, busy)
+    if whose:
+        return whose
+    return _undeclared_disks(spec, observed) + _undeclared_nics(spec, observed)
+
+
+def _whose_faults(
+    spec: VmSpec, observed: Observed, owner: DomainOwner, busy: Sequence[str]
+) -> list[InputFault]:
+    """Why the domain is not the one to adopt now: absent, another UUID, marked, busy."""
+    live, name, uri = observed.domain, spec.vm_name, spec.uri
+    if live is None:
+        reason = (
+            f"no domain named {name!r} on {uri} to adopt: check vm_name and uri "
+            "(virsh list --all), or drop adopt to create a new VM"
+        )
+        return [InputFault("adopt", reason)]
+    if live.config.uuid.lower() != spec.adopt:
+        reason = (
+            f"the domain named {name!r} on {uri} has the UUID {live.config.uuid}, not "
+            f"{spec.adopt}; it is another domain than the one meant: check it "
+            f"(virsh dominfo {name}) and give its UUID"
+        )
+        return [InputFault("adopt", reason)]
+    if owner is not DomainOwner.UNMARKED:
+        theirs = not_ours(owner, live, spec)  # ours only after a crashed adopting run
+        if theirs is not None:
+            return [InputFault("vm_name", theirs)]
+    if busy:
+        reason = (
+            f"domain {name!r} on {uri} is running {' and '.join(busy)}; taking it over now "
+            "could lose the job's work: wait for it to end (or abort it) and run again"
+        )
+        return [InputFault("adopt", reason)]
+    return []
 
 
 def _undeclared_disks(spec: VmSpec, observed: Observed) -> list[InputFault]:

@@ -51,6 +51,7 @@ __all__ = [
     "Plan",
     "Recorded",
     "ResolvedBase",
+    "attached_root_fault",
     "console_log_path",
     "definition_inputs",
     "desired_domain",
@@ -361,29 +362,41 @@ def refuse_data_disks(spec: VmSpec, disks: Sequence[AttachedDisk], base: Resolve
 
 
 def refuse_attached_root(spec: VmSpec, found: AttachedDisk | None) -> None:
-    """Raise ImageError when an attached root (``found``) cannot be booted from safely: the
-    file of another resource (a VigoBaseImage's base, which overlays read), or one another
-    domain writes or reads (two writers corrupt a disk)."""
+    """Raise ImageError when an attached root (``found``) cannot be booted from safely (see
+    :func:`attached_root_fault`)."""
+    fault = attached_root_fault(found)
+    if fault is not None:
+        raise ImageError(f"{fault.property} {fault.reason}")
+
+
+def attached_root_fault(found: AttachedDisk | None) -> InputFault | None:
+    """Why an attached root (``found``) cannot be booted from safely, as the fault of
+    ``disk_path``: the file of another resource (a VigoBaseImage's base, which overlays
+    read), or one another domain writes or reads (two writers corrupt a disk). None for an
+    overlay or a root no one else uses."""
     if found is None:
-        return
-    where = f"disk_path {found.disk.path} (disk_mode='attach')"
+        return None
+    where = f"{found.disk.path} (disk_mode='attach')"
     if found.owner_claim is not None:
-        raise ImageError(
+        reason = (
             f"{where} is the file of another resource ({found.owner_claim}); booting from it "
             "would change what others read from it (a base image: every VM built on it): use "
             "disk_mode='overlay' over it, or attach a VigoDisk"
         )
-    if found.writers:
-        raise ImageError(
+    elif found.writers:
+        reason = (
             f"{where} is already attached writable to {', '.join(found.writers)}; two writers "
             "corrupt a disk: detach it there first"
         )
-    if found.readers:
-        raise ImageError(
+    elif found.readers:
+        reason = (
             f"{where} is read by {', '.join(found.readers)} (as a disk or a backing file); "
             "booting from it would corrupt theirs: detach it there first, or use "
             "disk_mode='overlay' over it"
         )
+    else:
+        return None
+    return InputFault("disk_path", reason)
 
 
 def refuse_nic_sources(

@@ -56,6 +56,7 @@ class DiskBus(StrEnum):
 class NicModel(StrEnum):
     VIRTIO = "virtio"
     E1000E = "e1000e"
+    E1000 = "e1000"  # virt-install's and virt-manager's NIC for an OS they do not know
     RTL8139 = "rtl8139"
 
 

@@ -389,7 +389,7 @@ class Executor:
         claim = from_xml(winner.xml()).claim
         sibling = claimed_by_sibling(claim, self._spec)
         if sibling is not None:
-            raise NotOwnedError(sibling) from exc
+            raise NotOwnedError(f"vm_name: {sibling}") from exc
         owner = claim or "a domain not created for this stack"
         raise NotOwnedError(
             f"vm_name: a domain named {self._spec.vm_name!r} was just defined on "

@@ -290,7 +290,7 @@ INPUTS: tuple[InputField, ...] = (
         doc=(
             'several NICs: a list of `{"bridge": ...}` or `{"network": ...}` with '
             'optional `"mac"` (unicast; given, or generated once and kept) and '
-            '`"model"` (`virtio` default, `e1000e`, `rtl8139`); at most 16; '
+            '`"model"` (`virtio` default, `e1000e`, `e1000`, `rtl8139`); at most 16; '
             "exclusive with `network_bridge`/`network`, which stay as one-NIC "
             "shorthands; a new NIC's bridge or libvirt network must exist on the "
             "host (looked up at preview)"

@@ -211,7 +211,8 @@ def observe_busy(target: Target, observed: Observed) -> tuple[str, ...]:
     guest = target.hypervisor.lookup(running.name) if running is not None else None
     if guest is None or running is None:
         return ()
-    busy = ["a job (virsh domjobinfo)"] if guest.job_active() else []
+    job = guest.job()
+    busy = [f"{job} (virsh domjobinfo)"] if job else []
     targets = ["vda", *(disk.target for disk in running.data_disks)]
     busy += [f"a block job on {t} (virsh blockjob)" for t in targets if guest.block_job_active(t)]
     return tuple(busy)

@@ -39,6 +39,7 @@ __all__ = [
     "FileFacts",
     "claimed_by_sibling",
     "domain_owner",
+    "not_ours",
     "owner_of",
     "recorded_overlay",
     "refuse_held_snapshots",
@@ -92,8 +93,16 @@ def owner_of(observed: Observed, spec: VmSpec, recorded: Recorded | None) -> Dom
 
 def require_ours(owner: DomainOwner, live: LiveDomain | None, spec: VmSpec) -> None:
     """Raise NotOwnedError, naming the owner where known, unless the domain is ours or absent."""
+    reason = not_ours(owner, live, spec)
+    if reason is not None:
+        raise NotOwnedError(f"vm_name: {reason}")
+
+
+def not_ours(owner: DomainOwner, live: LiveDomain | None, spec: VmSpec) -> str | None:
+    """Why ``live`` is not this resource's to manage, naming the owner where known and the
+    fix (the reason of a ``vm_name`` refusal); None when it is ours or absent."""
     if owner in (DomainOwner.NONE, DomainOwner.OURS) or live is None:
-        return
+        return None
     where = f"a domain named {spec.vm_name!r} already exists on {spec.uri}"
     if owner == DomainOwner.UNMARKED:
         why = "and was not created by pulumi_vigo_vm"
@@ -105,11 +114,11 @@ def require_ours(owner: DomainOwner, live: LiveDomain | None, spec: VmSpec) -> N
     else:
         sibling = claimed_by_sibling(live.claim, spec)
         if sibling is not None:
-            raise NotOwnedError(sibling)
+            return sibling
         why = f"and belongs to {live.claim}{conflict_hint(live.claim, spec.claim)}"
-    raise NotOwnedError(
-        f"vm_name: {where} {why}; it is left alone: choose another vm_name, or remove that "
-        "domain yourself if it is no longer wanted"
+    return (
+        f"{where} {why}; it is left alone: choose another vm_name, or remove that domain "
+        "yourself if it is no longer wanted"
     )
 
 
@@ -133,7 +142,8 @@ def claimed_by_sibling(theirs: str | None, spec: VmSpec) -> str | None:
     claim up to the resource name), which this resource's state does not record: two
     resources of the program declare one vm_name, or this one was that one before a rename.
     The provider sees one resource at a time, so the message names both cases and the fix
-    of each. None when the claim is not of this stack."""
+    of each (the reason of a ``vm_name`` refusal). None when the claim is not of this
+    stack."""
     if not theirs or not spec.claim:
         return None
     their_scope, _, their_name = theirs.rpartition("::")
@@ -141,7 +151,7 @@ def claimed_by_sibling(theirs: str | None, spec: VmSpec) -> str | None:
     if their_scope != our_scope or their_name == our_name:
         return None
     return (
-        f"vm_name: resource {their_name!r} of this stack already manages vm_name "
+        f"resource {their_name!r} of this stack already manages vm_name "
         f"{spec.vm_name!r} on {spec.uri} (its domain's marker names {theirs}), and {our_name!r} "
         "has no record of that domain; a vm_name must be unique per host. If both resources "
         f"are in the program, give one of them another vm_name. If {their_name!r} is no longer "

@@ -79,9 +79,9 @@ class VigoVmArgs:
     nics: Input[list[dict[str, Any]]] | None = None
     """Several NICs: a list of ``{"bridge": ...}`` or ``{"network": ...}`` with optional ``"mac"``
     (unicast; given, or generated once and kept) and ``"model"`` (``virtio`` default, ``e1000e``,
-    ``rtl8139``); at most 16; exclusive with ``network_bridge``/``network``, which stay as one-NIC
-    shorthands; a new NIC's bridge or libvirt network must exist on the host (looked up at
-    preview)."""
+    ``e1000``, ``rtl8139``); at most 16; exclusive with ``network_bridge``/``network``, which stay
+    as one-NIC shorthands; a new NIC's bridge or libvirt network must exist on the host (looked up
+    at preview)."""
     cloud_init_network_config: Input[str] | None = None
     """NoCloud network-config (version 1 or 2 YAML), carried in the seed; parsed at preview: a YAML
     mapping with ``version: 1`` or ``2`` (at the top or under ``network:``)."""
@@ -222,9 +222,9 @@ class VigoVm(Resource, module=MODULE, name="VigoVm"):
     nics: Output[list[dict[str, Any]]]
     """Several NICs: a list of ``{"bridge": ...}`` or ``{"network": ...}`` with optional ``"mac"``
     (unicast; given, or generated once and kept) and ``"model"`` (``virtio`` default, ``e1000e``,
-    ``rtl8139``); at most 16; exclusive with ``network_bridge``/``network``, which stay as one-NIC
-    shorthands; a new NIC's bridge or libvirt network must exist on the host (looked up at
-    preview)."""
+    ``e1000``, ``rtl8139``); at most 16; exclusive with ``network_bridge``/``network``, which stay
+    as one-NIC shorthands; a new NIC's bridge or libvirt network must exist on the host (looked up
+    at preview)."""
     cloud_init_network_config: Output[str | None]
     """NoCloud network-config (version 1 or 2 YAML), carried in the seed; parsed at preview: a YAML
     mapping with ``version: 1`` or ``2`` (at the top or under ``network:``)."""

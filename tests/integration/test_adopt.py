@@ -1,6 +1,7 @@
 """Adopting a domain this package did not create (operations spec §1), on a real libvirtd:
 the marker written in place, nothing restarted when the inputs describe the domain as it
-is, every refusal before anything changes, the domain's disks never removed.
+is, every refusal shown at preview (and again at up) before anything changes, the domain's
+disks never removed.
 
 The domains here are defined from XML as another tool leaves them (no marker, a VNC
 display, libvirt's own devices), then adopted through the engine.
@@ -8,6 +9,10 @@ display, libvirt's own devices), then adopted through the engine.
 
 from __future__ import annotations
 
+import contextlib
+import re
+import socket
+import threading
 import uuid
 from pathlib import Path
 
@@ -15,6 +20,7 @@ import libvirt
 import pytest
 from support.disks import qemu_img, sha256, write_marker
 from support.lab import Lab
+from support.world import LOCAL_URI
 
 from pulumi_vigo_vm.testing import CheckFailedError, ProviderError
 from pulumi_vigo_vm.vm.domain_xml import from_xml
@@ -124,19 +130,30 @@ def test_without_adopt_the_domain_is_refused_as_before(lab: Lab) -> None:
     assert domain.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE) == before
 
 
+def _refused_at_preview(lab: Lab, prop: str, message: str) -> None:
+    """Preview fails on ``prop`` with ``message``, before anything changes; so does up."""
+    with pytest.raises(CheckFailedError) as caught:
+        lab.preview()
+    assert [f.property for f in caught.value.failures] == [prop], caught.value
+    assert re.search(message, caught.value.failures[0].reason), caught.value
+    with pytest.raises(CheckFailedError):
+        lab.up()
+    assert lab.harness().snapshot().program_resources() == []
+
+
 @pytest.mark.parametrize(
-    ("change", "message"),
+    ("change", "prop", "message"),
     [
-        ({"adopt": str(uuid.UUID(int=1))}, r"has the UUID .*, not 00000000-"),
-        ({"vm_name": "nowhere"}, r"no domain named '.*nowhere' .* drop adopt"),
-        ({"nics": []}, r"nics: .*NIC 52:54:00:5a:00:01 .*not declare.*'mac': '52:54:00:5a:00:01'"),
-        ({"disk_path": "/var/tmp/elsewhere.qcow2"}, r"disk_path: .* boots from .*a-root\.qcow2"),
-        ({}, r"data_disks: .*-data\.qcow2 \(vdb\).*not declare"),
+        ({"adopt": str(uuid.UUID(int=1))}, "adopt", r"has the UUID .*, not 00000000-"),
+        ({"vm_name": "nowhere"}, "adopt", r"no domain named '.*nowhere' .* drop adopt"),
+        ({"nics": []}, "nics", r"NIC 52:54:00:5a:00:01 .*not declare.*'mac': '52:54:00:5a:00:01'"),
+        ({"disk_path": "/var/tmp/elsewhere.qcow2"}, "disk_path", r"boots from .*a-root\.qcow2"),
+        ({}, "data_disks", r".*-data\.qcow2 \(vdb\).*not declare"),
     ],
     ids=["another-uuid", "no-domain", "undeclared-nic", "another-root", "undeclared-disk"],
 )
-def test_every_refusal_comes_before_anything_changes_and_names_the_fix(
-    lab: Lab, change: dict[str, object], message: str
+def test_every_refusal_is_shown_at_preview_naming_the_input_and_the_fix(
+    lab: Lab, change: dict[str, object], prop: str, message: str
 ) -> None:
     data, disk = _data_disk(lab)
     domain, root = _foreign(lab, "a", disk)
@@ -152,14 +169,23 @@ def test_every_refusal_comes_before_anything_changes_and_names_the_fix(
     before = domain.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE)
 
     try:
-        with pytest.raises(ProviderError, match=message):
-            lab.up()
+        _refused_at_preview(lab, prop, message)
     finally:
         Path("/var/tmp/elsewhere.qcow2").unlink(missing_ok=True)
 
     assert domain.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE) == before
     assert not domain.autostart()
-    assert lab.harness().snapshot().program_resources() == []
+
+
+def test_a_domain_another_stack_adopted_is_refused_at_preview_naming_it(lab: Lab) -> None:
+    domain, root = _foreign(lab, "a")
+    _adopting(lab, "a", domain, root, state="defined")
+    assert lab.harness(stack="other").up().ops() == {"a": "create"}
+    before = domain.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE)
+
+    _refused_at_preview(lab, "vm_name", r"already exists .* and belongs to .*other.*VigoVm::a")
+
+    assert domain.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE) == before
 
 
 def test_adopt_needs_an_attached_root(lab: Lab) -> None:
@@ -181,11 +207,45 @@ def test_a_domain_in_a_block_job_is_refused_until_it_ends(lab: Lab) -> None:
     domain.blockCopy("vda", f"<disk type='file'><source file='{copy}'/></disk>", None, transient)
     _adopting(lab, "a", domain, root, state="running")
 
-    with pytest.raises(ProviderError, match=r"a block job on vda .*wait for it to end"):
-        lab.up()
+    _refused_at_preview(lab, "adopt", r"a block job on vda .*wait for it to end")
     assert not from_xml(domain.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE)).marked
 
     domain.blockJobAbort("vda", 0)
+    assert lab.up().ops() == {"a": "create"}
+
+
+def test_a_domain_in_a_migration_is_refused_until_it_ends(lab: Lab) -> None:
+    """A real outgoing migration job, with no second host: the peer-to-peer migration
+    connects to a socket on 127.0.0.1 that accepts and never answers, so the job stays
+    active (and libvirt keeps answering on the domain) until the test closes it."""
+    domain, root = _foreign(lab, "a")
+    domain.create()
+    failed: list[libvirt.libvirtError] = []
+    with socket.create_server(("127.0.0.1", 0)) as silent:
+        port = silent.getsockname()[1]
+
+        def migrate() -> None:
+            flags = libvirt.VIR_MIGRATE_LIVE | libvirt.VIR_MIGRATE_PEER2PEER
+            flags |= libvirt.VIR_MIGRATE_UNSAFE  # its disk is not shared: never gets that far
+            with contextlib.closing(libvirt.open(LOCAL_URI)) as conn:
+                try:
+                    guest = conn.lookupByName(domain.name())
+                    guest.migrateToURI3(f"qemu+tcp://127.0.0.1:{port}/system", {}, flags)
+                except libvirt.libvirtError as exc:
+                    failed.append(exc)
+
+        migrating = threading.Thread(target=migrate, daemon=True)
+        migrating.start()
+        peer, _ = silent.accept()  # the job is on once libvirt dials the "target"
+        with peer:
+            assert domain.jobInfo()[0] != libvirt.VIR_DOMAIN_JOB_NONE
+            _adopting(lab, "a", domain, root, state="running")
+
+            _refused_at_preview(lab, "adopt", r"running a migration \(virsh domjobinfo\);")
+            assert not from_xml(domain.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE)).marked
+    migrating.join(timeout=120)  # the "target" hung up: the migration fails, the job ends
+    assert failed and domain.isActive(), failed
+
     assert lab.up().ops() == {"a": "create"}
 
 
@@ -202,6 +262,5 @@ def test_a_root_another_domain_writes_is_refused(lab: Lab) -> None:
     lab.live_conn().defineXML(other)
     _adopting(lab, "a", domain, root, state="defined")
 
-    with pytest.raises(ProviderError, match=r"already attached writable to .*-other"):
-        lab.up()
+    _refused_at_preview(lab, "disk_path", r"a-root\.qcow2 .* already attached writable to .*-other")
     assert not from_xml(domain.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE)).marked

@@ -3,7 +3,8 @@ it prints for domains another tool made is ruff-clean, and its ``up`` adopts the
 nothing restarted; the next preview is a no-op.
 
 The domains are defined from XML as virt-install leaves them (BIOS and UEFI, two disks, a
-NIC, a VNC display; virt-install itself is not installed on this host).
+NIC, a VNC display), which no single virt-install run of a blank disk gives; a domain
+virt-install itself made is adopted in test_adopt_virt_install.py.
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ from dataclasses import replace
 import pytest
 
 from pulumi_vigo_vm.errors import InputError, NotOwnedError
-from pulumi_vigo_vm.vm.adoption import Adoption, refuse_adoption
+from pulumi_vigo_vm.vm.adoption import Adoption, adoption_faults, refuse_adoption
 from pulumi_vigo_vm.vm.axes import Action, plan_converge
 from pulumi_vigo_vm.vm.devices import DataDisk, Nic
 from pulumi_vigo_vm.vm.inputs import DiskMode
@@ -98,3 +98,20 @@ def test_every_undeclared_disk_and_nic_is_named_at_once() -> None:
         refuse(adopting(nics=(), disk_mode=DiskMode.ATTACH), observed)
     assert [f.property for f in caught.value.faults] == ["data_disks", "nics"]
     assert "'serial': False" in caught.value.faults[0].reason
+
+
+def test_the_faults_name_the_input_each_refusal_is_about() -> None:
+    """The same judgement as a create's, as check failures (preview shows them)."""
+    spec, observed = adopting(), unmarked(adopting())
+    owner = owner_of(observed, spec, None)
+    assert adoption_faults(spec, observed, owner) == []
+    cases = [
+        (adopting(adopt="11111111-2222-4333-8444-555555555555"), (), "adopt"),
+        (spec, ("a job (virsh domjobinfo)",), "adopt"),
+        (adopting(nics=()), (), "nics"),
+    ]
+    for wanted, busy, prop in cases:
+        faults = adoption_faults(wanted, observed, owner_of(observed, wanted, None), busy)
+        assert [f.property for f in faults] == [prop]
+    gone = replace(observed, domain=None, power=None)
+    assert [f.property for f in adoption_faults(spec, gone, DomainOwner.NONE)] == ["adopt"]

@@ -67,7 +67,7 @@ def test_bad_data_disks_are_refused_naming_the_entry(value: Any, reason: str) ->
         ([{"bridge": "br0/evil"}], "is not a Linux interface name"),
         ([{"bridge": "br0", "mac": "01:00:5e:00:00:01"}], "multicast"),
         ([{"bridge": "br0", "mac": "52:54:00:zz:00:01"}], "MAC address like"),
-        ([{"bridge": "br0", "model": "ne2k"}], "virtio, e1000e, rtl8139"),
+        ([{"bridge": "br0", "model": "ne2k"}], "virtio, e1000e, e1000, rtl8139"),
         (
             [
                 {"bridge": "a", "mac": "52:54:00:00:00:01"},
