@@ -152,11 +152,15 @@ class PrivateSshd:
         )
         if check.returncode != 0:
             raise SshdUnavailableError(f"sshd rejected its test config: {check.stderr.strip()}")
-        process = subprocess.Popen(
-            [*launcher, sshd, "-D", "-e", "-f", str(config), "-E", str(log)],
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-        )
+        # its output to the log, never to ours: a caller's $(...) must not wait for sshd
+        with log.open("ab") as output:
+            process = subprocess.Popen(
+                [*launcher, sshd, "-D", "-e", "-f", str(config), "-E", str(log)],
+                stdin=subprocess.DEVNULL,
+                stdout=output,
+                stderr=output,
+                start_new_session=True,
+            )
         server = cls(workdir, port, host_key, client_key, known_hosts, log, process, address)
         server._wait_ready(timeout)
         return server

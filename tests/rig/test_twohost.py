@@ -127,6 +127,35 @@ def test_a_running_guest_migrates_live_to_b_and_back(
     assert has_marker(Path(disk))
 
 
+def test_b_libvirtd_dies_and_restarts_alone_and_b_guests_outlive_it(
+    two_hosts: TwoHosts, tmp_path: Path
+) -> None:
+    """What a test of "the target dies mid-move" needs: B's libvirtd killed (A's untouched),
+    B's guest running on without it, and found again by B's next libvirtd."""
+    a_libvirtd = _libvirtd_pids_here()
+    name = f"rig-outlives-{os.getpid()}"
+    disk = f"{IMAGES}/{name}.qcow2"
+    qemu_img("create", "-q", "-f", "qcow2", str(two_hosts.b.path(disk)), "1M")
+    xml = tmp_path / "b.xml"
+    xml.write_text(domain_xml(name, disk))
+    virsh(two_hosts.b.local_uri, "create", str(xml))
+    try:
+        two_hosts.kill_libvirtd_b()
+        assert (
+            subprocess.run(
+                ["virsh", "-c", two_hosts.b.local_uri, "version"], capture_output=True, timeout=60
+            ).returncode
+            != 0
+        )
+        assert [pid for pid, cmdline in _cmdlines() if f"guest={name}," in cmdline]
+        assert _libvirtd_pids_here() == a_libvirtd
+        two_hosts.start_libvirtd_b()
+        assert virsh(two_hosts.b.local_uri, "domstate", name).strip() == "running"
+    finally:
+        subprocess.run(["virsh", "-c", two_hosts.b.local_uri, "destroy", name], capture_output=True)
+        two_hosts.b.path(disk).unlink(missing_ok=True)
+
+
 def test_teardown_leaves_nothing_of_the_rig(tmp_path: Path) -> None:
     """A rig of its own, with a guest running on B, taken down: no process, namespace,
     mount, veth or file of it remains."""
@@ -175,3 +204,19 @@ def _cmdlines() -> list[tuple[int, str]]:
 def _cgroups_named(name: str) -> list[Path]:
     """This machine's cgroups of guest ``name`` (libvirt without systemd: ``/machine/...``)."""
     return list(Path("/sys/fs/cgroup").glob(f"*/machine/*{name}*"))
+
+
+def _libvirtd_pids_here() -> list[int]:
+    """This machine's libvirtd processes (in this PID namespace: not B's)."""
+    own = os.readlink("/proc/self/ns/pid")
+    pids = []
+    for pid, cmdline in _cmdlines():
+        try:
+            if (
+                cmdline.split("\0")[0].endswith("libvirtd")
+                and os.readlink(f"/proc/{pid}/ns/pid") == own
+            ):
+                pids.append(pid)
+        except OSError:
+            continue
+    return pids
