@@ -4,15 +4,21 @@ both directions, and nothing of it left after its teardown."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
+import sys
+import tempfile
 import textwrap
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from support.disks import has_marker, qemu_img, write_marker
-from support.twohost import RigHost, TwoHosts, running_two_hosts
+from support.twohost import RigHost, TwoHosts, running_two_hosts, sweep
+from support.twohost.rig import RIG_PREFIX, RIGS_DIR
+from support.world import TESTS
 
 pytestmark = pytest.mark.libvirt
 
@@ -175,6 +181,46 @@ def test_teardown_leaves_nothing_of_the_rig(tmp_path: Path) -> None:
     assert str(rig.plan.dir) not in Path("/proc/self/mountinfo").read_text()
     assert not [pid for pid, cmdline in _cmdlines() if str(rig.plan.dir) in cmdline]
     assert "rig-teardown" not in domains(rig.a)
+
+
+def test_a_killed_test_run_takes_its_rig_along(tmp_path: Path) -> None:
+    """A run killed before its teardown (SIGKILL, as by ``timeout``) leaves no process,
+    namespace or veth of its rig; the next run's sweep removes its directory."""
+    directory = Path(tempfile.mkdtemp(prefix=RIG_PREFIX, dir=RIGS_DIR))
+    child = subprocess.Popen(
+        [sys.executable, "-c", KILLED_RUN, str(TESTS), str(directory)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert child.stdout is not None
+        init = int(child.stdout.readline())
+        namespaces = {os.readlink(f"/proc/{init}/ns/{kind}") for kind in ("net", "mnt", "pid")}
+        veth = json.loads((directory / "rig.json").read_text())["veth"]
+    finally:
+        child.kill()
+        child.wait()
+    wait = time.monotonic() + 30
+    while (_processes_in(namespaces) or Path(f"/sys/class/net/{veth}").exists()) and (
+        time.monotonic() < wait
+    ):
+        time.sleep(0.1)
+    assert not _processes_in(namespaces)
+    assert not Path(f"/sys/class/net/{veth}").exists()
+    assert directory in sweep()
+    assert not directory.exists()
+
+
+KILLED_RUN = """\
+import sys, time
+from pathlib import Path
+sys.path.insert(0, sys.argv[1])
+from support.twohost import start
+rig = start(Path(sys.argv[2]), tied=True)
+print(rig.init.pid, flush=True)
+time.sleep(600)
+"""
+"""A test run that builds a tied rig and waits to be killed."""
 
 
 def _processes_in(namespaces: set[str]) -> list[int]:

@@ -19,17 +19,19 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from .procs import RigError
-from .rig import RigHost, TwoHosts, start, stop
+from .rig import RIG_PREFIX, RIGS_DIR, RigHost, TwoHosts, start, stop, sweep
 
-__all__ = ["RigError", "RigHost", "TwoHosts", "running_two_hosts", "start", "stop"]
+__all__ = ["RigError", "RigHost", "TwoHosts", "running_two_hosts", "start", "stop", "sweep"]
 
 
 @contextmanager
-def running_two_hosts(directory: Path | None = None) -> Iterator[TwoHosts]:
-    """A rig built from nothing in ``directory`` (a new one under /var/tmp unless given),
-    torn down completely when the block ends, directory included."""
-    directory = directory or Path(tempfile.mkdtemp(prefix="vigo-twohost-", dir="/var/tmp"))
-    rig = start(directory)
+def running_two_hosts() -> Iterator[TwoHosts]:
+    """A rig built from nothing in a new directory under /var/tmp, tied to the calling thread
+    (killed with it), torn down completely when the block ends, directory included. The
+    remains of rigs of killed runs are swept first."""
+    sweep()
+    directory = Path(tempfile.mkdtemp(prefix=RIG_PREFIX, dir=RIGS_DIR))
+    rig = start(directory, tied=True)
     try:
         yield rig
     finally:

@@ -22,6 +22,7 @@ import sys
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from pulumi_vigo_vm.testing.sshd import PrivateSshd, SshdUnavailableError
 
@@ -43,6 +44,10 @@ from .plan import (
 from .procs import Proc, RigError, run, succeeds, tool, wait_until
 
 LOCAL_URI = "qemu:///system"
+
+RIGS_DIR = Path("/var/tmp")
+RIG_PREFIX = "vigo-twohost-"
+"""Where the fixture's rigs live (``RIGS_DIR/RIG_PREFIX*``), for :func:`sweep`."""
 
 REAPER = """\
 import os, sys, time
@@ -132,9 +137,12 @@ class _State:
         self.path.write_text(json.dumps(self.data, indent=1) + "\n")
 
 
-def start(directory: Path) -> TwoHosts:
+def start(directory: Path, *, tied: bool = False) -> TwoHosts:
     """Build the rig in ``directory`` (empty or new); on any failure, tear down what was
-    built and raise RigError."""
+    built and raise RigError. A ``tied`` rig's processes are killed by the kernel when the
+    calling thread ends, even if it is killed before its teardown runs (a test run stopped
+    by ``timeout``): B's namespaces go with them, only the directory is left, for
+    :func:`sweep` to remove."""
     directory.mkdir(mode=0o755, parents=True, exist_ok=True)
     if any(directory.iterdir()):
         raise RigError(
@@ -143,24 +151,39 @@ def start(directory: Path) -> TwoHosts:
         )
     state = _State(directory)
     try:
-        return _build(directory, state)
+        return _build(directory, state, _tie() if tied else [])
     except BaseException:
         stop(directory)
         raise
 
 
-def _build(directory: Path, state: _State) -> TwoHosts:
-    for name in ("unshare", "nsenter", "ip", "virsh", "libvirtd", "virtlogd", "sshd", "ssh"):
+def _tie() -> list[str]:
+    """The command prefix that has the kernel SIGKILL a process when its parent thread ends."""
+    return [tool("setpriv"), "--pdeathsig", "KILL", "--"]
+
+
+def _build(directory: Path, state: _State, tie: list[str]) -> TwoHosts:
+    for name in (
+        "unshare",
+        "nsenter",
+        "ip",
+        "virsh",
+        "libvirtd",
+        "virtlogd",
+        "sshd",
+        "ssh",
+        "mount",
+    ):
         tool(name)
     hostname_a = run(["virsh", "-c", LOCAL_URI, "hostname"]).strip()
     plan = _reserve_veth(directory, state)
     write_private_dirs(plan, hostname_a)
-    init = _start_init(plan, state)
+    init = _start_init(plan, state, tie)
     _set_up_namespaces(plan, init)
     start_libvirtd(plan, init)
     sshd_b = _sshd(plan.dir / "ssh-b", plan.address_b, 22, enter(init))
     state.record(sshd_b=_proc(sshd_b))
-    sshd_a = _sshd(plan.dir / "ssh-a", plan.address_a, None, [])
+    sshd_a = _sshd(plan.dir / "ssh-a", plan.address_a, None, tie)
     state.record(sshd_a=_proc(sshd_a))
     plan.ssh_config.write_text(
         ssh_config_text(
@@ -210,13 +233,13 @@ def _reserve_veth(directory: Path, state: _State) -> RigPlan:
     raise RigError("could not reserve a veth pair for the two-host rig (see `ip link`)")
 
 
-def _start_init(plan: RigPlan, state: _State) -> Proc:
+def _start_init(plan: RigPlan, state: _State, tie: list[str]) -> Proc:
     """B's namespaces and their init; the unshare that made them is recorded too (killing
     it kills the init: ``--kill-child``)."""
     ready = plan.dir / "init.ready"
     with (plan.dir / "init.log").open("wb") as log:
         unshare = subprocess.Popen(
-            [tool("unshare"), "--mount", "--uts", "--net", "--pid", "--fork", "--kill-child",
+            [*tie, tool("unshare"), "--mount", "--uts", "--net", "--pid", "--fork", "--kill-child",
              "--mount-proc", "--propagation", "private", "--",
              sys.executable, "-c", REAPER, str(ready)],
             stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
@@ -307,7 +330,7 @@ def stop(directory: Path) -> None:
         return
     if not path.exists():
         raise RigError(f"{directory} holds no rig.json; not a two-host rig, left alone")
-    state = json.loads(path.read_text() or "{}")
+    state = _read_state(directory)
     for key in ("init", "unshare"):  # B's init first: all of B goes with it
         if key in state:
             Proc(*state[key]).kill()
@@ -335,3 +358,25 @@ def _tail(path: Path | str, chars: int = 2000) -> str:
     with contextlib.suppress(OSError):
         return Path(path).read_text(errors="replace")[-chars:].strip()
     return "(no log)"
+
+
+def sweep(parent: Path = RIGS_DIR) -> list[Path]:
+    """Remove what is left of tied rigs whose processes are all gone (a test run killed
+    before its teardown): the directory, and the veth if still there. A rig being built or
+    running, or a directory that is not a rig, is left alone."""
+    removed = []
+    for directory in sorted(parent.glob(f"{RIG_PREFIX}*")):
+        with contextlib.suppress(OSError, ValueError):
+            state = _read_state(directory)
+            recorded = [Proc(*state[key]) for key in ("init", "unshare", "sshd_a", "sshd_b")
+                        if key in state]  # fmt: skip
+            if "unshare" in state and not any(proc.alive() for proc in recorded):
+                with contextlib.suppress(RigError, OSError):  # its owner may be removing it too
+                    stop(directory)
+                    removed.append(directory)
+    return removed
+
+
+def _read_state(directory: Path) -> dict[str, Any]:
+    state: dict[str, Any] = json.loads((directory / "rig.json").read_text() or "{}")
+    return state
