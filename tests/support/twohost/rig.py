@@ -61,6 +61,9 @@ while True:
 """Host B's init: says it is up (the namespaces exist once it runs), then reaps orphans
 (qemu and the daemons double-fork; a zombie qemu would look alive to libvirt)."""
 
+TOOLS = ("unshare", "nsenter", "mount", "ip", "virsh", "libvirtd", "virtlogd", "sshd", "ssh")
+"""Checked before anything is made, so a missing one fails the build with its name."""
+
 DAEMON_TIMEOUT = 120.0
 """B's libvirtd probes qemu's capabilities on its first start (seconds, more on a busy CI)."""
 
@@ -163,17 +166,7 @@ def _tie() -> list[str]:
 
 
 def _build(directory: Path, state: _State, tie: list[str]) -> TwoHosts:
-    for name in (
-        "unshare",
-        "nsenter",
-        "ip",
-        "virsh",
-        "libvirtd",
-        "virtlogd",
-        "sshd",
-        "ssh",
-        "mount",
-    ):
+    for name in TOOLS:
         tool(name)
     hostname_a = run(["virsh", "-c", LOCAL_URI, "hostname"]).strip()
     plan = _reserve_veth(directory, state)
