@@ -54,7 +54,7 @@ from .vm.fields import INPUTS, input_field
 from .vm.guest.addresses import Addresses
 from .vm.guest.sighting import Subject, sight
 from .vm.guest.waiting import wait_for_guest
-from .vm.inputs import DiskMode, SeedChange, WaitFor
+from .vm.inputs import DiskMode, HostChange, SeedChange, WaitFor
 from .vm.observe import (
     observe,
     observe_attached_root,
@@ -88,12 +88,20 @@ def _new_identity() -> Identity:
 
 def _replacing_while_unknown(news: Mapping[str, Any], unknown: list[str]) -> list[str]:
     """The unknown inputs whose eventual change would replace the VM: per the field table,
-    except that seed inputs only update under ``on_seed_change="reseed"``."""
-    reseed = news.get("on_seed_change") == SeedChange.RESEED.value
+    except that seed inputs only update under ``on_seed_change="reseed"`` and ``uri`` under
+    ``on_host_change="migrate"``."""
+    updating = {
+        rule
+        for rule, key, value in (
+            ("seed", "on_seed_change", SeedChange.RESEED),
+            ("host", "on_host_change", HostChange.MIGRATE),
+        )
+        if news.get(key) == value.value
+    }
     return [
         key
         for key in unknown
-        if key in _REPLACING_INPUTS and not (reseed and input_field(key).rule == "seed")
+        if key in _REPLACING_INPUTS and input_field(key).rule not in updating
     ]
 
 
