@@ -25,7 +25,7 @@ from ..common.progress import Progress
 from ..errors import HostUnreachableError, LibvirtCallError, MoveError, VigoError
 from ..hostfile.claim import claim_path
 from ..hostfile.digest import file_sha256
-from ..hostfile.images import create_overlay, overlay_info, usable_base
+from ..hostfile.images import create_blank, create_overlay, overlay_info, usable_base
 from ..hostfile.ops import install, read_claim, release, remove_ours, take
 from ..hostfile.usage import host_usage
 from ..hosts.base import Host
@@ -287,13 +287,7 @@ def _move_live(
             base = usable_base(target.host, root.backing_file, spec.base.input_name)
             create_overlay(target.host, root.path, base, root.virtual_size)
         else:
-            size = str(root.virtual_size)
-            empty = ["qemu-img", "create", "-q", "-f", "qcow2"]
-
-            def build(temporary: str) -> None:
-                target.host.run([*empty, temporary, size])
-
-            install(target.host, root.path, build, _FILE_MODE)
+            create_blank(target.host, root.path, root.virtual_size)
         made.installed.append(root.path)
         disks.append("vda")
     full = root is not None and root.backing_file is None
