@@ -13,7 +13,6 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from pulumi_vigo_vm.baseimage.decompress import decompressed
-from pulumi_vigo_vm.common.progress import Progress
 from pulumi_vigo_vm.baseimage.provider import _idle_timeout
 from pulumi_vigo_vm.baseimage.record import Record, decode, encode, is_ours
 from pulumi_vigo_vm.baseimage.spec import (
@@ -24,6 +23,7 @@ from pulumi_vigo_vm.baseimage.spec import (
     default_path,
     parse_spec,
 )
+from pulumi_vigo_vm.common.progress import Progress
 from pulumi_vigo_vm.errors import ImageError, InputError
 from pulumi_vigo_vm.spec import ProviderDefaults
 

@@ -140,7 +140,7 @@ def test_a_target_that_cannot_run_the_domain_is_refused_naming_the_package() -> 
 
 
 def test_data_disks_missing_at_the_same_path_are_refused_naming_them() -> None:
-    with pytest.raises(MoveError, match="/srv/data.qcow2 not on .* at the same path"):
+    with pytest.raises(MoveError, match=r"/srv/data\.qcow2 not on .* at the same path"):
         plan_move(MOVED, IDENTITY.uuid, facts(unshared=("/srv/data.qcow2",)))
 
 
