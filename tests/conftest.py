@@ -18,13 +18,14 @@ import pytest
 from support.network import IsolatedNetwork, NetworkUnavailable, isolated_network
 from support.registry import Registry, running_registry
 from support.sshd import running_sshd
+from support.twohost import RigError, TwoHosts, running_two_hosts
 from support.world import LOCAL_URI, ensure_bridge, open_libvirt
 
 from pulumi_vigo_vm.testing.sshd import PrivateSshd
 
-MARKED_BY_FIXTURE = {"libvirt_conn": "libvirt", "base_image": "slow"}
-"""A test using the fixture must carry the marker: the connection to libvirtd, and the
-real guest image (only a test that boots a guest asks for it)."""
+MARKED_BY_FIXTURE = {"libvirt_conn": "libvirt", "two_hosts": "libvirt", "base_image": "slow"}
+"""A test using the fixture must carry the marker: the connection to libvirtd (or to the
+two-host rig's two), and the real guest image (only a test that boots a guest asks for it)."""
 
 TRANSPORTS = ("local", "ssh")
 """The ``uri`` params of a test marked ``transport``; any other test gets the first only."""
@@ -108,6 +109,19 @@ def uri(request: pytest.FixtureRequest) -> str:
     if request.param == "local":
         return LOCAL_URI
     return str(request.getfixturevalue("ssh_uri"))
+
+
+@pytest.fixture(scope="session")
+def two_hosts() -> Iterator[TwoHosts]:
+    """Two hosts on this machine: A is the local libvirtd, B a second libvirtd in its own
+    namespaces with an sshd on a veth address (tests/support/twohost, docs/testing.md "Two
+    hosts"), built from nothing and torn down completely after the session. FAILS (never
+    skips) if it cannot be built."""
+    try:
+        with running_two_hosts() as rig:
+            yield rig
+    except RigError as exc:
+        pytest.fail(f"cannot build the two-host rig: {exc}", pytrace=False)
 
 
 @pytest.fixture(scope="session")

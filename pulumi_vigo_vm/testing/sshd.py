@@ -23,7 +23,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -43,9 +43,9 @@ def _find(binary: str) -> str:
     return found
 
 
-def _free_port() -> int:
+def _free_port(address: str) -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
+        sock.bind((address, 0))
         port: int = sock.getsockname()[1]
         return port
 
@@ -58,9 +58,15 @@ def _keygen(path: Path) -> None:
     )
 
 
+def host_pattern(address: str, port: int) -> str:
+    """How ssh names ``address:port`` in known_hosts (the bare address on the default port)."""
+    return address if port == 22 else f"[{address}]:{port}"
+
+
 @dataclass
 class PrivateSshd:
-    """One sshd process listening on ``127.0.0.1:port``, and the files a client needs."""
+    """One sshd process listening on ``address:port`` (127.0.0.1 unless told), and the files
+    a client needs."""
 
     workdir: Path
     port: int
@@ -69,18 +75,35 @@ class PrivateSshd:
     known_hosts: Path
     log: Path
     process: subprocess.Popen[bytes]
+    address: str = "127.0.0.1"
+
+    @property
+    def netloc(self) -> str:
+        """``root@address[:port]`` as a URI names this server (no port when it is 22)."""
+        return f"root@{self.address}" + ("" if self.port == 22 else f":{self.port}")
 
     @property
     def uri(self) -> str:
-        """A libvirt URI reaching this server's machine (libvirtd is local) as root."""
+        """A libvirt URI reaching this server's machine (its libvirtd) as root."""
         return (
-            f"qemu+ssh://root@127.0.0.1:{self.port}/system"
+            f"qemu+ssh://{self.netloc}/system"
             f"?keyfile={self.client_key}&known_hosts={self.known_hosts}"
         )
 
     @classmethod
-    def start(cls, workdir: Path | None = None, *, timeout: float = 10.0) -> PrivateSshd:
-        """Generate keys and config in ``workdir`` and start ``sshd -D`` there.
+    def start(
+        cls,
+        workdir: Path | None = None,
+        *,
+        timeout: float = 10.0,
+        address: str = "127.0.0.1",
+        port: int | None = None,
+        launcher: Sequence[str] = (),
+    ) -> PrivateSshd:
+        """Generate keys and config in ``workdir`` and start ``sshd -D`` there, listening on
+        ``address:port`` (a free port unless given). ``launcher`` prefixes the command: the
+        two-host rig runs its second host's sshd through ``nsenter`` into that host's
+        namespaces.
 
         Raises SshdUnavailableError (never skips) when sshd is missing, we are not root,
         or it does not accept connections within ``timeout`` seconds.
@@ -96,17 +119,17 @@ class PrivateSshd:
                 _keygen(key)
         authorized = workdir / "authorized_keys"
         authorized.write_text(client_key.with_suffix(".pub").read_text())
-        port = _free_port()
+        port = port or _free_port(address)
         known_hosts = workdir / "known_hosts"
         host_pub = host_key.with_suffix(".pub").read_text().split()
-        known_hosts.write_text(f"[127.0.0.1]:{port} {host_pub[0]} {host_pub[1]}\n")
+        known_hosts.write_text(f"{host_pattern(address, port)} {host_pub[0]} {host_pub[1]}\n")
         config = workdir / "sshd_config"
         log = workdir / "sshd.log"
         config.write_text(
             "\n".join(
                 [
                     f"Port {port}",
-                    "ListenAddress 127.0.0.1",
+                    f"ListenAddress {address}",
                     f"HostKey {host_key}",
                     f"PidFile {workdir / 'sshd.pid'}",
                     f"AuthorizedKeysFile {authorized}",
@@ -124,15 +147,17 @@ class PrivateSshd:
             )
         )
         Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)
-        check = subprocess.run([sshd, "-t", "-f", str(config)], capture_output=True, text=True)
+        check = subprocess.run(
+            [sshd, "-t", "-f", str(config)], capture_output=True, text=True, timeout=30
+        )
         if check.returncode != 0:
             raise SshdUnavailableError(f"sshd rejected its test config: {check.stderr.strip()}")
         process = subprocess.Popen(
-            [sshd, "-D", "-e", "-f", str(config), "-E", str(log)],
+            [*launcher, sshd, "-D", "-e", "-f", str(config), "-E", str(log)],
             stdin=subprocess.DEVNULL,
             start_new_session=True,
         )
-        server = cls(workdir, port, host_key, client_key, known_hosts, log, process)
+        server = cls(workdir, port, host_key, client_key, known_hosts, log, process, address)
         server._wait_ready(timeout)
         return server
 
@@ -144,7 +169,7 @@ class PrivateSshd:
                     f"sshd exited with {self.process.returncode}: {self.log_text()}"
                 )
             try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=1) as sock:
+                with socket.create_connection((self.address, self.port), timeout=1) as sock:
                     if sock.recv(64).startswith(b"SSH-"):
                         return
             except OSError:
