@@ -297,16 +297,20 @@ class Guest:
         with self._call(f"reading the block job on {target} of"):
             return bool(self._domain.blockJobInfo(target, 0))
 
-    def migrate(self, dest_uri: str, persistent_xml: str, disks: list[str], *, full: bool) -> None:
-        """Move the running domain to ``dest_uri``, peer to peer (this host's libvirtd opens
-        ``dest_uri`` itself), with the block devices ``disks`` copied by qemu: only the top
-        image's own blocks (the base is there already), or the whole disk with ``full``.
-        Blocks until the domain runs there, or raises (then libvirt has removed it there and
-        it runs on here). The destination keeps ``persistent_xml`` as its definition; the
-        source's stays defined (inactive) for the caller to remove once it has looked."""
+    def migrate(
+        self, dest: Hypervisor, persistent_xml: str, disks: list[str], *, full: bool
+    ) -> None:
+        """Move the running domain to ``dest``, live, with the block devices ``disks``
+        copied by qemu: only the top image's own blocks (the base is there already), or the
+        whole disk with ``full``. libvirt's managed migration, driven over this process's
+        own connection to each host (no third connection: the source's libvirtd opens none
+        of its own); the memory and disks flow qemu to qemu, host to host, to the address
+        the destination names (its ``migration_host``, else its hostname). Blocks until the
+        domain runs there, or raises (then it runs on here and libvirt has removed it
+        there). The destination keeps ``persistent_xml`` as its definition; the source's
+        stays defined (inactive) for the caller to remove once it has looked."""
         flags = (
             libvirt.VIR_MIGRATE_LIVE
-            | libvirt.VIR_MIGRATE_PEER2PEER
             | libvirt.VIR_MIGRATE_PERSIST_DEST
             | libvirt.VIR_MIGRATE_ABORT_ON_ERROR
             | libvirt.VIR_MIGRATE_AUTO_CONVERGE
@@ -316,8 +320,8 @@ class Guest:
             libvirt.VIR_MIGRATE_PARAM_PERSIST_XML: persistent_xml,
             libvirt.VIR_MIGRATE_PARAM_MIGRATE_DISKS: disks,
         }
-        with self._call(f"migrating to {dest_uri}"):
-            self._domain.migrateToURI3(dest_uri, params, flags)
+        with self._call(f"migrating to {dest.uri}"), dest._call("receiving a migration") as dconn:
+            self._domain.migrate3(dconn, params, flags)
 
     def job_stats(self, *, completed: bool = False) -> dict[str, Any]:
         """The domain's job statistics (``virsh domjobinfo``): bytes processed, total and

@@ -127,6 +127,7 @@ def look(source: Target, target: Target, spec: VmSpec, recorded: Recorded) -> Mo
         target_base=digests[1],
         unshared=tuple(unshared),
         free_bytes=_free_bytes(target.host, spec.images_dir) if files else None,
+        snapshots=tuple(s.name for s in guest.snapshots()) if guest is not None else (),
     )
 
 
@@ -273,7 +274,7 @@ def _move_live(
 ) -> int | None:
     """Copy what qemu does not carry (seed ISO, NVRAM), make the root's empty twin on the
     target (backed by the same base: qemu's copy writes only the root's own blocks into it),
-    then migrate peer to peer. Returns libvirt's reported downtime (ms)."""
+    then migrate (memory and disk flow qemu to qemu, host to host). Returns libvirt's reported downtime (ms)."""
     config = domain.config
     progress = Progress(label, None, emit)
     for path in (config.seed_iso_path, config.nvram_path):
@@ -292,7 +293,7 @@ def _move_live(
         disks.append("vda")
     full = root is not None and root.backing_file is None
     with ThreadPoolExecutor(1, thread_name_prefix="vigo-migrate") as pool:
-        job = pool.submit(guest.migrate, spec.uri, guest.xml(), disks, full=full)
+        job = pool.submit(guest.migrate, target.hypervisor, guest.xml(), disks, full=full)
         deadline = time.monotonic() + MIGRATE_TIMEOUT_S
         while True:
             try:

@@ -26,7 +26,7 @@ class Way(StrEnum):
     """How the VM gets to the target."""
 
     LIVE = "live"
-    """It runs: libvirt migrates it peer-to-peer, its root's own blocks copied by qemu."""
+    """It runs: libvirt migrates it live, its root's own blocks copied by qemu."""
     COLD = "cold"
     """It is stopped or only defined: its files are copied, then it is defined there."""
     FINISH = "finish"
@@ -76,6 +76,8 @@ class MoveFacts:
     """Data disks and an attached root that the target lacks at the same path."""
     free_bytes: int | None = None
     """Free space in the target's images directory (None: not told)."""
+    snapshots: tuple[str, ...] = ()
+    """The snapshots the source's domain holds."""
 
 
 @dataclass(frozen=True)
@@ -131,6 +133,11 @@ def plan_move(spec: VmSpec, uuid: str | None, facts: MoveFacts) -> MovePlan:
     source = facts.source_domain
     if source is None:
         return MovePlan(Way.NOTHING)
+    if facts.snapshots:
+        raise MoveError(
+            f"{spec.vm_name} holds snapshots on {old} ({', '.join(facts.snapshots)}): they "
+            "do not move with it; delete them (their VigoSnapshot resources) before the move"
+        )
     require_runnable(spec, facts.platform)
     live = facts.source_power is not None and facts.source_power.is_active
     _require_cpu(spec, facts, live)

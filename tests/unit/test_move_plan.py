@@ -180,3 +180,9 @@ def test_a_cpu_is_alike_only_when_model_vendor_and_features_are() -> None:
         "model EPYC vs Skylake",
         "features only there: avx512f",
     )
+
+
+def test_a_vm_holding_snapshots_is_refused_naming_them() -> None:
+    """They would block the source's undefine after the VM moved: refused before."""
+    with pytest.raises(MoveError, match=r"holds snapshots on qemu:///system \(before-upgrade\)"):
+        plan_move(MOVED, IDENTITY.uuid, facts(snapshots=("before-upgrade",)))
