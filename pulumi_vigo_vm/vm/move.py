@@ -138,8 +138,8 @@ def check_move(source: Target, target: Target, spec: VmSpec, recorded: Recorded)
 
 
 class _Made:
-    """What this run made on the target: the paths it claimed, those it put a file at, and
-    whether it defined the domain. Undone on failure, released on success."""
+    """What this run made on the target: the paths it claimed, and those it put a file at.
+    Undone on failure, released on success."""
 
     def __init__(self, target: Target, claim: str) -> None:
         self.target, self.claim = target, claim
@@ -153,13 +153,20 @@ class _Made:
     def undo(self, spec: VmSpec, uuid: str | None) -> None:
         """Remove what this run made on the target (each file made here, under our sidecar,
         after it was claimed), and the VM's domain left inactive there. Best effort: what
-        a dead host keeps is found by the next run (its sidecar names our claim)."""
-        host = self.target.host
+        a dead host keeps is found by the next run (its sidecar names our claim). Should the
+        VM run there after all (a migration whose end the source did not hear), nothing is
+        removed: the next run finishes the move."""
+        host = self.target.hypervisor
         with contextlib.suppress(VigoError, OSError):
-            guest = self.target.hypervisor.lookup(spec.vm_name)
-            idle = guest is not None and not guest.power_state().is_active
-            if guest is not None and idle and uuid is not None and from_uuid(guest) == uuid:
+            guest = host.lookup(spec.vm_name)
+            if guest is not None and uuid is not None and _uuid_of(guest) == uuid:
+                if guest.power_state().is_active:
+                    return
                 guest.undefine()
+        self._remove_files()
+
+    def _remove_files(self) -> None:
+        host = self.target.host
         for path in self.claimed:
             with contextlib.suppress(VigoError, OSError):
                 if read_claim(host, path) == self.claim:
@@ -173,7 +180,7 @@ class _Made:
             release(self.target.host, path, self.claim)
 
 
-def from_uuid(guest: Guest) -> str:
+def _uuid_of(guest: Guest) -> str:
     """The UUID in ``guest``'s definition."""
     return from_xml(guest.xml()).config.uuid
 
@@ -234,12 +241,27 @@ def move(
             f"{recorded.spec.uri} as it was, and what the move made on {spec.uri} is removed: "
             "run up again to retry"
         ) from exc
+    # Done: nothing of the target's is undone from here on; the source's copy is removed
+    # only once the target shows the VM as it should be.
+    _require_arrived(target, spec, recorded.uuid, live=plan.way is Way.LIVE)
     made.release()
     took = time.monotonic() - started
     said = f", downtime {downtime} ms" if downtime is not None else ""
     emit(f"{label}: moved ({plan.way.value}) in {took:.1f} s{said}")
     remove_source()
     return plan.way
+
+
+def _require_arrived(target: Target, spec: VmSpec, uuid: str | None, *, live: bool) -> None:
+    """The target holds the VM (our UUID), running when it moved live; else MoveError, and
+    the source's copy stays."""
+    there = target.hypervisor.lookup(spec.vm_name)
+    arrived = there is not None and _uuid_of(there) == uuid
+    if there is None or not arrived or (live and not there.power_state().is_active):
+        raise MoveError(
+            f"{spec.vm_name}: libvirt reported the move done, yet {spec.uri} does not "
+            f"{'run' if live else 'hold'} it; the source keeps its copy: run up again"
+        )
 
 
 def _move_cold(
@@ -274,7 +296,8 @@ def _move_live(
 ) -> int | None:
     """Copy what qemu does not carry (seed ISO, NVRAM), make the root's empty twin on the
     target (backed by the same base: qemu's copy writes only the root's own blocks into it),
-    then migrate (memory and disk flow qemu to qemu, host to host). Returns libvirt's reported downtime (ms)."""
+    then migrate (memory and disk flow qemu to qemu, host to host). Returns libvirt's
+    reported downtime (ms)."""
     config = domain.config
     progress = Progress(label, None, emit)
     for path in (config.seed_iso_path, config.nvram_path):
@@ -308,12 +331,6 @@ def _move_live(
                 stats = guest.job_stats()
                 if "data_processed" in stats:
                     progress.reach(int(stats["data_processed"]), stats.get("data_total"))
-    there = target.hypervisor.lookup(spec.vm_name)
-    if there is None or not there.power_state().is_active or from_uuid(there) != recorded.uuid:
-        raise MoveError(
-            f"{spec.vm_name}: libvirt reported the migration done, yet it does not run on "
-            f"{spec.uri}; run up again"
-        )
     with contextlib.suppress(VigoError):
         done = source.hypervisor.lookup(recorded.spec.vm_name)
         if done is not None:

@@ -151,6 +151,23 @@ def test_progress_lines_are_rate_limited_and_name_the_resource() -> None:
     assert lines[0] == "VigoBaseImage base: 10.0 MiB of 100.0 MiB (10%), 1.0 MiB/s"
 
 
+def test_a_job_reporting_totals_gets_the_same_lines_with_its_growing_total() -> None:
+    """A live migration reports bytes done so far and a total that grows (memory dirtied
+    again): the same rate-limited lines."""
+    lines: list[str] = []
+    now = [0.0]
+    progress = Progress("VigoVm db01: moving to hv2", None, lines.append, clock=lambda: now[0])
+
+    for second in range(1, 21):
+        now[0] = float(second)
+        progress.reach(second << 20, total=(100 + second) << 20)
+
+    assert lines == [
+        "VigoVm db01: moving to hv2: 10.0 MiB of 110.0 MiB (9%), 1.0 MiB/s",
+        "VigoVm db01: moving to hv2: 20.0 MiB of 120.0 MiB (16%), 1.0 MiB/s",
+    ]
+
+
 def test_the_record_round_trips_and_checks_with_sha256sum_format() -> None:
     record = Record("11" * 32, "22" * 32, "https://x/y.img.xz", "0123456789abcdef")
 
