@@ -11,6 +11,7 @@ process spinning in its firmware, which is all a live migration needs.
 from __future__ import annotations
 
 import shutil
+import subprocess
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -198,8 +199,36 @@ def test_a_move_cut_off_by_the_target_dying_leaves_the_vm_running_at_the_source(
 
 
 def qemu_img_io(path: Path, command: str) -> None:
-    import subprocess
-
+    """Write into a qcow2 as a guest would (qemu-io), the guest not running."""
     subprocess.run(
         ["qemu-io", "-f", "qcow2", "-c", command, str(path)], check=True, capture_output=True
     )
+
+
+def test_a_leftover_of_ours_on_the_target_is_removed_and_a_foreign_file_refused(
+    lab: Lab, two_hosts: TwoHosts, images: str
+) -> None:
+    """A file at the VM's root path on B: with a sidecar naming this VM's claim and no domain
+    using it (a failed move whose host went away), it is ours and the move goes on; without,
+    it is refused and left as it is."""
+    a, b = two_hosts.a, two_hosts.b
+    _vm(lab, images, a.local_uri, state="stopped")
+    lab.up()
+    write_marker(a.path(f"{images}/{lab.name('m')}.qcow2"))
+    uuid, claim = lab.outputs("m")["uuid"], lab.outputs("m")["claim"]
+    stray = b.path(f"{images}/{lab.name('m')}.qcow2")
+    stray.parent.mkdir(parents=True, exist_ok=True)
+    stray.write_bytes(b"not a disk of this VM")
+
+    _vm(lab, images, b.ssh_uri, state="stopped")
+    result = lab.harness(raise_on_error=False).up()
+    said = "\n".join(str(e) for e in result.errors)
+    assert "is not this VM's: remove it there" in said, said
+    assert stray.read_bytes() == b"not a disk of this VM"
+    assert _domain(a, lab.name("m")).UUIDString() == uuid
+
+    Path(f"{stray}.claim").write_text(claim + "\n")
+    assert lab.up().ops() == {"m": "update"}
+    _holds_it(b, lab, images, uuid, "stopped")
+    assert not Path(f"{stray}.claim").exists()
+    _holds_nothing(a, lab, images)
