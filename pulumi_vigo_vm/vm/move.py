@@ -34,7 +34,7 @@ from ..virt.target import Target
 from .domain_xml import LiveDomain, from_xml
 from .model import Recorded
 from .move_plan import MoveFacts, MovePlan, OwnFile, Way, own_paths, plan_move
-from .observe import observe, observe_data_disks, observe_domain
+from .observe import observe_data_disks, observe_domain, observe_platform
 from .ownership import DomainOwner, owner_of
 from .spec import VmSpec
 
@@ -81,9 +81,7 @@ def look(source: Target, target: Target, spec: VmSpec, recorded: Recorded) -> Mo
     )
     source_id = _identity(source, old, "the VM's host", "it must be reachable to move the VM")
     guest, domain = _source_domain(source, recorded)
-    there = observe(target, spec)
-    if there.platform is None:  # observe always asks; None only where no host was asked
-        raise MoveError(f"uri: {spec.uri} did not say what it runs")
+    _guest_there, there = observe_domain(target, spec)  # its domain only: no file read
     paths = own_paths(domain) if domain is not None else ()
     usage = host_usage(target, fresh=True, about=paths) if paths else None
     files = []
@@ -117,7 +115,7 @@ def look(source: Target, target: Target, spec: VmSpec, recorded: Recorded) -> Mo
         source_uri=old,
         source=source_id,
         target=target_id,
-        platform=there.platform,
+        platform=observe_platform(target, spec),
         source_domain=domain,
         source_power=guest.power_state() if guest is not None else None,
         target_domain=there.domain,
