@@ -161,8 +161,11 @@ class VmProvider(ConfiguredProvider):
 
     def _diff_move(self, recorded: Recorded, new: VmSpec) -> DiffResult:
         """A move to another host: an update of the inputs that changed, its preconditions
-        checked against both hosts when both can be reached (the update checks again)."""
+        checked against both hosts when both can be reached (the update checks again). With
+        another input that replaces the VM (``vm_name``...), a replace: nothing moves."""
         decision = axes.diff(recorded, new)
+        if decision.replaces:
+            return named_diff(True, decision.replaces, decision.updates, delete_before_replace=True)
         try:
             plan = check_move(
                 Target.for_uri(recorded.spec.uri), Target.for_uri(new.uri), new, recorded

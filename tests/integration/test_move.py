@@ -69,3 +69,14 @@ def test_without_migrate_a_uri_change_is_still_a_replace(lab: Lab, ssh_uri: str)
     lab.up()
     lab.vm("m", state="stopped", uri=ssh_uri)
     assert lab.harness().preview().ops() == {"m": "replace"}
+
+
+def test_a_move_with_a_new_vm_name_is_a_replace_deleting_first(lab: Lab) -> None:
+    """Another input that replaces the VM wins: nothing moves, a new VM is made there."""
+    _stopped_vm(lab)
+    lab.vm("m", **MIGRATING, vm_name=lab.name("n"), uri="qemu+ssh://root@127.0.0.1:1/system")
+
+    previewed = lab.harness().preview()
+
+    assert previewed.ops() == {"m": "replace"}
+    assert "delete before replace" in previewed.summary()

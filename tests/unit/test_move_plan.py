@@ -55,6 +55,11 @@ def test_a_uri_change_is_a_replace_by_default_and_an_update_with_migrate() -> No
     assert not decision.delete_before_replace
 
 
+def test_a_move_with_another_replacing_change_is_a_replace() -> None:
+    decision = diff(make_recorded(SOURCE), replace(MOVED, vm_name="web02"))
+    assert decision.replaces == ("vm_name",) and decision.delete_before_replace
+
+
 def test_a_vm_of_the_previous_release_keeps_replace_and_sees_no_diff() -> None:
     """State written before on_host_change existed parses to its default: no change."""
     old = make_spec()
