@@ -15,6 +15,7 @@ using it, at the next try. The decisions are :mod:`.move_plan`'s (pure).
 from __future__ import annotations
 
 import contextlib
+import posixpath
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -56,6 +57,10 @@ def _identity(target: Target, uri: str, role: str, fix: str) -> HostIdentity:
 
 
 def _free_bytes(host: Host, directory: str) -> int | None:
+    """Free bytes where files made in ``directory`` land (its nearest existing ancestor:
+    the move makes it); None when ``df`` does not tell."""
+    while host.stat(directory) is None and directory not in ("/", ""):
+        directory = posixpath.dirname(directory)
     result = host.run(["df", "-B1", "--output=avail", directory], check=False)
     lines = result.stdout.split()
     return int(lines[-1]) if result.returncode == 0 and lines and lines[-1].isdigit() else None
