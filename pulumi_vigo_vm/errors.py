@@ -13,6 +13,7 @@
     ├── ImageError                 a base or overlay image is unusable (missing, chained, data file)
     ├── NotOwnedError              a same-named domain or file exists that this package did not make
     ├── InUseError                 a file is referenced by domains on the host; names them
+    ├── MoveError                  a VM cannot move to another host, or its move failed (it stays)
     ├── SnapshotError              a snapshot cannot be taken, or snapshots block a VM's undefine
     └── CuratorError               an artifact reference could not be parsed, resolved or fetched
         └── CuratorUnreachableError  the curator (registry or layout directory) cannot be reached
@@ -39,6 +40,7 @@ __all__ = [
     "InputError",
     "InputFault",
     "LibvirtCallError",
+    "MoveError",
     "NotOwnedError",
     "NotRegularFileError",
     "SnapshotError",
@@ -149,6 +151,11 @@ class InUseError(VigoError):
         self.path = path
         self.domains = tuple(domains)
         super().__init__(f"{path} is in use by {', '.join(self.domains)}; {fix}")
+
+
+class MoveError(VigoError):
+    """A VM cannot be moved to another host as asked (``on_host_change="migrate"``), or its
+    move failed: it stays where it was, and nothing of it is left on the other host."""
 
 
 class SnapshotError(VigoError):

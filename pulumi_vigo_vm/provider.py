@@ -38,6 +38,8 @@ from .errors import (
     ImageError,
     InputError,
     InputFault,
+    LibvirtCallError,
+    MoveError,
 )
 from .hostfile.held import refuse_held
 from .hostfile.snapshots import parse_snapshot
@@ -56,7 +58,8 @@ from .vm.guest.addresses import Addresses
 from .vm.guest.sighting import Subject, sight
 from .vm.guest.waiting import wait_for_guest
 from .vm.hostfit import TUNING_INPUTS, changed_tuning, refuse_host_fit
-from .vm.inputs import DiskMode, SeedChange, WaitFor
+from .vm.inputs import DiskMode, HostChange, SeedChange, WaitFor
+from .vm.move import check_move, move
 from .vm.observe import (
     observe,
     observe_attached_root,
@@ -91,12 +94,18 @@ def _new_identity() -> Identity:
 
 def _replacing_while_unknown(news: Mapping[str, Any], unknown: list[str]) -> list[str]:
     """The unknown inputs whose eventual change would replace the VM: per the field table,
-    except that seed inputs only update under ``on_seed_change="reseed"``."""
-    reseed = news.get("on_seed_change") == SeedChange.RESEED.value
+    except that seed inputs only update under ``on_seed_change="reseed"`` and ``uri`` under
+    ``on_host_change="migrate"``."""
+    updating = {
+        rule
+        for rule, key, value in (
+            ("seed", "on_seed_change", SeedChange.RESEED),
+            ("host", "on_host_change", HostChange.MIGRATE),
+        )
+        if news.get(key) == value.value
+    }
     return [
-        key
-        for key in unknown
-        if key in _REPLACING_INPUTS and not (reseed and input_field(key).rule == "seed")
+        key for key in unknown if key in _REPLACING_INPUTS and input_field(key).rule not in updating
     ]
 
 
@@ -151,6 +160,8 @@ class VmProvider(ConfiguredProvider):
             return named_diff(True, replaces, unknown, delete_before_replace=bool(replaces))
         new = self._parse(news)
         recorded = self._recorded(olds)
+        if axes.moves(recorded.spec, new):
+            return self._diff_move(recorded, new)
         observed, base = self._look(new, recorded)
         if observed is not None and base is not None and new.data_disks != recorded.spec.data_disks:
             # Changed data disks are judged against the host now, so preview names a disk
@@ -167,6 +178,25 @@ class VmProvider(ConfiguredProvider):
             delete_before_replace=decision.delete_before_replace,
         )
 
+    def _diff_move(self, recorded: Recorded, new: VmSpec) -> DiffResult:
+        """A move to another host: an update of the inputs that changed, its preconditions
+        checked against both hosts when both can be reached (the update checks again). With
+        another input that replaces the VM (``vm_name``...), a replace: nothing moves."""
+        decision = axes.diff(recorded, new)
+        if decision.replaces:
+            return named_diff(True, decision.replaces, decision.updates, delete_before_replace=True)
+        try:
+            plan = check_move(
+                Target.for_uri(recorded.spec.uri), Target.for_uri(new.uri), new, recorded
+            )
+        except MoveError as exc:
+            if not isinstance(exc.__cause__, (HostUnreachableError, LibvirtCallError)):
+                raise
+            pulumi.log.warn(f"{new.vm_name}: {exc}; the move is checked again at the update")
+        else:
+            log.info("%s moves to %s (%s)", new.vm_name, new.uri, plan.way.value)
+        return named_diff(True, decision.replaces, decision.updates, delete_before_replace=False)
+
     def create(self, props: dict[str, Any]) -> CreateResult:
         """Build the VM. Transactional: on failure, whatever this call made is removed."""
         spec = self._parse(props)
@@ -180,6 +210,16 @@ class VmProvider(ConfiguredProvider):
         # adopt matters at create only: what it recorded stays, whatever the input says now.
         spec = replace(self._parse(news), adopt=recorded.spec.adopt)
         target = Target.for_uri(spec.uri)
+        if axes.moves(recorded.spec, spec):
+            source = Target.for_uri(recorded.spec.uri)
+            move(
+                source,
+                target,
+                spec,
+                recorded,
+                emit=pulumi.log.info,
+                remove_source=lambda: self._remove(source, recorded.spec, recorded),
+            )
         outs = self._converge(target, spec, recorded=recorded, transactional=False)
         return UpdateResult(outs)
 

@@ -23,13 +23,13 @@ import urllib.parse
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
+from ..common.progress import Progress
 from ..common.tempnames import temporary_name
 from ..errors import CommandError, CommandTimeoutError, HostError, ImageError
 from ..hosts.base import Host
 from .decompress import HOST_COMMANDS, decompressed
 from .download import CONNECT_TIMEOUT_S, MAX_REDIRECTS, Opened, open_source
 from .limits import Limits
-from .progress import Progress
 from .spec import BaseImageSpec
 from .urls import scrubbed, shown
 

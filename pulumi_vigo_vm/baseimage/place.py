@@ -28,6 +28,7 @@ from functools import partial
 
 from ..errors import CommandError, ImageError, NotOwnedError
 from ..hostfile.claim import FileOwner, not_owned
+from ..hostfile.digest import file_sha256
 from ..hostfile.images import usable_base
 from ..hostfile.ops import (
     adopt,
@@ -272,7 +273,7 @@ def _adopt(host: Host, spec: BaseImageSpec, claim: str, ctx: Context, instance: 
     recorded = read_claim(host, spec.path)
     if recorded is not None:  # another resource's
         raise not_owned(spec.path, FileOwner.FOREIGN, recorded, claim, "path")
-    stored = _host_sha256(host, spec.path)
+    stored = file_sha256(host, spec.path)
     published = spec.sha256
     if spec.compression is not None:
         digests = source_digests(
@@ -292,9 +293,3 @@ def _adopt(host: Host, spec: BaseImageSpec, claim: str, ctx: Context, instance: 
     adopt(host, spec.path, claim, "path")
     chown(host, spec.path, spec)
     write_record(host, spec.path, Record(stored, published, shown(spec.source), instance))
-
-
-def _host_sha256(host: Host, path: str) -> str:
-    """sha256 of a file on the host, hashed there (``sha256sum``: no transfer)."""
-    result = host.run(["sha256sum", "--", path], timeout=3600.0)
-    return result.stdout.split(maxsplit=1)[0].lstrip("\\")

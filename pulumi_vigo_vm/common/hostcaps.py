@@ -12,11 +12,14 @@ from dataclasses import dataclass
 
 __all__ = [
     "DomainCaps",
+    "HostCpu",
+    "HostIdentity",
     "HostPlatform",
     "HostTopology",
     "parse_domain_caps",
     "parse_guest_arches",
     "parse_host_arch",
+    "parse_host_identity",
     "parse_host_topology",
 ]
 
@@ -124,3 +127,55 @@ def parse_host_topology(capabilities: str) -> HostTopology:
         }
     )
     return HostTopology(frozenset(cpus), frozenset(nodes), tuple(sizes))
+
+
+@dataclass(frozen=True)
+class HostCpu:
+    """The host CPU as libvirt names it (``<host><cpu>``): what a ``host-passthrough`` guest
+    sees, so two hosts run one such guest alike only when these are equal."""
+
+    arch: str
+    vendor: str
+    model: str
+    features: frozenset[str]
+
+    def differences(self, other: HostCpu) -> tuple[str, ...]:
+        """What ``other`` lacks or has unlike this CPU, in words (empty: alike)."""
+        said = [
+            f"{name} {mine} vs {theirs}"
+            for name, mine, theirs in (
+                ("arch", self.arch, other.arch),
+                ("vendor", self.vendor, other.vendor),
+                ("model", self.model, other.model),
+            )
+            if mine != theirs
+        ]
+        missing, extra = self.features - other.features, other.features - self.features
+        if missing:
+            said.append("features missing there: " + ", ".join(sorted(missing)))
+        if extra:
+            said.append("features only there: " + ", ".join(sorted(extra)))
+        return tuple(said)
+
+
+@dataclass(frozen=True)
+class HostIdentity:
+    """Which machine a libvirt URI reaches (``<host><uuid>``: two URIs naming one host
+    answer the same) and its CPU."""
+
+    uuid: str
+    cpu: HostCpu
+
+
+def parse_host_identity(capabilities: str) -> HostIdentity:
+    """The host's UUID and CPU from its ``capabilities`` document."""
+    host = ET.fromstring(capabilities).find("host")
+    if host is None:
+        return HostIdentity("", HostCpu("", "", "", frozenset()))
+    cpu = HostCpu(
+        arch=host.findtext("cpu/arch", "").strip(),
+        vendor=host.findtext("cpu/vendor", "").strip(),
+        model=host.findtext("cpu/model", "").strip(),
+        features=frozenset(f.get("name", "") for f in host.iterfind("cpu/feature")),
+    )
+    return HostIdentity(host.findtext("uuid", "").strip(), cpu)

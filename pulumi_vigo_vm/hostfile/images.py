@@ -21,6 +21,7 @@ from .ops import install
 
 __all__ = [
     "ImageInfo",
+    "create_blank",
     "create_overlay",
     "grow_overlay",
     "header_info",
@@ -181,6 +182,17 @@ def create_overlay(host: Host, overlay_path: str, base: ImageInfo, size_bytes: i
         host.run(argv + [temporary] + ([str(size_bytes)] if size_bytes is not None else []))
 
     install(host, overlay_path, build, 0o600)
+
+
+def create_blank(host: Host, path: str, size_bytes: int) -> None:
+    """Create ``path`` as an empty qcow2 of ``size_bytes`` with no backing file, mode 0600,
+    atomically: what a root copy's blocks are written into when qemu carries them (a VM's
+    live move)."""
+
+    def build(temporary: str) -> None:
+        host.run(["qemu-img", "create", "-q", "-f", "qcow2", temporary, str(size_bytes)])
+
+    install(host, path, build, 0o600)
 
 
 QEMU_IMG_COPY_TIMEOUT = 3600.0

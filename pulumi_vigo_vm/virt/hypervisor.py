@@ -354,6 +354,46 @@ class Guest:
         with self._call(f"reading the block job on {target} of"):
             return bool(self._domain.blockJobInfo(target, 0))
 
+    def migrate(
+        self, dest: Hypervisor, persistent_xml: str, disks: list[str], *, full: bool
+    ) -> None:
+        """Move the running domain to ``dest``, live, with the block devices ``disks``
+        copied by qemu: only the top image's own blocks (the base is there already), or the
+        whole disk with ``full``. libvirt's managed migration, driven over this process's
+        own connection to each host (no third connection: the source's libvirtd opens none
+        of its own); the memory and disks flow qemu to qemu, host to host, to the address
+        the destination names (its ``migration_host``, else its hostname). Blocks until the
+        domain runs there, or raises (then it runs on here and libvirt has removed it
+        there). The destination keeps ``persistent_xml`` as its definition; the source's
+        stays defined (inactive) for the caller to remove once it has looked."""
+        flags = (
+            libvirt.VIR_MIGRATE_LIVE
+            | libvirt.VIR_MIGRATE_PERSIST_DEST
+            | libvirt.VIR_MIGRATE_ABORT_ON_ERROR
+            | libvirt.VIR_MIGRATE_AUTO_CONVERGE
+            | (libvirt.VIR_MIGRATE_NON_SHARED_DISK if full else libvirt.VIR_MIGRATE_NON_SHARED_INC)
+        )
+        params: dict[str, Any] = {
+            libvirt.VIR_MIGRATE_PARAM_PERSIST_XML: persistent_xml,
+            libvirt.VIR_MIGRATE_PARAM_MIGRATE_DISKS: disks,
+        }
+        with self._call(f"migrating to {dest.uri}"), dest._call("receiving a migration") as dconn:
+            self._domain.migrate3(dconn, params, flags)
+
+    def job_stats(self, *, completed: bool = False) -> dict[str, Any]:
+        """The domain's job statistics (``virsh domjobinfo``): bytes processed, total and
+        remaining, rates; with ``completed``, those of the job that just ended (its
+        ``downtime`` in ms among them). Empty when no job runs."""
+        flags = libvirt.VIR_DOMAIN_JOB_STATS_COMPLETED if completed else 0
+        with self._call("reading the job of"):
+            stats: dict[str, Any] = self._domain.jobStats(flags)
+        return stats
+
+    def abort_job(self) -> None:
+        """Cancel the job the domain runs (a migration: it keeps running here)."""
+        with self._call("aborting the job of"):
+            self._domain.abortJob()
+
     def start(self) -> None:
         """Boot the domain from its persistent definition."""
         with self._call("starting"):

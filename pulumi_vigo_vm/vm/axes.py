@@ -41,7 +41,7 @@ from .ownership import (
     require_ours,
 )
 from .runnable import domain_firmware, domain_machine, require_runnable
-from .spec import RunState, SeedChange, VmSpec
+from .spec import HostChange, RunState, SeedChange, VmSpec
 
 __all__ = [
     "Action",
@@ -57,6 +57,7 @@ __all__ = [
     "desired_domain",
     "diff",
     "keep_identity",
+    "moves",
     "pending_inputs",
     "plan_converge",
     "plan_remove",
@@ -616,6 +617,21 @@ def _seed_rule(
     return "update" if new.on_seed_change is SeedChange.RESEED else "replace"
 
 
+def _host_rule(
+    _name: str, old: VmSpec, new: VmSpec, _overlay: ImageInfo | None, _b: ResolvedBase | None
+) -> Decision:
+    """Another host is a new VM there; with ``on_host_change="migrate"`` the same VM moved
+    (see :mod:`.moving`)."""
+    if old.uri == new.uri:
+        return None
+    return "update" if moves(old, new) else "replace"
+
+
+def moves(old: VmSpec, new: VmSpec) -> bool:
+    """``new`` moves the VM ``old`` describes to another host (an update, not a replace)."""
+    return old.uri != new.uri and new.on_host_change is HostChange.MIGRATE
+
+
 def _size_rule(
     _name: str, old: VmSpec, new: VmSpec, overlay: ImageInfo | None, base: ResolvedBase | None
 ) -> Decision:
@@ -650,6 +666,7 @@ def _adopt_rule(
 INPUT_RULES: dict[str, Rule] = {
     "base": _base_rule,
     "seed": _seed_rule,
+    "host": _host_rule,
     "size": _size_rule,
     "maximum": _maximum_rule,
     "adopt": _adopt_rule,

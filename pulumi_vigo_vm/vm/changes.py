@@ -53,7 +53,13 @@ class Row:
 _L, _P, _R = Reach.LIVE, Reach.POWER_CYCLE, Reach.REPLACE
 
 TABLE: tuple[Row, ...] = (
-    Row(("vm_name", "uri", "images_dir", "disk_path", "artifact", "disk_mode"), (_R,), "a new VM"),
+    Row(("vm_name", "images_dir", "disk_path", "artifact", "disk_mode"), (_R,), "a new VM"),
+    Row(
+        ("uri",),
+        (_R, _L),
+        'a new VM; with `on_host_change="migrate"` the VM moved to the other host, live '
+        "when it runs ([migration](migration.md))",
+    ),
     Row(
         (
             "cloud_init_user_data",
@@ -122,6 +128,7 @@ TABLE: tuple[Row, ...] = (
             "wait_timeout_s",
             "address_source",
             "on_seed_change",
+            "on_host_change",
             "restart_on_change",
             "autostart",
             "adopt",

@@ -26,6 +26,7 @@ from .inputs import (
     AddressSource,
     DiskMode,
     Firmware,
+    HostChange,
     RunState,
     SeedChange,
     WaitFor,
@@ -79,7 +80,7 @@ class InputField:
     @property
     def replaces_when_unknown(self) -> bool:
         """While unknown in preview, a change of this input is assumed to replace the VM."""
-        return self.change is Change.REPLACE or self.rule in ("base", "seed")
+        return self.change is Change.REPLACE or self.rule in ("base", "seed", "host")
 
 
 @dataclass(frozen=True)
@@ -182,11 +183,12 @@ INPUTS: tuple[InputField, ...] = (
         "uri",
         "str",
         inputs.uri,
-        Change.REPLACE,
+        **_rule("host"),
         default=lambda d: d.uri,
         doc=(
             "libvirt URI; default config `vigo:uri`, else `qemu:///system` ([remote "
-            "hosts](remote-hosts.md))"
+            "hosts](remote-hosts.md)); a change is a new VM, or a move with "
+            '`on_host_change="migrate"`'
         ),
     ),
     InputField(
@@ -339,6 +341,18 @@ INPUTS: tuple[InputField, ...] = (
             "`replace` (default: a seed change is a new VM with a fresh root) or "
             "`reseed` (a new seed and `instance-id` swapped in, restart if running: "
             "cloud-init runs again over the same disks)"
+        ),
+    ),
+    InputField(
+        "on_host_change",
+        "str",
+        inputs.on_host_change,
+        Change.UPDATE,
+        default=lambda _: HostChange.REPLACE.value,
+        doc=(
+            "`replace` (default: a `uri` change is a new VM on the other host) or `migrate` "
+            "(the VM moves there: live when running, its files copied, the base already "
+            "there) ([migration](migration.md))"
         ),
     ),
     InputField(

@@ -58,6 +58,7 @@ __all__ = [
     "BaseSource",
     "DiskMode",
     "Firmware",
+    "HostChange",
     "RunState",
     "SeedChange",
     "WaitFor",
@@ -84,6 +85,7 @@ __all__ = [
     "memory_mib",
     "network",
     "network_bridge",
+    "on_host_change",
     "on_seed_change",
     "one_of",
     "shutdown_timeout_s",
@@ -270,6 +272,18 @@ class SeedChange(StrEnum):
 
 def on_seed_change(value: Any) -> SeedChange:
     result: SeedChange = one_of(value, SeedChange)
+    return result
+
+
+class HostChange(StrEnum):
+    """What a change of ``uri`` does to the VM (operations.md §6)."""
+
+    REPLACE = "replace"  # a new VM on the other host (the reference page's rule)
+    MIGRATE = "migrate"  # the same VM moved there: live when it runs, its files copied
+
+
+def on_host_change(value: Any) -> HostChange:
+    result: HostChange = one_of(value, HostChange)
     return result
 
 

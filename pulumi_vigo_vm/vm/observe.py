@@ -43,6 +43,7 @@ __all__ = [
     "observe_domain",
     "observe_files",
     "observe_nic_sources",
+    "observe_platform",
     "observe_removal",
     "resolve_base",
 ]
@@ -57,7 +58,7 @@ def observe(target: Target, spec: VmSpec) -> Observed:
         autostart=guest.autostart() if guest is not None else None,
         overlay=overlay_info(target.host, spec.overlay_path) if spec.owns_root else None,
         seed_present=seed is not None and target.host.stat(seed) is not None,
-        platform=_platform(target, spec),
+        platform=observe_platform(target, spec),
         nvram_present=target.host.stat(spec.nvram_path) is not None,
     )
 
@@ -78,7 +79,7 @@ def observe_domain(target: Target, spec: VmSpec) -> tuple[Guest | None, Observed
     )
 
 
-def _platform(target: Target, spec: VmSpec) -> HostPlatform:
+def observe_platform(target: Target, spec: VmSpec) -> HostPlatform:
     """What the host offers ``spec``'s VM: its arch (the host's own unless ``arch`` is
     given) and, on the VM's machine, firmware, TPM and CPU modes."""
     return host_platform(

@@ -50,8 +50,8 @@ class VigoVmArgs:
     cloud_init_user_data: Input[str] | None = None
     """NoCloud user-data; kept secret in state, never logged."""
     uri: Input[str] | None = None
-    """Libvirt URI; default config ``vigo:uri``, else ``qemu:///system`` (see
-    docs/remote-hosts.md)."""
+    """Libvirt URI; default config ``vigo:uri``, else ``qemu:///system`` (see docs/remote-hosts.md);
+    a change is a new VM, or a move with ``on_host_change="migrate"``."""
     domain_type: Input[str] | None = None
     """``kvm`` (default, config ``vigo:domainType``) or ``qemu`` (software emulation)."""
     images_dir: Input[str] | None = None
@@ -96,6 +96,10 @@ class VigoVmArgs:
     """``replace`` (default: a seed change is a new VM with a fresh root) or ``reseed`` (a new seed
     and ``instance-id`` swapped in, restart if running: cloud-init runs again over the same
     disks)."""
+    on_host_change: Input[str] | None = None
+    """``replace`` (default: a ``uri`` change is a new VM on the other host) or ``migrate`` (the VM
+    moves there: live when running, its files copied, the base already there) (see
+    docs/migration.md)."""
     firmware: Input[str] | None = None
     """``bios`` (default), ``efi``, ``efi-secure`` (Secure Boot: OVMF secboot with Microsoft keys,
     SMM, q35) (see docs/firmware.md)."""
@@ -190,8 +194,8 @@ class VigoVm(Resource, module=MODULE, name="VigoVm"):
     cloud_init_user_data: Output[str | None]
     """NoCloud user-data; kept secret in state, never logged."""
     uri: Output[str]
-    """Libvirt URI; default config ``vigo:uri``, else ``qemu:///system`` (see
-    docs/remote-hosts.md)."""
+    """Libvirt URI; default config ``vigo:uri``, else ``qemu:///system`` (see docs/remote-hosts.md);
+    a change is a new VM, or a move with ``on_host_change="migrate"``."""
     domain_type: Output[str]
     """``kvm`` (default, config ``vigo:domainType``) or ``qemu`` (software emulation)."""
     images_dir: Output[str]
@@ -239,6 +243,10 @@ class VigoVm(Resource, module=MODULE, name="VigoVm"):
     """``replace`` (default: a seed change is a new VM with a fresh root) or ``reseed`` (a new seed
     and ``instance-id`` swapped in, restart if running: cloud-init runs again over the same
     disks)."""
+    on_host_change: Output[str]
+    """``replace`` (default: a ``uri`` change is a new VM on the other host) or ``migrate`` (the VM
+    moves there: live when running, its files copied, the base already there) (see
+    docs/migration.md)."""
     firmware: Output[str]
     """``bios`` (default), ``efi``, ``efi-secure`` (Secure Boot: OVMF secboot with Microsoft keys,
     SMM, q35) (see docs/firmware.md)."""

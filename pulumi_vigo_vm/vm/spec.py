@@ -36,6 +36,7 @@ from .inputs import (
     BaseSource,
     DiskMode,
     Firmware,
+    HostChange,
     RunState,
     SeedChange,
     WaitFor,
@@ -51,6 +52,7 @@ __all__ = [
     "DEFAULT_SHUTDOWN_TIMEOUT_S",
     "DEFAULT_URI",
     "BaseSource",
+    "HostChange",
     "RunState",
     "SeedChange",
     "VmSpec",
@@ -89,6 +91,7 @@ class VmSpec:
     cloud_init_vendor_data: str | None = field(default=None, repr=False)
     cloud_init_meta_data: Mapping[str, Any] | None = None
     on_seed_change: SeedChange = SeedChange.REPLACE
+    on_host_change: HostChange = HostChange.REPLACE
     firmware: Firmware = Firmware.BIOS
     tpm: bool = False
     cpu_mode: str | None = None
@@ -244,6 +247,7 @@ class VmSpec:
                 dict(self.cloud_init_meta_data) if self.cloud_init_meta_data else None
             ),
             "on_seed_change": self.on_seed_change.value,
+            "on_host_change": self.on_host_change.value,
             "firmware": self.firmware.value,
             "tpm": self.tpm,
             "cpu_mode": self.cpu,

@@ -39,6 +39,7 @@ VALUES = {
     "cloud_init_vendor_data": "#cloud-config\n",
     "cloud_init_meta_data": {"role": "db"},
     "on_seed_change": "reseed",
+    "on_host_change": "migrate",
     "firmware": "efi",
     "tpm": True,
     "cpu_mode": "maximum",

@@ -13,7 +13,6 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from pulumi_vigo_vm.baseimage.decompress import decompressed
-from pulumi_vigo_vm.baseimage.progress import Progress
 from pulumi_vigo_vm.baseimage.provider import _idle_timeout
 from pulumi_vigo_vm.baseimage.record import Record, decode, encode, is_ours
 from pulumi_vigo_vm.baseimage.spec import (
@@ -24,6 +23,7 @@ from pulumi_vigo_vm.baseimage.spec import (
     default_path,
     parse_spec,
 )
+from pulumi_vigo_vm.common.progress import Progress
 from pulumi_vigo_vm.errors import ImageError, InputError
 from pulumi_vigo_vm.spec import ProviderDefaults
 
@@ -149,6 +149,23 @@ def test_progress_lines_are_rate_limited_and_name_the_resource() -> None:
 
     assert len(lines) == 5  # one per 10 s, not one per block
     assert lines[0] == "VigoBaseImage base: 10.0 MiB of 100.0 MiB (10%), 1.0 MiB/s"
+
+
+def test_a_job_reporting_totals_gets_the_same_lines_with_its_growing_total() -> None:
+    """A live migration reports bytes done so far and a total that grows (memory dirtied
+    again): the same rate-limited lines."""
+    lines: list[str] = []
+    now = [0.0]
+    progress = Progress("VigoVm db01: moving to hv2", None, lines.append, clock=lambda: now[0])
+
+    for second in range(1, 21):
+        now[0] = float(second)
+        progress.reach(second << 20, total=(100 + second) << 20)
+
+    assert lines == [
+        "VigoVm db01: moving to hv2: 10.0 MiB of 110.0 MiB (9%), 1.0 MiB/s",
+        "VigoVm db01: moving to hv2: 20.0 MiB of 120.0 MiB (16%), 1.0 MiB/s",
+    ]
 
 
 def test_the_record_round_trips_and_checks_with_sha256sum_format() -> None:

@@ -22,7 +22,7 @@ from pulumi_vigo_vm.vm.changes import TABLE, Reach, classify, readme_table
 from pulumi_vigo_vm.vm.devices import DataDisk, DiskBus, Nic
 from pulumi_vigo_vm.vm.domain_xml import DiskDevice, LiveDomain, NicDevice, from_xml, to_xml
 from pulumi_vigo_vm.vm.fields import INPUTS, Change
-from pulumi_vigo_vm.vm.inputs import BaseSource, DiskMode, Firmware, SeedChange
+from pulumi_vigo_vm.vm.inputs import BaseSource, DiskMode, Firmware, HostChange, SeedChange
 from pulumi_vigo_vm.vm.model import Observed
 from pulumi_vigo_vm.vm.spec import RunState, VmSpec
 from pulumi_vigo_vm.vm.tuning import Filesystem, HostDevice, Numa, NumaMode
@@ -82,6 +82,12 @@ NO_NIC = {"network_bridge": None}
 SAMPLES: list[tuple[str, dict[str, Any], dict[str, Any], Reach]] = [
     ("vm_name", {}, {"vm_name": "web02"}, R),
     ("uri", {}, {"uri": "qemu+ssh://root@hv2.example/system"}, R),
+    (
+        "uri",
+        {"on_host_change": HostChange.MIGRATE},
+        {"on_host_change": HostChange.MIGRATE, "uri": "qemu+ssh://root@hv2.example/system"},
+        L,
+    ),
     ("images_dir", {}, {"images_dir": "/srv/images"}, R),
     ("disk_path", {}, {"base": BaseSource("file", "/srv/other.qcow2")}, R),
     ("artifact", {}, {"base": BaseSource("artifact", "debian-12:1.4")}, R),
@@ -138,6 +144,7 @@ SAMPLES: list[tuple[str, dict[str, Any], dict[str, Any], Reach]] = [
     ("wait_timeout_s", {}, {"wait_timeout_s": 60}, L),
     ("address_source", {}, {"address_source": "lease"}, L),
     ("on_seed_change", {}, {"on_seed_change": SeedChange.RESEED}, L),
+    ("on_host_change", {}, {"on_host_change": HostChange.MIGRATE}, L),
     ("restart_on_change", {}, {"restart_on_change": False}, L),
     ("disk_mode", {}, {"disk_mode": DiskMode.COPY}, R),
     ("autostart", {}, {"autostart": False}, L),

@@ -1,4 +1,5 @@
-"""Progress lines for long downloads, rate-limited, each naming the resource.
+"""Progress lines for long transfers (a download, a VM's move), rate-limited, each naming
+the resource.
 
 A dynamic provider has no channel of its own to the engine: the SDK's provider server
 (``pulumi/dynamic/__main__.py``) configures no engine address, so ``pulumi.log`` writes
@@ -43,6 +44,13 @@ class Progress:
         if now - self._last >= self._interval:
             self._last = now
             self._emit(self.line(now))
+
+    def reach(self, done: int, total: int | None = None) -> None:
+        """``done`` bytes in all so far, of ``total`` when told (a job that reports totals,
+        not increments, and whose total grows: a live migration's dirtied memory)."""
+        if total:
+            self._total = total
+        self.advance(done - self.done)
 
     def line(self, now: float) -> str:
         """``<label>: 120.0 MiB of 600.0 MiB (20%), 12.0 MiB/s``."""
