@@ -103,6 +103,26 @@ TABLE: tuple[Row, ...] = (
         (_P,),
         "what the guest boots with",
     ),
+    # hwb: the tuning and devices an operator sets (operations spec §4)
+    Row(
+        (
+            "disk_cache",
+            "disk_io",
+            "disk_iops",
+            "disk_bytes_per_s",
+            "rng",
+            "watchdog",
+            "graphics",
+            "graphics_listen",
+            "graphics_password",
+            "boot_order",
+        ),
+        (_P,),
+        "what the guest boots with; so are a data disk's `cache`, `io`, `iops` and "
+        "`bytes_per_s` and a NIC's `type`, `vlan` and `bandwidth` (a changed device). "
+        "libvirt could apply the IO limits (`virDomainSetBlockIoTune`), a NIC's bandwidth "
+        "and the display's password (device update) live: not done yet",
+    ),
     Row(
         (
             "state",

@@ -12,7 +12,7 @@ import posixpath
 import re
 import secrets
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any, TypeVar
 
@@ -71,7 +71,7 @@ class DataDisk:
     """None: no serial at all (``"serial": False``), as a domain made elsewhere may have."""
     bus: DiskBus = DiskBus.VIRTIO
     readonly: bool = False
-    tune: DiskTune = DiskTune()  # hwb: cache, io, iops, bytes_per_s
+    tune: DiskTune = field(default_factory=DiskTune)  # hwb: cache, io, iops, bytes_per_s
 
     @property
     def is_volume(self) -> bool:
@@ -276,7 +276,7 @@ _NIC_KINDS = ("bridge", "network", "direct")
 def disk_tune(entry: Mapping[str, Any], where: str) -> DiskTune:
     """A disk's ``cache``, ``io``, ``iops`` and ``bytes_per_s`` (the keys of a data disk;
     the root's ``disk_*`` inputs the same way), refusing what qemu would."""
-    checks = {
+    checks: dict[str, Callable[[Any], Any]] = {
         "cache": hardware.cache,
         "io": hardware.io,
         "iops": hardware.iops,

@@ -10,18 +10,19 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
+from typing import Any
 
 from ..common.arches import X86_ARCHES
 from .machines import machine_family
 
 __all__ = [
     "BIOS",
+    "DEFAULT_BOOT_ORDER",
     "EFI",
     "EFI_SECURE",
     "GUEST_AGENT_CHANNEL",
     "MARKER_NAMESPACE",
     "MARKER_PREFIX",
-    "DEFAULT_BOOT_ORDER",
     "DiskDevice",
     "DiskTune",
     "DomainConfig",
@@ -831,7 +832,7 @@ def _nic_extras(interface: ET.Element, source: ET.Element, nic: NicDevice) -> No
                 _sub(bandwidth, tag, average=str(average))
 
 
-def _read_nic_extras(interface: ET.Element, source: ET.Element | None) -> dict[str, object]:
+def _read_nic_extras(interface: ET.Element, source: ET.Element | None) -> dict[str, Any]:
     tag = interface.find("vlan/tag")
     averages = {name: interface.find(f"bandwidth/{name}") for name in ("inbound", "outbound")}
     return {
@@ -876,7 +877,7 @@ def _read_graphics(element: ET.Element | None) -> GraphicsDevice | None:
 
 def _read_operator_fields(
     devices: ET.Element | None, os_element: ET.Element | None
-) -> dict[str, object]:
+) -> dict[str, Any]:
     """The root's tuning, the RNG, watchdog, display and boot order of a definition."""
     root = (
         next((d for d in devices.findall("disk") if d.get("device", "disk") == "disk"), None)

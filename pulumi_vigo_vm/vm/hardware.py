@@ -227,7 +227,7 @@ def graphics_password(value: Any) -> str:
 
 def boot_order(value: Any) -> tuple[str, ...]:
     """Devices to boot from, in order, each at most once."""
-    if isinstance(value, Mapping) or isinstance(value, str) or not isinstance(value, (list, tuple)):
+    if not isinstance(value, (list, tuple)):
         raise ValueError(f'must be a list such as ["hd", "cdrom"], got {shown(value)}')
     if not value:
         raise ValueError('needs at least one device ("hd", "cdrom", "network"), or leave it out')

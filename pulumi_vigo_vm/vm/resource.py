@@ -135,6 +135,35 @@ class VigoVmArgs:
     """The UUID of an existing domain named ``vm_name`` that this package did not create (any case,
     braces allowed): ``create`` takes it over instead of defining one; needs ``disk_mode="attach"``;
     matters at create only."""
+    # hwb: the tuning and devices an operator sets
+    disk_cache: Input[str] | None = None
+    """The root disk's cache mode (``<driver cache>``): ``none``, ``writethrough``, ``writeback``,
+    ``directsync``, ``unsafe``; omitted: libvirt's default."""
+    disk_io: Input[str] | None = None
+    """The root disk's IO mode (``<driver io>``): ``threads``, ``native`` (needs ``disk_cache``
+    ``none`` or ``directsync``), ``io_uring``; omitted: libvirt's default."""
+    disk_iops: Input[int | str] | None = None
+    """The root disk's limit in IO operations per second (``<iotune><total_iops_sec>``)."""
+    disk_bytes_per_s: Input[int | str] | None = None
+    """The root disk's limit in bytes per second (``<iotune><total_bytes_sec>``)."""
+    rng: Input[bool] | None = None
+    """``true`` (default, as every VM had): a virtio RNG fed from the host's ``/dev/urandom``
+    (``/dev/hwrng`` in the guest); ``false`` removes it."""
+    watchdog: Input[dict[str, Any]] | None = None
+    """``{"model": "i6300esb" (default) or "itco" (q35 only), "action": "reset" (default),
+    "poweroff", "shutdown", "pause", "dump" or "none"}``; omitted: a watchdog the domain has is left
+    as it is."""
+    graphics: Input[str] | None = None
+    """``vnc`` or ``spice``: a display on a port libvirt picks (the output ``graphics_port``);
+    omitted: a display the domain has is left as it is."""
+    graphics_listen: Input[str] | None = None
+    """The host address the display listens on; default ``127.0.0.1`` (reach it through an SSH
+    tunnel); needs ``graphics``."""
+    graphics_password: Input[str] | None = None
+    """The display's password (VNC: at most 8 characters); secret in state, never logged nor shown
+    in a diff; needs ``graphics``."""
+    boot_order: Input[list[str]] | None = None
+    """Devices to boot from, in order: ``"hd"``, ``"cdrom"``, ``"network"``; default ``["hd"]``."""
 
 
 class VigoVm(Resource, module=MODULE, name="VigoVm"):
@@ -254,6 +283,35 @@ class VigoVm(Resource, module=MODULE, name="VigoVm"):
     """The UUID of an existing domain named ``vm_name`` that this package did not create (any case,
     braces allowed): ``create`` takes it over instead of defining one; needs ``disk_mode="attach"``;
     matters at create only."""
+    # hwb: the tuning and devices an operator sets
+    disk_cache: Output[str | None]
+    """The root disk's cache mode (``<driver cache>``): ``none``, ``writethrough``, ``writeback``,
+    ``directsync``, ``unsafe``; omitted: libvirt's default."""
+    disk_io: Output[str | None]
+    """The root disk's IO mode (``<driver io>``): ``threads``, ``native`` (needs ``disk_cache``
+    ``none`` or ``directsync``), ``io_uring``; omitted: libvirt's default."""
+    disk_iops: Output[int | None]
+    """The root disk's limit in IO operations per second (``<iotune><total_iops_sec>``)."""
+    disk_bytes_per_s: Output[int | None]
+    """The root disk's limit in bytes per second (``<iotune><total_bytes_sec>``)."""
+    rng: Output[bool]
+    """``true`` (default, as every VM had): a virtio RNG fed from the host's ``/dev/urandom``
+    (``/dev/hwrng`` in the guest); ``false`` removes it."""
+    watchdog: Output[dict[str, Any] | None]
+    """``{"model": "i6300esb" (default) or "itco" (q35 only), "action": "reset" (default),
+    "poweroff", "shutdown", "pause", "dump" or "none"}``; omitted: a watchdog the domain has is left
+    as it is."""
+    graphics: Output[str | None]
+    """``vnc`` or ``spice``: a display on a port libvirt picks (the output ``graphics_port``);
+    omitted: a display the domain has is left as it is."""
+    graphics_listen: Output[str | None]
+    """The host address the display listens on; default ``127.0.0.1`` (reach it through an SSH
+    tunnel); needs ``graphics``."""
+    graphics_password: Output[str | None]
+    """The display's password (VNC: at most 8 characters); secret in state, never logged nor shown
+    in a diff; needs ``graphics``."""
+    boot_order: Output[list[str] | None]
+    """Devices to boot from, in order: ``"hd"``, ``"cdrom"``, ``"network"``; default ``["hd"]``."""
     uuid: Output[str]
     """The libvirt domain UUID; stable across redefines."""
     mac_address: Output[str]
@@ -290,6 +348,9 @@ class VigoVm(Resource, module=MODULE, name="VigoVm"):
     """The running guest is not on its definition yet (``restart_on_change=false``)."""
     pending_changes: Output[list[str]]
     """The inputs the running guest gets at its next power cycle."""
+    graphics_port: Output[int | None]
+    """The port the display (``graphics``) listens on while the VM runs (libvirt picks it at each
+    start); null when it does not run or has no display."""
 
     def __init__(
         self,

@@ -11,8 +11,16 @@ import pytest
 from pulumi_vigo_vm.virt.power import PowerState
 from pulumi_vigo_vm.vm.axes import DiffDecision, Observed, ResolvedBase, diff
 from pulumi_vigo_vm.vm.devices import DataDisk, Nic
-from pulumi_vigo_vm.vm.domain_xml import DomainConfig, LiveDomain, NicDevice
+from pulumi_vigo_vm.vm.domain_xml import (
+    DiskTune,
+    DomainConfig,
+    GraphicsDevice,
+    LiveDomain,
+    NicDevice,
+    WatchdogDevice,
+)
 from pulumi_vigo_vm.vm.fields import INPUTS
+from pulumi_vigo_vm.vm.hardware import Watchdog
 from pulumi_vigo_vm.vm.spec import BaseSource, RunState, VmSpec
 
 from ._values import (
@@ -450,7 +458,13 @@ PACKAGE_DECIDES = {"uuid", "console_log_path", "guest_agent", "discard"}
 def test_a_drift_of_any_definition_field_names_the_input_it_comes_from(name: str) -> None:
     """Every field a user's input sets: a new field without its input fails here."""
     disk = DataDisk("/srv/data.qcow2", serial="data")
-    spec = make_spec(nics=(Nic("bridge", "br0"),), network_bridge=None, data_disks=(disk,))
+    spec = make_spec(
+        nics=(Nic("bridge", "br0"),),
+        network_bridge=None,
+        data_disks=(disk,),
+        watchdog=Watchdog(),  # given: the package's (omitted, the domain's own is no drift)
+        graphics="vnc",
+    )
     live = converged(spec).domain
     assert live is not None
     value = getattr(live.config, name)
@@ -460,6 +474,9 @@ def test_a_drift_of_any_definition_field_names_the_input_it_comes_from(name: str
         str: lambda v: v + "x",
         tuple: lambda v: (),
         type(None): lambda v: "q35" if name == "machine" else "x86_64",
+        DiskTune: lambda v: DiskTune(cache="none"),
+        WatchdogDevice: lambda v: replace(v, action="none"),
+        GraphicsDevice: lambda v: replace(v, type="spice"),
     }[type(value)](value)
     observed = converged(spec, domain=replace(live, config=replace(live.config, **{name: other})))
     decision = diff(recorded_for(spec), spec, observed, make_base())

@@ -21,7 +21,9 @@ from pulumi_vigo_vm.vm.axes import (
 from pulumi_vigo_vm.vm.changes import TABLE, Reach, classify, readme_table
 from pulumi_vigo_vm.vm.devices import DataDisk, DiskBus, Nic
 from pulumi_vigo_vm.vm.domain_xml import DiskDevice, LiveDomain, NicDevice, from_xml, to_xml
+from pulumi_vigo_vm.vm.domain_xml import DiskTune
 from pulumi_vigo_vm.vm.fields import INPUTS, Change
+from pulumi_vigo_vm.vm.hardware import Watchdog, WatchdogAction
 from pulumi_vigo_vm.vm.inputs import BaseSource, DiskMode, Firmware, SeedChange
 from pulumi_vigo_vm.vm.model import Observed
 from pulumi_vigo_vm.vm.spec import RunState, VmSpec
@@ -141,6 +143,34 @@ SAMPLES: list[tuple[str, dict[str, Any], dict[str, Any], Reach]] = [
     ("disk_mode", {}, {"disk_mode": DiskMode.COPY}, R),
     ("autostart", {}, {"autostart": False}, L),
     ("adopt", {}, {"adopt": "0b6c4f1e-2f0a-4c55-9d3e-6a7b8c9d0e1f"}, L),
+    # hwb: the tuning and devices an operator sets
+    ("disk_cache", {}, {"disk_cache": "none"}, P),
+    ("disk_io", {"disk_cache": "none"}, {"disk_cache": "none", "disk_io": "native"}, P),
+    ("disk_iops", {}, {"disk_iops": 500}, P),
+    ("disk_bytes_per_s", {}, {"disk_bytes_per_s": 10_000_000}, P),
+    ("rng", {}, {"rng": False}, P),
+    ("watchdog", {}, {"watchdog": Watchdog(action=WatchdogAction.POWEROFF)}, P),
+    ("graphics", {}, {"graphics": "vnc"}, P),
+    ("graphics_listen", {"graphics": "vnc"}, {"graphics": "vnc", "graphics_listen": "::1"}, P),
+    (
+        "graphics_password",
+        {"graphics": "vnc", "graphics_password": "old"},
+        {"graphics": "vnc", "graphics_password": "new"},
+        P,
+    ),
+    ("boot_order", {}, {"boot_order": ("network", "hd")}, P),
+    (
+        "data_disks",
+        {"data_disks": (DISK_B,)},
+        {"data_disks": (replace(DISK_B, tune=DiskTune(iops=100)),)},
+        P,
+    ),
+    (
+        "nics",
+        {"network_bridge": None, "nics": (Nic("bridge", "br0"),)},
+        {"network_bridge": None, "nics": (Nic("bridge", "br0", inbound=1000),)},
+        P,
+    ),
 ]
 
 
