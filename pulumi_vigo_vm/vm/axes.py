@@ -445,7 +445,8 @@ def refuse_nic_sources(
     for index, found in sorted(sources.items()):
         nic = found.nic
         if spec.nics:
-            prop, what = "nics", f"[{index}].{nic.kind} {nic.source!r}"
+            key = "dev" if nic.kind == "direct" else nic.kind
+            prop, what = "nics", f"[{index}].{key} {nic.source!r}"
         else:
             prop = "network_bridge" if nic.kind == "bridge" else "network"
             what = repr(nic.source)
@@ -454,6 +455,12 @@ def refuse_nic_sources(
                 f"{what} is not a bridge on {host} (no /sys/class/net/{nic.source}/bridge "
                 f"there): create it on the host (ip link add {nic.source} type bridge) or name "
                 "an existing one (ip -br link show type bridge)"
+            )
+        elif nic.kind == "direct" and not found.present:  # hwb
+            reason = (
+                f"{what}: no network interface of that name on {host} (no "
+                f"/sys/class/net/{nic.source} there) to put the macvtap NIC on: name an "
+                "existing one (ip -br link show), or create it on the host first"
             )
         elif nic.kind == "network" and not found.present:
             reason = (
