@@ -376,7 +376,8 @@ INPUTS: tuple[InputField, ...] = (
             "`VigoDisk`'s `path`, or any pre-existing file or `pool:volume`) with "
             'optional `"format"` (`qcow2` default, `raw`; never probed), `"serial"` '
             '(default: the file\'s stem cut to 20 characters), `"bus"` (`virtio` '
-            'default, `scsi`, `sata`), `"readonly"` (default false); at most 24 '
+            'default, `scsi`, `sata`), `"readonly"` (default false), `"cache"`, `"io"`, '
+            '`"iops"`, `"bytes_per_s"` (as `disk_cache`… for the root); at most 24 '
             "([data disks](data-disks.md))"
         ),
     ),
@@ -388,10 +389,13 @@ INPUTS: tuple[InputField, ...] = (
         doc=(
             'several NICs: a list of `{"bridge": ...}` or `{"network": ...}` with '
             'optional `"mac"` (unicast; given, or generated once and kept) and '
-            '`"model"` (`virtio` default, `e1000e`, `rtl8139`); at most 16; '
+            '`"model"` (`virtio` default, `e1000e`, `rtl8139`), `"vlan"` (1-4094), '
+            '`"bandwidth"` (`{"inbound": KiB/s, "outbound": KiB/s}`), or `{"type": "direct", '
+            '"dev": host interface, "mode": "bridge"}` (macvtap; modes `bridge` default, '
+            '`vepa`, `private`, `passthrough`); at most 16; '
             "exclusive with `network_bridge`/`network`, which stay as one-NIC "
-            "shorthands; a new NIC's bridge or libvirt network must exist on the "
-            "host (looked up at preview)"
+            "shorthands; a new NIC's bridge, libvirt network or macvtap parent must exist "
+            "on the host (looked up at preview) ([tuning and display](tuning-and-display.md))"
         ),
     ),
     InputField(

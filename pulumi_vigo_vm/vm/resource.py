@@ -74,14 +74,18 @@ class VigoVmArgs:
     """Disks attached after the root, in order: a list of ``{"path": ...}`` (a ``VigoDisk``'s
     ``path``, or any pre-existing file or ``pool:volume``) with optional ``"format"`` (``qcow2``
     default, ``raw``; never probed), ``"serial"`` (default: the file's stem cut to 20 characters),
-    ``"bus"`` (``virtio`` default, ``scsi``, ``sata``), ``"readonly"`` (default false); at most 24
-    (see docs/data-disks.md)."""
+    ``"bus"`` (``virtio`` default, ``scsi``, ``sata``), ``"readonly"`` (default false), ``"cache"``,
+    ``"io"``, ``"iops"``, ``"bytes_per_s"`` (as ``disk_cache``… for the root); at most 24 (see
+    docs/data-disks.md)."""
     nics: Input[list[dict[str, Any]]] | None = None
     """Several NICs: a list of ``{"bridge": ...}`` or ``{"network": ...}`` with optional ``"mac"``
     (unicast; given, or generated once and kept) and ``"model"`` (``virtio`` default, ``e1000e``,
-    ``rtl8139``); at most 16; exclusive with ``network_bridge``/``network``, which stay as one-NIC
-    shorthands; a new NIC's bridge or libvirt network must exist on the host (looked up at
-    preview)."""
+    ``rtl8139``), ``"vlan"`` (1-4094), ``"bandwidth"`` (``{"inbound": KiB/s, "outbound": KiB/s}``),
+    or ``{"type": "direct", "dev": host interface, "mode": "bridge"}`` (macvtap; modes ``bridge``
+    default, ``vepa``, ``private``, ``passthrough``); at most 16; exclusive with
+    ``network_bridge``/``network``, which stay as one-NIC shorthands; a new NIC's bridge, libvirt
+    network or macvtap parent must exist on the host (looked up at preview) (see
+    docs/tuning-and-display.md)."""
     cloud_init_network_config: Input[str] | None = None
     """NoCloud network-config (version 1 or 2 YAML), carried in the seed; parsed at preview: a YAML
     mapping with ``version: 1`` or ``2`` (at the top or under ``network:``)."""
@@ -222,14 +226,18 @@ class VigoVm(Resource, module=MODULE, name="VigoVm"):
     """Disks attached after the root, in order: a list of ``{"path": ...}`` (a ``VigoDisk``'s
     ``path``, or any pre-existing file or ``pool:volume``) with optional ``"format"`` (``qcow2``
     default, ``raw``; never probed), ``"serial"`` (default: the file's stem cut to 20 characters),
-    ``"bus"`` (``virtio`` default, ``scsi``, ``sata``), ``"readonly"`` (default false); at most 24
-    (see docs/data-disks.md)."""
+    ``"bus"`` (``virtio`` default, ``scsi``, ``sata``), ``"readonly"`` (default false), ``"cache"``,
+    ``"io"``, ``"iops"``, ``"bytes_per_s"`` (as ``disk_cache``… for the root); at most 24 (see
+    docs/data-disks.md)."""
     nics: Output[list[dict[str, Any]]]
     """Several NICs: a list of ``{"bridge": ...}`` or ``{"network": ...}`` with optional ``"mac"``
     (unicast; given, or generated once and kept) and ``"model"`` (``virtio`` default, ``e1000e``,
-    ``rtl8139``); at most 16; exclusive with ``network_bridge``/``network``, which stay as one-NIC
-    shorthands; a new NIC's bridge or libvirt network must exist on the host (looked up at
-    preview)."""
+    ``rtl8139``), ``"vlan"`` (1-4094), ``"bandwidth"`` (``{"inbound": KiB/s, "outbound": KiB/s}``),
+    or ``{"type": "direct", "dev": host interface, "mode": "bridge"}`` (macvtap; modes ``bridge``
+    default, ``vepa``, ``private``, ``passthrough``); at most 16; exclusive with
+    ``network_bridge``/``network``, which stay as one-NIC shorthands; a new NIC's bridge, libvirt
+    network or macvtap parent must exist on the host (looked up at preview) (see
+    docs/tuning-and-display.md)."""
     cloud_init_network_config: Output[str | None]
     """NoCloud network-config (version 1 or 2 YAML), carried in the seed; parsed at preview: a YAML
     mapping with ``version: 1`` or ``2`` (at the top or under ``network:``)."""
