@@ -21,7 +21,7 @@ from pulumi_policy import (
 
 from ..common.typetokens import VIGO_VM as TYPE_TOKEN
 
-__all__ = ["OPEN_DISPLAY_POLICY", "open_display_violation", "open_display_policy"]
+__all__ = ["OPEN_DISPLAY_POLICY", "open_display_policy", "open_display_violation"]
 
 OPEN_DISPLAY_POLICY: Final = "vigo-vm-open-display"
 _DEFAULT_LISTEN: Final = "127.0.0.1"

@@ -392,7 +392,7 @@ INPUTS: tuple[InputField, ...] = (
             '`"model"` (`virtio` default, `e1000e`, `rtl8139`), `"vlan"` (1-4094), '
             '`"bandwidth"` (`{"inbound": KiB/s, "outbound": KiB/s}`), or `{"type": "direct", '
             '"dev": host interface, "mode": "bridge"}` (macvtap; modes `bridge` default, '
-            '`vepa`, `private`, `passthrough`); at most 16; '
+            "`vepa`, `private`, `passthrough`); at most 16; "
             "exclusive with `network_bridge`/`network`, which stay as one-NIC "
             "shorthands; a new NIC's bridge, libvirt network or macvtap parent must exist "
             "on the host (looked up at preview) ([tuning and display](tuning-and-display.md))"

@@ -29,8 +29,8 @@ PASSWORD = "e2e-pw"
 IOPS, BYTES_PER_S = 5000, 100 * 2**20
 USER_DATA = """#cloud-config
 runcmd:
-  - "test -c /dev/hwrng && echo VIGO-HWRNG $(cat /sys/class/misc/hw_random/rng_current) > /dev/ttyS0"
-  - "grep -l 0x25ab /sys/bus/pci/devices/*/device | grep -q . && echo VIGO-WATCHDOG-PCI > /dev/ttyS0"
+  - "test -c /dev/hwrng && echo VIGO-HWRNG $(cat /sys/class/misc/hw_random/rng_current) >/dev/ttyS0"
+  - "grep -l 0x25ab /sys/bus/pci/devices/*/device | grep -q . && echo VIGO-WATCHDOG-PCI >/dev/ttyS0"
   - "echo VIGO-DONE > /dev/ttyS0"
 """
 

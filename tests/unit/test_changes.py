@@ -20,8 +20,14 @@ from pulumi_vigo_vm.vm.axes import (
 )
 from pulumi_vigo_vm.vm.changes import TABLE, Reach, classify, readme_table
 from pulumi_vigo_vm.vm.devices import DataDisk, DiskBus, Nic
-from pulumi_vigo_vm.vm.domain_xml import DiskDevice, LiveDomain, NicDevice, from_xml, to_xml
-from pulumi_vigo_vm.vm.domain_xml import DiskTune
+from pulumi_vigo_vm.vm.domain_xml import (
+    DiskDevice,
+    DiskTune,
+    LiveDomain,
+    NicDevice,
+    from_xml,
+    to_xml,
+)
 from pulumi_vigo_vm.vm.fields import INPUTS, Change
 from pulumi_vigo_vm.vm.hardware import Watchdog, WatchdogAction
 from pulumi_vigo_vm.vm.inputs import BaseSource, DiskMode, Firmware, SeedChange
