@@ -82,8 +82,9 @@ def test_a_guest_with_macvtap_io_limits_rng_watchdog_and_a_vnc_display(
     assert PASSWORD not in str(result), "the display's password is never shown"
 
     outputs = guest.outputs()
-    port = outputs["graphics_port"]
-    assert isinstance(port, int) and port >= 5900
+    port = outputs["graphics_port"]  # a whole number (the engine's numbers are doubles)
+    assert port == int(port) >= 5900
+    port = int(port)
     banner, types = _rfb(port)
     assert banner.startswith(b"RFB 003."), banner
     assert types == b"\x02", "the display asks for its password (VNC authentication only)"
@@ -95,7 +96,11 @@ def test_a_guest_with_macvtap_io_limits_rng_watchdog_and_a_vnc_display(
         capture_output=True,
         text=True,
     ).stdout
-    limits = dict(line.split(":", 1) for line in tune.splitlines() if ":" in line)
+    limits = {
+        key.strip(): value.strip()
+        for key, _, value in (line.partition(":") for line in tune.splitlines())
+        if value
+    }
     assert int(limits["total_iops_sec"]) == IOPS
     assert int(limits["total_bytes_sec"]) == BYTES_PER_S
 
