@@ -152,8 +152,9 @@ SAMPLES: list[tuple[str, dict[str, Any], dict[str, Any], Reach]] = [
     # hwb: the tuning and devices an operator sets
     ("disk_cache", {}, {"disk_cache": "none"}, P),
     ("disk_io", {"disk_cache": "none"}, {"disk_cache": "none", "disk_io": "native"}, P),
-    ("disk_iops", {}, {"disk_iops": 500}, P),
-    ("disk_bytes_per_s", {}, {"disk_bytes_per_s": 10_000_000}, P),
+    ("disk_iops", {}, {"disk_iops": 500}, L),
+    ("disk_iops", {"disk_iops": 500}, {}, L),
+    ("disk_bytes_per_s", {}, {"disk_bytes_per_s": 10_000_000}, L),
     ("rng", {}, {"rng": False}, P),
     ("watchdog", {}, {"watchdog": Watchdog(action=WatchdogAction.POWEROFF)}, P),
     ("graphics", {}, {"graphics": "vnc"}, P),
@@ -169,6 +170,12 @@ SAMPLES: list[tuple[str, dict[str, Any], dict[str, Any], Reach]] = [
         "data_disks",
         {"data_disks": (DISK_B,)},
         {"data_disks": (replace(DISK_B, tune=DiskTune(iops=100)),)},
+        L,
+    ),
+    (
+        "data_disks",
+        {"data_disks": (DISK_B,)},
+        {"data_disks": (replace(DISK_B, tune=DiskTune(cache="none")),)},
         P,
     ),
     (
@@ -324,3 +331,19 @@ def test_a_vm_of_the_previous_release_reads_back_as_its_spec_asks_for_it() -> No
     assert "current=" not in xml and "currentMemory" not in xml
     assert from_xml(xml).config == wanted
     assert LiveDomain(wanted, True, CLAIM) == converged(spec).domain
+
+
+def test_io_limits_change_in_the_running_guest_by_target_and_cache_waits_for_a_cycle() -> None:
+    """hwb: virDomainSetBlockIoTune changes a disk's limits live; its cache and IO mode only
+    a power cycle brings."""
+    old = make_spec(data_disks=(DISK_B,))
+    new = replace(old, disk_bytes_per_s=4096, data_disks=(replace(DISK_B, tune=DiskTune(iops=50)),))
+    have, want = (desired_domain(s, IDENTITY) for s in (old, new))
+    found = classify(have, want)
+    assert found.power_cycle == ()
+    assert found.live.io_limits == (
+        ("vda", DiskTune(bytes_per_s=4096)),
+        ("vdb", DiskTune(iops=50)),
+    )
+    cached = desired_domain(replace(new, disk_cache="none"), IDENTITY)
+    assert classify(have, cached).power_cycle == ("root_tune",)
