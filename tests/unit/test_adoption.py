@@ -98,3 +98,12 @@ def test_every_undeclared_disk_and_nic_is_named_at_once() -> None:
         refuse(adopting(nics=(), disk_mode=DiskMode.ATTACH), observed)
     assert [f.property for f in caught.value.faults] == ["data_disks", "nics"]
     assert "'serial': False" in caught.value.faults[0].reason
+
+
+def test_an_undeclared_macvtap_nic_is_named_as_nics_declares_one() -> None:
+    """hwb: the fix quotes the entry that declares it: type, dev and mode."""
+    spec = adopting(nics=(Nic("direct", "eth0", MAC, mode="vepa"),))
+    with pytest.raises(InputError) as caught:
+        refuse(adopting(nics=()), unmarked(spec))
+    (fault,) = caught.value.faults
+    assert f"{{'type': 'direct', 'dev': 'eth0', 'mode': 'vepa', 'mac': '{MAC}'}}" in fault.reason
