@@ -50,7 +50,7 @@ from .vm.adoption import Adoption, adoption_faults
 from .vm.artifact_base import fetch_artifact_base
 from .vm.axes import Action, Identity, Observed, Plan, Recorded, ResolvedBase
 from .vm.devices import new_mac
-from .vm.domain_xml import LiveDomain
+from .vm.domain_xml import DomainConfig, LiveDomain, from_xml
 from .vm.effects import Executor
 from .vm.faults import hook_from_env
 from .vm.fields import INPUTS, input_field
@@ -249,6 +249,7 @@ class VmProvider(ConfiguredProvider):
         pending = () if absent else axes.pending_inputs(spec, observed, recorded)
         outs["restart_pending"], outs["pending_changes"] = bool(pending), list(pending)
         running = observed.running
+        outs["graphics_port"] = _graphics_port(None if absent else running)
         guest = target.hypervisor.lookup(spec.vm_name) if running and not absent else None
         if guest is not None and running is not None and running.macs:
             log = running.console_log_path or axes.console_log_path(spec.vm_name)
@@ -471,6 +472,8 @@ class VmProvider(ConfiguredProvider):
             pending = tuple(dict.fromkeys(plan.pending + refused))
         outs = _outputs(spec, executor.base, identity, state, addresses, pending)
         outs["console_log_path"] = console_log
+        if guest is not None and power is not None and power.is_active:
+            outs["graphics_port"] = _graphics_port(from_xml(guest.running_xml()).config)
         return outs
 
     def _remove_superseded_seeds(
@@ -535,4 +538,11 @@ def _outputs(
         "mac_addresses": list(identity.macs),
         "restart_pending": bool(pending),
         "pending_changes": list(pending),
+        "graphics_port": None,
     }
+
+
+def _graphics_port(running: DomainConfig | None) -> int | None:
+    """The port the running domain's display listens on (libvirt picks it at each start)."""
+    graphics = running.graphics if running is not None else None
+    return graphics.port if graphics is not None else None

@@ -10,6 +10,9 @@ Why these rules exist:
 * A typo such as ``memory_mib=409600`` would make libvirt try to reserve 400 GiB on the
   host (or ``size_gib=50000`` a data disk that fills the storage as its guest writes); the
   sizing limits stop such a plan at ``pulumi preview``, before anything is built.
+* A display (``graphics``) listening beyond the host's loopback with no password hands
+  the guest's console to anyone who reaches that address (``vigo-vm-open-display``, no
+  config).
 * Two ``VigoVm`` resources (in one stack) that name the same domain on the same libvirt
   URI would fight over it on every ``up``: each would converge it to its own definition.
   "Two configcrates can't manage the same domain."
@@ -65,6 +68,7 @@ from .devices import (
     nic_violation,
     nics_policy,
 )
+from .graphics import OPEN_DISPLAY_POLICY, open_display_policy, open_display_violation
 from .sizes import (
     DEFAULT_DISK_SIZE_GIB,
     DEFAULT_MAX_DATA_DISK_SIZE_GIB,
@@ -132,6 +136,7 @@ __all__ = [
     "MAX_NICS_POLICY",
     "MAX_SNAPSHOTS_POLICY",
     "MAX_VCPU_POLICY",
+    "OPEN_DISPLAY_POLICY",
     "PACK_NAME",
     "SIZE_LIMITS",
     "UNIQUE_DOMAIN_POLICY",
@@ -151,6 +156,7 @@ __all__ = [
     "memory_violation",
     "nic_violation",
     "normalize_uri",
+    "open_display_violation",
     "size_violation",
     "snapshot_count_violations",
     "validate_unique_domain",
@@ -171,6 +177,7 @@ def build_policies(enforcement_level: EnforcementLevel | None = None) -> list[Po
     return [
         *(size_policy(limit, enforcement_level) for limit in SIZE_LIMITS),
         nics_policy(enforcement_level),
+        open_display_policy(enforcement_level),
         attached_disk_policy(enforcement_level),
         unique_domain_policy(enforcement_level),
         snapshots_policy(enforcement_level),

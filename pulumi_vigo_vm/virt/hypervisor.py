@@ -473,6 +473,14 @@ class Guest:
         with self._call("setting the memory of"):
             self._domain.setMemoryFlags(mib * 1024, libvirt.VIR_DOMAIN_AFFECT_LIVE)
 
+    def set_io_limits_live(self, target: str, iops: int | None, bytes_per_s: int | None) -> None:
+        """Set a disk's total IO limits in the running guest (``virDomainSetBlockIoTune``;
+        None: no limit). The running guest only: the persistent definition is the
+        redefine's."""
+        limits = {"total_iops_sec": iops or 0, "total_bytes_sec": bytes_per_s or 0}
+        with self._call("setting the IO limits of"):
+            self._domain.setBlockIoTune(target, limits, libvirt.VIR_DOMAIN_AFFECT_LIVE)
+
     def attach_live(self, device_xml: str) -> None:
         """Hot-plug one device into the running guest."""
         with self._call("hot-plugging a device into"):

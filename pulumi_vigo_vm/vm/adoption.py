@@ -127,12 +127,17 @@ def _undeclared_nics(spec: VmSpec, observed: Observed) -> list[InputFault]:
     faults = []
     for nic in observed.domain.config.nics:
         if nic.mac is None or nic.mac.lower() not in declared:
+            source = (  # a macvtap NIC is declared by its type, dev and mode
+                f"'type': 'direct', 'dev': {nic.source!r}, 'mode': {nic.mode!r}"
+                if nic.kind == "direct"
+                else f"{nic.kind!r}: {nic.source!r}"
+            )
             faults.append(
                 InputFault(
                     "nics",
                     f"domain {spec.vm_name!r} has the NIC {nic.mac} ({nic.kind} {nic.source!r}) "
                     "that the inputs do not declare; it is never silently removed: add "
-                    f"{{{nic.kind!r}: {nic.source!r}, 'mac': {nic.mac!r}}} to nics (or detach "
+                    f"{{{source}, 'mac': {nic.mac!r}}} to nics (or detach "
                     "it yourself first: virsh detach-interface)",
                 )
             )

@@ -14,10 +14,10 @@ ordered :class:`Plan` for the executor. Pure: no I/O; all host facts come in as 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from dataclasses import fields as dataclass_fields
 from enum import StrEnum
-from typing import Literal
+from typing import Any, Literal
 
 from ..common.hostcaps import HostPlatform
 from ..errors import ImageError, InputFault
@@ -26,7 +26,16 @@ from ..virt.power import PowerState
 from .adoption import Adoption, refuse_adoption
 from .changes import LiveChanges, boot_relevant, classify
 from .devices import DataDisk, DiskBus, assign_macs
-from .domain_xml import BIOS, DiskDevice, DomainConfig, LiveDomain, NicDevice
+from .domain_xml import (
+    BIOS,
+    DEFAULT_BOOT_ORDER,
+    DiskDevice,
+    DomainConfig,
+    GraphicsDevice,
+    LiveDomain,
+    NicDevice,
+    WatchdogDevice,
+)
 from .fields import INPUTS, Change
 from .filenames import console_log_path
 from .model import AttachedDisk, Identity, NicSource, Observed, Recorded, ResolvedBase
@@ -160,6 +169,7 @@ def _data_disk_devices(disks: tuple[DataDisk, ...]) -> tuple[DiskDevice, ...]:
                 disk.serial,
                 disk.readonly,
                 disk.iothread,
+                disk.tune,
             )
         )
     return tuple(devices)
@@ -196,7 +206,16 @@ def desired_domain(
     ``live`` (our current definition, if any) with a ``base`` resolved on that host."""
     macs = assign_macs(spec.all_nics, identity.macs, identity.mac_address)  # as kept, if kept
     nics = tuple(
-        NicDevice(nic.kind, nic.source, mac, nic.model.value)
+        NicDevice(
+            nic.kind,
+            nic.source,
+            mac,
+            nic.model.value,
+            nic.mode,
+            nic.vlan,
+            nic.inbound,
+            nic.outbound,
+        )
         for nic, mac in zip(spec.all_nics, macs, strict=True)
     )
     arch = spec.arch or (platform.arch if platform is not None else None)
@@ -229,7 +248,43 @@ def desired_domain(
         numa=spec.numa,
         hugepages=spec.hugepages,
         iothreads=spec.iothreads,
+        **operator_devices(spec, live),
     ).canonical()
+
+
+# --- the tuning and devices an operator sets (operations spec §4) ---
+
+
+def operator_devices(spec: VmSpec, live: DomainConfig | None) -> dict[str, Any]:
+    """The root's tuning, RNG, watchdog, display and boot order ``spec`` asks for. A watchdog
+    or display whose input is omitted is the domain's own, carried over unwritten (``kept``:
+    a display added by hand, or libvirt's implicit watchdog, is no drift and stays)."""
+    watchdog = graphics = None
+    if spec.watchdog is not None:
+        watchdog = WatchdogDevice(spec.watchdog.model.value, spec.watchdog.action.value)
+    elif live is not None and live.watchdog is not None:
+        watchdog = replace(live.watchdog, kept=True)
+    if spec.graphics is not None:
+        graphics = GraphicsDevice(spec.graphics, spec.graphics_listen, spec.graphics_password)
+    elif live is not None and live.graphics is not None:
+        graphics = replace(live.graphics, kept=True)
+    return {
+        "root_tune": spec.root_tune,
+        "rng": spec.rng,
+        "watchdog": watchdog,
+        "graphics": graphics,
+        "boot_order": spec.boot_order or DEFAULT_BOOT_ORDER,
+    }
+
+
+def password_changed(spec: VmSpec, recorded: Recorded | None) -> bool:
+    """The display's password differs from the one recorded: libvirt never reports it to
+    the package, so only the inputs tell (a redefine writes it)."""
+    return (
+        recorded is not None
+        and spec.graphics is not None
+        and recorded.spec.graphics_password != spec.graphics_password
+    )
 
 
 def keep_identity(
@@ -411,7 +466,8 @@ def refuse_nic_sources(
     for index, found in sorted(sources.items()):
         nic = found.nic
         if spec.nics:
-            prop, what = "nics", f"[{index}].{nic.kind} {nic.source!r}"
+            key = "dev" if nic.kind == "direct" else nic.kind
+            prop, what = "nics", f"[{index}].{key} {nic.source!r}"
         else:
             prop = "network_bridge" if nic.kind == "bridge" else "network"
             what = repr(nic.source)
@@ -420,6 +476,12 @@ def refuse_nic_sources(
                 f"{what} is not a bridge on {host} (no /sys/class/net/{nic.source}/bridge "
                 f"there): create it on the host (ip link add {nic.source} type bridge) or name "
                 "an existing one (ip -br link show type bridge)"
+            )
+        elif nic.kind == "direct" and not found.present:
+            reason = (
+                f"{what}: no network interface of that name on {host} (no "
+                f"/sys/class/net/{nic.source} there) to put the macvtap NIC on: name an "
+                "existing one (ip -br link show), or create it on the host first"
             )
         elif nic.kind == "network" and not found.present:
             reason = (
@@ -482,6 +544,7 @@ def plan_converge(
         actions.append(Action.WRITE_SEED)
     actions += _overlay_actions(spec, observed, base, recorded)
     redefine = live is None or live.config.structural() != wanted.structural()
+    redefine = redefine or password_changed(spec, recorded)
     if live is not None:
         if redefine:
             actions.append(Action.DEFINE)  # the definition carries the claim
@@ -546,6 +609,8 @@ def _reaching(
         names += [n for n in recorded.pending_changes if n in differing or n == "cpu_mode"]
         if recorded.spec.cpu != spec.cpu:
             names.append("cpu_mode")
+        if password_changed(spec, recorded):
+            names.append("graphics_password")
     return found.live, tuple(dict.fromkeys(names))
 
 
@@ -730,7 +795,13 @@ def _seed_inputs(spec: VmSpec) -> tuple[str, ...]:
     )
 
 
-_DEFINITION_INPUTS = {"name": ("vm_name",), "nvram_path": ("firmware",)} | {
+_DEFINITION_INPUTS = {
+    "name": ("vm_name",),
+    "nvram_path": ("firmware",),
+    # the tuning and devices an operator sets
+    "root_tune": ("disk_cache", "disk_io", "disk_iops", "disk_bytes_per_s"),
+    "graphics": ("graphics", "graphics_listen"),
+} | {
     name: (name,)
     for name in (
         "memory_mib",
@@ -751,6 +822,9 @@ _DEFINITION_INPUTS = {"name": ("vm_name",), "nvram_path": ("firmware",)} | {
         "numa",
         "hugepages",
         "iothreads",
+        "rng",
+        "watchdog",
+        "boot_order",
     )
 }
 """The input each field of the domain definition comes from, where it is one input alone."""

@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from dataclasses import fields as dataclass_fields
 from enum import StrEnum
 
-from .domain_xml import DiskDevice, DomainConfig, NicDevice
+from .domain_xml import DiskDevice, DiskTune, DomainConfig, NicDevice
 
 __all__ = [
     "TABLE",
@@ -119,6 +119,29 @@ TABLE: tuple[Row, ...] = (
         "the hardware and tuning the guest boots with (huge pages and shared memory "
         "cannot change under a running guest at all); a data disk's `iothread` likewise",
     ),
+    # the tuning and devices an operator sets (operations spec §4)
+    Row(
+        (
+            "disk_cache",
+            "disk_io",
+            "rng",
+            "watchdog",
+            "graphics",
+            "graphics_listen",
+            "graphics_password",
+            "boot_order",
+        ),
+        (_P,),
+        "what the guest boots with; so are a data disk's `cache` and `io` and a NIC's "
+        "`type`, `vlan` and `bandwidth` (a changed device). libvirt could apply a NIC's "
+        "bandwidth and the display's password live (a device update): not done yet",
+    ),
+    Row(
+        ("disk_iops", "disk_bytes_per_s"),
+        (_L,),
+        "set in the running guest (`virDomainSetBlockIoTune`), as a data disk's `iops` and "
+        "`bytes_per_s` are",
+    ),
     Row(
         (
             "state",
@@ -159,6 +182,8 @@ class LiveChanges:
     attach_disks: tuple[DiskDevice, ...] = ()
     detach_nics: tuple[NicDevice, ...] = ()
     attach_nics: tuple[NicDevice, ...] = ()
+    io_limits: tuple[tuple[str, DiskTune], ...] = ()
+    """(target, the disk's wanted tuning) whose IO limits change in the running guest."""
 
     def __bool__(self) -> bool:
         return any(getattr(self, f.name) for f in dataclass_fields(self))
@@ -173,7 +198,7 @@ class Reaching:
     power_cycle: tuple[str, ...]
 
 
-_LIVE_FIELDS = ("vcpu", "memory_mib", "data_disks", "nics")
+_LIVE_FIELDS = ("vcpu", "memory_mib", "data_disks", "nics", "root_tune")
 _HOTPLUG_BUSES = ("virtio", "scsi")
 """Buses qemu hot-plugs disks on (SATA's AHCI does not); SCSI only onto a controller the
 guest already has (the seed's, or another SCSI disk's)."""
@@ -183,7 +208,31 @@ _LETTERS = "bcdefghijklmnopqrstuvwxyz"
 
 
 def _without_target(disk: DiskDevice) -> DiskDevice:
-    return replace(disk, target="")
+    """The disk as compared across a live change: its target a hint, its IO limits set
+    live (:func:`io_limit_changes`)."""
+    return replace(disk, target="", tune=_without_limits(disk.tune))
+
+
+def _without_limits(tune: DiskTune) -> DiskTune:
+    return replace(tune, iops=None, bytes_per_s=None)
+
+
+def _limits(tune: DiskTune) -> tuple[int | None, int | None]:
+    return tune.iops, tune.bytes_per_s
+
+
+def io_limit_changes(have: DomainConfig, want: DomainConfig) -> tuple[tuple[str, DiskTune], ...]:
+    """(target in the running guest, wanted tuning) of each disk, the root (``vda``) and
+    every kept data disk, whose IO limits differ (libvirt sets them live)."""
+    changes = []
+    if _limits(have.root_tune) != _limits(want.root_tune):
+        changes.append(("vda", want.root_tune))
+    wanted = {d.source: d for d in want.data_disks}
+    for disk in have.data_disks:
+        new = wanted.get(disk.source)
+        if new is not None and _limits(disk.tune) != _limits(new.tune):
+            changes.append((disk.target, new.tune))
+    return tuple(changes)
 
 
 def _disk_changes(
@@ -268,6 +317,8 @@ def classify(running: DomainConfig, wanted: DomainConfig) -> Reaching:
     disks = _disk_changes(have.data_disks, want.data_disks, scsi)
     nics = _nic_changes(have.nics, want.nics)
     cycle += [name for name, found in (("data_disks", disks), ("nics", nics)) if found is None]
+    if _without_limits(have.root_tune) != _without_limits(want.root_tune):
+        cycle.append("root_tune")  # cache and io only at a power cycle
     detach_disks, attach_disks = disks or ((), ())
     detach_nics, attach_nics = nics or ((), ())
     live = LiveChanges(
@@ -277,5 +328,6 @@ def classify(running: DomainConfig, wanted: DomainConfig) -> Reaching:
         attach_disks,
         detach_nics,
         attach_nics,
+        io_limit_changes(have, want),
     )
     return Reaching(live, tuple(cycle))

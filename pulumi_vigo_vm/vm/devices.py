@@ -12,12 +12,13 @@ import posixpath
 import re
 import secrets
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any, TypeVar
 
 from ..common.numbers import shown
-from . import inputs, tuning
+from . import hardware, inputs, tuning
+from .domain_xml import DiskTune
 from .guest.addresses import MAC
 
 T = TypeVar("T")
@@ -74,6 +75,8 @@ class DataDisk:
     iothread: int | None = None
     """The I/O thread (1-based, ``<driver iothread>``) the disk runs on; None: qemu's main
     loop. Left out of the recorded input when None (see :meth:`to_input`)."""
+    tune: DiskTune = field(default_factory=DiskTune)
+    """Cache and IO modes and IO limits; each left out of the recorded input when None."""
 
     @property
     def is_volume(self) -> bool:
@@ -81,29 +84,45 @@ class DataDisk:
 
     def to_input(self) -> dict[str, Any]:
         """As recorded in state: no serial is ``False`` (the SDK drops a None inside a
-        mapping when it reads a bag back)."""
+        mapping when it reads a bag back); a tuning key only when set (as the previous
+        release recorded a disk)."""
         serial = False if self.serial is None else self.serial
-        recorded = {**asdict(self), "serial": serial, "bus": self.bus.value}
+        plain = {k: v for k, v in asdict(self).items() if k != "tune"}
         if self.iothread is None:
-            del recorded["iothread"]  # as the previous release recorded a disk
-        return recorded
+            del plain["iothread"]  # as the previous release recorded a disk
+        tuned = {k: v for k, v in asdict(self.tune).items() if v is not None}
+        return {**plain, "serial": serial, "bus": self.bus.value, **tuned}
 
 
 @dataclass(frozen=True)
 class Nic:
     """One NIC: on a host bridge or a libvirt network. ``mac`` None: kept or generated."""
 
-    kind: str  # "bridge" | "network"
+    kind: str  # "bridge" | "network" | "direct"
     source: str
+    """The bridge, the libvirt network, or (``direct``) the host interface (``dev``)."""
     mac: str | None = None
     model: NicModel = NicModel.VIRTIO
+    # --- macvtap mode, VLAN tag, bandwidth (operations spec §4) ---
+    mode: str | None = None
+    vlan: int | None = None
+    inbound: int | None = None
+    outbound: int | None = None
 
     def to_input(self) -> dict[str, Any]:
         """As recorded in state: no ``mac`` key when none was given (the SDK drops a None
         inside a mapping when it reads a bag back, so a recorded ``None`` would be a change
-        at every refresh)."""
+        at every refresh); the same for the other optional keys."""
         mac = {"mac": self.mac} if self.mac else {}
-        return {self.kind: self.source, **mac, "model": self.model.value}
+        source = (
+            {"type": self.kind, "dev": self.source, "mode": self.mode}
+            if self.kind == "direct"
+            else {self.kind: self.source}
+        )
+        vlan = {"vlan": self.vlan} if self.vlan is not None else {}
+        limits = {k: getattr(self, k) for k in ("inbound", "outbound") if getattr(self, k)}
+        shaped = {"bandwidth": limits} if limits else {}
+        return {**source, **mac, "model": self.model.value, **vlan, **shaped}
 
 
 def _entries(value: Any, what: str, limit: int) -> Sequence[Mapping[str, Any]]:
@@ -169,7 +188,9 @@ def data_disks(value: Any) -> tuple[DataDisk, ...]:
     """``data_disks`` as given (idempotent on its own normalised output)."""
     disks: list[DataDisk] = []
     for index, raw in enumerate(_entries(value, "{'path': ...} mappings", MAX_DATA_DISKS)):
-        entry = _keys(raw, index, ("path", "format", "serial", "bus", "readonly", "iothread"))
+        entry = _keys(
+            raw, index, ("path", "format", "serial", "bus", "readonly", "iothread", *_TUNING)
+        )
         if "path" not in entry:
             raise ValueError(f"[{index}] needs a path (a VigoDisk's path, or pool:volume)")
         path = _entry_value(_disk_source, entry["path"], f"[{index}].path")
@@ -195,7 +216,8 @@ def data_disks(value: Any) -> tuple[DataDisk, ...]:
                     f"[{index}].iothread needs bus 'virtio' (qemu runs virtio-blk disks on "
                     f"I/O threads), got bus {bus.value!r}"
                 )
-        disks.append(DataDisk(path, fmt, serial, bus, readonly, thread))
+        tune = disk_tune(entry, f"[{index}]")
+        disks.append(DataDisk(path, fmt, serial, bus, readonly, thread, tune))
     _unique([d.path for d in disks], "path", "attach a disk once")
     _unique([d.serial for d in disks if d.serial], "serial", "give each disk its own serial")
     return tuple(disks)
@@ -205,18 +227,19 @@ def nics(value: Any) -> tuple[Nic, ...]:
     """``nics`` as given (idempotent on its own normalised output)."""
     result: list[Nic] = []
     for index, raw in enumerate(_entries(value, "{'bridge': ...} or {'network': ...}", MAX_NICS)):
-        entry = _keys(raw, index, ("bridge", "network", "mac", "model"))
-        kinds = [k for k in ("bridge", "network") if k in entry]
-        if len(kinds) != 1:
-            raise ValueError(f"[{index}] needs exactly one of bridge and network")
-        kind = kinds[0]
-        check = inputs.network_bridge if kind == "bridge" else inputs.network
-        source = _entry_value(check, entry[kind], f"[{index}].{kind}")
+        entry = _keys(raw, index, ("bridge", "network", "mac", "model", *_NIC_EXTRAS))
+        kind = _nic_kind(entry, index)
+        check = {"bridge": inputs.network_bridge, "network": inputs.network}.get(
+            kind,
+            inputs.network_bridge,  # a host interface's name: the same grammar
+        )
+        key = "dev" if kind == "direct" else kind
+        source = _entry_value(check, entry[key], f"[{index}].{key}")
         mac = entry.get("mac")
         if mac is not None:
             mac = _mac(mac, f"[{index}].mac")
         model = _entry_value(_model, entry.get("model", NicModel.VIRTIO.value), f"[{index}].model")
-        result.append(Nic(kind, source, mac, model))
+        result.append(Nic(kind, source, mac, model, **_nic_extras(entry, kind, index)))
     _unique([n.mac for n in result if n.mac], "mac", "give each NIC its own MAC")
     return tuple(result)
 
@@ -259,3 +282,84 @@ def assign_macs(wanted: Sequence[Nic], previous: Sequence[str], first: str) -> t
             mac = new_mac()
         macs.append(mac)
     return tuple(macs)
+
+
+# --- per-disk tuning; macvtap, VLAN and bandwidth per NIC (operations spec §4) ---
+
+_TUNING = ("cache", "io", "iops", "bytes_per_s")
+_NIC_EXTRAS = ("type", "dev", "mode", "vlan", "bandwidth")
+_NIC_KINDS = ("bridge", "network", "direct")
+
+
+def disk_tune(entry: Mapping[str, Any], where: str) -> DiskTune:
+    """A disk's ``cache``, ``io``, ``iops`` and ``bytes_per_s`` (the keys of a data disk;
+    the root's ``disk_*`` inputs the same way), refusing what qemu would."""
+    checks: dict[str, Callable[[Any], Any]] = {
+        "cache": hardware.cache,
+        "io": hardware.io,
+        "iops": hardware.iops,
+        "bytes_per_s": hardware.bytes_per_s,
+    }
+    tune = DiskTune(
+        **{
+            key: _entry_value(check, entry[key], f"{where}.{key}")
+            for key, check in checks.items()
+            if entry.get(key) is not None
+        }
+    )
+    conflict = hardware.tuning_conflict(tune)
+    if conflict is not None:
+        raise ValueError(f"{where}: {conflict}")
+    return tune
+
+
+def _nic_kind(entry: Mapping[str, Any], index: int) -> str:
+    """``bridge``, ``network`` or ``direct``: by the source key given, ``type`` agreeing."""
+    given = entry.get("type")
+    if given is not None and given not in _NIC_KINDS:
+        raise ValueError(
+            f"[{index}].type must be one of {', '.join(_NIC_KINDS)}; got {shown(given)}"
+        )
+    keys = [
+        k
+        for k, source in (("bridge", "bridge"), ("network", "network"), ("direct", "dev"))
+        if source in entry
+    ]
+    if len(keys) != 1:
+        raise ValueError(
+            f"[{index}] needs exactly one of bridge and network (or type='direct' with dev: "
+            "macvtap on a host interface)"
+        )
+    kind = keys[0]
+    if given is not None and given != kind:
+        source = "dev" if given == "direct" else given
+        raise ValueError(f"[{index}].type is {given!r} but the entry names a {kind}: give {source}")
+    if kind == "direct" and given is None:
+        raise ValueError(f"[{index}] names dev: add type='direct' (macvtap on that host interface)")
+    if kind != "direct" and "mode" in entry:
+        raise ValueError(f"[{index}].mode is a macvtap NIC's (type='direct'); drop it")
+    return kind
+
+
+def _nic_extras(entry: Mapping[str, Any], kind: str, index: int) -> dict[str, Any]:
+    """A NIC's macvtap mode (``bridge`` by default), VLAN tag and bandwidth. libvirt tags
+    VLANs only on Open vSwitch ports and SR-IOV VFs (macvtap ``passthrough``): a tag on a
+    Linux bridge, or on another macvtap mode, fails at the start, so it is refused here."""
+    mode = None
+    if kind == "direct":
+        mode = _entry_value(hardware.macvtap_mode, entry.get("mode", "bridge"), f"[{index}].mode")
+    vlan = None
+    if entry.get("vlan") is not None:
+        vlan = _entry_value(hardware.vlan, entry["vlan"], f"[{index}].vlan")
+        if kind == "bridge" or (kind == "direct" and mode != hardware.MacvtapMode.PASSTHROUGH):
+            what = "a Linux bridge" if kind == "bridge" else f"macvtap mode {mode!r}"
+            raise ValueError(
+                f"[{index}].vlan: libvirt tags VLANs only on Open vSwitch ports and SR-IOV VFs, "
+                f"not on {what}: use a libvirt network on an Open vSwitch bridge "
+                "({'network': ...}), type='direct' with mode='passthrough' on a VF, or a host "
+                "VLAN interface (ip link add link eth0 name eth0.42 type vlan id 42) as dev"
+            )
+    limits: dict[str, int] = {}
+    if entry.get("bandwidth") is not None:
+        limits = _entry_value(hardware.bandwidth, entry["bandwidth"], f"[{index}].bandwidth")
+    return {"mode": mode, "vlan": vlan, **limits}

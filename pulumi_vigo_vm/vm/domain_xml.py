@@ -8,8 +8,9 @@ drift is found by comparing two DomainConfig values, never two strings. No polic
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
+from typing import Any
 
 from ..common.arches import X86_ARCHES
 from .machines import machine_family
@@ -17,17 +18,21 @@ from .tuning import Filesystem, HostDevice, Numa, NumaMode, format_cpu_set, pars
 
 __all__ = [
     "BIOS",
+    "DEFAULT_BOOT_ORDER",
     "EFI",
     "EFI_SECURE",
     "GUEST_AGENT_CHANNEL",
     "MARKER_NAMESPACE",
     "MARKER_PREFIX",
     "DiskDevice",
+    "DiskTune",
     "DomainConfig",
     "Firmware",
+    "GraphicsDevice",
     "LiveDomain",
     "NicDevice",
     "NicLink",
+    "WatchdogDevice",
     "device_xml",
     "from_xml",
     "has_device",
@@ -71,14 +76,66 @@ _UNIT_TO_KIB = {
 }  # fmt: skip
 
 
+# --- the tuning and devices an operator sets (operations spec §4) ---
+
+
+@dataclass(frozen=True)
+class DiskTune:
+    """A disk's ``<driver cache= io=>`` and ``<iotune>`` totals; None: libvirt's default."""
+
+    cache: str | None = None
+    io: str | None = None
+    iops: int | None = None
+    """``<total_iops_sec>``."""
+    bytes_per_s: int | None = None
+    """``<total_bytes_sec>``."""
+
+
+@dataclass(frozen=True)
+class WatchdogDevice:
+    """``<watchdog model= action=>``. ``kept``: not the package's (the input is omitted): the
+    definition's own stays as it is, unwritten (see :func:`with_unmodelled`)."""
+
+    model: str
+    action: str
+    kept: bool = field(default=False, compare=False)
+
+
+@dataclass(frozen=True)
+class GraphicsDevice:
+    """``<graphics type= autoport listen=>``. The password is written, never compared: libvirt
+    reports it only to a caller asking for secure XML, which the package never is (a change
+    of it is told from the inputs). ``port``: what a running domain reports (autoport), never
+    compared. ``kept``: as :class:`WatchdogDevice`'s."""
+
+    type: str
+    listen: str | None = None
+    password: str | None = field(default=None, compare=False, repr=False)
+    port: int | None = field(default=None, compare=False)
+    kept: bool = field(default=False, compare=False)
+
+
+DEFAULT_BOOT_ORDER = ("hd",)
+"""What every definition of the previous release boots from."""
+
+
 @dataclass(frozen=True)
 class NicDevice:
     """One ``<interface>``: on a host bridge or a libvirt network."""
 
-    kind: str  # "bridge" | "network"
+    kind: str  # "bridge" | "network" | "direct"
     source: str
     mac: str | None = None
     model: str = "virtio"
+    # --- macvtap, VLAN tag and bandwidth (operations spec §4) ---
+    mode: str | None = None
+    """A ``direct`` (macvtap) NIC's mode (``bridge``, ``vepa``, ``private``, ``passthrough``)."""
+    vlan: int | None = None
+    """``<vlan><tag id=…>``."""
+    inbound: int | None = None
+    """``<bandwidth><inbound average=…>``, KiB/s."""
+    outbound: int | None = None
+    """``<bandwidth><outbound average=…>``, KiB/s."""
 
 
 @dataclass(frozen=True)
@@ -93,6 +150,7 @@ class DiskDevice:
     readonly: bool = False
     iothread: int | None = None
     """``<driver iothread>``: the I/O thread (1-based) the disk runs on."""
+    tune: DiskTune = DiskTune()  # cache, io, iotune
 
 
 @dataclass(frozen=True)
@@ -151,6 +209,14 @@ class DomainConfig:
     """``<memoryBacking><hugepages>``: True (the host's default size) or a page size in KiB."""
     iothreads: int | None = None
     """``<iothreads>``."""
+    # --- the tuning and devices an operator sets (operations spec §4) ---
+    root_tune: DiskTune = DiskTune()
+    rng: bool = True
+    """A virtio RNG fed from the host's ``/dev/urandom`` (every definition of the previous
+    release has one)."""
+    watchdog: WatchdogDevice | None = None
+    graphics: GraphicsDevice | None = None
+    boot_order: tuple[str, ...] = DEFAULT_BOOT_ORDER
 
     @property
     def mac_address(self) -> str | None:
@@ -234,6 +300,7 @@ def _data_disk(devices: ET.Element, disk: DiskDevice) -> ET.Element:
         _sub(element, "serial", disk.serial)
     if disk.readonly:
         _sub(element, "readonly")
+    _tune(element, disk.tune)
     return element
 
 
@@ -241,8 +308,9 @@ def _nic(devices: ET.Element, nic: NicDevice) -> ET.Element:
     interface = _sub(devices, "interface", type=nic.kind)
     if nic.mac is not None:
         _sub(interface, "mac", address=nic.mac)
-    _sub(interface, "source", **{nic.kind: nic.source})
+    source = _sub(interface, "source", **{_SOURCE_ATTRIBUTE.get(nic.kind, nic.kind): nic.source})
     _sub(interface, "model", type=nic.model)
+    _nic_extras(interface, source, nic)
     return interface
 
 
@@ -326,6 +394,7 @@ def to_xml(config: DomainConfig, claim: str) -> str:
     root = _disk(devices, config.overlay_path, config.root_format, "vda", "virtio")
     if config.discard:
         _driver(root).set("discard", "unmap")
+    _tune(root, config.root_tune)
     for disk in config.data_disks:
         element = _data_disk(devices, disk)
         if config.discard and not disk.readonly:
@@ -348,11 +417,13 @@ def to_xml(config: DomainConfig, claim: str) -> str:
     if config.guest_agent:
         channel = _sub(devices, "channel", type="unix")
         _sub(channel, "target", type="virtio", name=GUEST_AGENT_CHANNEL)
-    rng = _sub(devices, "rng", model="virtio")
-    _sub(rng, "backend", "/dev/urandom", model="random")
+    if config.rng:
+        rng = _sub(devices, "rng", model="virtio")
+        _sub(rng, "backend", "/dev/urandom", model="random")
     if config.tpm:
         # No model: libvirt picks the arch's (tpm-tis on x86, tpm-tis-device elsewhere).
         _sub(_sub(devices, "tpm"), "backend", type="emulator", version="2.0")
+    _operator_devices(devices, config)
     return ET.tostring(domain, encoding="unicode")
 
 
@@ -379,7 +450,8 @@ def _os(domain: ET.Element, config: DomainConfig) -> None:
         _sub(wanted, "feature", enabled=secure, name=_SECURE_BOOT)
         if config.nvram_path is not None:
             _sub(os_element, "nvram", config.nvram_path)
-    _sub(os_element, "boot", dev="hd")
+    for dev in config.boot_order:
+        _sub(os_element, "boot", dev=dev)
 
 
 def _cpu(domain: ET.Element, mode: str) -> None:
@@ -516,6 +588,7 @@ def _data_disks(devices: ET.Element | None) -> tuple[DiskDevice, ...]:
                 serial=disk.findtext("serial"),
                 readonly=disk.find("readonly") is not None,
                 iothread=_int_or_none(driver.get("iothread") if driver is not None else None),
+                tune=_read_tune(disk),
             )
         )
     return tuple(result)
@@ -528,12 +601,14 @@ def _nics(devices: ET.Element | None) -> tuple[NicDevice, ...]:
     for interface in devices.findall("interface"):
         kind = interface.get("type", "")
         source, mac, model = (interface.find(t) for t in ("source", "mac", "model"))
+        attribute = _SOURCE_ATTRIBUTE.get(kind, kind)
         result.append(
             NicDevice(
                 kind=kind,
-                source=(source.get(kind) or "") if source is not None else "",
+                source=(source.get(attribute) or "") if source is not None else "",
                 mac=mac.get("address") if mac is not None else None,
                 model=model.get("type", "") if model is not None else "",
+                **_read_nic_extras(interface, source),
             )
         )
     return tuple(result)
@@ -616,6 +691,7 @@ def from_xml(text: str) -> LiveDomain:
         max_vcpu=int(vcpus.text or "0") if vcpus is not None else None,
         max_memory_mib=_memory_mib(domain.find("memory")),
         root_format=root_format,
+        **_read_operator_fields(devices, os_element),
     )
     config = _with_tuning(config, domain).canonical()
     claim = marker.get(_CLAIM_ATTRIBUTE) if marker is not None else None
@@ -717,7 +793,10 @@ def with_unmodelled(xml: str, live_xml: str) -> str:
     domain, live = ET.fromstring(xml), ET.fromstring(live_xml)
     devices = domain.find("devices")
     assert devices is not None
-    devices.extend(d for d in live.findall("devices/*") if not _modelled(d))
+    written = {d.tag for d in devices if d.tag in _OPERATOR_DEVICES}  # theirs replaced
+    devices.extend(
+        d for d in live.findall("devices/*") if not _modelled(d) and d.tag not in written
+    )
     metadata = domain.find("metadata")
     assert metadata is not None
     metadata.extend(m for m in live.findall("metadata/*") if m.tag != _MARKER_TAG)
@@ -939,3 +1018,116 @@ def _keep_unmodelled_tuning(domain: ET.Element, live: ET.Element) -> None:
             mine = ET.Element(tag, element.attrib)
             domain.insert(list(domain).index(devices), mine)
         mine.extend(kept)
+
+
+# --- the tuning and devices an operator sets (operations spec §4) ---
+
+_SOURCE_ATTRIBUTE = {"direct": "dev"}
+"""The ``<source>`` attribute naming a NIC's source, where it is not the NIC's type."""
+_IOTUNE = (("iops", "total_iops_sec"), ("bytes_per_s", "total_bytes_sec"))
+_OPERATOR_DEVICES = ("graphics", "watchdog")
+"""Device kinds the package writes only when their input is given; otherwise the
+definition's own are kept as they are (a display added by hand, libvirt's implicit ones)."""
+
+
+def _tune(disk: ET.Element, tune: DiskTune) -> None:
+    driver = _driver(disk)
+    for name in ("cache", "io"):
+        value = getattr(tune, name)
+        if value is not None:
+            driver.set(name, value)
+    limits = [(tag, getattr(tune, name)) for name, tag in _IOTUNE if getattr(tune, name)]
+    if limits:
+        iotune = _sub(disk, "iotune")
+        for tag, value in limits:
+            _sub(iotune, tag, str(value))
+
+
+def _read_tune(disk: ET.Element) -> DiskTune:
+    driver = disk.find("driver")
+    limits = {name: disk.findtext(f"iotune/{tag}") for name, tag in _IOTUNE}
+    return DiskTune(
+        cache=driver.get("cache") if driver is not None else None,
+        io=driver.get("io") if driver is not None else None,
+        **{name: int(text) if text and int(text) else None for name, text in limits.items()},
+    )
+
+
+def _nic_extras(interface: ET.Element, source: ET.Element, nic: NicDevice) -> None:
+    if nic.mode is not None:
+        source.set("mode", nic.mode)
+    if nic.vlan is not None:
+        _sub(_sub(interface, "vlan"), "tag", id=str(nic.vlan))
+    if nic.inbound is not None or nic.outbound is not None:
+        bandwidth = _sub(interface, "bandwidth")
+        for tag in ("inbound", "outbound"):
+            average = getattr(nic, tag)
+            if average is not None:
+                _sub(bandwidth, tag, average=str(average))
+
+
+def _read_nic_extras(interface: ET.Element, source: ET.Element | None) -> dict[str, Any]:
+    tag = interface.find("vlan/tag")
+    averages = {name: interface.find(f"bandwidth/{name}") for name in ("inbound", "outbound")}
+    return {
+        "mode": source.get("mode") if source is not None else None,
+        "vlan": int(tag.get("id", "0")) if tag is not None else None,
+        **{
+            name: int(element.get("average", "0")) if element is not None else None
+            for name, element in averages.items()
+        },
+    }
+
+
+def _operator_devices(devices: ET.Element, config: DomainConfig) -> None:
+    """The watchdog and the display, where the package decides them."""
+    watchdog = config.watchdog
+    if watchdog is not None and not watchdog.kept:
+        _sub(devices, "watchdog", model=watchdog.model, action=watchdog.action)
+    graphics = config.graphics
+    if graphics is not None and not graphics.kept:
+        element = _sub(devices, "graphics", type=graphics.type, autoport="yes")
+        if graphics.password is not None:
+            element.set("passwd", graphics.password)
+        if graphics.listen is not None:
+            element.set("listen", graphics.listen)
+            _sub(element, "listen", type="address", address=graphics.listen)
+
+
+def _read_graphics(element: ET.Element | None) -> GraphicsDevice | None:
+    if element is None:
+        return None
+    listen = element.get("listen")
+    if listen is None:
+        address = element.find("listen[@type='address']")
+        listen = address.get("address") if address is not None else None
+    port = element.get("port")
+    return GraphicsDevice(
+        type=element.get("type", ""),
+        listen=listen,
+        port=int(port) if port and int(port) > 0 else None,
+    )
+
+
+def _read_operator_fields(
+    devices: ET.Element | None, os_element: ET.Element | None
+) -> dict[str, Any]:
+    """The root's tuning, the RNG, watchdog, display and boot order of a definition."""
+    root = (
+        next((d for d in devices.findall("disk") if d.get("device", "disk") == "disk"), None)
+        if devices is not None
+        else None
+    )
+    watchdog = devices.find("watchdog") if devices is not None else None
+    boot = os_element.findall("boot") if os_element is not None else []
+    return {
+        "root_tune": _read_tune(root) if root is not None else DiskTune(),
+        "rng": devices is not None and devices.find("rng") is not None,
+        "watchdog": (
+            WatchdogDevice(watchdog.get("model", ""), watchdog.get("action", "reset"))
+            if watchdog is not None
+            else None
+        ),
+        "graphics": _read_graphics(devices.find("graphics") if devices is not None else None),
+        "boot_order": tuple(b.get("dev", "") for b in boot),
+    }

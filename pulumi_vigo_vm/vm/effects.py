@@ -189,6 +189,13 @@ class Executor:
         if live.memory_mib is not None:
             mib = live.memory_mib
             self._live_step("memory_mib", f"{mib} MiB", lambda: guest.set_memory_live(mib))
+        for target, tune in live.io_limits:
+            field = "root_tune" if target == "vda" else "data_disks"
+            self._live_step(
+                field,
+                f"the IO limits of {target}",
+                partial(guest.set_io_limits_live, target, tune.iops, tune.bytes_per_s),
+            )
 
     def _live_step(self, field: str, what: str, call: Callable[[], None]) -> None:
         try:

@@ -19,7 +19,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from ..common.typetokens import VIGO_VM as TYPE_TOKEN
-from . import devices, inputs, tuning
+from . import devices, hardware, inputs, tuning
 from .inputs import (
     DEFAULT_SHUTDOWN_TIMEOUT_S,
     DEFAULT_WAIT_TIMEOUT_S,
@@ -101,6 +101,104 @@ def _rule(name: str) -> dict[str, Any]:
 
 
 _INT = "int | str"
+
+# --- the tuning and devices an operator sets (operations spec §4) ---
+_HARDWARE_INPUTS: tuple[InputField, ...] = (
+    InputField(
+        "disk_cache",
+        "str",
+        hardware.cache,
+        Change.UPDATE,
+        doc=(
+            "the root disk's cache mode (`<driver cache>`): `none`, `writethrough`, "
+            "`writeback`, `directsync`, `unsafe`; omitted: libvirt's default"
+        ),
+    ),
+    InputField(
+        "disk_io",
+        "str",
+        hardware.io,
+        Change.UPDATE,
+        doc=(
+            "the root disk's IO mode (`<driver io>`): `threads`, `native` (needs `disk_cache` "
+            "`none` or `directsync`), `io_uring`; omitted: libvirt's default"
+        ),
+    ),
+    InputField(
+        "disk_iops",
+        _INT,
+        hardware.iops,
+        Change.UPDATE,
+        doc="the root disk's limit in IO operations per second (`<iotune><total_iops_sec>`)",
+    ),
+    InputField(
+        "disk_bytes_per_s",
+        _INT,
+        hardware.bytes_per_s,
+        Change.UPDATE,
+        doc="the root disk's limit in bytes per second (`<iotune><total_bytes_sec>`)",
+    ),
+    InputField(
+        "rng",
+        "bool",
+        inputs.flag,
+        Change.UPDATE,
+        default=lambda _: True,
+        doc=(
+            "`true` (default, as every VM had): a virtio RNG fed from the host's "
+            "`/dev/urandom` (`/dev/hwrng` in the guest); `false` removes it"
+        ),
+    ),
+    InputField(
+        "watchdog",
+        "dict[str, Any]",
+        hardware.watchdog,
+        Change.UPDATE,
+        doc=(
+            '`{"model": "i6300esb" (default) or "itco" (q35 only), "action": "reset" '
+            '(default), "poweroff", "shutdown", "pause", "dump" or "none"}`; omitted: a '
+            "watchdog the domain has is left as it is"
+        ),
+    ),
+    InputField(
+        "graphics",
+        "str",
+        hardware.graphics,
+        Change.UPDATE,
+        doc=(
+            "`vnc` or `spice`: a display on a port libvirt picks (the output "
+            "`graphics_port`); omitted: a display the domain has is left as it is"
+        ),
+    ),
+    InputField(
+        "graphics_listen",
+        "str",
+        hardware.graphics_listen,
+        Change.UPDATE,
+        doc=(
+            "the host address the display listens on; default `127.0.0.1` (reach it through "
+            "an SSH tunnel); needs `graphics`"
+        ),
+    ),
+    InputField(
+        "graphics_password",
+        "str",
+        hardware.graphics_password,
+        Change.UPDATE,
+        secret=True,
+        doc=(
+            "the display's password (VNC: at most 8 characters); secret in state, never "
+            "logged nor shown in a diff; needs `graphics`"
+        ),
+    ),
+    InputField(
+        "boot_order",
+        "list[str]",
+        hardware.boot_order,
+        Change.UPDATE,
+        doc='devices to boot from, in order: `"hd"`, `"cdrom"`, `"network"`; default `["hd"]`',
+    ),
+)
 
 INPUTS: tuple[InputField, ...] = (
     InputField(
@@ -280,7 +378,8 @@ INPUTS: tuple[InputField, ...] = (
             "`VigoDisk`'s `path`, or any pre-existing file or `pool:volume`) with "
             'optional `"format"` (`qcow2` default, `raw`; never probed), `"serial"` '
             '(default: the file\'s stem cut to 20 characters), `"bus"` (`virtio` '
-            'default, `scsi`, `sata`), `"readonly"` (default false); at most 24 '
+            'default, `scsi`, `sata`), `"readonly"` (default false), `"cache"`, `"io"`, '
+            '`"iops"`, `"bytes_per_s"` (as `disk_cache`… for the root); at most 24 '
             "([data disks](data-disks.md))"
         ),
     ),
@@ -292,10 +391,13 @@ INPUTS: tuple[InputField, ...] = (
         doc=(
             'several NICs: a list of `{"bridge": ...}` or `{"network": ...}` with '
             'optional `"mac"` (unicast; given, or generated once and kept) and '
-            '`"model"` (`virtio` default, `e1000e`, `e1000`, `rtl8139`); at most 16; '
+            '`"model"` (`virtio` default, `e1000e`, `e1000`, `rtl8139`), `"vlan"` (1-4094), '
+            '`"bandwidth"` (`{"inbound": KiB/s, "outbound": KiB/s}`), or `{"type": "direct", '
+            '"dev": host interface, "mode": "bridge"}` (macvtap; modes `bridge` default, '
+            "`vepa`, `private`, `passthrough`); at most 16; "
             "exclusive with `network_bridge`/`network`, which stay as one-NIC "
-            "shorthands; a new NIC's bridge or libvirt network must exist on the "
-            "host (looked up at preview)"
+            "shorthands; a new NIC's bridge, libvirt network or macvtap parent must exist "
+            "on the host (looked up at preview) ([tuning and display](tuning-and-display.md))"
         ),
     ),
     InputField(
@@ -546,6 +648,7 @@ INPUTS: tuple[InputField, ...] = (
             "`data_disks` entry"
         ),
     ),
+    *_HARDWARE_INPUTS,
 )
 
 OUTPUTS: tuple[OutputField, ...] = (
@@ -626,6 +729,15 @@ OUTPUTS: tuple[OutputField, ...] = (
         "pending_changes",
         "list[str]",
         doc="the inputs the running guest gets at its next power cycle",
+    ),
+    # the display's port (operations spec §4)
+    OutputField(
+        "graphics_port",
+        "int | None",
+        doc=(
+            "the port the display (`graphics`) listens on while the VM runs (libvirt picks "
+            "it at each start); null when it does not run or has no display"
+        ),
     ),
 )
 

@@ -171,12 +171,17 @@ def resolve_base(target: Target, spec: VmSpec, defaults: ProviderDefaults) -> Re
 
 def observe_nic_sources(target: Target, nics: tuple[Nic, ...]) -> tuple[NicSource, ...]:
     """What the host has for each NIC's source: a Linux bridge is a directory
-    ``/sys/class/net/<name>/bridge`` on the host; a libvirt network is libvirt's answer."""
+    ``/sys/class/net/<name>/bridge`` on the host, a macvtap's parent any
+    ``/sys/class/net/<name>``; a libvirt network is libvirt's answer."""
     found = []
     for nic in nics:
         if nic.kind == "bridge":
             present = target.host.stat(f"/sys/class/net/{nic.source}/bridge") is not None
             found.append(NicSource(nic, present))
+        elif nic.kind == "direct":  # macvtap's parent, any host interface
+            found.append(
+                NicSource(nic, target.host.stat(f"/sys/class/net/{nic.source}") is not None)
+            )
         else:
             active = target.hypervisor.network_active(nic.source)
             found.append(NicSource(nic, active is not None, bool(active)))

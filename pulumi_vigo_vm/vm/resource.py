@@ -74,14 +74,18 @@ class VigoVmArgs:
     """Disks attached after the root, in order: a list of ``{"path": ...}`` (a ``VigoDisk``'s
     ``path``, or any pre-existing file or ``pool:volume``) with optional ``"format"`` (``qcow2``
     default, ``raw``; never probed), ``"serial"`` (default: the file's stem cut to 20 characters),
-    ``"bus"`` (``virtio`` default, ``scsi``, ``sata``), ``"readonly"`` (default false); at most 24
-    (see docs/data-disks.md)."""
+    ``"bus"`` (``virtio`` default, ``scsi``, ``sata``), ``"readonly"`` (default false), ``"cache"``,
+    ``"io"``, ``"iops"``, ``"bytes_per_s"`` (as ``disk_cache``… for the root); at most 24 (see
+    docs/data-disks.md)."""
     nics: Input[list[dict[str, Any]]] | None = None
     """Several NICs: a list of ``{"bridge": ...}`` or ``{"network": ...}`` with optional ``"mac"``
     (unicast; given, or generated once and kept) and ``"model"`` (``virtio`` default, ``e1000e``,
-    ``e1000``, ``rtl8139``); at most 16; exclusive with ``network_bridge``/``network``, which stay
-    as one-NIC shorthands; a new NIC's bridge or libvirt network must exist on the host (looked up
-    at preview)."""
+    ``e1000``, ``rtl8139``), ``"vlan"`` (1-4094), ``"bandwidth"`` (``{"inbound": KiB/s, "outbound":
+    KiB/s}``), or ``{"type": "direct", "dev": host interface, "mode": "bridge"}`` (macvtap; modes
+    ``bridge`` default, ``vepa``, ``private``, ``passthrough``); at most 16; exclusive with
+    ``network_bridge``/``network``, which stay as one-NIC shorthands; a new NIC's bridge, libvirt
+    network or macvtap parent must exist on the host (looked up at preview) (see
+    docs/tuning-and-display.md)."""
     cloud_init_network_config: Input[str] | None = None
     """NoCloud network-config (version 1 or 2 YAML), carried in the seed; parsed at preview: a YAML
     mapping with ``version: 1`` or ``2`` (at the top or under ``network:``)."""
@@ -163,6 +167,35 @@ class VigoVmArgs:
     iothreads: Input[int | str] | None = None
     """How many I/O threads the domain has (``<iothreads>``), 1-64; a virtio data disk runs on one
     with ``"iothread": n`` (1-based, at most ``iothreads``) in its ``data_disks`` entry."""
+    # the tuning and devices an operator sets
+    disk_cache: Input[str] | None = None
+    """The root disk's cache mode (``<driver cache>``): ``none``, ``writethrough``, ``writeback``,
+    ``directsync``, ``unsafe``; omitted: libvirt's default."""
+    disk_io: Input[str] | None = None
+    """The root disk's IO mode (``<driver io>``): ``threads``, ``native`` (needs ``disk_cache``
+    ``none`` or ``directsync``), ``io_uring``; omitted: libvirt's default."""
+    disk_iops: Input[int | str] | None = None
+    """The root disk's limit in IO operations per second (``<iotune><total_iops_sec>``)."""
+    disk_bytes_per_s: Input[int | str] | None = None
+    """The root disk's limit in bytes per second (``<iotune><total_bytes_sec>``)."""
+    rng: Input[bool] | None = None
+    """``true`` (default, as every VM had): a virtio RNG fed from the host's ``/dev/urandom``
+    (``/dev/hwrng`` in the guest); ``false`` removes it."""
+    watchdog: Input[dict[str, Any]] | None = None
+    """``{"model": "i6300esb" (default) or "itco" (q35 only), "action": "reset" (default),
+    "poweroff", "shutdown", "pause", "dump" or "none"}``; omitted: a watchdog the domain has is left
+    as it is."""
+    graphics: Input[str] | None = None
+    """``vnc`` or ``spice``: a display on a port libvirt picks (the output ``graphics_port``);
+    omitted: a display the domain has is left as it is."""
+    graphics_listen: Input[str] | None = None
+    """The host address the display listens on; default ``127.0.0.1`` (reach it through an SSH
+    tunnel); needs ``graphics``."""
+    graphics_password: Input[str] | None = None
+    """The display's password (VNC: at most 8 characters); secret in state, never logged nor shown
+    in a diff; needs ``graphics``."""
+    boot_order: Input[list[str]] | None = None
+    """Devices to boot from, in order: ``"hd"``, ``"cdrom"``, ``"network"``; default ``["hd"]``."""
 
 
 class VigoVm(Resource, module=MODULE, name="VigoVm"):
@@ -221,14 +254,18 @@ class VigoVm(Resource, module=MODULE, name="VigoVm"):
     """Disks attached after the root, in order: a list of ``{"path": ...}`` (a ``VigoDisk``'s
     ``path``, or any pre-existing file or ``pool:volume``) with optional ``"format"`` (``qcow2``
     default, ``raw``; never probed), ``"serial"`` (default: the file's stem cut to 20 characters),
-    ``"bus"`` (``virtio`` default, ``scsi``, ``sata``), ``"readonly"`` (default false); at most 24
-    (see docs/data-disks.md)."""
+    ``"bus"`` (``virtio`` default, ``scsi``, ``sata``), ``"readonly"`` (default false), ``"cache"``,
+    ``"io"``, ``"iops"``, ``"bytes_per_s"`` (as ``disk_cache``… for the root); at most 24 (see
+    docs/data-disks.md)."""
     nics: Output[list[dict[str, Any]]]
     """Several NICs: a list of ``{"bridge": ...}`` or ``{"network": ...}`` with optional ``"mac"``
     (unicast; given, or generated once and kept) and ``"model"`` (``virtio`` default, ``e1000e``,
-    ``e1000``, ``rtl8139``); at most 16; exclusive with ``network_bridge``/``network``, which stay
-    as one-NIC shorthands; a new NIC's bridge or libvirt network must exist on the host (looked up
-    at preview)."""
+    ``e1000``, ``rtl8139``), ``"vlan"`` (1-4094), ``"bandwidth"`` (``{"inbound": KiB/s, "outbound":
+    KiB/s}``), or ``{"type": "direct", "dev": host interface, "mode": "bridge"}`` (macvtap; modes
+    ``bridge`` default, ``vepa``, ``private``, ``passthrough``); at most 16; exclusive with
+    ``network_bridge``/``network``, which stay as one-NIC shorthands; a new NIC's bridge, libvirt
+    network or macvtap parent must exist on the host (looked up at preview) (see
+    docs/tuning-and-display.md)."""
     cloud_init_network_config: Output[str | None]
     """NoCloud network-config (version 1 or 2 YAML), carried in the seed; parsed at preview: a YAML
     mapping with ``version: 1`` or ``2`` (at the top or under ``network:``)."""
@@ -310,6 +347,35 @@ class VigoVm(Resource, module=MODULE, name="VigoVm"):
     iothreads: Output[int | None]
     """How many I/O threads the domain has (``<iothreads>``), 1-64; a virtio data disk runs on one
     with ``"iothread": n`` (1-based, at most ``iothreads``) in its ``data_disks`` entry."""
+    # the tuning and devices an operator sets
+    disk_cache: Output[str | None]
+    """The root disk's cache mode (``<driver cache>``): ``none``, ``writethrough``, ``writeback``,
+    ``directsync``, ``unsafe``; omitted: libvirt's default."""
+    disk_io: Output[str | None]
+    """The root disk's IO mode (``<driver io>``): ``threads``, ``native`` (needs ``disk_cache``
+    ``none`` or ``directsync``), ``io_uring``; omitted: libvirt's default."""
+    disk_iops: Output[int | None]
+    """The root disk's limit in IO operations per second (``<iotune><total_iops_sec>``)."""
+    disk_bytes_per_s: Output[int | None]
+    """The root disk's limit in bytes per second (``<iotune><total_bytes_sec>``)."""
+    rng: Output[bool]
+    """``true`` (default, as every VM had): a virtio RNG fed from the host's ``/dev/urandom``
+    (``/dev/hwrng`` in the guest); ``false`` removes it."""
+    watchdog: Output[dict[str, Any] | None]
+    """``{"model": "i6300esb" (default) or "itco" (q35 only), "action": "reset" (default),
+    "poweroff", "shutdown", "pause", "dump" or "none"}``; omitted: a watchdog the domain has is left
+    as it is."""
+    graphics: Output[str | None]
+    """``vnc`` or ``spice``: a display on a port libvirt picks (the output ``graphics_port``);
+    omitted: a display the domain has is left as it is."""
+    graphics_listen: Output[str | None]
+    """The host address the display listens on; default ``127.0.0.1`` (reach it through an SSH
+    tunnel); needs ``graphics``."""
+    graphics_password: Output[str | None]
+    """The display's password (VNC: at most 8 characters); secret in state, never logged nor shown
+    in a diff; needs ``graphics``."""
+    boot_order: Output[list[str] | None]
+    """Devices to boot from, in order: ``"hd"``, ``"cdrom"``, ``"network"``; default ``["hd"]``."""
     uuid: Output[str]
     """The libvirt domain UUID; stable across redefines."""
     mac_address: Output[str]
@@ -346,6 +412,9 @@ class VigoVm(Resource, module=MODULE, name="VigoVm"):
     """The running guest is not on its definition yet (``restart_on_change=false``)."""
     pending_changes: Output[list[str]]
     """The inputs the running guest gets at its next power cycle."""
+    graphics_port: Output[int | None]
+    """The port the display (``graphics``) listens on while the VM runs (libvirt picks it at each
+    start); null when it does not run or has no display."""
 
     def __init__(
         self,

@@ -26,7 +26,9 @@ from ..spec import DEFAULT_DOMAIN_TYPE, DEFAULT_IMAGES_DIR, ProviderDefaults
 from . import filenames
 from .cloudinit import SeedContent
 from .devices import DataDisk, Nic
+from .domain_xml import DiskTune
 from .fields import INPUTS
+from .hardware import MAX_VNC_PASSWORD, GraphicsType, Watchdog, WatchdogModel, tuning_conflict
 from .inputs import (
     CLAIM_REASON,
     DEFAULT_SHUTDOWN_TIMEOUT_S,
@@ -129,6 +131,24 @@ class VmSpec:
     hugepages: bool | int = False
     """False: none; True: the host's default size; an int: the page size in KiB."""
     iothreads: int | None = None
+    # --- the tuning and devices an operator sets (operations spec §4) ---
+    disk_cache: str | None = None
+    disk_io: str | None = None
+    disk_iops: int | None = None
+    disk_bytes_per_s: int | None = None
+    rng: bool = True
+    watchdog: Watchdog | None = None
+    """None: the domain's own watchdog (if any) is left as it is."""
+    graphics: str | None = None
+    """None: the domain's own display (if any) is left as it is."""
+    graphics_listen: str | None = None
+    graphics_password: str | None = field(default=None, repr=False)
+    boot_order: tuple[str, ...] | None = None
+    """None: ``hd`` alone, as the previous release booted every VM."""
+
+    @property
+    def root_tune(self) -> DiskTune:
+        return DiskTune(self.disk_cache, self.disk_io, self.disk_iops, self.disk_bytes_per_s)
 
     @property
     def owns_root(self) -> bool:
@@ -265,6 +285,16 @@ class VmSpec:
             "numa": self.numa.to_input() if self.numa is not None else None,
             "hugepages": self.hugepages,
             "iothreads": self.iothreads,
+            "disk_cache": self.disk_cache,
+            "disk_io": self.disk_io,
+            "disk_iops": self.disk_iops,
+            "disk_bytes_per_s": self.disk_bytes_per_s,
+            "rng": self.rng,
+            "watchdog": self.watchdog.to_input() if self.watchdog is not None else None,
+            "graphics": self.graphics,
+            "graphics_listen": self.graphics_listen,
+            "graphics_password": self.graphics_password,
+            "boot_order": list(self.boot_order) if self.boot_order is not None else None,
         }
 
 
@@ -325,12 +355,15 @@ def check_inputs(
     faults += _autostart_conflicts(normalised)
     faults += _root_conflicts(normalised)
     faults += _tuning_conflicts(normalised)
+    faults += _hardware_conflicts(normalised)
     domain_type = normalised.get("domain_type")
     if "cpu_mode" not in normalised and isinstance(domain_type, str):
         normalised["cpu_mode"] = default_cpu_mode(domain_type)
     state = normalised.get("state")
     if "autostart" not in normalised and isinstance(state, str):
         normalised["autostart"] = default_autostart(state)
+    if normalised.get("graphics") is not None and "graphics_listen" not in normalised:
+        normalised["graphics_listen"] = DEFAULT_GRAPHICS_LISTEN
     passthrough = {k: v for k, v in props.items() if k not in values}
     return {**passthrough, **normalised}, faults
 
@@ -343,7 +376,7 @@ def _plain(checked: Any) -> Any:
         return checked.value
     if isinstance(checked, tuple):
         return [item if isinstance(item, str) else item.to_input() for item in checked]
-    if isinstance(checked, Numa):
+    if isinstance(checked, (Numa, Watchdog)):
         return checked.to_input()
     return checked
 
@@ -558,6 +591,62 @@ def _platform_conflicts(normalised: Mapping[str, Any]) -> list[InputFault]:
             )
         )
     return faults
+
+
+# --- the tuning and devices an operator sets (operations spec §4) ---
+
+DEFAULT_GRAPHICS_LISTEN = "127.0.0.1"
+"""Where a display listens unless ``graphics_listen`` says otherwise: this host alone."""
+
+
+def _hardware_conflicts(normalised: Mapping[str, Any]) -> list[InputFault]:
+    """Display settings without a display, a VNC password VNC would cut, the root's IO mode
+    without its cache, and the ICH9 watchdog on a machine without that chipset. Never quotes
+    the password."""
+    faults = []
+    graphics = normalised.get("graphics")
+    for name in ("graphics_listen", "graphics_password"):
+        if normalised.get(name) is not None and graphics is None:
+            faults.append(
+                InputFault(name, "needs graphics ('vnc' or 'spice'): set it, or drop " + name)
+            )
+    password = normalised.get("graphics_password")
+    vnc = graphics == GraphicsType.VNC.value
+    if vnc and isinstance(password, str) and len(password) > MAX_VNC_PASSWORD:
+        faults.append(
+            InputFault(
+                "graphics_password",
+                f"holds {len(password)} characters; VNC uses at most {MAX_VNC_PASSWORD} "
+                "(its challenge ignores the rest): shorten it, or use graphics='spice'",
+            )
+        )
+    cache, io = normalised.get("disk_cache"), normalised.get("disk_io")
+    if isinstance(io, str) and not contains_unknown(cache):
+        conflict = tuning_conflict(DiskTune(cache=cache, io=io))
+        if conflict is not None:
+            faults.append(InputFault("disk_io", conflict.replace("cache=", "disk_cache=")))
+    watchdog = normalised.get("watchdog")
+    if isinstance(watchdog, Mapping) and watchdog.get("model") == WatchdogModel.ITCO.value:
+        reason = _itco_refusal(normalised)
+        if reason is not None:
+            faults.append(InputFault("watchdog", reason))
+    return faults
+
+
+def _itco_refusal(normalised: Mapping[str, Any]) -> str | None:
+    """Why the ICH9 (q35) watchdog cannot be on this VM, where its machine is known: given,
+    or the default (``pc`` for BIOS on x86)."""
+    machine, arch = normalised.get("machine"), normalised.get("arch")
+    fix = "use model 'i6300esb' (any machine), or machine='q35'"
+    if isinstance(arch, str) and arch not in X86_ARCHES:
+        return f"model 'itco' is the x86 q35 chipset's watchdog, not {arch}'s: use 'i6300esb'"
+    if isinstance(machine, str):
+        if machine_family(machine) != "q35":
+            return f"model 'itco' exists only on the q35 machine, not {machine!r}: {fix}"
+        return None
+    if "machine" not in normalised and normalised.get("firmware") == Firmware.BIOS.value:
+        return f"model 'itco' exists only on the q35 machine; BIOS VMs default to 'pc': {fix}"
+    return None
 
 
 def parse_spec(props: Mapping[str, Any], defaults: ProviderDefaults) -> VmSpec:

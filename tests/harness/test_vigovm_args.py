@@ -33,6 +33,10 @@ VALUES = {
             "serial": "d1",
             "bus": "scsi",
             "readonly": True,
+            "cache": "none",
+            "io": "native",
+            "iops": 100,
+            "bytes_per_s": 1048576,
         }
     ],
     "cloud_init_network_config": "version: 2\n",
@@ -58,6 +62,16 @@ VALUES = {
     "numa": {"mode": "interleave", "nodeset": "0-1"},
     "hugepages": 2048,
     "iothreads": 2,
+    "disk_cache": "writeback",
+    "disk_io": "threads",
+    "disk_iops": 1000,
+    "disk_bytes_per_s": 10485760,
+    "rng": False,
+    "watchdog": {"model": "itco", "action": "poweroff"},
+    "graphics": "vnc",
+    "graphics_listen": "127.0.0.1",
+    "graphics_password": "s3cret",
+    "boot_order": ["hd", "network"],
 }
 # Exclusive with a field above (adopt needs disk_mode="attach"): passed as Outputs of None
 # (absent) rather than a value.

@@ -148,9 +148,9 @@ def test_virtiofsd_is_found_where_libvirt_finds_it_over_either_transport(uri: st
 
 @pytest.mark.transport
 def test_a_share_source_is_looked_for_on_the_host_over_either_transport(lab: Lab) -> None:
-    lab.vm("a", state="defined", filesystems=[{"source": "/nonexistent/hwa-share", "tag": "s"}])
+    lab.vm("a", state="defined", filesystems=[{"source": "/nonexistent/vigo-share", "tag": "s"}])
     prop, reason = _refused(lab)
-    assert prop == "filesystems" and "[0].source /nonexistent/hwa-share is no directory" in reason
+    assert prop == "filesystems" and "[0].source /nonexistent/vigo-share is no directory" in reason
 
 
 def test_a_tuned_vm_is_defined_as_asked_and_reads_back_with_no_diff(

@@ -27,9 +27,11 @@ from pulumi_vigo_vm.policies import (
     MAX_MEMORY_POLICY,
     MAX_NICS_POLICY,
     MAX_VCPU_POLICY,
+    OPEN_DISPLAY_POLICY,
     UNIQUE_DOMAIN_POLICY,
 )
 from pulumi_vigo_vm.policies.snapshots import MAX_SNAPSHOTS_POLICY
+from pulumi_vigo_vm.policies.tuning import MAX_HOST_DEVICES_POLICY, MAX_HUGEPAGE_MEMORY_POLICY
 from pulumi_vigo_vm.testing.policy import (
     UNKNOWN,
     Diagnostic,
@@ -46,9 +48,12 @@ POLICIES = [
     MAX_DISK_POLICY,
     MAX_DATA_DISK_POLICY,
     MAX_NICS_POLICY,
+    OPEN_DISPLAY_POLICY,
     MAX_ATTACHED_DISK_POLICY,
     UNIQUE_DOMAIN_POLICY,
     MAX_SNAPSHOTS_POLICY,
+    MAX_HOST_DEVICES_POLICY,
+    MAX_HUGEPAGE_MEMORY_POLICY,
 ]
 
 
@@ -97,7 +102,11 @@ def test_analyzer_info_lists_policies_levels_and_schemas(
     assert [p.name for p in info.policies] == POLICIES
     assert {p.enforcementLevel for p in info.policies} == {analyzer_pb2.MANDATORY}
     types = [p.policy_type for p in info.policies]
-    assert types == [analyzer_pb2.POLICY_TYPE_RESOURCE] * 5 + [analyzer_pb2.POLICY_TYPE_STACK] * 3
+    assert types == (
+        [analyzer_pb2.POLICY_TYPE_RESOURCE] * 6
+        + [analyzer_pb2.POLICY_TYPE_STACK] * 3
+        + [analyzer_pb2.POLICY_TYPE_RESOURCE] * 2
+    )
     memory = info.policies[0].configSchema.properties["maxMemoryMib"]
     assert memory["type"] == "integer" and memory["default"] == DEFAULT_MAX_MEMORY_MIB
     assert raw_stub.GetPluginInfo(empty_pb2.Empty(), timeout=10).version

@@ -319,6 +319,7 @@ def test_policies_follow_the_house_style() -> None:
         policies.MAX_DISK_POLICY,
         policies.MAX_DATA_DISK_POLICY,
         policies.MAX_NICS_POLICY,
+        policies.OPEN_DISPLAY_POLICY,
         policies.MAX_ATTACHED_DISK_POLICY,
         policies.UNIQUE_DOMAIN_POLICY,
         policies.MAX_SNAPSHOTS_POLICY,
@@ -330,7 +331,7 @@ def test_policies_follow_the_house_style() -> None:
         assert policy.description.startswith(("Requires", "Prohibits"))
         assert policy.enforcement_level is None  # the pack's level applies
     assert [type(p) for p in built] == (
-        [ResourceValidationPolicy] * 5
+        [ResourceValidationPolicy] * 6
         + [StackValidationPolicy] * 3
         + [ResourceValidationPolicy] * 2
     )

@@ -115,3 +115,12 @@ def test_the_faults_name_the_input_each_refusal_is_about() -> None:
         assert [f.property for f in faults] == [prop]
     gone = replace(observed, domain=None, power=None)
     assert [f.property for f in adoption_faults(spec, gone, DomainOwner.NONE)] == ["adopt"]
+
+
+def test_an_undeclared_macvtap_nic_is_named_as_nics_declares_one() -> None:
+    """the fix quotes the entry that declares it: type, dev and mode."""
+    spec = adopting(nics=(Nic("direct", "eth0", MAC, mode="vepa"),))
+    with pytest.raises(InputError) as caught:
+        refuse(adopting(nics=()), unmarked(spec))
+    (fault,) = caught.value.faults
+    assert f"{{'type': 'direct', 'dev': 'eth0', 'mode': 'vepa', 'mac': '{MAC}'}}" in fault.reason

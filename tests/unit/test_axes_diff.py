@@ -11,8 +11,16 @@ import pytest
 from pulumi_vigo_vm.virt.power import PowerState
 from pulumi_vigo_vm.vm.axes import DiffDecision, Observed, ResolvedBase, diff
 from pulumi_vigo_vm.vm.devices import DataDisk, Nic
-from pulumi_vigo_vm.vm.domain_xml import DomainConfig, LiveDomain, NicDevice
+from pulumi_vigo_vm.vm.domain_xml import (
+    DiskTune,
+    DomainConfig,
+    GraphicsDevice,
+    LiveDomain,
+    NicDevice,
+    WatchdogDevice,
+)
 from pulumi_vigo_vm.vm.fields import INPUTS
+from pulumi_vigo_vm.vm.hardware import Watchdog
 from pulumi_vigo_vm.vm.spec import BaseSource, RunState, VmSpec
 from pulumi_vigo_vm.vm.tuning import Filesystem, HostDevice, Numa, NumaMode
 
@@ -442,6 +450,8 @@ def test_absent_vm_with_its_recorded_overlay_left_is_update() -> None:
 
 
 PACKAGE_DECIDES = {"uuid", "console_log_path", "guest_agent", "discard"}
+"""Fields of a definition no input sets: a drift of them is an update naming nothing."""
+
 ADDED: dict[str, object] = {
     "host_devices": (HostDevice("usb", "046d:c52b"),),
     "filesystems": (Filesystem("/srv/share", "share"),),
@@ -450,7 +460,6 @@ ADDED: dict[str, object] = {
     "iothreads": 2,
 }
 """A value of each field that is empty in a converged VM of the sample spec."""
-"""Fields of a definition no input sets: a drift of them is an update naming nothing."""
 
 
 @pytest.mark.parametrize(
@@ -459,7 +468,13 @@ ADDED: dict[str, object] = {
 def test_a_drift_of_any_definition_field_names_the_input_it_comes_from(name: str) -> None:
     """Every field a user's input sets: a new field without its input fails here."""
     disk = DataDisk("/srv/data.qcow2", serial="data")
-    spec = make_spec(nics=(Nic("bridge", "br0"),), network_bridge=None, data_disks=(disk,))
+    spec = make_spec(
+        nics=(Nic("bridge", "br0"),),
+        network_bridge=None,
+        data_disks=(disk,),
+        watchdog=Watchdog(),  # given: the package's (omitted, the domain's own is no drift)
+        graphics="vnc",
+    )
     live = converged(spec).domain
     assert live is not None
     value = getattr(live.config, name)
@@ -469,6 +484,9 @@ def test_a_drift_of_any_definition_field_names_the_input_it_comes_from(name: str
         str: lambda v: v + "x",
         tuple: lambda v: () if v else ADDED.get(name, ()),
         type(None): lambda v: ADDED.get(name, "q35" if name == "machine" else "x86_64"),
+        DiskTune: lambda v: DiskTune(cache="none"),
+        WatchdogDevice: lambda v: replace(v, action="none"),
+        GraphicsDevice: lambda v: replace(v, type="spice"),
     }[type(value)](value)
     observed = converged(spec, domain=replace(live, config=replace(live.config, **{name: other})))
     decision = diff(recorded_for(spec), spec, observed, make_base())

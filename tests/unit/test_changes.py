@@ -20,8 +20,16 @@ from pulumi_vigo_vm.vm.axes import (
 )
 from pulumi_vigo_vm.vm.changes import TABLE, Reach, classify, readme_table
 from pulumi_vigo_vm.vm.devices import DataDisk, DiskBus, Nic
-from pulumi_vigo_vm.vm.domain_xml import DiskDevice, LiveDomain, NicDevice, from_xml, to_xml
+from pulumi_vigo_vm.vm.domain_xml import (
+    DiskDevice,
+    DiskTune,
+    LiveDomain,
+    NicDevice,
+    from_xml,
+    to_xml,
+)
 from pulumi_vigo_vm.vm.fields import INPUTS, Change
+from pulumi_vigo_vm.vm.hardware import Watchdog, WatchdogAction
 from pulumi_vigo_vm.vm.inputs import BaseSource, DiskMode, Firmware, HostChange, SeedChange
 from pulumi_vigo_vm.vm.model import Observed
 from pulumi_vigo_vm.vm.spec import RunState, VmSpec
@@ -160,6 +168,41 @@ SAMPLES: list[tuple[str, dict[str, Any], dict[str, Any], Reach]] = [
         "data_disks",
         {"data_disks": (DISK_B,), "iothreads": 1},
         {"data_disks": (replace(DISK_B, iothread=1),), "iothreads": 1},
+        P,
+    ),
+    # the tuning and devices an operator sets
+    ("disk_cache", {}, {"disk_cache": "none"}, P),
+    ("disk_io", {"disk_cache": "none"}, {"disk_cache": "none", "disk_io": "native"}, P),
+    ("disk_iops", {}, {"disk_iops": 500}, L),
+    ("disk_iops", {"disk_iops": 500}, {}, L),
+    ("disk_bytes_per_s", {}, {"disk_bytes_per_s": 10_000_000}, L),
+    ("rng", {}, {"rng": False}, P),
+    ("watchdog", {}, {"watchdog": Watchdog(action=WatchdogAction.POWEROFF)}, P),
+    ("graphics", {}, {"graphics": "vnc"}, P),
+    ("graphics_listen", {"graphics": "vnc"}, {"graphics": "vnc", "graphics_listen": "::1"}, P),
+    (
+        "graphics_password",
+        {"graphics": "vnc", "graphics_password": "old"},
+        {"graphics": "vnc", "graphics_password": "new"},
+        P,
+    ),
+    ("boot_order", {}, {"boot_order": ("network", "hd")}, P),
+    (
+        "data_disks",
+        {"data_disks": (DISK_B,)},
+        {"data_disks": (replace(DISK_B, tune=DiskTune(iops=100)),)},
+        L,
+    ),
+    (
+        "data_disks",
+        {"data_disks": (DISK_B,)},
+        {"data_disks": (replace(DISK_B, tune=DiskTune(cache="none")),)},
+        P,
+    ),
+    (
+        "nics",
+        {"network_bridge": None, "nics": (Nic("bridge", "br0"),)},
+        {"network_bridge": None, "nics": (Nic("bridge", "br0", inbound=1000),)},
         P,
     ),
 ]
@@ -309,3 +352,19 @@ def test_a_vm_of_the_previous_release_reads_back_as_its_spec_asks_for_it() -> No
     assert "current=" not in xml and "currentMemory" not in xml
     assert from_xml(xml).config == wanted
     assert LiveDomain(wanted, True, CLAIM) == converged(spec).domain
+
+
+def test_io_limits_change_in_the_running_guest_by_target_and_cache_waits_for_a_cycle() -> None:
+    """virDomainSetBlockIoTune changes a disk's limits live; its cache and IO mode only
+    a power cycle brings."""
+    old = make_spec(data_disks=(DISK_B,))
+    new = replace(old, disk_bytes_per_s=4096, data_disks=(replace(DISK_B, tune=DiskTune(iops=50)),))
+    have, want = (desired_domain(s, IDENTITY) for s in (old, new))
+    found = classify(have, want)
+    assert found.power_cycle == ()
+    assert found.live.io_limits == (
+        ("vda", DiskTune(bytes_per_s=4096)),
+        ("vdb", DiskTune(iops=50)),
+    )
+    cached = desired_domain(replace(new, disk_cache="none"), IDENTITY)
+    assert classify(have, cached).power_cycle == ("root_tune",)
