@@ -55,6 +55,7 @@ __all__ = [
     "VmSpec",
     "check_inputs",
     "parse_spec",
+    "same_inputs",
 ]
 
 
@@ -505,6 +506,28 @@ def _platform_conflicts(normalised: Mapping[str, Any]) -> list[InputFault]:
             )
         )
     return faults
+
+
+def same_inputs(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
+    """Whether :func:`parse_spec` reads the same inputs from ``a`` and ``b`` (it reads only
+    the present values of :data:`INPUTS`), so one parse serves both: a no-op diff's recorded
+    outputs and new inputs. Equal means equal types too (``1 == 1.0 == True`` in Python,
+    not to a validator)."""
+    return all(
+        _strictly_equal(a.get(f.name), b.get(f.name))
+        or not (_present(a.get(f.name)) or _present(b.get(f.name)))
+        for f in INPUTS
+    )
+
+
+def _strictly_equal(a: Any, b: Any) -> bool:
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(_strictly_equal(a[k], b[k]) for k in a)
+    if isinstance(a, (list, tuple)):
+        return len(a) == len(b) and all(map(_strictly_equal, a, b))
+    return bool(a == b)
 
 
 def parse_spec(props: Mapping[str, Any], defaults: ProviderDefaults) -> VmSpec:
