@@ -23,6 +23,7 @@ from pulumi_vigo_vm.vm.spec import (
     VmSpec,
     check_inputs,
     parse_spec,
+    same_inputs,
 )
 
 from ._values import BASE_PATH, CLAIM, VALID_PROPS
@@ -65,6 +66,27 @@ def test_minimal_valid_inputs_give_a_spec_with_every_default() -> None:
         cpu_mode="host-passthrough",  # the default under kvm
         autostart=True,  # the default of a VM to run
     )
+
+
+# --- one parse for a no-op diff's two bags ---
+
+
+def test_same_inputs_holds_for_outputs_carrying_the_inputs_and_more() -> None:
+    """A no-op diff parses its new inputs once: the recorded outputs hold the same inputs
+    plus outputs parse_spec never reads (and an omitted input as None or "")."""
+    outputs = {**VALID_PROPS, "uuid": "u", "overlay_path": "/x", "network": ""}
+    assert same_inputs(outputs, VALID_PROPS)
+    assert parse_spec(outputs, DEFAULTS) == parse_spec(VALID_PROPS, DEFAULTS)
+
+
+@pytest.mark.parametrize(
+    ("name", "recorded", "new"),
+    [("memory_mib", 2048, 4096), ("memory_mib", 4096.0, 4096), ("vcpu", True, 1)],
+    ids=["other-value", "float-for-int", "bool-for-int"],
+)
+def test_same_inputs_tells_another_value_or_type_apart(name: str, recorded: Any, new: Any) -> None:
+    """1 == 1.0 == True in Python, not to a validator: the recorded bag is parsed then."""
+    assert not same_inputs({**VALID_PROPS, name: recorded}, {**VALID_PROPS, name: new})
 
 
 # --- autostart ---
