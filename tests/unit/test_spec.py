@@ -15,6 +15,7 @@ from pulumi.output import Unknown
 
 from pulumi_vigo_vm.errors import InputError, InputFault
 from pulumi_vigo_vm.spec import DEFAULT_DOMAIN_TYPE, DEFAULT_IMAGES_DIR, ProviderDefaults
+from pulumi_vigo_vm.vm.fields import INPUTS
 from pulumi_vigo_vm.vm.inputs import MAX_DISK_SIZE_GIB, MAX_MEMORY_MIB, MAX_VCPU
 from pulumi_vigo_vm.vm.spec import (
     DEFAULT_URI,
@@ -77,6 +78,18 @@ def test_same_inputs_holds_for_outputs_carrying_the_inputs_and_more() -> None:
     outputs = {**VALID_PROPS, "uuid": "u", "overlay_path": "/x", "network": ""}
     assert same_inputs(outputs, VALID_PROPS)
     assert parse_spec(outputs, DEFAULTS) == parse_spec(VALID_PROPS, DEFAULTS)
+
+
+EMPTY_LIST_FIELDS = [
+    f.name for f in INPUTS if f.annotation.startswith("list") and f.default is None
+]
+
+
+@pytest.mark.parametrize("name", EMPTY_LIST_FIELDS)
+def test_an_empty_list_parses_as_the_omitted_input(name: str) -> None:
+    """The rule same_inputs relies on: outputs record [] for a list input left out."""
+    assert same_inputs({**VALID_PROPS, name: []}, VALID_PROPS)
+    assert parse_spec({**VALID_PROPS, name: []}, DEFAULTS) == parse_spec(VALID_PROPS, DEFAULTS)
 
 
 @pytest.mark.parametrize(
