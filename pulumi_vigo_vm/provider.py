@@ -44,6 +44,7 @@ from .errors import (
 from .hostfile.held import refuse_held
 from .hostfile.snapshots import parse_snapshot
 from .hostfile.usage import HostUsage
+from .virt.hypervisor import Guest
 from .virt.target import Target
 from .vm import axes
 from .vm.adoption import Adoption, adoption_faults
@@ -78,7 +79,7 @@ from .vm.ownership import (
     removable_files,
     superseded_seeds,
 )
-from .vm.spec import RunState, VmSpec, check_inputs, parse_spec
+from .vm.spec import RunState, VmSpec, check_inputs, parse_spec, same_inputs
 
 __all__ = ["VmProvider"]
 
@@ -159,7 +160,7 @@ class VmProvider(ConfiguredProvider):
             replaces = _replacing_while_unknown(news, unknown)
             return named_diff(True, replaces, unknown, delete_before_replace=bool(replaces))
         new = self._parse(news)
-        recorded = self._recorded(olds)
+        recorded = self._recorded(olds, new if same_inputs(olds, news) else None)
         if axes.moves(recorded.spec, new):
             return self._diff_move(recorded, new)
         observed, base = self._look(new, recorded)
@@ -351,10 +352,11 @@ class VmProvider(ConfiguredProvider):
     def _parse(self, props: Mapping[str, Any]) -> VmSpec:
         return parse_spec(props, self._defaults)
 
-    def _recorded(self, olds: Mapping[str, Any]) -> Recorded:
+    def _recorded(self, olds: Mapping[str, Any], spec: VmSpec | None = None) -> Recorded:
+        """The recorded outputs; ``spec``: their parse, when the caller has it already."""
         uuid_, mac = olds.get("uuid"), olds.get("mac_address")
         return Recorded(
-            spec=self._parse(olds),
+            spec=spec if spec is not None else self._parse(olds),
             base_path=olds.get("base_path"),
             base_format=olds.get("base_format"),
             artifact_id=olds.get("artifact_id"),
@@ -491,12 +493,26 @@ class VmProvider(ConfiguredProvider):
     def _remove(self, target: Target, spec: VmSpec, recorded: Recorded | None) -> Plan:
         guest, observed, candidates, facts = observe_removal(target, spec, recorded)
         plan = axes.plan_remove(spec, observed, recorded, candidates, facts)
-        if guest is not None and Action.UNDEFINE in plan.actions:
-            refuse_held_snapshots(spec, (parse_snapshot(s.xml) for s in guest.snapshots()))
+        undefines = guest is not None and Action.UNDEFINE in plan.actions
+        powers_off = bool({Action.DESTROY, Action.SHUTDOWN} & set(plan.actions))
+        if guest is not None and undefines and powers_off:
+            _refuse_held_snapshots(spec, guest)  # asked before the guest is powered off
         base = ResolvedBase("", None, None)
         hook = hook_from_env(spec.vm_name)
-        Executor(target, spec, base, before_step=hook, guest=guest).apply(plan)
+        try:
+            Executor(target, spec, base, before_step=hook, guest=guest).apply(plan)
+        except LibvirtCallError:
+            # A domain that is off is undefined first: libvirt refuses that while it holds
+            # snapshots, before any file is touched; only then are they listed, to say whose.
+            if guest is not None and undefines and not powers_off:
+                with contextlib.suppress(LibvirtCallError):
+                    _refuse_held_snapshots(spec, guest)
+            raise
         return plan
+
+
+def _refuse_held_snapshots(spec: VmSpec, guest: Guest) -> None:
+    refuse_held_snapshots(spec, (parse_snapshot(s.xml) for s in guest.snapshots()))
 
 
 def _refuse_data_disks_now(

@@ -74,18 +74,29 @@ def _open(uri: str) -> libvirt.virConnect:
 
 
 def libvirt_connection(uri: str) -> libvirt.virConnect:
-    """The shared connection to ``uri``, opened on first use and reopened if it died."""
-    with _lock:
-        conn = _connections.get(uri)
-        if conn is not None:
-            try:
-                if conn.isAlive() == 1:
-                    return conn
-            except libvirt.libvirtError:
-                pass
-        conn = _open(uri)
-        _connections[uri] = conn
+    """The shared connection to ``uri``, opened on first use and reopened if it died.
+
+    The liveness check runs outside the cache's lock: every libvirt call of every thread
+    passes here, and holding the lock across ``isAlive()`` made them queue behind each
+    other's checks. Only replacing a dead connection takes the lock (once per death: a
+    thread that finds it already replaced takes the new one)."""
+    conn = _connections.get(uri)
+    if conn is not None and _alive(conn):
         return conn
+    with _lock:
+        current = _connections.get(uri)
+        if current is not None and current is not conn and _alive(current):
+            return current
+        current = _open(uri)
+        _connections[uri] = current
+        return current
+
+
+def _alive(conn: libvirt.virConnect) -> bool:
+    try:
+        return bool(conn.isAlive() == 1)
+    except libvirt.libvirtError:
+        return False
 
 
 def forget_connection(uri: str, conn: libvirt.virConnect | None = None) -> None:

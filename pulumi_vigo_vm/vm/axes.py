@@ -645,14 +645,21 @@ def plan_remove(
 ) -> Plan:
     """The actions that make a VM absent: power off, undefine, remove the files proven ours.
 
+    The power-off is per VM: a running guest whose disks all go with it (its overlay or
+    copy, no data disk) is powered off at once, since nothing it could flush survives; one
+    with a data disk or an attached root, which outlive it, gets an ACPI shutdown first
+    (forced off after ``shutdown_timeout_s``), so those disks are left consistent.
+
     The base is never touched, nor any file only a name pattern points at; with no domain
     of ours and nothing recorded (``state="absent"`` for a VM that never existed), nothing
     is removed. A same-named domain that is not ours is refused.
     """
     require_ours(owner_of(observed, spec, recorded), observed.domain, spec)
     actions: list[Action] = []
-    if observed.power is not None and observed.power.is_active:
-        actions.append(Action.DESTROY)
+    if observed.power is PowerState.RUNNING and (spec.data_disks or not spec.owns_root):
+        actions.append(Action.SHUTDOWN)  # its disks outlive it: the guest flushes them first
+    elif observed.power is not None and observed.power.is_active:
+        actions.append(Action.DESTROY)  # every disk it writes goes with it: pull the plug
     if observed.domain is not None:
         actions.append(Action.UNDEFINE)
     removals = removable_files(spec, candidates, facts, recorded)

@@ -27,7 +27,7 @@ from . import filenames
 from .cloudinit import SeedContent
 from .devices import DataDisk, Nic
 from .domain_xml import DiskTune
-from .fields import INPUTS
+from .fields import INPUTS, InputField
 from .hardware import MAX_VNC_PASSWORD, GraphicsType, Watchdog, WatchdogModel, tuning_conflict
 from .inputs import (
     CLAIM_REASON,
@@ -60,6 +60,7 @@ __all__ = [
     "VmSpec",
     "check_inputs",
     "parse_spec",
+    "same_inputs",
 ]
 
 
@@ -647,6 +648,33 @@ def _itco_refusal(normalised: Mapping[str, Any]) -> str | None:
     if "machine" not in normalised and normalised.get("firmware") == Firmware.BIOS.value:
         return f"model 'itco' exists only on the q35 machine; BIOS VMs default to 'pc': {fix}"
     return None
+
+
+def same_inputs(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
+    """Whether :func:`parse_spec` reads the same inputs from ``a`` and ``b`` (it reads only
+    the present values of :data:`INPUTS`), so one parse serves both: a no-op diff's recorded
+    outputs and new inputs. Equal means equal types too (``1 == 1.0 == True`` in Python,
+    not to a validator). An empty list counts as omitted where no default stands in for an
+    omitted input: the outputs record ``[]`` for ``nics`` and ``data_disks`` the inputs left
+    out, and both parse to none (tests/unit/test_spec.py holds every such field to that)."""
+    return all(_strictly_equal(_given(f, a), _given(f, b)) for f in INPUTS)
+
+
+def _given(f: InputField, props: Mapping[str, Any]) -> Any:
+    value = props.get(f.name)
+    if not _present(value) or (value == [] and f.default is None):
+        return None
+    return value
+
+
+def _strictly_equal(a: Any, b: Any) -> bool:
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(_strictly_equal(a[k], b[k]) for k in a)
+    if isinstance(a, (list, tuple)):
+        return len(a) == len(b) and all(map(_strictly_equal, a, b))
+    return bool(a == b)
 
 
 def parse_spec(props: Mapping[str, Any], defaults: ProviderDefaults) -> VmSpec:

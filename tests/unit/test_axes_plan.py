@@ -20,7 +20,7 @@ from pulumi_vigo_vm.vm.axes import (
     plan_remove,
     refuse_nic_sources,
 )
-from pulumi_vigo_vm.vm.devices import Nic
+from pulumi_vigo_vm.vm.devices import DataDisk, Nic
 from pulumi_vigo_vm.vm.domain_xml import LiveDomain, NicDevice
 from pulumi_vigo_vm.vm.filenames import console_log_path
 from pulumi_vigo_vm.vm.inputs import DiskMode
@@ -576,6 +576,30 @@ def test_an_attached_root_is_never_removed() -> None:
     assert desired_domain(attached, IDENTITY).overlay_path == BASE_PATH
     result = remove(attached, converged(attached), make_recorded(attached), BASE_PATH)
     assert BASE_PATH not in result.removals and OVERLAY not in result.removals
+
+
+WITH_DATA_DISK = make_spec(data_disks=(DataDisk("/srv/data/web01-data.qcow2"),))
+ATTACHED_ROOT = make_spec(disk_mode=DiskMode.ATTACH, disk_size_gib=None)
+
+
+@pytest.mark.parametrize(
+    ("spec", "power", "first"),
+    [
+        (RUNNING, PowerState.RUNNING, A.DESTROY),
+        (WITH_DATA_DISK, PowerState.RUNNING, A.SHUTDOWN),
+        (ATTACHED_ROOT, PowerState.RUNNING, A.SHUTDOWN),
+        (WITH_DATA_DISK, PowerState.PAUSED, A.DESTROY),
+    ],
+    ids=["all-disks-go", "data-disk-outlives", "attached-root-outlives", "paused-cannot-flush"],
+)
+def test_remove_shuts_a_guest_down_only_when_a_disk_outlives_it(
+    spec: VmSpec, power: PowerState, first: Action
+) -> None:
+    """A graceful shutdown protects only what outlives the VM: its data disks, an attached
+    root. A guest whose every disk is removed with it is powered off at once."""
+    result = remove(spec, converged(spec, power=power), make_recorded(spec), BASE_PATH)
+    assert result.actions[0] is first
+    assert result.actions[1] is A.UNDEFINE
 
 
 @pytest.mark.parametrize(

@@ -15,6 +15,7 @@ from pulumi.output import Unknown
 
 from pulumi_vigo_vm.errors import InputError, InputFault
 from pulumi_vigo_vm.spec import DEFAULT_DOMAIN_TYPE, DEFAULT_IMAGES_DIR, ProviderDefaults
+from pulumi_vigo_vm.vm.fields import INPUTS
 from pulumi_vigo_vm.vm.inputs import MAX_DISK_SIZE_GIB, MAX_MEMORY_MIB, MAX_VCPU
 from pulumi_vigo_vm.vm.spec import (
     DEFAULT_URI,
@@ -23,6 +24,7 @@ from pulumi_vigo_vm.vm.spec import (
     VmSpec,
     check_inputs,
     parse_spec,
+    same_inputs,
 )
 
 from ._values import BASE_PATH, CLAIM, VALID_PROPS
@@ -65,6 +67,39 @@ def test_minimal_valid_inputs_give_a_spec_with_every_default() -> None:
         cpu_mode="host-passthrough",  # the default under kvm
         autostart=True,  # the default of a VM to run
     )
+
+
+# --- one parse for a no-op diff's two bags ---
+
+
+def test_same_inputs_holds_for_outputs_carrying_the_inputs_and_more() -> None:
+    """A no-op diff parses its new inputs once: the recorded outputs hold the same inputs
+    plus outputs parse_spec never reads (and an omitted input as None or "")."""
+    outputs = {**VALID_PROPS, "uuid": "u", "overlay_path": "/x", "network": ""}
+    assert same_inputs(outputs, VALID_PROPS)
+    assert parse_spec(outputs, DEFAULTS) == parse_spec(VALID_PROPS, DEFAULTS)
+
+
+EMPTY_LIST_FIELDS = [
+    f.name for f in INPUTS if f.annotation.startswith("list") and f.default is None
+]
+
+
+@pytest.mark.parametrize("name", EMPTY_LIST_FIELDS)
+def test_an_empty_list_parses_as_the_omitted_input(name: str) -> None:
+    """The rule same_inputs relies on: outputs record [] for a list input left out."""
+    assert same_inputs({**VALID_PROPS, name: []}, VALID_PROPS)
+    assert parse_spec({**VALID_PROPS, name: []}, DEFAULTS) == parse_spec(VALID_PROPS, DEFAULTS)
+
+
+@pytest.mark.parametrize(
+    ("name", "recorded", "new"),
+    [("memory_mib", 2048, 4096), ("memory_mib", 4096.0, 4096), ("vcpu", True, 1)],
+    ids=["other-value", "float-for-int", "bool-for-int"],
+)
+def test_same_inputs_tells_another_value_or_type_apart(name: str, recorded: Any, new: Any) -> None:
+    """1 == 1.0 == True in Python, not to a validator: the recorded bag is parsed then."""
+    assert not same_inputs({**VALID_PROPS, name: recorded}, {**VALID_PROPS, name: new})
 
 
 # --- autostart ---
