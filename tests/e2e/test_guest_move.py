@@ -151,6 +151,7 @@ def test_a_booted_guest_moves_live_to_the_other_host_and_back_unrebooted_and_who
         assert domain is not None and domain.isActive(), f"not running on {there.hostname}"
         assert domain.UUIDString() == uuid
         assert _read(domain, BOOT_ID) == boot_id, f"the guest rebooted on {there.hostname}"
+        _run(domain, "/bin/sh", "-c", "echo 3 > /proc/sys/vm/drop_caches")  # read from disk
         assert _read(domain, FILE) == written, f"the file on {there.hostname}"
         outputs = guest.outputs()
         assert (outputs["uri"], outputs["observed_state"]) == (uri, "running")
