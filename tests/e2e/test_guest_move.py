@@ -25,7 +25,7 @@ import libvirt_qemu
 import pytest
 from support.twohost import RigHost, TwoHosts
 
-from .support import BOOT_TIMEOUT_S, Guest
+from .support import BOOT_TIMEOUT_S, Guest, console_log_path
 
 pytestmark = [pytest.mark.libvirt, pytest.mark.slow]
 
@@ -128,6 +128,8 @@ def test_a_booted_guest_moves_live_to_the_other_host_and_back_unrebooted_and_who
         root = host.path(images)
         left = sorted(p.name for p in root.iterdir()) if root.exists() else []
         assert left == [], f"{host.hostname} still has {left}"
+        log = host.path(str(console_log_path(guest.name)))
+        assert not log.exists(), f"{host.hostname} still has {log}"
 
     started = time.monotonic()
     declare(a.local_uri)
@@ -155,6 +157,7 @@ def test_a_booted_guest_moves_live_to_the_other_host_and_back_unrebooted_and_who
         assert _read(domain, FILE) == written, f"the file on {there.hostname}"
         outputs = guest.outputs()
         assert (outputs["uri"], outputs["observed_state"]) == (uri, "running")
+        assert there.path(str(console_log_path(guest.name))).exists(), "its console log"
         holds_nothing(left)
 
     assert guest.up().counts() == {"same": 1}
