@@ -10,11 +10,11 @@ users already set (``vigo:downloadIdleTimeoutS``), which is the knob for a slow 
 - Size: at most :data:`MAX_BYTES` as published and again as decompressed. A declared
   ``Content-Length`` (or a ``file://`` source's size) beyond it is refused before anything
   is written; a body that goes beyond it is stopped there.
-- Time: :data:`CONNECT_TIMEOUT_S` to connect; the headers within that plus the idle timeout,
-  however slowly they drip; then the whole transfer within the idle timeout, plus the declared size at :data:`MIN_RATE` (the slowest transfer
-  accepted), and never more than :data:`CEILING_S`; a source of unknown size gets the
-  ceiling. ``fetch_on="host"`` cannot know the size before curl starts, so it gets the
-  ceiling too.
+- Time: :data:`CONNECT_TIMEOUT_S` to connect, and the headers within that plus the idle
+  timeout however slowly they drip; then the idle timeout, plus the declared size at
+  :data:`MIN_RATE` (the slowest transfer accepted), and never more than :data:`CEILING_S`;
+  a source of unknown size gets the ceiling. ``fetch_on="host"`` cannot know the size
+  before curl starts, so it gets the ceiling too.
 
 Pure: numbers in, decisions out (and a generator that stops a stream at the cap).
 """
