@@ -40,10 +40,9 @@ from ..errors import ImageError
 from .limits import Limits
 from .urls import scrubbed, shown
 
-__all__ = ["CHUNK", "CONNECT_TIMEOUT_S", "MAX_REDIRECTS", "Opened", "ca_bundle", "open_source"]
+__all__ = ["CHUNK", "MAX_REDIRECTS", "Opened", "ca_bundle", "open_source"]
 
 CHUNK = 1 << 20
-CONNECT_TIMEOUT_S = 30.0
 MAX_REDIRECTS = 10
 _CA_VARIABLES = ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "SSL_CERT_FILE")
 _DEADLINE_FIX = (
@@ -82,11 +81,11 @@ def open_source(url: str, *, idle_timeout: float, limits: Limits) -> Iterator[Op
             limits.refuse_declared(opened.length, name)
             yield opened
         return
-    watch = Watch(CONNECT_TIMEOUT_S + idle_timeout)  # the headers', however they drip
+    watch = Watch(limits.headers_deadline(idle_timeout))
     with (
         watch.armed(),
-        _session(idle_timeout) as session,
-        _get(session, url, idle_timeout) as response,
+        _session(limits.connect_timeout_s, idle_timeout) as session,
+        _get(session, url, limits.connect_timeout_s, idle_timeout) as response,
     ):
         header = response.headers.get("Content-Length", "")
         length = int(header) if header.isdigit() else None
@@ -119,17 +118,19 @@ def _open_file(name: str, path: str) -> Iterator[Opened]:
 
 
 @contextlib.contextmanager
-def _session(idle_timeout: float) -> Iterator[requests.Session]:
+def _session(connect_timeout: float, idle_timeout: float) -> Iterator[requests.Session]:
     with requests.Session() as session:
         session.max_redirects = MAX_REDIRECTS
-        adapter = WatchedAdapter(connect_timeout=CONNECT_TIMEOUT_S, idle_timeout=idle_timeout)
+        adapter = WatchedAdapter(connect_timeout=connect_timeout, idle_timeout=idle_timeout)
         session.mount("http://", adapter)
         session.mount("https://", adapter)
         yield session
 
 
 @contextlib.contextmanager
-def _get(session: requests.Session, url: str, idle_timeout: float) -> Iterator[requests.Response]:
+def _get(
+    session: requests.Session, url: str, connect_timeout: float, idle_timeout: float
+) -> Iterator[requests.Response]:
     name = shown(url)
     try:
         response = session.get(
@@ -146,7 +147,7 @@ def _get(session: requests.Session, url: str, idle_timeout: float) -> Iterator[r
         ) from exc
     except requests.exceptions.Timeout as exc:
         raise ImageError(
-            f"source {name}: no answer within {CONNECT_TIMEOUT_S:g}s to connect or "
+            f"source {name}: no answer within {connect_timeout:g}s to connect or "
             f"{idle_timeout:g}s to respond (vigo:downloadIdleTimeoutS); check the URL, "
             "the server and HTTPS_PROXY/NO_PROXY"
         ) from exc

@@ -28,7 +28,7 @@ from ..common.tempnames import temporary_name
 from ..errors import CommandError, CommandTimeoutError, HostError, ImageError
 from ..hosts.base import Host
 from .decompress import HOST_COMMANDS, decompressed
-from .download import CONNECT_TIMEOUT_S, MAX_REDIRECTS, Opened, open_source
+from .download import MAX_REDIRECTS, Opened, open_source
 from .limits import Limits
 from .spec import BaseImageSpec
 from .urls import scrubbed, shown
@@ -158,7 +158,7 @@ def fetch_on_host(
     host.write_atomic(config, _curl_config(spec.source), _CONFIG_MODE)
     argv = [
         "bash", "-c", _HOST_SCRIPT, "vigo-fetch", config, temporary, _unpack_command(spec),
-        f"{CONNECT_TIMEOUT_S:g}", f"{idle_timeout:g}", str(MAX_REDIRECTS),
+        f"{limits.connect_timeout_s:g}", f"{idle_timeout:g}", str(MAX_REDIRECTS),
         str(limits.max_bytes), f"{limits.ceiling_s:g}",
     ]  # fmt: skip
     try:

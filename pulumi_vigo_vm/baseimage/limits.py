@@ -10,10 +10,11 @@ users already set (``vigo:downloadIdleTimeoutS``), which is the knob for a slow 
 - Size: at most :data:`MAX_BYTES` as published and again as decompressed. A declared
   ``Content-Length`` (or a ``file://`` source's size) beyond it is refused before anything
   is written; a body that goes beyond it is stopped there.
-- Time: the idle timeout, plus the declared size at :data:`MIN_RATE` (the slowest transfer
-  accepted), and never more than :data:`CEILING_S`; a source of unknown size gets the
-  ceiling. ``fetch_on="host"`` cannot know the size before curl starts, so it gets the
-  ceiling too.
+- Time: :data:`CONNECT_TIMEOUT_S` to connect, and the headers within that plus the idle
+  timeout however slowly they drip; then the idle timeout, plus the declared size at
+  :data:`MIN_RATE` (the slowest transfer accepted), and never more than :data:`CEILING_S`;
+  a source of unknown size gets the ceiling. ``fetch_on="host"`` cannot know the size
+  before curl starts, so it gets the ceiling too.
 
 Pure: numbers in, decisions out (and a generator that stops a stream at the cap).
 """
@@ -25,13 +26,15 @@ from dataclasses import dataclass
 
 from ..errors import ImageError
 
-__all__ = ["CEILING_S", "MAX_BYTES", "MIN_RATE", "Limits"]
+__all__ = ["CEILING_S", "CONNECT_TIMEOUT_S", "MAX_BYTES", "MIN_RATE", "Limits"]
 
 MAX_BYTES = 256 << 30
 """256 GiB: beyond any published cloud image (a few GiB) and any raw disk one is likely to
 be decompressed into; a larger body is a broken or hostile server."""
 MIN_RATE = 128 << 10
 """128 KiB/s (1 Mbit/s): a 600 MiB image may take 80 minutes, a dripping server not."""
+CONNECT_TIMEOUT_S = 30.0
+"""The longest a TCP (and TLS) connection to a source may take."""
 CEILING_S = 6 * 3600.0
 """The longest any download may take in all."""
 _GIB = float(1 << 30)
@@ -44,6 +47,11 @@ class Limits:
     max_bytes: int = MAX_BYTES
     min_rate: float = MIN_RATE
     ceiling_s: float = CEILING_S
+    connect_timeout_s: float = CONNECT_TIMEOUT_S
+
+    def headers_deadline(self, idle_timeout: float) -> float:
+        """Seconds the connection and the response's headers may take, however they drip."""
+        return self.connect_timeout_s + idle_timeout
 
     def deadline(self, idle_timeout: float, length: int | None) -> float:
         """Seconds the whole transfer may take, given its declared ``length``."""

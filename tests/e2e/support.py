@@ -47,6 +47,9 @@ DEFAULT_IMAGE_CACHE = Path("/var/tmp/pulumi-vigo-vm/images")
 to open the base image, which the builder's default under ``~root`` forbids."""
 
 BOOT_TIMEOUT_S = 360
+POLL_S = 0.5
+"""How often a wait looks at libvirt and the console: a boot's end is seen within half a
+second (a lookup and a read of a log of tens of KiB cost milliseconds)."""
 GIB = 1024**3
 ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 KERNEL_BANNER = "Linux version "
@@ -163,5 +166,5 @@ class Guest:
                     f"{self.name} did not {what} within {timeout:.0f} s; console tail:\n"
                     + tail(self.console())
                 )
-            time.sleep(2)
+            time.sleep(POLL_S)
         return time.monotonic() - started
