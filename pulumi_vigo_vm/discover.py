@@ -3,7 +3,10 @@ the domains of a host that this package did not create (operations spec §1).
 
 One ``VigoVm`` per unmarked domain (or per named one): ``adopt`` with its UUID, its root
 attached as it is, its data disks and NICs (with their MACs), memory, vCPUs, firmware,
-machine, arch, CPU mode, run state and autostart as they are, so that ``pulumi up`` of the
+machine, arch, CPU mode, run state and autostart, and the hardware and tuning the package
+models (the RNG, boot order, disk cache/IO modes and limits, host devices, virtiofs shares,
+pinning, NUMA, huge pages, I/O threads, a NIC's VLAN and bandwidth) as they are, so that
+``pulumi up`` of the
 program restarts nothing and the next ``preview`` is a no-op. What the inputs cannot
 express exactly is a comment naming the domain and what the adoption would change. The
 program is valid Python and ``ruff``-clean; the host is read over one connection and never
@@ -21,13 +24,14 @@ from dataclasses import dataclass
 
 from .virt.target import Target
 from .vm.devices import DiskBus, NicModel
-from .vm.domain_xml import BIOS, DomainConfig, from_xml
+from .vm.domain_xml import BIOS, DEFAULT_BOOT_ORDER, DiskTune, DomainConfig, from_xml
 from .vm.inputs import default_autostart, default_cpu_mode
 from .vm.machines import machine_family
 
 __all__ = ["Found", "main", "render"]
 
 _ROOT_FORMATS = ("qcow2", "raw")
+_NIC_KINDS = ("bridge", "network", "direct")
 
 
 @dataclass(frozen=True)
@@ -53,7 +57,7 @@ def _notes(found: Found) -> list[str]:
                 "detach it first, or convert it"
             )
     for nic in config.nics:
-        if nic.kind not in ("bridge", "network"):
+        if nic.kind not in _NIC_KINDS:
             notes.append(f"NIC {nic.mac} ({nic.kind}) cannot be declared: detach it first")
         elif nic.model not in {m.value for m in NicModel}:
             notes.append(f"NIC {nic.mac}: model {nic.model} becomes virtio at the next boot")
@@ -80,9 +84,14 @@ def _name(domain: str, taken: set[str]) -> str:
 
 
 def _literal(value: object) -> str:
-    """``value`` as Python source, strings in double quotes (what ``ruff format`` keeps)."""
+    """``value`` as Python source, strings in double quotes (what ``ruff format`` keeps),
+    lists and dicts of them too."""
     if isinstance(value, str):
         return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(value, list):
+        return "[" + ", ".join(_literal(item) for item in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{_literal(k)}: {_literal(v)}" for k, v in value.items()) + "}"
     return repr(value)
 
 
@@ -112,16 +121,58 @@ def _arguments(found: Found, uri: str) -> list[tuple[str, object]]:
     args.append(("state", state))
     if found.autostart != default_autostart(state):
         args.append(("autostart", found.autostart))
+    return args + _hardware(config)
+
+
+def _hardware(config: DomainConfig) -> list[tuple[str, object]]:
+    """The hardware and tuning inputs where the domain differs from what their omission
+    gives (a watchdog and a display are left as they are when omitted: not declared)."""
+    args: list[tuple[str, object]] = [
+        (f"disk_{name}", value) for name, value in _tune(config.root_tune).items()
+    ]
+    if not config.rng:
+        args.append(("rng", False))
+    if config.boot_order and config.boot_order != DEFAULT_BOOT_ORDER:
+        args.append(("boot_order", list(config.boot_order)))
+    if config.host_devices:
+        args.append(("host_devices", [d.to_input() for d in config.host_devices]))
+    if config.filesystems:
+        args.append(("filesystems", [f.to_input() for f in config.filesystems]))
+    if config.cpu_pinning:
+        args.append(("cpu_pinning", list(config.cpu_pinning)))
+    if config.numa is not None:
+        args.append(("numa", config.numa.to_input()))
+    if config.hugepages is not False:
+        args.append(("hugepages", config.hugepages))
+    if config.iothreads is not None:
+        args.append(("iothreads", config.iothreads))
     return args
+
+
+def _tune(tune: DiskTune) -> dict[str, object]:
+    """A disk's cache and IO modes and limits that are set, by their input names."""
+    return {k: v for k, v in vars(tune).items() if v is not None}
 
 
 def _lists(found: Found) -> list[tuple[str, list[dict[str, object]]]]:
     config = found.config
     lists: list[tuple[str, list[dict[str, object]]]] = []
     nics = [
-        {nic.kind: nic.source, "mac": nic.mac or "", "model": nic.model}
+        {
+            **(
+                {"type": "direct", "dev": nic.source, "mode": nic.mode}
+                if nic.kind == "direct"
+                else {nic.kind: nic.source}
+            ),
+            "mac": nic.mac or "",
+            "model": nic.model,
+            "vlan": nic.vlan,
+            "bandwidth": {
+                k: v for k, v in (("inbound", nic.inbound), ("outbound", nic.outbound)) if v
+            },
+        }
         for nic in config.nics
-        if nic.kind in ("bridge", "network") and nic.model in {m.value for m in NicModel}
+        if nic.kind in _NIC_KINDS and nic.model in {m.value for m in NicModel}
     ]
     if nics:
         lists.append(("nics", [{k: v for k, v in nic.items() if v} for nic in nics]))
@@ -132,6 +183,8 @@ def _lists(found: Found) -> list[tuple[str, list[dict[str, object]]]]:
             "bus": disk.bus,
             "serial": disk.serial or False,
             **({"readonly": True} if disk.readonly else {}),
+            **({"iothread": disk.iothread} if disk.iothread is not None else {}),
+            **_tune(disk.tune),
         }
         for disk in config.data_disks
         if disk.format in _ROOT_FORMATS and disk.bus in {b.value for b in DiskBus}

@@ -1,6 +1,7 @@
 """One booted guest carrying the devices and tuning an operator sets (operations spec §4): a
 macvtap NIC on a host interface the test makes, IO limits on its root, the virtio RNG, an
-i6300esb watchdog and a password-protected VNC display on 127.0.0.1. Proof comes from the
+i6300esb watchdog, a password-protected VNC display on 127.0.0.1, and two data disks, one
+throttled, read side by side. Proof comes from the
 guest's console (what it prints about itself), from libvirt (``virsh blkdeviotune``, the
 live definition) and from the host's qemu answering at the output port; nothing connects
 to the guest.
@@ -11,14 +12,17 @@ SR-IOV VF) and ``bandwidth`` (needs the ``sfq`` qdisc this kernel lacks)."""
 
 from __future__ import annotations
 
+import re
 import socket
 import subprocess
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import libvirt
 import pytest
+from support.disks import qemu_img
 
 from .support import Guest
 
@@ -27,8 +31,18 @@ pytestmark = [pytest.mark.libvirt, pytest.mark.slow]
 PARENT, PEER = "vigomvt0", "vigomvt1"
 PASSWORD = "e2e-pw"
 IOPS, BYTES_PER_S = 5000, 100 * 2**20
-USER_DATA = """#cloud-config
+THROTTLED_BYTES_PER_S, READ_MIB = 2 * 2**20, 8
+"""The throttled disk's limit and what the guest reads of each disk (direct IO): at 2 MiB/s,
+8 MiB cannot take less than about 3.5 s whatever the load (qemu lets a bucket of a tenth of
+a second's worth through at once), while the unthrottled read takes a fraction of that."""
+READ_BOTH = (
+    "for d in fast slow; do s=$(date +%s%N); "
+    f"dd if=/dev/disk/by-id/virtio-$d of=/dev/null bs=1M count={READ_MIB} iflag=direct; "
+    "e=$(date +%s%N); echo VIGO-READ $d $(( (e - s) / 1000000 )) >/dev/ttyS0; done"
+)
+USER_DATA = f"""#cloud-config
 runcmd:
+  - [sh, -c, "{READ_BOTH}"]
   - "test -c /dev/hwrng && echo VIGO-HWRNG $(cat /sys/class/misc/hw_random/rng_current) >/dev/ttyS0"
   - "grep -l 0x25ab /sys/bus/pci/devices/*/device | grep -q . && echo VIGO-WATCHDOG-PCI >/dev/ttyS0"
   - "echo VIGO-DONE > /dev/ttyS0"
@@ -67,12 +81,20 @@ def test_a_guest_with_macvtap_io_limits_rng_watchdog_and_a_vnc_display(
     make_guest: Any, libvirt_conn: libvirt.virConnect, macvtap_parent: str
 ) -> None:
     guest: Guest = make_guest("e2e/hardware")
+    disks = {name: Path(guest.lab.root) / f"{name}.qcow2" for name in ("fast", "slow")}
+    for path in disks.values():
+        qemu_img("create", "-q", "-f", "qcow2", str(path), "64M")
+        path.chmod(0o666)  # qemu runs as libvirt-qemu; the lab's folder is world-traversable
     guest.declare(
         USER_DATA,
         network_bridge=None,
         nics=[{"type": "direct", "dev": macvtap_parent, "mode": "bridge"}],
         disk_iops=IOPS,
         disk_bytes_per_s=BYTES_PER_S,
+        data_disks=[
+            {"path": str(disks["fast"]), "serial": "fast"},
+            {"path": str(disks["slow"]), "serial": "slow", "bytes_per_s": THROTTLED_BYTES_PER_S},
+        ],
         watchdog={"model": "i6300esb", "action": "reset"},
         graphics="vnc",
         graphics_password=PASSWORD,
@@ -115,5 +137,8 @@ def test_a_guest_with_macvtap_io_limits_rng_watchdog_and_a_vnc_display(
     console = guest.boots()[0]
     assert "VIGO-HWRNG virtio_rng" in console, "/dev/hwrng is the virtio RNG"
     assert "VIGO-WATCHDOG-PCI" in console, "the i6300esb is on the guest's PCI bus"
+    took = {d: int(ms) for d, ms in re.findall(r"VIGO-READ (fast|slow) (\d+)", console)}
+    assert took["slow"] >= 3000, f"{READ_MIB} MiB at 2 MiB/s in {took['slow']} ms: not throttled"
+    assert took["fast"] * 2 < took["slow"], f"the unthrottled disk is not faster: {took}"
 
     assert guest.lab.harness().preview().counts() == {"same": 1}, "read back: no drift"

@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 import ast
+from dataclasses import replace
 
 from pulumi_vigo_vm.discover import Found, render
-from pulumi_vigo_vm.vm.domain_xml import DomainConfig, NicDevice
+from pulumi_vigo_vm.spec import ProviderDefaults
+from pulumi_vigo_vm.vm.domain_xml import DiskDevice, DiskTune, DomainConfig, NicDevice
+from pulumi_vigo_vm.vm.spec import parse_spec
+from pulumi_vigo_vm.vm.tuning import Filesystem, HostDevice, Numa, NumaMode
+
+from ._values import CLAIM
 
 CONFIG = DomainConfig(
     name="web-01",
@@ -40,3 +46,56 @@ def test_no_domain_is_a_program_that_says_so() -> None:
     text = render("qemu:///system", [])
     ast.parse(text)
     assert "nothing to adopt" in text
+
+
+TUNED = replace(
+    CONFIG,
+    overlay_path="/srv/vm/web.qcow2",
+    cpu_mode="host-model",
+    nics=(NicDevice("direct", "eno1", "52:54:00:00:00:03", mode="vepa", vlan=None, inbound=800),),
+    data_disks=(
+        DiskDevice(
+            "/srv/data.qcow2",
+            "vdb",
+            serial="data",
+            iothread=1,
+            tune=DiskTune(cache="none", io="native", iops=400),
+        ),
+    ),
+    root_tune=DiskTune(bytes_per_s=10_485_760),
+    rng=False,
+    boot_order=("network", "hd"),
+    host_devices=(HostDevice("pci", "0000:3b:00.0"),),
+    filesystems=(Filesystem("/srv/share", "share"),),
+    cpu_pinning=("0", "1"),
+    numa=Numa(NumaMode.STRICT, "0"),
+    hugepages=2048,
+    iothreads=1,
+)
+
+
+def test_the_hardware_a_domain_has_is_declared_as_it_is() -> None:
+    """Omitted, these inputs would change the domain at its adoption (an RNG added, the
+    pinning dropped...), and a change the guest gets at a power cycle restarts it: the
+    program declares each as the domain has it, and the inputs read back the same."""
+    text = render("qemu:///system", [Found(TUNED, running=True, autostart=True)])
+    call = ast.parse(text).body[-1].value  # type: ignore[attr-defined]
+    kwargs = {k.arg: ast.literal_eval(k.value) for k in call.keywords}
+    assert kwargs["rng"] is False and kwargs["boot_order"] == ["network", "hd"]
+    assert kwargs["nics"] == [
+        {
+            "type": "direct",
+            "dev": "eno1",
+            "mode": "vepa",
+            "mac": "52:54:00:00:00:03",
+            "model": "virtio",
+            "bandwidth": {"inbound": 800},
+        }
+    ]
+    spec = parse_spec({**kwargs, "claim": CLAIM}, ProviderDefaults())
+    assert (spec.rng, spec.boot_order, spec.root_tune) == (False, TUNED.boot_order, TUNED.root_tune)
+    (disk,) = spec.data_disks
+    assert (disk.iothread, disk.tune) == (1, TUNED.data_disks[0].tune)
+    assert spec.host_devices == TUNED.host_devices and spec.filesystems == TUNED.filesystems
+    assert (spec.cpu_pinning, spec.numa) == (TUNED.cpu_pinning, TUNED.numa)
+    assert (spec.hugepages, spec.iothreads) == (2048, 1)
