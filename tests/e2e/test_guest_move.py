@@ -13,26 +13,23 @@ the test image in /var/tmp, which both hosts share (a fleet's shared base store)
 
 from __future__ import annotations
 
-import base64
-import json
 import shutil
 import time
 from collections.abc import Iterator
 from typing import Any
 
 import libvirt
-import libvirt_qemu
 import pytest
 from support.twohost import RigHost, TwoHosts
 
-from .support import BOOT_TIMEOUT_S, Guest, console_log_path
+from . import agent
+from .support import Guest, console_log_path
 
 pytestmark = [pytest.mark.libvirt, pytest.mark.slow]
 
 IMAGES = "/var/lib/libvirt/images"
 FILE = "/var/tmp/vigo-written-before-the-move"
 BOOT_ID = "/proc/sys/kernel/random/boot_id"
-AGENT_TIMEOUT_S = 30
 
 
 def _domain(host: RigHost, name: str) -> libvirt.virDomain | None:
@@ -40,55 +37,6 @@ def _domain(host: RigHost, name: str) -> libvirt.virDomain | None:
         return libvirt.open(host.local_uri).lookupByName(name)
     except libvirt.libvirtError:
         return None
-
-
-def _agent(domain: libvirt.virDomain, command: str, **arguments: Any) -> Any:
-    """One guest agent command through libvirt (of the host running the guest); its return."""
-    request = json.dumps({"execute": command, "arguments": arguments})
-    reply = libvirt_qemu.qemuAgentCommand(domain, request, AGENT_TIMEOUT_S, 0)
-    return json.loads(reply)["return"]
-
-
-def _wait_for_agent(domain: libvirt.virDomain) -> None:
-    deadline = time.monotonic() + BOOT_TIMEOUT_S
-    while True:
-        try:
-            _agent(domain, "guest-ping")
-            return
-        except libvirt.libvirtError as exc:
-            if time.monotonic() > deadline:
-                pytest.fail(f"the guest agent did not answer within {BOOT_TIMEOUT_S} s: {exc}")
-        time.sleep(2)
-
-
-def _read(domain: libvirt.virDomain, path: str) -> str:
-    handle = _agent(domain, "guest-file-open", path=path, mode="r")
-    read = _agent(domain, "guest-file-read", handle=handle, count=4096)
-    _agent(domain, "guest-file-close", handle=handle)
-    return base64.b64decode(read["buf-b64"]).decode()
-
-
-def _write(domain: libvirt.virDomain, path: str, text: str) -> None:
-    """Write ``path`` in the guest and sync it to the guest's disk."""
-    handle = _agent(domain, "guest-file-open", path=path, mode="w")
-    _agent(
-        domain,
-        "guest-file-write",
-        handle=handle,
-        **{"buf-b64": base64.b64encode(text.encode()).decode()},
-    )
-    _agent(domain, "guest-file-flush", handle=handle)
-    _agent(domain, "guest-file-close", handle=handle)
-    _run(domain, "/bin/sync")
-
-
-def _run(domain: libvirt.virDomain, path: str, *args: str) -> None:
-    pid = _agent(domain, "guest-exec", path=path, arg=list(args))["pid"]
-    deadline = time.monotonic() + AGENT_TIMEOUT_S
-    while not (status := _agent(domain, "guest-exec-status", pid=pid))["exited"]:
-        assert time.monotonic() < deadline, f"{path} did not end in the guest"
-        time.sleep(0.5)
-    assert status["exitcode"] == 0, status
 
 
 @pytest.fixture
@@ -136,11 +84,11 @@ def test_a_booted_guest_moves_live_to_the_other_host_and_back_unrebooted_and_who
     guest.up()
     domain = _domain(a, guest.name)
     assert domain is not None
-    _wait_for_agent(domain)
+    agent.wait_until_answers(domain)
     booted = time.monotonic() - started
-    boot_id = _read(domain, BOOT_ID)
-    _write(domain, FILE, f"written on {a.hostname} in boot {boot_id}")
-    written = _read(domain, FILE)
+    boot_id = agent.read_file(domain, BOOT_ID)
+    agent.write_file(domain, FILE, f"written on {a.hostname} in boot {boot_id}")
+    written = agent.read_file(domain, FILE)
     uuid = guest.outputs()["uuid"]
     moves: list[float] = []
 
@@ -152,9 +100,11 @@ def test_a_booted_guest_moves_live_to_the_other_host_and_back_unrebooted_and_who
         domain = _domain(there, guest.name)
         assert domain is not None and domain.isActive(), f"not running on {there.hostname}"
         assert domain.UUIDString() == uuid
-        assert _read(domain, BOOT_ID) == boot_id, f"the guest rebooted on {there.hostname}"
-        _run(domain, "/bin/sh", "-c", "echo 3 > /proc/sys/vm/drop_caches")  # read from disk
-        assert _read(domain, FILE) == written, f"the file on {there.hostname}"
+        assert agent.read_file(domain, BOOT_ID) == boot_id, (
+            f"the guest rebooted on {there.hostname}"
+        )
+        agent.run(domain, "/bin/sh", "-c", "echo 3 > /proc/sys/vm/drop_caches")  # read from disk
+        assert agent.read_file(domain, FILE) == written, f"the file on {there.hostname}"
         outputs = guest.outputs()
         assert (outputs["uri"], outputs["observed_state"]) == (uri, "running")
         assert there.path(str(console_log_path(guest.name))).exists(), "its console log"
