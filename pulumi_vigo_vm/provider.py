@@ -272,17 +272,10 @@ class VmProvider(ConfiguredProvider):
             return []
         if inputs.get("state") == RunState.ABSENT.value:
             return []
-        # Other inputs may be unknown yet (the claim of a new stack, until its state id is
-        # made): they do not change which host is asked nor what.
-        known = {k: v for k, v in inputs.items() if not contains_unknown(v)}
-        try:
-            spec = self._parse(known)
-        except InputError:
-            return []  # a required input is not known yet: the create looks
-        before: set[tuple[str, str]] = set()
-        if olds.get("vm_name") is not None and not contains_unknown(dict(olds)):
-            with contextlib.suppress(InputError):
-                before = {(n.kind, n.source) for n in self._parse(olds).all_nics}
+        spec, previous = self._known_spec(inputs), self._previous_spec(olds)
+        if spec is None:
+            return []
+        before = {(n.kind, n.source) for n in previous.all_nics} if previous else set()
         new = {i: n for i, n in enumerate(spec.all_nics) if (n.kind, n.source) not in before}
         if not new:
             return []
@@ -304,16 +297,10 @@ class VmProvider(ConfiguredProvider):
             return []
         if inputs.get("state") == RunState.ABSENT.value:
             return []
-        known = {k: v for k, v in inputs.items() if not contains_unknown(v)}
-        try:
-            spec = self._parse(known)
-        except InputError:
+        spec = self._known_spec(inputs)
+        if spec is None:
             return []
-        before = None
-        if olds.get("vm_name") is not None and not contains_unknown(dict(olds)):
-            with contextlib.suppress(InputError):
-                before = self._parse(olds)
-        judged = changed_tuning(spec, before)
+        judged = changed_tuning(spec, self._previous_spec(olds))
         if not judged:
             return []
         target = Target.for_uri(spec.uri)
@@ -334,9 +321,10 @@ class VmProvider(ConfiguredProvider):
             return []
         if any(contains_unknown(v) for k, v in inputs.items() if k != "claim"):
             return []
-        known = {k: v for k, v in inputs.items() if not contains_unknown(v)}
+        spec = self._known_spec(inputs)
+        if spec is None:
+            return []
         try:
-            spec = self._parse(known)
             target = Target.for_uri(spec.uri)
             observed = observe(target, spec)
             owner = owner_of(observed, spec, None)
@@ -351,6 +339,27 @@ class VmProvider(ConfiguredProvider):
 
     def _parse(self, props: Mapping[str, Any]) -> VmSpec:
         return parse_spec(props, self._defaults)
+
+    def _known_spec(self, inputs: Mapping[str, Any]) -> VmSpec | None:
+        """The spec of the known values of checked ``inputs``, for the host lookups check
+        makes; None while a required input is unknown (the create looks then). Other inputs
+        may be unknown yet (the claim of a new stack, until its state id is made): they
+        change neither which host is asked nor what."""
+        known = {k: v for k, v in inputs.items() if not contains_unknown(v)}
+        try:
+            return self._parse(known)
+        except InputError:
+            return None
+
+    def _previous_spec(self, olds: Mapping[str, Any]) -> VmSpec | None:
+        """The spec the recorded outputs hold (None for a create, or outputs not readable):
+        what check's host lookups need not judge again."""
+        if olds.get("vm_name") is None or contains_unknown(dict(olds)):
+            return None
+        try:
+            return self._parse(olds)
+        except InputError:
+            return None
 
     def _recorded(self, olds: Mapping[str, Any], spec: VmSpec | None = None) -> Recorded:
         """The recorded outputs; ``spec``: their parse, when the caller has it already."""
