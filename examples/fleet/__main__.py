@@ -19,6 +19,9 @@ Config (``pulumi config set KEY VALUE``; numbers are given as strings, as they c
     wait_for        none (default), ip or ready: let `up` return once each VM has an
                     address or has finished cloud-init (needs a NIC)
     ssh_authorized_key  put in the default user's authorized_keys, default none
+    shutdown_timeout_s  how long a guest gets to shut down (ACPI) before it is forced off,
+                    when it stops or its VM is deleted while a data disk outlives it;
+                    default: VigoVm's
 
 Provider config: ``vigo:curator`` (registry host[:port] or OCI layout directory),
 ``vigo:puddle`` (for references without one), ``vigo:artifactsDir``, ``vigo:uri``,
@@ -44,6 +47,7 @@ network = config.get("network") or None
 data_disk_gib = config.get("data_disk_gib") or None
 wait_for = config.get("wait_for") or None
 ssh_key = config.get("ssh_authorized_key")
+shutdown_timeout_s = config.get("shutdown_timeout_s") or None
 
 if count < 1:
     raise ValueError(f"count must be at least 1, got {count}")
@@ -87,6 +91,7 @@ for index in range(1, count + 1):
         cloud_init_user_data=user_data(name, index),
         state=state,
         wait_for=wait_for,
+        shutdown_timeout_s=shutdown_timeout_s,
     )
     vms.append(vm)
     pulumi.export(

@@ -33,6 +33,7 @@ def test_fleet_example_runs_every_vm_on_one_artifact_then_previews_unchanged_and
         count="3",
         name_prefix=rlab.prefix,
         data_disk_gib="1",
+        shutdown_timeout_s="5",  # the base boots no OS: no guest answers the ACPI button
         **sizes,
     )
 

@@ -104,7 +104,8 @@ def test_the_printed_program_adopts_every_domain_with_nothing_restarted(lab: Lab
     adopted = lab.engine(program, lab.provider_config())
     assert adopted.up().ops() == dict.fromkeys(names, "create"), printed
 
-    assert running.ID() == running_id, "adopting must not restart the guest"
+    again = lab.domain("bios")  # a fresh handle: a handle keeps the ID it was looked up with
+    assert again is not None and again.ID() == running_id, "adopting must not restart the guest"
     for short in ("bios", "uefi"):
         domain = lab.domain(short)
         assert domain is not None
