@@ -596,7 +596,7 @@ def _reaching(
     running = observed.running
     if running is None or observed.power is not PowerState.RUNNING:
         return LiveChanges(), ()
-    found = classify(running, wanted)
+    found = classify(running, _kept_as_running(wanted, running))
     names = [n for f in found.power_cycle for n in _definition_inputs(spec, f)]
     if recorded is not None:
         have, want = boot_relevant(running), boot_relevant(wanted)
@@ -612,6 +612,22 @@ def _reaching(
         if password_changed(spec, recorded):
             names.append("graphics_password")
     return found.live, tuple(dict.fromkeys(names))
+
+
+_KEPT_DEVICES = ("graphics", "watchdog")
+"""The devices a definition keeps as its own where their input is omitted."""
+
+
+def _kept_as_running(wanted: DomainConfig, running: DomainConfig) -> DomainConfig:
+    """``wanted`` with the devices it keeps as the domain's own taken as the running guest
+    has them: the package changes nothing of those, whatever the running definition fills
+    in (a display's listen address from qemu.conf, its port)."""
+    kept = {
+        name: getattr(running, name)
+        for name in _KEPT_DEVICES
+        if getattr(wanted, name) is not None and getattr(wanted, name).kept
+    }
+    return replace(wanted, **kept) if kept else wanted
 
 
 def definition_inputs(spec: VmSpec, fields: Sequence[str]) -> tuple[str, ...]:

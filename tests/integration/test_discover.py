@@ -9,6 +9,7 @@ virt-install itself made is adopted in test_adopt_virt_install.py.
 
 from __future__ import annotations
 
+import difflib
 import subprocess
 import sys
 import uuid
@@ -83,6 +84,7 @@ def test_the_printed_program_adopts_every_domain_with_nothing_restarted(lab: Lab
     assert running is not None
     running.create()
     running_id = running.ID()
+    booted_with = running.XMLDesc(0)
 
     printed = subprocess.run(
         [sys.executable, "-m", "pulumi_vigo_vm.discover", lab.uri, *names],
@@ -105,7 +107,11 @@ def test_the_printed_program_adopts_every_domain_with_nothing_restarted(lab: Lab
     assert adopted.up().ops() == dict.fromkeys(names, "create"), printed
 
     again = lab.domain("bios")  # a fresh handle: a handle keeps the ID it was looked up with
-    assert again is not None and again.ID() == running_id, "adopting must not restart the guest"
+    assert again is not None
+    changed = "".join(
+        difflib.unified_diff(booted_with.splitlines(True), again.XMLDesc(0).splitlines(True))
+    )
+    assert again.ID() == running_id, "adopting must not restart the guest:\n" + printed + changed
     for short in ("bios", "uefi"):
         domain = lab.domain(short)
         assert domain is not None

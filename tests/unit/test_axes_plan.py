@@ -21,7 +21,7 @@ from pulumi_vigo_vm.vm.axes import (
     refuse_nic_sources,
 )
 from pulumi_vigo_vm.vm.devices import DataDisk, Nic
-from pulumi_vigo_vm.vm.domain_xml import LiveDomain, NicDevice
+from pulumi_vigo_vm.vm.domain_xml import GraphicsDevice, LiveDomain, NicDevice
 from pulumi_vigo_vm.vm.filenames import console_log_path
 from pulumi_vigo_vm.vm.inputs import DiskMode
 from pulumi_vigo_vm.vm.model import NicSource
@@ -646,3 +646,15 @@ def test_a_missing_shorthand_bridge_is_refused_under_its_own_input() -> None:
     spec = make_spec(network_bridge="br9")
     (fault,) = refuse_nic_sources(spec, {0: NicSource(Nic("bridge", "br9"), False)}, "hv1")
     assert fault.property == "network_bridge" and "not a bridge on hv1" in fault.reason
+
+
+def test_a_display_the_inputs_omit_is_the_domains_own_whatever_its_running_form() -> None:
+    """A running display reports the listen address qemu.conf gave it and its port; the
+    definition the package keeps has neither. That is no change of ours: nothing restarts
+    (an adopted domain with a VNC display restarted on it)."""
+    own = GraphicsDevice("vnc")
+    persistent = with_live(RUNNING, graphics=own)
+    running = replace(persistent.config, graphics=GraphicsDevice("vnc", "127.0.0.1", port=5900))
+    observed = converged(RUNNING, domain=persistent, running=running)
+    assert plan(RUNNING, observed) == ()
+    assert plan(RUNNING, converged(RUNNING, domain=persistent, running=persistent.config)) == ()
