@@ -100,6 +100,7 @@ def test_a_booted_guest_moves_live_to_the_other_host_and_back_unrebooted_and_who
         domain = _domain(there, guest.name)
         assert domain is not None and domain.isActive(), f"not running on {there.hostname}"
         assert domain.UUIDString() == uuid
+        agent.wait_until_answers(domain)  # the target's libvirtd connects to the agent anew
         assert agent.read_file(domain, BOOT_ID) == boot_id, (
             f"the guest rebooted on {there.hostname}"
         )
