@@ -18,7 +18,6 @@ from pulumi_policy import (
     Policy,
     PolicyConfigSchema,
     ReportViolation,
-    ResourceValidationArgs,
     ResourceValidationPolicy,
     StackValidationArgs,
     StackValidationPolicy,
@@ -28,6 +27,7 @@ from pulumi_policy.proxy import UnknownValueError
 from ..common.typetokens import VIGO_DISK as DISK_TYPE_TOKEN
 from ..common.typetokens import VIGO_VM as TYPE_TOKEN
 from .sizes import DEFAULT_DISK_SIZE_GIB, coerce_positive_int, config_int
+from .validation import resource_validator
 
 __all__ = [
     "DEFAULT_MAX_ATTACHED_DISK_GIB",
@@ -64,19 +64,11 @@ def nic_violation(props: Mapping[str, Any], config: Mapping[str, Any]) -> str | 
     return f"VM {props.get('vm_name')!r}: {count} NICs exceed the limit of {limit}"
 
 
-def _validate_nics(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
-    if args.resource_type != TYPE_TOKEN:
-        return
-    message = nic_violation(args.props, args.get_config())
-    if message is not None:
-        report_violation(message, None)
-
-
 def nics_policy(enforcement_level: EnforcementLevel | None) -> Policy:
     return ResourceValidationPolicy(
         name=MAX_NICS_POLICY,
         description="Requires a VigoVm to have at most maxNics NICs.",
-        validate=_validate_nics,
+        validate=resource_validator(TYPE_TOKEN, nic_violation),
         enforcement_level=enforcement_level,
         config_schema=PolicyConfigSchema(
             properties={

@@ -14,12 +14,11 @@ from typing import Any, Final
 from pulumi_policy import (
     EnforcementLevel,
     Policy,
-    ReportViolation,
-    ResourceValidationArgs,
     ResourceValidationPolicy,
 )
 
 from ..common.typetokens import VIGO_VM as TYPE_TOKEN
+from .validation import resource_validator
 
 __all__ = ["OPEN_DISPLAY_POLICY", "open_display_policy", "open_display_violation"]
 
@@ -50,14 +49,6 @@ def open_display_violation(props: Mapping[str, Any]) -> str | None:
     )
 
 
-def _validate(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
-    if args.resource_type != TYPE_TOKEN:
-        return
-    message = open_display_violation(args.props)
-    if message is not None:
-        report_violation(message, None)
-
-
 def open_display_policy(enforcement_level: EnforcementLevel | None) -> Policy:
     return ResourceValidationPolicy(
         name=OPEN_DISPLAY_POLICY,
@@ -65,6 +56,8 @@ def open_display_policy(enforcement_level: EnforcementLevel | None) -> Policy:
             "Requires a VigoVm's display listening beyond loopback (graphics_listen) to "
             "have a graphics_password."
         ),
-        validate=_validate,
+        validate=resource_validator(
+            TYPE_TOKEN, lambda props, _config: open_display_violation(props)
+        ),
         enforcement_level=enforcement_level,
     )

@@ -28,6 +28,7 @@ from pulumi_policy.proxy import UnknownValueError
 from ..common.numbers import whole_number
 from ..common.typetokens import VIGO_DISK as DISK_TYPE_TOKEN
 from ..common.typetokens import VIGO_VM as TYPE_TOKEN
+from .validation import resource_validator
 
 __all__ = [
     "DEFAULT_DISK_SIZE_GIB",
@@ -244,13 +245,9 @@ def _positive_int_schema(default: int, description: str) -> dict[str, Any]:
 
 
 def _size_validator(limit: SizeLimit) -> Callable[[ResourceValidationArgs, ReportViolation], None]:
-    def validate(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
-        if args.resource_type != limit.resource_type:
-            return
-        message = size_violation(limit, args.props, args.get_config())
-        if message is not None:
-            report_violation(message, None)
-
+    validate = resource_validator(
+        limit.resource_type, lambda props, config: size_violation(limit, props, config)
+    )
     validate.__name__ = f"validate_{limit.policy.replace('-', '_')}"
     return validate
 

@@ -10,21 +10,20 @@ passthrough on a stack). Numbers are read with the provider's own grammar.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
 from pulumi_policy import (
     EnforcementLevel,
     Policy,
     PolicyConfigSchema,
-    ReportViolation,
-    ResourceValidationArgs,
     ResourceValidationPolicy,
 )
 
 from ..common.numbers import whole_number
 from ..common.typetokens import VIGO_VM as TYPE_TOKEN
 from .sizes import coerce_positive_int
+from .validation import resource_validator
 
 __all__ = [
     "DEFAULT_MAX_HOST_DEVICES",
@@ -94,24 +93,11 @@ def hugepage_memory_violation(props: Mapping[str, Any], config: Mapping[str, Any
     )
 
 
-Violation = Callable[[Mapping[str, Any], Mapping[str, Any]], str | None]
-
-
-def _validate(
-    violation: Violation, args: ResourceValidationArgs, report_violation: ReportViolation
-) -> None:
-    if args.resource_type != TYPE_TOKEN:
-        return
-    message = violation(args.props, args.get_config())
-    if message is not None:
-        report_violation(message, None)
-
-
 def host_devices_policy(enforcement_level: EnforcementLevel | None) -> Policy:
     return ResourceValidationPolicy(
         name=MAX_HOST_DEVICES_POLICY,
         description="Requires a VigoVm to pass through at most maxHostDevices host devices.",
-        validate=lambda args, report: _validate(host_devices_violation, args, report),
+        validate=resource_validator(TYPE_TOKEN, host_devices_violation),
         enforcement_level=enforcement_level,
         config_schema=PolicyConfigSchema(
             properties={
@@ -130,7 +116,7 @@ def hugepage_memory_policy(enforcement_level: EnforcementLevel | None) -> Policy
     return ResourceValidationPolicy(
         name=MAX_HUGEPAGE_MEMORY_POLICY,
         description=("Requires a VigoVm on huge pages to boot with at most maxHugepageMemoryMib."),
-        validate=lambda args, report: _validate(hugepage_memory_violation, args, report),
+        validate=resource_validator(TYPE_TOKEN, hugepage_memory_violation),
         enforcement_level=enforcement_level,
         config_schema=PolicyConfigSchema(
             properties={
