@@ -29,6 +29,7 @@ from .devices import DataDisk, DiskBus, assign_macs
 from .domain_xml import (
     BIOS,
     DEFAULT_BOOT_ORDER,
+    KEPT_UNLESS_GIVEN,
     DiskDevice,
     DomainConfig,
     GraphicsDevice,
@@ -614,17 +615,13 @@ def _reaching(
     return found.live, tuple(dict.fromkeys(names))
 
 
-_KEPT_DEVICES = ("graphics", "watchdog")
-"""The devices a definition keeps as its own where their input is omitted."""
-
-
 def _kept_as_running(wanted: DomainConfig, running: DomainConfig) -> DomainConfig:
     """``wanted`` with the devices it keeps as the domain's own taken as the running guest
     has them: the package changes nothing of those, whatever the running definition fills
     in (a display's listen address from qemu.conf, its port)."""
     kept = {
         name: getattr(running, name)
-        for name in _KEPT_DEVICES
+        for name in KEPT_UNLESS_GIVEN
         if getattr(wanted, name) is not None and getattr(wanted, name).kept
     }
     return replace(wanted, **kept) if kept else wanted

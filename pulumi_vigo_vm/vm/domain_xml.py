@@ -22,6 +22,7 @@ __all__ = [
     "EFI",
     "EFI_SECURE",
     "GUEST_AGENT_CHANNEL",
+    "KEPT_UNLESS_GIVEN",
     "MARKER_NAMESPACE",
     "MARKER_PREFIX",
     "DiskDevice",
@@ -793,7 +794,7 @@ def with_unmodelled(xml: str, live_xml: str) -> str:
     domain, live = ET.fromstring(xml), ET.fromstring(live_xml)
     devices = domain.find("devices")
     assert devices is not None
-    written = {d.tag for d in devices if d.tag in _OPERATOR_DEVICES}  # theirs replaced
+    written = {d.tag for d in devices if d.tag in KEPT_UNLESS_GIVEN}  # theirs replaced
     devices.extend(
         d for d in live.findall("devices/*") if not _modelled(d) and d.tag not in written
     )
@@ -1025,7 +1026,7 @@ def _keep_unmodelled_tuning(domain: ET.Element, live: ET.Element) -> None:
 _SOURCE_ATTRIBUTE = {"direct": "dev"}
 """The ``<source>`` attribute naming a NIC's source, where it is not the NIC's type."""
 _IOTUNE = (("iops", "total_iops_sec"), ("bytes_per_s", "total_bytes_sec"))
-_OPERATOR_DEVICES = ("graphics", "watchdog")
+KEPT_UNLESS_GIVEN = ("graphics", "watchdog")
 """Device kinds the package writes only when their input is given; otherwise the
 definition's own are kept as they are (a display added by hand, libvirt's implicit ones)."""
 
