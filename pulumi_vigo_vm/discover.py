@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from .virt.target import Target
-from .vm.devices import DiskBus, NicModel
+from .vm.devices import DiskBus, NicModel, nic_virtualport
 from .vm.domain_xml import BIOS, DEFAULT_BOOT_ORDER, DiskTune, DomainConfig, from_xml
 from .vm.inputs import default_autostart, default_cpu_mode
 from .vm.machines import machine_family
@@ -59,6 +59,12 @@ def _notes(found: Found) -> list[str]:
     for nic in config.nics:
         if nic.kind not in _NIC_KINDS:
             notes.append(f"NIC {nic.mac} ({nic.kind}) cannot be declared: detach it first")
+        elif nic.virtualport != nic_virtualport(nic.kind, nic.vlan):
+            notes.append(
+                f"NIC {nic.mac} (virtualport {nic.virtualport or 'none'}) cannot be declared: "
+                "the inputs make a bridge NIC an Open vSwitch port exactly when it has a vlan; "
+                "tag it or detach it first"
+            )
         elif nic.model not in {m.value for m in NicModel}:
             notes.append(f"NIC {nic.mac}: model {nic.model} becomes virtio at the next boot")
     if config.cpu_mode is None:
@@ -172,7 +178,11 @@ def _lists(found: Found) -> list[tuple[str, list[dict[str, object]]]]:
             },
         }
         for nic in config.nics
-        if nic.kind in _NIC_KINDS and nic.model in {m.value for m in NicModel}
+        if nic.kind in _NIC_KINDS
+        and nic.model in {m.value for m in NicModel}
+        # a port the inputs would write otherwise stays undeclared (see _notes): adoption
+        # refuses it rather than rewrite it
+        and nic.virtualport == nic_virtualport(nic.kind, nic.vlan)
     ]
     if nics:
         lists.append(("nics", [{k: v for k, v in nic.items() if v} for nic in nics]))

@@ -50,7 +50,7 @@ from .vm import axes
 from .vm.adoption import Adoption, adoption_faults
 from .vm.artifact_base import fetch_artifact_base
 from .vm.axes import Action, Identity, Observed, Plan, Recorded, ResolvedBase
-from .vm.devices import new_mac
+from .vm.devices import Nic, new_mac
 from .vm.domain_xml import DomainConfig, LiveDomain, from_xml
 from .vm.effects import Executor
 from .vm.faults import hook_from_env
@@ -113,6 +113,11 @@ def _replacing_while_unknown(news: Mapping[str, Any], unknown: list[str]) -> lis
 _NIC_LOOKUP_INPUTS = ("uri", "state", "nics", "network", "network_bridge")
 """The inputs that decide which host a NIC lookup asks and what: while any is unknown,
 check asks nothing."""
+
+
+def _nic_source(nic: Nic) -> tuple[str, str, str | None]:
+    """What a NIC's host lookup asks about: its source, and whether on Open vSwitch."""
+    return (nic.kind, nic.source, nic.virtualport)
 
 
 _HOST_FIT_LOOKUP_INPUTS = (
@@ -275,8 +280,8 @@ class VmProvider(ConfiguredProvider):
         spec, previous = self._known_spec(inputs), self._previous_spec(olds)
         if spec is None:
             return []
-        before = {(n.kind, n.source) for n in previous.all_nics} if previous else set()
-        new = {i: n for i, n in enumerate(spec.all_nics) if (n.kind, n.source) not in before}
+        before = {_nic_source(n) for n in previous.all_nics} if previous else set()
+        new = {i: n for i, n in enumerate(spec.all_nics) if _nic_source(n) not in before}
         if not new:
             return []
         target = Target.for_uri(spec.uri)

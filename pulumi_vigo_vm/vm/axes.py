@@ -216,6 +216,7 @@ def desired_domain(
             nic.vlan,
             nic.inbound,
             nic.outbound,
+            nic.virtualport,
         )
         for nic, mac in zip(spec.all_nics, macs, strict=True)
     )
@@ -472,7 +473,20 @@ def refuse_nic_sources(
         else:
             prop = "network_bridge" if nic.kind == "bridge" else "network"
             what = repr(nic.source)
-        if nic.kind == "bridge" and not found.present:
+        if nic.kind == "bridge" and not found.present and nic.virtualport is not None:
+            reason = (
+                f"{what} has a vlan, so it is an Open vSwitch port, but "
+                + (
+                    f"{nic.source!r} is a Linux bridge on {host}, which libvirt cannot tag"
+                    if found.linux_bridge
+                    else f"Open vSwitch on {host} has no bridge {nic.source!r} (ovs-vsctl "
+                    "br-exists)"
+                )
+                + ": name an Open vSwitch bridge (ovs-vsctl list-br; create one with "
+                f"ovs-vsctl add-br), or drop vlan and use a Linux bridge on a host VLAN "
+                f"interface (ip link add link eth0 name eth0.{nic.vlan} type vlan id {nic.vlan})"
+            )
+        elif nic.kind == "bridge" and not found.present:
             reason = (
                 f"{what} is not a bridge on {host} (no /sys/class/net/{nic.source}/bridge "
                 f"there): create it on the host (ip link add {nic.source} type bridge) or name "

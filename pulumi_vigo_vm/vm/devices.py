@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 
 from ..common.numbers import shown
 from . import hardware, inputs, tuning
-from .domain_xml import DiskTune
+from .domain_xml import OPENVSWITCH, DiskTune
 from .guest.addresses import MAC
 
 T = TypeVar("T")
@@ -34,6 +34,7 @@ __all__ = [
     "assign_macs",
     "data_disks",
     "new_mac",
+    "nic_virtualport",
     "nics",
 ]
 
@@ -123,6 +124,19 @@ class Nic:
         limits = {k: getattr(self, k) for k in ("inbound", "outbound") if getattr(self, k)}
         shaped = {"bandwidth": limits} if limits else {}
         return {**source, **mac, "model": self.model.value, **vlan, **shaped}
+
+    @property
+    def virtualport(self) -> str | None:
+        """The ``<virtualport>`` type this NIC is written with (see :func:`nic_virtualport`)."""
+        return nic_virtualport(self.kind, self.vlan)
+
+
+def nic_virtualport(kind: str, vlan: int | None) -> str | None:
+    """``openvswitch`` for a tagged NIC on a bridge, else None: libvirt tags VLANs on a
+    bridge only when the bridge is Open vSwitch's and the NIC says so (a Linux bridge refuses
+    the tag at the start), so a ``vlan`` on a ``bridge`` NIC makes it an OVS port. An
+    untagged NIC is a Linux bridge's port."""
+    return OPENVSWITCH if kind == "bridge" and vlan is not None else None
 
 
 def _entries(value: Any, what: str, limit: int) -> Sequence[Mapping[str, Any]]:
@@ -343,20 +357,20 @@ def _nic_kind(entry: Mapping[str, Any], index: int) -> str:
 
 def _nic_extras(entry: Mapping[str, Any], kind: str, index: int) -> dict[str, Any]:
     """A NIC's macvtap mode (``bridge`` by default), VLAN tag and bandwidth. libvirt tags
-    VLANs only on Open vSwitch ports and SR-IOV VFs (macvtap ``passthrough``): a tag on a
-    Linux bridge, or on another macvtap mode, fails at the start, so it is refused here."""
+    VLANs only on Open vSwitch ports and SR-IOV VFs (macvtap ``passthrough``): a tagged
+    ``bridge`` NIC is an OVS port (:attr:`Nic.virtualport`; the bridge is checked at
+    preview), a tag on another macvtap mode fails at the start, so it is refused here."""
     mode = None
     if kind == "direct":
         mode = _entry_value(hardware.macvtap_mode, entry.get("mode", "bridge"), f"[{index}].mode")
     vlan = None
     if entry.get("vlan") is not None:
         vlan = _entry_value(hardware.vlan, entry["vlan"], f"[{index}].vlan")
-        if kind == "bridge" or (kind == "direct" and mode != hardware.MacvtapMode.PASSTHROUGH):
-            what = "a Linux bridge" if kind == "bridge" else f"macvtap mode {mode!r}"
+        if kind == "direct" and mode != hardware.MacvtapMode.PASSTHROUGH:
             raise ValueError(
                 f"[{index}].vlan: libvirt tags VLANs only on Open vSwitch ports and SR-IOV VFs, "
-                f"not on {what}: use a libvirt network on an Open vSwitch bridge "
-                "({'network': ...}), type='direct' with mode='passthrough' on a VF, or a host "
+                f"not on macvtap mode {mode!r}: put the NIC on an Open vSwitch bridge "
+                "({'bridge': ..., 'vlan': ...}), use mode='passthrough' on a VF, or a host "
                 "VLAN interface (ip link add link eth0 name eth0.42 type vlan id 42) as dev"
             )
     limits: dict[str, int] = {}

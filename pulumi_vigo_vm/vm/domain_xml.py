@@ -25,6 +25,7 @@ __all__ = [
     "KEPT_UNLESS_GIVEN",
     "MARKER_NAMESPACE",
     "MARKER_PREFIX",
+    "OPENVSWITCH",
     "DiskDevice",
     "DiskTune",
     "DomainConfig",
@@ -52,6 +53,8 @@ MARKER_PREFIX = "vigo"
 _MARKER_TAG = f"{{{MARKER_NAMESPACE}}}vm"
 _CLAIM_ATTRIBUTE = "claim"
 GUEST_AGENT_CHANNEL = "org.qemu.guest_agent.0"
+OPENVSWITCH = "openvswitch"
+"""The ``<virtualport type>`` of a NIC on an Open vSwitch bridge."""
 ET.register_namespace(MARKER_PREFIX, MARKER_NAMESPACE)
 
 
@@ -137,6 +140,9 @@ class NicDevice:
     """``<bandwidth><inbound average=…>``, KiB/s."""
     outbound: int | None = None
     """``<bandwidth><outbound average=…>``, KiB/s."""
+    virtualport: str | None = None
+    """``<virtualport type=…>`` (:data:`OPENVSWITCH` for a port on an Open vSwitch bridge);
+    the ``interfaceid`` libvirt adds is its own."""
 
 
 @dataclass(frozen=True)
@@ -1059,6 +1065,8 @@ def _nic_extras(interface: ET.Element, source: ET.Element, nic: NicDevice) -> No
         source.set("mode", nic.mode)
     if nic.vlan is not None:
         _sub(_sub(interface, "vlan"), "tag", id=str(nic.vlan))
+    if nic.virtualport is not None:
+        _sub(interface, "virtualport", type=nic.virtualport)
     if nic.inbound is not None or nic.outbound is not None:
         bandwidth = _sub(interface, "bandwidth")
         for tag in ("inbound", "outbound"):
@@ -1068,7 +1076,7 @@ def _nic_extras(interface: ET.Element, source: ET.Element, nic: NicDevice) -> No
 
 
 def _read_nic_extras(interface: ET.Element, source: ET.Element | None) -> dict[str, Any]:
-    tag = interface.find("vlan/tag")
+    tag, port = interface.find("vlan/tag"), interface.find("virtualport")
     averages = {name: interface.find(f"bandwidth/{name}") for name in ("inbound", "outbound")}
     return {
         "mode": source.get("mode") if source is not None else None,
@@ -1077,6 +1085,7 @@ def _read_nic_extras(interface: ET.Element, source: ET.Element | None) -> dict[s
             name: int(element.get("average", "0")) if element is not None else None
             for name, element in averages.items()
         },
+        "virtualport": port.get("type") if port is not None else None,
     }
 
 

@@ -391,7 +391,8 @@ INPUTS: tuple[InputField, ...] = (
         doc=(
             'several NICs: a list of `{"bridge": ...}` or `{"network": ...}` with '
             'optional `"mac"` (unicast; given, or generated once and kept) and '
-            '`"model"` (`virtio` default, `e1000e`, `e1000`, `rtl8139`), `"vlan"` (1-4094), '
+            '`"model"` (`virtio` default, `e1000e`, `e1000`, `rtl8139`), `"vlan"` (1-4094; a '
+            "tagged bridge NIC is an Open vSwitch port), "
             '`"bandwidth"` (`{"inbound": KiB/s, "outbound": KiB/s}`), or `{"type": "direct", '
             '"dev": host interface, "mode": "bridge"}` (macvtap; modes `bridge` default, '
             "`vepa`, `private`, `passthrough`); at most 16; "

@@ -28,11 +28,14 @@ __all__ = [
 @dataclass(frozen=True)
 class NicSource:
     """What the host has for one NIC's source: the bridge interface or libvirt network
-    exists (``present``), and, for a network, runs (``active``)."""
+    exists (``present``: for a NIC on Open vSwitch, an OVS bridge), and, for a network, runs
+    (``active``)."""
 
     nic: Nic
     present: bool
     active: bool = True
+    linux_bridge: bool = False
+    """The source is a Linux bridge (what a NIC on Open vSwitch cannot use)."""
 
 
 @dataclass(frozen=True)

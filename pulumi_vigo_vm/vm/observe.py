@@ -15,11 +15,18 @@ from dataclasses import replace
 from ..common.hostcaps import HostPlatform
 from ..common.typetokens import VIGO_DISK as DISK_TYPE
 from ..dynamic.claims import claimed_type
-from ..errors import ImageError, NotRegularFileError
+from ..errors import (
+    CommandTimeoutError,
+    HostError,
+    HostUnreachableError,
+    ImageError,
+    NotRegularFileError,
+)
 from ..hostfile.guestfile import probe
 from ..hostfile.images import overlay_info, usable_base
 from ..hostfile.ops import read_claim
 from ..hostfile.usage import HostUsage, host_usage
+from ..hosts.base import Host
 from ..spec import ProviderDefaults
 from ..virt.capabilities import host_platform
 from ..virt.hypervisor import Guest
@@ -27,7 +34,7 @@ from ..virt.target import Target
 from .artifact_base import resolve_artifact_base
 from .cloudinit import SeedIdentity
 from .devices import DataDisk, Nic
-from .domain_xml import from_xml
+from .domain_xml import OPENVSWITCH, from_xml
 from .model import AttachedDisk, NicSource, Observed, Recorded, ResolvedBase
 from .ownership import Candidates, DomainOwner, FileFacts, owner_of, removal_candidates
 from .runnable import domain_machine
@@ -47,6 +54,9 @@ __all__ = [
     "observe_removal",
     "resolve_base",
 ]
+
+OVS_TIMEOUT_S = 5
+"""How long ``ovs-vsctl`` waits for Open vSwitch's database (libvirt's own calls wait 5 s)."""
 
 
 def observe(target: Target, spec: VmSpec) -> Observed:
@@ -171,13 +181,18 @@ def resolve_base(target: Target, spec: VmSpec, defaults: ProviderDefaults) -> Re
 
 def observe_nic_sources(target: Target, nics: tuple[Nic, ...]) -> tuple[NicSource, ...]:
     """What the host has for each NIC's source: a Linux bridge is a directory
-    ``/sys/class/net/<name>/bridge`` on the host, a macvtap's parent any
+    ``/sys/class/net/<name>/bridge`` on the host, an Open vSwitch bridge one that
+    ``ovs-vsctl br-exists`` knows (asked only for a NIC on OVS), a macvtap's parent any
     ``/sys/class/net/<name>``; a libvirt network is libvirt's answer."""
     found = []
     for nic in nics:
         if nic.kind == "bridge":
-            present = target.host.stat(f"/sys/class/net/{nic.source}/bridge") is not None
-            found.append(NicSource(nic, present))
+            linux = target.host.stat(f"/sys/class/net/{nic.source}/bridge") is not None
+            if nic.virtualport == OPENVSWITCH:
+                present = not linux and _is_ovs_bridge(target.host, nic.source)
+                found.append(NicSource(nic, present, linux_bridge=linux))
+            else:
+                found.append(NicSource(nic, linux))
         elif nic.kind == "direct":  # macvtap's parent, any host interface
             found.append(
                 NicSource(nic, target.host.stat(f"/sys/class/net/{nic.source}") is not None)
@@ -186,6 +201,22 @@ def observe_nic_sources(target: Target, nics: tuple[Nic, ...]) -> tuple[NicSourc
             active = target.hypervisor.network_active(nic.source)
             found.append(NicSource(nic, active is not None, bool(active)))
     return tuple(found)
+
+
+def _is_ovs_bridge(host: Host, name: str) -> bool:
+    """Open vSwitch on ``host`` has a bridge ``name``: ``ovs-vsctl br-exists`` exits 0 (2:
+    no such bridge; Open vSwitch not installed or not running: no bridge either)."""
+    try:
+        result = host.run(
+            ["ovs-vsctl", f"--timeout={OVS_TIMEOUT_S}", "br-exists", name],
+            check=False,
+            timeout=2 * OVS_TIMEOUT_S,
+        )
+    except (HostUnreachableError, CommandTimeoutError):
+        raise
+    except HostError:  # ovs-vsctl is not installed on this host
+        return False
+    return result.returncode == 0
 
 
 def observe_data_disks(

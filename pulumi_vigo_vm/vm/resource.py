@@ -80,12 +80,12 @@ class VigoVmArgs:
     nics: Input[list[dict[str, Any]]] | None = None
     """Several NICs: a list of ``{"bridge": ...}`` or ``{"network": ...}`` with optional ``"mac"``
     (unicast; given, or generated once and kept) and ``"model"`` (``virtio`` default, ``e1000e``,
-    ``e1000``, ``rtl8139``), ``"vlan"`` (1-4094), ``"bandwidth"`` (``{"inbound": KiB/s, "outbound":
-    KiB/s}``), or ``{"type": "direct", "dev": host interface, "mode": "bridge"}`` (macvtap; modes
-    ``bridge`` default, ``vepa``, ``private``, ``passthrough``); at most 16; exclusive with
-    ``network_bridge``/``network``, which stay as one-NIC shorthands; a new NIC's bridge, libvirt
-    network or macvtap parent must exist on the host (looked up at preview) (see
-    docs/tuning-and-display.md)."""
+    ``e1000``, ``rtl8139``), ``"vlan"`` (1-4094; a tagged bridge NIC is an Open vSwitch port),
+    ``"bandwidth"`` (``{"inbound": KiB/s, "outbound": KiB/s}``), or ``{"type": "direct", "dev": host
+    interface, "mode": "bridge"}`` (macvtap; modes ``bridge`` default, ``vepa``, ``private``,
+    ``passthrough``); at most 16; exclusive with ``network_bridge``/``network``, which stay as
+    one-NIC shorthands; a new NIC's bridge, libvirt network or macvtap parent must exist on the host
+    (looked up at preview) (see docs/tuning-and-display.md)."""
     cloud_init_network_config: Input[str] | None = None
     """NoCloud network-config (version 1 or 2 YAML), carried in the seed; parsed at preview: a YAML
     mapping with ``version: 1`` or ``2`` (at the top or under ``network:``)."""
@@ -260,12 +260,12 @@ class VigoVm(Resource, module=MODULE, name="VigoVm"):
     nics: Output[list[dict[str, Any]]]
     """Several NICs: a list of ``{"bridge": ...}`` or ``{"network": ...}`` with optional ``"mac"``
     (unicast; given, or generated once and kept) and ``"model"`` (``virtio`` default, ``e1000e``,
-    ``e1000``, ``rtl8139``), ``"vlan"`` (1-4094), ``"bandwidth"`` (``{"inbound": KiB/s, "outbound":
-    KiB/s}``), or ``{"type": "direct", "dev": host interface, "mode": "bridge"}`` (macvtap; modes
-    ``bridge`` default, ``vepa``, ``private``, ``passthrough``); at most 16; exclusive with
-    ``network_bridge``/``network``, which stay as one-NIC shorthands; a new NIC's bridge, libvirt
-    network or macvtap parent must exist on the host (looked up at preview) (see
-    docs/tuning-and-display.md)."""
+    ``e1000``, ``rtl8139``), ``"vlan"`` (1-4094; a tagged bridge NIC is an Open vSwitch port),
+    ``"bandwidth"`` (``{"inbound": KiB/s, "outbound": KiB/s}``), or ``{"type": "direct", "dev": host
+    interface, "mode": "bridge"}`` (macvtap; modes ``bridge`` default, ``vepa``, ``private``,
+    ``passthrough``); at most 16; exclusive with ``network_bridge``/``network``, which stay as
+    one-NIC shorthands; a new NIC's bridge, libvirt network or macvtap parent must exist on the host
+    (looked up at preview) (see docs/tuning-and-display.md)."""
     cloud_init_network_config: Output[str | None]
     """NoCloud network-config (version 1 or 2 YAML), carried in the seed; parsed at preview: a YAML
     mapping with ``version: 1`` or ``2`` (at the top or under ``network:``)."""

@@ -1,5 +1,6 @@
 """One booted guest carrying the devices and tuning an operator sets (operations spec §4): a
-macvtap NIC on a host interface the test makes, IO limits on its root, the virtio RNG, an
+macvtap NIC on a host interface the test makes, a VLAN-tagged NIC on an Open vSwitch bridge
+the test makes, IO limits on its root, the virtio RNG, an
 i6300esb watchdog, a password-protected VNC display on 127.0.0.1, and two data disks, one
 throttled, read side by side. Proof comes from the
 guest's console (what it prints about itself), from libvirt (``virsh blkdeviotune``, the
@@ -7,8 +8,9 @@ live definition) and from the host's qemu answering at the output port; nothing 
 to the guest.
 
 The host's kernel here has no ``dummy`` module, so the macvtap parent is one end of a veth
-pair. Not booted here (see docs/tuning-and-display.md): a VLAN tag (needs Open vSwitch or an
-SR-IOV VF) and ``bandwidth`` (needs the ``sfq`` qdisc this kernel lacks)."""
+pair; it has no ``openvswitch`` module either, so the OVS bridge uses OVS's userspace datapath
+(see ``support.openvswitch``). Not booted here (see docs/tuning-and-display.md):
+``bandwidth`` (needs the ``sfq`` qdisc this kernel lacks)."""
 
 from __future__ import annotations
 
@@ -23,12 +25,14 @@ from typing import Any
 import libvirt
 import pytest
 from support.disks import qemu_img
+from support.openvswitch import ovs_bridge, port_tag
 
 from .support import Guest
 
 pytestmark = [pytest.mark.libvirt, pytest.mark.slow]
 
 PARENT, PEER = "vigomvt0", "vigomvt1"
+OVS_BRIDGE, VLAN, TAGGED_MAC = "vigoovs0", 42, "52:54:00:4f:56:53"
 PASSWORD = "e2e-pw"
 IOPS, BYTES_PER_S = 5000, 100 * 2**20
 THROTTLED_BYTES_PER_S, READ_MIB = 2 * 2**20, 8
@@ -44,6 +48,7 @@ USER_DATA = f"""#cloud-config
 runcmd:
   - [sh, -c, "{READ_BOTH}"]
   - "test -c /dev/hwrng && echo VIGO-HWRNG $(cat /sys/class/misc/hw_random/rng_current) >/dev/ttyS0"
+  - "grep -qx {TAGGED_MAC} /sys/class/net/*/address && echo VIGO-TAGGED-NIC >/dev/ttyS0"
   - "grep -l 0x25ab /sys/bus/pci/devices/*/device | grep -q . && echo VIGO-WATCHDOG-PCI >/dev/ttyS0"
   - "echo VIGO-DONE > /dev/ttyS0"
 """
@@ -66,6 +71,13 @@ def macvtap_parent() -> Iterator[str]:
         _ip("link", "del", PARENT)  # takes its peer with it
 
 
+@pytest.fixture
+def open_vswitch() -> Iterator[str]:
+    """An Open vSwitch bridge of the test's own for the tagged NIC, removed after."""
+    with ovs_bridge(OVS_BRIDGE) as bridge:
+        yield bridge
+
+
 def _rfb(port: int) -> tuple[bytes, bytes]:
     """The RFB banner of the display at 127.0.0.1:``port`` and the security types it offers
     to a 3.8 client (2: VNC authentication, a password)."""
@@ -77,8 +89,8 @@ def _rfb(port: int) -> tuple[bytes, bytes]:
     return banner, types
 
 
-def test_a_guest_with_macvtap_io_limits_rng_watchdog_and_a_vnc_display(
-    make_guest: Any, libvirt_conn: libvirt.virConnect, macvtap_parent: str
+def test_a_guest_with_macvtap_vlan_io_limits_rng_watchdog_and_a_vnc_display(
+    make_guest: Any, libvirt_conn: libvirt.virConnect, macvtap_parent: str, open_vswitch: str
 ) -> None:
     guest: Guest = make_guest("e2e/hardware")
     disks = {name: Path(guest.lab.root) / f"{name}.qcow2" for name in ("fast", "slow")}
@@ -88,7 +100,10 @@ def test_a_guest_with_macvtap_io_limits_rng_watchdog_and_a_vnc_display(
     guest.declare(
         USER_DATA,
         network_bridge=None,
-        nics=[{"type": "direct", "dev": macvtap_parent, "mode": "bridge"}],
+        nics=[
+            {"type": "direct", "dev": macvtap_parent, "mode": "bridge"},
+            {"bridge": open_vswitch, "vlan": VLAN, "mac": TAGGED_MAC},
+        ],
         disk_iops=IOPS,
         disk_bytes_per_s=BYTES_PER_S,
         data_disks=[
@@ -127,14 +142,18 @@ def test_a_guest_with_macvtap_io_limits_rng_watchdog_and_a_vnc_display(
     assert int(limits["total_bytes_sec"]) == BYTES_PER_S
 
     live = ET.fromstring(libvirt_conn.lookupByName(guest.name).XMLDesc(0))
-    (nic,) = live.findall("devices/interface")
+    nic, tagged = live.findall("devices/interface")
     assert nic.get("type") == "direct"
     assert nic.find("source").attrib == {"dev": macvtap_parent, "mode": "bridge"}
+    assert tagged.find("virtualport").get("type") == "openvswitch"
+    port = tagged.find("target").get("dev")
+    assert port_tag(port) == VLAN, f"Open vSwitch tags the NIC's port {port} with {VLAN}"
     assert live.find("devices/watchdog").get("model") == "i6300esb"
 
     boot = guest.wait_for_boot_log(1, r"VIGO-DONE")
     assert boot is not None
     console = guest.boots()[0]
+    assert "VIGO-TAGGED-NIC" in console, "the guest has the tagged NIC"
     assert "VIGO-HWRNG virtio_rng" in console, "/dev/hwrng is the virtio RNG"
     assert "VIGO-WATCHDOG-PCI" in console, "the i6300esb is on the guest's PCI bus"
     took = {d: int(ms) for d, ms in re.findall(r"VIGO-READ (fast|slow) (\d+)", console)}

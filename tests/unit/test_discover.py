@@ -99,3 +99,25 @@ def test_the_hardware_a_domain_has_is_declared_as_it_is() -> None:
     assert spec.host_devices == TUNED.host_devices and spec.filesystems == TUNED.filesystems
     assert (spec.cpu_pinning, spec.numa) == (TUNED.cpu_pinning, TUNED.numa)
     assert (spec.hugepages, spec.iothreads) == (2048, 1)
+
+
+def test_an_open_vswitch_port_is_declared_only_as_the_inputs_would_write_it() -> None:
+    """A tagged port on Open vSwitch is ``{"bridge", "vlan"}``; an untagged one the inputs
+    cannot write (they would make it a Linux bridge's port), so it is named, not declared."""
+    ports = replace(
+        CONFIG,
+        overlay_path="/srv/vm/web.qcow2",
+        nics=(
+            NicDevice("bridge", "ovsbr0", "52:54:00:00:00:04", vlan=42, virtualport="openvswitch"),
+            NicDevice("bridge", "ovsbr0", "52:54:00:00:00:05", virtualport="openvswitch"),
+        ),
+    )
+    text = render("qemu:///system", [Found(ports, running=True, autostart=True)])
+    call = ast.parse(text).body[-1].value  # type: ignore[attr-defined]
+    kwargs = {k.arg: ast.literal_eval(k.value) for k in call.keywords}
+    assert kwargs["nics"] == [
+        {"bridge": "ovsbr0", "mac": "52:54:00:00:00:04", "model": "virtio", "vlan": 42}
+    ]
+    assert "NIC 52:54:00:00:00:05 (virtualport openvswitch) cannot be declared" in text
+    (nic,) = parse_spec({**kwargs, "claim": CLAIM}, ProviderDefaults()).nics
+    assert nic.virtualport == "openvswitch"

@@ -49,6 +49,7 @@ HARDWARE = DomainConfig(
     nics=(
         NicDevice("direct", "eth0", "52:54:00:00:00:01", mode="bridge", inbound=1000),
         NicDevice("network", "ovs-trunk", "52:54:00:00:00:02", vlan=42, outbound=2000),
+        NicDevice("bridge", "ovsbr0", "52:54:00:00:00:03", vlan=7, virtualport="openvswitch"),
     ),
     data_disks=(
         DiskDevice(
@@ -92,11 +93,13 @@ def test_the_definition_reads_back_as_it_was_written() -> None:
 
 def test_the_xml_carries_what_libvirt_needs() -> None:
     root = ET.fromstring(to_xml(HARDWARE, CLAIM))
-    macvtap, tagged = root.findall("devices/interface")
+    macvtap, tagged, ovs = root.findall("devices/interface")
     assert macvtap.get("type") == "direct"
     assert macvtap.find("source").attrib == {"dev": "eth0", "mode": "bridge"}
     assert macvtap.find("bandwidth/inbound").get("average") == "1000"
     assert tagged.find("vlan/tag").get("id") == "42"
+    assert ovs.find("virtualport").attrib == {"type": "openvswitch"}
+    assert ovs.find("vlan/tag").get("id") == "7"
     root_disk, data = root.findall("devices/disk")
     assert (root_disk.find("driver").get("cache"), root_disk.find("driver").get("io")) == (
         "writeback",
@@ -304,7 +307,6 @@ def test_a_macvtap_nic_is_on_a_host_interface_in_bridge_mode_by_default() -> Non
         ({"type": "bridge", "network": "lab"}, "give bridge"),
         ({"bridge": "br0", "mode": "bridge"}, "drop it"),
         ({"network": "lab", "vlan": 4095}, "at most 4094"),
-        ({"bridge": "br0", "vlan": 10}, "Open vSwitch"),
         ({"type": "direct", "dev": "eth0", "vlan": 10}, "mode='passthrough'"),
         ({"bridge": "br0", "bandwidth": {"peak": 1}}, "inbound, outbound"),
         ({"bridge": "br0", "bandwidth": {}}, "needs inbound or outbound"),
@@ -314,6 +316,45 @@ def test_bad_nics_are_refused_naming_the_entry_and_fix(entry: dict[str, Any], sa
     with pytest.raises(ValueError, match=r"^\[0\]") as caught:
         nics([entry])
     assert says in str(caught.value)
+
+
+def test_a_tagged_nic_on_a_bridge_is_an_open_vswitch_port() -> None:
+    tagged, untagged = nics([{"bridge": "ovsbr0", "vlan": 10}, {"bridge": "br0"}])
+    assert (tagged.vlan, tagged.virtualport) == (10, "openvswitch")
+    assert untagged.virtualport is None
+    (network,) = nics([{"network": "lab", "vlan": 10}])
+    assert network.virtualport is None  # the network's definition says what it is
+
+
+def test_the_interface_id_libvirt_adds_to_an_ovs_port_is_no_drift() -> None:
+    written = to_xml(HARDWARE, CLAIM)
+    assert '<virtualport type="openvswitch" />' in written
+    libvirt = written.replace(
+        '<virtualport type="openvswitch" />',
+        "<virtualport type='openvswitch'><parameters "
+        "interfaceid='ff0f9acb-aecf-4bbd-b645-b02a5e9a67f5'/></virtualport>",
+    )
+    assert from_xml(libvirt).config == HARDWARE
+
+
+@pytest.mark.parametrize(
+    ("linux_bridge", "says"),
+    [
+        (True, "'br0' is a Linux bridge on hv1, which libvirt cannot tag"),
+        (False, "Open vSwitch on hv1 has no bridge 'br0'"),
+    ],
+)
+def test_a_tagged_nic_needs_an_open_vswitch_bridge_at_preview(
+    linux_bridge: bool, says: str
+) -> None:
+    (nic,) = nics([{"bridge": "br0", "vlan": 42}])
+    spec = make_spec(network_bridge=None, nics=(nic,))
+    (fault,) = refuse_nic_sources(
+        spec, {0: NicSource(nic, False, linux_bridge=linux_bridge)}, "hv1"
+    )
+    assert fault.property == "nics" and says in fault.reason
+    assert "ovs-vsctl list-br" in fault.reason and "type vlan id 42" in fault.reason
+    assert not refuse_nic_sources(spec, {0: NicSource(nic, True)}, "hv1")
 
 
 def test_a_missing_macvtap_parent_is_refused_at_preview_naming_the_host() -> None:
