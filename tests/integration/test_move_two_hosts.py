@@ -108,23 +108,32 @@ def test_a_stopped_vm_moves_to_the_other_host_and_back(
     assert lab.up().counts() == {"same": 1}
 
 
-def test_a_running_vm_moves_live(lab: Lab, two_hosts: TwoHosts, images: str) -> None:
+def test_a_running_vm_moves_live_over_ssh_with_one_connection_per_host(
+    lab: Lab, two_hosts: TwoHosts, images: str
+) -> None:
+    """Both ends over ``qemu+ssh://``: the move's ``up`` logs in once to each host (libvirt,
+    SFTP and commands share the provider's one SSH connection per host; the migration is
+    not peer-to-peer, so no libvirtd opens one of its own)."""
     a, b = two_hosts.a, two_hosts.b
-    _vm(lab, images, a.local_uri, state="stopped")
+    _vm(lab, images, a.ssh_uri, state="stopped")
     lab.up()
     write_marker(a.path(f"{images}/{lab.name('m')}.qcow2"))
-    _vm(lab, images, a.local_uri, state="running")
+    _vm(lab, images, a.ssh_uri, state="running")
     lab.up()
     uuid = lab.outputs("m")["uuid"]
-    pid_before = _domain(a, lab.name("m")).ID()
+    assert _domain(a, lab.name("m")).ID() > 0
 
+    logins = {host.hostname: host.sshd.accepted_connections() for host in (a, b)}
     _vm(lab, images, b.ssh_uri, state="running")
     assert lab.up().ops() == {"m": "update"}
+    made = {
+        host.hostname: host.sshd.accepted_connections() - logins[host.hostname] for host in (a, b)
+    }
+    assert made == {a.hostname: 1, b.hostname: 1}, "SSH logins during the move, per host"
 
     _holds_it(b, lab, images, uuid, "running")
     _holds_nothing(a, lab, images)
     assert lab.outputs("m")["observed_state"] == "running"
-    assert pid_before > 0
     assert lab.up().counts() == {"same": 1}
 
 

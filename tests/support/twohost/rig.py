@@ -76,7 +76,8 @@ class RigHost:
     client); ``libvirt_uri`` is libvirt's own (``?command=`` the rig's ssh, which trusts
     only the rig's host keys): give it to ``virsh`` and as a peer-to-peer migration's
     destination, which the source libvirtd opens itself. ``local_uri`` skips SSH.
-    ``root`` is the host's filesystem as seen from this machine.
+    ``root`` is the host's filesystem as seen from this machine; ``sshd`` the server behind
+    ``ssh_uri`` (its log counts the logins).
     """
 
     hostname: str
@@ -85,6 +86,7 @@ class RigHost:
     libvirt_uri: str
     local_uri: str
     root: Path
+    sshd: PrivateSshd
 
     def path(self, path: str) -> Path:
         """Where ``path`` of this host is on this machine (B's own directories differ)."""
@@ -190,7 +192,13 @@ def _build(directory: Path, state: _State, tie: list[str]) -> TwoHosts:
     rig = TwoHosts(
         plan,
         RigHost(
-            hostname_a, plan.address_a, sshd_a.uri, _libvirt_uri(plan, sshd_a), LOCAL_URI, Path("/")
+            hostname_a,
+            plan.address_a,
+            sshd_a.uri,
+            _libvirt_uri(plan, sshd_a),
+            LOCAL_URI,
+            Path("/"),
+            sshd_a,
         ),
         RigHost(
             plan.hostname_b,
@@ -199,6 +207,7 @@ def _build(directory: Path, state: _State, tie: list[str]) -> TwoHosts:
             _libvirt_uri(plan, sshd_b),
             f"qemu+unix:///system?socket={b_root}{LIBVIRT_SOCK}",
             b_root,
+            sshd_b,
         ),
         init,
     )
