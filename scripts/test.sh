@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The test command: prepare the host, lint, type-check, check the import layers, then every
-# test (libvirt, SSH, registry, booted guests included; nothing is skipped). Run as root on Debian.  Extra args go to pytest.
+# test (libvirt, SSH, registry, booted guests included; nothing is skipped). Run as root on
+# Debian. Extra args go to one pytest run instead (e.g. a path, -k, -m).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,5 +17,24 @@ echo "==> mypy"
 .venv/bin/mypy
 echo "==> import contracts"
 .venv/bin/lint-imports --no-cache
-echo "==> pytest"
-exec .venv/bin/pytest -q "$@"
+if [ $# -gt 0 ]; then
+    echo "==> pytest $*"
+    exec .venv/bin/pytest -q "$@"
+fi
+
+# Every test, in two streams side by side: the guest boots (TCG keeps one core busy each)
+# beside the rest (processes, libvirtd and files: mostly waiting), each its own domains,
+# networks and sshd; then, alone, the tests that restart the shared libvirtd.
+boots_log=$(mktemp --suffix=-vigo-boots.log)
+.venv/bin/pytest -q -p no:cacheprovider -m "slow and not restarts_libvirtd" >"$boots_log" 2>&1 &
+boots=$!
+trap 'kill "$boots" 2>/dev/null || true; rm -f "$boots_log"' EXIT
+failed=0
+echo "==> pytest: everything but the guest boots (they run beside it)"
+.venv/bin/pytest -q -m "not slow and not restarts_libvirtd" || failed=1
+echo "==> pytest: the guest boots"
+wait "$boots" || failed=1
+cat "$boots_log"
+echo "==> pytest: the tests that restart libvirtd, alone"
+.venv/bin/pytest -q -p no:cacheprovider -m restarts_libvirtd || failed=1
+exit "$failed"

@@ -47,8 +47,9 @@ def open_when_ready(timeout: float = 20.0) -> libvirt.virConnect:
 
 def restart_libvirtd(while_down: Callable[[], None] | None = None) -> None:
     """Stop the shared libvirtd (by its pid) and start it again at once; running domains
-    survive. Others share it: the outage lasts well under a second. ``while_down`` runs
-    between the stop and the start (what a host reboot changes meanwhile)."""
+    survive. Others share it: a test calling this is marked ``restarts_libvirtd``, which
+    scripts/test.sh runs alone, after every other test. ``while_down`` runs between the
+    stop and the start (what a host reboot changes meanwhile)."""
     pid = _libvirtd_pid()
     os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + 15

@@ -30,6 +30,7 @@ pytestmark = pytest.mark.libvirt
 # --------------------------------------------------------------------------- libvirtd restart
 
 
+@pytest.mark.restarts_libvirtd
 def test_libvirtd_restarted_in_the_middle_of_an_up_of_ten_vms(rlab: RelLab) -> None:
     old = [f"old{i}" for i in range(5)]
     new = [f"new{i}" for i in range(5)]

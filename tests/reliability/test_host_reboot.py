@@ -54,6 +54,7 @@ def _wait_until_running(rlab: RelLab, shorts: list[str], timeout: float = 60.0) 
         time.sleep(0.1)
 
 
+@pytest.mark.restarts_libvirtd
 def test_a_host_reboot_brings_back_every_running_vm_and_no_other(rlab: RelLab) -> None:
     rlab.vm("run", state="running", network_bridge=rlab.bridge)
     rlab.vm("off", state="stopped")

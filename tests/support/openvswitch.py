@@ -6,12 +6,15 @@ libvirt plugs a NIC with ``<virtualport type='openvswitch'/>`` into a bridge by 
 lives in a temporary directory, never in ``/etc/openvswitch``: the host's own Open vSwitch
 configuration is not touched. The bridge's datapath is OVS's userspace one: this machine's
 kernel has no ``openvswitch`` module, and a tap port on a ``netdev`` bridge works without
-it. Nothing is forwarded anywhere: the bridge has no uplink.
+it. Nothing is forwarded anywhere: the bridge has no uplink. One user at a time on this
+machine (a lock in ``/run/lock``): the test command runs two pytest sessions side by side,
+and the one that started the daemons stops them.
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import signal
 import subprocess
@@ -25,6 +28,7 @@ __all__ = ["ovs_bridge", "port_tag"]
 RUN_DIR = Path("/var/run/openvswitch")
 DB_SOCKET = RUN_DIR / "db.sock"
 SCHEMA = Path("/usr/share/openvswitch/vswitch.ovsschema")
+LOCK = Path("/run/lock/vigo-openvswitch.lock")
 _TIMEOUT_S = 30
 
 
@@ -87,12 +91,16 @@ def _daemons() -> Iterator[None]:
 @contextlib.contextmanager
 def ovs_bridge(name: str) -> Iterator[str]:
     """An Open vSwitch bridge ``name`` (userspace datapath, no uplink), deleted after."""
-    with _daemons():
-        _vsctl("--may-exist", "add-br", name, "--", "set", "bridge", name, "datapath_type=netdev")
-        try:
-            yield name
-        finally:
-            _vsctl("--if-exists", "del-br", name)
+    with LOCK.open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released as the file closes
+        with _daemons():
+            _vsctl(
+                "--may-exist", "add-br", name, "--", "set", "bridge", name, "datapath_type=netdev"
+            )
+            try:
+                yield name
+            finally:
+                _vsctl("--if-exists", "del-br", name)
 
 
 def port_tag(port: str) -> int | None:
