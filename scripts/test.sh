@@ -22,17 +22,21 @@ if [ $# -gt 0 ]; then
     exec .venv/bin/pytest -q "$@"
 fi
 
-# Every test, in two streams side by side: the guest boots (TCG keeps one core busy each)
-# beside the rest (processes, libvirtd and files: mostly waiting), each its own domains,
-# networks and sshd; then, alone, the tests that restart the shared libvirtd.
+# Every test, in two pytest sessions side by side, each with its own domains, networks and
+# sshd: the guest boots (TCG keeps a core busy for each) with a few suites of long runs of few
+# processes, beside the rest (mostly short processes, libvirtd and files); then, alone, the
+# tests that restart the shared libvirtd. The split only balances the two; any test may move.
+beside=(tests/e2e tests/images tests/soak tests/rig tests/baseimage
+    tests/integration/test_move_two_hosts.py)
 boots_log=$(mktemp --suffix=-vigo-boots.log)
-.venv/bin/pytest -q -p no:cacheprovider -m "slow and not restarts_libvirtd" >"$boots_log" 2>&1 &
+.venv/bin/pytest -q -p no:cacheprovider -m "not restarts_libvirtd" "${beside[@]}" \
+    >"$boots_log" 2>&1 &
 boots=$!
 trap 'kill "$boots" 2>/dev/null || true; rm -f "$boots_log"' EXIT
 failed=0
-echo "==> pytest: everything but the guest boots (they run beside it)"
-.venv/bin/pytest -q -m "not slow and not restarts_libvirtd" || failed=1
-echo "==> pytest: the guest boots"
+echo "==> pytest: every test but the guest boots and their companions (they run beside it)"
+.venv/bin/pytest -q -m "not restarts_libvirtd" "${beside[@]/#/--ignore=}" || failed=1
+echo "==> pytest: the guest boots and their companions: ${beside[*]}"
 wait "$boots" || failed=1
 cat "$boots_log"
 echo "==> pytest: the tests that restart libvirtd, alone"
