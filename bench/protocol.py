@@ -19,7 +19,7 @@ definition, state) and ``delete`` (``destroy``; no program runs, the same for nu
 
 ``--profile``: after the timed runs, one more vigo cycle per transport at the largest N
 with every RPC of the provider process under cProfile (``bench/probe``), printed per RPC:
-ms per call and the functions the time goes to.
+ms per call and the functions the time goes to; and per verb, the SFTP requests per VM.
 """
 
 from __future__ import annotations
@@ -291,6 +291,7 @@ def profile(world: World, transport: str, n: int, top: int = 16) -> str:
             for verb, fn in stack.verbs().items():
                 fn()
                 out += _profiles(Path(directory), verb, top)
+                out += _sftp_requests(Path(directory), verb, n)
                 for path in Path(directory).iterdir():
                     path.unlink()
         finally:
@@ -325,6 +326,18 @@ def _profiles(directory: Path, verb: str, top: int) -> list[str]:
                 f"| {_short(filename)}:{line} {name} |"
             )
     return out
+
+
+def _sftp_requests(directory: Path, verb: str, n: int) -> list[str]:
+    """The SFTP requests the verb's provider processes sent, per VM, by type (none locally)."""
+    counts: dict[str, int] = {}
+    for path in directory.glob("*-sftp.json"):
+        for kind, count in json.loads(path.read_text()).items():
+            counts[kind] = counts.get(kind, 0) + count
+    if not counts:
+        return []
+    kinds = ", ".join(f"{k} {v / n:.2f}" for k, v in sorted(counts.items()))
+    return [f"\n{verb}: SFTP requests per VM: {sum(counts.values()) / n:.2f} ({kinds})"]
 
 
 def _short(filename: str) -> str:

@@ -3,8 +3,9 @@
 Modelled on Nova's ``guest.py``/``host.py``: no decisions, only calls; every
 ``libvirtError`` becomes a :class:`~pulumi_vigo_vm.errors.LibvirtCallError` that keeps
 libvirt's error code, and "no such domain" becomes ``None``. A call that fails because
-the connection died (:func:`~.connection.is_connection_lost`) drops it from the cache, so
-the next call reconnects; an idempotent read is retried once on the new connection.
+the connection died (:func:`~.connection.is_broken`) drops it from the cache, so the next
+call reconnects; an idempotent read is retried once on a new connection when the error
+itself says the link is lost (:func:`~.connection.is_connection_lost`).
 
 Every call that libvirt answers by asking the qemu guest agent goes through
 :meth:`Guest._agent`, which first sets the domain's agent response timeout to
@@ -22,7 +23,7 @@ from typing import Any, Final, NamedTuple, TypeVar
 import libvirt
 
 from ..errors import DefineConflictError, LibvirtCallError
-from .connection import forget_connection, is_connection_lost, libvirt_connection
+from .connection import drop_if_lost, is_broken, is_connection_lost, libvirt_connection
 from .power import PowerState
 
 __all__ = [
@@ -112,8 +113,7 @@ class Hypervisor:
         try:
             yield conn
         except libvirt.libvirtError as exc:
-            if is_connection_lost(exc):
-                forget_connection(self.uri, conn)
+            drop_if_lost(self.uri, conn, exc)
             raise LibvirtCallError(
                 f"{what} on {self.uri} failed: {exc.get_error_message()}", exc.get_error_code()
             ) from exc
@@ -223,7 +223,7 @@ class Hypervisor:
             try:
                 found = conn.networkLookupByName(network).DHCPLeases()
             except libvirt.libvirtError as exc:
-                if is_connection_lost(exc):
+                if is_broken(conn, exc):
                     raise
                 return None
             return list(found)
@@ -457,7 +457,7 @@ class Guest:
             self._domain.agentSetResponseTimeout(AGENT_TIMEOUT_S, 0)
             return call(self._domain)
         except libvirt.libvirtError as exc:
-            if is_connection_lost(exc):
+            if is_broken(self._domain.connect(), exc):
                 with self._call(what):
                     raise
             return None
