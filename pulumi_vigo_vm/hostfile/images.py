@@ -85,10 +85,12 @@ def header_info(host: Host, path: str) -> ImageInfo | None:
 def overlay_info(host: Host, path: str) -> ImageInfo | None:
     """Facts about one of our qcow2 overlays, read from its header (never by qemu-img: a
     guest writes the overlay, see :mod:`pulumi_vigo_vm.hostfile.guestfile`). None when missing;
-    ImageError when the file holds no qcow2 header this package can read."""
-    if host.stat(path) is None:
+    ImageError when the file holds no qcow2 header this package can read. The read itself
+    tells a missing file (no stat first: over SSH each is a round trip, see issue 24)."""
+    try:
+        info = header_info(host, path)
+    except FileNotFoundError:
         return None
-    info = header_info(host, path)
     if info is None:
         raise ImageError(
             f"overlay {path} on {host.name} holds no qcow2 header this package can read; it "

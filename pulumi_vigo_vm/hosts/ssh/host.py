@@ -34,12 +34,16 @@ from .destination import SshTarget, resolve_ssh_target
 from .sftp_pool import SftpPool
 from .transport import SshConnection
 
-__all__ = ["IDENTITY_BATCH_BYTES", "SshHost"]
+__all__ = ["IDENTITY_BATCH_BYTES", "READ_REQUEST_BYTES", "SshHost"]
 
 IDENTITY_BATCH_BYTES = 64 * 1024
 """Bytes of quoted path names per ``stat`` command when identities are asked: the command
 line travels in one SSH packet (sshd takes 256 KiB) and must fit the host's argument
 limit, yet a whole listing is one command."""
+READ_REQUEST_BYTES = 255 * 1024
+"""Bytes asked per SFTP read request: OpenSSH's sftp-server answers up to this much
+(``SFTP_MAX_READ_LENGTH``; older ones 64 KiB); a server may answer less, and paramiko then
+asks for the rest, as the protocol allows."""
 IDENTITY_TIMEOUT = 60.0
 """Seconds a ``stat`` of a batch of paths may take: metadata only, yet a hung mount ends."""
 
@@ -217,9 +221,23 @@ class SshHost:
         Each chunk is one locked SFTP call on the channel that opened the file, so other
         threads' requests interleave with a long read instead of waiting for all of it.
         The file's kind is checked by a stat before the open (sftp-server would block in
-        open() on a FIFO, stalling its whole channel) and by an fstat of the open handle.
+        open() on a FIFO, stalling its whole channel) and by an fstat of the open handle;
+        that stat also tells a missing file (FileNotFoundError, as locally), so a reader
+        needs no stat of its own first. A chunk is read in requests of
+        :data:`READ_REQUEST_BYTES` (paramiko's 32 KiB would make a 64 KiB header two round
+        trips), and a chunk shorter than asked ends the stream (paramiko returns one only
+        at the end of the file): no request is made only to hear "end of file" again.
         """
-        mode = self._sftp.call(f"stat {path}", lambda sftp: sftp.stat(path).st_mode or 0)
+
+        def kind(sftp: paramiko.SFTPClient) -> int | None:
+            try:
+                return sftp.stat(path).st_mode or 0
+            except FileNotFoundError:
+                return None
+
+        mode = self._sftp.call(f"stat {path}", kind)
+        if mode is None:
+            raise FileNotFoundError(errno.ENOENT, f"no file {path} on {self.name}", path)
         readable_kind(mode, path, self.name, block_device=block_device)
         for attempt in (1, 2):
             slot = self._sftp.pick_slot()
@@ -248,6 +266,8 @@ class SshHost:
                         return
                     offset += len(chunk)
                     yield chunk
+                    if len(chunk) < chunk_size:
+                        return
             except HostUnreachableError:
                 if attempt == 2:
                     raise
@@ -287,6 +307,7 @@ def _parse_identities(out: str, asked: Collection[str]) -> dict[str, FileId]:
 
 def _open_at(sftp: paramiko.SFTPClient, path: str, offset: int) -> SFTPFile:
     remote = sftp.open(path, "rb")
+    remote.MAX_REQUEST_SIZE = READ_REQUEST_BYTES
     if offset:
         remote.seek(offset)
     return cast(SFTPFile, remote)
