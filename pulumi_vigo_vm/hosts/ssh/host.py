@@ -223,10 +223,12 @@ class SshHost:
         The file's kind is checked by a stat before the open (sftp-server would block in
         open() on a FIFO, stalling its whole channel) and by an fstat of the open handle;
         that stat also tells a missing file (FileNotFoundError, as locally), so a reader
-        needs no stat of its own first. A chunk is read in requests of
+        needs no stat of its own first. A regular file is read up to the size its open
+        handle reports, when it reports one (what a writer appends meanwhile is the next
+        read's; a file of procfs, which says 0, to its end), in requests of
         :data:`READ_REQUEST_BYTES` (paramiko's 32 KiB would make a 64 KiB header two round
-        trips), and a chunk shorter than asked ends the stream (paramiko returns one only
-        at the end of the file): no request is made only to hear "end of file" again.
+        trips); a chunk shorter than asked ends the stream (paramiko returns one only at
+        the end of the file). So no request is made only to hear "end of file".
         """
 
         def kind(sftp: paramiko.SFTPClient) -> int | None:
@@ -253,20 +255,22 @@ class SshHost:
                 slot.lock.release()
             try:
                 with slot.lock:
-                    mode = self._sftp.on_handle(
-                        slot, generation, f"fstat {path}", partial(_handle_mode, remote)
+                    mode, size = self._sftp.on_handle(
+                        slot, generation, f"fstat {path}", partial(_handle_stat, remote)
                     )
-                readable_kind(mode, path, self.name, block_device=block_device)
-                while True:
+                regular = readable_kind(mode, path, self.name, block_device=block_device)
+                # procfs reports 0 for a file that has content: read that one to its end
+                end = size if regular == "regular file" and size > 0 else None
+                while end is None or offset < end:
+                    want = chunk_size if end is None else min(chunk_size, end - offset)
                     with slot.lock:
                         chunk: bytes = self._sftp.on_handle(
-                            slot, generation, f"read {path}", partial(remote.read, chunk_size)
+                            slot, generation, f"read {path}", partial(remote.read, want)
                         )
-                    if not chunk:
-                        return
                     offset += len(chunk)
-                    yield chunk
-                    if len(chunk) < chunk_size:
+                    if chunk:
+                        yield chunk
+                    if len(chunk) < want:
                         return
             except HostUnreachableError:
                 if attempt == 2:
@@ -313,9 +317,10 @@ def _open_at(sftp: paramiko.SFTPClient, path: str, offset: int) -> SFTPFile:
     return cast(SFTPFile, remote)
 
 
-def _handle_mode(remote: SFTPFile) -> int:
-    """The st_mode of an open remote file (SSH_FXP_FSTAT)."""
-    return remote.stat().st_mode or 0
+def _handle_stat(remote: SFTPFile) -> tuple[int, int]:
+    """The st_mode and size of an open remote file (SSH_FXP_FSTAT)."""
+    st = remote.stat()
+    return st.st_mode or 0, st.st_size or 0
 
 
 def _sftp_makedirs(sftp: paramiko.SFTPClient, path: str, mode: int) -> None:
