@@ -272,6 +272,7 @@ class SshHost:
                         yield chunk
                     if len(chunk) < want:
                         return
+                return
             except HostUnreachableError:
                 if attempt == 2:
                     raise
