@@ -29,6 +29,7 @@ from paramiko.sftp_file import SFTPFile
 from ...errors import HostUnreachableError
 from ..base import CommandResult, FileId, FileStat, Inode, readable_kind
 from . import atomic
+from ._paramiko import close_without_waiting
 from .commands import CommandRunner
 from .destination import SshTarget, resolve_ssh_target
 from .sftp_pool import SftpPool
@@ -279,7 +280,7 @@ class SshHost:
             finally:
                 with slot.lock, contextlib.suppress(Exception):
                     if slot.client is not None and slot.generation == generation:
-                        remote.close()
+                        close_without_waiting(remote)
 
 
 def _batches(paths: Sequence[str], limit: int) -> Iterator[list[str]]:
