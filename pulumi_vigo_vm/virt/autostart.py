@@ -9,8 +9,8 @@ engine sends together, short enough that a diff the engine sends later in a long
 A domain the listing does not know (defined after it) is asked itself.
 
 Only looks read this: a plan that changes the flag asks the domain itself
-(:meth:`~.hypervisor.Guest.autostart`), as before. Thread-safe: concurrent diffs wait for
-one listing rather than each making their own.
+(:meth:`~.hypervisor.Guest.autostart`), as before. Thread-safe: while one diff takes the
+listing, the others ask their own domain rather than wait.
 """
 
 from __future__ import annotations
@@ -32,14 +32,24 @@ _hosts: dict[str, tuple[threading.Lock, list[tuple[float, dict[str, bool]]]]] = 
 def autostart_of(hypervisor: Hypervisor, guest: Guest, uuid: str) -> bool:
     """The autostart flag of ``guest`` (whose UUID is ``uuid``) on ``hypervisor``: from the
     host's listing while it is fresh, else from the domain itself."""
-    found = _listing(hypervisor).get(uuid)
+    flags = _listing(hypervisor)
+    found = flags.get(uuid) if flags is not None else None
     return guest.autostart() if found is None else found
 
 
-def _listing(hypervisor: Hypervisor) -> dict[str, bool]:
+def _listing(hypervisor: Hypervisor) -> dict[str, bool] | None:
+    """The host's listing: the kept one while it is fresh, else one taken now; None while
+    another thread takes it (asking one domain is quicker than waiting for all of them:
+    a preview's first diffs all arrive at once)."""
     with _lock:
-        lock, kept = _hosts.setdefault(hypervisor.uri, (threading.Lock(), []))
-    with lock:  # held across the listing: the host's other diffs wait for it, not repeat it
+        taking, kept = _hosts.setdefault(hypervisor.uri, (threading.Lock(), []))
+    if kept and time.monotonic() - kept[0][0] <= KEPT_S:
+        return kept[0][1]
+    if not taking.acquire(blocking=False):
+        return None
+    try:
         if not kept or time.monotonic() - kept[0][0] > KEPT_S:
             kept[:] = [(time.monotonic(), hypervisor.autostart_flags())]
         return kept[0][1]
+    finally:
+        taking.release()

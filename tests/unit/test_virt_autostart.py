@@ -5,7 +5,9 @@ The in-process test driver (``test:///default``, no daemon) holds real domains a
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -93,3 +95,24 @@ def test_the_listing_agrees_with_each_domain(
     flags = hypervisor.autostart_flags()
     for guest in guests:
         assert flags[_uuid(guest)] is guest.autostart()
+
+
+def test_while_one_diff_takes_the_listing_the_others_ask_their_own_domain(
+    hypervisor: Hypervisor, make: Callable[[str, bool], Guest], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    guest = make("perf24b-busy", True)
+    listing, answered = threading.Event(), threading.Event()
+    original = Hypervisor.autostart_flags
+
+    def slow(self: Hypervisor) -> dict[str, bool]:
+        listing.set()
+        assert answered.wait(timeout=10), "the other diff waited for the listing"
+        return original(self)
+
+    monkeypatch.setattr(Hypervisor, "autostart_flags", slow)
+    with ThreadPoolExecutor(1) as pool:
+        first = pool.submit(autostart_of, hypervisor, guest, _uuid(guest))
+        assert listing.wait(timeout=10)
+        assert autostart_of(hypervisor, guest, _uuid(guest)) is True  # not waiting
+        answered.set()
+        assert first.result(timeout=10) is True
