@@ -136,14 +136,17 @@ class Hypervisor:
 
     def lookup(self, name: str) -> Guest | None:
         """The domain named ``name``, or None when no such domain is defined."""
-        return self._find(name, lambda conn: conn.lookupByName(name))
+        return self._find(name, lambda conn: conn.lookupByName(name), name)
 
     def lookup_uuid(self, uuid: str) -> Guest | None:
         """The domain whose UUID is ``uuid``, whatever its name, or None."""
         return self._find(uuid, lambda conn: conn.lookupByUUIDString(uuid))
 
     def _find(
-        self, key: str, lookup: Callable[[libvirt.virConnect], libvirt.virDomain]
+        self,
+        key: str,
+        lookup: Callable[[libvirt.virConnect], libvirt.virDomain],
+        name: str | None = None,
     ) -> Guest | None:
         def find(conn: libvirt.virConnect) -> libvirt.virDomain | None:
             try:
@@ -154,7 +157,7 @@ class Hypervisor:
                 raise
 
         domain = self._read(f"looking up domain {key}", find)
-        return None if domain is None else Guest(self, domain)
+        return None if domain is None else Guest(self, domain, name)
 
     def domain_definitions(self) -> list[DomainDefinition]:
         """Every domain on the host, persistent or transient, running or not, with its
@@ -309,10 +312,14 @@ class Hypervisor:
 class Guest:
     """One libvirt domain. Every method is a single libvirt call."""
 
-    def __init__(self, hypervisor: Hypervisor, domain: libvirt.virDomain) -> None:
+    def __init__(
+        self, hypervisor: Hypervisor, domain: libvirt.virDomain, name: str | None = None
+    ) -> None:
+        """``name``: the domain's name when the caller knows it (it looked it up by name),
+        so that it is not asked of libvirt again."""
         self._hypervisor = hypervisor
         self._domain = domain
-        self.name: str = domain.name()
+        self.name: str = name if name is not None else domain.name()
 
     @contextlib.contextmanager
     def _call(self, what: str) -> Iterator[None]:
