@@ -10,7 +10,10 @@ alternating who goes first in each repetition (the machine is shared: medians of
   (``bench/null_program``) through the same harness: process starts, gRPC, the props'
   (de)serialisation, the provider's unpickling and the engine's share, with no work;
 * **floor** — ``bench/floor.py``: bare libvirt-python and qemu-img doing the same host
-  work in one process, 4 VMs at a time.
+  work in one process, 4 VMs at a time;
+* **base** (with ``--baseline DIR``) — the vigo stack running another source tree of the
+  package (say, main's: ``git archive main | tar -x -C DIR``), so a change is measured
+  against what it changes in the same run, under the same load.
 
 The provider's cost per VM is (vigo - null) / N; the ratio is that over the floor's per VM.
 Verbs: ``create`` (``up`` of VMs with ``state="defined"`` and a seed), ``preview`` (no-op:
@@ -19,7 +22,7 @@ definition, state) and ``delete`` (``destroy``; no program runs, the same for nu
 
 ``--profile``: after the timed runs, one more vigo cycle per transport at the largest N
 with every RPC of the provider process under cProfile (``bench/probe``), printed per RPC:
-ms per call and the functions the time goes to.
+ms per call and the functions the time goes to; and per verb, the SFTP requests per VM.
 """
 
 from __future__ import annotations
@@ -152,14 +155,22 @@ def _cpu_of(who: str, fn: Callable[[], None]) -> tuple[float, float]:
     return seconds, cpu
 
 
-def measure(world: World, transport: str, n: int, reps: int, samples: Samples) -> None:
+def measure(
+    world: World, transport: str, n: int, reps: int, samples: Samples, baseline: Path | None
+) -> None:
     """``reps`` rounds of every actor; a round that fails (say, a colleague's test restarted
-    libvirtd meanwhile) is logged and tried again, up to ``reps`` more times in all."""
+    libvirtd meanwhile) is logged and tried again, up to ``reps`` more times in all.
+    ``baseline``: a source tree of another version of the package, measured as one more
+    actor (**base**: the vigo stack with that tree first on the processes' ``PYTHONPATH``)."""
     actors: list[tuple[str, Callable[[str], dict[str, Callable[[], None]]]]] = [
         ("vigo", lambda tag: Stack(world, PROGRAM, tag, n).verbs()),
         ("null", lambda tag: Stack(world, NULL_PROGRAM, tag, n).verbs()),
         ("floor", lambda tag: _floor_verbs(world, tag, n)),
     ]
+    if baseline is not None:
+        path = os.pathsep.join(p for p in (str(baseline), os.environ.get("PYTHONPATH", "")) if p)
+        env = {"PYTHONPATH": path}
+        actors.append(("base", lambda tag: Stack(world, PROGRAM, tag, n, env).verbs()))
     rounds = [(rep, who, make) for rep in range(reps) for who, make in _rotated(actors, rep)]
     retries = reps
     while rounds:
@@ -202,19 +213,19 @@ def _cleanup(world: World, tag: str) -> None:
             time.sleep(2)
 
 
-def render(samples: Samples, transports: list[str], ns: list[int]) -> str:
+def render(samples: Samples, transports: list[str], ns: list[int], who: str = "vigo") -> str:
     def per_vm(transport: str, verb: str, who: str, n: int) -> float:
         return median(samples.get((transport, verb, who, n), [])) / n
 
     rows = [
-        "| transport | verb | N | vigo ms/VM | null ms/VM | provider ms/VM (vigo-null) "
+        f"| transport | verb | N | {who} ms/VM | null ms/VM | provider ms/VM ({who}-null) "
         "| floor ms/VM | ratio | target |",
         "|---|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for transport in transports:
         for verb in VERBS:
             for n in ns:
-                vigo, null = per_vm(transport, verb, "vigo", n), per_vm(transport, verb, "null", n)
+                vigo, null = per_vm(transport, verb, who, n), per_vm(transport, verb, "null", n)
                 floor = per_vm(transport, verb, "floor", n)
                 own = vigo - null
                 target = TARGETS.get(verb)
@@ -224,15 +235,15 @@ def render(samples: Samples, transports: list[str], ns: list[int]) -> str:
                     f"| {f'≤ {target}x' if target else '—'} |"
                 )
     if len(ns) >= 2:
-        rows += ["", *_marginal(samples, transports, ns[0], ns[-1])]
+        rows += ["", *_marginal(samples, transports, ns[0], ns[-1], who)]
     if any(key[2].endswith("-cpu") for key in samples):
-        rows += ["", *_cpu(samples, transports, ns)]
+        rows += ["", *_cpu(samples, transports, ns, who)]
     return "\n".join(rows)
 
 
-def _cpu(samples: Samples, transports: list[str], ns: list[int]) -> list[str]:
+def _cpu(samples: Samples, transports: list[str], ns: list[int], who: str) -> list[str]:
     rows = [
-        "| transport | verb | N | provider CPU ms/VM (vigo-null) | floor CPU ms/VM | ratio |",
+        f"| transport | verb | N | provider CPU ms/VM ({who}-null) | floor CPU ms/VM | ratio |",
         "|---|---|---:|---:|---:|---:|",
     ]
 
@@ -242,7 +253,7 @@ def _cpu(samples: Samples, transports: list[str], ns: list[int]) -> list[str]:
     for transport in transports:
         for verb in VERBS:
             for n in ns:
-                own = per_vm(transport, verb, "vigo", n) - per_vm(transport, verb, "null", n)
+                own = per_vm(transport, verb, who, n) - per_vm(transport, verb, "null", n)
                 floor = per_vm(transport, verb, "floor", n)
                 rows.append(
                     f"| {transport} | {verb} | {n} | {own * 1e3:.1f} | {floor * 1e3:.1f} "
@@ -251,7 +262,7 @@ def _cpu(samples: Samples, transports: list[str], ns: list[int]) -> list[str]:
     return rows
 
 
-def _marginal(samples: Samples, transports: list[str], lo: int, hi: int) -> list[str]:
+def _marginal(samples: Samples, transports: list[str], lo: int, hi: int, who: str) -> list[str]:
     """The cost of one more VM, (T(hi) - T(lo)) / (hi - lo) per actor: free of every fixed
     cost, the package's import in the program and provider processes included (the null
     stack imports none of it), and the growth of the per-VM cost from ``lo`` to ``hi``."""
@@ -262,13 +273,13 @@ def _marginal(samples: Samples, transports: list[str], lo: int, hi: int) -> list
         return (b - a) / (hi - lo)
 
     rows = [
-        f"| transport | verb | vigo marginal ms/VM {lo}→{hi} | null marginal "
+        f"| transport | verb | {who} marginal ms/VM {lo}→{hi} | null marginal "
         "| provider marginal | floor marginal | ratio | target |",
         "|---|---|---:|---:|---:|---:|---:|---:|",
     ]
     for transport in transports:
         for verb in VERBS:
-            vigo, null = marginal(transport, verb, "vigo"), marginal(transport, verb, "null")
+            vigo, null = marginal(transport, verb, who), marginal(transport, verb, "null")
             floor = marginal(transport, verb, "floor")
             target = TARGETS.get(verb)
             rows.append(
@@ -291,6 +302,7 @@ def profile(world: World, transport: str, n: int, top: int = 16) -> str:
             for verb, fn in stack.verbs().items():
                 fn()
                 out += _profiles(Path(directory), verb, top)
+                out += _sftp_requests(Path(directory), verb, n)
                 for path in Path(directory).iterdir():
                     path.unlink()
         finally:
@@ -327,6 +339,24 @@ def _profiles(directory: Path, verb: str, top: int) -> list[str]:
     return out
 
 
+def _tables(samples: Samples, transports: list[str], ns: list[int]) -> str:
+    """The tables of vigo and, when measured, of the baseline (base)."""
+    whos = ["vigo"] + (["base"] if any(key[2] == "base" for key in samples) else [])
+    return "\n\n".join(f"## {who}\n\n{render(samples, transports, ns, who)}" for who in whos)
+
+
+def _sftp_requests(directory: Path, verb: str, n: int) -> list[str]:
+    """The SFTP requests the verb's provider processes sent, per VM, by type (none locally)."""
+    counts: dict[str, int] = {}
+    for path in directory.glob("*-sftp.json"):
+        for kind, count in json.loads(path.read_text()).items():
+            counts[kind] = counts.get(kind, 0) + count
+    if not counts:
+        return []
+    kinds = ", ".join(f"{k} {v / n:.2f}" for k, v in sorted(counts.items()))
+    return [f"\n{verb}: SFTP requests per VM: {sum(counts.values()) / n:.2f} ({kinds})"]
+
+
 def _short(filename: str) -> str:
     for marker in ("pulumi_vigo_vm/", "site-packages/", "lib/python3"):
         if marker in filename:
@@ -354,6 +384,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile-n", type=int, default=30, help="N of the profiled cycle")
     parser.add_argument("--json", type=Path, help="write the raw samples here")
     parser.add_argument("--report", type=Path, help="only print the table of a saved --json")
+    parser.add_argument(
+        "--baseline", type=Path, help="also measure this source tree of the package (base)"
+    )
     args = parser.parse_args(argv)
     ns = [int(x) for x in args.n.split(",")]
     transports = args.transports.split(",")
@@ -363,20 +396,20 @@ def main(argv: list[str] | None = None) -> int:
             transport, verb, who, n = key.split("|")
             samples[(transport, verb, who, int(n))] = values
         seen = sorted({k[0] for k in samples}, key=["local", "ssh"].index)
-        print(render(samples, seen, sorted({k[3] for k in samples})))
+        print(_tables(samples, seen, sorted({k[3] for k in samples})))
         return 0
     profiles: list[str] = []
     for transport in transports:
         with _world(transport) as world:
             for n in ns:
                 log(f"{transport} N={n}")
-                measure(world, transport, n, args.reps, samples)
+                measure(world, transport, n, args.reps, samples, args.baseline)
                 if args.json:
                     raw = {"|".join(map(str, k)): v for k, v in samples.items()}
                     args.json.write_text(json.dumps(raw, indent=1))
             if args.profile:
                 profiles.append(profile(world, transport, args.profile_n))
-    print(render(samples, transports, ns))
+    print(_tables(samples, transports, ns))
     for text in profiles:
         print()
         print(text)

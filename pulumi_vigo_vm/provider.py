@@ -241,7 +241,7 @@ class VmProvider(ConfiguredProvider):
         recorded = self._recorded(props)  # the spec it holds is parse(props): parse once
         spec = recorded.spec
         target = Target.for_uri(spec.uri)
-        observed = observe(target, spec)
+        observed = observe(target, spec, look=True)
         absent = owner_of(observed, spec, recorded) is not DomainOwner.OURS
         if absent and spec.state is not RunState.ABSENT:
             return ReadResult(None, {})
@@ -393,7 +393,7 @@ class VmProvider(ConfiguredProvider):
         """
         target = Target.for_uri(spec.uri)
         try:
-            observed = observe(target, spec)
+            observed = observe(target, spec, look=True)
         except HostUnreachableError as exc:
             pulumi.log.warn(f"{spec.vm_name}: host not reachable, diffing inputs only: {exc}")
             return None, None

@@ -17,7 +17,8 @@ their ``PYTHONPATH`` (Python imports ``sitecustomize`` at start-up). Inert unles
   ``<dir>/<pid>-<Verb>.prof``, the wall seconds of each RPC to ``<dir>/<pid>-walls.json``,
   when the harness terminates the process (SIGTERM). So ``bench.protocol --profile`` sees
   what the engine pays per RPC: the unpickling, the props' (de)serialisation and the
-  provider's own work.
+  provider's own work. With it, every SFTP request the process sends (any thread: the file
+  reads run in pools of their own) is counted by type into ``<dir>/<pid>-sftp.json``.
 """
 
 from __future__ import annotations
@@ -72,6 +73,7 @@ def _profile(directory: str) -> None:
     lock = threading.Lock()
     merged: dict[str, pstats.Stats] = {}
     walls: dict[str, list[float]] = {}
+    requests = _count_sftp_requests()
 
     def profiled(verb: str, method: object) -> object:
         def call(request: object, context: object) -> object:
@@ -104,10 +106,31 @@ def _profile(directory: str) -> None:
                 stats.dump_stats(os.path.join(directory, f"{os.getpid()}-{verb}.prof"))
             with open(os.path.join(directory, f"{os.getpid()}-walls.json"), "w") as out:
                 json.dump(walls, out)
+            with open(os.path.join(directory, f"{os.getpid()}-sftp.json"), "w") as out:
+                json.dump(dict(requests), out)
         os._exit(0)
 
     provider_pb2_grpc.add_ResourceProviderServicer_to_server = add  # type: ignore[assignment]
     signal.signal(signal.SIGTERM, dump)
+
+
+def _count_sftp_requests() -> dict[str, int]:
+    """SFTP request type -> requests sent by this process (every request, prefetches and
+    closes included, passes through ``SFTPClient._async_request``)."""
+    import collections
+
+    from paramiko import sftp, sftp_client
+
+    names = sftp.CMD_NAMES
+    counts: collections.Counter[str] = collections.Counter()
+    original = sftp_client.SFTPClient._async_request
+
+    def counted(self: object, fileobj: object, t: int, *args: object) -> object:
+        counts[names.get(t, str(t))] += 1
+        return original(self, fileobj, t, *args)  # type: ignore[arg-type]
+
+    sftp_client.SFTPClient._async_request = counted  # type: ignore[method-assign]
+    return counts
 
 
 def _cap(which: str) -> None:

@@ -85,10 +85,12 @@ def header_info(host: Host, path: str) -> ImageInfo | None:
 def overlay_info(host: Host, path: str) -> ImageInfo | None:
     """Facts about one of our qcow2 overlays, read from its header (never by qemu-img: a
     guest writes the overlay, see :mod:`pulumi_vigo_vm.hostfile.guestfile`). None when missing;
-    ImageError when the file holds no qcow2 header this package can read."""
-    if host.stat(path) is None:
+    ImageError when the file holds no qcow2 header this package can read. The read itself
+    tells a missing file (no stat first: over SSH each is a round trip, see issue 24)."""
+    try:
+        info = header_info(host, path)
+    except FileNotFoundError:
         return None
-    info = header_info(host, path)
     if info is None:
         raise ImageError(
             f"overlay {path} on {host.name} holds no qcow2 header this package can read; it "
@@ -97,7 +99,9 @@ def overlay_info(host: Host, path: str) -> ImageInfo | None:
     return info
 
 
-_base_cache: dict[tuple[str, str, int, float], ImageInfo] = {}
+_BaseKey = tuple[str, str, int, float]
+_base_cache: dict[_BaseKey, ImageInfo] = {}
+_base_probes: dict[_BaseKey, threading.Lock] = {}
 _base_cache_lock = threading.Lock()
 
 
@@ -106,7 +110,8 @@ def usable_base(host: Host, path: str, input_name: str) -> ImageInfo:
 
     A base with its own backing file or an external data file would make every overlay
     depend on files we neither track nor protect. The answer is kept per process for as
-    long as the file's size and mtime stay the same: fleets share one base.
+    long as the file's size and mtime stay the same: fleets share one base, and the VMs
+    that ask at once wait for one probe of it rather than each making its own.
     """
     stat = host.stat(path)
     if stat is None:
@@ -114,8 +119,22 @@ def usable_base(host: Host, path: str, input_name: str) -> ImageInfo:
     key = (host.name, path, stat.size, stat.mtime)
     with _base_cache_lock:
         cached = _base_cache.get(key)
+        probe = _base_probes.setdefault(key, threading.Lock())
     if cached is not None:
         return cached
+    with probe:
+        with _base_cache_lock:
+            cached = _base_cache.get(key)
+        if cached is None:
+            cached = _checked_base(host, path, stat, input_name)
+            with _base_cache_lock:
+                _base_cache[key] = cached
+    return cached
+
+
+def _checked_base(host: Host, path: str, stat: FileStat, input_name: str) -> ImageInfo:
+    """The base at ``path`` (``stat`` its stat) probed, or ImageError saying why it is
+    refused."""
     if not stat.is_file:
         raise ImageError(f"{input_name}: base image {path} on {host.name} is not a regular file")
     info = _probe_base(host, path, stat)
@@ -138,8 +157,6 @@ def usable_base(host: Host, path: str, input_name: str) -> ImageInfo:
             f"{input_name}: base image {path} keeps its data in an external file "
             f"({info.data_file}); convert it to a self-contained image first"
         )
-    with _base_cache_lock:
-        _base_cache[key] = info
     return info
 
 

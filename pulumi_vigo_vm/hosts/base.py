@@ -138,7 +138,8 @@ class Host(Protocol):
         Only a regular file is read (or a block device, with ``block_device``): anything
         else raises NotRegularFileError before a byte is read, the kind checked on the open
         file itself (see :func:`readable_kind`), so no reader can block on a FIFO planted
-        at a path or stream a device for ever."""
+        at a path or stream a device for ever. No file at ``path``: FileNotFoundError,
+        before the first chunk (so a reader needs no stat of its own to tell it)."""
         ...
 
     def chmod(self, path: str, mode: int) -> None:

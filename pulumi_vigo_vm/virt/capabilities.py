@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from typing import TypeVar, cast
 
 import libvirt
 
@@ -26,36 +27,46 @@ from .hypervisor import Hypervisor
 __all__ = ["host_platform"]
 
 _lock = threading.Lock()
-_hosts: dict[tuple[str, str], tuple[str, frozenset[str]]] = {}
-_domain_caps: dict[tuple[str, str, str, str], DomainCaps] = {}
+_answers: dict[tuple[str, ...], object] = {}
+_asking: dict[tuple[str, ...], threading.Lock] = {}
+
+_T = TypeVar("_T")
+
+
+def _once(key: tuple[str, ...], ask: Callable[[], _T]) -> _T:
+    """``ask()``'s answer for ``key``, asked once per process: the VMs that want it at once
+    (a preview's diffs start together) wait for the one asking rather than each asking."""
+    with _lock:
+        asking = _asking.setdefault(key, threading.Lock())
+    with asking:
+        with _lock:
+            if key in _answers:
+                return cast(_T, _answers[key])
+        answer = ask()
+        with _lock:
+            _answers[key] = answer
+        return answer
 
 
 def _host(hypervisor: Hypervisor, domain_type: str) -> tuple[str, frozenset[str]]:
     """The host's own arch and the guest arches it runs under ``domain_type``: asked and
     parsed once per (host, domain type), not once per VM (a capabilities document is tens
     of KiB of XML)."""
-    key = (hypervisor.uri, domain_type)
-    with _lock:
-        cached = _hosts.get(key)
-    if cached is None:
+
+    def ask() -> tuple[str, frozenset[str]]:
         capabilities = hypervisor.capabilities_xml()
-        cached = (parse_host_arch(capabilities), parse_guest_arches(capabilities, domain_type))
-        with _lock:
-            _hosts[key] = cached
-    return cached
+        return parse_host_arch(capabilities), parse_guest_arches(capabilities, domain_type)
+
+    return _once(("host", hypervisor.uri, domain_type), ask)
 
 
 def _domain_capabilities(
     hypervisor: Hypervisor, arch: str, machine: str, virttype: str
 ) -> DomainCaps:
-    key = (hypervisor.uri, arch, machine, virttype)
-    with _lock:
-        cached = _domain_caps.get(key)
-    if cached is None:
-        cached = parse_domain_caps(hypervisor.domain_capabilities_xml(arch, machine, virttype))
-        with _lock:
-            _domain_caps[key] = cached
-    return cached
+    return _once(
+        ("domain", hypervisor.uri, arch, machine, virttype),
+        lambda: parse_domain_caps(hypervisor.domain_capabilities_xml(arch, machine, virttype)),
+    )
 
 
 def host_platform(

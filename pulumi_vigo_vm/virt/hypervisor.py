@@ -3,8 +3,9 @@
 Modelled on Nova's ``guest.py``/``host.py``: no decisions, only calls; every
 ``libvirtError`` becomes a :class:`~pulumi_vigo_vm.errors.LibvirtCallError` that keeps
 libvirt's error code, and "no such domain" becomes ``None``. A call that fails because
-the connection died (:func:`~.connection.is_connection_lost`) drops it from the cache, so
-the next call reconnects; an idempotent read is retried once on the new connection.
+the connection died (:func:`~.connection.is_broken`) drops it from the cache, so the next
+call reconnects; an idempotent read is retried once on a new connection when the error
+itself says the link is lost (:func:`~.connection.is_connection_lost`).
 
 Every call that libvirt answers by asking the qemu guest agent goes through
 :meth:`Guest._agent`, which first sets the domain's agent response timeout to
@@ -22,7 +23,7 @@ from typing import Any, Final, NamedTuple, TypeVar
 import libvirt
 
 from ..errors import DefineConflictError, LibvirtCallError
-from .connection import forget_connection, is_connection_lost, libvirt_connection
+from .connection import drop_if_lost, is_broken, is_connection_lost, libvirt_connection
 from .power import PowerState
 
 __all__ = [
@@ -82,6 +83,10 @@ _POWER_STATES = {
 }
 
 
+_AUTOSTART_ON: Final = libvirt.VIR_CONNECT_LIST_DOMAINS_AUTOSTART
+_AUTOSTART_OFF: Final = libvirt.VIR_CONNECT_LIST_DOMAINS_NO_AUTOSTART
+
+
 class DomainDefinition(NamedTuple):
     """One domain as a listing of the host sees it."""
 
@@ -112,8 +117,7 @@ class Hypervisor:
         try:
             yield conn
         except libvirt.libvirtError as exc:
-            if is_connection_lost(exc):
-                forget_connection(self.uri, conn)
+            drop_if_lost(self.uri, conn, exc)
             raise LibvirtCallError(
                 f"{what} on {self.uri} failed: {exc.get_error_message()}", exc.get_error_code()
             ) from exc
@@ -132,14 +136,17 @@ class Hypervisor:
 
     def lookup(self, name: str) -> Guest | None:
         """The domain named ``name``, or None when no such domain is defined."""
-        return self._find(name, lambda conn: conn.lookupByName(name))
+        return self._find(name, lambda conn: conn.lookupByName(name), name)
 
     def lookup_uuid(self, uuid: str) -> Guest | None:
         """The domain whose UUID is ``uuid``, whatever its name, or None."""
         return self._find(uuid, lambda conn: conn.lookupByUUIDString(uuid))
 
     def _find(
-        self, key: str, lookup: Callable[[libvirt.virConnect], libvirt.virDomain]
+        self,
+        key: str,
+        lookup: Callable[[libvirt.virConnect], libvirt.virDomain],
+        name: str | None = None,
     ) -> Guest | None:
         def find(conn: libvirt.virConnect) -> libvirt.virDomain | None:
             try:
@@ -150,7 +157,7 @@ class Hypervisor:
                 raise
 
         domain = self._read(f"looking up domain {key}", find)
-        return None if domain is None else Guest(self, domain)
+        return None if domain is None else Guest(self, domain, name)
 
     def domain_definitions(self) -> list[DomainDefinition]:
         """Every domain on the host, persistent or transient, running or not, with its
@@ -172,6 +179,19 @@ class Hypervisor:
             return [definition for definition in found if definition is not None]
 
         return self._read("listing the domains", listing)
+
+    def autostart_flags(self) -> dict[str, bool]:
+        """Each domain's autostart flag by UUID, in two listings (``listAllDomains`` with
+        the AUTOSTART and NO_AUTOSTART filters) instead of one call per domain. A domain
+        whose flag changed between the two (found in both) is left out, as is one defined
+        after them: ask :meth:`Guest.autostart` for those."""
+
+        def listing(conn: libvirt.virConnect) -> dict[str, bool]:
+            on = {d.UUIDString() for d in conn.listAllDomains(_AUTOSTART_ON)}
+            off = {d.UUIDString() for d in conn.listAllDomains(_AUTOSTART_OFF)}
+            return {uuid: uuid in on for uuid in on ^ off}
+
+        return self._read("listing the domains' autostart flags", listing)
 
     def define(self, xml: str) -> Guest:
         """Define (or redefine, same name and UUID) a persistent domain.
@@ -223,7 +243,7 @@ class Hypervisor:
             try:
                 found = conn.networkLookupByName(network).DHCPLeases()
             except libvirt.libvirtError as exc:
-                if is_connection_lost(exc):
+                if is_broken(conn, exc):
                     raise
                 return None
             return list(found)
@@ -292,10 +312,14 @@ class Hypervisor:
 class Guest:
     """One libvirt domain. Every method is a single libvirt call."""
 
-    def __init__(self, hypervisor: Hypervisor, domain: libvirt.virDomain) -> None:
+    def __init__(
+        self, hypervisor: Hypervisor, domain: libvirt.virDomain, name: str | None = None
+    ) -> None:
+        """``name``: the domain's name when the caller knows it (it looked it up by name),
+        so that it is not asked of libvirt again."""
         self._hypervisor = hypervisor
         self._domain = domain
-        self.name: str = domain.name()
+        self.name: str = name if name is not None else domain.name()
 
     @contextlib.contextmanager
     def _call(self, what: str) -> Iterator[None]:
@@ -457,7 +481,7 @@ class Guest:
             self._domain.agentSetResponseTimeout(AGENT_TIMEOUT_S, 0)
             return call(self._domain)
         except libvirt.libvirtError as exc:
-            if is_connection_lost(exc):
+            if is_broken(self._domain.connect(), exc):
                 with self._call(what):
                     raise
             return None

@@ -118,7 +118,7 @@ class Executor:
         self._before_step = before_step
         self._undo: list[Callable[[], None]] = []
         self._known_guest = guest
-        self._swept = False
+        self._dir_ready = False
         self.boot_mark: BootMark | None = None
         """Where the boot this plan started begins in the console log (None: none started)."""
         self.not_live: list[str] = []
@@ -280,8 +280,7 @@ class Executor:
         already there is used, and is not ours to remove on rollback."""
         spec, host = self._spec, self._target.host
         assert spec.seed_iso_path and spec.seed_hash
-        host.makedirs(spec.images_dir)
-        self._sweep_temporaries()
+        self._prepare_images_dir()
         iso = build_seed_iso(spec.vm_name, spec.seed_content, spec.seed_hash)
         path = spec.seed_iso_path
         temporary = temporary_name(path)
@@ -304,13 +303,15 @@ class Executor:
                 "away and run again"
             )
 
-    def _sweep_temporaries(self) -> None:
-        """Remove what a killed run left half-written under this VM's file names (once per
-        plan, and only when this plan writes such a file)."""
-        if self._swept:
+    def _prepare_images_dir(self) -> None:
+        """Make the images dir and remove what a killed run left half-written under this
+        VM's file names there: once per plan (its seed and its overlay share the dir), and
+        only when this plan writes such a file."""
+        if self._dir_ready:
             return
-        self._swept = True
+        self._dir_ready = True
         spec = self._spec
+        self._target.host.makedirs(spec.images_dir)
         finals = [posixpath.basename(p) for p in (spec.overlay_path, spec.seed_iso_path) if p]
         entries = _hidden_temporaries(self._target, spec.images_dir)
         for path in stale_temporaries(spec.images_dir, finals, entries, time.time()):
@@ -320,8 +321,7 @@ class Executor:
     def _create_overlay(self) -> None:
         spec, base = self._spec, self._base
         assert base.format is not None and base.virtual_size is not None
-        self._target.host.makedirs(spec.images_dir)
-        self._sweep_temporaries()
+        self._prepare_images_dir()
         with holding(self._target):  # the base as it is now, not as planned: see module doc
             info = usable_base(self._target.host, base.path, "disk_path")
             make = create_overlay if spec.root_backing else create_copy

@@ -72,7 +72,8 @@ class Observed:
     """What the host offers this VM (its arch, firmware, TPM, CPU modes); None where no
     host was asked (unit tests build Observed from values)."""
     nvram_present: bool = False
-    """A file exists at the VM's NVRAM path (``<images_dir>/<vm_name>@VARS.fd``)."""
+    """A file exists at the VM's NVRAM path (``<images_dir>/<vm_name>@VARS.fd``); looked at
+    for a plan only (a diff's or refresh's look leaves it False: neither judges it)."""
     autostart: bool | None = None
     """libvirt's autostart flag of the domain; None where no domain was asked."""
 

@@ -28,6 +28,7 @@ from ..hostfile.ops import read_claim
 from ..hostfile.usage import HostUsage, host_usage
 from ..hosts.base import Host
 from ..spec import ProviderDefaults
+from ..virt.autostart import autostart_of
 from ..virt.capabilities import host_platform
 from ..virt.hypervisor import Guest
 from ..virt.target import Target
@@ -59,17 +60,27 @@ OVS_TIMEOUT_S = 5
 """How long ``ovs-vsctl`` waits for Open vSwitch's database (libvirt's own calls wait 5 s)."""
 
 
-def observe(target: Target, spec: VmSpec) -> Observed:
-    """The four axes as the host reports them for ``spec``'s VM."""
+def observe(target: Target, spec: VmSpec, *, look: bool = False) -> Observed:
+    """The four axes as the host reports them for ``spec``'s VM.
+
+    ``look``: for a diff or a refresh, which act on nothing they see: the autostart flag
+    may come from the host's listing (:mod:`~pulumi_vigo_vm.virt.autostart`, one for many
+    VMs) and the NVRAM file is not looked at (only a plan judges it)."""
     guest, domain_only = observe_domain(target, spec)
     seed = spec.seed_iso_path
+    autostart = None
+    if guest is not None and domain_only.domain is not None and look:
+        uuid = domain_only.domain.config.uuid
+        autostart = autostart_of(target.hypervisor, guest, uuid)
+    elif guest is not None:
+        autostart = guest.autostart()
     return replace(
         domain_only,
-        autostart=guest.autostart() if guest is not None else None,
+        autostart=autostart,
         overlay=overlay_info(target.host, spec.overlay_path) if spec.owns_root else None,
         seed_present=seed is not None and target.host.stat(seed) is not None,
         platform=observe_platform(target, spec),
-        nvram_present=target.host.stat(spec.nvram_path) is not None,
+        nvram_present=not look and target.host.stat(spec.nvram_path) is not None,
     )
 
 
@@ -105,8 +116,8 @@ overlay, seeds and logs of one VM do not depend on each other."""
 def observe_files(target: Target, spec: VmSpec, candidates: Candidates) -> FileFacts:
     """What is at each path a VM might remove: enough to prove (or not) that it is ours.
 
-    The overlay's header read tells whether it exists (no separate stat for it); a seed is
-    stat'ed and, when present, read for its identity; each path is inspected concurrently."""
+    The overlay's header read tells whether it exists, a seed's read whether it does (no
+    separate stat for either); each path is inspected concurrently."""
     host = target.host
     overlay = (
         _FILE_READS.submit(overlay_info, host, spec.overlay_path) if candidates.overlays else None
@@ -152,10 +163,12 @@ def observe_removal(
 
 
 def _seed_facts(target: Target, path: str) -> tuple[bool, SeedIdentity | None]:
-    """Whether a file is at ``path`` and, if so, what it says it is as a seed."""
-    if target.host.stat(path) is None:
+    """Whether a file is at ``path`` and, if so, what it says it is as a seed (the read
+    tells a missing file: no stat first)."""
+    try:
+        return True, seed_identity(target.host, path)
+    except FileNotFoundError:
         return False, None
-    return True, seed_identity(target.host, path)
 
 
 def resolve_base(target: Target, spec: VmSpec, defaults: ProviderDefaults) -> ResolvedBase:

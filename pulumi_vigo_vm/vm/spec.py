@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import posixpath
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import MISSING, dataclass, field
+from dataclasses import fields as dataclass_fields
 from enum import Enum
 from typing import Any
 
@@ -654,15 +655,27 @@ def same_inputs(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
     """Whether :func:`parse_spec` reads the same inputs from ``a`` and ``b`` (it reads only
     the present values of :data:`INPUTS`), so one parse serves both: a no-op diff's recorded
     outputs and new inputs. Equal means equal types too (``1 == 1.0 == True`` in Python,
-    not to a validator). An empty list counts as omitted where no default stands in for an
-    omitted input: the outputs record ``[]`` for ``nics`` and ``data_disks`` the inputs left
-    out, and both parse to none (tests/unit/test_spec.py holds every such field to that)."""
+    not to a validator). Where no default stands in for an omitted input, the value the
+    outputs record for it left out counts as omitted: ``[]`` for ``nics`` and ``data_disks``,
+    the VmSpec's own constant default (``hugepages``: ``False``); both parse to the omitted
+    input (tests/unit/test_spec.py holds every such field to that)."""
     return all(_strictly_equal(_given(f, a), _given(f, b)) for f in INPUTS)
+
+
+_OMITTED = object()
+_SPEC_DEFAULTS = {
+    f.name: f.default for f in dataclass_fields(VmSpec) if f.default not in (None, MISSING)
+}
+"""The constant each VmSpec field takes when its input is left out (None: derived later)."""
 
 
 def _given(f: InputField, props: Mapping[str, Any]) -> Any:
     value = props.get(f.name)
-    if not _present(value) or (value == [] and f.default is None):
+    if not _present(value):
+        return None
+    if f.default is None and (
+        value == [] or _strictly_equal(value, _SPEC_DEFAULTS.get(f.name, _OMITTED))
+    ):
         return None
     return value
 

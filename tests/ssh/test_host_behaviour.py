@@ -256,10 +256,17 @@ def test_read_chunks(host: Host, tmp_path: Path) -> None:
     chunks = list(host.read_chunks(str(tmp_path / "blob"), chunk_size=65536))
     assert b"".join(chunks) == payload
     assert max(len(c) for c in chunks) <= 65536
+    assert list(host.read_chunks(str(tmp_path / "blob"))) == [payload]  # one, 300 KB > 32 KiB
+    assert list(host.read_chunks(str(tmp_path / "blob"), offset=300_000)) == [payload[-1:]]
     (tmp_path / "empty").write_bytes(b"")
     assert list(host.read_chunks(str(tmp_path / "empty"))) == []
-    with pytest.raises(HostFailure):
+    # procfs says 0 bytes for a file that has some (the ARP table is read so)
+    assert b"".join(host.read_chunks("/proc/version")) == Path("/proc/version").read_bytes()
+    # a missing file is told by the read itself, the same way on both hosts
+    with pytest.raises(FileNotFoundError):
         list(host.read_chunks(str(tmp_path / "missing")))
+    with pytest.raises(FileNotFoundError):
+        base.read_bounded(host, str(tmp_path / "missing"), 4096)
 
 
 def a_block_device() -> str:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import subprocess
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +13,7 @@ import pytest
 
 from pulumi_vigo_vm.errors import ImageError
 from pulumi_vigo_vm.hostfile.images import image_info, usable_base
-from pulumi_vigo_vm.hosts.base import CommandResult
+from pulumi_vigo_vm.hosts.base import CommandResult, FileStat
 from pulumi_vigo_vm.hosts.local import LocalHost
 
 MIB = 1024**2
@@ -136,3 +138,28 @@ def test_image_info_requires_a_format() -> None:
     call: Any = image_info
     with pytest.raises(TypeError):
         call(RecordingHost(), "/x")
+
+
+def test_a_fleet_asking_for_its_base_at_once_probes_it_once(tmp_path: Path) -> None:
+    """The VMs of a preview ask for their shared base together: one probe answers them all
+    (each still stats it: a base replaced meanwhile is probed again)."""
+    path = tmp_path / "base.qcow2"
+    qemu_img("create", "-q", "-f", "qcow2", str(path), "64M")
+    reads: list[str] = []
+    gate = threading.Barrier(8)
+
+    class CountingHost(LocalHost):
+        def stat(self, path: str) -> FileStat | None:
+            found = super().stat(path)
+            gate.wait(timeout=10)  # all eight have their stat before any probes
+            return found
+
+        def read_chunks(self, path: str, *args: Any, **kwargs: Any) -> Iterator[bytes]:
+            reads.append(path)
+            return super().read_chunks(path, *args, **kwargs)
+
+    host = CountingHost()
+    with ThreadPoolExecutor(8) as pool:
+        found = list(pool.map(lambda _: usable_base(host, str(path), "disk_path"), range(8)))
+    assert len(reads) == 1
+    assert all(info is found[0] for info in found)

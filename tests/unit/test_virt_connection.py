@@ -113,6 +113,24 @@ def test_a_drivers_internal_error_keeps_the_connection_and_is_not_retried(
     assert libvirt_connection(TEST_URI) is first
 
 
+def test_a_connection_a_failed_call_left_dead_is_replaced_at_the_next_call(
+    hypervisor: Hypervisor,
+) -> None:
+    # The error does not say the link is lost (a driver's own), but the connection no longer
+    # says it is alive: the next call must not be handed the dead one.
+    first = libvirt_connection(TEST_URI)
+    failed = error(libvirt.VIR_ERR_INTERNAL_ERROR, libvirt.VIR_FROM_QEMU, "it went away")
+
+    def closes_then_fails(conn: libvirt.virConnect) -> object:
+        conn.close()
+        raise failed
+
+    with pytest.raises(LibvirtCallError, match="it went away"):
+        hypervisor._read("reading", closes_then_fails)  # type: ignore[arg-type]
+    assert libvirt_connection(TEST_URI) is not first
+    assert hypervisor.lookup("test") is not None
+
+
 def test_the_hypervisor_reads_the_test_driver(hypervisor: Hypervisor) -> None:
     guest = hypervisor.lookup("test")
     assert guest is not None and guest.name == "test"

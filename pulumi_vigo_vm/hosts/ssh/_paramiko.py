@@ -1,6 +1,6 @@
-"""The two SFTP requests paramiko has no public call for, made through its private API.
+"""The SFTP requests paramiko has no public call for, made through its private API.
 
-Everything else in this package uses paramiko's public API; these two cannot:
+Everything else in this package uses paramiko's public API; these three cannot:
 
 * **Create a file with its permissions in the OPEN request.** ``SFTPClient.open`` creates a
   file with the server's default mode (0666 & umask) and only then can it be chmodded,
@@ -10,7 +10,13 @@ Everything else in this package uses paramiko's public API; these two cannot:
   publishes it never exposes a file whose bytes are still only in the page cache of a host
   that then crashes.
 
-Both go through ``SFTPClient._request``, paramiko's private request/response call (the
+* **Close a file read to its end without waiting for the reply.** The handle is the
+  server's to free; nothing that follows depends on it (a failed close was ignored before
+  too), and waiting held the channel, which every RPC in flight shares, for one more round
+  trip per file read. paramiko closes a file it collects exactly so (``_close(async_=True)``),
+  and a later request on the channel consumes the reply.
+
+The first two go through ``SFTPClient._request``, paramiko's private request/response call (the
 same one its public methods use), and build an ``SFTPFile`` from a raw handle. Keeping them
 here, and only here, means a paramiko upgrade that changes that API breaks one small
 module, and its tests (tests/ssh) say so at once.
@@ -29,7 +35,7 @@ from paramiko.sftp import SFTP_FLAG_WRITE as _WRITE
 from paramiko.sftp_attr import SFTPAttributes
 from paramiko.sftp_file import SFTPFile
 
-__all__ = ["create_private", "fsync"]
+__all__ = ["close_without_waiting", "create_private", "fsync"]
 
 
 def create_private(sftp: paramiko.SFTPClient, path: str) -> SFTPFile:
@@ -50,3 +56,8 @@ def fsync(remote: SFTPFile) -> bool:
         remote.sftp._request(CMD_EXTENDED, "fsync@openssh.com", remote.handle)
         return True
     return False
+
+
+def close_without_waiting(remote: SFTPFile) -> None:
+    """Send CLOSE for ``remote`` and return: its reply is read by the channel's next request."""
+    remote._close(async_=True)

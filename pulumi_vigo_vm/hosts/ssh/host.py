@@ -29,17 +29,22 @@ from paramiko.sftp_file import SFTPFile
 from ...errors import HostUnreachableError
 from ..base import CommandResult, FileId, FileStat, Inode, readable_kind
 from . import atomic
+from ._paramiko import close_without_waiting
 from .commands import CommandRunner
 from .destination import SshTarget, resolve_ssh_target
 from .sftp_pool import SftpPool
 from .transport import SshConnection
 
-__all__ = ["IDENTITY_BATCH_BYTES", "SshHost"]
+__all__ = ["IDENTITY_BATCH_BYTES", "READ_REQUEST_BYTES", "SshHost"]
 
 IDENTITY_BATCH_BYTES = 64 * 1024
 """Bytes of quoted path names per ``stat`` command when identities are asked: the command
 line travels in one SSH packet (sshd takes 256 KiB) and must fit the host's argument
 limit, yet a whole listing is one command."""
+READ_REQUEST_BYTES = 255 * 1024
+"""Bytes asked per SFTP read request: OpenSSH's sftp-server answers up to this much
+(``SFTP_MAX_READ_LENGTH``; older ones 64 KiB); a server may answer less, and paramiko then
+asks for the rest, as the protocol allows."""
 IDENTITY_TIMEOUT = 60.0
 """Seconds a ``stat`` of a batch of paths may take: metadata only, yet a hung mount ends."""
 
@@ -217,9 +222,25 @@ class SshHost:
         Each chunk is one locked SFTP call on the channel that opened the file, so other
         threads' requests interleave with a long read instead of waiting for all of it.
         The file's kind is checked by a stat before the open (sftp-server would block in
-        open() on a FIFO, stalling its whole channel) and by an fstat of the open handle.
+        open() on a FIFO, stalling its whole channel) and by an fstat of the open handle;
+        that stat also tells a missing file (FileNotFoundError, as locally), so a reader
+        needs no stat of its own first. A regular file is read up to the size its open
+        handle reports, when it reports one (what a writer appends meanwhile is the next
+        read's; a file of procfs, which says 0, to its end), in requests of
+        :data:`READ_REQUEST_BYTES` (paramiko's 32 KiB would make a 64 KiB header two round
+        trips); a chunk shorter than asked ends the stream (paramiko returns one only at
+        the end of the file). So no request is made only to hear "end of file".
         """
-        mode = self._sftp.call(f"stat {path}", lambda sftp: sftp.stat(path).st_mode or 0)
+
+        def kind(sftp: paramiko.SFTPClient) -> int | None:
+            try:
+                return sftp.stat(path).st_mode or 0
+            except FileNotFoundError:
+                return None
+
+        mode = self._sftp.call(f"stat {path}", kind)
+        if mode is None:
+            raise FileNotFoundError(errno.ENOENT, f"no file {path} on {self.name}", path)
         readable_kind(mode, path, self.name, block_device=block_device)
         for attempt in (1, 2):
             slot = self._sftp.pick_slot()
@@ -235,26 +256,31 @@ class SshHost:
                 slot.lock.release()
             try:
                 with slot.lock:
-                    mode = self._sftp.on_handle(
-                        slot, generation, f"fstat {path}", partial(_handle_mode, remote)
+                    mode, size = self._sftp.on_handle(
+                        slot, generation, f"fstat {path}", partial(_handle_stat, remote)
                     )
-                readable_kind(mode, path, self.name, block_device=block_device)
-                while True:
+                regular = readable_kind(mode, path, self.name, block_device=block_device)
+                # procfs reports 0 for a file that has content: read that one to its end
+                end = size if regular == "regular file" and size > 0 else None
+                while end is None or offset < end:
+                    want = chunk_size if end is None else min(chunk_size, end - offset)
                     with slot.lock:
                         chunk: bytes = self._sftp.on_handle(
-                            slot, generation, f"read {path}", partial(remote.read, chunk_size)
+                            slot, generation, f"read {path}", partial(remote.read, want)
                         )
-                    if not chunk:
-                        return
                     offset += len(chunk)
-                    yield chunk
+                    if chunk:
+                        yield chunk
+                    if len(chunk) < want:
+                        return
+                return
             except HostUnreachableError:
                 if attempt == 2:
                     raise
             finally:
                 with slot.lock, contextlib.suppress(Exception):
                     if slot.client is not None and slot.generation == generation:
-                        remote.close()
+                        close_without_waiting(remote)
 
 
 def _batches(paths: Sequence[str], limit: int) -> Iterator[list[str]]:
@@ -287,14 +313,16 @@ def _parse_identities(out: str, asked: Collection[str]) -> dict[str, FileId]:
 
 def _open_at(sftp: paramiko.SFTPClient, path: str, offset: int) -> SFTPFile:
     remote = sftp.open(path, "rb")
+    remote.MAX_REQUEST_SIZE = READ_REQUEST_BYTES
     if offset:
         remote.seek(offset)
     return cast(SFTPFile, remote)
 
 
-def _handle_mode(remote: SFTPFile) -> int:
-    """The st_mode of an open remote file (SSH_FXP_FSTAT)."""
-    return remote.stat().st_mode or 0
+def _handle_stat(remote: SFTPFile) -> tuple[int, int]:
+    """The st_mode and size of an open remote file (SSH_FXP_FSTAT)."""
+    st = remote.stat()
+    return st.st_mode or 0, st.st_size or 0
 
 
 def _sftp_makedirs(sftp: paramiko.SFTPClient, path: str, mode: int) -> None:
