@@ -205,8 +205,7 @@ def _cold() -> None:
     from pulumi_vigo_vm.hostfile import images
     from pulumi_vigo_vm.virt import connection
 
-    with images._base_cache_lock:
-        images._base_cache.clear()
+    images._bases.clear()
     from pulumi_vigo_vm.hosts.ssh import close_all_ssh_hosts
 
     with connection._lock:

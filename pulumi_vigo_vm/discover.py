@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from .virt.target import Target
-from .vm.devices import DiskBus, NicModel, nic_virtualport
+from .vm.devices import NIC_KINDS, DiskBus, Nic, NicModel, nic_virtualport
 from .vm.domain_xml import BIOS, DEFAULT_BOOT_ORDER, DiskTune, DomainConfig, from_xml
 from .vm.inputs import default_autostart, default_cpu_mode
 from .vm.machines import machine_family
@@ -31,7 +31,6 @@ from .vm.machines import machine_family
 __all__ = ["Found", "main", "render"]
 
 _ROOT_FORMATS = ("qcow2", "raw")
-_NIC_KINDS = ("bridge", "network", "direct")
 
 
 @dataclass(frozen=True)
@@ -57,7 +56,7 @@ def _notes(found: Found) -> list[str]:
                 "detach it first, or convert it"
             )
     for nic in config.nics:
-        if nic.kind not in _NIC_KINDS:
+        if nic.kind not in NIC_KINDS:
             notes.append(f"NIC {nic.mac} ({nic.kind}) cannot be declared: detach it first")
         elif nic.virtualport != nic_virtualport(nic.kind, nic.vlan):
             notes.append(
@@ -164,21 +163,18 @@ def _lists(found: Found) -> list[tuple[str, list[dict[str, object]]]]:
     config = found.config
     lists: list[tuple[str, list[dict[str, object]]]] = []
     nics = [
-        {
-            **(
-                {"type": "direct", "dev": nic.source, "mode": nic.mode}
-                if nic.kind == "direct"
-                else {nic.kind: nic.source}
-            ),
-            "mac": nic.mac or "",
-            "model": nic.model,
-            "vlan": nic.vlan,
-            "bandwidth": {
-                k: v for k, v in (("inbound", nic.inbound), ("outbound", nic.outbound)) if v
-            },
-        }
+        Nic(
+            nic.kind,
+            nic.source,
+            nic.mac,
+            NicModel(nic.model),
+            nic.mode,
+            nic.vlan,
+            nic.inbound,
+            nic.outbound,
+        ).to_input()
         for nic in config.nics
-        if nic.kind in _NIC_KINDS
+        if nic.kind in NIC_KINDS
         and nic.model in {m.value for m in NicModel}
         # a port the inputs would write otherwise stays undeclared (see _notes): adoption
         # refuses it rather than rewrite it

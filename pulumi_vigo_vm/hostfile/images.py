@@ -8,10 +8,10 @@ running guest holds; the overlay's backing format is always explicit (``-F``).
 from __future__ import annotations
 
 import json
-import threading
 from dataclasses import replace
 from typing import Any
 
+from ..common.once import OncePerKey
 from ..common.qcow2 import HEADER_READ_SIZE
 from ..errors import CommandError, ImageError
 from ..hosts.base import FileStat, Host, read_bounded
@@ -99,10 +99,8 @@ def overlay_info(host: Host, path: str) -> ImageInfo | None:
     return info
 
 
-_BaseKey = tuple[str, str, int, float]
-_base_cache: dict[_BaseKey, ImageInfo] = {}
-_base_probes: dict[_BaseKey, threading.Lock] = {}
-_base_cache_lock = threading.Lock()
+_bases: OncePerKey[tuple[str, str, int, float], ImageInfo] = OncePerKey()
+"""Probed bases by (host, path, size, mtime)."""
 
 
 def usable_base(host: Host, path: str, input_name: str) -> ImageInfo:
@@ -116,20 +114,10 @@ def usable_base(host: Host, path: str, input_name: str) -> ImageInfo:
     stat = host.stat(path)
     if stat is None:
         raise ImageError(f"{input_name}: base image {path} does not exist on {host.name}")
-    key = (host.name, path, stat.size, stat.mtime)
-    with _base_cache_lock:
-        cached = _base_cache.get(key)
-        probe = _base_probes.setdefault(key, threading.Lock())
-    if cached is not None:
-        return cached
-    with probe:
-        with _base_cache_lock:
-            cached = _base_cache.get(key)
-        if cached is None:
-            cached = _checked_base(host, path, stat, input_name)
-            with _base_cache_lock:
-                _base_cache[key] = cached
-    return cached
+    return _bases.get(
+        (host.name, path, stat.size, stat.mtime),
+        lambda: _checked_base(host, path, stat, input_name),
+    )
 
 
 def _checked_base(host: Host, path: str, stat: FileStat, input_name: str) -> ImageInfo:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import threading
 import time
+from dataclasses import dataclass, field
 
 from .hypervisor import Guest, Hypervisor
 
@@ -25,8 +26,17 @@ __all__ = ["KEPT_S", "autostart_of"]
 KEPT_S = 10.0
 """Seconds a host's listing answers for."""
 
+
+@dataclass
+class _Host:
+    """One host's listing: ``kept`` is (when taken, the flags by UUID), replaced whole."""
+
+    taking: threading.Lock = field(default_factory=threading.Lock)
+    kept: tuple[float, dict[str, bool]] | None = None
+
+
 _lock = threading.Lock()
-_hosts: dict[str, tuple[threading.Lock, list[tuple[float, dict[str, bool]]]]] = {}
+_hosts: dict[str, _Host] = {}
 
 
 def autostart_of(hypervisor: Hypervisor, guest: Guest, uuid: str) -> bool:
@@ -37,19 +47,25 @@ def autostart_of(hypervisor: Hypervisor, guest: Guest, uuid: str) -> bool:
     return guest.autostart() if found is None else found
 
 
+def _fresh(taken_at: float) -> bool:
+    return time.monotonic() - taken_at <= KEPT_S
+
+
 def _listing(hypervisor: Hypervisor) -> dict[str, bool] | None:
     """The host's listing: the kept one while it is fresh, else one taken now; None while
     another thread takes it (asking one domain is quicker than waiting for all of them:
     a preview's first diffs all arrive at once)."""
     with _lock:
-        taking, kept = _hosts.setdefault(hypervisor.uri, (threading.Lock(), []))
-    if kept and time.monotonic() - kept[0][0] <= KEPT_S:
-        return kept[0][1]
-    if not taking.acquire(blocking=False):
+        host = _hosts.setdefault(hypervisor.uri, _Host())
+    kept = host.kept
+    if kept is not None and _fresh(kept[0]):
+        return kept[1]
+    if not host.taking.acquire(blocking=False):
         return None
     try:
-        if not kept or time.monotonic() - kept[0][0] > KEPT_S:
-            kept[:] = [(time.monotonic(), hypervisor.autostart_flags())]
-        return kept[0][1]
+        kept = host.kept
+        if kept is None or not _fresh(kept[0]):
+            kept = host.kept = (time.monotonic(), hypervisor.autostart_flags())
+        return kept[1]
     finally:
-        taking.release()
+        host.taking.release()

@@ -8,9 +8,7 @@ qemu, which is worth doing once per (arch, machine), not once per VM.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
-from typing import TypeVar, cast
 
 import libvirt
 
@@ -21,31 +19,14 @@ from ..common.hostcaps import (
     parse_guest_arches,
     parse_host_arch,
 )
+from ..common.once import OncePerKey
 from ..errors import HostError, LibvirtCallError
 from .hypervisor import Hypervisor
 
 __all__ = ["host_platform"]
 
-_lock = threading.Lock()
-_answers: dict[tuple[str, ...], object] = {}
-_asking: dict[tuple[str, ...], threading.Lock] = {}
-
-_T = TypeVar("_T")
-
-
-def _once(key: tuple[str, ...], ask: Callable[[], _T]) -> _T:
-    """``ask()``'s answer for ``key``, asked once per process: the VMs that want it at once
-    (a preview's diffs start together) wait for the one asking rather than each asking."""
-    with _lock:
-        asking = _asking.setdefault(key, threading.Lock())
-    with asking:
-        with _lock:
-            if key in _answers:
-                return cast(_T, _answers[key])
-        answer = ask()
-        with _lock:
-            _answers[key] = answer
-        return answer
+_host_arches: OncePerKey[tuple[str, str], tuple[str, frozenset[str]]] = OncePerKey()
+_domain_caps: OncePerKey[tuple[str, str, str, str], DomainCaps] = OncePerKey()
 
 
 def _host(hypervisor: Hypervisor, domain_type: str) -> tuple[str, frozenset[str]]:
@@ -57,14 +38,14 @@ def _host(hypervisor: Hypervisor, domain_type: str) -> tuple[str, frozenset[str]
         capabilities = hypervisor.capabilities_xml()
         return parse_host_arch(capabilities), parse_guest_arches(capabilities, domain_type)
 
-    return _once(("host", hypervisor.uri, domain_type), ask)
+    return _host_arches.get((hypervisor.uri, domain_type), ask)
 
 
 def _domain_capabilities(
     hypervisor: Hypervisor, arch: str, machine: str, virttype: str
 ) -> DomainCaps:
-    return _once(
-        ("domain", hypervisor.uri, arch, machine, virttype),
+    return _domain_caps.get(
+        (hypervisor.uri, arch, machine, virttype),
         lambda: parse_domain_caps(hypervisor.domain_capabilities_xml(arch, machine, virttype)),
     )
 

@@ -27,6 +27,7 @@ __all__ = [
     "MAX_DATA_DISKS",
     "MAX_NICS",
     "MAX_SERIAL_LENGTH",
+    "NIC_KINDS",
     "DataDisk",
     "DiskBus",
     "Nic",
@@ -302,7 +303,8 @@ def assign_macs(wanted: Sequence[Nic], previous: Sequence[str], first: str) -> t
 
 _TUNING = ("cache", "io", "iops", "bytes_per_s")
 _NIC_EXTRAS = ("type", "dev", "mode", "vlan", "bandwidth")
-_NIC_KINDS = ("bridge", "network", "direct")
+NIC_KINDS = ("bridge", "network", "direct")
+"""A NIC on a host bridge, a libvirt network or (macvtap) a host interface."""
 
 
 def disk_tune(entry: Mapping[str, Any], where: str) -> DiskTune:
@@ -330,9 +332,9 @@ def disk_tune(entry: Mapping[str, Any], where: str) -> DiskTune:
 def _nic_kind(entry: Mapping[str, Any], index: int) -> str:
     """``bridge``, ``network`` or ``direct``: by the source key given, ``type`` agreeing."""
     given = entry.get("type")
-    if given is not None and given not in _NIC_KINDS:
+    if given is not None and given not in NIC_KINDS:
         raise ValueError(
-            f"[{index}].type must be one of {', '.join(_NIC_KINDS)}; got {shown(given)}"
+            f"[{index}].type must be one of {', '.join(NIC_KINDS)}; got {shown(given)}"
         )
     keys = [
         k

@@ -47,8 +47,22 @@ def _running() -> bool:
 
 
 def _stop(pidfile: Path) -> None:
+    """Stop a daemon the test started, and wait until it is gone (it removes its socket)."""
     with contextlib.suppress(FileNotFoundError, ValueError, ProcessLookupError):
-        os.kill(int(pidfile.read_text().strip()), signal.SIGTERM)
+        pid = int(pidfile.read_text().strip())
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + _TIMEOUT_S
+        while _alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+
+
+def _alive(pid: int) -> bool:
+    """``pid`` runs (a zombie left for init to reap has ended: its socket is gone)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, IndexError):
+        return False
+    return state != "Z"
 
 
 @contextlib.contextmanager

@@ -259,9 +259,9 @@ class SshHost:
                     mode, size = self._sftp.on_handle(
                         slot, generation, f"fstat {path}", partial(_handle_stat, remote)
                     )
-                regular = readable_kind(mode, path, self.name, block_device=block_device)
+                readable_kind(mode, path, self.name, block_device=block_device)
                 # procfs reports 0 for a file that has content: read that one to its end
-                end = size if regular == "regular file" and size > 0 else None
+                end = size if stat_mod.S_ISREG(mode) and size > 0 else None
                 while end is None or offset < end:
                     want = chunk_size if end is None else min(chunk_size, end - offset)
                     with slot.lock:
